@@ -1,0 +1,72 @@
+/// Reading rating files: MovieLens 100K `u.data`, ml-latest `ratings.csv`, MovieLens 1M
+/// `ratings.dat`, and generic delimited text; strict or lenient about bad lines.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/error.hpp"
+#include "model/ratings.hpp"
+
+namespace recflow {
+
+/// The layout of a rating file.
+enum class input_format {
+  detect,      ///< sniff the first lines (the default)
+  ml100k,      ///< `user<TAB>item<TAB>rating<TAB>timestamp`, no header, scale 1..5
+  ml_csv,      ///< `userId,movieId,rating,timestamp` with a header, scale 0.5..5
+  ml_dat,      ///< `user::item::rating::timestamp`, no header, scale 1..5
+  delimited,   ///< generic: separator, header and column order from `ingest_options`
+};
+
+/// Parses "detect", "ml100k", "ml-csv", "ml-dat", "delimited"; nothing if unknown.
+std::optional<input_format> parse_input_format(std::string_view name) noexcept;
+const char* to_string(input_format f) noexcept;
+
+/// How to read a rating file. Defaults suit the MovieLens formats.
+struct ingest_options {
+  input_format format = input_format::detect;
+  /// Field separator for `delimited` ("\t", ",", " ", "::", ...); empty means detect.
+  std::string separator;
+  /// Whether the first line is a header (`delimited` only; ml_csv always has one).
+  bool header = false;
+  /// Zero-based column of each field (`delimited` only); timestamp -1 means none.
+  int user_column = 0;
+  int item_column = 1;
+  int rating_column = 2;
+  int timestamp_column = 3;
+  /// Valid ratings; nothing means the format's own scale (1..5, or 0.5..5 for ml_csv
+  /// and for delimited files).
+  std::optional<rating_scale> scale;
+  /// Strict: the first bad line fails the read with `file:line: reason`. Lenient: bad
+  /// lines are skipped and counted in the report.
+  bool strict = true;
+};
+
+/// What a read saw.
+struct ingest_report {
+  input_format format = input_format::detect;  ///< the format used (after detection)
+  std::uint64_t lines = 0;       ///< lines read, header and blank lines included
+  std::uint64_t ratings = 0;     ///< ratings added
+  std::uint64_t skipped = 0;     ///< bad lines skipped (lenient mode)
+  std::vector<std::string> first_errors;  ///< up to 10 `file:line: reason` messages
+};
+
+/// Reads `path` and appends its ratings to `table`, inserting new external ids into the
+/// table's id maps (so a train and a test file can share one id space). On a strict-mode
+/// error the table is left as it was.
+result<ingest_report> read_ratings_into(const std::string& path, const ingest_options& opts,
+                                        rating_table& table);
+
+/// Reads `path` into a new table.
+result<rating_table> read_ratings(const std::string& path, const ingest_options& opts = {},
+                                  ingest_report* report = nullptr);
+
+/// Parses text already in memory; `name` stands for the file name in messages.
+result<ingest_report> parse_ratings_into(std::string_view text, std::string_view name,
+                                         const ingest_options& opts, rating_table& table);
+
+}  // namespace recflow

@@ -1,0 +1,32 @@
+/// Seeded train/test splits: random fraction, k-fold, and order for streaming.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/ratings.hpp"
+
+namespace recflow {
+
+/// Ratings divided into a training part and a held-out part.
+struct split_ratings {
+  std::vector<rating> train;
+  std::vector<rating> test;
+};
+
+/// A seeded random split: each rating goes to train with probability `train_fraction`
+/// (exactly round(n * fraction) ratings go to train). Same seed, same split.
+split_ratings random_split(std::span<const rating> rs, double train_fraction,
+                           std::uint64_t seed);
+
+/// Fold `fold` (0-based) of a seeded k-fold partition: that fold is the test part.
+split_ratings k_fold(std::span<const rating> rs, int k, int fold, std::uint64_t seed);
+
+/// Order in which a stream presents ratings.
+enum class stream_order { random, time };
+
+/// Reorders `rs` in place: a seeded shuffle, or a stable sort by timestamp.
+void order_ratings(std::vector<rating>& rs, stream_order order, std::uint64_t seed);
+
+}  // namespace recflow
