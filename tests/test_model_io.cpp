@@ -1,0 +1,448 @@
+// Model persistence: round trips, atomic saves, and a loader that rejects every damaged file.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "model/model_io.hpp"
+
+using namespace recflow;
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+
+/// A fresh directory under the system temp directory, removed with everything in it.
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    static int counter = 0;
+    path = fs::temp_directory_path()
+           / ("recflow_test_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  std::size_t entries() const {
+    return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {}));
+  }
+};
+
+/// A model with external ids that are negative, small and above 2^32, random parameters.
+factor_model make_model(int rank, index_t n_users, index_t n_items, bool with_rated,
+                        std::uint64_t seed = 7) {
+  factor_model m(rank, rating_scale{0.5, 5.0});
+  m.set_mu(3.52, 1234);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  auto id_of = [](index_t k, std::int64_t big) {
+    auto x = static_cast<std::int64_t>(k);
+    return k % 3 == 0 ? -1 - 7 * x : (k % 3 == 1 ? big + x : 13 * x);
+  };
+  for (index_t u = 0; u < n_users; ++u) {
+    auto x = m.add_user(id_of(u, std::int64_t(1) << 40), seed, 0.1);
+    m.user_bias()[x] = uniform(rng);
+    m.user_count()[x] = static_cast<std::uint32_t>(rng() % 50);
+  }
+  for (index_t i = 0; i < n_items; ++i) {
+    auto x = m.add_item(id_of(i, (std::int64_t(1) << 33) + 5), seed, 0.1);
+    m.item_bias()[x] = uniform(rng);
+    m.item_count()[x] = static_cast<std::uint32_t>(rng() % 50);
+  }
+  if (with_rated) {
+    std::vector<rating> rs;
+    for (index_t k = 0; n_items > 0 && k < 3 * n_users; ++k)
+      rs.push_back({static_cast<index_t>(rng() % n_users), static_cast<index_t>(rng() % n_items),
+                    4.0f, 0});
+    m.rated() = rated_items::build(rs, n_users);
+  }
+  return m;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// Replaces the file at `path` by a new one (removing first spares ext4 the flush that it
+/// does when a file is truncated and rewritten, which made the loops below slow).
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::error_code ec;
+  fs::remove(path, ec);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+template <class T>
+void put(std::string& b, std::size_t at, T v) {
+  std::memcpy(b.data() + at, &v, sizeof v);
+}
+
+/// Rewrites the trailing checksum so that only the deliberate damage remains.
+void reseal(std::string& b) {
+  auto body = std::as_bytes(std::span(b.data(), b.size() - 8));
+  put(b, b.size() - 8, xxhash64(body));
+}
+
+/// Offset of the header of section `tag` (walking the documented layout).
+std::size_t section_offset(const std::string& b, std::string_view tag) {
+  for (std::size_t at = 32; at + 16 <= b.size() - 8;) {
+    std::uint64_t len;
+    std::memcpy(&len, b.data() + at + 8, 8);
+    if (std::string_view(b.data() + at, 4) == tag)
+      return at;
+    at += 16 + len;
+  }
+  FAIL("no section " << tag);
+  return 0;
+}
+
+/// A tagged section with `payload`, inserted at `at`; the header's size field follows.
+void insert_section(std::string& b, std::size_t at, std::string_view tag, std::uint32_t flags,
+                    const std::string& payload) {
+  std::string s(16, '\0');
+  std::memcpy(s.data(), tag.data(), 4);
+  put(s, 4, flags);
+  put(s, 8, std::uint64_t(payload.size()));
+  b.insert(at, s + payload);
+  put(b, 24, std::uint64_t(b.size()));
+}
+
+}  // namespace
+
+TEST_CASE("model io: a saved model loads back equal", "[io]") {
+  auto rank = GENERATE(1, 50);
+  auto with_rated = GENERATE(false, true);
+  temp_dir dir;
+  auto path = dir.file("model.rfm");
+  auto m = make_model(rank, 7, 5, with_rated);
+  REQUIRE(m.users().contains(std::int64_t(1) << 40 | 1));
+  REQUIRE(m.users().contains(-1));
+  REQUIRE(save_model(m, path));
+  CHECK(dir.entries() == 1);  // no temporary file left behind
+  auto back = load_model(path);
+  REQUIRE(back);
+  CHECK(*back == m);
+  CHECK(back->rated().empty() == !with_rated);
+}
+
+TEST_CASE("model io: models without users or items round-trip", "[io]") {
+  auto [n_users, n_items] = GENERATE(std::pair<index_t, index_t>{0, 4}, std::pair<index_t, index_t>{0, 0},
+                                     std::pair<index_t, index_t>{3, 0});
+  auto with_rated = GENERATE(false, true);
+  temp_dir dir;
+  auto m = make_model(3, n_users, n_items, with_rated);
+  REQUIRE(save_model(m, dir.file("m")));
+  auto back = load_model(dir.file("m"));
+  REQUIRE(back);
+  CHECK(*back == m);
+}
+
+TEST_CASE("model io: metadata is saved and read back with the model's summary", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  auto m = make_model(4, 6, 3, true);
+  model_metadata meta;
+  meta.set("trainer", "als");
+  meta.set("lambda", "0.1");
+  meta.set("note", "a = b, with spaces");
+  meta.set("trainer", "streaming");  // replaces
+  REQUIRE(save_model(m, path, meta));
+  model_metadata back_meta;
+  auto back = load_model(path, back_meta);
+  REQUIRE(back);
+  CHECK(*back == m);
+  CHECK(back_meta == meta);
+  CHECK(back_meta.get("trainer") == "streaming");
+  CHECK(back_meta.get("note") == "a = b, with spaces");
+  CHECK_FALSE(back_meta.get("seed"));
+  auto info = read_model_info(path);
+  REQUIRE(info);
+  CHECK(info->format_version == model_format_version);
+  CHECK(info->rank == 4);
+  CHECK(info->n_users == 6);
+  CHECK(info->n_items == 3);
+  CHECK(info->has_rated_index);
+  CHECK(info->mu == m.mu());
+  CHECK(info->mu_count == 1234);
+  CHECK(info->file_size == fs::file_size(path));
+  CHECK(info->metadata == meta);
+  auto bad_key = GENERATE("", "a=b", "line\nbreak");
+  model_metadata bad;
+  bad.set(bad_key, "x");
+  auto refused = save_model(m, dir.file("bad"), bad);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().code == errc::invalid_argument);
+  CHECK_FALSE(fs::exists(dir.file("bad")));
+}
+
+TEST_CASE("model io: saving over an existing file replaces it", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  auto first = make_model(2, 5, 5, false, 1);
+  auto second = make_model(3, 8, 2, true, 2);
+  REQUIRE(save_model(first, path));
+  REQUIRE(save_model(second, path));
+  CHECK(dir.entries() == 1);
+  auto back = load_model(path);
+  REQUIRE(back);
+  CHECK(*back == second);
+}
+
+TEST_CASE("model io: saving into a missing directory fails with errc::io, leaving nothing",
+          "[io]") {
+  temp_dir dir;
+  auto path = dir.file("missing/m.rfm");
+  auto saved = save_model(make_model(2, 3, 3, false), path);
+  REQUIRE_FALSE(saved);
+  CHECK(saved.err().code == errc::io);
+  CHECK_THAT(saved.err().message, Contains(path) && Contains("No such file or directory"));
+  CHECK(dir.entries() == 0);
+}
+
+TEST_CASE("model io: a failed rename removes the temporary file and keeps the old one",
+          "[io]") {
+  temp_dir dir;
+  auto target = dir.file("taken");  // a non-empty directory cannot be renamed over
+  fs::create_directory(target);
+  write_bytes(target + "/keep", "precious");
+  auto saved = save_model(make_model(2, 3, 3, false), target);
+  REQUIRE_FALSE(saved);
+  CHECK(saved.err().code == errc::io);
+  CHECK_THAT(saved.err().message, Contains(target));
+  CHECK(dir.entries() == 1);
+  CHECK(read_bytes(target + "/keep") == "precious");
+}
+
+TEST_CASE("model io: a model the loader would reject is not saved", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  auto m = make_model(3, 4, 4, true);
+  auto which = GENERATE(0, 1, 2, 3);
+  if (which == 0)
+    m.U().row(2)[1] = std::numeric_limits<double>::quiet_NaN();
+  else if (which == 1)
+    m.item_bias()[3] = std::numeric_limits<double>::infinity();
+  else if (which == 2)
+    m.rated().items.front() = 99;
+  else
+    m = factor_model{};  // rank 0
+  auto saved = save_model(m, path);
+  REQUIRE_FALSE(saved);
+  CHECK(saved.err().code == errc::invalid_value);
+  CHECK(dir.entries() == 0);
+}
+
+TEST_CASE("model io: the trailer is the XXH64 of every byte before it", "[io]") {
+  auto hash = [](std::string_view s) { return xxhash64(std::as_bytes(std::span(s))); };
+  // Reference values from libxxhash 0.8.1.
+  CHECK(hash("") == 0xef46db3751d8e999ull);
+  CHECK(hash("a") == 0xd24ec4f1a98c6e5bull);
+  CHECK(hash("abc") == 0x44bc2cf5ad770999ull);
+  std::string long_text;
+  for (int k = 0; k < 3; ++k)
+    long_text += "recflow model format checksum test vector 0123456789";
+  CHECK(hash(long_text) == 0xed42302bbbfeb707ull);
+  temp_dir dir;
+  REQUIRE(save_model(make_model(5, 9, 4, true), dir.file("m")));
+  auto bytes = read_bytes(dir.file("m"));
+  auto resealed = bytes;
+  reseal(resealed);
+  CHECK(resealed == bytes);
+}
+
+TEST_CASE("model io: flipping any byte of a file is an error, never a crash", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  model_metadata meta;
+  meta.set("trainer", "als");
+  REQUIRE(save_model(make_model(2, 3, 2, true), path, meta));
+  const auto good = read_bytes(path);
+  auto mask = GENERATE(0x01, 0x80, 0xff);
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    auto bad = good;
+    bad[at] = static_cast<char>(bad[at] ^ mask);
+    write_bytes(path, bad);
+    INFO("byte " << at << " of " << good.size() << " xor " << mask);
+    auto loaded = load_model(path);
+    REQUIRE_FALSE(loaded);
+    CHECK_THAT(loaded.err().message, Contains(path));
+    CHECK_FALSE(read_model_info(path));
+  }
+  // Where the damage is decides the diagnosis.
+  auto expect = [&](std::size_t at, errc code, const std::string& text) {
+    auto bad = good;
+    bad[at] = static_cast<char>(bad[at] ^ 0x01);
+    write_bytes(path, bad);
+    auto loaded = load_model(path);
+    REQUIRE_FALSE(loaded);
+    CHECK(loaded.err().code == code);
+    CHECK_THAT(loaded.err().message, Contains(text));
+  };
+  expect(0, errc::corrupt, "not a recflow model");
+  expect(9, errc::version, "format version 257");
+  expect(8 + 4, errc::corrupt, "endianness");
+  expect(32 + 16 + 8, errc::corrupt, "checksum mismatch");  // scale min, in the payload
+  expect(section_offset(good, "UFAC") + 9, errc::corrupt, "claims");  // a section length
+  expect(good.size() - 1, errc::corrupt, "checksum mismatch");
+}
+
+TEST_CASE("model io: a file cut short at any length is an error", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  REQUIRE(save_model(make_model(2, 3, 2, true), path));
+  const auto good = read_bytes(path);
+  for (std::size_t size = 0; size < good.size(); ++size) {
+    write_bytes(path, good.substr(0, size));
+    INFO("cut at " << size << " of " << good.size());
+    auto loaded = load_model(path);
+    REQUIRE_FALSE(loaded);
+    CHECK(loaded.err().code == errc::corrupt);
+    if (size >= 32)
+      CHECK_THAT(loaded.err().message, Contains("truncated"));
+  }
+}
+
+TEST_CASE("model io: a file that is not a model is refused by its magic", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("ratings.csv");
+  write_bytes(path, "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n");
+  auto loaded = load_model(path);
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.err().code == errc::corrupt);
+  CHECK_THAT(loaded.err().message, Contains(path) && Contains("not a recflow model"));
+  auto missing = load_model(dir.file("nothing"));
+  REQUIRE_FALSE(missing);
+  CHECK(missing.err().code == errc::io);
+  CHECK_THAT(missing.err().message, Contains("No such file or directory"));
+}
+
+TEST_CASE("model io: a file of a future format version is errc::version", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  REQUIRE(save_model(make_model(2, 3, 2, false), path));
+  auto bytes = read_bytes(path);
+  put(bytes, 8, model_format_version + 1);
+  write_bytes(path, bytes);
+  auto loaded = load_model(path);
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.err().code == errc::version);
+  CHECK_THAT(loaded.err().message,
+             Contains(path) && Contains("format version 2, this build reads up to 1"));
+}
+
+TEST_CASE("model io: a length field claiming 2^60 bytes fails at once", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  REQUIRE(save_model(make_model(4, 5, 5, true), path));
+  const auto good = read_bytes(path);
+  auto where = GENERATE(as<std::string>{}, "UIDS", "UFAC", "RATD", "appended");
+  auto bad = good;
+  if (where == "appended")
+    insert_section(bad, bad.size() - 8, "XTRA", 0, "");
+  auto at = section_offset(bad, where == "appended" ? "XTRA" : where);
+  put(bad, at + 8, std::uint64_t(1) << 60);
+  reseal(bad);
+  write_bytes(path, bad);
+  auto start = std::chrono::steady_clock::now();
+  auto loaded = load_model(path);
+  auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.err().code == errc::corrupt);
+  CHECK_THAT(loaded.err().message, Contains("claims 1152921504606846976 bytes"));
+  CHECK(took < std::chrono::seconds(1));
+}
+
+TEST_CASE("model io: resealed files with impossible contents are rejected", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  REQUIRE(save_model(make_model(3, 6, 4, true), path));
+  const auto good = read_bytes(path);
+  struct damage {
+    std::string name;
+    std::function<void(std::string&)> apply;
+    errc code;
+    std::string text;
+  };
+  auto payload = [&](std::string_view tag) { return section_offset(good, tag) + 16; };
+  auto nan = std::numeric_limits<double>::quiet_NaN();
+  auto d = GENERATE_COPY(
+      damage{"duplicate user id", [&](std::string& b) { std::memcpy(b.data() + payload("UIDS") + 8, b.data() + payload("UIDS"), 8); },
+             errc::corrupt, "duplicate user id"},
+      damage{"NaN factor", [&](std::string& b) { put(b, payload("UFAC") + 8 * 7, nan); }, errc::corrupt,
+             "non-finite value in the factors of user at index 2"},
+      damage{"infinite bias", [&](std::string& b) { put(b, payload("IBIA") + 8, std::numeric_limits<double>::infinity()); }, errc::corrupt,
+             "bias of item at index 1"},
+      damage{"NaN mean", [&](std::string& b) { put(b, payload("PARM") + 24, nan); }, errc::corrupt,
+             "global mean"},
+      damage{"rank 0", [&](std::string& b) { put(b, payload("PARM"), std::uint32_t(0)); }, errc::corrupt,
+             "rank 0 is outside 1..4096"},
+      damage{"rank 5000", [&](std::string& b) { put(b, payload("PARM"), std::uint32_t(5000)); },
+             errc::corrupt, "rank 5000"},
+      damage{"empty scale", [&](std::string& b) { put(b, payload("PARM") + 8, 9.0); }, errc::corrupt,
+             "rating scale"},
+      damage{"2^40 users", [&](std::string& b) { put(b, payload("PARM") + 40, std::uint64_t(1) << 40); },
+             errc::corrupt, "more than an id map holds"},
+      damage{"one user too many", [&](std::string& b) { put(b, payload("PARM") + 40, std::uint64_t(7)); },
+             errc::corrupt, "section 'UIDS' has 48 bytes, expected 7 x 8"},
+      damage{"rated item out of range", [&](std::string& b) { put(b, payload("RATD") + 8 * 7, std::uint32_t(4)); },
+             errc::corrupt, "names item 4 of 4"},
+      damage{"section renamed, optional", [&](std::string& b) { std::memcpy(b.data() + payload("UCNT") - 16, "ucnt\0\0\0\0", 8); },
+             errc::corrupt, "missing section 'UCNT'"},
+      damage{"section renamed, required", [&](std::string& b) { std::memcpy(b.data() + payload("UCNT") - 16, "ucnt", 4); },
+             errc::version, "needs section 'ucnt'"},
+      damage{"PARM not first", [&](std::string& b) { std::memcpy(b.data() + 32, "\x01RM!", 4); }, errc::corrupt,
+             "the first section is '\\x01RM!', expected 'PARM'"},
+      damage{"bytes after the end", [&](std::string& b) { b.insert(b.end() - 8, 'x'); }, errc::corrupt,
+             "the header says"});
+  INFO(d.name);
+  auto bad = good;
+  d.apply(bad);
+  reseal(bad);
+  write_bytes(path, bad);
+  auto loaded = load_model(path);
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.err().code == d.code);
+  CHECK_THAT(loaded.err().message, Contains(path) && Contains(d.text));
+}
+
+TEST_CASE("model io: unknown optional sections are skipped, unknown required ones refused",
+          "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  auto m = make_model(3, 5, 4, true);
+  REQUIRE(save_model(m, path));
+  const auto good = read_bytes(path);
+  auto after_parm = GENERATE(true, false);
+  auto bad = good;
+  auto at = after_parm ? section_offset(good, "UIDS") : good.size() - 8;
+  insert_section(bad, at, "CKPT", 0, "stream position 12345");
+  reseal(bad);
+  write_bytes(path, bad);
+  auto loaded = load_model(path);
+  REQUIRE(loaded);
+  CHECK(*loaded == m);
+  put(bad, at + 4, std::uint32_t(1));  // now marked required
+  reseal(bad);
+  write_bytes(path, bad);
+  loaded = load_model(path);
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.err().code == errc::version);
+  CHECK_THAT(loaded.err().message, Contains("'CKPT'"));
+}
