@@ -1,0 +1,163 @@
+#include "graph/source.hpp"
+
+#include <cmath>
+#include <numbers>
+
+#include "model/model.hpp"
+
+namespace recflow {
+
+result<void> validate(const batch_policy& p) {
+  if (p.max_ratings == 0 && p.interval <= 0)
+    return error{errc::invalid_argument, "batch policy needs a count or an interval, got neither"};
+  if (p.interval < 0)
+    return error{errc::invalid_argument,
+                 "batch interval must be non-negative, got " + std::to_string(p.interval)};
+  return {};
+}
+
+namespace {
+
+/// Cuts a vector of events into batches by count and event-time window.
+class replay_source final : public rating_source {
+ public:
+  replay_source(std::vector<rating_event> events, batch_policy policy)
+    : events_(std::move(events)), policy_(policy) {}
+
+  result<std::optional<rating_batch>> next() override {
+    if (auto ok = validate(policy_); !ok)
+      return ok.err();
+    if (at_ >= events_.size())
+      return std::optional<rating_batch>{};
+    rating_batch b;
+    auto window_end = events_[at_].timestamp + policy_.interval;
+    while (at_ < events_.size()) {
+      if (policy_.max_ratings != 0 && b.size() == policy_.max_ratings)
+        break;
+      if (policy_.interval > 0 && !b.empty() && events_[at_].timestamp >= window_end)
+        break;
+      b.ratings.push_back(events_[at_++]);
+    }
+    return std::optional<rating_batch>{std::move(b)};
+  }
+
+ private:
+  std::vector<rating_event> events_;
+  batch_policy policy_;
+  std::size_t at_ = 0;
+};
+
+class file_replay_source final : public rating_source {
+ public:
+  file_replay_source(std::string path, ingest_options opts, batch_policy policy)
+    : path_(std::move(path)), opts_(std::move(opts)), policy_(policy) {}
+
+  result<std::optional<rating_batch>> next() override {
+    if (!replay_) {
+      auto table = read_ratings(path_, opts_);
+      if (!table)
+        return table.err();
+      replay_.emplace(to_batch(table->ratings, table->users, table->items).ratings, policy_);
+    }
+    return replay_->next();
+  }
+
+ private:
+  std::string path_;
+  ingest_options opts_;
+  batch_policy policy_;
+  std::optional<replay_source> replay_;
+};
+
+/// splitmix64 + Box-Muller, the same generator on every standard library.
+class rng64 {
+ public:
+  explicit rng64(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() noexcept {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  double uniform() noexcept { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
+  double normal(double stddev) noexcept {
+    return stddev * std::sqrt(-2.0 * std::log(uniform()))
+           * std::cos(2.0 * std::numbers::pi * uniform());
+  }
+  std::uint32_t below(std::uint32_t n) noexcept { return static_cast<std::uint32_t>(next() % n); }
+
+ private:
+  std::uint64_t state_;
+};
+
+class planted_source final : public rating_source {
+ public:
+  explicit planted_source(const synthetic_params& p) : p_(p), rng_(p.seed) {
+    // Each factor entry N(0, s^2) makes U.P have variance rank * s^4.
+    auto k = std::max(1, p.planted_rank);
+    double s = std::pow(p.signal_stddev * p.signal_stddev / k, 0.25);
+    auto fill = [&](std::uint32_t n, std::vector<double>& bias, std::vector<float>& f) {
+      bias.resize(n);
+      f.resize(std::size_t(n) * std::size_t(k));
+      for (std::uint32_t e = 0; e < n; ++e) {
+        bias[e] = rng_.normal(p.bias_stddev);
+        for (int j = 0; j < k; ++j)
+          f[std::size_t(e) * k + j] = static_cast<float>(rng_.normal(s));
+      }
+    };
+    fill(p.users, user_bias_, user_f_);
+    fill(p.items, item_bias_, item_f_);
+  }
+
+  result<std::optional<rating_batch>> next() override {
+    if (p_.users == 0 || p_.items == 0 || p_.batch_size == 0)
+      return error{errc::invalid_argument, "synthetic source needs users, items and a batch size"};
+    if (emitted_ >= p_.ratings)
+      return std::optional<rating_batch>{};
+    auto n = std::min<std::uint64_t>(p_.batch_size, p_.ratings - emitted_);
+    auto k = std::size_t(std::max(1, p_.planted_rank));
+    rating_batch b;
+    b.ratings.reserve(n);
+    for (std::uint64_t j = 0; j < n; ++j) {
+      auto u = rng_.below(p_.users);
+      auto i = rng_.below(p_.items);
+      double v = p_.mu + user_bias_[u] + item_bias_[i];
+      for (std::size_t d = 0; d < k; ++d)
+        v += double(user_f_[u * k + d]) * double(item_f_[i * k + d]);
+      v = p_.scale.clamp(v + rng_.normal(p_.noise));
+      b.ratings.push_back({std::int64_t(u) + 1, std::int64_t(i) + 1, static_cast<float>(v),
+                           static_cast<std::int64_t>(emitted_ + j)});
+    }
+    emitted_ += n;
+    return std::optional<rating_batch>{std::move(b)};
+  }
+
+ private:
+  synthetic_params p_;
+  rng64 rng_;
+  std::vector<double> user_bias_, item_bias_;
+  std::vector<float> user_f_, item_f_;
+  std::uint64_t emitted_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<rating_source> memory_source(std::vector<rating_event> events,
+                                             batch_policy policy) {
+  return std::make_shared<replay_source>(std::move(events), policy);
+}
+
+std::shared_ptr<rating_source> memory_source(const rating_table& table, batch_policy policy) {
+  return memory_source(to_batch(table.ratings, table.users, table.items).ratings, policy);
+}
+
+std::shared_ptr<rating_source> file_source(std::string path, ingest_options opts,
+                                           batch_policy policy) {
+  return std::make_shared<file_replay_source>(std::move(path), std::move(opts), policy);
+}
+
+std::shared_ptr<rating_source> synthetic_source(const synthetic_params& p) {
+  return std::make_shared<planted_source>(p);
+}
+
+}  // namespace recflow

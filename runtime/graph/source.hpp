@@ -1,0 +1,86 @@
+/// Sources: streams of micro-batches that end with `std::nullopt`, plus adapters for an
+/// in-memory rating set, a rating file, a seeded synthetic generator and any callable.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "data/ingest.hpp"
+#include "graph/batch.hpp"
+#include "model/error.hpp"
+
+namespace recflow {
+
+/// A stream of micro-batches. `next()` returns the next batch, `std::nullopt` at the end
+/// of the stream, or an error if the stream broke (the engine also turns an exception
+/// thrown by `next()` into an error). The engine calls `next()` from one thread at a time.
+class rating_source {
+ public:
+  virtual ~rating_source() = default;
+  virtual result<std::optional<rating_batch>> next() = 0;
+};
+
+/// How an adapter cuts a stream of ratings into micro-batches: a batch ends after
+/// `max_ratings` ratings, or (when `interval` > 0) when the next rating's timestamp
+/// leaves the event-time window [start, start + interval) opened by the batch's first
+/// rating, whichever comes first: Spark's batch interval, measured in stream time.
+struct batch_policy {
+  std::size_t max_ratings = 1000;  ///< 0 = no count limit (then interval must be > 0)
+  std::int64_t interval = 0;       ///< seconds of event time per batch; 0 = by count only
+};
+
+/// "batch policy needs a count or an interval" and friends.
+result<void> validate(const batch_policy& p);
+
+/// A source over a callable: `f()` returns `std::optional<rating_batch>` (nullopt ends
+/// the stream) or `result<std::optional<rating_batch>>` (to report errors).
+template <class F>
+std::shared_ptr<rating_source> source_from(F f) {
+  struct callable_source final : rating_source {
+    explicit callable_source(F fn) : fn_(std::move(fn)) {}
+    result<std::optional<rating_batch>> next() override { return fn_(); }
+    F fn_;
+  };
+  using out = std::invoke_result_t<F&>;
+  static_assert(std::is_convertible_v<out, result<std::optional<rating_batch>>>,
+                "a source callable returns std::optional<rating_batch> or a result of it");
+  return std::make_shared<callable_source>(std::move(f));
+}
+
+/// Replays `events` in order, cut by `policy`.
+std::shared_ptr<rating_source> memory_source(std::vector<rating_event> events,
+                                             batch_policy policy = {});
+/// Replays the ratings of `table` in the order they are stored, cut by `policy`.
+std::shared_ptr<rating_source> memory_source(const rating_table& table, batch_policy policy = {});
+
+/// Reads `path` through the ingest reader (whole file on the first `next()`: runtime/data
+/// has no chunked reader yet), then replays it cut by `policy`. A read error is
+/// reported by the first `next()`.
+std::shared_ptr<rating_source> file_source(std::string path, ingest_options opts = {},
+                                           batch_policy policy = {});
+
+/// A seeded synthetic stream with planted factors: each rating picks a uniform user in
+/// 1..users and item in 1..items and rates it mu + b_u + b_i + U_u.P_i + noise, clamped
+/// to the scale. Same parameters, same stream.
+struct synthetic_params {
+  std::uint32_t users = 1000;
+  std::uint32_t items = 500;
+  std::uint64_t ratings = 100'000;  ///< total ratings in the stream
+  std::size_t batch_size = 1000;
+  int planted_rank = 10;            ///< rank of the planted factors (any training rank)
+  double mu = 3.5;
+  double bias_stddev = 0.3;
+  double signal_stddev = 0.6;       ///< stddev of U_u.P_i
+  double noise = 0.3;
+  rating_scale scale{1.0, 5.0};
+  std::uint64_t seed = 7;
+};
+std::shared_ptr<rating_source> synthetic_source(const synthetic_params& p);
+
+}  // namespace recflow
