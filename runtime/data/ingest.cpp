@@ -1,10 +1,16 @@
-// A first, simple implementation of the ingest interface (to be replaced by a fast one).
+// Whole-file ingest: map the file, resolve its layout, run the line parser once over it.
 #include "data/ingest.hpp"
 
-#include <charconv>
-#include <cmath>
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+#include "data/line_parser.hpp"
 
 namespace recflow {
 
@@ -28,55 +34,120 @@ const char* to_string(input_format f) noexcept {
   return "unknown";
 }
 
+namespace {
+
+error io_error(const std::string& path, const char* what, int err) {
+  return error{errc::io, path + ": " + what + ": " + std::system_category().message(err)};
+}
+
+/// A read-only view of a whole file: mapped when it is a regular file, read otherwise.
+class file_text {
+ public:
+  file_text() = default;
+  file_text(const file_text&) = delete;
+  file_text& operator=(const file_text&) = delete;
+  ~file_text() {
+    if (map_) ::munmap(map_, size_);
+  }
+
+  result<void> open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return io_error(path, "cannot open", errno);
+    auto r = load(path, fd);
+    ::close(fd);
+    return r;
+  }
+
+  std::string_view text() const noexcept {
+    return map_ ? std::string_view(static_cast<const char*>(map_), size_) : std::string_view(copy_);
+  }
+
+ private:
+  result<void> load(const std::string& path, int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return io_error(path, "cannot stat", errno);
+    if (S_ISDIR(st.st_mode)) return io_error(path, "cannot read", EISDIR);
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
+      auto size = static_cast<std::size_t>(st.st_size);
+      void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (m != MAP_FAILED) {
+        map_ = m;
+        size_ = size;
+        return {};
+      }
+    }
+    char buf[1 << 16];  // pipes, devices, or a failed mapping: plain reads
+    for (;;) {
+      auto n = ::read(fd, buf, sizeof buf);
+      if (n == 0) return {};
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return io_error(path, "cannot read", errno);
+      copy_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  void* map_ = nullptr;
+  std::size_t size_ = 0;
+  std::string copy_;
+};
+
+/// Roughly how many lines `text` has, from three 256 KiB windows (exact when small).
+std::size_t estimate_lines(std::string_view text) {
+  constexpr std::size_t window = 256 * 1024;
+  if (text.size() <= 3 * window)
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+  std::size_t newlines = 0;
+  for (std::size_t at : {std::size_t{0}, text.size() / 2, text.size() - window}) {
+    auto w = text.substr(at, window);
+    newlines += static_cast<std::size_t>(std::count(w.begin(), w.end(), '\n'));
+  }
+  if (newlines == 0) return 0;
+  double bytes_per_line = 3.0 * window / static_cast<double>(newlines);
+  return static_cast<std::size_t>(static_cast<double>(text.size()) / bytes_per_line * 1.03) + 16;
+}
+
+}  // namespace
+
 result<ingest_report> parse_ratings_into(std::string_view text, std::string_view name,
                                          const ingest_options& opts, rating_table& table) {
-  ingest_report rep;
-  input_format fmt = opts.format;
-  if (fmt == input_format::detect) {
-    auto first = text.substr(0, text.find('\n'));
-    if (first.find("::") != std::string_view::npos) fmt = input_format::ml_dat;
-    else if (first.find(',') != std::string_view::npos) fmt = input_format::ml_csv;
-    else fmt = input_format::ml100k;
+  auto head = text.substr(0, detail::head_bytes);
+  auto layout = detail::resolve_layout(head, head.size() == text.size(), name, opts);
+  if (!layout) return layout.err();
+  detail::parse_state st;
+  st.name = std::string(name);
+  st.strict = opts.strict;
+  st.header_pending = layout->header;
+  st.report.format = layout->format;
+
+  auto old_ratings = table.ratings.size();
+  auto old_capacity = table.ratings.capacity();
+  auto old_users = table.users.size();
+  auto old_items = table.items.size();
+  if (auto want = old_ratings + estimate_lines(text); want > table.ratings.capacity()) {
+    table.ratings.reserve(want);
   }
-  rep.format = fmt;
-  rating_scale scale = opts.scale.value_or(fmt == input_format::ml_csv ? rating_scale{0.5, 5.0}
-                                                                       : rating_scale{1.0, 5.0});
-  table.scale = scale;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    auto line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++rep.lines;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || (fmt == input_format::ml_csv && rep.lines == 1)) continue;
-    std::string s(line);
-    for (auto& c : s) if (c == ',' || c == ':' || c == '\t') c = ' ';
-    std::istringstream in(s);
-    std::int64_t u, i, ts = 0;
-    double v;
-    if (!(in >> u >> i >> v)) {
-      return error{errc::parse, std::string(name) + ":" + std::to_string(rep.lines) + ": bad line"};
+  auto stop = detail::parse_text(*layout, st, text, table.users, table.items, table.ratings);
+  if (stop.err) {  // strict: leave the table as it was
+    table.ratings.resize(old_ratings);
+    if (table.ratings.capacity() > old_capacity) {  // give back what the reserve took
+      std::vector<rating> kept;
+      kept.reserve(old_capacity);
+      kept.assign(table.ratings.begin(), table.ratings.end());
+      table.ratings.swap(kept);
     }
-    in >> ts;
-    if (!std::isfinite(v) || !scale.contains(v))
-      return error{errc::invalid_value, std::string(name) + ":" + std::to_string(rep.lines)
-                                            + ": rating out of scale"};
-    table.ratings.push_back(rating{table.users.insert(u), table.items.insert(i),
-                                   static_cast<float>(v), ts});
-    ++rep.ratings;
+    detail::truncate_ids(table.users, old_users);
+    detail::truncate_ids(table.items, old_items);
+    return std::move(*stop.err);
   }
-  return rep;
+  if (layout->format != input_format::detect) table.scale = layout->scale;
+  return std::move(st.report);
 }
 
 result<ingest_report> read_ratings_into(const std::string& path, const ingest_options& opts,
                                         rating_table& table) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return error{errc::io, path + ": cannot open"};
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return parse_ratings_into(ss.str(), path, opts, table);
+  file_text file;
+  if (auto ok = file.open(path); !ok) return ok.err();
+  return parse_ratings_into(file.text(), path, opts, table);
 }
 
 result<rating_table> read_ratings(const std::string& path, const ingest_options& opts,
@@ -84,7 +155,7 @@ result<rating_table> read_ratings(const std::string& path, const ingest_options&
   rating_table t;
   auto r = read_ratings_into(path, opts, t);
   if (!r) return r.err();
-  if (report) *report = *r;
+  if (report) *report = std::move(*r);
   return t;
 }
 

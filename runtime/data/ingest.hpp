@@ -14,6 +14,17 @@
 namespace recflow {
 
 /// The layout of a rating file.
+///
+/// Detection reads up to 32 non-blank lines from the first 64 KiB and tries
+/// `user item rating [timestamp]` separated by `::`, tabs, commas or blanks (runs of
+/// spaces and tabs); the layout that reads the most lines wins. A first line that does not
+/// read and holds a letter is a header. Four tab-separated fields without a header are
+/// `ml100k`, four `::`-separated fields `ml_dat`, four comma-separated fields with a header
+/// `ml_csv`; anything else is `delimited` (columns 0,1,2 and 3 if present).
+///
+/// Every line must have the layout's number of fields; spaces around a field are allowed
+/// (except with blank separators, where they separate). Lines end in LF or CRLF; the last
+/// may lack its newline; blank lines are skipped but counted.
 enum class input_format {
   detect,      ///< sniff the first lines (the default)
   ml100k,      ///< `user<TAB>item<TAB>rating<TAB>timestamp`, no header, scale 1..5
@@ -30,10 +41,14 @@ const char* to_string(input_format f) noexcept;
 struct ingest_options {
   input_format format = input_format::detect;
   /// Field separator for `delimited` ("\t", ",", " ", "::", ...); empty means detect.
+  /// " " stands for runs of spaces and tabs. With `detect`, a separator given here is the
+  /// only one tried.
   std::string separator;
   /// Whether the first line is a header (`delimited` only; ml_csv always has one).
   bool header = false;
-  /// Zero-based column of each field (`delimited` only); timestamp -1 means none.
+  /// Zero-based column of each field (`delimited` only); timestamp -1 means none. A
+  /// delimited line has the sample's most common number of fields, at least enough for
+  /// these columns; other columns are skipped.
   int user_column = 0;
   int item_column = 1;
   int rating_column = 2;
@@ -48,7 +63,8 @@ struct ingest_options {
 
 /// What a read saw.
 struct ingest_report {
-  input_format format = input_format::detect;  ///< the format used (after detection)
+  /// The format used (after detection); `detect` when the text had no line to look at.
+  input_format format = input_format::detect;
   std::uint64_t lines = 0;       ///< lines read, header and blank lines included
   std::uint64_t ratings = 0;     ///< ratings added
   std::uint64_t skipped = 0;     ///< bad lines skipped (lenient mode)
@@ -56,8 +72,15 @@ struct ingest_report {
 };
 
 /// Reads `path` and appends its ratings to `table`, inserting new external ids into the
-/// table's id maps (so a train and a test file can share one id space). On a strict-mode
-/// error the table is left as it was.
+/// table's id maps (so a train and a test file can share one id space), and sets
+/// `table.scale` to the scale used. On a strict-mode error the table is left as it was.
+///
+/// Errors: errc::io naming the path (missing, unreadable, a directory);
+/// errc::invalid_argument for bad options; errc::parse or errc::invalid_value as
+/// `FILE:LINE: reason` (LINE 1-based, header and blank lines counted) for a bad line in
+/// strict mode, or for a file whose format cannot be detected. An empty file reads as
+/// zero ratings. The file is memory-mapped (read whole if it cannot be); to stream a
+/// large file in batches use `rating_reader` (data/rating_reader.hpp).
 result<ingest_report> read_ratings_into(const std::string& path, const ingest_options& opts,
                                         rating_table& table);
 
