@@ -1,0 +1,90 @@
+#include "model/als.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "model/als_blocks.hpp"
+#include "model/als_solver.hpp"
+
+namespace recflow {
+
+namespace {
+
+error invalid(std::string message) { return error{errc::invalid_argument, std::move(message)}; }
+
+bool non_negative_finite(double v) noexcept { return std::isfinite(v) && v >= 0.0; }
+
+std::string shown(double v) {
+  auto s = std::to_string(v);
+  return std::isfinite(v) ? s : (std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+}
+
+// Every rating names a user and item of the table and has a finite value.
+result<void> check_ratings(const rating_table& t) {
+  for (std::size_t k = 0; k < t.ratings.size(); ++k) {
+    const auto& r = t.ratings[k];
+    if (r.user >= t.users.size() || r.item >= t.items.size())
+      return error{errc::invalid_value, "rating " + std::to_string(k) + " names user index "
+                                          + std::to_string(r.user) + " / item index "
+                                          + std::to_string(r.item)
+                                          + " outside the table's id maps"};
+    if (!std::isfinite(r.value))
+      return error{errc::invalid_value, "rating " + std::to_string(k) + " is not finite"};
+  }
+  return {};
+}
+
+}  // namespace
+
+result<void> validate(const als_params& p) {
+  if (p.rank <= 0)
+    return invalid("rank must be positive, got " + std::to_string(p.rank));
+  if (p.iterations <= 0)
+    return invalid("iterations must be positive, got " + std::to_string(p.iterations));
+  if (!non_negative_finite(p.lambda))
+    return invalid("lambda must be non-negative and finite, got " + shown(p.lambda));
+  if (!non_negative_finite(p.lambda_bias))
+    return invalid("lambda_bias must be non-negative and finite, got " + shown(p.lambda_bias));
+  if (!non_negative_finite(p.lambda_exponent))
+    return invalid("lambda_exponent must be non-negative and finite, got "
+                   + shown(p.lambda_exponent));
+  if (!non_negative_finite(p.init_stddev))
+    return invalid("init_stddev must be non-negative and finite, got " + shown(p.init_stddev));
+  if (p.biases != bias_mode::joint && p.biases != bias_mode::alternate)
+    return invalid("biases must be joint or alternate");
+  if (p.method != normal_equations::gathered && p.method != normal_equations::rank_one
+      && p.method != normal_equations::naive)
+    return invalid("method must be gathered, rank_one or naive");
+  return {};
+}
+
+result<factor_model> train_als(const rating_table& train, const als_params& p,
+                               const als_progress& progress) {
+  if (auto ok = validate(p); !ok)
+    return ok.err();
+  if (train.ratings.empty())
+    return invalid("training set is empty: ALS needs at least one rating");
+  if (auto ok = check_ratings(train); !ok)
+    return ok.err();
+
+  auto blocks = rating_blocks::build(train.ratings, train.users.size(), train.items.size());
+  auto m = als_initial_model(train, blocks, p);
+
+  als_solver solver(p);
+  for (int it = 1; it <= p.iterations; ++it) {
+    als_sweep(blocks, m, solver);
+    if (progress)
+      progress(it, training_rmse(m, blocks.by_user));
+  }
+
+  // The rated-items index, in the model's (compact) indices.
+  std::vector<rating> compact;
+  compact.reserve(blocks.nnz());
+  for (index_t u = 0; u < blocks.n_users(); ++u)
+    for (auto i : blocks.by_user.cols_of(u))
+      compact.push_back({u, i, 0.0f, 0});
+  m.rated() = rated_items::build(compact, blocks.n_users());
+  return m;
+}
+
+}  // namespace recflow
