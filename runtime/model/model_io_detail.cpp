@@ -154,7 +154,8 @@ std::optional<std::string> find_problem(const param_view& v) {
     std::span<const double> xs;
     std::size_t per_entity;
   };
-  for (const named& t : {named{"bias of user", v.user_bias, 1}, named{"bias of item", v.item_bias, 1},
+  for (const named& t : {named{"bias of user", v.user_bias, 1},
+                         named{"bias of item", v.item_bias, 1},
                          named{"factors of user", v.U, std::size_t(v.rank)},
                          named{"factors of item", v.P, std::size_t(v.rank)}})
     if (auto i = first_non_finite(t.xs); i != t.xs.size())
@@ -166,9 +167,11 @@ std::optional<std::string> find_problem(const param_view& v) {
   if (r.offsets.size() != v.n_users + 1 || r.offsets.front() != 0
       || r.offsets.back() != r.items.size())
     return std::string("the rated-items offsets disagree with the users or the items");
-  for (std::size_t u = 0; u < v.n_users; ++u) {
+  // Monotone offsets from 0 to items.size() first: then every row lies inside `items`.
+  for (std::size_t u = 0; u < v.n_users; ++u)
     if (r.offsets[u] > r.offsets[u + 1])
       return "the rated-items offsets decrease at user index " + std::to_string(u);
+  for (std::size_t u = 0; u < v.n_users; ++u) {
     for (auto k = r.offsets[u]; k < r.offsets[u + 1]; ++k) {
       if (r.items[k] >= v.n_items)
         return "the rated-items index names item " + std::to_string(r.items[k]) + " of "

@@ -28,8 +28,14 @@ struct file_contents {
 
 /// Closes a file descriptor on every way out.
 struct fd_guard {
-  int fd;
-  ~fd_guard() { ::close(fd); }
+  int fd = -1;
+  fd_guard() = default;
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  ~fd_guard() {
+    if (fd >= 0)
+      ::close(fd);
+  }
 };
 
 std::string hex64(std::uint64_t v) {
@@ -67,209 +73,254 @@ std::optional<std::int64_t> fill_ids(const std::vector<std::int64_t>& ids, id_ma
   return std::nullopt;
 }
 
-/// Reads and checks a model file (see the order of checks in model_io.hpp); keeps the
-/// parameters only when `keep` is set, but reads and hashes every byte either way.
-result<file_contents> read_file(const std::string& path, bool keep) {
-  auto corrupt = [&](const std::string& what) { return error{errc::corrupt, path + ": " + what}; };
-  auto io = [&](const char* doing, int e) {
-    return error{errc::io, "cannot " + std::string(doing) + " model file " + path + ": "
-                               + os_reason(e)};
-  };
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return io("open", errno);
-  fd_guard guard{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0)
-    return io("stat", errno);
-  if (!S_ISREG(st.st_mode))
-    return error{errc::io, "cannot read model file " + path + ": not a regular file"};
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  file_reader in(fd);
-  auto read_failed = [&](int e) {
+/// Reads one model file front to back, checking as it goes (the order of checks is in
+/// model_io.hpp). Keeps the parameters only when asked, but reads and hashes every byte
+/// either way, so that read_model_info verifies the checksum too.
+class model_reader {
+ public:
+  model_reader(const std::string& path, bool keep) : path_(path), keep_(keep) {}
+
+  result<file_contents> run() {
+    for (auto step : {&model_reader::open_file, &model_reader::read_header})
+      if (auto r = (this->*step)(); !r)
+        return r.err();
+    while (in_.offset() < body_end_)
+      if (auto r = read_section(); !r)
+        return r.err();
+    if (auto r = finish(); !r)
+      return r.err();
+    return std::move(out_);
+  }
+
+ private:
+  error corrupt(const std::string& what) const { return {errc::corrupt, path_ + ": " + what}; }
+  error io(const char* doing, int e) const {
+    return {errc::io,
+            "cannot " + std::string(doing) + " model file " + path_ + ": " + os_reason(e)};
+  }
+  error read_failed(int e) const {
     return e == ENODATA ? corrupt("truncated (the file shrank while it was read)") : io("read", e);
-  };
+  }
 
-  // Header: magic, version, endianness and the declared size, before anything else.
-  std::array<std::byte, header_size> h{};
-  auto got = static_cast<std::size_t>(std::min<std::uint64_t>(size, header_size));
-  if (int e = in.read(h.data(), got))
-    return read_failed(e);
-  if (got == 0 || std::memcmp(h.data(), magic.data(), std::min(got, magic.size())) != 0)
-    return corrupt("not a recflow model (wrong magic bytes)");
-  if (got < header_size)
-    return corrupt("truncated: " + std::to_string(size) + " bytes, shorter than the header");
-  auto version = load<std::uint32_t>(h.data() + 8);
-  if (version == 0)
-    return corrupt("format version 0 is invalid");
-  if (version > model_format_version)
-    return error{errc::version, path + ": format version " + std::to_string(version)
-                                    + ", this build reads up to "
-                                    + std::to_string(model_format_version)};
-  if (auto marker = load<std::uint32_t>(h.data() + 12); marker != endian_marker)
-    return corrupt("endianness marker is " + hex64(marker) + ", expected 0x01020304");
-  auto declared = load<std::uint64_t>(h.data() + 24);
-  if (declared > size)
-    return corrupt("truncated: the header says " + std::to_string(declared)
-                   + " bytes, the file has " + std::to_string(size));
-  if (declared < size || size < header_size + trailer_size)
-    return corrupt("the header says " + std::to_string(declared) + " bytes, the file has "
-                   + std::to_string(size));
+  result<void> open_file() {
+    fd_.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_.fd < 0)
+      return io("open", errno);
+    struct stat st {};
+    if (::fstat(fd_.fd, &st) != 0)
+      return io("stat", errno);
+    if (!S_ISREG(st.st_mode))
+      return error{errc::io, "cannot read model file " + path_ + ": not a regular file"};
+    size_ = static_cast<std::uint64_t>(st.st_size);
+    in_ = file_reader(fd_.fd);
+    return {};
+  }
 
-  // Sections: every length is checked against the bytes left before anything is allocated.
-  const std::uint64_t body_end = size - trailer_size;
-  file_contents out;
-  auto& p = out.parts;
-  std::uint64_t nu = 0, ni = 0, k = 0;
-  std::vector<std::int64_t> user_ids, item_ids;
-  std::vector<tag_t> seen;
-  std::string meta_text, unknown_required;
-  while (in.offset() < body_end) {
-    const auto at = in.offset();
-    if (body_end - at < section_header_size)
+  /// Magic, version, endianness and the declared size, before anything else.
+  result<void> read_header() {
+    std::array<std::byte, header_size> h{};
+    auto got = static_cast<std::size_t>(std::min<std::uint64_t>(size_, header_size));
+    if (int e = in_.read(h.data(), got))
+      return read_failed(e);
+    if (got == 0 || std::memcmp(h.data(), magic.data(), std::min(got, magic.size())) != 0)
+      return corrupt("not a recflow model (wrong magic bytes)");
+    if (got < header_size)
+      return corrupt("truncated: " + std::to_string(size_) + " bytes, shorter than the header");
+    version_ = load<std::uint32_t>(h.data() + 8);
+    if (version_ == 0)
+      return corrupt("format version 0 is invalid");
+    if (version_ > model_format_version)
+      return error{errc::version, path_ + ": format version " + std::to_string(version_)
+                                      + ", this build reads up to "
+                                      + std::to_string(model_format_version)};
+    if (auto marker = load<std::uint32_t>(h.data() + 12); marker != endian_marker)
+      return corrupt("endianness marker is " + hex64(marker) + ", expected 0x01020304");
+    auto declared = load<std::uint64_t>(h.data() + 24);
+    if (declared > size_)
+      return corrupt("truncated: the header says " + std::to_string(declared)
+                     + " bytes, the file has " + std::to_string(size_));
+    if (declared < size_ || size_ < header_size + trailer_size)
+      return corrupt("the header says " + std::to_string(declared) + " bytes, the file has "
+                     + std::to_string(size_));
+    body_end_ = size_ - trailer_size;
+    return {};
+  }
+
+  /// One section; its length is checked against the bytes left before anything is
+  /// allocated for it.
+  result<void> read_section() {
+    const auto at = in_.offset();
+    if (body_end_ - at < section_header_size)
       return corrupt("truncated section header at offset " + std::to_string(at));
     std::array<std::byte, section_header_size> sh{};
-    if (int e = in.read(sh.data(), sh.size()))
+    if (int e = in_.read(sh.data(), sh.size()))
       return read_failed(e);
-    tag_t tag;
-    std::memcpy(tag.data(), sh.data(), tag.size());
+    std::memcpy(tag_.data(), sh.data(), tag_.size());
     const auto flags = load<std::uint32_t>(sh.data() + 4);
-    const auto len = load<std::uint64_t>(sh.data() + 8);
-    const auto left = body_end - in.offset();
-    const auto name = "section " + tag_name(tag);
-    if (len > left)
-      return corrupt(name + " at offset " + std::to_string(at) + " claims " + std::to_string(len)
-                     + " bytes, but only " + std::to_string(left) + " remain");
-    if (seen.empty() && tag != tag_parm)
-      return corrupt("the first section is " + tag_name(tag) + ", expected 'PARM'");
-    if (std::find(seen.begin(), seen.end(), tag) != seen.end())
-      return corrupt(name + " appears twice");
-    auto length_is = [&](std::uint64_t count, std::uint64_t width) {
-      return len % width == 0 && len / width == count;
-    };
-    auto wrong_length = [&](const std::string& expected) {
-      return corrupt(name + " has " + std::to_string(len) + " bytes, expected " + expected);
-    };
-    // Reads `count` elements into `v`; the caller has checked that they fit in `len`.
-    auto read_array = [&](auto& v, std::uint64_t count) -> std::optional<error> {
-      const auto bytes = count * sizeof(v[0]);
-      if (!keep) {
-        if (int e = in.skip(bytes))
-          return read_failed(e);
-        return std::nullopt;
-      }
-      v.resize(count);
-      if (int e = in.read(v.data(), bytes))
-        return read_failed(e);
-      return std::nullopt;
-    };
-    // An array section of exactly `count` elements.
-    auto read_section = [&](auto& v, std::uint64_t count) -> std::optional<error> {
-      if (!length_is(count, sizeof(v[0])))
-        return wrong_length(std::to_string(count) + " x " + std::to_string(sizeof(v[0])));
-      return read_array(v, count);
-    };
-    std::optional<error> bad;
-    if (tag == tag_parm) {
-      std::array<std::byte, parm_size> b{};
-      if (len != parm_size)
-        return wrong_length(std::to_string(parm_size));
-      if (int e = in.read(b.data(), b.size()))
-        return read_failed(e);
-      auto rank = load<std::uint32_t>(b.data());
-      nu = load<std::uint64_t>(b.data() + 40);
-      ni = load<std::uint64_t>(b.data() + 48);
-      if (rank < 1 || rank > std::uint32_t(max_saved_rank))
-        return corrupt("rank " + std::to_string(rank) + " is outside 1.."
-                       + std::to_string(max_saved_rank));
-      if (nu > max_ids || ni > max_ids)
-        return corrupt("the header claims " + std::to_string(nu) + " users and "
-                       + std::to_string(ni) + " items, more than an id map holds");
-      k = rank;
-      p.rank = static_cast<int>(rank);
-      p.scale = {load<double>(b.data() + 8), load<double>(b.data() + 16)};
-      p.mu = load<double>(b.data() + 24);
-      p.mu_count = load<std::uint64_t>(b.data() + 32);
-    } else if (tag == tag_uids) {
-      bad = read_section(user_ids, nu);
-    } else if (tag == tag_iids) {
-      bad = read_section(item_ids, ni);
-    } else if (tag == tag_ubia) {
-      bad = read_section(p.user_bias, nu);
-    } else if (tag == tag_ibia) {
-      bad = read_section(p.item_bias, ni);
-    } else if (tag == tag_ucnt) {
-      bad = read_section(p.user_count, nu);
-    } else if (tag == tag_icnt) {
-      bad = read_section(p.item_count, ni);
-    } else if (tag == tag_ufac) {
-      bad = read_section(p.U, nu * k);
-    } else if (tag == tag_ifac) {
-      bad = read_section(p.P, ni * k);
-    } else if (tag == tag_ratd) {
-      const auto head = 8 * (nu + 1);
-      if (len < head || (len - head) % 4 != 0)
+    len_ = load<std::uint64_t>(sh.data() + 8);
+    const auto left = body_end_ - in_.offset();
+    if (len_ > left)
+      return corrupt("section " + tag_name(tag_) + " at offset " + std::to_string(at) + " claims "
+                     + std::to_string(len_) + " bytes, but only " + std::to_string(left)
+                     + " remain");
+    if (seen_.empty() && tag_ != tag_parm)
+      return corrupt("the first section is " + tag_name(tag_) + ", expected 'PARM'");
+    if (std::find(seen_.begin(), seen_.end(), tag_) != seen_.end())
+      return corrupt("section " + tag_name(tag_) + " appears twice");
+    auto& p = out_.parts;
+    result<void> r;
+    if (tag_ == tag_parm) {
+      r = read_parm();
+    } else if (tag_ == tag_uids) {
+      r = read_exactly(user_ids_, nu_);
+    } else if (tag_ == tag_iids) {
+      r = read_exactly(item_ids_, ni_);
+    } else if (tag_ == tag_ubia) {
+      r = read_exactly(p.user_bias, nu_);
+    } else if (tag_ == tag_ibia) {
+      r = read_exactly(p.item_bias, ni_);
+    } else if (tag_ == tag_ucnt) {
+      r = read_exactly(p.user_count, nu_);
+    } else if (tag_ == tag_icnt) {
+      r = read_exactly(p.item_count, ni_);
+    } else if (tag_ == tag_ufac) {
+      r = read_exactly(p.U, nu_ * std::uint64_t(p.rank));
+    } else if (tag_ == tag_ifac) {
+      r = read_exactly(p.P, ni_ * std::uint64_t(p.rank));
+    } else if (tag_ == tag_ratd) {
+      const auto head = 8 * (nu_ + 1);
+      if (len_ < head || (len_ - head) % 4 != 0)
         return wrong_length(std::to_string(head) + " + 4 x items");
-      bad = read_array(p.rated.offsets, nu + 1);
-      if (!bad)
-        bad = read_array(p.rated.items, (len - head) / 4);
-    } else if (tag == tag_meta) {
-      meta_text.resize(len);
-      if (int e = in.read(meta_text.data(), len))
+      r = read_array(p.rated.offsets, nu_ + 1);
+      if (r)
+        r = read_array(p.rated.items, (len_ - head) / 4);
+    } else if (tag_ == tag_meta) {
+      meta_text_.resize(len_);
+      if (int e = in_.read(meta_text_.data(), len_))
         return read_failed(e);
     } else {
       // Unknown: skipped, unless the writer marked it required (reported once the
       // checksum shows that the tag is not just a damaged byte).
-      if ((flags & flag_required) && unknown_required.empty())
-        unknown_required = tag_name(tag);
-      if (int e = in.skip(len))
+      if ((flags & flag_required) && unknown_required_.empty())
+        unknown_required_ = tag_name(tag_);
+      if (int e = in_.skip(len_))
         return read_failed(e);
-      continue;
+      return {};
     }
-    if (bad)
-      return *bad;
-    seen.push_back(tag);
+    if (r)
+      seen_.push_back(tag_);
+    return r;
   }
 
-  // Trailer: nothing read above is trusted before the checksum matches.
-  std::array<std::byte, trailer_size> t{};
-  if (int e = in.read(t.data(), t.size(), false))
-    return read_failed(e);
-  if (auto stored = load<std::uint64_t>(t.data()); stored != in.digest())
-    return corrupt("checksum mismatch (stored " + hex64(stored) + ", computed "
-                   + hex64(in.digest()) + ")");
-  if (!unknown_required.empty())
-    return error{errc::version, path + ": needs section " + unknown_required
-                                    + ", which this build (format version "
-                                    + std::to_string(model_format_version) + ") does not know"};
-  for (const auto& tag : {tag_parm, tag_uids, tag_iids, tag_ubia, tag_ibia, tag_ucnt, tag_icnt,
-                          tag_ufac, tag_ifac})
-    if (std::find(seen.begin(), seen.end(), tag) == seen.end())
-      return corrupt("missing section " + tag_name(tag));
-  auto& info = out.info;
-  if (auto problem = parse_metadata(meta_text, info.metadata))
-    return corrupt(*problem);
-  info.format_version = version;
-  info.rank = p.rank;
-  info.scale = p.scale;
-  info.mu = p.mu;
-  info.mu_count = p.mu_count;
-  info.n_users = nu;
-  info.n_items = ni;
-  info.has_rated_index = std::find(seen.begin(), seen.end(), tag_ratd) != seen.end();
-  info.file_size = size;
-  if (!keep)
-    return out;
+  error wrong_length(const std::string& expected) const {
+    return corrupt("section " + tag_name(tag_) + " has " + std::to_string(len_)
+                   + " bytes, expected " + expected);
+  }
 
-  if (auto dup = fill_ids(user_ids, p.users))
-    return corrupt("duplicate user id " + std::to_string(*dup));
-  if (auto dup = fill_ids(item_ids, p.items))
-    return corrupt("duplicate item id " + std::to_string(*dup));
-  param_view view{p.rank, p.scale, p.mu, p.user_bias, p.item_bias, p.U, p.P, p.rated, nu, ni};
-  if (auto problem = find_problem(view))
-    return corrupt(*problem);
-  return out;
-}
+  result<void> read_parm() {
+    std::array<std::byte, parm_size> b{};
+    if (len_ != parm_size)
+      return wrong_length(std::to_string(parm_size));
+    if (int e = in_.read(b.data(), b.size()))
+      return read_failed(e);
+    auto rank = load<std::uint32_t>(b.data());
+    nu_ = load<std::uint64_t>(b.data() + 40);
+    ni_ = load<std::uint64_t>(b.data() + 48);
+    if (rank < 1 || rank > std::uint32_t(max_saved_rank))
+      return corrupt("rank " + std::to_string(rank) + " is outside 1.."
+                     + std::to_string(max_saved_rank));
+    if (nu_ > max_ids || ni_ > max_ids)
+      return corrupt("the header claims " + std::to_string(nu_) + " users and "
+                     + std::to_string(ni_) + " items, more than an id map holds");
+    auto& p = out_.parts;
+    p.rank = static_cast<int>(rank);
+    p.scale = {load<double>(b.data() + 8), load<double>(b.data() + 16)};
+    p.mu = load<double>(b.data() + 24);
+    p.mu_count = load<std::uint64_t>(b.data() + 32);
+    return {};
+  }
+
+  /// `count` elements into `v` (skipped unless kept); the caller has checked that they
+  /// fit in the section, hence in the file.
+  template <class V>
+  result<void> read_array(V& v, std::uint64_t count) {
+    const auto bytes = count * sizeof(typename V::value_type);
+    if (!keep_) {
+      if (int e = in_.skip(bytes))
+        return read_failed(e);
+      return {};
+    }
+    v.resize(count);
+    if (int e = in_.read(v.data(), bytes))
+      return read_failed(e);
+    return {};
+  }
+
+  /// A section that is an array of exactly `count` elements.
+  template <class V>
+  result<void> read_exactly(V& v, std::uint64_t count) {
+    constexpr auto width = sizeof(typename V::value_type);
+    if (len_ % width != 0 || len_ / width != count)
+      return wrong_length(std::to_string(count) + " x " + std::to_string(width));
+    return read_array(v, count);
+  }
+
+  /// The checksum, then what the sections mean; nothing is trusted before the checksum.
+  result<void> finish() {
+    std::array<std::byte, trailer_size> t{};
+    if (int e = in_.read(t.data(), t.size(), false))
+      return read_failed(e);
+    if (auto stored = load<std::uint64_t>(t.data()); stored != in_.digest())
+      return corrupt("checksum mismatch (stored " + hex64(stored) + ", computed "
+                     + hex64(in_.digest()) + ")");
+    if (!unknown_required_.empty())
+      return error{errc::version, path_ + ": needs section " + unknown_required_
+                                      + ", which this build (format version "
+                                      + std::to_string(model_format_version)
+                                      + ") does not know"};
+    for (const auto& tag : {tag_parm, tag_uids, tag_iids, tag_ubia, tag_ibia, tag_ucnt,
+                            tag_icnt, tag_ufac, tag_ifac})
+      if (std::find(seen_.begin(), seen_.end(), tag) == seen_.end())
+        return corrupt("missing section " + tag_name(tag));
+    auto& p = out_.parts;
+    auto& info = out_.info;
+    if (auto problem = parse_metadata(meta_text_, info.metadata))
+      return corrupt(*problem);
+    info.format_version = version_;
+    info.rank = p.rank;
+    info.scale = p.scale;
+    info.mu = p.mu;
+    info.mu_count = p.mu_count;
+    info.n_users = nu_;
+    info.n_items = ni_;
+    info.has_rated_index = std::find(seen_.begin(), seen_.end(), tag_ratd) != seen_.end();
+    info.file_size = size_;
+    if (!keep_)
+      return {};
+    if (auto dup = fill_ids(user_ids_, p.users))
+      return corrupt("duplicate user id " + std::to_string(*dup));
+    if (auto dup = fill_ids(item_ids_, p.items))
+      return corrupt("duplicate item id " + std::to_string(*dup));
+    param_view view{p.rank, p.scale, p.mu, p.user_bias, p.item_bias, p.U, p.P, p.rated, nu_, ni_};
+    if (auto problem = find_problem(view))
+      return corrupt(*problem);
+    return {};
+  }
+
+  std::string path_;
+  bool keep_;
+  fd_guard fd_;
+  std::uint64_t size_ = 0, body_end_ = 0;
+  file_reader in_{-1};
+  std::uint32_t version_ = 0;
+  std::uint64_t nu_ = 0, ni_ = 0;
+  tag_t tag_{};           // the section being read
+  std::uint64_t len_ = 0;  // its length
+  std::vector<tag_t> seen_;
+  std::vector<std::int64_t> user_ids_, item_ids_;
+  std::string meta_text_, unknown_required_;
+  file_contents out_;
+};
 
 }  // namespace
 
@@ -279,7 +330,7 @@ result<factor_model> load_model(const std::string& path) {
 }
 
 result<factor_model> load_model(const std::string& path, model_metadata& metadata) {
-  auto got = read_file(path, true);
+  auto got = model_reader(path, true).run();
   if (!got)
     return got.err();
   auto meta = std::move(got->info.metadata);
@@ -291,7 +342,7 @@ result<factor_model> load_model(const std::string& path, model_metadata& metadat
 }
 
 result<model_info> read_model_info(const std::string& path) {
-  auto got = read_file(path, false);
+  auto got = model_reader(path, false).run();
   if (!got)
     return got.err();
   return std::move(got->info);
