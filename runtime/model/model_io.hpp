@@ -35,17 +35,27 @@
 /// | UFAC | nu*k user factors, f64, row-major (k per user)                            |
 /// | IFAC | ni*k item factors, f64, row-major                                         |
 /// | RATD | rated-items index (optional): nu+1 offsets u64, then the items u32        |
-/// | META | metadata (optional): "key=value\n" lines, UTF-8, no '=' in keys          |
+/// | META | metadata (optional, not required): "key=value\n" lines, no '=' in keys  |
+///
+/// The writer marks every section but META required and writes them in this order; a
+/// reader accepts the sections after PARM in any order, each known tag at most once.
+/// The checksum is XXH64 as in the xxHash library (0.8), written out in
+/// model_io_detail.cpp; xxhash64() below exposes it.
 ///
 /// Forward compatibility: a reader skips a section whose tag it does not know unless
 /// the section's "required" flag is set, in which case the file needs a newer reader
 /// (errc::version). A later version adds data as new sections (say a checkpoint's
 /// stream position) rather than by growing these: known sections have exact lengths.
-/// The loader checks, before trusting anything: magic, version, endianness, the size
-/// field against the real size (truncation), every length against the bytes left (so
-/// a corrupt length never makes it allocate more than the file holds), the checksum,
-/// then meaning: rank in 1..max_rank, at most 2^32-1 ids per side, no duplicate ids,
-/// finite mu, biases and factors, a sorted rated-items index naming known items.
+///
+/// The loader checks, in this order: magic, version (errc::version when newer),
+/// endianness marker, the size field against the real size (truncation), every section
+/// length against the bytes left (so a corrupt length never makes it allocate more than
+/// the file holds), rank in 1..max_saved_rank and at most 2^32-1 ids per side (they size
+/// the other sections), the checksum, then meaning: no duplicate ids, finite scale, mu,
+/// biases and factors, and a rated-items index with monotone offsets and known items,
+/// sorted within each user. factor_model::from_parts then checks the sizes again.
+/// Failures are errc::corrupt except for the version ones and errc::io for the OS's;
+/// every message starts with or names the file.
 #pragma once
 
 #include <cstddef>
@@ -100,7 +110,8 @@ struct model_info {
 /// is removed and a previous file at `path` is untouched. A model that the loader would
 /// reject (rank outside 1..max_saved_rank, a NaN or infinite parameter, an unsorted
 /// rated-items index) is refused with errc::invalid_value before anything is written.
-/// Two threads of one process must not save to the same path at once.
+/// If only the final directory fsync fails, the new file is already in place and the
+/// error says so. Two threads of one process must not save to the same path at once.
 result<void> save_model(const factor_model& m, const std::string& path);
 
 /// Same, with metadata; a key or value that breaks the rules of model_metadata is
@@ -115,8 +126,9 @@ result<factor_model> load_model(const std::string& path);
 /// Same, and stores the file's metadata (empty when it has none) in `metadata`.
 result<factor_model> load_model(const std::string& path, model_metadata& metadata);
 
-/// Reads a file's header, parameters section and metadata, verifying the whole file
-/// (structure and checksum) as load_model does but without keeping the parameters.
+/// Reads a file's header, parameters section and metadata. Checks the structure and the
+/// checksum of the whole file as load_model does, but not what the parameters it skips
+/// mean (duplicate ids, non-finite values).
 result<model_info> read_model_info(const std::string& path);
 
 /// XXH64 of `data` with `seed`: the checksum of the model format (tools and tests).
