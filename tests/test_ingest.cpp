@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -506,4 +507,34 @@ TEST_CASE("ingest: chunked reading handles tiny blocks, CRLF and a last line wit
   auto max = GENERATE(std::size_t{1}, std::size_t{17});
   auto chunked = read_chunked(file.path, {}, max, static_cast<std::size_t>(block));
   CHECK(rows(chunked) == rows(whole));
+}
+
+TEST_CASE("ingest: random numbers parse as std::from_chars reads them", "[ingest]") {
+  std::mt19937_64 rng(11);
+  std::string text;
+  std::vector<row> want;
+  ingest_options o;
+  o.scale = rating_scale{-1e300, 1e300};
+  for (int k = 0; k < 3000; ++k) {
+    auto digits = [&](int n) {
+      std::string s;
+      for (int d = 0; d < n; ++d) s.push_back(static_cast<char>('0' + rng() % 10));
+      return s;
+    };
+    std::string user = rng() % 2 ? "-" : "";
+    user += digits(1 + static_cast<int>(rng() % 18));
+    auto item = digits(1 + static_cast<int>(rng() % 18));
+    auto value = digits(1 + static_cast<int>(rng() % 9)) + "." + digits(static_cast<int>(rng() % 9));
+    auto ts = digits(1 + static_cast<int>(rng() % 18));
+    text += user + "\t" + item + "\t" + value + "\t" + ts + "\n";
+    row r{};
+    double v = 0;
+    std::from_chars(user.data(), user.data() + user.size(), r.user);
+    std::from_chars(item.data(), item.data() + item.size(), r.item);
+    std::from_chars(value.data(), value.data() + value.size(), v);
+    std::from_chars(ts.data(), ts.data() + ts.size(), r.timestamp);
+    r.value = static_cast<float>(v);
+    want.push_back(r);
+  }
+  CHECK(rows(parse_ok(text, o)) == want);
 }

@@ -24,6 +24,7 @@ struct rating_reader::impl {
   std::size_t complete = 0;
   std::size_t len = 0;
   bool eof = false;
+  bool added_newline = false;  // fill() ended an unterminated last line
   detail::layout layout;
   detail::parse_state state;
   std::optional<error> failed;
@@ -52,7 +53,10 @@ struct rating_reader::impl {
     len += static_cast<std::size_t>(n);
     if (n == 0) {
       eof = true;
-      if (len > complete) buf[len++] = '\n';
+      if (len > complete) {
+        buf[len++] = '\n';
+        added_newline = true;
+      }
     }
     std::string_view fresh(buf.data() + old_len, len - old_len);
     if (auto nl = fresh.rfind('\n'); nl != std::string_view::npos) complete = old_len + nl + 1;
@@ -75,8 +79,9 @@ result<rating_reader> rating_reader::open(const std::string& path, const ingest_
     return error{errc::io, path + ": cannot open: " + std::system_category().message(errno)};
   while (!p->eof && p->len < detail::head_bytes)  // enough text to detect the format
     if (auto ok = p->fill(); !ok) return ok.err();
-  auto head = std::string_view(p->buf.data(), std::min(p->len, detail::head_bytes));
-  bool whole = p->eof && head.size() == p->len;
+  auto file_len = p->len - (p->added_newline ? 1 : 0);  // what detection sees: the file's bytes
+  auto head = std::string_view(p->buf.data(), std::min(file_len, detail::head_bytes));
+  bool whole = p->eof && file_len <= detail::head_bytes;
   auto layout = detail::resolve_layout(head, whole, path, opts);
   if (!layout) return layout.err();
   p->layout = std::move(*layout);
