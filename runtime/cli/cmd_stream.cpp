@@ -1,0 +1,191 @@
+// `recflow stream`: the streaming protocol. Hold out a validation set, stream the rest in
+// micro-batches, print the validation RMSE after every batch, write it as CSV, save.
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/data_options.hpp"
+#include "cli/output.hpp"
+#include "model/metrics.hpp"
+#include "model/model_io.hpp"
+#include "model/recommend.hpp"
+#include "model/stream_eval.hpp"
+#include "model/streaming.hpp"
+
+namespace recflow::cli {
+
+namespace {
+
+struct stream_options {
+  data_options data;
+  stream_params params;
+  stream_eval_options eval;
+  std::string order = "random";
+  std::string mode = "batch-gradient";
+  std::string init_model;
+  std::string csv = "recflow-stream.csv";
+  bool no_csv = false;
+  std::string save;
+  bool json = false;
+  bool quiet = false;
+};
+
+int run_stream(stream_options& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (o.order == "random")
+    o.eval.order = stream_order::random;
+  else if (o.order == "time")
+    o.eval.order = stream_order::time;
+  else
+    return report({errc::invalid_argument, "--order must be random or time, got '" + o.order + "'"});
+  if (o.mode == "batch-gradient")
+    o.params.mode = update_mode::batch_gradient;
+  else if (o.mode == "sgd")
+    o.params.mode = update_mode::sgd;
+  else
+    return report({errc::invalid_argument, "--mode must be batch-gradient or sgd, got '" + o.mode + "'"});
+  o.params.seed = o.data.seed;
+  o.eval.order_seed = o.data.seed;
+  if (auto ok = validate(o.params); !ok)
+    return report(ok.err());
+  if (auto ok = validate(o.eval); !ok)
+    return report(ok.err());
+
+  auto data = load_data(o.data);
+  if (!data)
+    return report(data.err());
+  if (data->skipped > 0)
+    std::cerr << "recflow: skipped " << data->skipped << " bad lines (--lenient)\n";
+
+  auto trainer = [&]() -> result<streaming_trainer> {
+    if (o.init_model.empty())
+      return streaming_trainer::make(o.params, data->train.scale);
+    auto seed_model = load_model(o.init_model);
+    if (!seed_model)
+      return seed_model.err();
+    return streaming_trainer::make(o.params, std::move(*seed_model));
+  }();
+  if (!trainer)
+    return report(trainer.err());
+
+  std::ofstream csv;
+  if (!o.no_csv) {
+    csv.open(o.csv);
+    if (!csv)
+      return report({errc::io, o.csv + ": cannot write the per-batch CSV"});
+    csv << "batch,ratings_seen,rmse,mae,batch_seconds,elapsed_seconds\n";
+  }
+  if (!o.quiet)
+    std::cout << fmt::format("streaming {}: {} training ratings in batches of {}, {} validation "
+                             "ratings, rank {}, {} pass(es)\n",
+                             data->source, data->train.size(), o.eval.batch_size,
+                             data->test.size(), o.params.rank, o.params.passes);
+  auto on_batch = [&](const stream_report& r) {
+    if (csv.is_open())
+      csv << fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.6f}\n", r.batch, r.ratings_seen, r.rmse,
+                         r.mae, r.batch_seconds, r.elapsed_seconds);
+    if (!o.quiet)
+      std::cout << fmt::format("batch {:>5}  ratings {:>9}  rmse {:.4f}  mae {:.4f}  "
+                               "({:.2f} ms, {:.0f} ratings/s)\n",
+                               r.batch, r.ratings_seen, r.rmse, r.mae, r.batch_seconds * 1e3,
+                               r.batch_seconds > 0 ? o.eval.batch_size / r.batch_seconds : 0.0);
+  };
+  auto reports = stream_evaluate(*trainer, data->train, data->test, o.eval, on_batch);
+  if (!reports)
+    return report(reports.err());
+  csv.close();
+
+  auto& model = trainer->model();
+  // Remember what each user rated, so that recommendations from the saved model skip it.
+  model.rated() = rated_in_model(model, data->train.ratings, data->train.users, data->train.items);
+  auto final_metrics = evaluate(model, data->test);
+  double update_seconds = 0.0;
+  for (const auto& r : *reports)
+    update_seconds += r.batch_seconds;
+  std::cout << fmt::format("final validation rmse {:.4f}  mae {:.4f} after {} batches "
+                           "({} users, {} items; {:.0f} ratings x passes/s in updates)\n",
+                           final_metrics.rmse, final_metrics.mae, reports->size(),
+                           model.n_users(), model.n_items(),
+                           update_seconds > 0 && !reports->empty()
+                             ? static_cast<double>(reports->back().ratings_seen)
+                                 * o.params.passes / update_seconds
+                             : 0.0);
+  if (!o.save.empty()) {
+    model_metadata meta;
+    meta.set("trainer", "stream");
+    meta.set("recflow_version", RECFLOW_VERSION);
+    meta.set("data", data->source);
+    meta.set("mode", o.mode);
+    meta.set("rank", std::to_string(o.params.rank));
+    meta.set("passes", std::to_string(o.params.passes));
+    meta.set("gamma", fmt::format("{}", o.params.gamma));
+    meta.set("gamma_bias", fmt::format("{}", o.params.gamma_bias));
+    meta.set("lambda", fmt::format("{}", o.params.lambda));
+    meta.set("lambda_bias", fmt::format("{}", o.params.lambda_bias));
+    meta.set("batch_size", std::to_string(o.eval.batch_size));
+    meta.set("batches", std::to_string(reports->size()));
+    meta.set("seed", std::to_string(o.params.seed));
+    meta.set("validation_rmse", fmt::format("{:.6f}", final_metrics.rmse));
+    if (!o.init_model.empty())
+      meta.set("init_model", o.init_model);
+    if (auto saved = save_model(model, o.save, meta); !saved)
+      return report(saved.err());
+    std::cout << "saved model to " << o.save << '\n';
+  }
+  if (o.json) {
+    nlohmann::json j{{"command", "stream"},
+                     {"rmse", final_metrics.rmse},
+                     {"mae", final_metrics.mae},
+                     {"train_ratings", data->train.size()},
+                     {"test_ratings", final_metrics.count},
+                     {"batches", reports->size()},
+                     {"batch_size", o.eval.batch_size},
+                     {"passes", o.params.passes},
+                     {"rank", o.params.rank},
+                     {"per_batch_csv", o.no_csv ? nlohmann::json() : nlohmann::json(o.csv)},
+                     {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+    if (!o.save.empty())
+      j["model"] = o.save;
+    print_json(j);
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_stream_command(CLI::App& app, int& exit_status) {
+  auto o = std::make_shared<stream_options>();
+  auto* cmd = app.add_subcommand(
+    "stream", "Stream ratings in micro-batches, printing validation RMSE after each batch");
+  o->data.add_to(*cmd);
+  auto& p = o->params;
+  cmd->add_option("--rank,-k", p.rank, "Factor dimension")->capture_default_str();
+  cmd->add_option("--batch-size", o->eval.batch_size, "Ratings per micro-batch")->capture_default_str();
+  cmd->add_option("--passes", p.passes, "Passes over each micro-batch")->capture_default_str();
+  cmd->add_option("--order", o->order, "random (seeded) or time (by timestamp)")->capture_default_str();
+  cmd->add_option("--mode", o->mode,
+                  "batch-gradient (errors from one snapshot, gradients summed per key and "
+                  "applied once) or sgd (classic per-rating B-SGD)")
+    ->capture_default_str();
+  cmd->add_option("--gamma", p.gamma, "Learning rate of the factors")->capture_default_str();
+  cmd->add_option("--gamma-bias", p.gamma_bias, "Learning rate of the biases")->capture_default_str();
+  cmd->add_option("--lambda", p.lambda, "Regularisation of the factors")->capture_default_str();
+  cmd->add_option("--lambda-bias", p.lambda_bias, "Regularisation of the biases")->capture_default_str();
+  cmd->add_option("--init-stddev", p.init_stddev, "Stddev of the seeded initial factors")
+    ->capture_default_str();
+  cmd->add_option("--init-model", o->init_model,
+                  "Start from a saved model (e.g. from `recflow batch --save`)");
+  cmd->add_option("--max-batches", o->eval.max_batches, "Stop after this many batches (0: all)");
+  cmd->add_option("--csv", o->csv, "Per-batch CSV of validation RMSE")->capture_default_str();
+  cmd->add_flag("--no-csv", o->no_csv, "Do not write the per-batch CSV");
+  cmd->add_option("--save", o->save, "Write the final model to this file");
+  cmd->add_flag("--json", o->json, "Print a JSON summary as the last line of stdout");
+  cmd->add_flag("--quiet,-q", o->quiet, "Only the final line (and the JSON summary)");
+  cmd->callback([o, &exit_status] { exit_status = run_stream(*o); });
+}
+
+}  // namespace recflow::cli

@@ -1,0 +1,71 @@
+#include "model/recommend.hpp"
+
+#include <algorithm>
+
+namespace recflow {
+
+rated_items rated_in_model(const factor_model& m, std::span<const rating> rs,
+                           const id_map& users, const id_map& items) {
+  std::vector<index_t> user_to_model(users.size()), item_to_model(items.size());
+  for (index_t u = 0; u < users.size(); ++u)
+    user_to_model[u] = m.users().find(users.external(u));
+  for (index_t i = 0; i < items.size(); ++i)
+    item_to_model[i] = m.items().find(items.external(i));
+  std::vector<rating> mapped;
+  mapped.reserve(rs.size() + m.rated().items.size());
+  for (index_t u = 0; u + 1 < m.rated().offsets.size(); ++u)
+    for (auto i : m.rated().of(u))
+      mapped.push_back({u, i, 0.0f, 0});
+  for (const auto& r : rs) {
+    if (r.user >= users.size() || r.item >= items.size())
+      continue;
+    auto u = user_to_model[r.user];
+    auto i = item_to_model[r.item];
+    if (u != id_map::npos && i != id_map::npos)
+      mapped.push_back({u, i, r.value, r.timestamp});
+  }
+  return rated_items::build(mapped, m.n_users());
+}
+
+std::vector<scored_item> recommend(const factor_model& m, index_t u,
+                                   const recommend_options& opts) {
+  const bool known = m.user_known(u);
+  std::vector<char> excluded;
+  if (known && opts.exclude_rated && !m.rated().empty()) {
+    excluded.assign(m.n_items(), 0);
+    for (auto i : m.rated().of(u))
+      if (i < excluded.size())
+        excluded[i] = 1;
+  }
+  auto score = [&](index_t i) {
+    return known ? m.raw_predict(u, i) : m.mu() + m.item_bias()[i];
+  };
+  std::vector<scored_item> all;
+  auto consider = [&](index_t i) {
+    if (!m.item_known(i) || (!excluded.empty() && excluded[i]))
+      return;
+    all.push_back({i, m.items().external(i), score(i)});
+  };
+  if (opts.candidates.empty()) {
+    all.reserve(m.n_items());
+    for (index_t i = 0; i < m.n_items(); ++i)
+      consider(i);
+  } else {
+    std::vector<index_t> unique(opts.candidates.begin(), opts.candidates.end());
+    std::sort(unique.begin(), unique.end());
+    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+    for (auto i : unique)
+      if (i < m.n_items())
+        consider(i);
+  }
+  auto better = [](const scored_item& a, const scored_item& b) {
+    return a.score > b.score || (a.score == b.score && a.item < b.item);
+  };
+  auto n = std::min(opts.n, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(),
+                    better);
+  all.resize(n);
+  return all;
+}
+
+}  // namespace recflow

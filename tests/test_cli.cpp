@@ -1,0 +1,147 @@
+// The command-line contract: scripts depend on these flags, exit codes and the --json line.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/test_util.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct run_result {
+  int status = -1;
+  std::string out;  ///< stdout and stderr together
+  std::string last_line;
+};
+
+/// Runs `recflow ARGS` through the shell and captures its output and exit status.
+run_result run_cli(const std::string& args) {
+  std::string cmd = std::string(RECFLOW_CLI_PATH) + " " + args + " 2>&1";
+  run_result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (auto n = fread(buf, 1, sizeof buf, p))
+    r.out.append(buf, n);
+  int raw = pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  auto end = r.out.find_last_not_of('\n');
+  auto start = r.out.rfind('\n', end);
+  r.last_line = r.out.substr(start == std::string::npos ? 0 : start + 1,
+                             end == std::string::npos ? 0 : end - (start == std::string::npos ? 0 : start + 1) + 1);
+  return r;
+}
+
+/// A scratch folder removed at scope exit.
+struct scratch_dir {
+  fs::path path;
+  scratch_dir() {
+    path = fs::temp_directory_path() / ("recflow-cli-" + std::to_string(::getpid()) + "-"
+                                        + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    fs::create_directories(path);
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+std::string ml100k(const std::string& f) { return recflow::test::data_dir() + "/ml-100k/" + f; }
+
+}  // namespace
+
+TEST_CASE("cli: every subcommand has --help", "[cli]") {
+  auto sub = GENERATE(as<std::string>{}, "", "batch", "stream", "predict", "recommend");
+  auto r = run_cli(sub + " --help");
+  CHECK(r.status == 0);
+  CHECK(r.out.find("Usage") != std::string::npos);
+}
+
+TEST_CASE("cli: batch --json ends stdout with the summary, then predict and recommend use the saved model", "[cli]") {
+  scratch_dir dir;
+  auto model = dir.file("als.model");
+  auto r = run_cli("batch --train " + ml100k("u1.base") + " --test " + ml100k("u1.test")
+                   + " --iterations 3 --save " + model + " --json --quiet");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.last_line);
+  for (auto key : {"rmse", "mae", "train_ratings", "test_ratings", "seconds"})
+    CHECK(j.contains(key));
+  CHECK(j["train_ratings"] == 80000);
+  CHECK(j["test_ratings"] == 20000);
+  CHECK(j["rmse"].get<double>() < 1.0);
+
+  auto p = run_cli("predict --model " + model + " --user 1 --item 50 --json");
+  INFO(p.out);
+  REQUIRE(p.status == 0);
+  auto pj = nlohmann::json::parse(p.last_line);
+  CHECK(pj["prediction"].get<double>() >= 1.0);
+  CHECK(pj["prediction"].get<double>() <= 5.0);
+  CHECK(pj["known"] == true);
+
+  auto rec = run_cli("recommend --model " + model + " --user 1 -n 7 --json");
+  INFO(rec.out);
+  REQUIRE(rec.status == 0);
+  auto rj = nlohmann::json::parse(rec.last_line);
+  REQUIRE(rj["items"].size() == 7);
+  // User 1 rated item 1 in u1.base: it must never be recommended back.
+  for (const auto& it : rj["items"])
+    CHECK(it["item"] != 1);
+
+  auto unknown = run_cli("recommend --model " + model + " --user 999999 -n 3 --json");
+  REQUIRE(unknown.status == 0);
+  CHECK(nlohmann::json::parse(unknown.last_line)["known_user"] == false);
+}
+
+TEST_CASE("cli: stream --json reports batches and the per-batch CSV it wrote", "[cli]") {
+  scratch_dir dir;
+  auto csv = dir.file("batches.csv");
+  auto r = run_cli("stream --data " + ml100k("u.data") + " --split 0.8 --seed 3 --batch-size 5000"
+                   " --csv " + csv + " --json");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.last_line);
+  CHECK(j["batches"] == 16);
+  CHECK(j["train_ratings"] == 80000);
+  CHECK(j["test_ratings"] == 20000);
+  CHECK(j["per_batch_csv"] == csv);
+  std::ifstream in(csv);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line))
+    ++lines;
+  CHECK(lines == 17);  // header + one line per batch
+}
+
+TEST_CASE("cli: bad input fails with file:line and a non-zero exit, or is counted with --lenient", "[cli]") {
+  scratch_dir dir;
+  auto bad = dir.file("bad.tsv");
+  {
+    std::ofstream f(bad);
+    f << "1\t1\t4\t100\n2\t1\t3\t100\n3\t2\tNaN\t100\n4\t2\t5\t100\n5\t3\t2\t100\n";
+  }
+  auto r = run_cli("stream --data " + bad + " --split 0.6 --batch-size 2 --no-csv");
+  CHECK(r.status != 0);
+  CHECK(r.out.find(bad + ":3:") != std::string::npos);
+
+  auto l = run_cli("stream --data " + bad + " --split 0.6 --batch-size 2 --no-csv --lenient --json");
+  INFO(l.out);
+  CHECK(l.status == 0);
+  CHECK(l.out.find("skipped 1 bad line") != std::string::npos);
+}
+
+TEST_CASE("cli: usage errors and missing files exit non-zero with a message", "[cli]") {
+  CHECK(run_cli("stream --rank 0 --data " + ml100k("u.data")).status != 0);
+  auto missing = run_cli("predict --model /nonexistent/model --user 1 --item 1");
+  CHECK(missing.status != 0);
+  CHECK(missing.out.find("/nonexistent/model") != std::string::npos);
+  CHECK(run_cli("batch --train " + ml100k("u1.base")).status != 0);  // --test missing
+  CHECK(run_cli("nosuchcommand").status != 0);
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# recflow's one-command entry points. Usage:
+#   tools/dev.sh run    install missing Debian packages, build, stream MovieLens 100K with live RMSE
+#   tools/dev.sh test   install missing Debian packages, build, run every test (CI calls this)
+#   tools/dev.sh deps   only install missing packages;  tools/dev.sh build   only configure and build
+# Environment: RECFLOW_DATA (folder holding ml-100k/ ...; default ../shared/data, then ./data),
+# BUILD_DIR (default build), JOBS (default: number of cores), CI=true (warnings become errors).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${BUILD_DIR:-$root/build}
+jobs=${JOBS:-$(nproc)}
+
+# What the build needs, one Debian 12 package each (README.md says why each is there).
+packages=(g++ cmake make libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2)
+
+install_deps() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "recflow: installing ${missing[*]}" >&2
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  local werror=OFF
+  [ "${CI:-}" = "true" ] && werror=ON
+  cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DRECFLOW_WERROR=$werror >/dev/null
+  cmake --build "$build_dir" -j "$jobs"
+}
+
+# The folder holding the MovieLens sets: $RECFLOW_DATA, ../shared/data, ./data, or a download.
+data_dir() {
+  for d in "${RECFLOW_DATA:-}" "$root/../shared/data" "$root/data"; do
+    if [ -n "$d" ] && [ -f "$d/ml-100k/u.data" ]; then (cd "$d" && pwd); return; fi
+  done
+  echo "recflow: MovieLens 100K not found; downloading it from GroupLens into $root/data" >&2
+  "$root/tools/download-data.sh" "$root/data" ml-100k >&2
+  echo "$root/data"
+}
+
+case "${1:-}" in
+  deps) install_deps ;;
+  build) install_deps; build ;;
+  run)
+    install_deps; build
+    data=$(data_dir)
+    shift
+    exec "$build_dir/recflow" stream --data "$data/ml-100k/u.data" --split 0.8 --seed 42 \
+      --batch-size 1000 --csv "$build_dir/stream-ml100k.csv" "$@"
+    ;;
+  test)
+    install_deps; build
+    export RECFLOW_DATA=${RECFLOW_DATA:-$(cd "$root/.." && pwd)/shared/data}
+    cd "$build_dir"
+    ctest --output-on-failure -j "$jobs" --timeout 900
+    ;;
+  *) sed -n '2,8p' "$0"; exit 2 ;;
+esac
