@@ -90,3 +90,11 @@ TEST_CASE("split: seeded, disjoint and complete", "[model]") {
     total_test += k_fold(rs, 5, f, 3).test.size();
   CHECK(total_test == 1000);
 }
+
+TEST_CASE("id map: from_externals refuses duplicates, even of the last id", "[model]") {
+  id_map m;
+  CHECK(id_map::from_externals({3, 9, -1}, m));
+  CHECK(m.find(-1) == 2);
+  CHECK_FALSE(id_map::from_externals({5, 5}, m));
+  CHECK_FALSE(id_map::from_externals({1, 2, 1}, m));
+}

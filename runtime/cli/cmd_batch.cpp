@@ -117,6 +117,7 @@ int run_batch(batch_options& o) {
       meta.set("lambda", fmt::format("{}", o.als.lambda));
       meta.set("lambda_bias", fmt::format("{}", o.als.lambda_bias));
       meta.set("weighted_lambda", o.als.weighted_lambda ? "true" : "false");
+      meta.set("lambda_exponent", fmt::format("{}", o.als.lambda_exponent));
       meta.set("biases", o.biases);
       meta.set("seed", std::to_string(o.als.seed));
       meta.set("test_rmse", fmt::format("{:.6f}", m.rmse));
@@ -151,8 +152,12 @@ void add_batch_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--iterations", p.iterations, "ALS sweeps (users then items)")->capture_default_str();
   cmd->add_option("--lambda", p.lambda, "Factor regularisation")->capture_default_str();
   cmd->add_option("--lambda-bias", p.lambda_bias, "Bias regularisation")->capture_default_str();
+  cmd->add_option("--lambda-exponent", p.lambda_exponent,
+                  "Regularisation is lambda * n^exponent for an entity with n ratings "
+                  "(1 is Spark's ALS-WR)")
+    ->capture_default_str();
   cmd->add_flag("--unweighted", opts->unweighted,
-                "Do not scale lambda by each entity's rating count (Spark/ALS-WR does)");
+                "Do not scale lambda by each entity's rating count at all");
   cmd->add_option("--biases", opts->biases, "joint (augmented factors) or alternate")
     ->capture_default_str();
   cmd->add_option("--init-stddev", p.init_stddev, "Stddev of the seeded initial factors")

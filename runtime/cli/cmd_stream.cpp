@@ -126,6 +126,7 @@ int run_stream(stream_options& o) {
     meta.set("gamma_bias", fmt::format("{}", o.params.gamma_bias));
     meta.set("lambda", fmt::format("{}", o.params.lambda));
     meta.set("lambda_bias", fmt::format("{}", o.params.lambda_bias));
+    meta.set("max_step", fmt::format("{}", o.params.max_step));
     meta.set("batch_size", std::to_string(o.eval.batch_size));
     meta.set("batches", std::to_string(reports->size()));
     meta.set("seed", std::to_string(o.params.seed));
@@ -175,6 +176,10 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--gamma-bias", p.gamma_bias, "Learning rate of the biases")->capture_default_str();
   cmd->add_option("--lambda", p.lambda, "Regularisation of the factors")->capture_default_str();
   cmd->add_option("--lambda-bias", p.lambda_bias, "Regularisation of the biases")->capture_default_str();
+  cmd->add_option("--max-step", p.max_step,
+                  "batch-gradient: a key with n ratings in a batch steps at most max-step times "
+                  "its mean gradient (0: no cap)")
+    ->capture_default_str();
   cmd->add_option("--init-stddev", p.init_stddev, "Stddev of the seeded initial factors")
     ->capture_default_str();
   cmd->add_option("--init-model", o->init_model,

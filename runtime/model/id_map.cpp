@@ -58,9 +58,12 @@ void id_map::clear() {
 bool id_map::from_externals(const std::vector<std::int64_t>& ids, id_map& out) {
   out.clear();
   out.reserve(ids.size());
-  for (auto id : ids)
-    if (out.insert(id) != out.size() - 1)
-      return false;
+  for (auto id : ids) {
+    auto before = out.size();
+    out.insert(id);
+    if (out.size() == before)
+      return false;  // a duplicate
+  }
   return true;
 }
 
