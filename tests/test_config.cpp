@@ -1,0 +1,77 @@
+// config/recflow.toml documents every default: check it says what the code does.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "model/als.hpp"
+#include "model/stream_eval.hpp"
+#include "model/streaming.hpp"
+
+namespace {
+
+/// section -> key -> value text, from the uncommented `key = value` lines of the file.
+std::map<std::string, std::map<std::string, std::string>> read_toml(const std::string& path) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  std::ifstream in(path);
+  REQUIRE(in);
+  std::string line, section;
+  while (std::getline(in, line)) {
+    if (auto hash = line.find('#'); hash != std::string::npos)
+      line.erase(hash);
+    auto trim = [](std::string s) {
+      auto b = s.find_first_not_of(" \t\"");
+      auto e = s.find_last_not_of(" \t\"");
+      return b == std::string::npos ? std::string{} : s.substr(b, e - b + 1);
+    };
+    line = trim(line);
+    if (line.empty())
+      continue;
+    if (line.front() == '[') {
+      section = line.substr(1, line.find(']') - 1);
+      continue;
+    }
+    auto eq = line.find('=');
+    REQUIRE(eq != std::string::npos);
+    out[section][trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
+  }
+  return out;
+}
+
+double num(const std::map<std::string, std::string>& s, const std::string& key) {
+  INFO("key " << key);
+  REQUIRE(s.count(key) == 1);
+  return std::stod(s.at(key));
+}
+
+}  // namespace
+
+TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
+  auto toml = read_toml(std::string(RECFLOW_SOURCE_DIR) + "/config/recflow.toml");
+  const auto& b = toml.at("batch");
+  recflow::als_params als;
+  CHECK(num(b, "rank") == als.rank);
+  CHECK(num(b, "iterations") == als.iterations);
+  CHECK(num(b, "lambda") == als.lambda);
+  CHECK(num(b, "lambda-bias") == als.lambda_bias);
+  CHECK(num(b, "lambda-exponent") == als.lambda_exponent);
+  CHECK(num(b, "init-stddev") == als.init_stddev);
+  CHECK(b.at("unweighted") == (als.weighted_lambda ? "false" : "true"));
+  CHECK(num(b, "seed") == als.seed);
+
+  const auto& s = toml.at("stream");
+  recflow::stream_params sp;
+  recflow::stream_eval_options eo;
+  CHECK(num(s, "rank") == sp.rank);
+  CHECK(num(s, "passes") == sp.passes);
+  CHECK(num(s, "gamma") == sp.gamma);
+  CHECK(num(s, "gamma-bias") == sp.gamma_bias);
+  CHECK(num(s, "lambda") == sp.lambda);
+  CHECK(num(s, "lambda-bias") == sp.lambda_bias);
+  CHECK(num(s, "max-step") == sp.max_step);
+  CHECK(num(s, "init-stddev") == sp.init_stddev);
+  CHECK(num(s, "batch-size") == static_cast<double>(eo.batch_size));
+  CHECK(num(s, "seed") == sp.seed);
+  CHECK(s.at("mode") == (sp.mode == recflow::update_mode::batch_gradient ? "batch-gradient" : "sgd"));
+}
