@@ -1,0 +1,51 @@
+/// The storage of a factor owner: one shard of one side of the model (the users or the
+/// items a partition owns), keyed by external id. Shared by user and item owners.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "model/id_map.hpp"
+#include "model/model.hpp"
+
+namespace recflow {
+
+/// One shard of U (or P) with its biases and counts. A new key gets bias 0, count 0 and
+/// `initial_factors(seed, side, id, init_stddev)`, exactly as factor_model::add_user /
+/// add_item, so any shard creates it identically.
+class shard_store {
+ public:
+  shard_store() = default;
+  shard_store(side s, int rank, std::uint64_t seed, double init_stddev)
+    : side_(s), rank_(rank), seed_(seed), init_stddev_(init_stddev) {}
+
+  /// Local index of `id`, adding the key if new; `first_seen` is its stream position.
+  std::uint32_t touch(std::int64_t id, std::uint64_t first_seen);
+
+  int rank() const noexcept { return rank_; }
+  std::uint32_t size() const noexcept { return ids_.size(); }
+  std::int64_t id(std::uint32_t k) const noexcept { return ids_.external(k); }
+  double& bias(std::uint32_t k) noexcept { return bias_[k]; }
+  double* row(std::uint32_t k) noexcept { return factors_.data() + std::size_t(k) * rank_; }
+  const double* row(std::uint32_t k) const noexcept {
+    return factors_.data() + std::size_t(k) * rank_;
+  }
+  std::uint32_t& count(std::uint32_t k) noexcept { return count_[k]; }
+
+  /// Every key's parameters, in local order, as a snapshot part.
+  shard_parts export_parts(std::uint64_t batch, std::uint32_t shard) const;
+
+ private:
+  side side_ = side::user;
+  int rank_ = 0;
+  std::uint64_t seed_ = 0;
+  double init_stddev_ = 0.0;
+  id_map ids_;
+  std::vector<double> bias_;
+  std::vector<double> factors_;
+  std::vector<std::uint32_t> count_;
+  std::vector<std::uint64_t> first_seen_;
+};
+
+}  // namespace recflow

@@ -1,0 +1,166 @@
+#include "actors/item_owner.hpp"
+
+#include <chrono>
+#include <deque>
+
+namespace recflow {
+
+item_owner_state::item_owner_state(std::uint32_t shard, std::uint32_t user_shards,
+                                   const stream_params& p)
+  : shard_(shard), user_shards_(user_shards), params_(p),
+    store_(side::item, p.rank, p.seed, p.init_stddev) {}
+
+void item_owner_state::begin(item_slice slice) {
+  stamp_ = slice.stamp;
+  in_batch_ = true;
+  pass_ = 0;
+  received_ = 0;
+  sent_ = {};
+  sums_.reset(params_.rank);
+  blocks_.reset(user_shards_);
+  slots_.clear();
+  values_.clear();
+  for (const auto& r : slice.routes) {
+    auto key = store_.touch(r.item, stamp_.offset + r.pos);
+    ++store_.count(key);
+    auto s = sums_.slot(key);
+    sums_.count_rating(s);
+    slots_.push_back(s);
+    values_.push_back(static_cast<double>(r.value));
+    blocks_.add(s, r.user_shard);
+  }
+  rows_.assign(user_shards_, {});
+  user_local_.assign(user_shards_, {});
+  auto early = std::move(pending_);
+  pending_.clear();
+  for (auto& m : early)
+    take(std::move(m));
+}
+
+void item_owner_state::take(user_rows rows) {
+  if (!in_batch_ || rows.batch != stamp_.batch) {
+    pending_.push_back(std::move(rows));
+    return;
+  }
+  auto s = rows.from;
+  if (rows.pass == 0)
+    user_local_[s] = std::move(rows.local);
+  rows_[s] = std::move(rows);
+  ++received_;
+}
+
+std::vector<item_rows> item_owner_state::finish_pass() {
+  const int rank = params_.rank;
+  const auto k = std::size_t(rank);
+  std::vector<item_rows> out(user_shards_);
+  for (std::uint32_t s = 0; s < user_shards_; ++s) {
+    out[s].batch = stamp_.batch;
+    out[s].pass = pass_;
+    out[s].from = shard_;
+    out[s].errors.resize(blocks_.size_of(s));
+  }
+  // Join each rating with its user's row and its item's row; errors against the pass-start
+  // parameters; item gradients summed in batch order.
+  for (std::size_t r = 0; r < slots_.size(); ++r) {
+    auto s = blocks_.block_of(r);
+    auto j = blocks_.pos_of(r);
+    const auto& u = rows_[s];
+    auto lu = user_local_[s][j];
+    const double* urow = u.factors.data() + std::size_t(lu) * k;
+    auto key = sums_.key(slots_[r]);
+    double e = stream_kernel::error_of(values_[r], stamp_.mu, u.bias[lu], store_.bias(key), urow,
+                                       store_.row(key), rank);
+    out[s].errors[j] = e;
+    sums_.add(slots_[r], e, urow);
+  }
+  // Answers carry the pass-start item rows, so they are copied before the step.
+  for (std::uint32_t s = 0; s < user_shards_; ++s) {
+    auto& m = out[s];
+    if (pass_ == 0)
+      m.local = blocks_.local(s);
+    const auto& rows = blocks_.distinct(s);
+    m.factors.resize(rows.size() * k);
+    for (std::size_t j = 0; j < rows.size(); ++j)
+      std::copy_n(store_.row(sums_.key(rows[j])), k, m.factors.data() + j * k);
+    sent_.messages += 1;
+    sent_.bytes += sizeof(item_rows) + m.local.size() * 4 + (m.errors.size() + m.factors.size()) * 8;
+  }
+  sums_.apply(store_, params_);
+  received_ = 0;
+  if (++pass_ >= std::uint32_t(params_.passes)) {
+    in_batch_ = false;
+    ++batches_done_;
+  }
+  return out;
+}
+
+namespace {
+
+struct item_owner_actor {
+  std::optional<item_owner_state> core;
+  std::deque<item_slice> queue;
+  std::vector<caf::actor> users;
+  caf::actor coordinator;
+  double busy = 0.0;
+  static inline const char* name = "recflow.item_owner";
+};
+
+using item_owner_self = caf::stateful_actor<item_owner_actor>;
+
+/// Runs every pass that is ready, finishing batches and starting queued ones.
+void advance(item_owner_self* self, std::uint32_t shard) {
+  using clock = std::chrono::steady_clock;
+  auto& st = self->state;
+  auto t0 = clock::now();
+  for (;;) {
+    if (!st.core->in_batch()) {
+      if (st.queue.empty())
+        break;
+      st.core->begin(std::move(st.queue.front()));
+      st.queue.pop_front();
+    }
+    if (!st.core->ready())
+      break;
+    auto answers = st.core->finish_pass();
+    for (std::size_t s = 0; s < answers.size(); ++s)
+      self->send(st.users[s], std::move(answers[s]));
+    if (!st.core->in_batch()) {
+      const auto& stamp = st.core->stamp();
+      if (stamp.snapshot)
+        self->send(st.coordinator, st.core->export_parts());
+      auto t1 = clock::now();
+      st.busy += std::chrono::duration<double>(t1 - t0).count();
+      t0 = t1;
+      self->send(st.coordinator, owner_done{stamp.batch, 1, shard, st.core->sent(), st.busy});
+      st.busy = 0.0;
+    }
+  }
+  st.busy += std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uint32_t user_shards,
+                            stream_params p, caf::actor coordinator) {
+  self->state.core.emplace(shard, user_shards, p);
+  self->state.coordinator = std::move(coordinator);
+  return {
+    [=](peer_list& peers) { self->state.users = std::move(peers.peers); },
+    [=](item_slice& slice) {
+      self->state.queue.push_back(std::move(slice));
+      advance(self, shard);
+    },
+    [=](user_rows& rows) {
+      self->state.core->take(std::move(rows));
+      advance(self, shard);
+    },
+    [=](snapshot_atom) { return self->state.core->export_parts(); },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_item_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t user_shards,
+                            const stream_params& p, caf::actor coordinator) {
+  return sys.spawn(item_owner_fn, shard, user_shards, p, std::move(coordinator));
+}
+
+}  // namespace recflow

@@ -1,0 +1,68 @@
+/// Item owner: holds a shard of P and the item biases. Each pass it joins its ratings
+/// with the user rows the user owners ship and its own item rows, computes every
+/// rating's error against that one snapshot, answers each user owner with the errors
+/// and the pass-start item rows it needs, and applies its summed item gradients.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/aggregator.hpp"
+#include "actors/factor_owner.hpp"
+#include "actors/join.hpp"
+#include "actors/messages.hpp"
+#include "model/streaming.hpp"
+
+namespace recflow {
+
+/// The logic of an item owner, callable without an actor system.
+class item_owner_state {
+ public:
+  item_owner_state(std::uint32_t shard, std::uint32_t user_shards, const stream_params& p);
+
+  /// Starts a batch: adds new items, counts the ratings, groups them into blocks by user
+  /// shard; rows that arrived early for this batch are taken now.
+  void begin(item_slice slice);
+  /// Takes one user shard's rows (for the current pass, or early for the next batch).
+  void take(user_rows rows);
+  /// True when the current pass has every user shard's rows.
+  bool ready() const noexcept { return in_batch_ && received_ == user_shards_; }
+  /// Computes the pass's errors, sums item gradients in batch order, applies them, and
+  /// returns the answers (one per user shard, index = shard). Requires ready().
+  std::vector<item_rows> finish_pass();
+
+  bool in_batch() const noexcept { return in_batch_; }
+  const batch_stamp& stamp() const noexcept { return stamp_; }
+  std::uint64_t batches_done() const noexcept { return batches_done_; }
+  const edge_traffic& sent() const noexcept { return sent_; }
+  const shard_store& store() const noexcept { return store_; }
+  shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
+
+ private:
+  std::uint32_t shard_, user_shards_;
+  stream_params params_;
+  shard_store store_;
+  gradient_sums sums_;
+  block_index blocks_;
+  std::vector<std::uint32_t> slots_;  ///< slot of each rating (batch order)
+  std::vector<double> values_;        ///< rating of each rating (batch order)
+  std::vector<user_rows> rows_;       ///< this pass, by user shard
+  std::vector<std::vector<std::uint32_t>> user_local_;  ///< pass-0 `local` per user shard
+  std::vector<user_rows> pending_;    ///< rows of a batch not begun yet
+  std::uint32_t received_ = 0;
+  std::uint32_t pass_ = 0;
+  batch_stamp stamp_;
+  bool in_batch_ = false;
+  std::uint64_t batches_done_ = 0;
+  edge_traffic sent_;
+};
+
+/// Spawns an item owner that reports to `coordinator`; send it the user owners as a
+/// peer_list before any slice.
+caf::actor spawn_item_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t user_shards,
+                            const stream_params& p, caf::actor coordinator);
+
+}  // namespace recflow

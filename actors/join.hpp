@@ -1,0 +1,39 @@
+/// The join's bookkeeping: the ratings of a batch grouped into blocks by the shard on the
+/// other side, in batch order, with each block's distinct keys listed once. A user owner
+/// and an item owner build the same block (s, t) independently (both keep batch order),
+/// so rows and errors can travel as plain arrays indexed by position in the block.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/id_map.hpp"
+
+namespace recflow {
+
+/// Blocks of one batch on one side.
+class block_index {
+ public:
+  /// Starts a batch with `blocks` blocks (the other side's shard count).
+  void reset(std::uint32_t blocks);
+  /// Appends the next rating (batch order): its key's slot and its block.
+  void add(std::uint32_t slot, std::uint32_t block);
+
+  std::uint32_t blocks() const noexcept { return static_cast<std::uint32_t>(distinct_.size()); }
+  std::size_t ratings() const noexcept { return block_.size(); }
+  /// Block and position within the block of the k-th rating.
+  std::uint32_t block_of(std::size_t k) const noexcept { return block_[k]; }
+  std::uint32_t pos_of(std::size_t k) const noexcept { return pos_[k]; }
+  /// Slots of block b's distinct keys, in order of first appearance (the rows to ship).
+  const std::vector<std::uint32_t>& distinct(std::uint32_t b) const noexcept { return distinct_[b]; }
+  /// For each rating of block b (block order), its row in distinct(b).
+  const std::vector<std::uint32_t>& local(std::uint32_t b) const noexcept { return local_[b]; }
+  std::size_t size_of(std::uint32_t b) const noexcept { return local_[b].size(); }
+
+ private:
+  std::vector<std::uint32_t> block_, pos_;
+  std::vector<std::vector<std::uint32_t>> distinct_, local_;
+  std::vector<std::vector<std::uint32_t>> row_of_;  ///< per block: slot -> row, npos if absent
+};
+
+}  // namespace recflow

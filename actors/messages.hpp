@@ -1,0 +1,202 @@
+/// The messages of the streaming graph, their CAF 0.17 `inspect` overloads, and one
+/// function that registers them all (call it on every actor_system_config that runs
+/// the graph, tests included). Payloads are moved into messages, never copied per hop.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "graph/batch.hpp"
+
+namespace recflow {
+
+using pull_atom = caf::atom_constant<caf::atom("pull")>;        ///< coordinator -> source
+using end_atom = caf::atom_constant<caf::atom("end")>;          ///< source -> coordinator
+using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;///< coordinator -> owners
+
+/// What every message of one batch carries: its number, where it starts in the stream,
+/// and the global mean after folding it in (computed once, by the coordinator).
+struct batch_stamp {
+  std::uint64_t batch = 0;     ///< 0-based batch number
+  std::uint64_t offset = 0;    ///< ratings streamed before this batch
+  double mu = 0.0;             ///< global mean including this batch
+  std::uint64_t mu_count = 0;  ///< ratings the mean averages
+  bool snapshot = false;       ///< owners export their shard after this batch
+};
+
+/// Coordinator -> partition: a batch to route.
+struct stamped_batch {
+  batch_stamp stamp;
+  rating_batch ratings;
+};
+
+/// One rating as the owner of its user sees it (batch order is kept).
+struct user_route {
+  std::int64_t user = 0;
+  std::uint32_t pos = 0;         ///< position in the batch
+  std::uint32_t item_shard = 0;  ///< owner of the rating's item
+};
+
+/// One rating as the owner of its item sees it (batch order is kept).
+struct item_route {
+  std::int64_t item = 0;
+  float value = 0.0f;
+  std::uint32_t pos = 0;
+  std::uint32_t user_shard = 0;
+};
+
+/// Partition -> user owner: the batch's ratings whose user it owns.
+struct user_slice {
+  batch_stamp stamp;
+  std::vector<user_route> routes;
+};
+
+/// Partition -> item owner: the batch's ratings whose item it owns.
+struct item_slice {
+  batch_stamp stamp;
+  std::vector<item_route> routes;
+};
+
+/// User owner s -> item owner t, once per pass: the pass-start bias and factors of the
+/// distinct users of block (s, t), each shipped once. On pass 0 `local` maps each rating
+/// of the block (in batch order) to its row.
+struct user_rows {
+  std::uint64_t batch = 0;
+  std::uint32_t pass = 0;
+  std::uint32_t from = 0;
+  std::vector<std::uint32_t> local;
+  std::vector<double> bias;
+  std::vector<double> factors;  ///< rank doubles per row
+};
+
+/// Item owner t -> user owner s, once per pass: each rating's error (block order) and
+/// the pass-start factors of the block's distinct items; `local` as in user_rows.
+struct item_rows {
+  std::uint64_t batch = 0;
+  std::uint32_t pass = 0;
+  std::uint32_t from = 0;
+  std::vector<std::uint32_t> local;
+  std::vector<double> errors;
+  std::vector<double> factors;
+};
+
+/// Messages and payload bytes sent on one edge.
+struct edge_traffic {
+  std::uint64_t messages = 0;
+  std::uint64_t bytes = 0;
+};
+
+/// Owner -> coordinator: this shard has applied every pass of `batch`.
+struct owner_done {
+  std::uint64_t batch = 0;
+  std::uint8_t side = 0;       ///< 0 user owner, 1 item owner
+  std::uint32_t shard = 0;
+  edge_traffic sent;           ///< rows sent to the other side for this batch
+  double busy_seconds = 0.0;   ///< time spent in this batch's handlers
+};
+
+/// Partition -> coordinator: what routing a batch sent.
+struct partition_done {
+  std::uint64_t batch = 0;
+  edge_traffic to_users, to_items;
+};
+
+/// Owner -> coordinator: the shard's parameters (a snapshot part), keys in local order.
+struct shard_parts {
+  std::uint64_t batch = 0;  ///< batches applied when exported
+  std::uint8_t side = 0;
+  std::uint32_t shard = 0;
+  std::vector<std::int64_t> ids;
+  std::vector<std::uint64_t> first_seen;  ///< stream position of each key's first rating
+  std::vector<std::uint32_t> counts;
+  std::vector<double> bias;
+  std::vector<double> factors;
+};
+
+/// Source -> coordinator: the stream broke.
+struct source_failed {
+  std::uint8_t code = 0;  ///< an errc
+  std::string message;
+};
+
+/// Coordinator -> owners: the handles of the other side's owners.
+struct peer_list {
+  std::vector<caf::actor> peers;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rating_event& x) {
+  return f(caf::meta::type_name("rating_event"), x.user, x.item, x.value, x.timestamp);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rating_batch& x) {
+  return f(caf::meta::type_name("rating_batch"), x.ratings);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_stamp& x) {
+  return f(caf::meta::type_name("batch_stamp"), x.batch, x.offset, x.mu, x.mu_count, x.snapshot);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stamped_batch& x) {
+  return f(caf::meta::type_name("stamped_batch"), x.stamp, x.ratings);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_route& x) {
+  return f(caf::meta::type_name("user_route"), x.user, x.pos, x.item_shard);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_route& x) {
+  return f(caf::meta::type_name("item_route"), x.item, x.value, x.pos, x.user_shard);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_slice& x) {
+  return f(caf::meta::type_name("user_slice"), x.stamp, x.routes);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_slice& x) {
+  return f(caf::meta::type_name("item_slice"), x.stamp, x.routes);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_rows& x) {
+  return f(caf::meta::type_name("user_rows"), x.batch, x.pass, x.from, x.local, x.bias,
+           x.factors);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, item_rows& x) {
+  return f(caf::meta::type_name("item_rows"), x.batch, x.pass, x.from, x.local, x.errors,
+           x.factors);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, edge_traffic& x) {
+  return f(caf::meta::type_name("edge_traffic"), x.messages, x.bytes);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, owner_done& x) {
+  return f(caf::meta::type_name("owner_done"), x.batch, x.side, x.shard, x.sent, x.busy_seconds);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, partition_done& x) {
+  return f(caf::meta::type_name("partition_done"), x.batch, x.to_users, x.to_items);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_parts& x) {
+  return f(caf::meta::type_name("shard_parts"), x.batch, x.side, x.shard, x.ids, x.first_seen,
+           x.counts, x.bias, x.factors);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, source_failed& x) {
+  return f(caf::meta::type_name("source_failed"), x.code, x.message);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_list& x) {
+  return f(caf::meta::type_name("peer_list"), x.peers);
+}
+
+/// Registers every message type above with `cfg` (CAF 0.17 needs this in every process
+/// that sends or receives them).
+void add_graph_message_types(caf::actor_system_config& cfg);
+
+}  // namespace recflow

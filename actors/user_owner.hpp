@@ -1,0 +1,66 @@
+/// User owner: holds a shard of U and the user biases. Each pass it ships the pass-start
+/// rows of its users to the item owners (join, first half), then sums the errors and item
+/// rows they answer into per-user gradients (aggregation) and applies them once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/aggregator.hpp"
+#include "actors/factor_owner.hpp"
+#include "actors/join.hpp"
+#include "actors/messages.hpp"
+#include "model/streaming.hpp"
+
+namespace recflow {
+
+/// The logic of a user owner, callable without an actor system.
+class user_owner_state {
+ public:
+  user_owner_state(std::uint32_t shard, std::uint32_t item_shards, const stream_params& p);
+
+  /// Starts a batch: adds new users, counts the ratings, groups them into blocks by item
+  /// shard. Returns the pass-0 rows, one message per item shard (index = shard).
+  std::vector<user_rows> begin(user_slice slice);
+  /// Takes one item shard's answer for the current pass; true once all have answered.
+  bool take(item_rows answer);
+  /// Sums the pass's per-user gradients in batch order and applies them. Returns the
+  /// next pass's rows, or nothing when the batch is done.
+  std::vector<user_rows> finish_pass();
+
+  bool in_batch() const noexcept { return in_batch_; }
+  const batch_stamp& stamp() const noexcept { return stamp_; }
+  std::uint64_t batches_done() const noexcept { return batches_done_; }
+  /// Rows sent to item owners during the current (or last) batch.
+  const edge_traffic& sent() const noexcept { return sent_; }
+  const shard_store& store() const noexcept { return store_; }
+  shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
+
+ private:
+  std::vector<user_rows> rows(bool first_pass);
+
+  std::uint32_t shard_, item_shards_;
+  stream_params params_;
+  shard_store store_;
+  gradient_sums sums_;
+  block_index blocks_;
+  std::vector<std::uint32_t> slots_;  ///< slot of each rating (batch order)
+  std::vector<item_rows> answers_;    ///< this pass, by item shard
+  std::vector<std::vector<std::uint32_t>> item_local_;  ///< pass-0 `local` per item shard
+  std::uint32_t answered_ = 0;
+  std::uint32_t pass_ = 0;
+  batch_stamp stamp_;
+  bool in_batch_ = false;
+  std::uint64_t batches_done_ = 0;
+  edge_traffic sent_;
+};
+
+/// Spawns a user owner that reports to `coordinator`; send it the item owners as a
+/// peer_list before any slice.
+caf::actor spawn_user_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t item_shards,
+                            const stream_params& p, caf::actor coordinator);
+
+}  // namespace recflow

@@ -1,0 +1,75 @@
+/// The local engine: runs a streaming_graph on a CAF actor system in this process.
+///
+///   auto engine = local_engine::make(graph, {.workers = 2}).value();
+///   engine->run_n(10);                       // ten micro-batch rounds
+///   factor_model m = engine->snapshot().value();
+///
+/// A micro-batch round is explicit: the coordinator (the calling thread) stamps a batch
+/// with its number and the new global mean, the partition routes it, the owners run
+/// every pass, and the round is complete when every owner has reported. At most
+/// `max_in_flight` batches are between the source and completion (backpressure: the
+/// source is only asked for a batch when there is room).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "engine/metrics.hpp"
+#include "graph/graph.hpp"
+#include "model/error.hpp"
+#include "model/model.hpp"
+
+namespace recflow {
+
+/// How the engine runs, with defaults.
+struct engine_options {
+  std::size_t workers = 2;        ///< CAF scheduler threads (scheduler.max-threads)
+  std::size_t max_in_flight = 2;  ///< batches between the source and completion
+  /// A run fails with "no progress for N ms" if no message arrives for this long.
+  std::chrono::milliseconds stall_timeout{120'000};
+};
+
+/// "workers must be positive, got 0" and friends.
+result<void> validate(const engine_options& o);
+
+/// Called after every completed batch; for run_until, returning true stops the run.
+using batch_callback = std::function<void(const batch_metrics&)>;
+using stop_predicate = std::function<bool(const batch_metrics&)>;
+
+class local_engine {
+ public:
+  /// Validates `g` and `o`, starts the actor system and spawns the graph's actors.
+  static result<std::unique_ptr<local_engine>> make(streaming_graph g,
+                                                    const engine_options& o = {});
+  ~local_engine();
+  local_engine(const local_engine&) = delete;
+  local_engine& operator=(const local_engine&) = delete;
+
+  /// Runs until the source ends (or fails: the error is returned after the batches in
+  /// flight have completed, so the model stays consistent).
+  result<run_summary> run(const batch_callback& on_batch = {});
+  /// Runs at most `batches` more micro-batches.
+  result<run_summary> run_n(std::size_t batches, const batch_callback& on_batch = {});
+  /// Runs until `stop` returns true for a completed batch (batches already in flight
+  /// then complete too: at most max_in_flight - 1 more) or the source ends.
+  result<run_summary> run_until(const stop_predicate& stop, const batch_callback& on_batch = {});
+
+  /// The model after the last completed batch, assembled from every shard.
+  result<factor_model> snapshot();
+
+  /// Metrics of every batch completed so far.
+  const std::vector<batch_metrics>& history() const noexcept;
+  /// True once the source has ended.
+  bool finished() const noexcept;
+  const streaming_graph& graph() const noexcept;
+
+ private:
+  struct impl;
+  explicit local_engine(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace recflow

@@ -1,0 +1,243 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <stdexcept>
+
+#include "data/ingest.hpp"
+#include "engine/local_engine.hpp"
+#include "model/streaming.hpp"
+#include "test_util.hpp"
+
+using namespace recflow;
+
+namespace {
+
+/// Feeds event batches to the single-threaded reference through a growing id space.
+class reference_runner {
+ public:
+  reference_runner(const stream_params& p, rating_scale scale) : trainer_(p, scale) {}
+  void apply(const rating_batch& b) {
+    rs_.clear();
+    for (const auto& e : b.ratings)
+      rs_.push_back({users_.insert(e.user), items_.insert(e.item), e.value, e.timestamp});
+    REQUIRE(trainer_.apply(rs_, users_, items_));
+  }
+  const factor_model& model() const { return trainer_.model(); }
+
+ private:
+  streaming_trainer trainer_;
+  id_map users_, items_;
+  std::vector<rating> rs_;
+};
+
+std::vector<rating_batch> take_batches(rating_source& src, std::size_t max) {
+  std::vector<rating_batch> out;
+  while (out.size() < max) {
+    auto b = src.next();
+    REQUIRE(b.has_value());
+    if (!*b)
+      break;
+    out.push_back(std::move(**b));
+  }
+  return out;
+}
+
+std::shared_ptr<rating_source> replay(std::vector<rating_batch> batches) {
+  auto at = std::make_shared<std::size_t>(0);
+  auto all = std::make_shared<std::vector<rating_batch>>(std::move(batches));
+  return source_from([at, all]() -> std::optional<rating_batch> {
+    if (*at == all->size())
+      return std::nullopt;
+    return (*all)[(*at)++];
+  });
+}
+
+/// Largest relative difference between two parameter vectors (0 when bit-equal).
+double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0.0;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    double scale = std::max({std::abs(a[k]), std::abs(b[k]), 1e-12});
+    worst = std::max(worst, std::abs(a[k] - b[k]) / scale);
+  }
+  return worst;
+}
+
+void require_equivalent(const factor_model& graph, const factor_model& ref) {
+  REQUIRE(graph.users() == ref.users());
+  REQUIRE(graph.items() == ref.items());
+  CHECK(graph.user_count() == ref.user_count());
+  CHECK(graph.item_count() == ref.item_count());
+  CHECK(graph.mu() == ref.mu());
+  CHECK(graph.mu_count() == ref.mu_count());
+  double worst = std::max({max_rel_diff(graph.user_bias(), ref.user_bias()),
+                           max_rel_diff(graph.item_bias(), ref.item_bias()),
+                           max_rel_diff(graph.U().data(), ref.U().data()),
+                           max_rel_diff(graph.P().data(), ref.P().data())});
+  INFO("largest relative difference " << worst);
+  CHECK(worst <= 1e-9);
+}
+
+stream_params equivalence_params(int rank = 8) {
+  stream_params p;
+  p.rank = rank;  // 8 runs the runtime-sized kernels, 10 and 50 the fixed-size ones
+  p.passes = 2;
+  p.seed = 42;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("local engine: the graph's model equals the single-threaded streaming trainer",
+          "[engine][equivalence]") {
+  auto partitions = GENERATE(std::size_t{1}, std::size_t{2}, std::size_t{4});
+  auto data = GENERATE(as<std::string>{}, "planted", "ml-100k");
+  auto rank = GENERATE(8, 10);
+  std::vector<rating_batch> batches;
+  rating_scale scale{1.0, 5.0};
+  if (data == "planted") {
+    auto src = synthetic_source({.users = 300, .items = 200, .ratings = 20'000,
+                                 .batch_size = 500, .seed = 11});
+    batches = take_batches(*src, 1000);
+  } else {
+    auto src = file_source(test::data_dir() + "/ml-100k/u.data", {}, {.max_ratings = 1000});
+    batches = take_batches(*src, 30);
+  }
+  INFO(data << ", rank " << rank << ", " << partitions << " partition(s), " << batches.size()
+            << " batches");
+  auto p = equivalence_params(rank);
+  reference_runner ref(p, scale);
+  for (const auto& b : batches)
+    ref.apply(b);
+
+  auto g = make_streaming_graph(replay(batches), p, partitions, scale);
+  auto engine = local_engine::make(g, {.workers = 2, .max_in_flight = 3});
+  REQUIRE(engine);
+  auto sum = (*engine)->run();
+  REQUIRE(sum);
+  CHECK(sum->batches == batches.size());
+  CHECK(sum->end_of_stream);
+  auto model = (*engine)->snapshot();
+  REQUIRE(model);
+  require_equivalent(*model, ref.model());
+}
+
+TEST_CASE("local engine: snapshots after any batch match the reference at that batch",
+          "[engine][equivalence]") {
+  auto batches = take_batches(
+    *synthetic_source({.users = 80, .items = 60, .ratings = 3000, .batch_size = 300}), 100);
+  auto p = equivalence_params();
+  reference_runner ref(p, {});
+  auto engine = local_engine::make(make_streaming_graph(replay(batches), p, 3), {}).value();
+  for (std::size_t b = 0; b < 4; ++b) {
+    ref.apply(batches[b]);
+    auto sum = engine->run_n(1);
+    REQUIRE(sum);
+    CHECK(sum->batches == 1);
+    require_equivalent(engine->snapshot().value(), ref.model());
+  }
+  CHECK(engine->history().size() == 4);
+}
+
+TEST_CASE("local engine: a graph runs to the end of its stream and reports metrics",
+          "[engine]") {
+  auto validation = std::make_shared<rating_table>(test::make_planted({.users = 60, .items = 50}).table);
+  auto g = make_streaming_graph(
+    synthetic_source({.users = 60, .items = 50, .ratings = 5000, .batch_size = 250}),
+    stream_params{}, 2);
+  g.evaluation = evaluation_options{validation, 5};
+  auto engine = local_engine::make(g).value();
+  std::size_t calls = 0;
+  auto sum = engine->run([&](const batch_metrics&) { ++calls; });
+  REQUIRE(sum);
+  CHECK(sum->batches == 20);
+  CHECK(calls == 20);
+  CHECK(sum->ratings == 5000);
+  CHECK(engine->finished());
+  const auto& h = engine->history();
+  REQUIRE(h.size() == 20);
+  CHECK(h.back().ratings_seen == 5000);
+  CHECK(h[4].rmse.has_value());
+  CHECK_FALSE(h[3].rmse.has_value());
+  // Every user owner ships one rows message per item owner per pass, and back.
+  CHECK(h[0].edges[std::size_t(edge_index::users_to_items)].messages == 4u * unsigned(g.training.passes));
+  CHECK(h[0].edges[std::size_t(edge_index::items_to_users)].messages == 4u * unsigned(g.training.passes));
+  CHECK(h[0].edges[std::size_t(edge_index::partition_to_users)].bytes > 0);
+  CHECK(h[0].latency_seconds > 0.0);
+  // Running again after the end does nothing.
+  auto again = engine->run();
+  REQUIRE(again);
+  CHECK(again->batches == 0);
+  // run_until stops once the predicate holds.
+  auto e2 = local_engine::make(make_streaming_graph(
+    synthetic_source({.users = 60, .items = 50, .ratings = 5000, .batch_size = 250}),
+    stream_params{}, 2), {.max_in_flight = 1}).value();
+  auto until = e2->run_until([](const batch_metrics& m) { return m.batch == 7; });
+  REQUIRE(until);
+  CHECK(until->batches == 7);
+}
+
+TEST_CASE("local engine: a source that fails midway reports its error and stops cleanly",
+          "[engine]") {
+  auto mode = GENERATE(as<std::string>{}, "error", "throw");
+  auto calls = std::make_shared<int>(0);
+  auto src = source_from([calls, mode]() -> result<std::optional<rating_batch>> {
+    if (++*calls <= 3) {
+      rating_batch b;
+      for (int k = 0; k < 50; ++k)
+        b.ratings.push_back({k % 7, k % 5, 3.0f, 0});
+      return std::optional<rating_batch>{std::move(b)};
+    }
+    if (mode == "throw")
+      throw std::runtime_error("connection reset");
+    return error{errc::parse, "line 151: bad rating"};
+  });
+  auto engine = local_engine::make(make_streaming_graph(src, stream_params{}, 2)).value();
+  auto sum = engine->run();
+  REQUIRE_FALSE(sum);
+  CHECK_THAT(sum.err().message,
+             Catch::Contains(mode == "throw" ? "connection reset" : "line 151: bad rating"));
+  // The three good batches completed and the model is consistent.
+  CHECK(engine->history().size() == 3);
+  auto model = engine->snapshot();
+  REQUIRE(model);
+  CHECK(model->mu_count() == 150);
+  CHECK(engine->finished());
+}
+
+TEST_CASE("local engine: backpressure bounds the batches in flight", "[engine]") {
+  auto bound = GENERATE(std::size_t{1}, std::size_t{2}, std::size_t{4});
+  auto pulled = std::make_shared<std::atomic<int>>(0);
+  auto inner = synthetic_source({.users = 100, .items = 80, .ratings = 20'000, .batch_size = 200});
+  auto src = source_from([pulled, inner]() {
+    ++*pulled;
+    return inner->next();
+  });
+  auto engine = local_engine::make(make_streaming_graph(src, stream_params{}, 2),
+                                   {.max_in_flight = bound}).value();
+  std::size_t most_ahead = 0;
+  auto sum = engine->run([&](const batch_metrics& m) {
+    // Pulled batches never run ahead of completed ones by more than the bound.
+    most_ahead = std::max(most_ahead, std::size_t(pulled->load()) - (m.batch - 1));
+  });
+  REQUIRE(sum);
+  CHECK(sum->batches == 100);
+  CHECK(sum->max_in_flight_seen <= bound);
+  CHECK(most_ahead <= bound);
+  if (bound > 1)
+    CHECK(sum->max_in_flight_seen == bound);
+}
+
+TEST_CASE("local engine: invalid graphs and options are refused before anything runs",
+          "[engine]") {
+  streaming_graph g;
+  auto r = local_engine::make(g);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().message == "graph has no source");
+  auto ok = make_streaming_graph(memory_source(std::vector<rating_event>{}), stream_params{}, 2);
+  auto w = local_engine::make(ok, {.workers = 0});
+  REQUIRE_FALSE(w);
+  CHECK(w.err().message == "workers must be positive, got 0");
+}
