@@ -72,7 +72,8 @@ error describe_failure(const layout& l, std::string_view name, std::uint64_t lin
 
 /// A direct-indexed front for an id_map: small non-negative ids (the usual case) find
 /// their dense index in one array read instead of a hash probe. Kept only while it stays
-/// dense (at most 32 slots per known id) and valid for one map that only grows.
+/// dense (at most 16 slots, 64 bytes, per known id; 64 MB at most) and valid for one map
+/// that only grows.
 class id_cache {
  public:
   /// Dense index of `id` in `m`, inserting it into `m` if it is new.
@@ -96,8 +97,8 @@ class id_cache {
 
  private:
   bool widen(std::uint64_t key, std::size_t known) {
-    std::uint64_t cap = std::max<std::uint64_t>(1 << 16, 32 * static_cast<std::uint64_t>(known));
-    if (key >= cap || key >= (1ull << 26)) return false;
+    std::uint64_t cap = std::max<std::uint64_t>(1 << 16, 16 * static_cast<std::uint64_t>(known));
+    if (key >= cap || key >= (1ull << 24)) return false;
     slots_.resize(std::max<std::size_t>(2 * slots_.size(), static_cast<std::size_t>(key) + 1));
     return true;
   }
