@@ -1,5 +1,7 @@
 #include "actors/aggregator.hpp"
 
+#include <algorithm>
+
 namespace recflow {
 
 void gradient_sums::reset(int rank) {
@@ -8,11 +10,13 @@ void gradient_sums::reset(int rank) {
     slot_of_[k] = id_map::npos;
   keys_.clear();
   n_.clear();
+  bias_.clear();
+  factors_.clear();
   g_bias_.clear();
   g_factors_.clear();
 }
 
-std::uint32_t gradient_sums::slot(std::uint32_t key) {
+std::uint32_t gradient_sums::slot(std::uint32_t key, const shard_store& store) {
   if (key >= slot_of_.size())
     slot_of_.resize(std::size_t(key) + 1 + slot_of_.size() / 2, id_map::npos);
   auto& s = slot_of_[key];
@@ -20,16 +24,30 @@ std::uint32_t gradient_sums::slot(std::uint32_t key) {
     s = static_cast<std::uint32_t>(keys_.size());
     keys_.push_back(key);
     n_.push_back(0.0);
+    bias_.push_back(store.bias(key));
+    factors_.insert(factors_.end(), store.row(key), store.row(key) + rank_);
     g_bias_.push_back(0.0);
     g_factors_.resize(g_factors_.size() + std::size_t(rank_), 0.0);
   }
   return s;
 }
 
-void gradient_sums::apply(shard_store& store, const stream_params& p) {
-  for (std::uint32_t s = 0; s < keys_.size(); ++s)
-    stream_kernel::apply_step(store.bias(keys_[s]), store.row(keys_[s]), g_bias_[s],
-                              g_factors_.data() + std::size_t(s) * rank_, n_[s], rank_, p);
+void gradient_sums::apply(const stream_params& p) {
+  auto k = std::size_t(rank_);
+  auto r = rates_of(p);
+  stream_kernel::with_rank(rank_, [&](const auto& o) {
+    for (std::size_t s = 0; s < keys_.size(); ++s)
+      o.apply_step(bias_[s], factors_.data() + s * k, g_bias_[s], g_factors_.data() + s * k,
+                   n_[s], r);
+  });
+}
+
+void gradient_sums::write_back(shard_store& store) const {
+  auto k = std::size_t(rank_);
+  for (std::size_t s = 0; s < keys_.size(); ++s) {
+    store.bias(keys_[s]) = bias_[s];
+    std::copy_n(factors_.data() + s * k, k, store.row(keys_[s]));
+  }
 }
 
 }  // namespace recflow

@@ -27,6 +27,7 @@ class shard_store {
   std::uint32_t size() const noexcept { return ids_.size(); }
   std::int64_t id(std::uint32_t k) const noexcept { return ids_.external(k); }
   double& bias(std::uint32_t k) noexcept { return bias_[k]; }
+  double bias(std::uint32_t k) const noexcept { return bias_[k]; }
   double* row(std::uint32_t k) noexcept { return factors_.data() + std::size_t(k) * rank_; }
   const double* row(std::uint32_t k) const noexcept {
     return factors_.data() + std::size_t(k) * rank_;

@@ -23,7 +23,7 @@ void item_owner_state::begin(item_slice slice) {
   for (const auto& r : slice.routes) {
     auto key = store_.touch(r.item, stamp_.offset + r.pos);
     ++store_.count(key);
-    auto s = sums_.slot(key);
+    auto s = sums_.slot(key, store_);
     sums_.count_rating(s);
     slots_.push_back(s);
     values_.push_back(static_cast<double>(r.value));
@@ -61,18 +61,20 @@ std::vector<item_rows> item_owner_state::finish_pass() {
   }
   // Join each rating with its user's row and its item's row; errors against the pass-start
   // parameters; item gradients summed in batch order.
-  for (std::size_t r = 0; r < slots_.size(); ++r) {
-    auto s = blocks_.block_of(r);
-    auto j = blocks_.pos_of(r);
-    const auto& u = rows_[s];
-    auto lu = user_local_[s][j];
-    const double* urow = u.factors.data() + std::size_t(lu) * k;
-    auto key = sums_.key(slots_[r]);
-    double e = stream_kernel::error_of(values_[r], stamp_.mu, u.bias[lu], store_.bias(key), urow,
-                                       store_.row(key), rank);
-    out[s].errors[j] = e;
-    sums_.add(slots_[r], e, urow);
-  }
+  stream_kernel::with_rank(rank, [&](const auto& o) {
+    for (std::size_t r = 0; r < slots_.size(); ++r) {
+      auto s = blocks_.block_of(r);
+      auto j = blocks_.pos_of(r);
+      const auto& u = rows_[s];
+      auto lu = user_local_[s][j];
+      const double* urow = u.factors.data() + std::size_t(lu) * k;
+      auto slot = slots_[r];
+      double e = o.error_of(values_[r], stamp_.mu, u.bias[lu], sums_.bias(slot), urow,
+                            sums_.row(slot));
+      out[s].errors[j] = e;
+      sums_.add(o, slot, e, urow);
+    }
+  });
   // Answers carry the pass-start item rows, so they are copied before the step.
   for (std::uint32_t s = 0; s < user_shards_; ++s) {
     auto& m = out[s];
@@ -81,13 +83,14 @@ std::vector<item_rows> item_owner_state::finish_pass() {
     const auto& rows = blocks_.distinct(s);
     m.factors.resize(rows.size() * k);
     for (std::size_t j = 0; j < rows.size(); ++j)
-      std::copy_n(store_.row(sums_.key(rows[j])), k, m.factors.data() + j * k);
+      std::copy_n(sums_.row(rows[j]), k, m.factors.data() + j * k);
     sent_.messages += 1;
     sent_.bytes += sizeof(item_rows) + m.local.size() * 4 + (m.errors.size() + m.factors.size()) * 8;
   }
-  sums_.apply(store_, params_);
+  sums_.apply(params_);
   received_ = 0;
   if (++pass_ >= std::uint32_t(params_.passes)) {
+    sums_.write_back(store_);
     in_batch_ = false;
     ++batches_done_;
   }

@@ -22,7 +22,7 @@ std::vector<user_rows> user_owner_state::begin(user_slice slice) {
   for (const auto& r : slice.routes) {
     auto key = store_.touch(r.user, stamp_.offset + r.pos);
     ++store_.count(key);
-    auto s = sums_.slot(key);
+    auto s = sums_.slot(key, store_);
     sums_.count_rating(s);
     slots_.push_back(s);
     blocks_.add(s, r.item_shard);
@@ -46,9 +46,8 @@ std::vector<user_rows> user_owner_state::rows(bool first_pass) {
     m.bias.reserve(rows.size());
     m.factors.resize(rows.size() * k);
     for (std::size_t j = 0; j < rows.size(); ++j) {
-      auto key = sums_.key(rows[j]);
-      m.bias.push_back(store_.bias(key));
-      std::copy_n(store_.row(key), k, m.factors.data() + j * k);
+      m.bias.push_back(sums_.bias(rows[j]));
+      std::copy_n(sums_.row(rows[j]), k, m.factors.data() + j * k);
     }
     sent_.messages += 1;
     sent_.bytes += sizeof(user_rows) + m.local.size() * 4 + (m.bias.size() + m.factors.size()) * 8;
@@ -66,16 +65,19 @@ bool user_owner_state::take(item_rows answer) {
 
 std::vector<user_rows> user_owner_state::finish_pass() {
   auto k = std::size_t(params_.rank);
-  for (std::size_t r = 0; r < slots_.size(); ++r) {
-    auto t = blocks_.block_of(r);
-    auto j = blocks_.pos_of(r);
-    const auto& a = answers_[t];
-    sums_.add(slots_[r], a.errors[j], a.factors.data() + std::size_t(item_local_[t][j]) * k);
-  }
-  sums_.apply(store_, params_);
+  stream_kernel::with_rank(params_.rank, [&](const auto& o) {
+    for (std::size_t r = 0; r < slots_.size(); ++r) {
+      auto t = blocks_.block_of(r);
+      auto j = blocks_.pos_of(r);
+      const auto& a = answers_[t];
+      sums_.add(o, slots_[r], a.errors[j], a.factors.data() + std::size_t(item_local_[t][j]) * k);
+    }
+  });
+  sums_.apply(params_);
   answered_ = 0;
   if (++pass_ < std::uint32_t(params_.passes))
     return rows(false);
+  sums_.write_back(store_);
   in_batch_ = false;
   ++batches_done_;
   return {};

@@ -1,0 +1,213 @@
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+
+#include "actors/item_owner.hpp"
+#include "actors/partition.hpp"
+#include "actors/source.hpp"
+#include "actors/user_owner.hpp"
+#include "engine/snapshot.hpp"
+#include "model/streaming.hpp"
+#include "test_util.hpp"
+
+using namespace recflow;
+
+namespace {
+
+stamped_batch make_stamped(const rating_batch& b, std::uint64_t number, std::uint64_t offset,
+                           double& mu, std::uint64_t& count) {
+  mu = fold_mean(mu, count, b);
+  return {{number, offset, mu, count, false}, b};
+}
+
+}  // namespace
+
+TEST_CASE("source state: batches, then the end, and exceptions become errors", "[actors]") {
+  int calls = 0;
+  source_state ok(source_from([&]() -> std::optional<rating_batch> {
+    if (++calls > 2)
+      return std::nullopt;
+    return rating_batch{{{1, 2, 3.0f, 0}}};
+  }));
+  CHECK(ok.pull().kind == source_event::batch);
+  CHECK(ok.pull().kind == source_event::batch);
+  CHECK(ok.pull().kind == source_event::end);
+  CHECK(ok.pull().kind == source_event::end);  // stays ended without calling again
+  CHECK(calls == 3);
+  CHECK(ok.batches() == 2);
+
+  source_state throwing(source_from([]() -> std::optional<rating_batch> {
+    throw std::runtime_error("socket closed");
+  }));
+  auto ev = throwing.pull();
+  REQUIRE(ev.kind == source_event::failed);
+  CHECK(ev.err.message == "source threw: socket closed");
+}
+
+TEST_CASE("partition state: each rating goes to its user's and its item's owner in batch order",
+          "[actors]") {
+  auto n = GENERATE(std::size_t{1}, std::size_t{3});
+  hash_partitioner by_user{n}, by_item{n, 5};
+  partition_state part(by_user, by_item);
+  rating_batch b;
+  for (int k = 0; k < 200; ++k)
+    b.ratings.push_back({k % 17, k % 11, float(k % 5 + 1), k});
+  double mu = 0;
+  std::uint64_t count = 0;
+  auto out = part.split(make_stamped(b, 0, 0, mu, count));
+  REQUIRE(out.users.size() == n);
+  REQUIRE(out.items.size() == n);
+  std::size_t users = 0, items = 0;
+  for (std::uint32_t s = 0; s < n; ++s) {
+    std::uint32_t last = 0;
+    for (const auto& r : out.users[s].routes) {
+      CHECK(by_user(r.user) == s);
+      CHECK(b.ratings[r.pos].user == r.user);
+      CHECK(by_item(b.ratings[r.pos].item) == r.item_shard);
+      CHECK((users == 0 || r.pos >= last));
+      last = r.pos;
+      ++users;
+    }
+    for (const auto& r : out.items[s].routes) {
+      CHECK(by_item(r.item) == s);
+      CHECK(b.ratings[r.pos].value == r.value);
+      CHECK(by_user(b.ratings[r.pos].user) == r.user_shard);
+      ++items;
+    }
+    CHECK(out.users[s].stamp.mu == mu);
+  }
+  CHECK(users == 200);
+  CHECK(items == 200);
+}
+
+TEST_CASE("block index: each block lists its distinct keys once, in order of first sight",
+          "[actors]") {
+  block_index blocks;
+  blocks.reset(2);
+  for (auto [slot, block] : {std::pair{4u, 0u}, {2u, 1u}, {4u, 0u}, {4u, 1u}, {7u, 0u}})
+    blocks.add(slot, block);
+  CHECK(blocks.distinct(0) == std::vector<std::uint32_t>{4, 7});
+  CHECK(blocks.local(0) == std::vector<std::uint32_t>{0, 0, 1});
+  CHECK(blocks.distinct(1) == std::vector<std::uint32_t>{2, 4});
+  CHECK(blocks.pos_of(3) == 1);
+  CHECK(blocks.block_of(4) == 0);
+  blocks.reset(2);
+  blocks.add(7, 1);
+  CHECK(blocks.distinct(0).empty());
+  CHECK(blocks.local(1) == std::vector<std::uint32_t>{0});
+}
+
+TEST_CASE("gradient sums: per-key sums in order, one capped step per key, written back",
+          "[actors]") {
+  stream_params p;
+  p.rank = 8;
+  shard_store store(side::user, 8, 42, 0.1);
+  auto a = store.touch(100, 0), b = store.touch(200, 1);
+  CHECK(store.touch(100, 5) == a);
+  gradient_sums sums;
+  sums.reset(8);
+  auto sa = sums.slot(a, store), sb = sums.slot(b, store);
+  CHECK(sums.slot(a, store) == sa);
+  std::vector<double> x{1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0};
+  stream_kernel::with_rank(8, [&](const auto& o) {
+    sums.add(o, sa, 0.5, x.data());
+    sums.add(o, sa, -0.25, x.data());
+    sums.add(o, sb, 1.0, x.data());
+  });
+  sums.count_rating(sa);
+  sums.count_rating(sa);
+  sums.count_rating(sb);
+  CHECK(sums.bias_sum(sa) == 0.25);
+  CHECK(sums.factor_sum(sa)[2] == 0.75);
+  double expect = store.row(a)[1];
+  expect += p.gamma * (0.5 - (2.0 * p.lambda) * expect);
+  sums.apply(p);
+  CHECK(sums.bias_sum(sa) == 0.0);
+  CHECK(sums.row(sa)[1] == expect);
+  CHECK(store.row(a)[1] != expect);  // not written back yet
+  sums.write_back(store);
+  CHECK(store.row(a)[1] == expect);
+}
+
+TEST_CASE("owner states driven by hand reproduce the streaming trainer on a few batches",
+          "[actors]") {
+  const std::uint32_t n = 2;
+  stream_params p;
+  p.rank = 4;
+  p.passes = 3;
+  partition_state part(hash_partitioner{n}, hash_partitioner{n, 9});
+  std::vector<user_owner_state> users;
+  std::vector<item_owner_state> items;
+  for (std::uint32_t s = 0; s < n; ++s) {
+    users.emplace_back(s, n, p);
+    items.emplace_back(s, n, p);
+  }
+  auto data = test::make_planted({.users = 30, .items = 20});
+  streaming_trainer ref(p, data.table.scale);
+  double mu = 0;
+  std::uint64_t count = 0, offset = 0;
+  std::span<const rating> all(data.table.ratings);
+  for (std::uint64_t b = 0; b < 3; ++b) {
+    auto span = all.subspan(offset, 60);
+    REQUIRE(ref.apply(span, data.table.users, data.table.items));
+    auto out = part.split(make_stamped(to_batch(span, data.table.users, data.table.items), b,
+                                       offset, mu, count));
+    offset += span.size();
+    // User rows first (item owners buffer them until their slice arrives).
+    std::vector<std::vector<user_rows>> rows;
+    for (std::uint32_t s = 0; s < n; ++s)
+      rows.push_back(users[s].begin(std::move(out.users[s])));
+    for (;;) {
+      for (std::uint32_t s = 0; s < n; ++s)
+        for (std::uint32_t t = 0; t < n; ++t)
+          items[t].take(std::move(rows[s][t]));
+      for (std::uint32_t t = 0; t < n; ++t)
+        if (!items[t].in_batch())
+          items[t].begin(std::move(out.items[t]));
+      std::vector<std::vector<item_rows>> answers;
+      for (std::uint32_t t = 0; t < n; ++t) {
+        REQUIRE(items[t].ready());
+        answers.push_back(items[t].finish_pass());
+      }
+      bool done = false;
+      for (std::uint32_t s = 0; s < n; ++s) {
+        bool all_in = false;
+        for (std::uint32_t t = 0; t < n; ++t)
+          all_in = users[s].take(std::move(answers[t][s]));
+        REQUIRE(all_in);
+        rows[s] = users[s].finish_pass();
+        done = rows[s].empty();
+      }
+      if (done)
+        break;
+    }
+    for (std::uint32_t s = 0; s < n; ++s) {
+      CHECK_FALSE(users[s].in_batch());
+      CHECK_FALSE(items[s].in_batch());
+    }
+  }
+  std::vector<shard_parts> up, ip;
+  for (std::uint32_t s = 0; s < n; ++s) {
+    up.push_back(users[s].export_parts());
+    ip.push_back(items[s].export_parts());
+  }
+  auto model = assemble_model(p.rank, data.table.scale, mu, count, up, ip);
+  REQUIRE(model);
+  CHECK(*model == ref.model());
+}
+
+TEST_CASE("messages: registered types travel between actors of a local system", "[actors]") {
+  caf::actor_system_config cfg;
+  add_graph_message_types(cfg);
+  cfg.set("scheduler.max-threads", 1);
+  caf::actor_system sys{cfg};
+  auto echo = sys.spawn([]() -> caf::behavior {
+    return {[](user_rows& r) { return r; }};
+  });
+  caf::scoped_actor self{sys};
+  user_rows sent{7, 1, 0, {0, 0}, {0.5}, {1.0, 2.0}};
+  self->request(echo, std::chrono::seconds(5), sent)
+    .receive([&](user_rows& got) { CHECK(got.factors == sent.factors); },
+             [&](caf::error& e) { FAIL(caf::to_string(e)); });
+  self->send_exit(echo, caf::exit_reason::user_shutdown);
+}
