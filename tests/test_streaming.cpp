@@ -3,13 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "model/metrics.hpp"
 #include "model/split.hpp"
-#include "model/stream_eval.hpp"
 #include "model/streaming.hpp"
 #include "test_util.hpp"
 
@@ -191,6 +189,116 @@ TEST_CASE("streaming: all errors of a batch-gradient pass come from one snapshot
   CHECK(std::abs(sgd_two.user_bias()[u] - 0.25) < std::abs(two.user_bias()[u] - 0.25) - 1e-6);
 }
 
+TEST_CASE("streaming: per-key sums in batch order with the shared kernels reproduce a "
+          "batch-gradient batch bit for bit",
+          "[stream]") {
+  // What a partitioned graph does: errors from the model at the start of the pass, each
+  // key's owner (two user and two item partitions) summing its contributions in batch
+  // order, then each owner applying its sums, in whatever key order.
+  auto d = planted(8);
+  stream_params p;
+  p.rank = GENERATE(10, 7);  // a fixed-size and a runtime-sized kernel
+  p.passes = 3;
+  // Summing in reverse batch order instead only reassociates: within 1e-9 relative.
+  bool reverse = GENERATE(false, true);
+  streaming_trainer t(p, d.train.scale);
+  std::span<const rating> all(d.train.ratings);
+  REQUIRE(t.apply(all.first(3000), d.train.users, d.train.items));
+  factor_model m = t.model();
+  auto batch = all.subspan(3000, 2000);
+  REQUIRE(t.apply(batch, d.train.users, d.train.items));
+
+  m.observe_mean(batch);
+  struct sums {
+    double g_bias = 0.0, n = 0.0;
+    std::vector<double> g;
+  };
+  std::vector<index_t> mu_of, mi_of;  // model index of each rating's user and item
+  for (const auto& r : batch) {
+    mu_of.push_back(m.add_user(d.train.users.external(r.user), p.seed, p.init_stddev));
+    mi_of.push_back(m.add_item(d.train.items.external(r.item), p.seed, p.init_stddev));
+    ++m.user_count()[mu_of.back()];
+    ++m.item_count()[mi_of.back()];
+  }
+  const int k = p.rank;
+  for (int pass = 0; pass < p.passes; ++pass) {
+    std::vector<double> e(batch.size());
+    for (std::size_t j = 0; j < batch.size(); ++j)
+      e[j] = stream_kernel::error_of(batch[j].value, m.mu(), m.user_bias()[mu_of[j]],
+                                     m.item_bias()[mi_of[j]], m.U().row(mu_of[j]).data(),
+                                     m.P().row(mi_of[j]).data(), k);
+    std::map<index_t, sums> owners[2][2];  // [side][partition]
+    for (int part = 1; part >= 0; --part)
+      for (std::size_t jj = 0; jj < batch.size(); ++jj) {
+        auto j = reverse ? batch.size() - 1 - jj : jj;
+        if (int(mu_of[j] % 2) == part) {
+          auto& s = owners[0][part][mu_of[j]];
+          s.g.resize(std::size_t(k));
+          s.g_bias += e[j];
+          s.n += 1.0;
+          stream_kernel::accumulate(s.g.data(), e[j], m.P().row(mi_of[j]).data(), k);
+        }
+        if (int(mi_of[j] % 2) == part) {
+          auto& s = owners[1][part][mi_of[j]];
+          s.g.resize(std::size_t(k));
+          s.g_bias += e[j];
+          s.n += 1.0;
+          stream_kernel::accumulate(s.g.data(), e[j], m.U().row(mu_of[j]).data(), k);
+        }
+      }
+    for (auto& part : owners[0])
+      for (auto& [key, s] : part)
+        stream_kernel::apply_step(m.user_bias()[key], m.U().row(key).data(), s.g_bias,
+                                  s.g.data(), s.n, k, p);
+    for (auto& part : owners[1])
+      for (auto& [key, s] : part)
+        stream_kernel::apply_step(m.item_bias()[key], m.P().row(key).data(), s.g_bias,
+                                  s.g.data(), s.n, k, p);
+  }
+  if (!reverse) {
+    CHECK(m == t.model());
+    return;
+  }
+  const auto& want = t.model();
+  auto close = [](const std::vector<double>& a, const std::vector<double>& b) {
+    REQUIRE(a.size() == b.size());
+    for (std::size_t j = 0; j < a.size(); ++j)
+      if (a[j] != Approx(b[j]).epsilon(1e-9).margin(1e-15))
+        return false;
+    return true;
+  };
+  CHECK(close(m.U().data(), want.U().data()));
+  CHECK(close(m.P().data(), want.P().data()));
+  CHECK(close(m.user_bias(), want.user_bias()));
+  CHECK(close(m.item_bias(), want.item_bias()));
+  CHECK(m.U().data() != want.U().data());  // the order did change the last bits
+}
+
+TEST_CASE("streaming: a key with many ratings in a batch steps at most max_step times its "
+          "mean gradient",
+          "[stream]") {
+  stream_params p;
+  p.passes = 1;
+  factor_model seed(p.rank, rating_scale{});
+  auto u = seed.add_user(1, 1, 0.1);
+  auto users = ids(1, 1), items = ids(1, 2000);
+  std::vector<rating> batch;  // one user rates 2,000 items 5 stars: gamma_bias * n = 10
+  for (index_t i = 0; i < 2000; ++i)
+    batch.push_back({0, i, 5.0f, 0});
+  seed.user_bias()[u] = 0.5;
+  auto run = [&](double max_step) {
+    p.max_step = max_step;
+    auto t = streaming_trainer::make(p, seed);
+    REQUIRE(t);
+    REQUIRE(t->apply(batch, users, items));
+    return t->model().user_bias()[u];
+  };
+  // mu becomes 5; each error is about -0.5 (new items have bias 0, factors tiny).
+  double capped = run(1.0), uncapped = run(0.0);
+  CHECK(capped == Approx(0.5 + (-0.5 - p.lambda_bias * 0.5)).margin(0.01));  // to the mean
+  CHECK(uncapped == Approx(0.5 + 10.0 * (-0.5 - p.lambda_bias * 0.5)).margin(0.1));  // 10x past
+}
+
 TEST_CASE("streaming: one SGD step follows the B-SGD formulas", "[stream]") {
   stream_params p;
   p.mode = update_mode::sgd;
@@ -210,54 +318,6 @@ TEST_CASE("streaming: one SGD step follows the B-SGD formulas", "[stream]") {
     CHECK(m.U().row(0)[k] == Approx(u0[k] + p.gamma * (e * p0[k] - p.lambda * u0[k])));
     CHECK(m.P().row(0)[k] == Approx(p0[k] + p.gamma * (e * u0[k] - p.lambda * p0[k])));
   }
-}
-
-TEST_CASE("streaming: planted factors are learnt down toward the noise level", "[stream]") {
-  auto mode = GENERATE(update_mode::batch_gradient, update_mode::sgd);
-  auto d = planted(11);
-  stream_params p;
-  p.mode = mode;
-  streaming_trainer t(p, d.train.scale);
-  stream_eval_options o;
-  o.batch_size = 500;
-  std::vector<stream_report> all;
-  for (int epoch = 0; epoch < 3; ++epoch) {
-    o.order_seed = 100 + epoch;
-    auto r = stream_evaluate(t, d.train, d.test, o);
-    REQUIRE(r);
-    all.insert(all.end(), r->begin(), r->end());
-  }
-  INFO("first " << all.front().rmse << " after one epoch " << all[all.size() / 3 - 1].rmse
-                << " last " << all.back().rmse << " noise " << d.noise);
-  CHECK(all.back().rmse < 0.5 * all.front().rmse);
-  CHECK(all.back().rmse < all[all.size() / 3 - 1].rmse);
-  CHECK(all.back().rmse < 2.5 * d.noise);
-}
-
-TEST_CASE("streaming: a trained seed model is continued, not restarted", "[stream]") {
-  auto d = planted(5);
-  test::planted_params pp;
-  pp.seed = 5;
-  auto truth = test::make_planted(pp).truth;
-  truth.rated() = rated_items::build(d.train.ratings, truth.n_users());
-  stream_params p;
-  p.rank = pp.rank;
-  auto seeded = streaming_trainer::make(p, truth);
-  REQUIRE(seeded);
-  streaming_trainer cold(p, d.train.scale);
-  stream_eval_options o;
-  o.batch_size = 500;
-  auto warm_r = stream_evaluate(*seeded, d.train, d.test, o);
-  auto cold_r = stream_evaluate(cold, d.train, d.test, o);
-  REQUIRE(warm_r);
-  REQUIRE(cold_r);
-  INFO("warm first " << warm_r->front().rmse << " cold first " << cold_r->front().rmse);
-  CHECK(warm_r->front().rmse < 2.0 * d.noise);
-  CHECK(warm_r->back().rmse < 2.0 * d.noise);
-  CHECK(cold_r->front().rmse > 3.0 * warm_r->front().rmse);
-  // The seed's parameters were the starting point: its ids kept their indices.
-  CHECK(seeded->model().users() == truth.users());
-  CHECK(seeded->model().rated().offsets.size() == std::size_t(truth.n_users()) + 1);
 }
 
 TEST_CASE("streaming: same inputs give bit-identical models, whatever the id space",
@@ -290,58 +350,4 @@ TEST_CASE("streaming: same inputs give bit-identical models, whatever the id spa
   }
   CHECK(a.model() == b.model());
   CHECK(a.batches() == b.batches());
-}
-
-TEST_CASE("stream eval: batches are reported in order and options are checked", "[stream]") {
-  auto d = planted(4);
-  streaming_trainer t(stream_params{}, d.train.scale);
-  stream_eval_options o;
-  o.batch_size = 0;
-  auto bad = stream_evaluate(t, d.train, d.test, o);
-  REQUIRE_FALSE(bad);
-  CHECK(bad.err().message == "batch size must be positive, got 0");
-  o.batch_size = 1000;
-  o.max_batches = 5;
-  std::vector<stream_report> seen;
-  auto r = stream_evaluate(t, d.train, d.test, o,
-                           [&](const stream_report& rep) { seen.push_back(rep); });
-  REQUIRE(r);
-  REQUIRE(seen.size() == 5);
-  CHECK(r->size() == 5);
-  for (std::size_t k = 0; k < seen.size(); ++k) {
-    CHECK(seen[k].batch == k + 1);
-    CHECK(seen[k].ratings_seen == 1000 * (k + 1));
-    CHECK(seen[k].rmse == (*r)[k].rmse);
-    CHECK(seen[k].elapsed_seconds >= seen[k].batch_seconds);
-  }
-  o.max_batches = 0;
-  streaming_trainer whole(stream_params{}, d.train.scale);
-  auto all = stream_evaluate(whole, d.train, d.test, o);
-  REQUIRE(all);
-  CHECK(all->back().ratings_seen == d.train.size());
-  CHECK(all->size() == (d.train.size() + 999) / 1000);
-}
-
-TEST_CASE("streaming: ml-latest-small in batches of 1,000 with the shipped defaults",
-          "[stream][accuracy]") {
-  auto table = read_ratings(test::data_dir() + "/ml-latest-small/ratings.csv");
-  REQUIRE(table);
-  auto s = random_split(table->ratings, 0.8, 42);
-  auto train = table->with_ratings(std::move(s.train));
-  auto test = table->with_ratings(std::move(s.test));
-  auto t = streaming_trainer::make(stream_params{}, train.scale);
-  REQUIRE(t);
-  auto r = stream_evaluate(*t, train, test, stream_eval_options{.batch_size = 1000});
-  REQUIRE(r);
-  double worst_after_40 = 0.0;
-  for (const auto& rep : *r)
-    if (rep.batch > 40)
-      worst_after_40 = std::max(worst_after_40, rep.rmse);
-  WARN("ml-latest-small streaming: " << r->size() << " batches, final RMSE "
-                                      << r->back().rmse << ", MAE " << r->back().mae
-                                      << ", worst after batch 40 " << worst_after_40 << ", "
-                                      << r->back().elapsed_seconds << " s");
-  CHECK(r->size() == 81);
-  CHECK(r->back().rmse <= 0.90);
-  CHECK(worst_after_40 <= 0.95);
 }

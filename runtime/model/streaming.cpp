@@ -36,7 +36,8 @@ result<void> validate(const stream_params& p) {
   };
   for (auto [name, value] : {named{"gamma", p.gamma}, named{"gamma_bias", p.gamma_bias},
                              named{"lambda", p.lambda}, named{"lambda_bias", p.lambda_bias},
-                             named{"init_stddev", p.init_stddev}})
+                             named{"init_stddev", p.init_stddev},
+                             named{"max_step", p.max_step}})
     if (!std::isfinite(value) || value < 0.0)
       return invalid(std::string(name) + " must be finite and non-negative, got " + num(value));
   if (p.mode != update_mode::batch_gradient && p.mode != update_mode::sgd)
@@ -74,33 +75,34 @@ result<streaming_trainer> streaming_trainer::make(const stream_params& p,
   return streaming_trainer(p, std::move(seed_model));
 }
 
-index_t streaming_trainer::touched::slot(index_t key, const std::vector<double>& model_bias,
-                                         const factor_table& f) {
+std::size_t streaming_trainer::touched::record(index_t key,
+                                              const std::vector<double>& model_bias,
+                                              const factor_table& f) {
   if (key >= slot_of.size())
     slot_of.resize(std::size_t(key) + 1 + slot_of.size() / 2, id_map::npos);
   auto& s = slot_of[key];
-  if (s != id_map::npos)
-    return s;
-  s = static_cast<index_t>(keys.size());
-  keys.push_back(key);
-  bias.push_back(model_bias[key]);
-  auto row = f.row(key);
-  factors.insert(factors.end(), row.data(), row.data() + row.size());
-  count.push_back(0.0);
-  return s;
+  if (s == id_map::npos) {
+    s = static_cast<index_t>(keys.size());
+    keys.push_back(key);
+    auto at = records.size();
+    records.resize(at + stride, 0.0);
+    records[at + bias] = model_bias[key];
+    auto row = f.row(key);
+    std::copy_n(row.data(), row.size(), records.data() + at + factors);
+  }
+  return std::size_t(s) * stride;
 }
 
 void streaming_trainer::touched::write_back(std::vector<double>& model_bias, factor_table& f) {
   auto k = std::size_t(f.rank());
   for (std::size_t s = 0; s < keys.size(); ++s) {
-    model_bias[keys[s]] = bias[s];
-    std::copy_n(factors.data() + s * k, k, f.row(keys[s]).data());
+    const double* rec = records.data() + s * stride;
+    model_bias[keys[s]] = rec[bias];
+    std::copy_n(rec + factors, k, f.row(keys[s]).data());
     slot_of[keys[s]] = id_map::npos;
   }
   keys.clear();
-  bias.clear();
-  factors.clear();
-  count.clear();
+  records.clear();
 }
 
 index_t streaming_trainer::to_model(side s, index_t t, const id_map& table_ids) {
@@ -135,82 +137,76 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   auto users_before = model_.n_users();
   entries_.clear();
   entries_.reserve(batch.size());
+  users_.stride = items_.stride = 2 * std::size_t(params_.rank) + touched::factors;
   for (const auto& r : batch) {
     auto u = to_model(side::user, r.user, users);
     auto i = to_model(side::item, r.item, items);
     ++model_.user_count()[u];
     ++model_.item_count()[i];
-    auto su = users_.slot(u, model_.user_bias(), model_.U());
-    auto si = items_.slot(i, model_.item_bias(), model_.P());
-    users_.count[su] += 1.0;
-    items_.count[si] += 1.0;
-    entries_.push_back({su, si, static_cast<double>(r.value)});
+    auto ru = users_.record(u, model_.user_bias(), model_.U());
+    auto ri = items_.record(i, model_.item_bias(), model_.P());
+    users_.records[ru + touched::count] += 1.0;
+    items_.records[ri + touched::count] += 1.0;
+    entries_.push_back({ru, ri, static_cast<double>(r.value)});
   }
   // Keep a seed model's rated-items index consistent: new users get empty rows.
   auto& rated = model_.rated();
   if (!rated.empty() && model_.n_users() > users_before)
     rated.offsets.resize(std::size_t(model_.n_users()) + 1, rated.offsets.back());
 
-  if (params_.mode == update_mode::batch_gradient) {
-    for (auto* t : {&users_, &items_}) {
-      t->g_bias.assign(t->keys.size(), 0.0);
-      t->g_factors.assign(t->factors.size(), 0.0);
+  stream_kernel::with_rank(params_.rank, [&](const auto& ops) {
+    for (int pass = 0; pass < params_.passes; ++pass) {
+      if (params_.mode == update_mode::batch_gradient)
+        batch_gradient_pass(ops);
+      else
+        sgd_pass(ops);
     }
-  }
-  for (int pass = 0; pass < params_.passes; ++pass) {
-    if (params_.mode == update_mode::batch_gradient)
-      batch_gradient_pass();
-    else
-      sgd_pass();
-  }
+  });
   users_.write_back(model_.user_bias(), model_.U());
   items_.write_back(model_.item_bias(), model_.P());
   ++batches_;
   return {};
 }
 
-void streaming_trainer::batch_gradient_pass() {
-  const int k = params_.rank;
-  const auto ks = std::size_t(k);
+template <class Ops>
+void streaming_trainer::batch_gradient_pass(const Ops& ops) {
+  constexpr auto b = touched::bias, gb = touched::g_bias, x = touched::factors;
+  const auto g = x + std::size_t(params_.rank);  // offset of the factor sums
   const double mu = model_.mu();
-  // Errors and sums, all against the parameters at the start of the pass.
-  const double* ub = users_.bias.data();
-  const double* ib = items_.bias.data();
-  const double* uf = users_.factors.data();
-  const double* pf = items_.factors.data();
-  double* ugb = users_.g_bias.data();
-  double* igb = items_.g_bias.data();
-  double* ugf = users_.g_factors.data();
-  double* igf = items_.g_factors.data();
+  const auto r = rates_of(params_);
+  // Errors and sums, all against the parameters at the start of the pass: the pass reads
+  // only parameters and writes only sums.
+  double* ur = users_.records.data();
+  double* ir = items_.records.data();
   for (const auto& en : entries_) {
-    const double* u = uf + en.u * ks;
-    const double* p = pf + en.i * ks;
-    double e = stream_kernel::error_of(en.r, mu, ub[en.u], ib[en.i], u, p, k);
-    ugb[en.u] += e;
-    igb[en.i] += e;
-    stream_kernel::accumulate(ugf + en.u * ks, e, p, k);
-    stream_kernel::accumulate(igf + en.i * ks, e, u, k);
+    double* u = ur + en.u;
+    double* p = ir + en.i;
+    double e = ops.error_of(en.r, mu, u[b], p[b], u + x, p + x);
+    u[gb] += e;
+    p[gb] += e;
+    ops.accumulate(u + g, e, p + x);
+    ops.accumulate(p + g, e, u + x);
   }
   // Each sum applied once; apply_step also clears the sums for the next pass.
-  for (auto* t : {&users_, &items_})
-    for (std::size_t s = 0; s < t->keys.size(); ++s)
-      stream_kernel::apply_step(t->bias[s], t->factors.data() + s * ks, t->g_bias[s],
-                                t->g_factors.data() + s * ks, t->count[s], k, params_);
+  for (auto* t : {&users_, &items_}) {
+    double* end = t->records.data() + t->records.size();
+    for (double* rec = t->records.data(); rec != end; rec += t->stride)
+      ops.apply_step(rec[b], rec + x, rec[gb], rec + g, rec[touched::count], r);
+  }
 }
 
-void streaming_trainer::sgd_pass() {
-  const int k = params_.rank;
-  const auto ks = std::size_t(k);
+template <class Ops>
+void streaming_trainer::sgd_pass(const Ops& ops) {
+  constexpr auto b = touched::bias, x = touched::factors;
   const double mu = model_.mu();
-  double* ub = users_.bias.data();
-  double* ib = items_.bias.data();
-  double* uf = users_.factors.data();
-  double* pf = items_.factors.data();
+  const auto r = rates_of(params_);
+  double* ur = users_.records.data();
+  double* ir = items_.records.data();
   for (const auto& en : entries_) {
-    double* u = uf + en.u * ks;
-    double* p = pf + en.i * ks;
-    double e = stream_kernel::error_of(en.r, mu, ub[en.u], ib[en.i], u, p, k);
-    stream_kernel::sgd_step(e, ub[en.u], ib[en.i], u, p, k, params_);
+    double* u = ur + en.u;
+    double* p = ir + en.i;
+    double e = ops.error_of(en.r, mu, u[b], p[b], u + x, p + x);
+    ops.sgd_step(e, u[b], p[b], u + x, p + x, r);
   }
 }
 

@@ -13,21 +13,23 @@
 /// batch_gradient pass, in floating point as computed here (what a partitioned graph
 /// must do to agree bit for bit):
 ///  - error of rating k (all k against the parameters at the start of the pass):
-///    e_k = r_k - (((mu + b_u) + b_i) + dot(U_u, P_i))    (`stream_kernel::error_of`)
+///    e_k = r_k - (((mu + b_u) + b_i) + dot(U_u, P_i))    (`ops::error_of`)
 ///  - per user u, summed over the batch's ratings of u IN BATCH ORDER, starting from 0:
 ///    G_bu = sum e_k,  G_Uu = sum e_k * P_i     (one add per rating, in that order)
 ///    and the same for items: G_bi = sum e_k,  G_Pi = sum e_k * U_u.
 ///  - each touched key is then updated once, with n its number of ratings in the batch
 ///    (regularisation summed per rating, i.e. n times, applied in closed form):
-///    b  <- b + gamma_bias * (G_b - (n * lambda_bias) * b)
-///    x  <- x + gamma * (G_x - (n * lambda) * x)           (`stream_kernel::apply_step`)
-///    This equals the per-rating sums sum(e - lambda_bias*b) and sum(e*P_i - lambda*U_u)
-///    in exact arithmetic.
+///    b  <- b + gb_n * (G_b - (n * lambda_bias) * b)
+///    x  <- x + g_n * (G_x - (n * lambda) * x)             (`ops::apply_step`)
+///    with g_n = gamma, or max_step / n if gamma * n > max_step (gb_n likewise from
+///    gamma_bias). Without the cap this is exactly the per-rating sums
+///    sum(e - lambda_bias*b) and sum(e*P_i - lambda*U_u) applied with gamma_bias, gamma.
 /// A graph that sends each rating's contributions to the key's owner tagged with the
-/// rating's batch position, and sums them in that order, reproduces this bit for bit
-/// when it calls the kernels below from the same build (same compiler flags: SIMD width
-/// and FMA contraction change rounding). Summing in any other order, or on another
-/// build, agrees within ~1e-12 relative per batch (floating-point reassociation only).
+/// rating's batch position, and sums them in that order, reproduces this bit for bit when
+/// it calls the kernels of stream_kernel.hpp (chosen by `with_rank`, or the runtime-rank
+/// wrappers below) from the same build: compiler flags (SIMD width, FMA contraction)
+/// change rounding. Summing in another order, or on another build, agrees within about
+/// 1e-12 relative per batch (reassociation of a few dozen terms only); tests check both.
 #pragma once
 
 #include <cstdint>
@@ -35,10 +37,9 @@
 #include <string>
 #include <vector>
 
-#include <Eigen/Core>
-
 #include "model/error.hpp"
 #include "model/model.hpp"
+#include "model/stream_kernel.hpp"
 
 namespace recflow {
 
@@ -56,10 +57,12 @@ enum class update_mode {
 /// an empty model): final validation RMSE 0.868 (split/order seeds 1, 2, 3: 0.873, 0.866,
 /// 0.878), worst after batch 40 below 0.905. Rank 10 matches als_params' default, so a
 /// default ALS model can seed a default trainer; ranks 20/50/100 reach ~0.865/0.862/0.860.
-/// Steps are summed per key over a batch, so a key with n ratings in one batch moves about
-/// n times as far as with one: keep gamma_bias * n (and gamma * n * |x|^2) well below 2 for
-/// the heaviest key of a batch (with these defaults, batches up to ~10,000 ratings of
-/// ml-latest-small are stable; 20,000 are not).
+/// Steps are summed per key over a batch, so a key with n ratings in one batch would move
+/// n times as far as with one and diverge once gamma_bias * n passes 2 (a user's session
+/// in time order, or big batches). `max_step` caps rate x n at 1, a step of at most the
+/// key's mean gradient: in time order ml-latest-small then ends at 0.908 instead of
+/// 1.038, batches of 20,000 at 0.882 instead of 1.037; random order with batches of
+/// 1,000 is unaffected (the cap almost never binds there).
 struct stream_params {
   int rank = 10;
   double gamma = 0.03;        ///< learning rate of the factors
@@ -70,49 +73,43 @@ struct stream_params {
   update_mode mode = update_mode::batch_gradient;
   std::uint64_t seed = 42;    ///< new ids get initial_factors(seed, side, id, init_stddev)
   double init_stddev = 0.02;  ///< small: the factors grow from near zero as data arrives
+  /// batch_gradient only: a key with n ratings in a batch uses the rate min(gamma,
+  /// max_step / n) (and likewise gamma_bias), so heavy keys step by at most max_step
+  /// times their mean gradient instead of diverging; 0 turns the cap off.
+  double max_step = 1.0;
 };
 
 /// "rank must be positive, got 0" and friends; empty result when the parameters are fine.
 result<void> validate(const stream_params& p);
 
-/// The arithmetic of one rating and one key, shared by the trainer and the graph's
-/// actors so that both round identically.
+/// The learning rates and regularisation of `p`, as the kernels take them.
+inline stream_kernel::rates rates_of(const stream_params& p) noexcept {
+  return {p.gamma, p.gamma_bias, p.lambda, p.lambda_bias, p.max_step};
+}
+
+/// Runtime-rank entry points to the kernels of stream_kernel.hpp: each picks the kernel
+/// the trainer uses for `rank` (so results agree with it bit for bit), at the cost of one
+/// switch per call; hot loops call `with_rank` once and use the `ops` directly.
 namespace stream_kernel {
 
-/// e = r - (((mu + b_u) + b_i) + dot(u, p)), the same expression as raw_predict.
+/// e = r - (((mu + b_u) + b_i) + dot(u, p)).
 inline double error_of(double r, double mu, double b_u, double b_i, const double* u,
                        const double* p, int rank) noexcept {
-  Eigen::Map<const Eigen::VectorXd> uu(u, rank), pp(p, rank);
-  return r - (mu + b_u + b_i + uu.dot(pp));
+  return with_rank(rank, [&](const auto& o) { return o.error_of(r, mu, b_u, b_i, u, p); });
 }
-
-/// g += e * x (one rating's contribution to a summed factor gradient).
+/// g += e * x.
 inline void accumulate(double* g, double e, const double* x, int rank) noexcept {
-  Eigen::Map<Eigen::VectorXd>(g, rank).noalias() += e * Eigen::Map<const Eigen::VectorXd>(x, rank);
+  with_rank(rank, [&](const auto& o) { o.accumulate(g, e, x); });
 }
-
-/// Applies a summed step to one key and clears its sums: b += gamma_bias * (g_b -
-/// (n * lambda_bias) * b); x += gamma * (g_x - (n * lambda) * x); g_b = 0; g_x = 0.
+/// The summed step of one key with n ratings in the batch; clears the sums.
 inline void apply_step(double& b, double* x, double& g_b, double* g_x, double n, int rank,
                        const stream_params& p) noexcept {
-  b += p.gamma_bias * (g_b - (n * p.lambda_bias) * b);
-  g_b = 0.0;
-  Eigen::Map<Eigen::VectorXd> xx(x, rank), gg(g_x, rank);
-  xx += p.gamma * (gg - (n * p.lambda) * xx);
-  gg.setZero();
+  with_rank(rank, [&](const auto& o) { o.apply_step(b, x, g_b, g_x, n, rates_of(p)); });
 }
-
-/// One B-SGD step for a rating with error e: b_u += gb(e - lb*b_u); b_i += gb(e - lb*b_i);
-/// u += g(e*p - l*u); p += g(e*u_old - l*p).
+/// One B-SGD step for a rating with error e.
 inline void sgd_step(double e, double& b_u, double& b_i, double* u, double* p, int rank,
                      const stream_params& s) noexcept {
-  b_u += s.gamma_bias * (e - s.lambda_bias * b_u);
-  b_i += s.gamma_bias * (e - s.lambda_bias * b_i);
-  for (int k = 0; k < rank; ++k) {
-    double uk = u[k], pk = p[k];
-    u[k] = uk + s.gamma * (e * pk - s.lambda * uk);
-    p[k] = pk + s.gamma * (e * uk - s.lambda * pk);
-  }
+  with_rank(rank, [&](const auto& o) { o.sgd_step(e, b_u, b_i, u, p, rates_of(s)); });
 }
 
 }  // namespace stream_kernel
@@ -145,23 +142,32 @@ class streaming_trainer {
   std::uint64_t batches() const noexcept { return batches_; }
 
  private:
-  /// Dense working copies of the keys one side touches in the current batch.
+  /// Dense working copies of the keys one side touches in the current batch: one record
+  /// per key, [bias, bias sum, count in batch, unused, factors (rank), factor sums
+  /// (rank)], so that a rating touches two contiguous records instead of eight arrays.
   struct touched {
+    static constexpr std::size_t bias = 0, g_bias = 1, count = 2, factors = 4;
+    std::size_t stride = 0;        ///< doubles per record: 2 * rank + 4
     std::vector<index_t> slot_of;  ///< model index -> slot, id_map::npos if untouched
     std::vector<index_t> keys;     ///< slot -> model index, in order of first appearance
-    std::vector<double> bias, factors, g_bias, g_factors, count;
-    index_t slot(index_t key, const std::vector<double>& model_bias, const factor_table& f);
+    std::vector<double> records;   ///< keys.size() records of `stride` doubles
+    /// Offset of key's record, copying the key's parameters in on first sight.
+    std::size_t record(index_t key, const std::vector<double>& model_bias,
+                       const factor_table& f);
+    /// Copies the parameters back into the model and forgets the keys.
     void write_back(std::vector<double>& model_bias, factor_table& f);
   };
-  /// One rating of the batch in slot indices.
+  /// One rating of the batch: the offsets of its user's and item's records.
   struct entry {
-    index_t u, i;
+    std::size_t u, i;
     double r;
   };
 
   index_t to_model(side s, index_t table_index, const id_map& table_ids);
-  void batch_gradient_pass();
-  void sgd_pass();
+  template <class Ops>
+  void batch_gradient_pass(const Ops& ops);
+  template <class Ops>
+  void sgd_pass(const Ops& ops);
 
   stream_params params_;
   factor_model model_;

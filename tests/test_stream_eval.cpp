@@ -1,0 +1,132 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <vector>
+
+#include "data/ingest.hpp"
+#include "model/split.hpp"
+#include "model/stream_eval.hpp"
+#include "model/streaming.hpp"
+#include "test_util.hpp"
+
+using namespace recflow;
+
+namespace {
+
+/// A planted data set split 80/20 (seeded), as two tables in one id space.
+struct planted_split {
+  rating_table train, test;
+  double noise;
+};
+
+planted_split planted(std::uint64_t seed) {
+  test::planted_params pp;
+  pp.seed = seed;
+  auto d = test::make_planted(pp);
+  auto s = random_split(d.table.ratings, 0.8, seed);
+  return {d.table.with_ratings(s.train), d.table.with_ratings(s.test), pp.noise};
+}
+
+}  // namespace
+
+TEST_CASE("streaming: planted factors are learnt down toward the noise level", "[stream]") {
+  auto mode = GENERATE(update_mode::batch_gradient, update_mode::sgd);
+  auto d = planted(11);
+  stream_params p;
+  p.mode = mode;
+  streaming_trainer t(p, d.train.scale);
+  stream_eval_options o;
+  o.batch_size = 500;
+  std::vector<stream_report> all;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    o.order_seed = 100 + epoch;
+    auto r = stream_evaluate(t, d.train, d.test, o);
+    REQUIRE(r);
+    all.insert(all.end(), r->begin(), r->end());
+  }
+  INFO("first " << all.front().rmse << " after one epoch " << all[all.size() / 3 - 1].rmse
+                << " last " << all.back().rmse << " noise " << d.noise);
+  CHECK(all.back().rmse < 0.5 * all.front().rmse);
+  CHECK(all.back().rmse < all[all.size() / 3 - 1].rmse);
+  CHECK(all.back().rmse < 2.5 * d.noise);
+}
+
+TEST_CASE("streaming: a trained seed model is continued, not restarted", "[stream]") {
+  auto d = planted(5);
+  test::planted_params pp;
+  pp.seed = 5;
+  auto truth = test::make_planted(pp).truth;
+  truth.rated() = rated_items::build(d.train.ratings, truth.n_users());
+  stream_params p;
+  p.rank = pp.rank;
+  auto seeded = streaming_trainer::make(p, truth);
+  REQUIRE(seeded);
+  streaming_trainer cold(p, d.train.scale);
+  stream_eval_options o;
+  o.batch_size = 500;
+  auto warm_r = stream_evaluate(*seeded, d.train, d.test, o);
+  auto cold_r = stream_evaluate(cold, d.train, d.test, o);
+  REQUIRE(warm_r);
+  REQUIRE(cold_r);
+  INFO("warm first " << warm_r->front().rmse << " cold first " << cold_r->front().rmse);
+  CHECK(warm_r->front().rmse < 2.0 * d.noise);
+  CHECK(warm_r->back().rmse < 2.0 * d.noise);
+  CHECK(cold_r->front().rmse > 3.0 * warm_r->front().rmse);
+  // The seed's parameters were the starting point: its ids kept their indices.
+  CHECK(seeded->model().users() == truth.users());
+  CHECK(seeded->model().rated().offsets.size() == std::size_t(truth.n_users()) + 1);
+}
+
+TEST_CASE("stream eval: batches are reported in order and options are checked", "[stream]") {
+  auto d = planted(4);
+  streaming_trainer t(stream_params{}, d.train.scale);
+  stream_eval_options o;
+  o.batch_size = 0;
+  auto bad = stream_evaluate(t, d.train, d.test, o);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().message == "batch size must be positive, got 0");
+  o.batch_size = 1000;
+  o.max_batches = 5;
+  std::vector<stream_report> seen;
+  auto r = stream_evaluate(t, d.train, d.test, o,
+                           [&](const stream_report& rep) { seen.push_back(rep); });
+  REQUIRE(r);
+  REQUIRE(seen.size() == 5);
+  CHECK(r->size() == 5);
+  for (std::size_t k = 0; k < seen.size(); ++k) {
+    CHECK(seen[k].batch == k + 1);
+    CHECK(seen[k].ratings_seen == 1000 * (k + 1));
+    CHECK(seen[k].rmse == (*r)[k].rmse);
+    CHECK(seen[k].elapsed_seconds >= seen[k].batch_seconds);
+  }
+  o.max_batches = 0;
+  streaming_trainer whole(stream_params{}, d.train.scale);
+  auto all = stream_evaluate(whole, d.train, d.test, o);
+  REQUIRE(all);
+  CHECK(all->back().ratings_seen == d.train.size());
+  CHECK(all->size() == (d.train.size() + 999) / 1000);
+}
+
+TEST_CASE("streaming: ml-latest-small in batches of 1,000 with the shipped defaults",
+          "[stream][accuracy]") {
+  auto table = read_ratings(test::data_dir() + "/ml-latest-small/ratings.csv");
+  REQUIRE(table);
+  auto s = random_split(table->ratings, 0.8, 42);
+  auto train = table->with_ratings(std::move(s.train));
+  auto test = table->with_ratings(std::move(s.test));
+  auto t = streaming_trainer::make(stream_params{}, train.scale);
+  REQUIRE(t);
+  auto r = stream_evaluate(*t, train, test, stream_eval_options{.batch_size = 1000});
+  REQUIRE(r);
+  double worst_after_40 = 0.0;
+  for (const auto& rep : *r)
+    if (rep.batch > 40)
+      worst_after_40 = std::max(worst_after_40, rep.rmse);
+  WARN("ml-latest-small streaming: " << r->size() << " batches, final RMSE "
+                                      << r->back().rmse << ", MAE " << r->back().mae
+                                      << ", worst after batch 40 " << worst_after_40 << ", "
+                                      << r->back().elapsed_seconds << " s");
+  CHECK(r->size() == 81);
+  CHECK(r->back().rmse <= 0.90);
+  CHECK(worst_after_40 <= 0.95);
+}
