@@ -42,6 +42,9 @@ class gradient_sums {
   const double* row(std::uint32_t s) const noexcept {
     return factors_.data() + std::size_t(s) * rank_;
   }
+  /// The working set, by slot (what rows messages point into).
+  const double* bias_data() const noexcept { return bias_.data(); }
+  const double* factor_data() const noexcept { return factors_.data(); }
   double bias_sum(std::uint32_t s) const noexcept { return g_bias_[s]; }
   const double* factor_sum(std::uint32_t s) const noexcept {
     return g_factors_.data() + std::size_t(s) * rank_;

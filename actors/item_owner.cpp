@@ -15,6 +15,9 @@ void item_owner_state::begin(item_slice slice) {
   in_batch_ = true;
   pass_ = 0;
   received_ = 0;
+  consumed_ = 0;
+  step_pending_ = false;
+  awaiting_consumed_ = false;
   sent_ = {};
   sums_.reset(params_.rank);
   blocks_.reset(user_shards_);
@@ -52,6 +55,12 @@ void item_owner_state::take(user_rows rows) {
 std::vector<item_rows> item_owner_state::finish_pass() {
   const int rank = params_.rank;
   const auto k = std::size_t(rank);
+  // Every user owner has sent this pass's rows, so all have read the previous pass's
+  // item rows: the deferred item step of that pass can be applied now.
+  if (step_pending_) {
+    sums_.apply(params_);
+    step_pending_ = false;
+  }
   std::vector<item_rows> out(user_shards_);
   for (std::uint32_t s = 0; s < user_shards_; ++s) {
     out[s].batch = stamp_.batch;
@@ -67,7 +76,7 @@ std::vector<item_rows> item_owner_state::finish_pass() {
       auto j = blocks_.pos_of(r);
       const auto& u = rows_[s];
       auto lu = user_local_[s][j];
-      const double* urow = u.factors.data() + std::size_t(lu) * k;
+      const double* urow = u.factors + std::size_t(lu) * k;
       auto slot = slots_[r];
       double e = o.error_of(values_[r], stamp_.mu, u.bias[lu], sums_.bias(slot), urow,
                             sums_.row(slot));
@@ -75,26 +84,33 @@ std::vector<item_rows> item_owner_state::finish_pass() {
       sums_.add(o, slot, e, urow);
     }
   });
-  // Answers carry the pass-start item rows, so they are copied before the step.
   for (std::uint32_t s = 0; s < user_shards_; ++s) {
     auto& m = out[s];
     if (pass_ == 0)
-      m.local = blocks_.local(s);
-    const auto& rows = blocks_.distinct(s);
-    m.factors.resize(rows.size() * k);
-    for (std::size_t j = 0; j < rows.size(); ++j)
-      std::copy_n(sums_.row(rows[j]), k, m.factors.data() + j * k);
+      m.local = blocks_.slots(s);
+    m.factors = sums_.factor_data();
     sent_.messages += 1;
-    sent_.bytes += sizeof(item_rows) + m.local.size() * 4 + (m.errors.size() + m.factors.size()) * 8;
+    sent_.bytes += sizeof(item_rows) + m.local.size() * sizeof(std::uint32_t)
+                   + m.errors.size() * sizeof(double);
   }
-  sums_.apply(params_);
+  step_pending_ = true;
   received_ = 0;
-  if (++pass_ >= std::uint32_t(params_.passes)) {
-    sums_.write_back(store_);
-    in_batch_ = false;
-    ++batches_done_;
-  }
+  if (++pass_ == std::uint32_t(params_.passes))
+    awaiting_consumed_ = true;
   return out;
+}
+
+bool item_owner_state::consumed(const rows_consumed&) {
+  if (++consumed_ < user_shards_)
+    return false;
+  sums_.apply(params_);
+  step_pending_ = false;
+  sums_.write_back(store_);
+  consumed_ = 0;
+  awaiting_consumed_ = false;
+  in_batch_ = false;
+  ++batches_done_;
+  return true;
 }
 
 namespace {
@@ -110,8 +126,8 @@ struct item_owner_actor {
 
 using item_owner_self = caf::stateful_actor<item_owner_actor>;
 
-/// Runs every pass that is ready, finishing batches and starting queued ones.
-void advance(item_owner_self* self, std::uint32_t shard) {
+/// Runs every pass that is ready and starts queued batches.
+void advance(item_owner_self* self) {
   using clock = std::chrono::steady_clock;
   auto& st = self->state;
   auto t0 = clock::now();
@@ -127,16 +143,6 @@ void advance(item_owner_self* self, std::uint32_t shard) {
     auto answers = st.core->finish_pass();
     for (std::size_t s = 0; s < answers.size(); ++s)
       self->send(st.users[s], std::move(answers[s]));
-    if (!st.core->in_batch()) {
-      const auto& stamp = st.core->stamp();
-      if (stamp.snapshot)
-        self->send(st.coordinator, st.core->export_parts());
-      auto t1 = clock::now();
-      st.busy += std::chrono::duration<double>(t1 - t0).count();
-      t0 = t1;
-      self->send(st.coordinator, owner_done{stamp.batch, 1, shard, st.core->sent(), st.busy});
-      st.busy = 0.0;
-    }
   }
   st.busy += std::chrono::duration<double>(clock::now() - t0).count();
 }
@@ -149,11 +155,24 @@ caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uin
     [=](peer_list& peers) { self->state.users = std::move(peers.peers); },
     [=](item_slice& slice) {
       self->state.queue.push_back(std::move(slice));
-      advance(self, shard);
+      advance(self);
     },
     [=](user_rows& rows) {
       self->state.core->take(std::move(rows));
-      advance(self, shard);
+      advance(self);
+    },
+    [=](const rows_consumed& m) {
+      auto& st = self->state;
+      auto t0 = std::chrono::steady_clock::now();
+      if (!st.core->consumed(m))
+        return;
+      const auto& stamp = st.core->stamp();
+      if (stamp.snapshot)
+        self->send(st.coordinator, st.core->export_parts());
+      st.busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      self->send(st.coordinator, owner_done{stamp.batch, 1, shard, st.core->sent(), st.busy});
+      st.busy = 0.0;
+      advance(self);
     },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
   };

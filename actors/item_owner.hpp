@@ -1,7 +1,8 @@
 /// Item owner: holds a shard of P and the item biases. Each pass it joins its ratings
 /// with the user rows the user owners ship and its own item rows, computes every
 /// rating's error against that one snapshot, answers each user owner with the errors
-/// and the pass-start item rows it needs, and applies its summed item gradients.
+/// and a view of the pass-start item rows, and applies its summed item gradients once
+/// the user owners have read that view.
 #pragma once
 
 #include <cstdint>
@@ -29,10 +30,16 @@ class item_owner_state {
   /// Takes one user shard's rows (for the current pass, or early for the next batch).
   void take(user_rows rows);
   /// True when the current pass has every user shard's rows.
-  bool ready() const noexcept { return in_batch_ && received_ == user_shards_; }
-  /// Computes the pass's errors, sums item gradients in batch order, applies them, and
-  /// returns the answers (one per user shard, index = shard). Requires ready().
+  bool ready() const noexcept {
+    return in_batch_ && !awaiting_consumed_ && received_ == user_shards_;
+  }
+  /// Applies the previous pass's deferred item step, computes this pass's errors, sums
+  /// item gradients in batch order, and returns the answers (one per user shard, index
+  /// = shard) that point into the item working set. Requires ready().
   std::vector<item_rows> finish_pass();
+  /// Takes one user owner's rows_consumed after the last pass; when all have come,
+  /// applies the last step, writes the shard back and ends the batch (returns true).
+  bool consumed(const rows_consumed& m);
 
   bool in_batch() const noexcept { return in_batch_; }
   const batch_stamp& stamp() const noexcept { return stamp_; }
@@ -53,6 +60,9 @@ class item_owner_state {
   std::vector<std::vector<std::uint32_t>> user_local_;  ///< pass-0 `local` per user shard
   std::vector<user_rows> pending_;    ///< rows of a batch not begun yet
   std::uint32_t received_ = 0;
+  std::uint32_t consumed_ = 0;
+  bool step_pending_ = false;       ///< an item step waits until its rows have been read
+  bool awaiting_consumed_ = false;  ///< last pass answered; waiting for rows_consumed
   std::uint32_t pass_ = 0;
   batch_stamp stamp_;
   bool in_batch_ = false;

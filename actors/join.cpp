@@ -10,10 +10,12 @@ void block_index::reset(std::uint32_t blocks) {
   pos_.clear();
   distinct_.resize(blocks);
   local_.resize(blocks);
+  slots_.resize(blocks);
   row_of_.resize(blocks);
   for (std::uint32_t b = 0; b < blocks; ++b) {
     distinct_[b].clear();
     local_[b].clear();
+    slots_[b].clear();
   }
 }
 
@@ -28,6 +30,7 @@ void block_index::add(std::uint32_t slot, std::uint32_t block) {
   block_.push_back(block);
   pos_.push_back(static_cast<std::uint32_t>(local_[block].size()));
   local_[block].push_back(rows[slot]);
+  slots_[block].push_back(slot);
 }
 
 }  // namespace recflow

@@ -28,11 +28,13 @@ class block_index {
   const std::vector<std::uint32_t>& distinct(std::uint32_t b) const noexcept { return distinct_[b]; }
   /// For each rating of block b (block order), its row in distinct(b).
   const std::vector<std::uint32_t>& local(std::uint32_t b) const noexcept { return local_[b]; }
+  /// For each rating of block b (block order), its key's slot.
+  const std::vector<std::uint32_t>& slots(std::uint32_t b) const noexcept { return slots_[b]; }
   std::size_t size_of(std::uint32_t b) const noexcept { return local_[b].size(); }
 
  private:
   std::vector<std::uint32_t> block_, pos_;
-  std::vector<std::vector<std::uint32_t>> distinct_, local_;
+  std::vector<std::vector<std::uint32_t>> distinct_, local_, slots_;
   std::vector<std::vector<std::uint32_t>> row_of_;  ///< per block: slot -> row, npos if absent
 };
 

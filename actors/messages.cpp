@@ -13,6 +13,7 @@ void add_graph_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<item_slice>("recflow::item_slice");
   cfg.add_message_type<user_rows>("recflow::user_rows");
   cfg.add_message_type<item_rows>("recflow::item_rows");
+  cfg.add_message_type<rows_consumed>("recflow::rows_consumed");
   cfg.add_message_type<edge_traffic>("recflow::edge_traffic");
   cfg.add_message_type<owner_done>("recflow::owner_done");
   cfg.add_message_type<partition_done>("recflow::partition_done");

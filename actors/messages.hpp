@@ -60,27 +60,40 @@ struct item_slice {
   std::vector<item_route> routes;
 };
 
-/// User owner s -> item owner t, once per pass: the pass-start bias and factors of the
-/// distinct users of block (s, t), each shipped once. On pass 0 `local` maps each rating
-/// of the block (in batch order) to its row.
+/// User owner s -> item owner t, once per pass: the pass-start biases and factors of the
+/// block (s, t)'s users. In one process the rows are not copied: `bias` and `factors`
+/// point into the sender's working set (indexed by the sender's slot), which the sender
+/// does not write until every item owner has answered the pass, so the reads are
+/// race-free (the pointers are not serialized; an engine across processes must ship
+/// the rows instead). On pass 0 `local` gives each rating of the block (batch order)
+/// its user's slot.
 struct user_rows {
   std::uint64_t batch = 0;
   std::uint32_t pass = 0;
   std::uint32_t from = 0;
   std::vector<std::uint32_t> local;
-  std::vector<double> bias;
-  std::vector<double> factors;  ///< rank doubles per row
+  const double* bias = nullptr;     ///< by slot (local only)
+  const double* factors = nullptr;  ///< rank doubles per slot (local only)
 };
 
-/// Item owner t -> user owner s, once per pass: each rating's error (block order) and
-/// the pass-start factors of the block's distinct items; `local` as in user_rows.
+/// Item owner t -> user owner s, once per pass: each rating's error (block order) and a
+/// view of the pass-start item factors; `local` as in user_rows. The item owner applies
+/// its own step only after the user owners have read the view (their next rows, or a
+/// rows_consumed after the last pass, tell it so).
 struct item_rows {
   std::uint64_t batch = 0;
   std::uint32_t pass = 0;
   std::uint32_t from = 0;
   std::vector<std::uint32_t> local;
   std::vector<double> errors;
-  std::vector<double> factors;
+  const double* factors = nullptr;  ///< rank doubles per slot (local only)
+};
+
+/// User owner -> every item owner, after the batch's last pass: the item rows it was
+/// sent have been read, so the item owner may apply its last step.
+struct rows_consumed {
+  std::uint64_t batch = 0;
+  std::uint32_t from = 0;
 };
 
 /// Messages and payload bytes sent on one edge.
@@ -161,13 +174,15 @@ typename Inspector::result_type inspect(Inspector& f, item_slice& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, user_rows& x) {
-  return f(caf::meta::type_name("user_rows"), x.batch, x.pass, x.from, x.local, x.bias,
-           x.factors);
+  return f(caf::meta::type_name("user_rows"), x.batch, x.pass, x.from, x.local);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, item_rows& x) {
-  return f(caf::meta::type_name("item_rows"), x.batch, x.pass, x.from, x.local, x.errors,
-           x.factors);
+  return f(caf::meta::type_name("item_rows"), x.batch, x.pass, x.from, x.local, x.errors);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rows_consumed& x) {
+  return f(caf::meta::type_name("rows_consumed"), x.batch, x.from);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, edge_traffic& x) {

@@ -33,7 +33,6 @@ std::vector<user_rows> user_owner_state::begin(user_slice slice) {
 }
 
 std::vector<user_rows> user_owner_state::rows(bool first_pass) {
-  auto k = std::size_t(params_.rank);
   std::vector<user_rows> out(item_shards_);
   for (std::uint32_t t = 0; t < item_shards_; ++t) {
     auto& m = out[t];
@@ -41,16 +40,11 @@ std::vector<user_rows> user_owner_state::rows(bool first_pass) {
     m.pass = pass_;
     m.from = shard_;
     if (first_pass)
-      m.local = blocks_.local(t);
-    const auto& rows = blocks_.distinct(t);
-    m.bias.reserve(rows.size());
-    m.factors.resize(rows.size() * k);
-    for (std::size_t j = 0; j < rows.size(); ++j) {
-      m.bias.push_back(sums_.bias(rows[j]));
-      std::copy_n(sums_.row(rows[j]), k, m.factors.data() + j * k);
-    }
+      m.local = blocks_.slots(t);
+    m.bias = sums_.bias_data();
+    m.factors = sums_.factor_data();
     sent_.messages += 1;
-    sent_.bytes += sizeof(user_rows) + m.local.size() * 4 + (m.bias.size() + m.factors.size()) * 8;
+    sent_.bytes += sizeof(user_rows) + m.local.size() * sizeof(std::uint32_t);
   }
   return out;
 }
@@ -70,7 +64,7 @@ std::vector<user_rows> user_owner_state::finish_pass() {
       auto t = blocks_.block_of(r);
       auto j = blocks_.pos_of(r);
       const auto& a = answers_[t];
-      sums_.add(o, slots_[r], a.errors[j], a.factors.data() + std::size_t(item_local_[t][j]) * k);
+      sums_.add(o, slots_[r], a.errors[j], a.factors + std::size_t(item_local_[t][j]) * k);
     }
   });
   sums_.apply(params_);
@@ -133,6 +127,8 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
         send_rows(self, std::move(next));
       } else {
         const auto& stamp = st.core->stamp();
+        for (auto& item : st.items)
+          self->send(item, rows_consumed{stamp.batch, shard});
         if (stamp.snapshot)
           self->send(st.coordinator, st.core->export_parts());
         st.busy += std::chrono::duration<double>(clock::now() - t0).count();

@@ -1,5 +1,5 @@
 /// User owner: holds a shard of U and the user biases. Each pass it ships the pass-start
-/// rows of its users to the item owners (join, first half), then sums the errors and item
+/// rows of its users to the item owners (join, first half; shared, not copied), then sums the errors and item
 /// rows they answer into per-user gradients (aggregation) and applies them once.
 #pragma once
 
@@ -28,7 +28,8 @@ class user_owner_state {
   /// Takes one item shard's answer for the current pass; true once all have answered.
   bool take(item_rows answer);
   /// Sums the pass's per-user gradients in batch order and applies them. Returns the
-  /// next pass's rows, or nothing when the batch is done.
+  /// next pass's rows, or nothing when the batch is done (then the item rows have been
+  /// read: tell every item owner with a rows_consumed).
   std::vector<user_rows> finish_pass();
 
   bool in_batch() const noexcept { return in_batch_; }

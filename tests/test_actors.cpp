@@ -178,8 +178,12 @@ TEST_CASE("owner states driven by hand reproduce the streaming trainer on a few 
         rows[s] = users[s].finish_pass();
         done = rows[s].empty();
       }
-      if (done)
+      if (done) {
+        for (std::uint32_t t = 0; t < n; ++t)
+          for (std::uint32_t s = 0; s < n; ++s)
+            CHECK(items[t].consumed(rows_consumed{b, s}) == (s + 1 == n));
         break;
+      }
     }
     for (std::uint32_t s = 0; s < n; ++s) {
       CHECK_FALSE(users[s].in_batch());
@@ -205,9 +209,13 @@ TEST_CASE("messages: registered types travel between actors of a local system", 
     return {[](user_rows& r) { return r; }};
   });
   caf::scoped_actor self{sys};
-  user_rows sent{7, 1, 0, {0, 0}, {0.5}, {1.0, 2.0}};
+  std::vector<double> row{1.0, 2.0};
+  user_rows sent{7, 1, 0, {0, 0}, nullptr, row.data()};
   self->request(echo, std::chrono::seconds(5), sent)
-    .receive([&](user_rows& got) { CHECK(got.factors == sent.factors); },
+    .receive([&](user_rows& got) {
+               CHECK(got.local == sent.local);
+               CHECK(got.factors == row.data());  // shared locally, not copied
+             },
              [&](caf::error& e) { FAIL(caf::to_string(e)); });
   self->send_exit(echo, caf::exit_reason::user_shutdown);
 }
