@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -13,15 +12,11 @@
 
 #include "data/ingest.hpp"
 #include "data/rating_reader.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 
 namespace {
-
-std::string data_dir() {
-  if (auto* e = std::getenv("RECFLOW_DATA")) return e;
-  return RECFLOW_DEFAULT_DATA;
-}
 
 /// A file in the temp dir holding `content`, removed when the object goes.
 struct temp_file {
@@ -455,7 +450,7 @@ TEST_CASE("ingest: binary garbage never crashes", "[ingest]") {
 
 TEST_CASE("ingest: MovieLens 100K u.data has the published counts", "[ingest]") {
   ingest_report rep;
-  auto t = read_ratings(data_dir() + "/ml-100k/u.data", {}, &rep);
+  auto t = read_ratings(test::data_dir() + "/ml-100k/u.data", {}, &rep);
   REQUIRE(t);
   CHECK(rep.format == input_format::ml100k);
   CHECK(t->size() == 100000);
@@ -467,7 +462,7 @@ TEST_CASE("ingest: MovieLens 100K u.data has the published counts", "[ingest]") 
 
 TEST_CASE("ingest: ml-latest-small ratings.csv has the published counts", "[ingest]") {
   ingest_report rep;
-  auto t = read_ratings(data_dir() + "/ml-latest-small/ratings.csv", {}, &rep);
+  auto t = read_ratings(test::data_dir() + "/ml-latest-small/ratings.csv", {}, &rep);
   REQUIRE(t);
   CHECK(rep.format == input_format::ml_csv);
   CHECK(rep.lines == 100837);
@@ -479,7 +474,7 @@ TEST_CASE("ingest: ml-latest-small ratings.csv has the published counts", "[inge
 }
 
 TEST_CASE("ingest: chunked reading gives the same ratings as whole-file reading", "[ingest]") {
-  auto path = data_dir() + "/ml-latest-small/ratings.csv";
+  auto path = test::data_dir() + "/ml-latest-small/ratings.csv";
   auto whole = read_ratings(path);
   REQUIRE(whole);
   auto max = GENERATE(std::size_t{1000}, std::size_t{65536}, SIZE_MAX);
