@@ -41,11 +41,12 @@ class rating_reader {
   ~rating_reader();
 
   /// Appends up to `max` ratings to `out`, inserting their ids into `ids`'s maps and
-  /// setting `ids.scale`; returns how many were appended, 0 at end of file. Pass the same
-  /// `ids` on every call; between calls its maps may grow but not be cleared or rebuilt. In strict
-  /// mode a bad line fails this call with `FILE:LINE: reason` and undoes what the call
-  /// added to `out` and `ids`; the reader then keeps returning that error. In lenient
-  /// mode bad lines are skipped and counted in `report()`.
+  /// setting `ids.scale`; returns how many were appended, 0 at end of file (or when `max`
+  /// is 0). Pass the same `ids` on every call; between calls its maps may grow but not be
+  /// cleared or rebuilt. In strict mode a bad line fails this call with
+  /// `FILE:LINE: reason` and undoes what the call added to `out` and `ids`; the reader
+  /// then keeps returning that error. In lenient mode bad lines are skipped and counted
+  /// in `report()`.
   result<std::size_t> next(std::size_t max, rating_table& ids, std::vector<rating>& out);
 
   /// What has been read so far: format, lines, ratings, skipped, first errors.
