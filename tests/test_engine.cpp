@@ -7,6 +7,7 @@
 
 #include "data/ingest.hpp"
 #include "engine/local_engine.hpp"
+#include "engine/run_stream.hpp"
 #include "model/streaming.hpp"
 #include "test_util.hpp"
 
@@ -240,4 +241,34 @@ TEST_CASE("local engine: invalid graphs and options are refused before anything 
   auto w = local_engine::make(ok, {.workers = 0});
   REQUIRE_FALSE(w);
   CHECK(w.err().message == "workers must be positive, got 0");
+}
+
+TEST_CASE("run_stream: the stream_eval protocol on the graph reports what stream_evaluate does",
+          "[engine][equivalence]") {
+  auto train = read_ratings(test::data_dir() + "/ml-100k/u1.base");
+  REQUIRE(train);
+  rating_table validation = *train;  // shares the id space
+  auto test_file = read_ratings_into(test::data_dir() + "/ml-100k/u1.test", {}, validation);
+  REQUIRE(test_file);
+  validation.ratings.erase(validation.ratings.begin(),
+                           validation.ratings.begin() + std::ptrdiff_t(train->size()));
+  stream_params p;
+  p.passes = 2;
+  stream_eval_options opts{.batch_size = 1000, .max_batches = 12};
+  streaming_trainer ref(p, train->scale);
+  auto expected = stream_evaluate(ref, *train, validation, opts);
+  REQUIRE(expected);
+  auto partitions = GENERATE(std::size_t{1}, std::size_t{3});
+  auto got = run_stream(p, *train, validation, opts, {.partitions = partitions});
+  REQUIRE(got);
+  REQUIRE(got->reports.size() == expected->size());
+  for (std::size_t b = 0; b < got->reports.size(); ++b) {
+    CHECK(got->reports[b].ratings_seen == (*expected)[b].ratings_seen);
+    CHECK(got->reports[b].rmse == Approx((*expected)[b].rmse).epsilon(1e-12));
+    CHECK(got->reports[b].mae == Approx((*expected)[b].mae).epsilon(1e-12));
+  }
+  CHECK(got->model == ref.model());
+  auto bad = run_stream(p, *train, validation, opts, {.partitioner = "range"});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().message == "unknown partitioner 'range' (hash, modulo)");
 }

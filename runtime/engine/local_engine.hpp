@@ -9,6 +9,14 @@
 /// every pass, and the round is complete when every owner has reported. At most
 /// `max_in_flight` batches are between the source and completion (backpressure: the
 /// source is only asked for a batch when there is room).
+///
+/// Equivalence with the single-threaded streaming_trainer (batch_gradient mode): every
+/// key's gradients are summed in batch order by the owner of the key, with the kernels
+/// the trainer uses (stream_kernel::with_rank), against the same pass-start snapshot, so
+/// the model is bit-identical to the trainer's built with the same flags, for any number
+/// of partitions. The tests allow 1e-9 relative; the largest difference they see is 0. A
+/// build with other flags (FMA contraction, SIMD width) differs by reassociation only,
+/// about 1e-12 relative per batch.
 #pragma once
 
 #include <chrono>

@@ -1,0 +1,62 @@
+#include "engine/run_stream.hpp"
+
+#include <chrono>
+
+#include "model/split.hpp"
+
+namespace recflow {
+
+result<local_stream_result> run_stream(const stream_params& params, const rating_table& train,
+                                       const rating_table& validation,
+                                       const stream_eval_options& opts,
+                                       const local_stream_options& local,
+                                       const stream_callback& on_batch) {
+  if (auto ok = validate(opts); !ok)
+    return ok.err();
+  auto by_user = make_partitioner(local.partitioner, local.partitions);
+  auto by_item = make_partitioner(local.partitioner, local.partitions, 0x51ed);
+  if (!by_user.valid())
+    return error{errc::invalid_argument,
+                 "unknown partitioner '" + local.partitioner + "' (hash, modulo)"};
+  auto stream = train.ratings;
+  order_ratings(stream, opts.order, opts.order_seed);
+  streaming_graph g;
+  g.source = memory_source(to_batch(stream, train.users, train.items).ratings,
+                           {.max_ratings = opts.batch_size});
+  g.partitions = local.partitions;
+  g.user_partitioner = by_user;
+  g.item_partitioner = by_item;
+  g.training = params;
+  g.scale = train.scale;
+  g.evaluation = evaluation_options{std::make_shared<const rating_table>(validation), 1};
+  auto engine = local_engine::make(std::move(g), local.engine);
+  if (!engine)
+    return engine.err();
+
+  local_stream_result out;
+  auto start = std::chrono::steady_clock::now();
+  auto report = [&](const batch_metrics& m) {
+    stream_report r;
+    r.batch = m.batch;
+    r.ratings_seen = m.ratings_seen;
+    r.rmse = m.rmse.value_or(0.0);
+    r.mae = m.mae.value_or(0.0);
+    r.batch_seconds = m.latency_seconds;
+    r.elapsed_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.reports.push_back(r);
+    if (on_batch)
+      on_batch(r);
+  };
+  auto sum = opts.max_batches == 0 ? (*engine)->run(report)
+                                   : (*engine)->run_n(opts.max_batches, report);
+  if (!sum)
+    return sum.err();
+  auto model = (*engine)->snapshot();
+  if (!model)
+    return model.err();
+  out.model = std::move(*model);
+  return out;
+}
+
+}  // namespace recflow

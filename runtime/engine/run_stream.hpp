@@ -1,0 +1,37 @@
+/// The stream_eval protocol on the actor graph: what `recflow stream --engine local`
+/// calls. Same batches, same reports as stream_evaluate() with a fresh streaming_trainer
+/// (and the same model, bit for bit: see the "[engine][equivalence]" tests).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/local_engine.hpp"
+#include "model/stream_eval.hpp"
+
+namespace recflow {
+
+/// How the graph is laid out, with defaults.
+struct local_stream_options {
+  std::size_t partitions = 2;        ///< shards of U and of P
+  std::string partitioner = "hash";  ///< "hash" or "modulo", for both edges
+  engine_options engine{};           ///< workers, batches in flight, stall timeout
+};
+
+/// What a streamed run produced.
+struct local_stream_result {
+  std::vector<stream_report> reports;  ///< one per batch, as stream_evaluate reports them
+  factor_model model;                  ///< the model after the last batch
+};
+
+/// Streams `train` (ordered by `opts.order`, `opts.order_seed`) through a graph in batches
+/// of `opts.batch_size` (at most `opts.max_batches`, 0 = all), starting from an empty
+/// model on train's scale; after each batch evaluates a snapshot on `validation` (ids
+/// matched by external id). Reports every batch to `on_batch`.
+result<local_stream_result> run_stream(const stream_params& params, const rating_table& train,
+                                       const rating_table& validation,
+                                       const stream_eval_options& opts = {},
+                                       const local_stream_options& local = {},
+                                       const stream_callback& on_batch = {});
+
+}  // namespace recflow
