@@ -38,6 +38,10 @@ result<ingest_options> make_ingest_options(const data_options& opts) {
     return error{errc::invalid_argument, "unknown --format '" + opts.format
                                            + "' (detect, ml100k, ml-csv, ml-dat, delimited)"};
   io.format = *fmt;
+  // Column order and a header only mean something for a delimited file: asking for
+  // them says the file is one.
+  if (io.format == input_format::detect && (!opts.columns.empty() || opts.header))
+    io.format = input_format::delimited;
   io.separator = opts.separator;
   io.header = opts.header;
   io.strict = !opts.lenient;
