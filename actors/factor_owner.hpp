@@ -24,8 +24,8 @@ class shard_store {
   std::uint32_t touch(std::int64_t id, std::uint64_t first_seen);
 
   int rank() const noexcept { return rank_; }
-  std::uint32_t size() const noexcept { return ids_.size(); }
-  std::int64_t id(std::uint32_t k) const noexcept { return ids_.external(k); }
+  std::uint32_t size() const noexcept { return static_cast<std::uint32_t>(externals_.size()); }
+  std::int64_t id(std::uint32_t k) const noexcept { return externals_[k]; }
   double& bias(std::uint32_t k) noexcept { return bias_[k]; }
   double bias(std::uint32_t k) const noexcept { return bias_[k]; }
   double* row(std::uint32_t k) noexcept { return factors_.data() + std::size_t(k) * rank_; }
@@ -42,7 +42,15 @@ class shard_store {
   int rank_ = 0;
   std::uint64_t seed_ = 0;
   double init_stddev_ = 0.0;
-  id_map ids_;
+  /// Ids below this bound are found through `direct_` (one array read) instead of the
+  /// hash map: MovieLens-style ids are small integers.
+  static constexpr std::int64_t direct_bound = std::int64_t(1) << 24;
+  std::uint32_t add(std::int64_t id, std::uint64_t first_seen);
+
+  std::vector<std::uint32_t> direct_;  ///< id -> local index (npos if absent), small ids
+  id_map large_;                       ///< other ids -> position in `large_keys_`
+  std::vector<std::uint32_t> large_keys_;
+  std::vector<std::int64_t> externals_;  ///< local index -> external id
   std::vector<double> bias_;
   std::vector<double> factors_;
   std::vector<std::uint32_t> count_;

@@ -219,3 +219,23 @@ TEST_CASE("messages: registered types travel between actors of a local system", 
              [&](caf::error& e) { FAIL(caf::to_string(e)); });
   self->send_exit(echo, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("shard store: small, large and negative ids each get one key and seeded factors",
+          "[actors]") {
+  shard_store store(side::item, 8, 42, 0.1);
+  std::vector<std::int64_t> ids{5, std::int64_t(1) << 40, -3, 5, 70'000'000, -3};
+  std::vector<std::uint32_t> keys;
+  for (std::size_t k = 0; k < ids.size(); ++k)
+    keys.push_back(store.touch(ids[k], k));
+  CHECK(keys == std::vector<std::uint32_t>{0, 1, 2, 0, 3, 2});
+  CHECK(store.size() == 4);
+  factor_model ref(8, {});
+  for (std::uint32_t k = 0; k < store.size(); ++k) {
+    CHECK(store.id(k) == ids[k == 3 ? 4 : k]);
+    auto i = ref.add_item(store.id(k), 42, 0.1);
+    for (int d = 0; d < 8; ++d)
+      CHECK(store.row(k)[d] == ref.P().row(i)[d]);
+  }
+  auto parts = store.export_parts(0, 0);
+  CHECK(parts.first_seen == std::vector<std::uint64_t>{0, 1, 2, 4});
+}
