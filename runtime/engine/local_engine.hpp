@@ -49,7 +49,9 @@ using stop_predicate = std::function<bool(const batch_metrics&)>;
 
 class local_engine {
  public:
-  /// Validates `g` and `o`, starts the actor system and spawns the graph's actors.
+  /// Validates `g` and `o`, starts the actor system and spawns the graph's actors. The
+  /// source runs on its own (detached) thread; destroying the engine waits for a
+  /// `next()` in progress to return.
   static result<std::unique_ptr<local_engine>> make(streaming_graph g,
                                                     const engine_options& o = {});
   ~local_engine();
