@@ -1,0 +1,110 @@
+#include "model/ranking.hpp"
+
+#include <algorithm>
+#include <compare>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "model/recommend.hpp"
+
+namespace recflow {
+
+result<void> validate(const ranking_options& o) {
+  if (o.k == 0)
+    return error{errc::invalid_argument, "ranking k must be positive, got 0"};
+  if (!std::isfinite(o.relevance))
+    return error{errc::invalid_argument, "relevance threshold must be a finite number"};
+  return {};
+}
+
+ranking_metrics ranking_of(std::span<const std::int64_t> ranked,
+                           std::span<const std::int64_t> relevant, std::size_t k) {
+  ranking_metrics m;
+  m.k = k;
+  if (relevant.empty() || k == 0) {
+    m.users_without_relevant = relevant.empty() ? 1 : 0;
+    return m;
+  }
+  m.users = 1;
+  const std::size_t n = std::min(ranked.size(), k);
+  double hits = 0.0, dcg = 0.0, precision_sum = 0.0;
+  for (std::size_t j = 0; j < n; ++j) {
+    if (!std::binary_search(relevant.begin(), relevant.end(), ranked[j]))
+      continue;
+    hits += 1.0;
+    dcg += 1.0 / std::log2(static_cast<double>(j) + 2.0);
+    precision_sum += hits / static_cast<double>(j + 1);
+  }
+  const std::size_t ideal = std::min(k, relevant.size());
+  double idcg = 0.0;
+  for (std::size_t j = 0; j < ideal; ++j)
+    idcg += 1.0 / std::log2(static_cast<double>(j) + 2.0);
+  m.precision = hits / static_cast<double>(k);
+  m.recall = hits / static_cast<double>(relevant.size());
+  m.ndcg = dcg / idcg;
+  m.map = precision_sum / static_cast<double>(ideal);
+  return m;
+}
+
+ranking_metrics evaluate_ranking(const factor_model& model, std::span<const rating> test,
+                                 const id_map& users, const id_map& items,
+                                 const ranking_options& o) {
+  // (test user, external item) of every rating, relevant or not: a user with test
+  // ratings but none relevant is counted in users_without_relevant.
+  struct entry {
+    index_t user;
+    bool relevant;
+    std::int64_t item;
+    auto operator<=>(const entry&) const = default;
+  };
+  std::vector<entry> pairs;
+  pairs.reserve(test.size());
+  for (const auto& r : test) {
+    if (r.user >= users.size() || r.item >= items.size())
+      continue;
+    pairs.push_back({r.user, static_cast<double>(r.value) >= o.relevance, items.external(r.item)});
+  }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+
+  ranking_metrics total;
+  total.k = o.k;
+  std::vector<std::int64_t> relevant, ranked;
+  recommend_options ro;
+  ro.n = o.k;
+  ro.exclude_rated = true;
+  for (std::size_t b = 0; b < pairs.size();) {
+    const index_t u = pairs[b].user;
+    relevant.clear();
+    std::size_t e = b;
+    for (; e < pairs.size() && pairs[e].user == u; ++e)
+      if (pairs[e].relevant)
+        relevant.push_back(pairs[e].item);
+    b = e;
+    if (relevant.empty()) {
+      ++total.users_without_relevant;
+      continue;
+    }
+    // Sorted by external id, without duplicates, as the entries were.
+    ranked.clear();
+    for (const auto& s : recommend(model, model.users().find(users.external(u)), ro))
+      ranked.push_back(s.external_id);
+    auto one = ranking_of(ranked, relevant, o.k);
+    total.precision += one.precision;
+    total.recall += one.recall;
+    total.ndcg += one.ndcg;
+    total.map += one.map;
+    ++total.users;
+  }
+  if (total.users > 0) {
+    const auto n = static_cast<double>(total.users);
+    total.precision /= n;
+    total.recall /= n;
+    total.ndcg /= n;
+    total.map /= n;
+  }
+  return total;
+}
+
+}  // namespace recflow
