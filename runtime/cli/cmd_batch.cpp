@@ -9,9 +9,11 @@
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
 #include "cli/output.hpp"
+#include "cli/ranking_output.hpp"
 #include "model/als.hpp"
 #include "model/metrics.hpp"
 #include "model/model_io.hpp"
+#include "model/ranking.hpp"
 #include "model/split.hpp"
 
 namespace recflow::cli {
@@ -21,6 +23,7 @@ namespace {
 struct batch_options {
   data_options data;
   als_params als;
+  ranking_options ranking;
   std::string biases = "joint";
   bool unweighted = false;
   int folds = 0;
@@ -57,6 +60,8 @@ int run_batch(batch_options& o) {
   o.als.seed = o.data.seed;
   if (auto ok = validate(o.als); !ok)
     return report(ok.err());
+  if (auto ok = validate(o.ranking); !ok)
+    return report(ok.err());
   auto data = load_data(o.data);
   if (!data)
     return report(data.err());
@@ -73,6 +78,7 @@ int run_batch(batch_options& o) {
     double se = 0.0, ae = 0.0;
     std::size_t n = 0, train_total = 0;
     nlohmann::json per_fold = nlohmann::json::array();
+    ranking_metrics ranked;
     for (int f = 0; f < o.folds; ++f) {
       auto parts = k_fold(all, o.folds, f, o.data.seed);
       train_total += parts.train.size();
@@ -88,25 +94,28 @@ int run_batch(batch_options& o) {
       ae += m.mae * static_cast<double>(m.count);
       n += m.count;
       per_fold.push_back({{"rmse", m.rmse}, {"mae", m.mae}, {"test_ratings", m.count}});
+      accumulate(ranked, evaluate_ranking(*model, parts.test, train.users, train.items, o.ranking));
     }
     double rmse = std::sqrt(se / static_cast<double>(n));
     double mae = ae / static_cast<double>(n);
-    std::cout << fmt::format("{}-fold cross-validation: rmse {:.4f}  mae {:.4f}\n", o.folds,
-                             rmse, mae);
+    std::cout << fmt::format("{}-fold cross-validation: rmse {:.4f}  mae {:.4f}  {}\n", o.folds,
+                             rmse, mae, ranking_text(ranked));
     summary = {{"rmse", rmse}, {"mae", mae}, {"folds", per_fold},
                {"train_ratings", train_total / static_cast<std::size_t>(o.folds)},
                {"test_ratings", n}};
+    add_ranking_json(summary, ranked);
   } else {
     auto model = train_and_report(o, data->train, "");
     if (!model)
       return report(model.err());
     auto m = evaluate(*model, data->test);
+    auto ranked = evaluate_ranking(*model, data->test, o.ranking);
     std::cout << fmt::format("batch ALS on {}: rank {}, {} iterations, lambda {}\n",
                              data->source, o.als.rank, o.als.iterations, o.als.lambda);
     std::cout << fmt::format("test rmse {:.4f}  mae {:.4f}  ({} train / {} test ratings, "
-                             "{} users, {} items)\n",
+                             "{} users, {} items)\ntest ranking {}\n",
                              m.rmse, m.mae, data->train.size(), m.count, model->n_users(),
-                             model->n_items());
+                             model->n_items(), ranking_text(ranked));
     if (!o.save.empty()) {
       model_metadata meta;
       meta.set("trainer", "batch-als");
@@ -128,6 +137,7 @@ int run_batch(batch_options& o) {
     summary = {{"rmse", m.rmse}, {"mae", m.mae}, {"train_ratings", data->train.size()},
                {"test_ratings", m.count}, {"users", model->n_users()},
                {"items", model->n_items()}};
+    add_ranking_json(summary, ranked);
     if (!o.save.empty())
       summary["model"] = o.save;
   }
@@ -162,6 +172,7 @@ void add_batch_command(CLI::App& app, int& exit_status) {
     ->capture_default_str();
   cmd->add_option("--init-stddev", p.init_stddev, "Stddev of the seeded initial factors")
     ->capture_default_str();
+  add_ranking_options(*cmd, opts->ranking);
   cmd->add_option("--folds", opts->folds, "Run k-fold cross-validation over all ratings instead");
   cmd->add_option("--save", opts->save, "Write the trained model to this file");
   cmd->add_flag("--json", opts->json, "Print a JSON summary as the last line of stdout");

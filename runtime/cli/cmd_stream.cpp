@@ -10,8 +10,10 @@
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
 #include "cli/output.hpp"
+#include "cli/ranking_output.hpp"
 #include "model/metrics.hpp"
 #include "model/model_io.hpp"
+#include "model/ranking.hpp"
 #include "model/recommend.hpp"
 #include "model/stream_eval.hpp"
 #include "model/streaming.hpp"
@@ -24,6 +26,7 @@ struct stream_options {
   data_options data;
   stream_params params;
   stream_eval_options eval;
+  ranking_options ranking;
   std::string order = "random";
   std::string mode = "batch-gradient";
   std::string init_model;
@@ -53,6 +56,8 @@ int run_stream(stream_options& o) {
   if (auto ok = validate(o.params); !ok)
     return report(ok.err());
   if (auto ok = validate(o.eval); !ok)
+    return report(ok.err());
+  if (auto ok = validate(o.ranking); !ok)
     return report(ok.err());
 
   auto data = load_data(o.data);
@@ -103,17 +108,20 @@ int run_stream(stream_options& o) {
   // Remember what each user rated, so that recommendations from the saved model skip it.
   model.rated() = rated_in_model(model, data->train.ratings, data->train.users, data->train.items);
   auto final_metrics = evaluate(model, data->test);
+  auto ranked = evaluate_ranking(model, data->test, o.ranking);
   double update_seconds = 0.0;
   for (const auto& r : *reports)
     update_seconds += r.batch_seconds;
   std::cout << fmt::format("final validation rmse {:.4f}  mae {:.4f} after {} batches "
-                           "({} users, {} items; {:.0f} ratings x passes/s in updates)\n",
+                           "({} users, {} items; {:.0f} ratings x passes/s in updates)\n"
+                           "final validation ranking {}\n",
                            final_metrics.rmse, final_metrics.mae, reports->size(),
                            model.n_users(), model.n_items(),
                            update_seconds > 0 && !reports->empty()
                              ? static_cast<double>(reports->back().ratings_seen)
                                  * o.params.passes / update_seconds
-                             : 0.0);
+                             : 0.0,
+                           ranking_text(ranked));
   if (!o.save.empty()) {
     model_metadata meta;
     meta.set("trainer", "stream");
@@ -151,6 +159,7 @@ int run_stream(stream_options& o) {
                      {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
     if (!o.save.empty())
       j["model"] = o.save;
+    add_ranking_json(j, ranked);
     print_json(j);
   }
   return exit_ok;
@@ -184,6 +193,7 @@ void add_stream_command(CLI::App& app, int& exit_status) {
     ->capture_default_str();
   cmd->add_option("--init-model", o->init_model,
                   "Start from a saved model (e.g. from `recflow batch --save`)");
+  add_ranking_options(*cmd, o->ranking);
   cmd->add_option("--max-batches", o->eval.max_batches, "Stop after this many batches (0: all)");
   cmd->add_option("--csv", o->csv, "Per-batch CSV of validation RMSE")->capture_default_str();
   cmd->add_flag("--no-csv", o->no_csv, "Do not write the per-batch CSV");
