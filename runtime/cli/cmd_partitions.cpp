@@ -1,0 +1,219 @@
+// `recflow partitions`: simulate partitioning strategies on a data set (no training) and
+// report, per strategy and partition count, the rating imbalance, the factors fetched,
+// the messages and bytes per micro-batch, and the keys moved when a partition is added.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <span>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "cli/data_options.hpp"
+#include "cli/output.hpp"
+#include "cli/partition_report.hpp"
+#include "data/ingest.hpp"
+#include "graph/partition_plan.hpp"
+#include "model/power_law.hpp"
+
+namespace recflow::cli {
+
+namespace {
+
+struct partitions_options {
+  data_options data;        ///< only data, format, separator, header, columns, lenient
+  std::string counts = "2,4,8,16";
+  std::string strategy = "all";
+  std::size_t batch_size = 1000;
+  cost_model cost;
+  std::string csv, chart;
+  bool json = false;
+};
+
+result<std::vector<std::size_t>> parse_counts(const std::string& text) {
+  std::vector<std::size_t> out;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    std::size_t used = 0;
+    unsigned long long n = 0;
+    try {
+      n = std::stoull(part, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != part.size() || n == 0 || n > 4096)
+      return error{errc::invalid_argument,
+                   "--partitions wants counts in 1..4096 like 2,4,8,16, got '" + text + "'"};
+    out.push_back(std::size_t(n));
+  }
+  if (out.empty())
+    return error{errc::invalid_argument, "--partitions is empty"};
+  return out;
+}
+
+result<std::vector<std::string>> parse_strategies(const std::string& text) {
+  if (text == "all")
+    return partition_strategies();
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string part;
+  const auto& known = partition_strategies();
+  while (std::getline(in, part, ',')) {
+    if (std::find(known.begin(), known.end(), part) == known.end())
+      return error{errc::invalid_argument, "unknown --strategy '" + part + "' (all, or any of "
+                                             "hash-user, hash-item, range, random, grid, degree, consistent)"};
+    out.push_back(part);
+  }
+  return out;
+}
+
+/// The ratings to simulate: a file read whole, or the power-law stream regenerated per
+/// pass (so 10M ratings never sit in memory).
+struct data_set {
+  std::string name;
+  id_map users, items;
+  std::optional<rating_table> table;
+  std::optional<power_law_generator> synthetic;
+
+  template <class F>
+  void for_each_batch(std::size_t size, F&& f) {
+    if (table) {
+      std::span<const rating> all(table->ratings);
+      for (std::size_t at = 0; at < all.size(); at += size)
+        f(all.subspan(at, std::min(size, all.size() - at)));
+      return;
+    }
+    std::vector<rating> b;
+    synthetic->restart();
+    while (synthetic->next(b, size))
+      f(std::span<const rating>(b));
+  }
+};
+
+result<data_set> open_data(const partitions_options& o) {
+  data_set d;
+  const std::string prefix = "synthetic:";
+  if (o.data.data.rfind(prefix, 0) == 0) {
+    std::uint64_t n = 0;
+    try {
+      n = std::stoull(o.data.data.substr(prefix.size()));
+    } catch (...) {
+    }
+    if (n == 0)
+      return error{errc::invalid_argument, "--data synthetic:N wants a positive N, got '" + o.data.data + "'"};
+    auto p = power_law_params::for_ratings(n, o.data.seed);
+    if (auto ok = validate(p); !ok)
+      return ok.err();
+    d.synthetic.emplace(p);
+    d.users = d.synthetic->user_ids();
+    d.items = d.synthetic->item_ids();
+    d.name = fmt::format("power-law synthetic: {} ratings, {} users (Zipf {}), {} items (Zipf {}), seed {}",
+                         n, p.users, p.user_exponent, p.items, p.item_exponent, p.seed);
+    return d;
+  }
+  if (o.data.data.empty())
+    return error{errc::invalid_argument, "--data FILE or --data synthetic:N is required"};
+  auto io = make_ingest_options(o.data);
+  if (!io)
+    return io.err();
+  auto t = read_ratings(o.data.data, *io);
+  if (!t)
+    return t.err();
+  d.users = t->users;
+  d.items = t->items;
+  d.name = fmt::format("{}: {} ratings, {} users, {} items (file order)", o.data.data, t->size(),
+                       t->users.size(), t->items.size());
+  d.table = std::move(*t);
+  return d;
+}
+
+int run_partitions(partitions_options& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto counts = parse_counts(o.counts);
+  if (!counts)
+    return report(counts.err());
+  auto strategies = parse_strategies(o.strategy);
+  if (!strategies)
+    return report(strategies.err());
+  if (auto ok = validate(o.cost); !ok)
+    return report(ok.err());
+  if (o.batch_size == 0)
+    return report({errc::invalid_argument, "batch size must be positive, got 0"});
+  auto data = open_data(o);
+  if (!data)
+    return report(data.err());
+
+  key_degrees deg(data->users.size(), data->items.size());
+  data->for_each_batch(1 << 16, [&](std::span<const rating> b) { deg.add(b); });
+  std::vector<partition_plan> plans;
+  std::vector<std::uint64_t> moved;
+  for (auto n : *counts)
+    for (const auto& s : *strategies) {
+      auto plan = make_plan(s, n, data->users, data->items, deg.users, deg.items);
+      auto grown = make_plan(s, n + 1, data->users, data->items, deg.users, deg.items);
+      if (!plan || !grown)
+        return report(plan ? grown.err() : plan.err());
+      moved.push_back(keys_moved(*plan, *grown));
+      plans.push_back(std::move(*plan));
+    }
+  cost_simulator sim(std::move(plans), data->users.size(), data->items.size(), o.cost);
+  data->for_each_batch(o.batch_size, [&](std::span<const rating> b) { sim.add(b); });
+  auto costs = sim.results();
+  for (std::size_t k = 0; k < costs.size(); ++k)
+    costs[k].keys_moved = moved[k];
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  std::cout << data->name << '\n'
+            << fmt::format("batches of {} ratings, rank {}, {} pass(es): a fetch ships {} bytes "
+                           "(row out, gradient back), a routed rating {} bytes\n",
+                           o.batch_size, o.cost.rank, o.cost.passes, o.cost.fetch_bytes(),
+                           o.cost.rating_bytes)
+            << format_table(costs)
+            << fmt::format("simulated {} strategies x {} counts in {:.2f} s\n", strategies->size(),
+                           counts->size(), seconds);
+  if (!o.csv.empty())
+    if (auto ok = write_csv(o.csv, costs); !ok)
+      return report(ok.err());
+  if (!o.chart.empty())
+    if (auto ok = write_chart(o.chart, costs, data->name, o.batch_size, o.cost.rank); !ok)
+      return report(ok.err());
+  if (o.json)
+    print_json(to_json(costs, seconds));
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_partitions_command(CLI::App& app, int& exit_status) {
+  auto opts = std::make_shared<partitions_options>();
+  auto* cmd = app.add_subcommand(
+    "partitions", "Simulate partitioning strategies: imbalance, fetches, bytes, keys moved");
+  cmd->add_option("--data", opts->data.data,
+                  "Rating file, or synthetic:N for N power-law ratings (N/20 users, N/200 items)");
+  cmd->add_option("--format", opts->data.format, "detect, ml100k, ml-csv, ml-dat or delimited")
+    ->capture_default_str();
+  cmd->add_option("--separator", opts->data.separator, "Field separator of a delimited file");
+  cmd->add_flag("--header", opts->data.header, "A delimited file starts with a header line");
+  cmd->add_option("--columns", opts->data.columns, "Zero-based columns u,i,r[,t] of a delimited file");
+  cmd->add_flag("--lenient", opts->data.lenient, "Skip bad lines instead of failing");
+  cmd->add_option("--partitions,-p", opts->counts, "Partition counts, comma-separated")
+    ->capture_default_str();
+  cmd->add_option("--strategy", opts->strategy,
+                  "all, or a comma-separated list of hash-user, hash-item, range, random, grid, "
+                  "degree, consistent")
+    ->capture_default_str();
+  cmd->add_option("--batch-size", opts->batch_size, "Ratings per micro-batch")->capture_default_str();
+  cmd->add_option("--rank,-k", opts->cost.rank, "Factor rank of the byte model")->capture_default_str();
+  cmd->add_option("--passes", opts->cost.passes, "Fetch rounds per batch")->capture_default_str();
+  cmd->add_option("--seed", opts->data.seed, "Seed of synthetic:N")->capture_default_str();
+  cmd->add_option("--csv", opts->csv, "Write one line per strategy and count to this file");
+  cmd->add_option("--chart", opts->chart, "Write an SVG bar chart to this file");
+  cmd->add_flag("--json", opts->json, "Print a JSON summary as the last line of stdout");
+  cmd->callback([opts, &exit_status] { exit_status = run_partitions(*opts); });
+}
+
+}  // namespace recflow::cli

@@ -1,0 +1,30 @@
+/// What `recflow partitions` prints and writes: a terminal table, CSV, JSON and an SVG
+/// chart (written by hand: grouped bars, labelled axes, a legend; no plotting library).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/error.hpp"
+#include "model/partition_cost.hpp"
+
+namespace recflow::cli {
+
+/// One row per strategy and partition count, grouped by count.
+std::string format_table(const std::vector<partition_cost>& costs);
+
+/// `strategy,partitions,ratings,batches,max_ratings,imbalance,fetched_per_batch,
+/// messages_per_batch,bytes_per_batch,keys_moved,keys_total,moved_fraction`.
+result<void> write_csv(const std::string& path, const std::vector<partition_cost>& costs);
+
+/// Three panels of grouped bars (one group per partition count, one bar per strategy):
+/// imbalance, kilobytes per batch, and the share of keys moved when a partition is added.
+result<void> write_chart(const std::string& path, const std::vector<partition_cost>& costs,
+                         const std::string& title, std::size_t batch_size, int rank);
+
+/// The rows as JSON, with the simulation time.
+nlohmann::json to_json(const std::vector<partition_cost>& costs, double seconds);
+
+}  // namespace recflow::cli
