@@ -1,0 +1,113 @@
+/// Batch ALS on blocks: the users (or items) of one partition as a factor owner, with
+/// Spark's in/out-block layout, so that each half-iteration ships every factor row at
+/// most once to each block that needs it. The logic here needs no actor system.
+///
+/// For a user half (users solved against fixed items), item block t sends user block s
+/// one message holding exactly the rows of t's items that some user of s rated (t's
+/// out-block for s); s writes them into its gathered table at the segment reserved for
+/// t (its in-block) and, once every expected message is in, solves each of its users
+/// with als_solver over that user's ratings in the order train_als uses (the order of
+/// the rating table), so the result equals train_als's bit for bit.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/als.hpp"
+#include "model/als_blocks.hpp"
+#include "model/als_solver.hpp"
+#include "model/model.hpp"
+
+namespace recflow {
+
+/// Block -> block, once per half-iteration: the sender's rows that the receiver needs,
+/// in the order the receiver's in-block expects (increasing index on the sender).
+struct als_rows {
+  std::uint32_t iteration = 0;  ///< 1-based sweep
+  std::uint8_t side = 0;        ///< side of the rows (0 users, 1 items)
+  std::uint32_t from = 0;       ///< sending block
+  std::uint32_t to = 0;         ///< receiving block
+  std::vector<double> bias;     ///< one per row
+  std::vector<double> factors;  ///< rank doubles per row
+};
+
+/// Where one block's entities and ratings live, and what it exchanges with the other
+/// side's blocks.
+struct als_block_layout {
+  side owner = side::user;
+  std::uint32_t block = 0;
+  /// Compact indices (as in rating_blocks) of the entities owned, increasing; the
+  /// position in this list is the entity's local index.
+  std::vector<index_t> entities;
+  /// Ratings by local entity, in train_als's order; `cols` index the gathered table.
+  rating_csr ratings;
+  /// Size other blocks + 1: rows [in_offsets[t], in_offsets[t+1]) of the gathered table
+  /// come from the other side's block t (its out_rows for this block).
+  std::vector<std::uint32_t> in_offsets;
+  /// Per other-side block: the local indices of this block's entities it needs, increasing.
+  std::vector<std::vector<std::uint32_t>> out_rows;
+
+  /// Other-side blocks that send this block rows each half-iteration.
+  std::uint32_t expected_messages() const noexcept;
+  /// Rows this block sends per half-iteration (over all destinations).
+  std::uint64_t rows_out() const noexcept;
+};
+
+/// Every block of both sides.
+struct als_block_plan {
+  std::vector<als_block_layout> users, items;
+
+  /// Lays out `blocks` over `partitions` blocks per side; `user_block[u]` and
+  /// `item_block[i]` give the block of each compact user and item (each below
+  /// `partitions`).
+  static als_block_plan build(const rating_blocks& blocks, std::span<const std::uint32_t> user_block,
+                              std::span<const std::uint32_t> item_block, std::uint32_t partitions);
+};
+
+/// One block's factors and the other side's rows it has gathered; solves its entities.
+class als_block_state {
+ public:
+  /// Starts from the rows of `initial` (a model laid out as rating_blocks' compact
+  /// indices, e.g. als_initial_model) for the block's entities.
+  als_block_state(als_block_layout layout, const als_params& p, const factor_model& initial);
+
+  const als_block_layout& layout() const noexcept { return layout_; }
+  /// One message per other-side block that needs rows from this block.
+  std::vector<als_rows> ship(std::uint32_t iteration) const;
+  /// Stores an incoming message's rows; true once every expected message of its
+  /// iteration has arrived (then call solve()).
+  bool take(const als_rows& rows);
+  /// Solves every entity of the block against the gathered rows.
+  void solve();
+  /// Squared training error of the block's ratings with its factors and the gathered
+  /// rows (after an item half this is the block's share of the sweep's training error).
+  double squared_error() const;
+
+  std::span<const double> bias() const noexcept { return bias_; }
+  const factor_table& factors() const noexcept { return factors_; }
+  /// Rows received (and messages) since the last reset_counters().
+  std::uint64_t rows_received() const noexcept { return rows_received_; }
+  std::uint64_t messages_received() const noexcept { return messages_received_; }
+  void reset_counters() noexcept { rows_received_ = messages_received_ = 0; }
+
+ private:
+  als_block_layout layout_;
+  als_params params_;
+  double mu_ = 0.0;
+  factor_table factors_;
+  std::vector<double> bias_;
+  factor_table gathered_;
+  std::vector<double> gathered_bias_;
+  als_solver solver_;
+  std::uint32_t arrived_ = 0;
+  std::uint32_t iteration_ = 0;
+  std::uint64_t rows_received_ = 0, messages_received_ = 0;
+};
+
+/// Writes one block's biases and factors (`layout.entities` order, rank doubles per
+/// entity) into `m`, whose dense indices are the compact indices of the plan.
+void write_back(const als_block_layout& layout, std::span<const double> bias,
+                std::span<const double> factors, factor_model& m);
+
+}  // namespace recflow

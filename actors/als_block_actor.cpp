@@ -1,0 +1,106 @@
+#include "actors/als_block_actor.hpp"
+
+#include <chrono>
+#include <optional>
+
+#include "actors/messages.hpp"
+
+namespace recflow {
+
+void add_als_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<als_rows>("recflow::als_rows");
+  cfg.add_message_type<als_block_done>("recflow::als_block_done");
+  cfg.add_message_type<als_block_parts>("recflow::als_block_parts");
+  cfg.add_message_type<peer_list>("recflow::peer_list");
+}
+
+namespace {
+
+struct als_block_actor {
+  std::optional<als_block_state> core;
+  std::vector<caf::actor> peers;
+  caf::actor coordinator;
+  std::uint64_t rows_sent = 0;
+  std::uint64_t messages_sent = 0;
+  double busy = 0.0;
+  static inline const char* name = "recflow.als_block";
+};
+
+using als_block_self = caf::stateful_actor<als_block_actor>;
+using clock = std::chrono::steady_clock;
+
+double since(clock::time_point t0) {
+  return std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+void ship(als_block_self* self, std::uint32_t iteration) {
+  auto& st = self->state;
+  for (auto& m : st.core->ship(iteration)) {
+    st.rows_sent += m.bias.size();
+    ++st.messages_sent;
+    auto to = m.to;
+    self->send(st.peers[to], std::move(m));
+  }
+}
+
+caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block_plan> plan,
+                           side owner, std::uint32_t block, als_params p,
+                           std::shared_ptr<const factor_model> initial, caf::actor coordinator) {
+  const auto& layouts = owner == side::user ? plan->users : plan->items;
+  self->state.core.emplace(layouts[block], p, *initial);
+  self->state.coordinator = std::move(coordinator);
+  return {
+    [=](peer_list& peers) { self->state.peers = std::move(peers.peers); },
+    [=](als_ship_atom, std::uint32_t iteration) {
+      auto t0 = clock::now();
+      ship(self, iteration);
+      self->state.busy += since(t0);
+    },
+    [=](const als_rows& rows) {
+      auto t0 = clock::now();
+      auto& st = self->state;
+      if (!st.core->take(rows)) {
+        st.busy += since(t0);
+        return;
+      }
+      st.core->solve();
+      if (owner == side::user) {
+        ship(self, rows.iteration);
+        st.busy += since(t0);
+        return;
+      }
+      als_block_done d;
+      d.iteration = rows.iteration;
+      d.block = block;
+      d.squared_error = st.core->squared_error();
+      d.item_rows_sent = st.rows_sent;
+      d.user_rows_received = st.core->rows_received();
+      d.messages = st.messages_sent + st.core->messages_received();
+      d.busy_seconds = st.busy + since(t0);
+      st.rows_sent = st.messages_sent = 0;
+      st.busy = 0.0;
+      st.core->reset_counters();
+      self->send(st.coordinator, d);
+    },
+    [=](als_export_atom) {
+      const auto& core = *self->state.core;
+      als_block_parts parts;
+      parts.side = static_cast<std::uint8_t>(owner);
+      parts.block = block;
+      parts.bias.assign(core.bias().begin(), core.bias().end());
+      parts.factors = core.factors().data();
+      return parts;
+    },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_block_plan> plan,
+                           side owner, std::uint32_t block, const als_params& p,
+                           std::shared_ptr<const factor_model> initial, caf::actor coordinator) {
+  return sys.spawn(als_block_fn, std::move(plan), owner, block, p, std::move(initial),
+                   std::move(coordinator));
+}
+
+}  // namespace recflow

@@ -1,0 +1,64 @@
+/// A batch-ALS block as an actor: the CAF messages of batch ALS on the graph and the
+/// thin behaviour around als_block_state (actors/als_block.hpp holds the logic).
+///
+///   coordinator --(als_ship_atom, k)--> item blocks --(item rows)--> user blocks: solve
+///   user blocks --(user rows)--> item blocks: solve --(als_block_done)--> coordinator
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/als_block.hpp"
+
+namespace recflow {
+
+using als_ship_atom = caf::atom_constant<caf::atom("alsship")>;      ///< start sweep k
+using als_export_atom = caf::atom_constant<caf::atom("alsexport")>;  ///< ask for the factors
+
+/// Item block -> coordinator, after solving its items in sweep `iteration`.
+struct als_block_done {
+  std::uint32_t iteration = 0;
+  std::uint32_t block = 0;
+  double squared_error = 0.0;           ///< the block's ratings, after the sweep
+  std::uint64_t item_rows_sent = 0;     ///< item rows shipped in the user half
+  std::uint64_t user_rows_received = 0; ///< user rows received in the item half
+  std::uint64_t messages = 0;           ///< messages sent plus received by this block
+  double busy_seconds = 0.0;            ///< time in this block's handlers for the sweep
+};
+
+/// Block -> coordinator: its biases and factors, in its layout's entity order.
+struct als_block_parts {
+  std::uint8_t side = 0;
+  std::uint32_t block = 0;
+  std::vector<double> bias;
+  std::vector<double> factors;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, als_rows& x) {
+  return f(caf::meta::type_name("als_rows"), x.iteration, x.side, x.from, x.to, x.bias,
+           x.factors);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, als_block_done& x) {
+  return f(caf::meta::type_name("als_block_done"), x.iteration, x.block, x.squared_error,
+           x.item_rows_sent, x.user_rows_received, x.messages, x.busy_seconds);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, als_block_parts& x) {
+  return f(caf::meta::type_name("als_block_parts"), x.side, x.block, x.bias, x.factors);
+}
+
+/// Registers the messages above (and the graph's peer_list) with `cfg`.
+void add_als_message_types(caf::actor_system_config& cfg);
+
+/// Spawns block `block` of side `owner` of `plan`, starting from `initial`'s rows. Send
+/// it the other side's blocks as a peer_list first. Item blocks report to `coordinator`.
+caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_block_plan> plan,
+                           side owner, std::uint32_t block, const als_params& p,
+                           std::shared_ptr<const factor_model> initial, caf::actor coordinator);
+
+}  // namespace recflow

@@ -1,0 +1,181 @@
+#include "engine/als_engine.hpp"
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/als_block.hpp"
+#include "actors/als_block_actor.hpp"
+#include "actors/messages.hpp"
+#include "model/als_blocks.hpp"
+#include "model/als_solver.hpp"
+
+namespace recflow {
+
+namespace {
+
+error invalid(std::string message) { return error{errc::invalid_argument, std::move(message)}; }
+
+// As train_als: every rating names a user and item of the table and is finite.
+result<void> check_ratings(const rating_table& t) {
+  for (std::size_t k = 0; k < t.ratings.size(); ++k) {
+    const auto& r = t.ratings[k];
+    if (r.user >= t.users.size() || r.item >= t.items.size())
+      return error{errc::invalid_value, "rating " + std::to_string(k) + " names user index "
+                                          + std::to_string(r.user) + " / item index "
+                                          + std::to_string(r.item)
+                                          + " outside the table's id maps"};
+    if (!std::isfinite(r.value))
+      return error{errc::invalid_value, "rating " + std::to_string(k) + " is not finite"};
+  }
+  return {};
+}
+
+using clock = std::chrono::steady_clock;
+
+}  // namespace
+
+result<void> validate(const als_graph_options& o) {
+  if (o.partitions == 0)
+    return invalid("partitions must be positive, got 0");
+  if (o.partitions > 65536)
+    return invalid("partitions must be at most 65536, got " + std::to_string(o.partitions));
+  if (o.workers == 0)
+    return invalid("workers must be positive, got 0");
+  if (o.stall_timeout.count() <= 0)
+    return invalid("stall timeout must be positive, got "
+                   + std::to_string(o.stall_timeout.count()) + " ms");
+  for (const auto& [what, part] : {std::pair{"user", &o.user_partitioner},
+                                   std::pair{"item", &o.item_partitioner}})
+    if (part->valid() && part->partitions() != o.partitions)
+      return invalid(std::string(what) + " partitioner has " + std::to_string(part->partitions())
+                     + " partitions, the graph has " + std::to_string(o.partitions));
+  return {};
+}
+
+partitioner als_user_partitioner(const als_graph_options& o) {
+  return o.user_partitioner.valid() ? o.user_partitioner : partitioner(hash_partitioner{o.partitions});
+}
+
+partitioner als_item_partitioner(const als_graph_options& o) {
+  return o.item_partitioner.valid() ? o.item_partitioner
+                                    : partitioner(hash_partitioner{o.partitions, 0x51ed});
+}
+
+result<factor_model> train_als_graph(const rating_table& train, const als_params& p,
+                                     const als_graph_options& o,
+                                     const als_graph_progress& progress) {
+  if (auto ok = validate(p); !ok)
+    return ok.err();
+  if (auto ok = validate(o); !ok)
+    return ok.err();
+  if (train.ratings.empty())
+    return invalid("training set is empty: ALS needs at least one rating");
+  if (auto ok = check_ratings(train); !ok)
+    return ok.err();
+
+  const auto parts = static_cast<std::uint32_t>(o.partitions);
+  auto blocks = rating_blocks::build(train.ratings, train.users.size(), train.items.size());
+  auto initial = std::make_shared<const factor_model>(als_initial_model(train, blocks, p));
+  std::vector<std::uint32_t> user_block(blocks.n_users()), item_block(blocks.n_items());
+  auto up = als_user_partitioner(o), ip = als_item_partitioner(o);
+  for (index_t u = 0; u < blocks.n_users(); ++u)
+    user_block[u] = static_cast<std::uint32_t>(up(train.users.external(blocks.user_of[u])));
+  for (index_t i = 0; i < blocks.n_items(); ++i)
+    item_block[i] = static_cast<std::uint32_t>(ip(train.items.external(blocks.item_of[i])));
+  auto plan = std::make_shared<const als_block_plan>(
+    als_block_plan::build(blocks, user_block, item_block, parts));
+
+  caf::actor_system_config cfg;
+  add_als_message_types(cfg);
+  cfg.set("scheduler.max-threads", o.workers);
+  caf::actor_system sys(cfg);
+  std::optional<error> failed;
+  factor_model m = *initial;
+  {
+    caf::scoped_actor self(sys);
+    auto me = caf::actor_cast<caf::actor>(self);
+    std::vector<caf::actor> users, items;
+    for (std::uint32_t b = 0; b < parts; ++b) {
+      users.push_back(spawn_als_block(sys, plan, side::user, b, p, initial, me));
+      items.push_back(spawn_als_block(sys, plan, side::item, b, p, initial, me));
+    }
+    for (auto& u : users) {
+      self->send(u, peer_list{items});
+      self->monitor(u);
+    }
+    for (auto& i : items) {
+      self->send(i, peer_list{users});
+      self->monitor(i);
+    }
+    std::size_t reporting = 0;  // item blocks with entities
+    for (const auto& b : plan->items)
+      reporting += b.entities.empty() ? 0 : 1;
+
+    for (int it = 1; it <= p.iterations && !failed; ++it) {
+      auto t0 = clock::now();
+      for (auto& i : items)
+        self->send(i, als_ship_atom::value, static_cast<std::uint32_t>(it));
+      als_sweep_metrics sm;
+      sm.iteration = it;
+      double se = 0.0;
+      for (std::size_t done = 0; done < reporting && !failed;) {
+        self->receive(
+          [&](als_block_done& d) {
+            ++done;
+            se += d.squared_error;
+            sm.item_rows_shipped += d.item_rows_sent;
+            sm.user_rows_shipped += d.user_rows_received;
+            sm.messages += d.messages;
+            sm.busy_seconds += d.busy_seconds;
+          },
+          [&](caf::down_msg& dm) {
+            failed = error{errc::io, "an ALS block stopped unexpectedly: " + caf::to_string(dm.reason)};
+          },
+          caf::after(o.stall_timeout) >> [&] {
+            failed = error{errc::io, "no progress for " + std::to_string(o.stall_timeout.count())
+                                       + " ms; the ALS graph is stuck"};
+          });
+      }
+      sm.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+      sm.train_rmse = std::sqrt(se / double(blocks.nnz()));
+      if (!failed && progress)
+        progress(sm);
+    }
+
+    for (auto* group : {&users, &items})
+      for (auto& a : *group) {
+        if (failed)
+          break;
+        self->request(a, o.stall_timeout, als_export_atom::value)
+          .receive(
+            [&](als_block_parts& bp) {
+              const auto& layouts = bp.side == 0 ? plan->users : plan->items;
+              write_back(layouts[bp.block], bp.bias, bp.factors, m);
+            },
+            [&](caf::error& e) {
+              failed = error{errc::io, "collecting the ALS blocks failed: " + caf::to_string(e)};
+            });
+      }
+    for (auto* group : {&users, &items})
+      for (auto& a : *group)
+        self->send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  if (failed)
+    return *failed;
+
+  // The rated-items index in the model's (compact) indices, as train_als builds it.
+  std::vector<rating> compact;
+  compact.reserve(blocks.nnz());
+  for (index_t u = 0; u < blocks.n_users(); ++u)
+    for (auto i : blocks.by_user.cols_of(u))
+      compact.push_back({u, i, 0.0f, 0});
+  m.rated() = rated_items::build(compact, blocks.n_users());
+  return m;
+}
+
+}  // namespace recflow

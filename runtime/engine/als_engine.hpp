@@ -1,0 +1,65 @@
+/// Batch ALS on the actor graph: P user blocks and P item blocks as factor owners on a
+/// local CAF actor system, exchanging factor rows by Spark's in/out-block scheme.
+///
+///   auto m = train_als_graph(train, als_params{.rank = 10}, {.partitions = 4});
+///
+/// Each sweep the coordinator tells the item blocks to start; each item block sends
+/// every user block the rows of exactly the items that block's users rated (each row at
+/// most once per block), the user blocks solve their users and answer likewise, and the
+/// item blocks solve their items and report. Every entity is solved with the solver of
+/// train_als over its ratings in train_als's order, against the same values, with mu
+/// fixed at the training mean: the model equals train_als's bit for bit with the same
+/// build flags, for any number of partitions (the test allows 1e-9 relative).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "graph/partitioner.hpp"
+#include "model/als.hpp"
+#include "model/error.hpp"
+#include "model/model.hpp"
+
+namespace recflow {
+
+/// How batch ALS runs on the graph, with defaults.
+struct als_graph_options {
+  std::size_t partitions = 2;  ///< blocks per side
+  std::size_t workers = 2;     ///< CAF scheduler threads
+  /// Block of a user / an item by external id; empty means hash partitioning (the item
+  /// side salted, as the streaming graph does). Must have `partitions` partitions.
+  partitioner user_partitioner, item_partitioner;
+  /// The run fails with "no progress for N ms" if no block reports for this long.
+  std::chrono::milliseconds stall_timeout{120'000};
+};
+
+/// "partitions must be positive, got 0" and friends.
+result<void> validate(const als_graph_options& o);
+
+/// What one sweep did.
+struct als_sweep_metrics {
+  int iteration = 0;                 ///< 1-based
+  double train_rmse = 0.0;           ///< unclamped, on every training rating
+  std::uint64_t item_rows_shipped = 0;  ///< item blocks -> user blocks (user half)
+  std::uint64_t user_rows_shipped = 0;  ///< user blocks -> item blocks (item half)
+  std::uint64_t messages = 0;        ///< block-to-block messages of the sweep
+  double seconds = 0.0;              ///< wall time of the sweep
+  double busy_seconds = 0.0;         ///< item blocks' handler time (summed)
+};
+
+/// Called after each sweep.
+using als_graph_progress = std::function<void(const als_sweep_metrics&)>;
+
+/// The partitioners `o` resolves to (its own, or the hash defaults).
+partitioner als_user_partitioner(const als_graph_options& o);
+partitioner als_item_partitioner(const als_graph_options& o);
+
+/// Trains like train_als(train, p) on the actor graph; the same model (ids, counts, mu,
+/// biases, factors, rated-items index).
+result<factor_model> train_als_graph(const rating_table& train, const als_params& p,
+                                     const als_graph_options& o = {},
+                                     const als_graph_progress& progress = {});
+
+}  // namespace recflow
