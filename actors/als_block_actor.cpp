@@ -23,6 +23,7 @@ struct als_block_actor {
   std::uint64_t rows_sent = 0;
   std::uint64_t messages_sent = 0;
   double busy = 0.0;
+  bool measure = false;  ///< item blocks: report the squared error of this sweep
   static inline const char* name = "recflow.als_block";
 };
 
@@ -51,8 +52,9 @@ caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block
   self->state.coordinator = std::move(coordinator);
   return {
     [=](peer_list& peers) { self->state.peers = std::move(peers.peers); },
-    [=](als_ship_atom, std::uint32_t iteration) {
+    [=](als_ship_atom, std::uint32_t iteration, bool measure) {
       auto t0 = clock::now();
+      self->state.measure = measure;
       ship(self, iteration);
       self->state.busy += since(t0);
     },
@@ -72,7 +74,7 @@ caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block
       als_block_done d;
       d.iteration = rows.iteration;
       d.block = block;
-      d.squared_error = st.core->squared_error();
+      d.squared_error = st.measure ? st.core->squared_error() : 0.0;
       d.item_rows_sent = st.rows_sent;
       d.user_rows_received = st.core->rows_received();
       d.messages = st.messages_sent + st.core->messages_received();

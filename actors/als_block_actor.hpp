@@ -1,7 +1,7 @@
 /// A batch-ALS block as an actor: the CAF messages of batch ALS on the graph and the
 /// thin behaviour around als_block_state (actors/als_block.hpp holds the logic).
 ///
-///   coordinator --(als_ship_atom, k)--> item blocks --(item rows)--> user blocks: solve
+///   coordinator --(als_ship_atom, k, measure)--> item blocks --(item rows)--> user blocks: solve
 ///   user blocks --(user rows)--> item blocks: solve --(als_block_done)--> coordinator
 #pragma once
 
@@ -15,14 +15,15 @@
 
 namespace recflow {
 
-using als_ship_atom = caf::atom_constant<caf::atom("alsship")>;      ///< start sweep k
+/// Coordinator -> item blocks, with the sweep k and whether to measure its training error.
+using als_ship_atom = caf::atom_constant<caf::atom("alsship")>;
 using als_export_atom = caf::atom_constant<caf::atom("alsexport")>;  ///< ask for the factors
 
 /// Item block -> coordinator, after solving its items in sweep `iteration`.
 struct als_block_done {
   std::uint32_t iteration = 0;
   std::uint32_t block = 0;
-  double squared_error = 0.0;           ///< the block's ratings, after the sweep
+  double squared_error = 0.0;           ///< the block's ratings, after the sweep (if measured)
   std::uint64_t item_rows_sent = 0;     ///< item rows shipped in the user half
   std::uint64_t user_rows_received = 0; ///< user rows received in the item half
   std::uint64_t messages = 0;           ///< messages sent plus received by this block

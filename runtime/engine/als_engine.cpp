@@ -119,7 +119,7 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
     for (int it = 1; it <= p.iterations && !failed; ++it) {
       auto t0 = clock::now();
       for (auto& i : items)
-        self->send(i, als_ship_atom::value, static_cast<std::uint32_t>(it));
+        self->send(i, als_ship_atom::value, static_cast<std::uint32_t>(it), bool(progress));
       als_sweep_metrics sm;
       sm.iteration = it;
       double se = 0.0;
