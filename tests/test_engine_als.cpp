@@ -176,3 +176,29 @@ TEST_CASE("Batch ALS on the graph rejects bad options with a readable message", 
     CHECK(r.err().message == "rank must be positive, got 0");
   }
 }
+
+TEST_CASE("Batch ALS on the graph handles empty blocks and runs without a progress callback",
+          "[engine][als]") {
+  // Three users and four items over 8 blocks: most blocks own nothing; modulo puts
+  // users 1..3 and items 10..13 in known blocks.
+  rating_table t;
+  t.scale = {1.0, 5.0};
+  auto add = [&](std::int64_t u, std::int64_t i, float v) {
+    t.ratings.push_back({t.users.insert(u), t.items.insert(i), v, 0});
+  };
+  add(1, 10, 4.0f);
+  add(1, 11, 3.0f);
+  add(2, 10, 5.0f);
+  add(3, 12, 2.0f);
+  add(3, 13, 1.0f);
+  add(2, 13, 3.5f);
+  auto parts = GENERATE(std::size_t{1}, std::size_t{8});
+  als_params p{.rank = 3, .iterations = 4};
+  als_graph_options o;
+  o.partitions = parts;
+  o.user_partitioner = modulo_partitioner{parts};
+  o.item_partitioner = modulo_partitioner{parts};
+  auto got = train_als_graph(t, p, o);
+  REQUIRE(got.has_value());
+  require_same_model(*got, train_als(t, p).value());
+}
