@@ -181,10 +181,12 @@ TEST_CASE("cost simulation: counts equal a brute-force count on a small set", "[
     auto plan = make_plan(c.strategy, n, t.users, t.items, d.users, d.items).value();
     std::vector<std::uint64_t> per(n);
     std::uint64_t fetched = 0, messages = 0, batches = 0;
+    double batch_imbalance = 0;
     for (std::size_t at = 0; at < t.size(); at += batch, ++batches) {
       std::set<std::pair<std::size_t, std::int64_t>> needed;  // (partition, +user+1 / -item-1)
       std::set<std::pair<std::size_t, std::size_t>> pairs;
       std::set<std::size_t> slices;
+      std::map<std::size_t, std::size_t> in_batch;
       for (std::size_t k = at; k < std::min(t.size(), at + batch); ++k) {
         const auto& r = t.ratings[k];
         auto uid = t.users.external(r.user), iid = t.items.external(r.item);
@@ -192,17 +194,23 @@ TEST_CASE("cost simulation: counts equal a brute-force count on a small set", "[
                            : c.strategy == "hash-item" ? plan.item_owner[r.item] : plan.user_owner[r.user];
         REQUIRE(part == plan.partition_of(r));
         ++per[part];
+        ++in_batch[part];
         slices.insert(part);
         if (plan.user_owner[r.user] != part && needed.insert({part, std::int64_t(r.user) + 1}).second)
           pairs.insert({part, plan.user_owner[r.user]});
         if (plan.item_owner[r.item] != part && needed.insert({part, -std::int64_t(r.item) - 1}).second)
           pairs.insert({part, plan.item_owner[r.item]});
       }
+      std::size_t busiest = 0, size = std::min(t.size(), at + batch) - at;
+      for (auto [q, count] : in_batch)
+        busiest = std::max(busiest, count);
+      batch_imbalance += double(busiest) * double(n) / double(size);
       fetched += needed.size();
       messages += slices.size() + 2 * pairs.size() * 2;  // two passes
     }
     CHECK(c.per_partition == per);
     CHECK(c.batches == batches);
+    CHECK(c.batch_imbalance == Approx(batch_imbalance / double(batches)));
     CHECK(c.fetched_per_batch == Approx(double(fetched) / double(batches)));
     CHECK(c.messages_per_batch == Approx(double(messages) / double(batches)));
     double bytes = double(t.size()) * 32 + double(fetched) * 2 * 8 * 8 * 2;  // rank 7 + bias, 2 ways, 2 passes

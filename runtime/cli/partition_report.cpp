@@ -57,16 +57,17 @@ struct panel {
 }  // namespace
 
 std::string format_table(const std::vector<partition_cost>& costs) {
-  std::string out = fmt::format("{:<11} {:>4} {:>9} {:>11} {:>10} {:>9} {:>10} {:>11}\n", "strategy",
-                                "n", "imbalance", "max ratings", "fetched/b", "msgs/b", "KB/b",
-                                "moved n+1");
+  std::string out = fmt::format("{:<11} {:>4} {:>9} {:>9} {:>11} {:>10} {:>9} {:>10} {:>11}\n",
+                                "strategy", "n", "imbalance", "batch imb", "max ratings",
+                                "fetched/b", "msgs/b", "KB/b", "moved n+1");
   std::size_t last_n = 0;
   for (const auto& c : costs) {
     if (last_n != 0 && c.partitions != last_n)
       out += '\n';
     last_n = c.partitions;
-    out += fmt::format("{:<11} {:>4} {:>9.3f} {:>11} {:>10.1f} {:>9.1f} {:>10.1f} {:>10.1f}%\n",
-                       c.strategy, c.partitions, c.imbalance, max_ratings(c), c.fetched_per_batch,
+    out += fmt::format("{:<11} {:>4} {:>9.3f} {:>9.3f} {:>11} {:>10.1f} {:>9.1f} {:>10.1f} {:>10.1f}%\n",
+                       c.strategy, c.partitions, c.imbalance, c.batch_imbalance, max_ratings(c),
+                       c.fetched_per_batch,
                        c.messages_per_batch, c.bytes_per_batch / 1024.0, 100.0 * c.moved_fraction());
   }
   return out;
@@ -76,11 +77,12 @@ result<void> write_csv(const std::string& path, const std::vector<partition_cost
   auto out = open_out(path);
   if (!out)
     return out.err();
-  *out << "strategy,partitions,ratings,batches,max_ratings,imbalance,fetched_per_batch,"
+  *out << "strategy,partitions,ratings,batches,max_ratings,imbalance,batch_imbalance,fetched_per_batch,"
           "messages_per_batch,bytes_per_batch,keys_moved,keys_total,moved_fraction\n";
   for (const auto& c : costs)
-    *out << fmt::format("{},{},{},{},{},{:.6f},{:.3f},{:.3f},{:.1f},{},{},{:.6f}\n", c.strategy,
+    *out << fmt::format("{},{},{},{},{},{:.6f},{:.6f},{:.3f},{:.3f},{:.1f},{},{},{:.6f}\n", c.strategy,
                         c.partitions, c.ratings, c.batches, max_ratings(c), c.imbalance,
+                        c.batch_imbalance,
                         c.fetched_per_batch, c.messages_per_batch, c.bytes_per_batch, c.keys_moved,
                         c.keys_total, c.moved_fraction());
   if (!*out)
@@ -101,6 +103,8 @@ result<void> write_chart(const std::string& path, const std::vector<partition_co
   const std::vector<panel> panels{
     {"Load imbalance: the busiest partition's ratings / the mean (1 = perfect)",
      "max / mean ratings", [](const partition_cost& c) { return c.imbalance; }, 1.0, 2},
+    {"Per-batch imbalance: each micro-batch's busiest partition / the mean, averaged over batches",
+     "max / mean per batch", [](const partition_cost& c) { return c.batch_imbalance; }, 1.0, 2},
     {fmt::format("Traffic per micro-batch of {} ratings (routed ratings + fetched rank-{} rows "
                  "and gradients)", batch_size, rank),
      "KB per batch", [](const partition_cost& c) { return c.bytes_per_batch / 1024.0; }, 0.0, 0},
@@ -181,6 +185,7 @@ nlohmann::json to_json(const std::vector<partition_cost>& costs, double seconds)
   for (const auto& c : costs)
     rows.push_back({{"strategy", c.strategy}, {"partitions", c.partitions}, {"ratings", c.ratings},
                     {"batches", c.batches}, {"max_ratings", max_ratings(c)}, {"imbalance", c.imbalance},
+                    {"batch_imbalance", c.batch_imbalance},
                     {"fetched_per_batch", c.fetched_per_batch},
                     {"messages_per_batch", c.messages_per_batch},
                     {"bytes_per_batch", c.bytes_per_batch}, {"keys_moved", c.keys_moved},

@@ -15,12 +15,12 @@ namespace recflow::cli {
 /// One row per strategy and partition count, grouped by count.
 std::string format_table(const std::vector<partition_cost>& costs);
 
-/// `strategy,partitions,ratings,batches,max_ratings,imbalance,fetched_per_batch,
+/// `strategy,partitions,ratings,batches,max_ratings,imbalance,batch_imbalance,fetched_per_batch,
 /// messages_per_batch,bytes_per_batch,keys_moved,keys_total,moved_fraction`.
 result<void> write_csv(const std::string& path, const std::vector<partition_cost>& costs);
 
-/// Three panels of grouped bars (one group per partition count, one bar per strategy):
-/// imbalance, kilobytes per batch, and the share of keys moved when a partition is added.
+/// Four panels of grouped bars (one group per partition count, one bar per strategy):
+/// imbalance over the whole set and per batch, kilobytes per batch, and the share of keys moved when a partition is added.
 result<void> write_chart(const std::string& path, const std::vector<partition_cost>& costs,
                          const std::string& title, std::size_t batch_size, int rank);
 

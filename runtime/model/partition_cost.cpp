@@ -41,6 +41,7 @@ cost_simulator::cost_simulator(std::vector<partition_plan> plans, std::size_t us
     item_mark_.assign(items * max_n_, 0);
   pair_mark_.assign(max_n_ * max_n_, 0);
   slice_mark_.assign(max_n_, 0);
+  batch_count_.assign(max_n_, 0);
 }
 
 std::uint32_t cost_simulator::next_stamp() {
@@ -84,8 +85,10 @@ void cost_simulator::add_to(std::size_t k, std::span<const rating> batch) {
     ++t.per_partition[p];
     if (slice_mark_[p] != stamp) {
       slice_mark_[p] = stamp;
+      batch_count_[p] = 0;
       ++slices;
     }
+    ++batch_count_[p];
     if constexpr (Place != placement::by_user)
       if (uo[r.user] != p)
         fetch(&user_mark_[std::size_t(r.user) * n + p], p, uo[r.user]);
@@ -93,6 +96,11 @@ void cost_simulator::add_to(std::size_t k, std::span<const rating> batch) {
       if (io[r.item] != p)
         fetch(&item_mark_[std::size_t(r.item) * n + p], p, io[r.item]);
   }
+  std::uint32_t busiest = 0;
+  for (std::size_t q = 0; q < plan.partitions; ++q)
+    if (slice_mark_[q] == stamp)
+      busiest = std::max(busiest, batch_count_[q]);
+  t.batch_imbalance += double(busiest) * double(plan.partitions) / double(batch.size());
   t.ratings += batch.size();
   t.batches += 1;
   t.fetched += fetched;
@@ -127,6 +135,7 @@ std::vector<partition_cost> cost_simulator::results() const {
     double mean = double(t.ratings) / double(std::max<std::size_t>(1, c.partitions));
     c.imbalance = mean > 0 ? double(mx) / mean : 0.0;
     double b = double(std::max<std::uint64_t>(1, t.batches));
+    c.batch_imbalance = t.batch_imbalance / b;
     c.fetched_per_batch = double(t.fetched) / b;
     c.messages_per_batch = double(t.messages) / b;
     c.bytes_per_batch = (double(t.ratings) * double(model_.rating_bytes) +

@@ -83,6 +83,9 @@ struct partition_cost {
   std::uint64_t ratings = 0, batches = 0;
   std::vector<std::uint64_t> per_partition;  ///< ratings processed by each partition
   double imbalance = 0.0;                    ///< max / mean of per_partition
+  /// Mean over batches of each batch's max / mean ratings per partition: what a
+  /// synchronous micro-batch round waits for (the busiest partition of that batch).
+  double batch_imbalance = 0.0;
   double fetched_per_batch = 0.0;   ///< distinct (partition, remote factor) pairs, mean
   double messages_per_batch = 0.0;
   double bytes_per_batch = 0.0;
@@ -110,6 +113,7 @@ class cost_simulator {
   struct totals {
     std::vector<std::uint64_t> per_partition;
     std::uint64_t ratings = 0, batches = 0, fetched = 0, messages = 0, pairs = 0;
+    double batch_imbalance = 0.0;  ///< summed over batches
   };
   template <placement Place>
   void add_to(std::size_t k, std::span<const rating> batch);
@@ -120,7 +124,7 @@ class cost_simulator {
   cost_model model_;
   std::size_t max_n_ = 1;
   std::uint32_t stamp_ = 0;
-  std::vector<std::uint32_t> user_mark_, item_mark_, pair_mark_, slice_mark_;
+  std::vector<std::uint32_t> user_mark_, item_mark_, pair_mark_, slice_mark_, batch_count_;
 };
 
 /// The whole computation for an in-memory set: degrees are not needed, plans are given.
