@@ -145,3 +145,32 @@ TEST_CASE("cli: usage errors and missing files exit non-zero with a message", "[
   CHECK(run_cli("batch --train " + ml100k("u1.base")).status != 0);  // --test missing
   CHECK(run_cli("nosuchcommand").status != 0);
 }
+
+TEST_CASE("cli: stream on the actor graph and on the reference loop give the same model", "[cli]") {
+  scratch_dir dir;
+  auto base = "stream --data " + ml100k("u.data") + " --split 0.8 --seed 5 --batch-size 2000"
+              " --max-batches 10 --no-csv --json --quiet";
+  auto local = run_cli(base + " --engine local --partitions 3 --workers 2 --save " + dir.file("l.rfm"));
+  auto ref = run_cli(base + " --engine reference --save " + dir.file("r.rfm"));
+  INFO(local.out << ref.out);
+  REQUIRE(local.status == 0);
+  REQUIRE(ref.status == 0);
+  auto lj = nlohmann::json::parse(local.last_line);
+  auto rj = nlohmann::json::parse(ref.last_line);
+  CHECK(lj["engine"] == "local");
+  CHECK(rj["engine"] == "reference");
+  CHECK(lj["batches"] == 10);
+  CHECK(lj["rmse"].get<double>() == Approx(rj["rmse"].get<double>()).epsilon(1e-9));
+  // The same predictions from both saved models.
+  for (auto [u, i] : {std::pair{1, 50}, std::pair{13, 100}, std::pair{405, 1}}) {
+    auto q = " --user " + std::to_string(u) + " --item " + std::to_string(i) + " --json";
+    auto pl = nlohmann::json::parse(run_cli("predict --model " + dir.file("l.rfm") + q).last_line);
+    auto pr = nlohmann::json::parse(run_cli("predict --model " + dir.file("r.rfm") + q).last_line);
+    CHECK(pl["prediction"].get<double>() == Approx(pr["prediction"].get<double>()).epsilon(1e-9));
+  }
+  // A seed model needs the reference loop; without --engine it is chosen by itself.
+  CHECK(run_cli(base + " --engine local --init-model " + dir.file("r.rfm")).status == 2);
+  auto seeded = run_cli(base + " --init-model " + dir.file("r.rfm"));
+  CHECK(seeded.status == 0);
+  CHECK(nlohmann::json::parse(seeded.last_line)["engine"] == "reference");
+}

@@ -15,6 +15,7 @@
 #include "model/model_io.hpp"
 #include "model/ranking.hpp"
 #include "model/recommend.hpp"
+#include "engine/run_stream.hpp"
 #include "model/stream_eval.hpp"
 #include "model/streaming.hpp"
 
@@ -30,6 +31,9 @@ struct stream_options {
   std::string order = "random";
   std::string mode = "batch-gradient";
   std::string init_model;
+  std::string engine = "local";
+  bool engine_given = false;  ///< --engine was on the command line or in the config
+  local_stream_options local;
   std::string csv = "recflow-stream.csv";
   bool no_csv = false;
   std::string save;
@@ -51,6 +55,23 @@ int run_stream(stream_options& o) {
     o.params.mode = update_mode::sgd;
   else
     return report({errc::invalid_argument, "--mode must be batch-gradient or sgd, got '" + o.mode + "'"});
+  if (o.engine != "local" && o.engine != "reference")
+    return report({errc::invalid_argument, "--engine must be local or reference, got '" + o.engine + "'"});
+  // The graph starts from an empty model and runs batch-gradient steps only: without an
+  // explicit --engine, a seed model or --mode sgd selects the reference loop.
+  if (!o.engine_given && (!o.init_model.empty() || o.params.mode != update_mode::batch_gradient))
+    o.engine = "reference";
+  if (o.engine == "local" && !o.init_model.empty())
+    return report({errc::invalid_argument,
+                   "--init-model needs --engine reference for now: the actor graph starts "
+                   "from an empty model"});
+  if (o.engine == "local" && o.params.mode != update_mode::batch_gradient)
+    return report({errc::invalid_argument,
+                   "--mode sgd is sequential by nature: run it with --engine reference"});
+  if (auto ok = validate(o.local.engine); !ok)
+    return report(ok.err());
+  if (o.local.partitions == 0)
+    return report({errc::invalid_argument, "partition count must be positive, got 0"});
   o.params.seed = o.data.seed;
   o.eval.order_seed = o.data.seed;
   if (auto ok = validate(o.params); !ok)
@@ -66,17 +87,6 @@ int run_stream(stream_options& o) {
   if (data->skipped > 0)
     std::cerr << "recflow: skipped " << data->skipped << " bad lines (--lenient)\n";
 
-  auto trainer = [&]() -> result<streaming_trainer> {
-    if (o.init_model.empty())
-      return streaming_trainer::make(o.params, data->train.scale);
-    auto seed_model = load_model(o.init_model);
-    if (!seed_model)
-      return seed_model.err();
-    return streaming_trainer::make(o.params, std::move(*seed_model));
-  }();
-  if (!trainer)
-    return report(trainer.err());
-
   std::ofstream csv;
   if (!o.no_csv) {
     csv.open(o.csv);
@@ -86,9 +96,14 @@ int run_stream(stream_options& o) {
   }
   if (!o.quiet)
     std::cout << fmt::format("streaming {}: {} training ratings in batches of {}, {} validation "
-                             "ratings, rank {}, {} pass(es)\n",
+                             "ratings, rank {}, {} pass(es), {}\n",
                              data->source, data->train.size(), o.eval.batch_size,
-                             data->test.size(), o.params.rank, o.params.passes);
+                             data->test.size(), o.params.rank, o.params.passes,
+                             o.engine == "local"
+                               ? fmt::format("actor graph: {} partitions ({}), {} workers",
+                                             o.local.partitions, o.local.partitioner,
+                                             o.local.engine.workers)
+                               : std::string("reference engine (one thread)"));
   auto on_batch = [&](const stream_report& r) {
     if (csv.is_open())
       csv << fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.6f}\n", r.batch, r.ratings_seen, r.rmse,
@@ -99,26 +114,48 @@ int run_stream(stream_options& o) {
                                r.batch, r.ratings_seen, r.rmse, r.mae, r.batch_seconds * 1e3,
                                r.batch_seconds > 0 ? o.eval.batch_size / r.batch_seconds : 0.0);
   };
-  auto reports = stream_evaluate(*trainer, data->train, data->test, o.eval, on_batch);
-  if (!reports)
-    return report(reports.err());
+  // The model and the per-batch reports, from the actor graph or the reference loop.
+  std::vector<stream_report> reports;
+  factor_model model;
+  if (o.engine == "local") {
+    auto run = run_stream(o.params, data->train, data->test, o.eval, o.local, on_batch);
+    if (!run)
+      return report(run.err());
+    reports = std::move(run->reports);
+    model = std::move(run->model);
+  } else {
+    auto trainer = [&]() -> result<streaming_trainer> {
+      if (o.init_model.empty())
+        return streaming_trainer::make(o.params, data->train.scale);
+      auto seed_model = load_model(o.init_model);
+      if (!seed_model)
+        return seed_model.err();
+      return streaming_trainer::make(o.params, std::move(*seed_model));
+    }();
+    if (!trainer)
+      return report(trainer.err());
+    auto run = stream_evaluate(*trainer, data->train, data->test, o.eval, on_batch);
+    if (!run)
+      return report(run.err());
+    reports = std::move(*run);
+    model = std::move(trainer->model());
+  }
   csv.close();
 
-  auto& model = trainer->model();
   // Remember what each user rated, so that recommendations from the saved model skip it.
   model.rated() = rated_in_model(model, data->train.ratings, data->train.users, data->train.items);
   auto final_metrics = evaluate(model, data->test);
   auto ranked = evaluate_ranking(model, data->test, o.ranking);
   double update_seconds = 0.0;
-  for (const auto& r : *reports)
+  for (const auto& r : reports)
     update_seconds += r.batch_seconds;
   std::cout << fmt::format("final validation rmse {:.4f}  mae {:.4f} after {} batches "
                            "({} users, {} items; {:.0f} ratings x passes/s in updates)\n"
                            "final validation ranking {}\n",
-                           final_metrics.rmse, final_metrics.mae, reports->size(),
+                           final_metrics.rmse, final_metrics.mae, reports.size(),
                            model.n_users(), model.n_items(),
-                           update_seconds > 0 && !reports->empty()
-                             ? static_cast<double>(reports->back().ratings_seen)
+                           update_seconds > 0 && !reports.empty()
+                             ? static_cast<double>(reports.back().ratings_seen)
                                  * o.params.passes / update_seconds
                              : 0.0,
                            ranking_text(ranked));
@@ -128,6 +165,7 @@ int run_stream(stream_options& o) {
     meta.set("recflow_version", RECFLOW_VERSION);
     meta.set("data", data->source);
     meta.set("mode", o.mode);
+    meta.set("engine", o.engine);
     meta.set("rank", std::to_string(o.params.rank));
     meta.set("passes", std::to_string(o.params.passes));
     meta.set("gamma", fmt::format("{}", o.params.gamma));
@@ -136,7 +174,7 @@ int run_stream(stream_options& o) {
     meta.set("lambda_bias", fmt::format("{}", o.params.lambda_bias));
     meta.set("max_step", fmt::format("{}", o.params.max_step));
     meta.set("batch_size", std::to_string(o.eval.batch_size));
-    meta.set("batches", std::to_string(reports->size()));
+    meta.set("batches", std::to_string(reports.size()));
     meta.set("seed", std::to_string(o.params.seed));
     meta.set("validation_rmse", fmt::format("{:.6f}", final_metrics.rmse));
     if (!o.init_model.empty())
@@ -151,10 +189,11 @@ int run_stream(stream_options& o) {
                      {"mae", final_metrics.mae},
                      {"train_ratings", data->train.size()},
                      {"test_ratings", final_metrics.count},
-                     {"batches", reports->size()},
+                     {"batches", reports.size()},
                      {"batch_size", o.eval.batch_size},
                      {"passes", o.params.passes},
                      {"rank", o.params.rank},
+                     {"engine", o.engine},
                      {"per_batch_csv", o.no_csv ? nlohmann::json() : nlohmann::json(o.csv)},
                      {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
     if (!o.save.empty())
@@ -194,13 +233,29 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--init-model", o->init_model,
                   "Start from a saved model (e.g. from `recflow batch --save`)");
   add_ranking_options(*cmd, o->ranking);
+  auto* engine = cmd->add_option("--engine", o->engine,
+                                 "local (the actor dataflow graph) or reference (the "
+                                 "single-threaded loop); both give the same model. Default "
+                                 "local, or reference with --init-model or --mode sgd");
+  engine->capture_default_str();
+  cmd->add_option("--workers", o->local.engine.workers, "Actor scheduler threads (--engine local)")
+    ->capture_default_str();
+  cmd->add_option("--partitions", o->local.partitions,
+                  "Shards of the user and of the item factors (--engine local)")
+    ->capture_default_str();
+  cmd->add_option("--partitioner", o->local.partitioner,
+                  "How keys map to shards: hash or modulo (--engine local)")
+    ->capture_default_str();
   cmd->add_option("--max-batches", o->eval.max_batches, "Stop after this many batches (0: all)");
   cmd->add_option("--csv", o->csv, "Per-batch CSV of validation RMSE")->capture_default_str();
   cmd->add_flag("--no-csv", o->no_csv, "Do not write the per-batch CSV");
   cmd->add_option("--save", o->save, "Write the final model to this file");
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet,-q", o->quiet, "Only the final line (and the JSON summary)");
-  cmd->callback([o, &exit_status] { exit_status = run_stream(*o); });
+  cmd->callback([o, engine, &exit_status] {
+    o->engine_given = engine->count() > 0;
+    exit_status = run_stream(*o);
+  });
 }
 
 }  // namespace recflow::cli
