@@ -11,8 +11,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${BUILD_DIR:-$root/build}
 jobs=${JOBS:-$(nproc)}
 
-# What the build needs, one Debian 12 package each (README.md says why each is there).
-packages=(g++ cmake make libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2)
+# What the build needs, one Debian 12 package each (README.md says why each is there);
+# gnuplot-nox draws the charts of `recflow compare` (its test checks one).
+packages=(g++ cmake make libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 gnuplot-nox)
 
 install_deps() {
   local missing=()

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   recflow::cli::add_batch_command(app, status);
   recflow::cli::add_stream_command(app, status);
   recflow::cli::add_query_commands(app, status);
+  recflow::cli::add_compare_command(app, status);
   recflow::cli::add_partitions_command(app, status);
   try {
     app.parse(argc, argv);

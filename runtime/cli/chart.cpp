@@ -1,0 +1,118 @@
+#include "cli/chart.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <sys/wait.h>
+
+#include <fmt/format.h>
+
+namespace recflow::cli {
+
+namespace {
+
+/// A single-quoted shell word.
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+/// A single-quoted gnuplot string (a quote is doubled; nothing else is special).
+std::string gp_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    out += c;
+    if (c == '\'')
+      out += '\'';
+  }
+  return out + "'";
+}
+
+/// A gnuplot text in double quotes (the terminals are noenhanced: no markup).
+std::string gp_text(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string gnuplot_program() {
+  if (const char* e = std::getenv("RECFLOW_GNUPLOT"); e && *e)
+    return e;
+  return "gnuplot";
+}
+
+bool gnuplot_available() {
+  auto cmd = shell_quote(gnuplot_program()) + " --version >/dev/null 2>&1";
+  int raw = std::system(cmd.c_str());
+  return raw != -1 && WIFEXITED(raw) && WEXITSTATUS(raw) == 0;
+}
+
+std::string compare_script(const compare_chart& c) {
+  std::string s;
+  s += "# Streaming versus batch ALS, written by `recflow compare`. Render: gnuplot THIS_FILE\n"
+       "# (from the folder recflow ran in: the paths below are as it was given them)\n";
+  s += "set datafile separator ','\n";
+  s += "set key top right box opaque\n";
+  s += "set grid ytics lc rgb '#dddddd'\n";
+  s += "set xlabel 'training ratings streamed'\n";
+  s += "set ylabel 'validation RMSE (lower is better)'\n";
+  s += "set format x '%.0s%c'\n";
+  s += "set offsets 0, 0, graph 0.05, graph 0.05\n";
+  s += fmt::format("set title {}\n", gp_text(c.title + "\n" + c.detail));
+  s += fmt::format("batch_rmse = {:.6f}\n", c.batch_rmse);
+  const auto plot = fmt::format(
+    "plot {0} using 2:3 skip 1 with points pt 7 ps 0.6 lc rgb '#6baed6' title 'streaming: "
+    "RMSE after each batch', \\\n"
+    "     '' using 2:4 skip 1 with lines lw 3 lc rgb '#08519c' title {1}, \\\n"
+    "     '' using 2:5 skip 1 with lines lw 2 dt 2 lc rgb '#d62728' "
+    "title sprintf('batch ALS on all training ratings: %.4f', batch_rmse)\n",
+    gp_quote(c.csv), gp_text(c.trend_label));
+  auto render = [&](const std::string& terminal, const std::string& out) {
+    return fmt::format("set terminal {} noenhanced\nset output {}\n{}unset output\n", terminal,
+                       gp_quote(out), plot);
+  };
+  s += render("svg size 960,600 dynamic font 'Helvetica,14' background '#ffffff'", c.svg);
+  if (!c.png.empty())
+    s += "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+         + render("pngcairo size 1280,800 font 'Sans,14'", c.png) + "}\n";
+  return s;
+}
+
+result<void> write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out || !(out << text) || !out.flush())
+    return error{errc::io, path + ": cannot write"};
+  return {};
+}
+
+result<void> run_gnuplot(const std::string& script_path) {
+  if (!gnuplot_available())
+    return error{errc::not_found, "gnuplot not found (" + gnuplot_program()
+                                    + "); install it (Debian: apt-get install gnuplot-nox)"};
+  auto cmd = shell_quote(gnuplot_program()) + " " + shell_quote(script_path);
+  int raw = std::system(cmd.c_str());
+  if (raw == -1 || !WIFEXITED(raw) || WEXITSTATUS(raw) != 0)
+    return error{errc::io, "gnuplot failed on " + script_path};
+  return {};
+}
+
+std::string render_hint(const std::string& script_path) {
+  return "gnuplot " + shell_quote(script_path);
+}
+
+}  // namespace recflow::cli

@@ -1,0 +1,42 @@
+/// Charts through gnuplot: write a script that reads a CSV, render it if gnuplot exists.
+#pragma once
+
+#include <string>
+
+#include "model/error.hpp"
+
+namespace recflow::cli {
+
+/// The streaming-versus-batch chart of `recflow compare`.
+struct compare_chart {
+  /// Per-batch CSV with the header `batch,ratings_seen,stream_rmse,stream_rmse_trend,
+  /// batch_als_rmse` (as cmd_compare writes it).
+  std::string csv;
+  std::string svg;     ///< the SVG to write (always)
+  std::string png;     ///< a PNG to write too when gnuplot has pngcairo; empty: none
+  std::string title;   ///< first line of the title (data set and split)
+  std::string detail;  ///< second line (the numbers)
+  std::string trend_label;  ///< legend of the smoothed series, e.g. "centered mean of 9 batches"
+  double batch_rmse = 0.0;  ///< drawn as a horizontal line
+};
+
+/// The gnuplot program to run: $RECFLOW_GNUPLOT when set, else "gnuplot" from PATH.
+std::string gnuplot_program();
+
+/// True when gnuplot_program() can be run.
+bool gnuplot_available();
+
+/// The gnuplot script that draws `c` (SVG, then PNG when the terminal exists).
+std::string compare_script(const compare_chart& c);
+
+/// Writes `script` to `path`; an errc::io error when it cannot.
+result<void> write_text(const std::string& path, const std::string& text);
+
+/// Runs gnuplot on the script file; errc::not_found when gnuplot cannot be run, errc::io
+/// when it fails (its messages go to stderr).
+result<void> run_gnuplot(const std::string& script_path);
+
+/// A command line that renders the script by hand: "gnuplot 'FILE'".
+std::string render_hint(const std::string& script_path);
+
+}  // namespace recflow::cli
