@@ -174,3 +174,18 @@ TEST_CASE("cli: stream on the actor graph and on the reference loop give the sam
   CHECK(seeded.status == 0);
   CHECK(nlohmann::json::parse(seeded.last_line)["engine"] == "reference");
 }
+
+TEST_CASE("cli: batch ALS on the actor blocks and on one thread give the same model", "[cli]") {
+  auto base = "batch --train " + ml100k("u1.base") + " --test " + ml100k("u1.test")
+              + " --iterations 3 --rank 8 --json --quiet";
+  auto local = run_cli(base + " --engine local --partitions 3");
+  auto ref = run_cli(base + " --engine reference");
+  INFO(local.out << ref.out);
+  REQUIRE(local.status == 0);
+  REQUIRE(ref.status == 0);
+  auto lj = nlohmann::json::parse(local.last_line);
+  auto rj = nlohmann::json::parse(ref.last_line);
+  CHECK(lj["engine"] == "local");
+  CHECK(lj["rmse"].get<double>() == Approx(rj["rmse"].get<double>()).epsilon(1e-9));
+  CHECK(run_cli(base + " --engine nosuch").status == 2);
+}

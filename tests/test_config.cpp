@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include "engine/als_engine.hpp"
+#include "engine/run_stream.hpp"
 #include "model/als.hpp"
 #include "model/stream_eval.hpp"
 #include "model/streaming.hpp"
@@ -59,6 +61,9 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(b, "init-stddev") == als.init_stddev);
   CHECK(b.at("unweighted") == (als.weighted_lambda ? "false" : "true"));
   CHECK(num(b, "seed") == als.seed);
+  recflow::als_graph_options graph;
+  CHECK(num(b, "workers") == static_cast<double>(graph.workers));
+  CHECK(num(b, "partitions") == static_cast<double>(graph.partitions));
 
   const auto& s = toml.at("stream");
   recflow::stream_params sp;
@@ -73,5 +78,9 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(s, "init-stddev") == sp.init_stddev);
   CHECK(num(s, "batch-size") == static_cast<double>(eo.batch_size));
   CHECK(num(s, "seed") == sp.seed);
+  recflow::local_stream_options local;
+  CHECK(num(s, "workers") == static_cast<double>(local.engine.workers));
+  CHECK(num(s, "partitions") == static_cast<double>(local.partitions));
+  CHECK(s.at("partitioner") == local.partitioner);
   CHECK(s.at("mode") == (sp.mode == recflow::update_mode::batch_gradient ? "batch-gradient" : "sgd"));
 }

@@ -10,6 +10,7 @@
 #include "cli/data_options.hpp"
 #include "cli/output.hpp"
 #include "cli/ranking_output.hpp"
+#include "engine/als_engine.hpp"
 #include "model/als.hpp"
 #include "model/metrics.hpp"
 #include "model/model_io.hpp"
@@ -30,6 +31,8 @@ struct batch_options {
   std::string save;
   bool json = false;
   bool quiet = false;
+  std::string engine = "local";
+  als_graph_options graph;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -45,7 +48,11 @@ result<factor_model> train_and_report(const batch_options& o, const rating_table
       std::cerr << fmt::format("{}iteration {:>3}/{}  train rmse {:.4f}  ({:.2f} s)\n", label,
                                it, o.als.iterations, rmse, seconds_since(t0));
   };
-  return train_als(train, o.als, progress);
+  if (o.engine == "reference")
+    return train_als(train, o.als, progress);
+  return train_als_graph(train, o.als, o.graph, [&](const als_sweep_metrics& m) {
+    progress(m.iteration, m.train_rmse);
+  });
 }
 
 int run_batch(batch_options& o) {
@@ -57,6 +64,12 @@ int run_batch(batch_options& o) {
   else
     return report({errc::invalid_argument, "--biases must be joint or alternate, got '" + o.biases + "'"});
   o.als.weighted_lambda = !o.unweighted;
+  if (o.engine != "local" && o.engine != "reference")
+    return report({errc::invalid_argument, "--engine must be local or reference, got '" + o.engine + "'"});
+  if (o.graph.partitions == 0)
+    return report({errc::invalid_argument, "partition count must be positive, got 0"});
+  if (o.graph.workers == 0)
+    return report({errc::invalid_argument, "workers must be positive, got 0"});
   o.als.seed = o.data.seed;
   if (auto ok = validate(o.als); !ok)
     return report(ok.err());
@@ -128,6 +141,7 @@ int run_batch(batch_options& o) {
       meta.set("weighted_lambda", o.als.weighted_lambda ? "true" : "false");
       meta.set("lambda_exponent", fmt::format("{}", o.als.lambda_exponent));
       meta.set("biases", o.biases);
+      meta.set("engine", o.engine);
       meta.set("seed", std::to_string(o.als.seed));
       meta.set("test_rmse", fmt::format("{:.6f}", m.rmse));
       if (auto saved = save_model(*model, o.save, meta); !saved)
@@ -142,6 +156,7 @@ int run_batch(batch_options& o) {
       summary["model"] = o.save;
   }
   summary["command"] = "batch";
+  summary["engine"] = o.engine;
   summary["rank"] = o.als.rank;
   summary["iterations"] = o.als.iterations;
   summary["lambda"] = o.als.lambda;
@@ -173,6 +188,14 @@ void add_batch_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--init-stddev", p.init_stddev, "Stddev of the seeded initial factors")
     ->capture_default_str();
   add_ranking_options(*cmd, opts->ranking);
+  cmd->add_option("--engine", opts->engine,
+                  "local (user and item blocks as actors, Spark's in/out blocks) or reference "
+                  "(one thread); both give the same model")
+    ->capture_default_str();
+  cmd->add_option("--workers", opts->graph.workers, "Actor scheduler threads (--engine local)")
+    ->capture_default_str();
+  cmd->add_option("--partitions", opts->graph.partitions, "Blocks per side (--engine local)")
+    ->capture_default_str();
   cmd->add_option("--folds", opts->folds, "Run k-fold cross-validation over all ratings instead");
   cmd->add_option("--save", opts->save, "Write the trained model to this file");
   cmd->add_flag("--json", opts->json, "Print a JSON summary as the last line of stdout");
