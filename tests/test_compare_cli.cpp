@@ -160,3 +160,24 @@ TEST_CASE("cli: compare without gnuplot keeps the CSV and script, failing only i
   CHECK(fs::exists(dir.file("c.gp")));
   CHECK_FALSE(fs::exists(dir.file("c.svg")));
 }
+
+TEST_CASE("cli: compare reports progress off a terminal as plain lines every interval", "[cli]") {
+  scratch_dir dir;
+  auto csv = dir.file("cmp.csv");
+  // Interval 0: a line after every iteration and batch, with rate and ETA.
+  auto every = run_cli(compare_args + " --csv " + csv + " --no-chart", "RECFLOW_PROGRESS_INTERVAL=0");
+  INFO(every.out);
+  REQUIRE(every.status == 0);
+  CHECK(every.out.find("batch ALS: 1/15 iterations (6%)") != std::string::npos);
+  CHECK(every.out.find("streaming: 1/10 batches (10%)") != std::string::npos);
+  CHECK(every.out.find("ETA") != std::string::npos);
+  CHECK(every.out.find("streaming: 10/10 batches done in") != std::string::npos);
+  CHECK(every.out.find('\r') == std::string::npos);  // no redrawing off a terminal
+
+  // An interval longer than the run: only the final lines.
+  auto quiet = run_cli(compare_args + " --csv " + csv + " --no-chart", "RECFLOW_PROGRESS_INTERVAL=1000");
+  INFO(quiet.out);
+  CHECK(quiet.out.find("ETA") == std::string::npos);
+  CHECK(quiet.out.find("batch ALS: 15/15 iterations done in") != std::string::npos);
+  CHECK(nlohmann::json::parse(quiet.last_line)["chart"].is_null());
+}

@@ -16,6 +16,7 @@
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
 #include "model/als.hpp"
 #include "model/metrics.hpp"
@@ -105,7 +106,12 @@ int run_compare(compare_options& o) {
 
   // Batch ALS on every training rating at once.
   auto tb = std::chrono::steady_clock::now();
-  auto als = train_als(data->train, o.als);
+  progress als_progress("batch ALS", static_cast<std::uint64_t>(o.als.iterations), "iterations",
+                        !o.quiet);
+  auto als = train_als(data->train, o.als, [&](int it, double train_rmse) {
+    als_progress.update(static_cast<std::uint64_t>(it), fmt::format("train rmse {:.4f}", train_rmse));
+  });
+  als_progress.finish();
   if (!als)
     return report(als.err());
   const auto batch_err = evaluate(*als, data->test);
@@ -121,7 +127,16 @@ int run_compare(compare_options& o) {
   auto trainer = streaming_trainer::make(o.stream, data->train.scale);
   if (!trainer)
     return report(trainer.err());
-  auto reports = stream_evaluate(*trainer, data->train, data->test, o.eval);
+  auto n_batches = (data->train.size() + o.eval.batch_size - 1) / o.eval.batch_size;
+  if (o.eval.max_batches > 0)
+    n_batches = std::min(n_batches, o.eval.max_batches);
+  progress stream_progress("streaming", n_batches, "batches", !o.quiet);
+  auto reports = stream_evaluate(*trainer, data->train, data->test, o.eval,
+                                 [&](const stream_report& r) {
+                                   stream_progress.update(r.batch,
+                                                          fmt::format("rmse {:.4f}", r.rmse));
+                                 });
+  stream_progress.finish();
   if (!reports)
     return report(reports.err());
   auto& model = trainer->model();
