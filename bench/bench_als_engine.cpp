@@ -5,6 +5,10 @@
 ///
 ///   ./bench_als_engine [data_dir] [--iterations N]   (default: $RECFLOW_DATA; 3 sweeps)
 ///
+/// "cpu/wall r/g" is CPU seconds over wall seconds per sweep for the reference and the
+/// graph: about 1 and 2 on 2 idle cores. When it is about the same for both, the process
+/// got no more CPU with two threads than with one (a loaded machine schedules by
+/// session, not by thread), and the speedup column means nothing.
 /// Reference figure: the fastest full sweep (users then items) of als_sweep plus the
 /// training RMSE, as train_als runs with a progress callback, after the warm-up of the
 /// first sweep. Graph figure: the fastest sweep the graph reports (its wall time from
@@ -49,6 +53,7 @@ double since(clock_type::time_point t0) {
 struct timing {
   double best = 1e300;  // fastest sweep, wall seconds
   double cpu = 0.0;     // CPU seconds per sweep (all threads), averaged
+  double wall = 0.0;    // wall seconds per sweep, averaged
 };
 
 timing reference(const rating_table& t, const als_params& p) {
@@ -64,7 +69,9 @@ timing reference(const rating_table& t, const als_params& p) {
     als_sweep(blocks, m, solver);
     sink += training_rmse(m, blocks.by_user);  // as train_als with a progress callback
     out.best = std::min(out.best, since(t0));
+    out.wall += since(t0);
   }
+  out.wall /= std::max(1, p.iterations - 1);
   if (!(sink >= 0.0))
     std::exit(1);
   out.cpu = (cpu_seconds() - c0) / std::max(1, p.iterations - 1);
@@ -74,8 +81,8 @@ timing reference(const rating_table& t, const als_params& p) {
 void run(const std::string& label, const rating_table& t, int iterations) {
   fmt::print("\n{}: {} ratings, {} users, {} items; {} sweeps each (the first is warm-up)\n",
              label, t.size(), t.users.size(), t.items.size(), iterations);
-  fmt::print("{:>5} {:>6} {:>12} {:>12} {:>8} {:>10} {:>9} {:>14} {:>12} {:>11} {:>10}\n",
-             "rank", "parts", "train_als s", "graph s", "speedup", "cpu ratio", "setup s",
+  fmt::print("{:>5} {:>6} {:>12} {:>12} {:>8} {:>10} {:>12} {:>9} {:>14} {:>12} {:>11} {:>10}\n",
+             "rank", "parts", "train_als s", "graph s", "speedup", "cpu ratio", "cpu/wall r/g", "setup s",
              "total ref/graph", "rows/sweep", "msgs/sweep", "identical");
   for (int rank : {10, 50}) {
     als_params p;
@@ -90,7 +97,7 @@ void run(const std::string& label, const rating_table& t, int iterations) {
       o.partitions = parts;
       o.workers = 2;
       timing g;
-      double sweeps_total = 0.0, sweeps_cpu = 0.0;
+      double sweeps_total = 0.0, sweeps_cpu = 0.0, sweeps_wall = 0.0;
       als_sweep_metrics last;
       auto t0 = clock_type::now();
       double c_prev = cpu_seconds();
@@ -99,6 +106,7 @@ void run(const std::string& label, const rating_table& t, int iterations) {
         sweeps_total += s.seconds;
         if (s.iteration > 1) {
           g.best = std::min(g.best, s.seconds);
+          sweeps_wall += s.seconds;
           sweeps_cpu += c - c_prev;
         }
         c_prev = c;
@@ -111,9 +119,10 @@ void run(const std::string& label, const rating_table& t, int iterations) {
       }
       g.cpu = sweeps_cpu / std::max(1, iterations - 1);
       fmt::print(
-        "{:>5} {:>6} {:>12.4f} {:>12.4f} {:>8.2f} {:>10.2f} {:>9.3f} {:>6.2f}/{:<7.2f} {:>12} {:>11} "
+        "{:>5} {:>6} {:>12.4f} {:>12.4f} {:>8.2f} {:>10.2f} {:>5.2f}/{:<6.2f} {:>9.3f} {:>6.2f}/{:<7.2f} {:>12} {:>11} "
         "{:>10}\n",
-        rank, parts, ref.best, g.best, ref.best / g.best, g.cpu / ref.cpu, total - sweeps_total,
+        rank, parts, ref.best, g.best, ref.best / g.best, g.cpu / ref.cpu, ref.cpu / ref.wall, g.cpu / (sweeps_wall / std::max(1, iterations - 1)),
+        total - sweeps_total,
         ref_total, total, last.item_rows_shipped + last.user_rows_shipped, last.messages,
         *model == *ref_model ? "yes" : "NO");
     }
