@@ -209,8 +209,8 @@ void write_back(const als_block_layout& layout, std::span<const double> bias,
   for (std::size_t l = 0; l < layout.entities.size(); ++l) {
     auto e = layout.entities[l];
     to_bias[e] = bias[l];
-    std::copy(factors.begin() + std::ptrdiff_t(l * k), factors.begin() + std::ptrdiff_t((l + 1) * k),
-              to.row_span(e).begin());
+    auto row = factors.subspan(l * k, k);
+    std::copy(row.begin(), row.end(), to.row_span(e).begin());
   }
 }
 

@@ -61,7 +61,8 @@ struct als_block_plan {
   /// Lays out `blocks` over `partitions` blocks per side; `user_block[u]` and
   /// `item_block[i]` give the block of each compact user and item (each below
   /// `partitions`).
-  static als_block_plan build(const rating_blocks& blocks, std::span<const std::uint32_t> user_block,
+  static als_block_plan build(const rating_blocks& blocks,
+                              std::span<const std::uint32_t> user_block,
                               std::span<const std::uint32_t> item_block, std::uint32_t partitions);
 };
 

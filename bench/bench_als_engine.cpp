@@ -5,17 +5,18 @@
 ///
 ///   ./bench_als_engine [data_dir] [--iterations N]   (default: $RECFLOW_DATA; 3 sweeps)
 ///
-/// "cpu/wall r/g" is CPU seconds over wall seconds per sweep for the reference and the
-/// graph: about 1 and 2 on 2 idle cores. When it is about the same for both, the process
-/// got no more CPU with two threads than with one (a loaded machine schedules by
-/// session, not by thread), and the speedup column means nothing.
 /// Reference figure: the fastest full sweep (users then items) of als_sweep plus the
 /// training RMSE, as train_als runs with a progress callback, after the warm-up of the
 /// first sweep. Graph figure: the fastest sweep the graph reports (its wall time from
 /// the coordinator's start message to the last item block's report, which includes the
-/// block's share of the training error). "setup" is the graph's time outside sweeps: blocks, plan, actor
-/// system, spawning, collecting the model. "total" is the wall time of a whole
-/// train_als(t, p) and train_als_graph(t, p, o) call with `iterations` sweeps.
+/// block's share of the training error). "setup" is the graph's time outside sweeps:
+/// blocks, plan, actor system, spawning, collecting the model. "total" is the wall time
+/// of a whole train_als(t, p) and train_als_graph(t, p, o) call with `iterations` sweeps.
+///
+/// "cpu/wall r/g" is CPU seconds over wall seconds per sweep for the reference and the
+/// graph: about 1 and up to 2 on 2 idle cores. When both show the same figure, the
+/// process got no more CPU with two threads than with one (the machine was busy), and
+/// the speedup column says nothing about the graph.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -82,8 +83,8 @@ void run(const std::string& label, const rating_table& t, int iterations) {
   fmt::print("\n{}: {} ratings, {} users, {} items; {} sweeps each (the first is warm-up)\n",
              label, t.size(), t.users.size(), t.items.size(), iterations);
   fmt::print("{:>5} {:>6} {:>12} {:>12} {:>8} {:>10} {:>12} {:>9} {:>14} {:>12} {:>11} {:>10}\n",
-             "rank", "parts", "train_als s", "graph s", "speedup", "cpu ratio", "cpu/wall r/g", "setup s",
-             "total ref/graph", "rows/sweep", "msgs/sweep", "identical");
+             "rank", "parts", "train_als s", "graph s", "speedup", "cpu ratio", "cpu/wall r/g",
+             "setup s", "total ref/graph", "rows/sweep", "msgs/sweep", "identical");
   for (int rank : {10, 50}) {
     als_params p;
     p.rank = rank;
@@ -119,10 +120,10 @@ void run(const std::string& label, const rating_table& t, int iterations) {
       }
       g.cpu = sweeps_cpu / std::max(1, iterations - 1);
       fmt::print(
-        "{:>5} {:>6} {:>12.4f} {:>12.4f} {:>8.2f} {:>10.2f} {:>5.2f}/{:<6.2f} {:>9.3f} {:>6.2f}/{:<7.2f} {:>12} {:>11} "
-        "{:>10}\n",
-        rank, parts, ref.best, g.best, ref.best / g.best, g.cpu / ref.cpu, ref.cpu / ref.wall, g.cpu / (sweeps_wall / std::max(1, iterations - 1)),
-        total - sweeps_total,
+        "{:>5} {:>6} {:>12.4f} {:>12.4f} {:>8.2f} {:>10.2f} {:>5.2f}/{:<6.2f} {:>9.3f} "
+        "{:>6.2f}/{:<7.2f} {:>12} {:>11} {:>10}\n",
+        rank, parts, ref.best, g.best, ref.best / g.best, g.cpu / ref.cpu, ref.cpu / ref.wall,
+        g.cpu / (sweeps_wall / std::max(1, iterations - 1)), total - sweeps_total,
         ref_total, total, last.item_rows_shipped + last.user_rows_shipped, last.messages,
         *model == *ref_model ? "yes" : "NO");
     }

@@ -58,7 +58,8 @@ result<void> validate(const als_graph_options& o) {
 }
 
 partitioner als_user_partitioner(const als_graph_options& o) {
-  return o.user_partitioner.valid() ? o.user_partitioner : partitioner(hash_partitioner{o.partitions});
+  return o.user_partitioner.valid() ? o.user_partitioner
+                                    : partitioner(hash_partitioner{o.partitions});
 }
 
 partitioner als_item_partitioner(const als_graph_options& o) {
@@ -134,7 +135,8 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
             sm.busy_seconds += d.busy_seconds;
           },
           [&](caf::down_msg& dm) {
-            failed = error{errc::io, "an ALS block stopped unexpectedly: " + caf::to_string(dm.reason)};
+            failed = error{errc::io,
+                           "an ALS block stopped unexpectedly: " + caf::to_string(dm.reason)};
           },
           caf::after(o.stall_timeout) >> [&] {
             failed = error{errc::io, "no progress for " + std::to_string(o.stall_timeout.count())
