@@ -113,35 +113,38 @@ als_block_plan als_block_plan::build(const rating_blocks& blocks,
   return plan;
 }
 
-als_block_state::als_block_state(als_block_layout layout, const als_params& p,
+als_block_state::als_block_state(std::shared_ptr<const als_block_plan> plan, side owner,
+                                 std::uint32_t block, const als_params& p,
                                  const factor_model& initial)
-  : layout_(std::move(layout)), params_(p), mu_(initial.mu()), factors_(p.rank),
+  : plan_(std::move(plan)),
+    layout_(&(owner == side::user ? plan_->users : plan_->items).at(block)), params_(p),
+    mu_(initial.mu()), factors_(p.rank),
     gathered_(p.rank), solver_(p) {
-  const bool users = layout_.owner == side::user;
+  const bool users = layout_->owner == side::user;
   const auto& from = users ? initial.U() : initial.P();
   const auto& from_bias = users ? initial.user_bias() : initial.item_bias();
-  factors_.resize(static_cast<index_t>(layout_.entities.size()));
-  bias_.resize(layout_.entities.size());
-  for (std::size_t l = 0; l < layout_.entities.size(); ++l) {
-    auto e = layout_.entities[l];
+  factors_.resize(static_cast<index_t>(layout_->entities.size()));
+  bias_.resize(layout_->entities.size());
+  for (std::size_t l = 0; l < layout_->entities.size(); ++l) {
+    auto e = layout_->entities[l];
     factors_.row(index_t(l)) = from.row(e);
     bias_[l] = from_bias[e];
   }
-  gathered_.resize(layout_.in_offsets.empty() ? 0 : layout_.in_offsets.back());
+  gathered_.resize(layout_->in_offsets.empty() ? 0 : layout_->in_offsets.back());
   gathered_bias_.assign(gathered_.rows(), 0.0);
 }
 
 std::vector<als_rows> als_block_state::ship(std::uint32_t iteration) const {
   std::vector<als_rows> out;
   const auto k = std::size_t(params_.rank);
-  for (std::uint32_t t = 0; t < layout_.out_rows.size(); ++t) {
-    const auto& rows = layout_.out_rows[t];
+  for (std::uint32_t t = 0; t < layout_->out_rows.size(); ++t) {
+    const auto& rows = layout_->out_rows[t];
     if (rows.empty())
       continue;
     als_rows m;
     m.iteration = iteration;
-    m.side = static_cast<std::uint8_t>(layout_.owner);
-    m.from = layout_.block;
+    m.side = static_cast<std::uint8_t>(layout_->owner);
+    m.from = layout_->block;
     m.to = t;
     m.bias.reserve(rows.size());
     m.factors.resize(rows.size() * k);
@@ -158,12 +161,12 @@ std::vector<als_rows> als_block_state::ship(std::uint32_t iteration) const {
 
 bool als_block_state::take(const als_rows& rows) {
   if (rows.iteration != iteration_) {
-    assert(arrived_ == 0 || arrived_ == layout_.expected_messages());
+    assert(arrived_ == 0 || arrived_ == layout_->expected_messages());
     iteration_ = rows.iteration;
     arrived_ = 0;
   }
-  const auto at = layout_.in_offsets[rows.from];
-  const auto n = layout_.in_offsets[rows.from + 1] - at;
+  const auto at = layout_->in_offsets[rows.from];
+  const auto n = layout_->in_offsets[rows.from + 1] - at;
   const auto k = std::size_t(params_.rank);
   assert(rows.bias.size() == n && rows.factors.size() == std::size_t(n) * k);
   std::copy(rows.bias.begin(), rows.bias.end(), gathered_bias_.begin() + at);
@@ -171,19 +174,19 @@ bool als_block_state::take(const als_rows& rows) {
             gathered_.data().begin() + std::ptrdiff_t(std::size_t(at) * k));
   rows_received_ += n;
   ++messages_received_;
-  return ++arrived_ == layout_.expected_messages();
+  return ++arrived_ == layout_->expected_messages();
 }
 
 void als_block_state::solve() {
-  const auto& r = layout_.ratings;
+  const auto& r = layout_->ratings;
   for (index_t l = 0; l < r.rows(); ++l)
     solver_.solve(r.cols_of(l), r.values_of(l), gathered_, gathered_bias_, mu_, bias_[l],
                   factors_.row_span(l));
 }
 
 double als_block_state::squared_error() const {
-  const auto& r = layout_.ratings;
-  const bool users = layout_.owner == side::user;
+  const auto& r = layout_->ratings;
+  const bool users = layout_->owner == side::user;
   double se = 0.0;
   for (index_t l = 0; l < r.rows(); ++l) {
     auto cols = r.cols_of(l);

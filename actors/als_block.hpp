@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -69,11 +70,14 @@ struct als_block_plan {
 /// One block's factors and the other side's rows it has gathered; solves its entities.
 class als_block_state {
  public:
-  /// Starts from the rows of `initial` (a model laid out as rating_blocks' compact
-  /// indices, e.g. als_initial_model) for the block's entities.
-  als_block_state(als_block_layout layout, const als_params& p, const factor_model& initial);
+  /// Block `block` of side `owner` of `plan` (shared, not copied: every block of a
+  /// local graph reads its own layout from one plan), starting from the rows of
+  /// `initial` (a model laid out as rating_blocks' compact indices, e.g.
+  /// als_initial_model) for the block's entities.
+  als_block_state(std::shared_ptr<const als_block_plan> plan, side owner, std::uint32_t block,
+                  const als_params& p, const factor_model& initial);
 
-  const als_block_layout& layout() const noexcept { return layout_; }
+  const als_block_layout& layout() const noexcept { return *layout_; }
   /// One message per other-side block that needs rows from this block.
   std::vector<als_rows> ship(std::uint32_t iteration) const;
   /// Stores an incoming message's rows; true once every expected message of its
@@ -93,7 +97,8 @@ class als_block_state {
   void reset_counters() noexcept { rows_received_ = messages_received_ = 0; }
 
  private:
-  als_block_layout layout_;
+  std::shared_ptr<const als_block_plan> plan_;
+  const als_block_layout* layout_;  ///< inside *plan_
   als_params params_;
   double mu_ = 0.0;
   factor_table factors_;

@@ -47,8 +47,7 @@ void ship(als_block_self* self, std::uint32_t iteration) {
 caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block_plan> plan,
                            side owner, std::uint32_t block, als_params p,
                            std::shared_ptr<const factor_model> initial, caf::actor coordinator) {
-  const auto& layouts = owner == side::user ? plan->users : plan->items;
-  self->state.core.emplace(layouts[block], p, *initial);
+  self->state.core.emplace(std::move(plan), owner, block, p, *initial);
   self->state.coordinator = std::move(coordinator);
   return {
     [=](peer_list& peers) { self->state.peers = std::move(peers.peers); },

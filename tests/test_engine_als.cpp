@@ -81,12 +81,12 @@ TEST_CASE("ALS block states driven by hand give train_als's model and ship each 
     ub[u] = std::uint32_t(up(train.users.external(blocks.user_of[u])));
   for (index_t i = 0; i < blocks.n_items(); ++i)
     ib[i] = std::uint32_t(ip(train.items.external(blocks.item_of[i])));
-  auto plan = als_block_plan::build(blocks, ub, ib, parts);
+  auto plan = std::make_shared<const als_block_plan>(als_block_plan::build(blocks, ub, ib, parts));
 
   std::vector<als_block_state> users, items;
   for (std::uint32_t b = 0; b < parts; ++b) {
-    users.emplace_back(plan.users[b], p, initial);
-    items.emplace_back(plan.items[b], p, initial);
+    users.emplace_back(plan, side::user, b, p, initial);
+    items.emplace_back(plan, side::item, b, p, initial);
   }
   // One half: every sender ships, every receiver takes and solves once complete.
   auto half = [&](std::vector<als_block_state>& from, std::vector<als_block_state>& to,
