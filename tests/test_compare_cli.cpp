@@ -181,3 +181,25 @@ TEST_CASE("cli: compare reports progress off a terminal as plain lines every int
   CHECK(quiet.out.find("batch ALS: 15/15 iterations done in") != std::string::npos);
   CHECK(nlohmann::json::parse(quiet.last_line)["chart"].is_null());
 }
+
+TEST_CASE("cli: batch and stream report progress on stderr, and stay silent with --quiet", "[cli]") {
+  const std::string env = "RECFLOW_PROGRESS_INTERVAL=0";
+  const std::string data = " --data " + recflow::test::data_dir() + "/ml-100k/u.data --json";
+  auto batch = run_cli("batch --iterations 2" + data, env);
+  INFO(batch.out);
+  CHECK(batch.status == 0);
+  CHECK(batch.out.find("batch ALS: 1/2 iterations (50%)") != std::string::npos);
+  CHECK(batch.out.find("batch ALS: 2/2 iterations done in") != std::string::npos);
+  CHECK(nlohmann::json::parse(batch.last_line)["command"] == "batch");
+
+  // Per-batch lines go to a pipe here, so the progress shows on stderr.
+  auto stream = run_cli("stream --batch-size 20000 --no-csv" + data, env);
+  INFO(stream.out);
+  CHECK(stream.status == 0);
+  CHECK(stream.out.find("streaming: 2/4 batches (50%)") != std::string::npos);
+  CHECK(stream.out.find("streaming: 4/4 batches done in") != std::string::npos);
+  CHECK(nlohmann::json::parse(stream.last_line)["batches"] == 4);
+
+  auto quiet = run_cli("stream --batch-size 20000 --no-csv --quiet" + data, env);
+  CHECK(quiet.out.find("streaming:") == std::string::npos);
+}

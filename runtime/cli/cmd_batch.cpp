@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
 #include "engine/als_engine.hpp"
 #include "model/als.hpp"
@@ -42,17 +43,20 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 /// Trains on `train`, prints progress, evaluates on `test`.
 result<factor_model> train_and_report(const batch_options& o, const rating_table& train,
                                       const char* label) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto progress = [&](int it, double rmse) {
-    if (!o.quiet)
-      std::cerr << fmt::format("{}iteration {:>3}/{}  train rmse {:.4f}  ({:.2f} s)\n", label,
-                               it, o.als.iterations, rmse, seconds_since(t0));
+  progress bar(fmt::format("{}batch ALS", label), static_cast<std::uint64_t>(o.als.iterations),
+               "iterations", !o.quiet);
+  std::string note;
+  auto on_sweep = [&](int it, double rmse) {
+    note = fmt::format("train rmse {:.4f}", rmse);
+    bar.update(static_cast<std::uint64_t>(it), note);
   };
-  if (o.engine == "reference")
-    return train_als(train, o.als, progress);
-  return train_als_graph(train, o.als, o.graph, [&](const als_sweep_metrics& m) {
-    progress(m.iteration, m.train_rmse);
-  });
+  auto model = o.engine == "reference"
+                 ? train_als(train, o.als, on_sweep)
+                 : train_als_graph(train, o.als, o.graph, [&](const als_sweep_metrics& m) {
+                     on_sweep(m.iteration, m.train_rmse);
+                   });
+  bar.finish(note);
+  return model;
 }
 
 int run_batch(batch_options& o) {

@@ -1,15 +1,18 @@
 // `recflow stream`: the streaming protocol. Hold out a validation set, stream the rest in
 // micro-batches, print the validation RMSE after every batch, write it as CSV, save.
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
 #include "cli/output.hpp"
+#include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
 #include "model/metrics.hpp"
 #include "model/model_io.hpp"
@@ -104,7 +107,14 @@ int run_stream(stream_options& o) {
                                              o.local.partitions, o.local.partitioner,
                                              o.local.engine.workers)
                                : std::string("reference engine (one thread)"));
+  // Per-batch lines go to stdout; when that is not a terminal (a file, a pipe), show
+  // progress with rate and ETA on stderr instead.
+  auto n_batches = (data->train.size() + o.eval.batch_size - 1) / o.eval.batch_size;
+  if (o.eval.max_batches > 0)
+    n_batches = std::min<std::size_t>(n_batches, o.eval.max_batches);
+  progress bar("streaming", n_batches, "batches", !o.quiet && ::isatty(STDOUT_FILENO) != 1);
   auto on_batch = [&](const stream_report& r) {
+    bar.update(r.batch, fmt::format("rmse {:.4f}", r.rmse));
     if (csv.is_open())
       csv << fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.6f}\n", r.batch, r.ratings_seen, r.rmse,
                          r.mae, r.batch_seconds, r.elapsed_seconds);
@@ -141,6 +151,7 @@ int run_stream(stream_options& o) {
     model = std::move(trainer->model());
   }
   csv.close();
+  bar.finish();
 
   // Remember what each user rated, so that recommendations from the saved model skip it.
   model.rated() = rated_in_model(model, data->train.ratings, data->train.users, data->train.items);
