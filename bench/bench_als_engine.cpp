@@ -3,7 +3,9 @@
 /// and on a synthetic planted set of about 1M ratings; their ratio; and whether the two
 /// models are identical.
 ///
-///   ./bench_als_engine [data_dir] [--iterations N]   (default: $RECFLOW_DATA; 3 sweeps)
+///   ./bench_als_engine [data_dir] [--iterations N] [--workers W]
+///                      (defaults: $RECFLOW_DATA, 3 sweeps, 2 workers; --workers 1 shows
+///                      the graph's overhead without parallelism)
 ///
 /// Reference figure: the fastest full sweep (users then items) of als_sweep plus the
 /// training RMSE, as train_als runs with a progress callback, after the warm-up of the
@@ -79,7 +81,7 @@ timing reference(const rating_table& t, const als_params& p) {
   return out;
 }
 
-void run(const std::string& label, const rating_table& t, int iterations) {
+void run(const std::string& label, const rating_table& t, int iterations, std::size_t workers) {
   fmt::print("\n{}: {} ratings, {} users, {} items; {} sweeps each (the first is warm-up)\n",
              label, t.size(), t.users.size(), t.items.size(), iterations);
   fmt::print("{:>5} {:>6} {:>12} {:>12} {:>8} {:>10} {:>12} {:>9} {:>14} {:>12} {:>11} {:>10}\n",
@@ -96,7 +98,7 @@ void run(const std::string& label, const rating_table& t, int iterations) {
     for (std::size_t parts : {std::size_t{2}, std::size_t{4}}) {
       als_graph_options o;
       o.partitions = parts;
-      o.workers = 2;
+      o.workers = workers;
       timing g;
       double sweeps_total = 0.0, sweeps_cpu = 0.0, sweeps_wall = 0.0;
       als_sweep_metrics last;
@@ -135,10 +137,13 @@ void run(const std::string& label, const rating_table& t, int iterations) {
 int main(int argc, char** argv) {
   std::string dir = test::data_dir();
   int iterations = 3;
+  std::size_t workers = 2;
   for (int a = 1; a < argc; ++a) {
     std::string s = argv[a];
     if (s == "--iterations" && a + 1 < argc)
       iterations = std::max(2, std::atoi(argv[++a]));
+    else if (s == "--workers" && a + 1 < argc)
+      workers = std::size_t(std::max(1, std::atoi(argv[++a])));
     else
       dir = s;
   }
@@ -147,10 +152,11 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "cannot read MovieLens 100K: {}\n", ml.err().message);
     return 1;
   }
-  fmt::print("Batch ALS: the actor graph (2 workers) vs single-threaded train_als, seconds per\n"
+  fmt::print("Batch ALS: the actor graph ({} workers) vs single-threaded train_als, seconds per\n"
              "sweep (fastest after warm-up); speedup = train_als / graph (at most 2 on 2 idle\n"
-             "cores); cpu ratio = graph CPU seconds (all threads) / train_als CPU seconds\n");
-  run("MovieLens 100K u.data", *ml, iterations);
+             "cores); cpu ratio = graph CPU seconds (all threads) / train_als CPU seconds\n",
+             workers);
+  run("MovieLens 100K u.data", *ml, iterations, workers);
 
   test::planted_params sp;  // as bench_als: about 1.05M ratings
   sp.users = 30000;
@@ -160,6 +166,6 @@ int main(int argc, char** argv) {
   sp.noise = 0.5;
   sp.seed = 7;
   auto synthetic = test::make_planted(sp);
-  run("synthetic planted rank 10", synthetic.table, iterations);
+  run("synthetic planted rank 10", synthetic.table, iterations, workers);
   return 0;
 }
