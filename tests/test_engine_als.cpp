@@ -83,6 +83,14 @@ TEST_CASE("ALS block states driven by hand give train_als's model and ship each 
     ib[i] = std::uint32_t(ip(train.items.external(blocks.item_of[i])));
   auto plan = std::make_shared<const als_block_plan>(als_block_plan::build(blocks, ub, ib, parts));
 
+  std::uint64_t item_out = 0, user_out = 0;
+  for (std::uint32_t b = 0; b < parts; ++b) {
+    item_out += plan->items[b].rows_out();
+    user_out += plan->users[b].rows_out();
+  }
+  CHECK(item_out == needed_rows(train, side::item, up));
+  CHECK(user_out == needed_rows(train, side::user, ip));
+
   std::vector<als_block_state> users, items;
   for (std::uint32_t b = 0; b < parts; ++b) {
     users.emplace_back(plan, side::user, b, p, initial);
