@@ -127,7 +127,7 @@ TEST_CASE("file source: reads MovieLens 100K in batches and reports a missing fi
   CHECK(r.err().code == errc::io);
 }
 
-TEST_CASE("synthetic source: same seed, same stream; ratings on the scale", "[graph]") {
+TEST_CASE("synthetic source: same seed, same stream, ratings on the scale", "[graph]") {
   synthetic_params p{.users = 50, .items = 40, .ratings = 2500, .batch_size = 1000};
   auto a = drain(*synthetic_source(p));
   auto b = drain(*synthetic_source(p));
