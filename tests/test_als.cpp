@@ -121,7 +121,7 @@ TEST_CASE("als: recovers a planted rank-3 model to the noise level", "[als]") {
   CHECK(clean_rmse < 0.06);  // the planted signal itself is recovered
 }
 
-TEST_CASE("als: every sweep lowers the objective; training RMSE falls at first", "[als]") {
+TEST_CASE("als: every sweep lowers the objective, and training RMSE falls at first", "[als]") {
   auto mode = GENERATE(bias_mode::joint, bias_mode::alternate);
   auto weighted = GENERATE(true, false);
   CAPTURE(mode == bias_mode::joint ? "joint" : "alternate", weighted);

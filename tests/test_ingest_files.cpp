@@ -14,7 +14,7 @@
 using namespace recflow;
 using namespace recflow::ingest_test;
 
-TEST_CASE("ingest: empty files give no ratings; missing files are io errors", "[ingest]") {
+TEST_CASE("ingest: empty files give no ratings, missing files are io errors", "[ingest]") {
   auto text = GENERATE(as<std::string>{}, "", "\n\n", "userId,movieId,rating,timestamp\n");
   temp_file file(text);
   rating_table t;
