@@ -15,6 +15,7 @@
 #include "cli/data_options.hpp"
 #include "cli/output.hpp"
 #include "cli/partition_report.hpp"
+#include "cli/partitions_measure.hpp"
 #include "data/ingest.hpp"
 #include "graph/partition_plan.hpp"
 #include "model/power_law.hpp"
@@ -31,6 +32,8 @@ struct partitions_options {
   cost_model cost;
   std::string csv, chart;
   bool json = false;
+  bool measure = false;
+  std::size_t measure_batches = 5;
 };
 
 result<std::vector<std::size_t>> parse_counts(const std::string& text) {
@@ -181,6 +184,27 @@ int run_partitions(partitions_options& o) {
   if (!o.chart.empty())
     if (auto ok = write_chart(o.chart, costs, data->name, o.batch_size, o.cost.rank); !ok)
       return report(ok.err());
+  if (o.measure) {
+    measure_options mo;
+    mo.batch_size = o.batch_size;
+    mo.batches = o.measure_batches;
+    mo.training.rank = o.cost.rank;
+    mo.training.passes = o.cost.passes;
+    rating_table first;
+    if (!data->table) {  // the synthetic stream's first batches, in its full id space
+      data->synthetic->restart();
+      data->synthetic->next(first.ratings, o.batch_size * o.measure_batches);
+      first.users = data->users;
+      first.items = data->items;
+    }
+    auto agree = measure_and_compare(data->table ? *data->table : first, *strategies, *counts, mo);
+    if (!agree)
+      return report(agree.err());
+    if (!*agree) {
+      std::cerr << "recflow: the engine's measurements disagree with the simulation\n";
+      return exit_failure;
+    }
+  }
   if (o.json)
     print_json(to_json(costs, seconds));
   return exit_ok;
@@ -212,6 +236,11 @@ void add_partitions_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--seed", opts->data.seed, "Seed of synthetic:N")->capture_default_str();
   cmd->add_option("--csv", opts->csv, "Write one line per strategy and count to this file");
   cmd->add_option("--chart", opts->chart, "Write an SVG bar chart to this file");
+  cmd->add_flag("--measure", opts->measure,
+                "Also train a few real batches per strategy on the local engine and compare what "
+                "it measures with the simulation");
+  cmd->add_option("--measure-batches", opts->measure_batches, "Batches to train per measurement")
+    ->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print a JSON summary as the last line of stdout");
   cmd->callback([opts, &exit_status] { exit_status = run_partitions(*opts); });
 }
