@@ -8,6 +8,7 @@
 #include "engine/als_engine.hpp"
 #include "engine/run_stream.hpp"
 #include "model/als.hpp"
+#include "model/ranking.hpp"
 #include "model/stream_eval.hpp"
 #include "model/streaming.hpp"
 
@@ -61,6 +62,12 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(b, "init-stddev") == als.init_stddev);
   CHECK(b.at("unweighted") == (als.weighted_lambda ? "false" : "true"));
   CHECK(num(b, "seed") == als.seed);
+  recflow::ranking_options ranking;
+  for (const char* section : {"batch", "stream", "compare"}) {
+    INFO("section " << section);
+    CHECK(num(toml.at(section), "ranking-k") == static_cast<double>(ranking.k));
+    CHECK(num(toml.at(section), "relevance") == ranking.relevance);
+  }
   recflow::als_graph_options graph;
   CHECK(num(b, "workers") == static_cast<double>(graph.workers));
   CHECK(num(b, "partitions") == static_cast<double>(graph.partitions));
