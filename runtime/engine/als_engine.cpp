@@ -20,21 +20,6 @@ namespace {
 
 error invalid(std::string message) { return error{errc::invalid_argument, std::move(message)}; }
 
-// As train_als: every rating names a user and item of the table and is finite.
-result<void> check_ratings(const rating_table& t) {
-  for (std::size_t k = 0; k < t.ratings.size(); ++k) {
-    const auto& r = t.ratings[k];
-    if (r.user >= t.users.size() || r.item >= t.items.size())
-      return error{errc::invalid_value, "rating " + std::to_string(k) + " names user index "
-                                          + std::to_string(r.user) + " / item index "
-                                          + std::to_string(r.item)
-                                          + " outside the table's id maps"};
-    if (!std::isfinite(r.value))
-      return error{errc::invalid_value, "rating " + std::to_string(k) + " is not finite"};
-  }
-  return {};
-}
-
 using clock = std::chrono::steady_clock;
 
 }  // namespace

@@ -19,21 +19,6 @@ std::string shown(double v) {
   return std::isfinite(v) ? s : (std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
 }
 
-// Every rating names a user and item of the table and has a finite value.
-result<void> check_ratings(const rating_table& t) {
-  for (std::size_t k = 0; k < t.ratings.size(); ++k) {
-    const auto& r = t.ratings[k];
-    if (r.user >= t.users.size() || r.item >= t.items.size())
-      return error{errc::invalid_value, "rating " + std::to_string(k) + " names user index "
-                                          + std::to_string(r.user) + " / item index "
-                                          + std::to_string(r.item)
-                                          + " outside the table's id maps"};
-    if (!std::isfinite(r.value))
-      return error{errc::invalid_value, "rating " + std::to_string(k) + " is not finite"};
-  }
-  return {};
-}
-
 }  // namespace
 
 result<void> validate(const als_params& p) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "model/error.hpp"
 #include "model/id_map.hpp"
 
 namespace recflow {
@@ -43,6 +44,10 @@ struct rating_table {
     return rating_table{std::move(rs), users, items, scale};
   }
 };
+
+/// Checks that every rating of `t` names a user and an item of its id maps and has a
+/// finite value (errc::invalid_value naming the first that does not).
+result<void> check_ratings(const rating_table& t);
 
 /// Mean of the ratings (0 for none).
 double mean_rating(std::span<const rating> rs) noexcept;
