@@ -259,7 +259,11 @@ TEST_CASE("run_stream: the stream_eval protocol on the graph reports what stream
   auto expected = stream_evaluate(ref, *train, validation, opts);
   REQUIRE(expected);
   auto partitions = GENERATE(std::size_t{1}, std::size_t{3});
-  auto got = run_stream(p, *train, validation, opts, {.partitions = partitions});
+  auto partitioner = GENERATE(as<std::string>{}, "hash", "modulo", "range", "random", "degree",
+                              "consistent");
+  INFO(partitions << " partitions, " << partitioner);
+  auto got = run_stream(p, *train, validation, opts,
+                        {.partitions = partitions, .partitioner = partitioner});
   REQUIRE(got);
   REQUIRE(got->reports.size() == expected->size());
   for (std::size_t b = 0; b < got->reports.size(); ++b) {
@@ -268,7 +272,8 @@ TEST_CASE("run_stream: the stream_eval protocol on the graph reports what stream
     CHECK(got->reports[b].mae == Approx((*expected)[b].mae).epsilon(1e-12));
   }
   CHECK(got->model == ref.model());
-  auto bad = run_stream(p, *train, validation, opts, {.partitioner = "range"});
+  auto bad = run_stream(p, *train, validation, opts, {.partitioner = "grid"});
   REQUIRE_FALSE(bad);
-  CHECK(bad.err().message == "unknown partitioner 'range' (hash, modulo)");
+  CHECK(bad.err().message
+        == "unknown partitioner 'grid' (hash, modulo, range, random, degree, consistent)");
 }

@@ -255,7 +255,8 @@ void add_stream_command(CLI::App& app, int& exit_status) {
                   "Shards of the user and of the item factors (--engine local)")
     ->capture_default_str();
   cmd->add_option("--partitioner", o->local.partitioner,
-                  "How keys map to shards: hash or modulo (--engine local)")
+                  "How keys map to shards: hash, modulo, range, random, degree or consistent "
+                  "(--engine local; range and degree are fitted to the training ratings)")
     ->capture_default_str();
   cmd->add_option("--max-batches", o->eval.max_batches, "Stop after this many batches (0: all)");
   cmd->add_option("--csv", o->csv, "Per-batch CSV of validation RMSE")->capture_default_str();

@@ -2,9 +2,27 @@
 
 #include <chrono>
 
+#include "graph/partition_plan.hpp"
 #include "model/split.hpp"
 
 namespace recflow {
+
+namespace {
+
+/// The partitioner of one edge. "hash" and "modulo" need nothing; "range" and "degree"
+/// are fitted to the degrees of the training stream (as a planner that knows the data
+/// would fit them); "random" and "consistent" are seeded.
+partitioner edge_partitioner(const std::string& strategy, std::size_t n, const id_map& ids,
+                             std::span<const rating> rs, bool users, std::uint64_t salt) {
+  if (strategy == "hash" || strategy == "modulo")
+    return make_partitioner(strategy, n, salt);
+  std::vector<std::uint64_t> degrees(ids.size(), 0);
+  for (const auto& r : rs)
+    ++degrees[users ? r.user : r.item];
+  return make_key_partitioner(strategy, n, ids.externals(), degrees, salt);
+}
+
+}  // namespace
 
 result<local_stream_result> run_stream(const stream_params& params, const rating_table& train,
                                        const rating_table& validation,
@@ -13,11 +31,16 @@ result<local_stream_result> run_stream(const stream_params& params, const rating
                                        const stream_callback& on_batch) {
   if (auto ok = validate(opts); !ok)
     return ok.err();
-  auto by_user = make_partitioner(local.partitioner, local.partitions);
-  auto by_item = make_partitioner(local.partitioner, local.partitions, 0x51ed);
-  if (!by_user.valid())
+  if (auto ok = check_ratings(train); !ok)
+    return ok.err();
+  auto by_user = edge_partitioner(local.partitioner, local.partitions, train.users,
+                                  train.ratings, true, 0);
+  auto by_item = edge_partitioner(local.partitioner, local.partitions, train.items,
+                                  train.ratings, false, 0x51ed);
+  if (!by_user.valid() || !by_item.valid())
     return error{errc::invalid_argument,
-                 "unknown partitioner '" + local.partitioner + "' (hash, modulo)"};
+                 "unknown partitioner '" + local.partitioner
+                   + "' (hash, modulo, range, random, degree, consistent)"};
   auto stream = train.ratings;
   order_ratings(stream, opts.order, opts.order_seed);
   streaming_graph g;

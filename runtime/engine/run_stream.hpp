@@ -14,7 +14,9 @@ namespace recflow {
 /// How the graph is laid out, with defaults.
 struct local_stream_options {
   std::size_t partitions = 2;        ///< shards of U and of P
-  std::string partitioner = "hash";  ///< "hash" or "modulo", for both edges
+  /// For both edges: "hash", "modulo", "range" or "degree" (fitted to the training
+  /// stream's degrees), "random" or "consistent" (see graph/partitioners.hpp).
+  std::string partitioner = "hash";
   engine_options engine{};           ///< workers, batches in flight, stall timeout
 };
 
