@@ -13,52 +13,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/cli_test_util.hpp"
 #include "tests/test_util.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct run_result {
-  int status = -1;
-  std::string out;  ///< stdout and stderr together
-  std::string last_line;
-};
-
-/// Runs `ENV recflow ARGS` through the shell and captures its output and exit status
-/// (as tests/test_cli.cpp does).
-run_result run_cli(const std::string& args, const std::string& env = "") {
-  std::string cmd = env + " " + std::string(RECFLOW_CLI_PATH) + " " + args + " 2>&1";
-  run_result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (auto n = fread(buf, 1, sizeof buf, p))
-    r.out.append(buf, n);
-  int raw = pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  auto end = r.out.find_last_not_of('\n');
-  auto start = end == std::string::npos ? std::string::npos : r.out.rfind('\n', end);
-  auto from = start == std::string::npos ? 0 : start + 1;
-  r.last_line = end == std::string::npos ? "" : r.out.substr(from, end - from + 1);
-  return r;
-}
-
-/// A scratch folder removed at scope exit.
-struct scratch_dir {
-  fs::path path;
-  scratch_dir() {
-    path = fs::temp_directory_path()
-           / ("recflow-compare-" + std::to_string(::getpid()) + "-"
-              + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::create_directories(path);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using recflow::test::run_cli;
+using recflow::test::scratch_dir;
 
 bool have_gnuplot() { return std::system("gnuplot --version >/dev/null 2>&1") == 0; }
 

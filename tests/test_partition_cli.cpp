@@ -10,22 +10,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/cli_test_util.hpp"
 #include "tests/test_util.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-/// Runs `recflow ARGS`; returns the exit status and puts stdout + stderr in `out`.
+/// Runs `recflow ARGS`; returns the exit status and appends stdout + stderr to `out`.
 int run_cli(const std::string& args, std::string& out) {
-  std::string cmd = std::string(RECFLOW_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (auto n = fread(buf, 1, sizeof buf, p))
-    out.append(buf, n);
-  int raw = pclose(p);
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  auto r = recflow::test::run_cli(args);
+  out += r.out;
+  return r.status;
 }
 
 std::string slurp(const fs::path& f) {

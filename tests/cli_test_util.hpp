@@ -1,0 +1,61 @@
+/// Helpers for tests that run the real `recflow` binary: capture its output and exit
+/// status, and a scratch folder removed at scope exit.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+namespace recflow::test {
+
+/// What a run of the CLI produced.
+struct run_result {
+  int status = -1;
+  std::string out;        ///< stdout and stderr together
+  std::string last_line;  ///< the last non-empty line (the --json summary)
+};
+
+/// Runs `ENV recflow ARGS` through the shell and captures its output and exit status.
+inline run_result run_cli(const std::string& args, const std::string& env = "") {
+  std::string cmd = env + " " + std::string(RECFLOW_CLI_PATH) + " " + args + " 2>&1";
+  run_result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (auto n = fread(buf, 1, sizeof buf, p))
+    r.out.append(buf, n);
+  int raw = pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  auto end = r.out.find_last_not_of('\n');
+  auto start = end == std::string::npos ? std::string::npos : r.out.rfind('\n', end);
+  auto from = start == std::string::npos ? 0 : start + 1;
+  r.last_line = end == std::string::npos ? "" : r.out.substr(from, end - from + 1);
+  return r;
+}
+
+/// A scratch folder, unique to this process and object, removed at scope exit.
+struct scratch_dir {
+  std::filesystem::path path;
+  scratch_dir() {
+    path = std::filesystem::temp_directory_path()
+           / ("recflow-cli-" + std::to_string(::getpid()) + "-"
+              + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    std::filesystem::create_directories(path);
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+}  // namespace recflow::test
