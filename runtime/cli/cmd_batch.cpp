@@ -82,8 +82,6 @@ int run_batch(batch_options& o) {
   auto data = load_data(o.data);
   if (!data)
     return report(data.err());
-  if (data->skipped > 0)
-    std::cerr << "recflow: skipped " << data->skipped << " bad lines (--lenient)\n";
 
   nlohmann::json summary;
   if (o.folds > 0) {

@@ -97,8 +97,6 @@ int run_compare(compare_options& o) {
   auto data = load_data(o.data);
   if (!data)
     return report(data.err());
-  if (data->skipped > 0)
-    std::cerr << "recflow: skipped " << data->skipped << " bad lines (--lenient)\n";
   const auto name = data_name(o);
   if (!o.quiet)
     std::cout << fmt::format("compare on {}: {} training / {} validation ratings\n",

@@ -87,8 +87,6 @@ int run_stream(stream_options& o) {
   auto data = load_data(o.data);
   if (!data)
     return report(data.err());
-  if (data->skipped > 0)
-    std::cerr << "recflow: skipped " << data->skipped << " bad lines (--lenient)\n";
 
   std::ofstream csv;
   if (!o.no_csv) {

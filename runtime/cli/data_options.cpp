@@ -1,6 +1,7 @@
 #include "cli/data_options.hpp"
 
 #include <cstdlib>
+#include <iostream>
 #include <filesystem>
 #include <sstream>
 
@@ -103,9 +104,8 @@ result<std::string> default_data_file() {
                "To download MovieLens from GroupLens: tools/download-data.sh data"};
 }
 
-}  // namespace
-
-result<loaded_data> load_data(const data_options& opts) {
+/// Reads and splits the data (load_data without the report on stderr).
+result<loaded_data> read_data(const data_options& opts) {
   auto io = make_ingest_options(opts);
   if (!io)
     return io.err();
@@ -151,6 +151,15 @@ result<loaded_data> load_data(const data_options& opts) {
   src << file << " split " << opts.split << " (seed " << opts.seed << ")";
   out.source = src.str();
   return out;
+}
+
+}  // namespace
+
+result<loaded_data> load_data(const data_options& opts) {
+  auto data = read_data(opts);
+  if (data && data->skipped > 0)
+    std::cerr << "recflow: skipped " << data->skipped << " bad lines (--lenient)\n";
+  return data;
 }
 
 }  // namespace recflow::cli

@@ -40,7 +40,8 @@ struct loaded_data {
 
 /// Reads the data the options name. Without --train or --data it looks for MovieLens
 /// 100K (`ml-100k/u.data`) in $RECFLOW_DATA, ./data or ../shared/data, and otherwise
-/// fails with a message on how to download it.
+/// fails with a message on how to download it. Lines skipped in lenient mode are
+/// reported on stderr.
 result<loaded_data> load_data(const data_options& opts);
 
 /// Ingest options from the format flags.
