@@ -3,6 +3,7 @@
 // winner and the defaults on the test set, and writes the winner as a config file.
 //   recflow tune --mode batch --train u1.base --test u1.test --search hyperband --out best.toml
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -29,6 +30,7 @@ struct tune_cli_options {
   std::string mode = "batch";
   std::string search_name = "hyperband";
   std::string sample = "random";
+  std::string prune = "none";
   std::vector<std::string> params;
   int folds = 0;
   double validation = 0.2;
@@ -92,10 +94,13 @@ result<tune_problem> make_problem(const tune_cli_options& o, tune_mode mode, str
 
 std::string plan_text(const tune_cli_options& o, const tune_problem& p) {
   const auto& s = o.search;
+  auto pruning = s.halving ? fmt::format(", successive halving from {:.0f}% (eta {})",
+                                         100.0 * std::pow(double(s.eta), 1 - s.brackets), s.eta)
+                           : std::string(", each at the full budget");
   if (s.search == search_kind::grid)
-    return fmt::format("grid of {} candidates", grid_size(p.space, s.grid_points));
+    return fmt::format("grid of {} candidates{}", grid_size(p.space, s.grid_points), pruning);
   if (s.search == search_kind::random)
-    return fmt::format("random search, {} candidates", s.trials == 0 ? 20 : s.trials);
+    return fmt::format("random search, {} candidates{}", s.trials == 0 ? 20 : s.trials, pruning);
   std::string out = fmt::format("hyperband (eta {}, sampling {}):", s.eta, o.sample);
   for (const auto& b : hyperband_plan(s))
     out += fmt::format(" {}{} from {:.0f}%", b.candidates, b.s == 0 ? "+defaults" : "",
@@ -116,6 +121,9 @@ int run_tune(tune_cli_options& o) {
   if (o.sample != "random" && o.sample != "grid")
     return report({errc::invalid_argument, "--sample must be random or grid, got '" + o.sample + "'"});
   o.search.sample_grid = o.sample == "grid";
+  if (o.prune != "none" && o.prune != "halving")
+    return report({errc::invalid_argument, "--prune must be none or halving, got '" + o.prune + "'"});
+  o.search.halving = o.prune == "halving";
   if (o.order != "random" && o.order != "time")
     return report({errc::invalid_argument, "--order must be random or time, got '" + o.order + "'"});
   auto order = o.order == "time" ? stream_order::time : stream_order::random;
@@ -264,6 +272,10 @@ void add_tune_command(CLI::App& app, int& exit_status) {
     ->capture_default_str();
   cmd->add_option("--sample", o->sample,
                   "hyperband: draw candidates at random from the ranges, or from the grid")
+    ->capture_default_str();
+  cmd->add_option("--prune", o->prune,
+                  "grid and random: none (every candidate at the full budget) or halving "
+                  "(successive halving from the smallest budget; the defaults always finish)")
     ->capture_default_str();
   cmd->add_option("--folds", o->folds,
                   "batch: k-fold cross-validation over the training ratings (0: hold-out)")

@@ -49,6 +49,11 @@ std::string work_summary(const tune_report& r, int full_iterations, tune_mode mo
   auto pct = [](std::uint64_t a, std::uint64_t b) { return b ? 100.0 * double(a) / double(b) : 0.0; };
   std::string full = mode == tune_mode::batch ? fmt::format("{} iterations", full_iterations)
                                               : std::string("the whole window");
+  if (r.work == r.unpruned_work)
+    return fmt::format("work: {} {} in {} trials, every candidate at the full budget ({:.1f}% "
+                       "of the full grid: {} candidates at {}, {})",
+                       millions(r.work), r.work_unit, r.trials, pct(r.work, r.grid_work),
+                       r.grid_candidates, full, millions(r.grid_work));
   return fmt::format(
     "work: {} {} in {} trials = {:.1f}% of the full grid ({} candidates at {}: {}), "
     "pruning saved {:.1f}% of it; the {} candidates tried, each at the full budget: {} "

@@ -34,7 +34,7 @@ struct bracket_run {
 double fraction_of(int eta, int s, int rung) { return std::pow(double(eta), rung - s); }
 
 std::size_t survivors(std::size_t alive, int eta) {
-  return std::max<std::size_t>(1, alive / static_cast<std::size_t>(eta));
+  return alive == 0 ? 0 : std::max<std::size_t>(1, alive / static_cast<std::size_t>(eta));
 }
 
 bool same_point(const candidate& a, const candidate& b) { return a.values == b.values; }
@@ -142,6 +142,7 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
     if (!found)
       pool.insert(pool.begin(), defaults);
     bracket_run run;
+    run.s = o.halving ? o.brackets - 1 : 0;
     for (auto& c : pool) {
       run.alive.push_back(arms.size());
       arms.push_back({std::move(c), -1});
@@ -149,11 +150,21 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
     brackets.push_back(std::move(run));
   }
 
+  // The defaults go through every rung of their bracket: the others compete for the
+  // survivors' places, and the defaults keep theirs.
+  auto has_defaults = [&](const bracket_run& b) {
+    return std::any_of(b.alive.begin(), b.alive.end(), [&](std::size_t a) { return arms[a].c.is_default; });
+  };
+  auto next_size = [&](std::size_t n, bool with_defaults) {
+    return with_defaults ? survivors(n - 1, o.eta) + 1 : survivors(n, o.eta);
+  };
   // Trials planned, for progress.
   std::size_t planned = 0;
-  for (const auto& b : brackets)
-    for (std::size_t n = b.alive.size(), r = 0; r <= std::size_t(b.s); ++r, n = survivors(n, o.eta))
+  for (const auto& b : brackets) {
+    bool d = has_defaults(b);
+    for (std::size_t n = b.alive.size(), r = 0; r <= std::size_t(b.s); ++r, n = next_size(n, d))
       planned += n * objective.folds;
+  }
 
   tune_report report;
   report.work_unit = objective.work_unit;
@@ -212,10 +223,17 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
     for (auto& b : brackets) {
       if (b.rung >= b.s)
         continue;
+      bool d = has_defaults(b);
+      std::vector<std::size_t> kept;
+      for (auto a : b.alive)
+        if (arms[a].c.is_default)
+          kept.push_back(a);
+      std::erase_if(b.alive, [&](std::size_t a) { return arms[a].c.is_default; });
       std::stable_sort(b.alive.begin(), b.alive.end(), [&](std::size_t x, std::size_t y) {
         return arms[x].rmse < arms[y].rmse || (arms[x].rmse == arms[y].rmse && x < y);
       });
-      b.alive.resize(survivors(b.alive.size(), o.eta));
+      b.alive.resize(std::min(b.alive.size(), next_size(b.alive.size() + kept.size(), d) - kept.size()));
+      b.alive.insert(b.alive.end(), kept.begin(), kept.end());
       ++b.rung;
       next.push_back(std::move(b));
     }

@@ -6,6 +6,9 @@
 /// Searches:
 ///  - grid: every grid point at the full budget (the baseline the others are measured by);
 ///  - random: `trials` seeded samples at the full budget;
+///  - grid or random with `halving`: one successive-halving bracket over those candidates
+///    from budget eta^-(brackets-1) (plain successive halving: cheap, but it trusts the
+///    short budgets; the defaults are carried to the full budget whatever they score);
 ///  - hyperband: brackets of successive halving (Li et al., JMLR 2018). Bracket s
 ///    (s = brackets-1 .. 0) starts n_s candidates at budget eta^-s and keeps the best
 ///    1/eta at each step up to the full budget; bracket 0 runs its few candidates at the
@@ -47,6 +50,10 @@ struct tune_options {
   int eta = 3;              ///< hyperband: keep 1/eta per step, budgets grow by eta
   int brackets = 3;         ///< hyperband: number of brackets; the smallest budget is eta^-(brackets-1)
   bool sample_grid = false; ///< hyperband: draw candidates from the shuffled grid, not the ranges
+  /// grid and random: prune by successive halving from the smallest budget (as hyperband's
+  /// most aggressive bracket) instead of running every candidate at the full budget; the
+  /// defaults are always carried through to the full budget.
+  bool halving = false;
   std::uint64_t seed = 42;  ///< sampling
 };
 
