@@ -203,6 +203,25 @@ TEST_CASE("tune: grid and random search run everything at the full budget", "[tu
   CHECK(rnd.work == rnd.unpruned_work);
 }
 
+TEST_CASE("tune: successive halving prunes the grid and carries the defaults through", "[tune]") {
+  auto space = planted_space();
+  auto objective = planted_objective(space);
+  candidate defaults{{10, 2.0, 0.1}, true};  // not a grid point, and poor at every budget
+  auto r = run_search(space, defaults, objective,
+                      tune_options{.search = search_kind::grid, .halving = true}).value();
+  REQUIRE(r.ranked.size() == 37);
+  // 36 grid points and the defaults at 1/9, the best 12 and the defaults at 1/3, the best
+  // 4 and the defaults at the full budget.
+  std::size_t full = 0;
+  for (const auto& c : r.ranked)
+    full += c.fraction == 1.0 ? 1 : 0;
+  CHECK(full == 5);
+  CHECK(r.trials == (37 + 13 + 5) * 2);
+  CHECK(r.ranked[r.defaults].fraction == 1.0);
+  CHECK(r.ranked[r.best].rmse <= r.ranked[r.defaults].rmse);
+  CHECK(double(r.work) < 0.5 * double(r.grid_work));
+}
+
 TEST_CASE("tune: the outcome does not depend on the order trials finish in", "[tune]") {
   auto space = planted_space();
   auto objective = planted_objective(space);
