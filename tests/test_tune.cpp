@@ -159,6 +159,14 @@ TEST_CASE("tune: hyperband brackets follow Li et al. and scale with --trials", "
   CHECK(big[2].candidates == 6);
   CHECK_FALSE(validate(tune_options{.eta = 1}));
   CHECK_FALSE(validate(tune_options{.brackets = 0}));
+  // Hyperband's own counts grow as eta^(brackets-1): 10^7 candidates is refused, while
+  // --trials bounds them.
+  CHECK_FALSE(validate(tune_options{.eta = 10, .brackets = 8}));
+  CHECK(validate(tune_options{.trials = 100, .eta = 10, .brackets = 8}));
+  std::size_t scaled = 0;
+  for (const auto& b : hyperband_plan(tune_options{.trials = 100, .eta = 10, .brackets = 8}))
+    scaled += b.candidates;
+  CHECK(scaled <= 110);
 }
 
 TEST_CASE("tune: hyperband finds the planted optimum despite the short-budget trap", "[tune]") {
@@ -220,6 +228,19 @@ TEST_CASE("tune: successive halving prunes the grid and carries the defaults thr
   CHECK(r.ranked[r.defaults].fraction == 1.0);
   CHECK(r.ranked[r.best].rmse <= r.ranked[r.defaults].rmse);
   CHECK(double(r.work) < 0.5 * double(r.grid_work));
+}
+
+TEST_CASE("tune: a grid too large to enumerate is refused before any trial", "[tune]") {
+  search_space space;
+  space.mode = tune_mode::stream;
+  for (const char* name : {"gamma", "gamma-bias", "lambda", "lambda-bias"})
+    space.params.push_back(parse_param(std::string(name) + "=0.001..1:log", tune_mode::stream).value());
+  auto objective = planted_objective(space);
+  candidate defaults{{0.01, 0.01, 0.01, 0.01}, true};
+  auto r = run_search(space, defaults, objective,
+                      tune_options{.search = search_kind::grid, .grid_points = 100});
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.err().message, Catch::Contains("100000000 points"));
 }
 
 TEST_CASE("tune: the outcome does not depend on the order trials finish in", "[tune]") {

@@ -92,6 +92,9 @@ TEST_CASE("cli: tune rejects bad usage with exit 2 and a message", "[cli][tune]"
     {"--validation 1.5", "validation fraction"},
     {"--workers 0", "workers must be positive"},
     {"--sample sobol", "--sample must be random or grid"},
+    {"--prune often", "--prune must be none or halving"},
+    {"--eta 50 --brackets 8", "at most 100000"},
+    {"--iterations 0", "iterations must be positive"},
   }));
   auto r = run_cli("tune" + u1() + " " + args);
   INFO(args << "\n" << r.out);

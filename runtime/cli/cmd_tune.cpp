@@ -72,6 +72,8 @@ result<tune_problem> make_problem(const tune_cli_options& o, tune_mode mode, str
   p.als.iterations = o.iterations;
   p.als.seed = o.data.seed;
   p.stream.params.seed = o.data.seed;
+  if (auto ok = validate(p.als); !ok)
+    return ok.err();
   if (auto ok = check_space(p); !ok)
     return ok.err();
   if (mode == tune_mode::stream) {

@@ -68,6 +68,16 @@ result<void> validate(const tune_options& o) {
     return invalid("grid points must lie in 2..100, got " + std::to_string(o.grid_points));
   if (o.trials > 100000)
     return invalid("trials must be at most 100000, got " + std::to_string(o.trials));
+  if (o.search == search_kind::hyperband && o.trials == 0) {
+    double total = 0;  // Hyperband's own counts grow as eta^(brackets-1): keep them sane
+    for (int s = 0; s < o.brackets; ++s)
+      total += std::ceil(double(o.brackets) / (s + 1) * std::pow(double(o.eta), s));
+    if (total > 100000)
+      return invalid("hyperband with eta " + std::to_string(o.eta) + " and "
+                     + std::to_string(o.brackets) + " brackets would start "
+                     + std::to_string(static_cast<long long>(std::min(total, 1e18)))
+                     + " candidates; at most 100000 (lower --eta or --brackets, or set --trials)");
+  }
   return {};
 }
 
@@ -83,17 +93,20 @@ task_executor sequential_executor() {
 
 std::vector<hyperband_bracket> hyperband_plan(const tune_options& o) {
   const int b = o.brackets;
-  std::vector<hyperband_bracket> plan;
-  std::size_t total = 0;
+  std::vector<double> counts;
+  double total = 0;
   for (int s = b - 1; s >= 0; --s) {
-    auto n = static_cast<std::size_t>(std::ceil(double(b) / (s + 1) * std::pow(double(o.eta), s)));
-    plan.push_back({s, n, fraction_of(o.eta, s, 0)});
-    total += n;
+    counts.push_back(std::ceil(double(b) / (s + 1) * std::pow(double(o.eta), s)));
+    total += counts.back();
   }
-  if (o.trials > 0)
-    for (auto& br : plan)
-      br.candidates = std::max<std::size_t>(
-        1, static_cast<std::size_t>(std::llround(double(br.candidates) * double(o.trials) / double(total))));
+  std::vector<hyperband_bracket> plan;
+  for (int k = 0; k < b; ++k) {
+    int s = b - 1 - k;
+    // Scaled in floating point first: validate() bounds the result, not the raw counts.
+    double n = o.trials > 0 ? std::max(1.0, std::round(counts[k] * double(o.trials) / total))
+                            : std::min(counts[k], 1e9);
+    plan.push_back({s, static_cast<std::size_t>(n), fraction_of(o.eta, s, 0)});
+  }
   return plan;
 }
 
@@ -106,6 +119,12 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
     return invalid("the tuning objective needs an evaluation, a work count and a fold");
   if (space.params.empty())
     return invalid("the search space is empty: give at least one --param");
+
+  const std::size_t max_grid = 1'000'000;
+  if ((o.search == search_kind::grid || (o.search == search_kind::hyperband && o.sample_grid))
+      && grid_size(space, o.grid_points) > max_grid)
+    return invalid("the grid has " + std::to_string(grid_size(space, o.grid_points))
+                   + " points; at most 1000000 (fewer --grid-points or shorter lists)");
 
   // Candidates, in brackets.
   std::vector<arm> arms;
@@ -265,7 +284,7 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
   }
   report.best = 0;
   report.grid_candidates = grid_size(space, o.grid_points);
-  if (report.grid_candidates <= 1'000'000)
+  if (report.grid_candidates <= max_grid)
     for (const auto& c : grid_candidates(space, o.grid_points))
       report.grid_work += full_work(c);
   return report;

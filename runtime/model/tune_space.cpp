@@ -193,9 +193,12 @@ std::vector<double> grid_values(const param_spec& p, int points) {
 }
 
 std::size_t grid_size(const search_space& space, int points) {
+  const std::size_t limit = std::size_t{1} << 50;  // saturates instead of wrapping around
   std::size_t n = 1;
-  for (const auto& p : space.params)
-    n *= grid_values(p, points).size();
+  for (const auto& p : space.params) {
+    auto k = std::max<std::size_t>(1, grid_values(p, points).size());
+    n = n > limit / k ? limit : n * k;
+  }
   return n;
 }
 

@@ -72,7 +72,7 @@ std::vector<double> grid_values(const param_spec& p, int points);
 /// Every combination of grid_values (the first parameter varies slowest).
 std::vector<candidate> grid_candidates(const search_space& space, int points);
 
-/// Number of grid candidates, without building them.
+/// Number of grid candidates, without building them (saturating at 2^50).
 std::size_t grid_size(const search_space& space, int points);
 
 /// `n` seeded samples: a list value uniformly, a range (log-)uniformly, rounded to three
