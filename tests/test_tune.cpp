@@ -215,9 +215,17 @@ TEST_CASE("tune: successive halving prunes the grid and carries the defaults thr
   auto space = planted_space();
   auto objective = planted_objective(space);
   candidate defaults{{10, 2.0, 0.1}, true};  // not a grid point, and poor at every budget
+  std::vector<std::pair<std::size_t, std::size_t>> calls;
   auto r = run_search(space, defaults, objective,
-                      tune_options{.search = search_kind::grid, .halving = true}).value();
+                      tune_options{.search = search_kind::grid, .halving = true},
+                      sequential_executor(),
+                      [&](std::size_t done, std::size_t total) { calls.emplace_back(done, total); })
+             .value();
   REQUIRE(r.ranked.size() == 37);
+  // Progress: once before the first trial, then after each; the plan was exact.
+  REQUIRE(calls.size() == r.trials + 1);
+  CHECK(calls.front() == std::pair<std::size_t, std::size_t>{0, r.trials});
+  CHECK(calls.back() == std::pair<std::size_t, std::size_t>{r.trials, r.trials});
   // 36 grid points and the defaults at 1/9, the best 12 and the defaults at 1/3, the best
   // 4 and the defaults at the full budget.
   std::size_t full = 0;

@@ -88,6 +88,7 @@ TEST_CASE("cli: tune rejects bad usage with exit 2 and a message", "[cli][tune]"
     {"--param lambda=2..1", "LO < HI"},
     {"--mode stream --folds 3", "--folds is for --mode batch"},
     {"--folds 1", "--folds must be at least 2"},
+    {"--folds -3", "--folds must be at least 2"},
     {"--eta 1", "eta must be at least 2"},
     {"--validation 1.5", "validation fraction"},
     {"--workers 0", "workers must be positive"},

@@ -131,8 +131,9 @@ int run_tune(tune_cli_options& o) {
   auto order = o.order == "time" ? stream_order::time : stream_order::random;
   if (o.workers == 0)
     return report({errc::invalid_argument, "workers must be positive, got 0"});
-  if (o.folds == 1)
-    return report({errc::invalid_argument, "--folds must be at least 2 (or 0 for a hold-out), got 1"});
+  if (o.folds == 1 || o.folds < 0)
+    return report({errc::invalid_argument, "--folds must be at least 2 (or 0 for a hold-out), got "
+                                             + std::to_string(o.folds)});
   if (auto ok = validate(o.search); !ok)
     return report(ok.err());
   auto data = load_data(o.data);
@@ -161,7 +162,7 @@ int run_tune(tune_cli_options& o) {
   auto objective = make_objective(p);
   auto defaults = *mode == tune_mode::batch ? default_candidate(p.space, p.als)
                                             : default_candidate(p.space, p.stream);
-  std::unique_ptr<progress> bar;  // made at the first trial, when the total is known
+  std::unique_ptr<progress> bar;  // made by the first call (done = 0), which brings the total
   auto tuned = run_search(p.space, defaults, objective, o.search, executor,
                           [&](std::size_t done, std::size_t total) {
                             if (!bar)

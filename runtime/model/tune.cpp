@@ -188,6 +188,8 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
   tune_report report;
   report.work_unit = objective.work_unit;
   std::size_t finished = 0;
+  if (progress)
+    progress(0, planned);
   struct task {
     std::size_t arm;
     double fraction;

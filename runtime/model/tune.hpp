@@ -87,7 +87,8 @@ using task_executor = std::function<void(std::size_t n, const std::function<void
 /// Runs every task on the calling thread.
 task_executor sequential_executor();
 
-/// Called on the calling thread after each trial: trials finished and planned.
+/// Called on the calling thread once before the first trial (done = 0) and after each
+/// trial: trials finished and planned.
 using tune_progress = std::function<void(std::size_t done, std::size_t total)>;
 
 /// One candidate's outcome.
