@@ -126,6 +126,9 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
     return invalid("the grid has " + std::to_string(grid_size(space, o.grid_points))
                    + " points; at most 1000000 (fewer --grid-points or shorter lists)");
 
+  candidate dflt = defaults;
+  dflt.is_default = true;
+
   // Candidates, in brackets.
   std::vector<arm> arms;
   std::vector<bracket_run> brackets;
@@ -145,7 +148,7 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
       }
       if (b.s == 0) {  // the defaults run at the full budget
         run.alive.push_back(arms.size());
-        arms.push_back({defaults, 0});
+        arms.push_back({dflt, 0});
       }
       if (!run.alive.empty())
         brackets.push_back(std::move(run));
@@ -156,10 +159,10 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
                   : random_candidates(space, o.trials == 0 ? 20 : o.trials, o.seed);
     bool found = false;
     for (auto& c : pool)
-      if (same_point(c, defaults))
+      if (same_point(c, dflt))
         c.is_default = found = true;
     if (!found)
-      pool.insert(pool.begin(), defaults);
+      pool.insert(pool.begin(), dflt);
     bracket_run run;
     run.s = o.halving ? o.brackets - 1 : 0;
     for (auto& c : pool) {
