@@ -107,6 +107,11 @@ TEST_CASE("cli: tune names a missing file and exits 1", "[cli][tune]") {
   auto r = run_cli("tune --train /nonexistent/u1.base --test /nonexistent/u1.test");
   CHECK(r.status == 1);
   CHECK_THAT(r.out, Catch::Contains("/nonexistent/u1.base"));
+  // An --out that cannot be written fails before the search, naming the file.
+  auto out = run_cli("tune" + u1() + " --out /nonexistent/dir/best.toml");
+  CHECK(out.status == 1);
+  CHECK_THAT(out.out, Catch::Contains("/nonexistent/dir/best.toml"));
+  CHECK_THAT(out.out, !Catch::Contains("valid rmse"));
 }
 
 TEST_CASE("cli: tune on u1 beats the shipped ALS defaults on u1.test with a fraction of the grid's work",

@@ -4,6 +4,7 @@
 //   recflow tune --mode batch --train u1.base --test u1.test --search hyperband --out best.toml
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -136,6 +137,12 @@ int run_tune(tune_cli_options& o) {
                                              + std::to_string(o.folds)});
   if (auto ok = validate(o.search); !ok)
     return report(ok.err());
+  if (!o.out.empty()) {  // fail before the search, not after it
+    auto folder = std::filesystem::absolute(o.out).parent_path();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder, ec))
+      return report({errc::io, o.out + ": cannot write the tuned settings: no folder " + folder.string()});
+  }
   auto data = load_data(o.data);
   if (!data)
     return report(data.err());
@@ -199,10 +206,13 @@ int run_tune(tune_cli_options& o) {
   }
   std::cout << fmt::format("best: {}  validation rmse {:.4f} (defaults {:.4f})\n",
                            describe(p.space, best.settings), best.rmse, dflt.rmse);
-  std::cout << fmt::format("test rmse {:.4f}  mae {:.4f} (defaults: rmse {:.4f}  mae {:.4f}), "
-                           "trained on all {} training ratings, {} test ratings\n",
-                           best_test.rmse, best_test.mae, dflt_test.rmse, dflt_test.mae,
-                           data->train.size(), best_test.count);
+  if (best_test.count == 0)
+    std::cout << "no test ratings (--split 1?): the winner is not scored on a test set\n";
+  else
+    std::cout << fmt::format("test rmse {:.4f}  mae {:.4f} (defaults: rmse {:.4f}  mae {:.4f}), "
+                             "trained on all {} training ratings, {} test ratings\n",
+                             best_test.rmse, best_test.mae, dflt_test.rmse, dflt_test.mae,
+                             data->train.size(), best_test.count);
   if (!o.out.empty()) {
     auto header = fmt::format(
       "recflow tune --mode {} --search {}: best of {} candidates on {}\n"
