@@ -11,6 +11,7 @@
 #include "model/ranking.hpp"
 #include "model/stream_eval.hpp"
 #include "model/streaming.hpp"
+#include "model/tune.hpp"
 
 namespace {
 
@@ -90,4 +91,15 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(s, "partitions") == static_cast<double>(local.partitions));
   CHECK(s.at("partitioner") == local.partitioner);
   CHECK(s.at("mode") == (sp.mode == recflow::update_mode::batch_gradient ? "batch-gradient" : "sgd"));
+
+  const auto& t = toml.at("tune");
+  recflow::tune_options tune;
+  CHECK(t.at("search") == recflow::to_string(tune.search));
+  CHECK(num(t, "trials") == static_cast<double>(tune.trials));
+  CHECK(num(t, "grid-points") == tune.grid_points);
+  CHECK(num(t, "eta") == tune.eta);
+  CHECK(num(t, "brackets") == tune.brackets);
+  CHECK(t.at("sample") == (tune.sample_grid ? "grid" : "random"));
+  CHECK(num(t, "seed") == static_cast<double>(tune.seed));
+  CHECK(num(t, "iterations") == als.iterations);
 }
