@@ -124,20 +124,23 @@ bool item_owner_state::consumed(const rows_consumed&) {
 std::vector<wire::bytes> item_owner_state::ship(const std::vector<item_rows>& answers) {
   std::vector<wire::bytes> out;
   out.reserve(answers.size());
-  for (std::uint32_t s = 0; s < answers.size(); ++s) {
-    const auto& m = answers[s];
-    std::span<const std::uint32_t> local;
-    if (m.pass == 0)
-      local = blocks_.local(s);
-    out.push_back(wire::encode_rows(wire::kind::item_rows,
-                                    {.batch = m.batch, .pass = m.pass, .from = m.from,
-                                     .rank = std::uint32_t(params_.rank), .local = local,
-                                     .gather = blocks_.distinct(s), .errors = m.errors,
-                                     .bias = nullptr, .factors = m.factors}));
-    sent_.bytes -= sizeof(item_rows) + m.local.size() * sizeof(std::uint32_t)
-                   + m.errors.size() * sizeof(double);
-    sent_.bytes += out.back().size();
-  }
+  for (std::uint32_t s = 0; s < answers.size(); ++s)
+    out.push_back(ship_one(answers[s], s));
+  return out;
+}
+
+wire::bytes item_owner_state::ship_one(const item_rows& m, std::uint32_t s) {
+  std::span<const std::uint32_t> local;
+  if (m.pass == 0)
+    local = blocks_.local(s);
+  auto out = wire::encode_rows(wire::kind::item_rows,
+                               {.batch = m.batch, .pass = m.pass, .from = m.from,
+                                .rank = std::uint32_t(params_.rank), .local = local,
+                                .gather = blocks_.distinct(s), .errors = m.errors,
+                                .bias = nullptr, .factors = m.factors});
+  sent_.bytes -= sizeof(item_rows) + m.local.size() * sizeof(std::uint32_t)
+                 + m.errors.size() * sizeof(double);
+  sent_.bytes += out.size();
   return out;
 }
 
@@ -239,10 +242,14 @@ void advance(item_owner_self* self, std::uint32_t shard) {
         reject(self, shard, ok.err());
         break;
       }
+      // Owners in this process read the answer in place; others get a frame.
       auto answers = st.core->finish_pass();
-      auto frames = st.core->ship(answers);
-      for (std::size_t s = 0; s < frames.size(); ++s)
-        self->send(st.users[s], wire_frame{std::move(frames[s])});
+      for (std::uint32_t s = 0; s < answers.size(); ++s) {
+        if (st.users[s].node() == self->node())
+          self->send(st.users[s], std::move(answers[s]));
+        else
+          self->send(st.users[s], wire_frame{st.core->ship_one(answers[s], s)});
+      }
       continue;
     }
     auto answers = st.core->finish_pass();

@@ -45,6 +45,8 @@ class item_owner_state {
   /// Across processes: the answers (as finish_pass returns them) as wire frames holding
   /// each block's distinct item rows; sent() counts the frames' bytes instead.
   std::vector<wire::bytes> ship(const std::vector<item_rows>& answers);
+  /// The same for the answer `m` to user shard `s` alone.
+  wire::bytes ship_one(const item_rows& m, std::uint32_t s);
   /// Across processes: decodes a user owner's frame; checks what can be checked on
   /// arrival (sender, rank, no second copy of a pass). Rows for a batch not begun yet are
   /// checked against the block sizes by check_pass().

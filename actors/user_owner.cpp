@@ -88,19 +88,22 @@ std::vector<user_rows> user_owner_state::finish_pass() {
 std::vector<wire::bytes> user_owner_state::ship(const std::vector<user_rows>& rows) {
   std::vector<wire::bytes> out;
   out.reserve(rows.size());
-  for (std::uint32_t t = 0; t < rows.size(); ++t) {
-    const auto& m = rows[t];
-    std::span<const std::uint32_t> local;
-    if (m.pass == 0)
-      local = blocks_.local(t);
-    out.push_back(wire::encode_rows(wire::kind::user_rows,
-                                    {.batch = m.batch, .pass = m.pass, .from = m.from,
-                                     .rank = std::uint32_t(params_.rank), .local = local,
-                                     .gather = blocks_.distinct(t), .errors = {}, .bias = m.bias,
-                                     .factors = m.factors}));
-    sent_.bytes -= sizeof(user_rows) + m.local.size() * sizeof(std::uint32_t);
-    sent_.bytes += out.back().size();
-  }
+  for (std::uint32_t t = 0; t < rows.size(); ++t)
+    out.push_back(ship_one(rows[t], t));
+  return out;
+}
+
+wire::bytes user_owner_state::ship_one(const user_rows& m, std::uint32_t t) {
+  std::span<const std::uint32_t> local;
+  if (m.pass == 0)
+    local = blocks_.local(t);
+  auto out = wire::encode_rows(wire::kind::user_rows,
+                               {.batch = m.batch, .pass = m.pass, .from = m.from,
+                                .rank = std::uint32_t(params_.rank), .local = local,
+                                .gather = blocks_.distinct(t), .errors = {}, .bias = m.bias,
+                                .factors = m.factors});
+  sent_.bytes -= sizeof(user_rows) + m.local.size() * sizeof(std::uint32_t);
+  sent_.bytes += out.size();
   return out;
 }
 
@@ -160,9 +163,14 @@ using user_owner_self = caf::stateful_actor<user_owner_actor>;
 void send_rows(user_owner_self* self, std::vector<user_rows> rows) {
   auto& st = self->state;
   if (st.wire) {
-    auto frames = st.core->ship(rows);
-    for (std::size_t t = 0; t < frames.size(); ++t)
-      self->send(st.items[t], wire_frame{std::move(frames[t])});
+    // Owners in this process read the rows in place, as in the local engine; others get
+    // a frame.
+    for (std::uint32_t t = 0; t < rows.size(); ++t) {
+      if (st.items[t].node() == self->node())
+        self->send(st.items[t], std::move(rows[t]));
+      else
+        self->send(st.items[t], wire_frame{st.core->ship_one(rows[t], t)});
+    }
     return;
   }
   for (std::size_t t = 0; t < rows.size(); ++t)

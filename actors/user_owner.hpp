@@ -36,6 +36,8 @@ class user_owner_state {
   /// Across processes: `rows` (as begin / finish_pass return them) as wire frames, each
   /// holding only its block's distinct rows; sent() counts the frames' bytes instead.
   std::vector<wire::bytes> ship(const std::vector<user_rows>& rows);
+  /// The same for the rows `m` for item shard `t` alone.
+  wire::bytes ship_one(const user_rows& m, std::uint32_t t);
   /// Across processes: decodes an item owner's frame and checks it against the current
   /// pass (sender, batch, pass, block sizes, row count, rank) before take() may use it.
   result<item_rows> unship(std::span<const char> blob) const;
