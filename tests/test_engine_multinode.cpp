@@ -18,6 +18,7 @@
 #include "actors/cluster_messages.hpp"
 #include "engine/cluster_engine.hpp"
 #include "engine/local_engine.hpp"
+#include "graph/wire.hpp"
 #include "node_process.hpp"
 #include "test_util.hpp"
 
@@ -325,4 +326,54 @@ TEST_CASE("cluster engine: a node of another protocol version is refused with a 
   CHECK_THAT(e.err().message, Catch::Contains("protocol version mismatch"));
   CHECK(good.running());
   CHECK(other.running());
+}
+
+TEST_CASE("node: an owner rejects hostile frames from a peer and says who sent them",
+          "[engine][multinode]") {
+  auto nodes = start_nodes(1);
+  caf::actor_system_config cfg;
+  add_graph_message_types(cfg);
+  add_cluster_message_types(cfg);
+  configure_cluster_middleman(cfg);
+  cfg.set("scheduler.max-threads", 1);
+  caf::actor_system sys{cfg};
+  auto node = sys.middleman().remote_actor("127.0.0.1", nodes[0]->port());
+  REQUIRE(node);
+  caf::scoped_actor self{sys};
+  auto me = caf::actor_cast<caf::actor>(self);
+  caf::actor owner;
+  self->request(*node, std::chrono::seconds(10), owner_spec{0, 0, 2, params(), me})
+    .receive([&](caf::actor& a, std::string&) { owner = a; }, [&](caf::error&) {});
+  REQUIRE(owner);
+  // A refused spec is an answer, not a crash.
+  auto bad_spec = owner_spec{7, 0, 2, params(), me};
+  std::string why;
+  self->request(*node, std::chrono::seconds(10), bad_spec)
+    .receive([&](caf::actor&, std::string& w) { why = w; }, [&](caf::error&) {});
+  CHECK_THAT(why, Catch::Contains("side 7"));
+  auto expect_rejection = [&](std::vector<char> bytes, const std::string& what) {
+    self->send(owner, wire_frame{std::move(bytes)});
+    std::string got;
+    self->receive([&](frame_rejected& r) { got = r.message; },
+                  caf::after(std::chrono::seconds(10)) >> [] {});
+    INFO(got);
+    CHECK_THAT(got, Catch::StartsWith("user shard 0 rejected a frame from node "));
+    CHECK_THAT(got, Catch::Contains(what));
+  };
+  expect_rejection(std::vector<char>(3, 'x'), "truncated header");
+  expect_rejection(std::vector<char>(64, 'x'), "bad magic");
+  batch_stamp st;
+  std::vector<user_route> routes{{.user = 1, .pos = 0, .item_shard = 5}};
+  expect_rejection(wire::encode_user_slice(st, routes), "item shard 5 out of range");
+  auto frame = wire::encode_user_slice(st, {});
+  frame.pop_back();
+  expect_rejection(frame, "payload bytes");
+  // Item rows when no batch is in progress.
+  std::vector<double> factors(10, 0.0);
+  std::vector<std::uint32_t> gather{0};
+  expect_rejection(wire::encode_rows(wire::kind::item_rows,
+                                     {.rank = 10, .local = {}, .gather = gather, .errors = {},
+                                      .bias = nullptr, .factors = factors.data()}),
+                   "no batch in progress");
+  CHECK(nodes[0]->running());
 }

@@ -215,8 +215,13 @@ result<kind> peek_kind(std::span<const char> blob) {
   if (!r.need(header_bytes))
     return error{errc::corrupt, "malformed frame: truncated header: " + std::to_string(blob.size())
                                   + " of " + std::to_string(header_bytes) + " bytes"};
-  r.get<std::uint32_t>();
-  r.get<std::uint16_t>();
+  if (r.get<std::uint32_t>() != magic)
+    return error{errc::corrupt, "malformed frame: bad magic (not a recflow frame, or a peer of "
+                                "the other byte order)"};
+  auto v = r.get<std::uint16_t>();
+  if (v != format_version)
+    return error{errc::corrupt, "malformed frame: format version " + std::to_string(v)
+                                  + ", this build reads " + std::to_string(format_version)};
   auto k = r.get<std::uint16_t>();
   if (k < static_cast<std::uint16_t>(kind::batch) || k > static_cast<std::uint16_t>(kind::item_rows))
     return error{errc::corrupt, "malformed frame: unknown kind " + std::to_string(k)};
