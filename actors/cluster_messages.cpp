@@ -21,8 +21,9 @@ void configure_cluster_middleman(caf::actor_system_config& cfg) {
   cfg.set("middleman.enable-automatic-connections", false);
   cfg.set("middleman.app-identifiers", std::vector<std::string>{"recflow"});
   cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
-  // A peer silent for this long (no data, no heartbeat) is cut off: its actors go down.
-  cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds{10}});
+  // No middleman.connection-timeout: with one set (10 s), jobs on freshly started nodes
+  // on a loaded machine sometimes failed to connect or stalled; the driver's stall timeout
+  // covers silent peers instead.
 }
 
 std::string peer_name(const caf::actor_addr& a) {

@@ -28,6 +28,7 @@ inline constexpr std::uint32_t cluster_protocol_version = 1;
 using hello_atom = caf::atom_constant<caf::atom("hello")>;    ///< driver -> node, first
 using spawn_atom = caf::atom_constant<caf::atom("spawnown")>;  ///< driver -> node
 using mesh_atom = caf::atom_constant<caf::atom("mesh")>;      ///< driver -> node
+using ping_atom = caf::atom_constant<caf::atom("ping")>;      ///< driver -> node: alive?
 
 /// A slice or a pass's rows as one blob (graph/wire.hpp); the receiver validates it.
 struct wire_frame {
@@ -80,9 +81,9 @@ typename Inspector::result_type inspect(Inspector& f, frame_rejected& x) {
 /// Registers the cluster messages with `cfg` (and the graph's, add_graph_message_types).
 void add_cluster_message_types(caf::actor_system_config& cfg);
 
-/// Middleman settings every process of a cluster uses: heartbeats and a connection
-/// timeout so a silent peer is detected, and an application identifier so unrelated CAF
-/// programs are refused. (Direct node-to-node connections come from mesh_atom.)
+/// Middleman settings every process of a cluster uses: heartbeats, and an application
+/// identifier so unrelated CAF programs are refused. (Direct node-to-node connections
+/// come from mesh_atom; a silent peer is caught by the driver's stall timeout.)
 void configure_cluster_middleman(caf::actor_system_config& cfg);
 
 /// A readable name of the process hosting `a` ("node 127.0.0.1:4242" is up to the

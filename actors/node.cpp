@@ -95,6 +95,7 @@ caf::behavior node_fn(node_self* self, node_options o) {
       }
       return rp;
     },
+    [=](ping_atom) { return ping_atom::value; },
     [=](hello_atom, std::uint32_t version, const std::string& driver) {
       auto mine = self->state.opts.protocol;
       bool ok = version == mine;

@@ -90,10 +90,17 @@ class node_process {
       pid_ = -1;
     }
   }
+  /// SIGSTOP: the process stays, its connections stay open, it answers nothing (as
+  /// behind a cut network). The destructor still ends it.
+  void freeze() {
+    if (pid_ > 0)
+      ::kill(pid_, SIGSTOP);
+  }
   /// SIGTERM, then SIGKILL after 5 s; returns the exit status (-1 if killed).
   int stop() {
     if (pid_ <= 0)
       return exit_status_;
+    ::kill(pid_, SIGCONT);  // a frozen node must be able to act on SIGTERM
     ::kill(pid_, SIGTERM);
     for (int k = 0; k < 500; ++k) {
       if (!running())

@@ -377,3 +377,25 @@ TEST_CASE("node: an owner rejects hostile frames from a peer and says who sent t
                    "no batch in progress");
   CHECK(nodes[0]->running());
 }
+
+TEST_CASE("cluster engine: a node that stops answering ends the job after the stall timeout",
+          "[engine][multinode]") {
+  auto nodes = start_nodes(3);
+  auto batches = ml100k_batches(30);
+  cluster_options o{.nodes = endpoints(nodes)};
+  o.engine.stall_timeout = std::chrono::milliseconds(1500);
+  auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 3, {1, 5}), o);
+  REQUIRE(cluster);
+  REQUIRE((*cluster)->run_n(3));
+  nodes[1]->freeze();
+  auto t0 = std::chrono::steady_clock::now();
+  auto sum = (*cluster)->run();
+  auto waited = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(sum);
+  INFO(sum.err().message);
+  CHECK_THAT(sum.err().message,
+             Catch::Equals("lost node " + nodes[1]->address() + " at batch 4 (no reply for 1500 ms)"));
+  CHECK(waited < std::chrono::seconds(10));
+  cluster->reset();
+  nodes[1]->kill_hard();
+}

@@ -353,17 +353,17 @@ struct cluster_engine::impl {
     return nullptr;
   }
 
-  /// The node whose owner has not reported for the oldest batch (for a stall).
-  std::string silent_node() const {
-    if (in_flight.empty())
-      return {};
-    const auto& f = in_flight.begin()->second;
-    for (std::size_t s = 0; s < f.user_done.size(); ++s)
-      if (!f.user_done[s])
-        return opts.nodes[where.user_node[s]].name();
-    for (std::size_t t = 0; t < f.item_done.size(); ++t)
-      if (!f.item_done[t])
-        return opts.nodes[where.item_node[t]].name();
+  /// After a stall: the first node that does not answer a ping within a second (a
+  /// stopped process, a cut network); empty if all answer.
+  std::string silent_node() {
+    for (std::size_t n = 0; n < nodes.size(); ++n) {
+      bool alive = false;
+      (*self)
+        ->request(nodes[n], std::chrono::seconds(1), ping_atom::value)
+        .receive([&](ping_atom) { alive = true; }, [&](caf::error&) {});
+      if (!alive)
+        return opts.nodes[n].name();
+    }
     return {};
   }
 

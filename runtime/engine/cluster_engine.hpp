@@ -14,8 +14,8 @@
 /// same code on the same values, only the rows are copied instead of shared.
 ///
 /// Failure detection: the driver monitors every node and owner. A node that dies or whose
-/// connection breaks (CAF heartbeats) stops the job with "lost node HOST:PORT at batch
-/// N"; so does a node that sends nothing for `engine.stall_timeout`. Recovery is not
+/// connection closes stops the job with "lost node HOST:PORT at batch N"; so does a node
+/// that sends nothing for `engine.stall_timeout` (a silently cut network). Recovery is not
 /// attempted: the error is returned and the engine is unusable afterwards.
 #pragma once
 
