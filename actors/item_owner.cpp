@@ -3,6 +3,8 @@
 #include <chrono>
 #include <deque>
 
+#include "actors/cluster_messages.hpp"
+
 namespace recflow {
 
 item_owner_state::item_owner_state(std::uint32_t shard, std::uint32_t user_shards,
@@ -34,6 +36,8 @@ void item_owner_state::begin(item_slice slice) {
   }
   rows_.assign(user_shards_, {});
   user_local_.assign(user_shards_, {});
+  got_.assign(user_shards_, 0);
+  rows_count_.assign(user_shards_, 0);
   auto early = std::move(pending_);
   pending_.clear();
   for (auto& m : early)
@@ -46,8 +50,11 @@ void item_owner_state::take(user_rows rows) {
     return;
   }
   auto s = rows.from;
-  if (rows.pass == 0)
+  got_[s] = 1;
+  if (rows.pass == 0) {
     user_local_[s] = std::move(rows.local);
+    rows_count_[s] = rows.rows;
+  }
   rows_[s] = std::move(rows);
   ++received_;
 }
@@ -95,6 +102,7 @@ std::vector<item_rows> item_owner_state::finish_pass() {
   }
   step_pending_ = true;
   received_ = 0;
+  got_.assign(user_shards_, 0);
   if (++pass_ == std::uint32_t(params_.passes))
     awaiting_consumed_ = true;
   return out;
@@ -113,6 +121,82 @@ bool item_owner_state::consumed(const rows_consumed&) {
   return true;
 }
 
+std::vector<wire::bytes> item_owner_state::ship(const std::vector<item_rows>& answers) {
+  std::vector<wire::bytes> out;
+  out.reserve(answers.size());
+  for (std::uint32_t s = 0; s < answers.size(); ++s)
+    out.push_back(ship_one(answers[s], s));
+  return out;
+}
+
+wire::bytes item_owner_state::ship_one(const item_rows& m, std::uint32_t s) {
+  std::span<const std::uint32_t> local;
+  if (m.pass == 0)
+    local = blocks_.local(s);
+  auto out = wire::encode_rows(wire::kind::item_rows,
+                               {.batch = m.batch, .pass = m.pass, .from = m.from,
+                                .rank = std::uint32_t(params_.rank), .local = local,
+                                .gather = blocks_.distinct(s), .errors = m.errors,
+                                .bias = nullptr, .factors = m.factors});
+  sent_.bytes -= sizeof(item_rows) + m.local.size() * sizeof(std::uint32_t)
+                 + m.errors.size() * sizeof(double);
+  sent_.bytes += out.size();
+  return out;
+}
+
+result<user_rows> item_owner_state::unship(std::span<const char> blob) const {
+  auto d = wire::decode_rows(blob, wire::kind::user_rows);
+  if (!d)
+    return d.err();
+  auto fail = [&](const std::string& what) {
+    return error{errc::corrupt, "user rows from user shard " + std::to_string(d->from) + " for batch "
+                                  + std::to_string(d->batch + 1) + " pass " + std::to_string(d->pass)
+                                  + " rejected by item shard " + std::to_string(shard_) + ": " + what};
+  };
+  if (d->from >= user_shards_)
+    return fail("no such user shard (there are " + std::to_string(user_shards_) + ")");
+  if (d->rank != std::uint32_t(params_.rank))
+    return fail("rank " + std::to_string(d->rank) + ", this job has rank "
+                + std::to_string(params_.rank));
+  if (in_batch_ && d->batch == stamp_.batch && got_[d->from])
+    return fail("a second copy for this pass");
+  if (d->pass >= std::uint32_t(params_.passes))
+    return fail("pass out of range (" + std::to_string(params_.passes) + " passes)");
+  auto keep = std::make_shared<wire::rows>(std::move(*d));
+  user_rows out;
+  out.batch = keep->batch;
+  out.pass = keep->pass;
+  out.from = keep->from;
+  out.local = std::move(keep->local);
+  out.rows = keep->n_rows;
+  out.bias = keep->bias.data();
+  out.factors = keep->factors.data();
+  out.keep = std::move(keep);
+  return out;
+}
+
+result<void> item_owner_state::check_pass() const {
+  for (std::uint32_t s = 0; s < user_shards_; ++s) {
+    const auto& r = rows_[s];
+    auto fail = [&](const std::string& what) {
+      return error{errc::corrupt, "user rows from user shard " + std::to_string(s) + " for batch "
+                                    + std::to_string(stamp_.batch + 1) + " pass "
+                                    + std::to_string(pass_) + " rejected by item shard "
+                                    + std::to_string(shard_) + ": " + what};
+    };
+    if (!got_[s] || r.pass != pass_)
+      return fail("rows of another pass, or none");
+    if (user_local_[s].size() != blocks_.size_of(s))
+      return fail(std::to_string(user_local_[s].size()) + " row indices for a block of "
+                  + std::to_string(blocks_.size_of(s)));
+    if (pass_ > 0 && (!r.local.empty() || r.rows != rows_count_[s]))
+      return fail("the row count differs from pass 0's");
+    if (r.factors == nullptr || r.bias == nullptr)
+      return fail("no rows");
+  }
+  return {};
+}
+
 namespace {
 
 struct item_owner_actor {
@@ -121,19 +205,31 @@ struct item_owner_actor {
   std::vector<caf::actor> users;
   caf::actor coordinator;
   double busy = 0.0;
-  bool views = true;  ///< snapshots as shard_view (then hold) or as shard_parts
-  bool held = false;  ///< a view is out: start no batch until release_atom
+  bool wire = false;    ///< rows and slices travel as wire frames; snapshots as copies
+  bool failed = false;  ///< a frame was rejected: the job is over for this owner
+  bool held = false;    ///< a shard_view is out (no wire): start no batch until release_atom
   static inline const char* name = "recflow.item_owner";
 };
 
 using item_owner_self = caf::stateful_actor<item_owner_actor>;
 
+void reject(item_owner_self* self, std::uint32_t shard, const error& e) {
+  auto from = self->current_sender();
+  self->state.failed = true;
+  self->send(self->state.coordinator,
+             frame_rejected{"item shard " + std::to_string(shard) + " rejected a frame from "
+                            + (from ? "node " + caf::to_string(from->node()) : "an unknown peer")
+                            + ": " + e.message});
+}
+
 /// Runs every pass that is ready and starts queued batches.
-void advance(item_owner_self* self) {
+void advance(item_owner_self* self, std::uint32_t shard) {
   using clock = std::chrono::steady_clock;
   auto& st = self->state;
   auto t0 = clock::now();
   for (;;) {
+    if (st.failed)
+      break;
     if (!st.core->in_batch()) {
       if (st.queue.empty() || st.held)
         break;
@@ -142,6 +238,21 @@ void advance(item_owner_self* self) {
     }
     if (!st.core->ready())
       break;
+    if (st.wire) {
+      if (auto ok = st.core->check_pass(); !ok) {
+        reject(self, shard, ok.err());
+        break;
+      }
+      // Owners in this process read the answer in place; others get a frame.
+      auto answers = st.core->finish_pass();
+      for (std::uint32_t s = 0; s < answers.size(); ++s) {
+        if (st.users[s].node() == self->node())
+          self->send(st.users[s], std::move(answers[s]));
+        else
+          self->send(st.users[s], wire_frame{st.core->ship_one(answers[s], s)});
+      }
+      continue;
+    }
     auto answers = st.core->finish_pass();
     for (std::size_t s = 0; s < answers.size(); ++s)
       self->send(st.users[s], std::move(answers[s]));
@@ -149,28 +260,58 @@ void advance(item_owner_self* self) {
   st.busy += std::chrono::duration<double>(clock::now() - t0).count();
 }
 
+/// A frame from another process: a slice from the partition or a user owner's rows.
+void on_frame(item_owner_self* self, std::uint32_t shard, std::uint32_t user_shards,
+              const wire_frame& f) {
+  auto& st = self->state;
+  auto k = wire::peek_kind(f.bytes);
+  if (!k)
+    return reject(self, shard, k.err());
+  if (*k == wire::kind::item_slice) {
+    auto s = wire::decode_item_slice(f.bytes, user_shards);
+    if (!s)
+      return reject(self, shard, s.err());
+    st.queue.push_back(item_slice{s->stamp, std::move(s->routes)});
+  } else if (*k == wire::kind::user_rows) {
+    auto r = st.core->unship(f.bytes);
+    if (!r)
+      return reject(self, shard, r.err());
+    st.core->take(std::move(*r));
+  } else {
+    return reject(self, shard,
+                  error{errc::corrupt, std::string("unexpected ") + wire::to_string(*k) + " frame"});
+  }
+  advance(self, shard);
+}
+
 caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uint32_t user_shards,
-                            stream_params p, caf::actor coordinator, bool views) {
+                            stream_params p, caf::actor coordinator, bool wire) {
   self->state.core.emplace(shard, user_shards, p);
-  self->state.views = views;
   self->state.coordinator = std::move(coordinator);
+  self->state.wire = wire;
   return {
     [=](peer_list& peers) { self->state.users = std::move(peers.peers); },
     [=](item_slice& slice) {
       self->state.queue.push_back(std::move(slice));
-      advance(self);
+      advance(self, shard);
     },
     [=](user_rows& rows) {
       self->state.core->take(std::move(rows));
-      advance(self);
+      advance(self, shard);
     },
+    [=](const wire_frame& f) { on_frame(self, shard, user_shards, f); },
     [=](const rows_consumed& m) {
       auto& st = self->state;
+      if (st.wire && (m.from >= user_shards || !st.core->in_batch()
+                      || m.batch != st.core->stamp().batch))
+        return reject(self, shard, error{errc::corrupt, "rows_consumed for batch "
+                                                          + std::to_string(m.batch + 1)
+                                                          + " out of turn"});
       auto t0 = std::chrono::steady_clock::now();
       if (!st.core->consumed(m))
         return;
       const auto& stamp = st.core->stamp();
-      if (stamp.snapshot && st.views) {
+      if (stamp.snapshot && !st.wire) {
         st.held = true;
         self->send(st.coordinator, st.core->view());
       } else if (stamp.snapshot) {
@@ -179,12 +320,12 @@ caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uin
       st.busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       self->send(st.coordinator, owner_done{stamp.batch, 1, shard, st.core->sent(), st.busy});
       st.busy = 0.0;
-      advance(self);
+      advance(self, shard);
     },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
     [=](release_atom) {
       self->state.held = false;
-      advance(self);
+      advance(self, shard);
     },
     // Seeding answers "" or the error (the coordinator waits for every shard).
     [=](seed_shard& s) -> std::string {
@@ -197,8 +338,8 @@ caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uin
 }  // namespace
 
 caf::actor spawn_item_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t user_shards,
-                            const stream_params& p, caf::actor coordinator, bool views) {
-  return sys.spawn(item_owner_fn, shard, user_shards, p, std::move(coordinator), views);
+                            const stream_params& p, caf::actor coordinator, bool wire) {
+  return sys.spawn(item_owner_fn, shard, user_shards, p, std::move(coordinator), wire);
 }
 
 }  // namespace recflow

@@ -15,6 +15,7 @@
 #include "actors/factor_owner.hpp"
 #include "actors/join.hpp"
 #include "actors/messages.hpp"
+#include "graph/wire.hpp"
 #include "model/streaming.hpp"
 
 namespace recflow {
@@ -48,6 +49,19 @@ class item_owner_state {
     return store_.load(s.parts, s.key_base);
   }
 
+  /// Across processes: the answers (as finish_pass returns them) as wire frames holding
+  /// each block's distinct item rows; sent() counts the frames' bytes instead.
+  std::vector<wire::bytes> ship(const std::vector<item_rows>& answers);
+  /// The same for the answer `m` to user shard `s` alone.
+  wire::bytes ship_one(const item_rows& m, std::uint32_t s);
+  /// Across processes: decodes a user owner's frame; checks what can be checked on
+  /// arrival (sender, rank, no second copy of a pass). Rows for a batch not begun yet are
+  /// checked against the block sizes by check_pass().
+  result<user_rows> unship(std::span<const char> blob) const;
+  /// Across processes: before finish_pass, checks that every user shard's rows fit the
+  /// current blocks (row indices per rating, row counts equal to pass 0's).
+  result<void> check_pass() const;
+
   bool in_batch() const noexcept { return in_batch_; }
   const batch_stamp& stamp() const noexcept { return stamp_; }
   std::uint64_t batches_done() const noexcept { return batches_done_; }
@@ -68,6 +82,8 @@ class item_owner_state {
   std::vector<std::vector<std::uint32_t>> user_local_;  ///< pass-0 `local` per user shard
   std::vector<user_rows> pending_;    ///< rows of a batch not begun yet
   std::uint32_t received_ = 0;
+  std::vector<std::uint8_t> got_;           ///< this pass: rows of user shard s taken
+  std::vector<std::uint32_t> rows_count_;   ///< across processes: pass-0 rows per user shard
   std::uint32_t consumed_ = 0;
   bool step_pending_ = false;       ///< an item step waits until its rows have been read
   bool awaiting_consumed_ = false;  ///< last pass answered; waiting for rows_consumed
@@ -79,8 +95,12 @@ class item_owner_state {
 };
 
 /// Spawns an item owner that reports to `coordinator`; send it the user owners as a
-/// peer_list before any slice. Snapshots as spawn_user_owner says (`views`).
+/// peer_list before any slice.
+/// With `wire`, rows travel as wire frames (owners in other processes; see ship/unship),
+/// and after a snapshot batch the owner sends the coordinator a copy of its shard
+/// (shard_parts). Without, in one process, it sends a shard_view and holds (starts no
+/// batch) until release_atom.
 caf::actor spawn_item_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t user_shards,
-                            const stream_params& p, caf::actor coordinator, bool views = true);
+                            const stream_params& p, caf::actor coordinator, bool wire = false);
 
 }  // namespace recflow

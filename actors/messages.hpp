@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/all.hpp>
 
 #include "graph/batch.hpp"
+#include "graph/routes.hpp"
 
 namespace recflow {
 
@@ -18,35 +20,10 @@ using end_atom = caf::atom_constant<caf::atom("end")>;          ///< source -> c
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;///< coordinator -> owners
 using release_atom = caf::atom_constant<caf::atom("release")>;  ///< coordinator -> owners
 
-/// What every message of one batch carries: its number, where it starts in the stream,
-/// and the global mean after folding it in (computed once, by the coordinator).
-struct batch_stamp {
-  std::uint64_t batch = 0;     ///< 0-based batch number
-  std::uint64_t offset = 0;    ///< ratings streamed before this batch
-  double mu = 0.0;             ///< global mean including this batch
-  std::uint64_t mu_count = 0;  ///< ratings the mean averages
-  bool snapshot = false;       ///< owners export their shard after this batch
-};
-
 /// Coordinator -> partition: a batch to route.
 struct stamped_batch {
   batch_stamp stamp;
   rating_batch ratings;
-};
-
-/// One rating as the owner of its user sees it (batch order is kept).
-struct user_route {
-  std::int64_t user = 0;
-  std::uint32_t pos = 0;         ///< position in the batch
-  std::uint32_t item_shard = 0;  ///< owner of the rating's item
-};
-
-/// One rating as the owner of its item sees it (batch order is kept).
-struct item_route {
-  std::int64_t item = 0;
-  float value = 0.0f;
-  std::uint32_t pos = 0;
-  std::uint32_t user_shard = 0;
 };
 
 /// Partition -> user owner: the batch's ratings whose user it owns.
@@ -75,6 +52,10 @@ struct user_rows {
   std::vector<std::uint32_t> local;
   const double* bias = nullptr;     ///< by slot (local only)
   const double* factors = nullptr;  ///< rank doubles per slot (local only)
+  /// Across processes (graph/wire.hpp): `local` indexes the block's distinct rows,
+  /// `rows` of them, which `bias` and `factors` point into and `keep` owns.
+  std::uint32_t rows = 0;
+  std::shared_ptr<const void> keep{};
 };
 
 /// Item owner t -> user owner s, once per pass: each rating's error (block order) and a
@@ -88,6 +69,8 @@ struct item_rows {
   std::vector<std::uint32_t> local;
   std::vector<double> errors;
   const double* factors = nullptr;  ///< rank doubles per slot (local only)
+  std::uint32_t rows = 0;           ///< across processes, as in user_rows
+  std::shared_ptr<const void> keep{};
 };
 
 /// User owner -> every item owner, after the batch's last pass: the item rows it was

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <deque>
 
+#include "actors/cluster_messages.hpp"
+
 namespace recflow {
 
 user_owner_state::user_owner_state(std::uint32_t shard, std::uint32_t item_shards,
@@ -28,6 +30,8 @@ std::vector<user_rows> user_owner_state::begin(user_slice slice) {
     blocks_.add(s, r.item_shard);
   }
   answers_.assign(item_shards_, {});
+  got_.assign(item_shards_, 0);
+  answer_rows_.assign(item_shards_, 0);
   item_local_.assign(item_shards_, {});
   return rows(true);
 }
@@ -51,8 +55,11 @@ std::vector<user_rows> user_owner_state::rows(bool first_pass) {
 
 bool user_owner_state::take(item_rows answer) {
   auto t = answer.from;
-  if (answer.pass == 0)
+  got_[t] = 1;
+  if (answer.pass == 0) {
     item_local_[t] = std::move(answer.local);
+    answer_rows_[t] = answer.rows;
+  }
   answers_[t] = std::move(answer);
   return ++answered_ == item_shards_;
 }
@@ -69,12 +76,74 @@ std::vector<user_rows> user_owner_state::finish_pass() {
   });
   sums_.apply(params_);
   answered_ = 0;
+  got_.assign(item_shards_, 0);
   if (++pass_ < std::uint32_t(params_.passes))
     return rows(false);
   sums_.write_back(store_);
   in_batch_ = false;
   ++batches_done_;
   return {};
+}
+
+std::vector<wire::bytes> user_owner_state::ship(const std::vector<user_rows>& rows) {
+  std::vector<wire::bytes> out;
+  out.reserve(rows.size());
+  for (std::uint32_t t = 0; t < rows.size(); ++t)
+    out.push_back(ship_one(rows[t], t));
+  return out;
+}
+
+wire::bytes user_owner_state::ship_one(const user_rows& m, std::uint32_t t) {
+  std::span<const std::uint32_t> local;
+  if (m.pass == 0)
+    local = blocks_.local(t);
+  auto out = wire::encode_rows(wire::kind::user_rows,
+                               {.batch = m.batch, .pass = m.pass, .from = m.from,
+                                .rank = std::uint32_t(params_.rank), .local = local,
+                                .gather = blocks_.distinct(t), .errors = {}, .bias = m.bias,
+                                .factors = m.factors});
+  sent_.bytes -= sizeof(user_rows) + m.local.size() * sizeof(std::uint32_t);
+  sent_.bytes += out.size();
+  return out;
+}
+
+result<item_rows> user_owner_state::unship(std::span<const char> blob) const {
+  auto d = wire::decode_rows(blob, wire::kind::item_rows);
+  if (!d)
+    return d.err();
+  auto fail = [&](const std::string& what) {
+    return error{errc::corrupt, "item rows from item shard " + std::to_string(d->from) + " for batch "
+                                  + std::to_string(d->batch + 1) + " pass " + std::to_string(d->pass)
+                                  + " rejected by user shard " + std::to_string(shard_) + ": " + what};
+  };
+  auto t = d->from;
+  if (t >= item_shards_)
+    return fail("no such item shard (there are " + std::to_string(item_shards_) + ")");
+  if (d->rank != std::uint32_t(params_.rank))
+    return fail("rank " + std::to_string(d->rank) + ", this job has rank "
+                + std::to_string(params_.rank));
+  if (!in_batch_ || d->batch != stamp_.batch || d->pass != pass_)
+    return fail(in_batch_ ? "expected batch " + std::to_string(stamp_.batch + 1) + " pass "
+                              + std::to_string(pass_)
+                          : "no batch in progress");
+  if (got_[t])
+    return fail("a second answer for this pass");
+  auto n = blocks_.size_of(t);
+  if (d->errors.size() != n)
+    return fail(std::to_string(d->errors.size()) + " errors for a block of " + std::to_string(n));
+  if (d->pass == 0 ? d->local.size() != n : (!d->local.empty() || d->n_rows != answer_rows_[t]))
+    return fail("row indices or row count differ from the block's");
+  auto keep = std::make_shared<wire::rows>(std::move(*d));
+  item_rows out;
+  out.batch = keep->batch;
+  out.pass = keep->pass;
+  out.from = keep->from;
+  out.local = std::move(keep->local);
+  out.errors = std::move(keep->errors);
+  out.rows = keep->n_rows;
+  out.factors = keep->factors.data();
+  out.keep = std::move(keep);
+  return out;
 }
 
 namespace {
@@ -85,16 +154,28 @@ struct user_owner_actor {
   std::vector<caf::actor> items;
   caf::actor coordinator;
   double busy = 0.0;
-  bool views = true;  ///< snapshots as shard_view (then hold) or as shard_parts
-  bool held = false;  ///< a view is out: start no batch until release_atom
+  bool wire = false;  ///< rows and slices travel as wire frames; snapshots as copies
+  bool held = false;  ///< a shard_view is out (no wire): start no batch until release_atom
   static inline const char* name = "recflow.user_owner";
 };
 
 using user_owner_self = caf::stateful_actor<user_owner_actor>;
 
 void send_rows(user_owner_self* self, std::vector<user_rows> rows) {
+  auto& st = self->state;
+  if (st.wire) {
+    // Owners in this process read the rows in place, as in the local engine; others get
+    // a frame.
+    for (std::uint32_t t = 0; t < rows.size(); ++t) {
+      if (st.items[t].node() == self->node())
+        self->send(st.items[t], std::move(rows[t]));
+      else
+        self->send(st.items[t], wire_frame{st.core->ship_one(rows[t], t)});
+    }
+    return;
+  }
   for (std::size_t t = 0; t < rows.size(); ++t)
-    self->send(self->state.items[t], std::move(rows[t]));
+    self->send(st.items[t], std::move(rows[t]));
 }
 
 void start_next(user_owner_self* self) {
@@ -106,11 +187,71 @@ void start_next(user_owner_self* self) {
   send_rows(self, st.core->begin(std::move(slice)));
 }
 
+void on_answer(user_owner_self* self, std::uint32_t shard, item_rows answer) {
+  using clock = std::chrono::steady_clock;
+  auto t0 = clock::now();
+  auto& st = self->state;
+  if (!st.core->take(std::move(answer)))
+    return;
+  auto next = st.core->finish_pass();
+  if (!next.empty()) {
+    send_rows(self, std::move(next));
+  } else {
+    const auto& stamp = st.core->stamp();
+    for (auto& item : st.items)
+      self->send(item, rows_consumed{stamp.batch, shard});
+    if (stamp.snapshot && !st.wire) {
+      st.held = true;
+      self->send(st.coordinator, st.core->view());
+    } else if (stamp.snapshot) {
+      self->send(st.coordinator, st.core->export_parts());
+    }
+    st.busy += std::chrono::duration<double>(clock::now() - t0).count();
+    self->send(st.coordinator, owner_done{stamp.batch, 0, shard, st.core->sent(), st.busy});
+    st.busy = 0.0;
+    t0 = clock::now();
+    start_next(self);
+  }
+  st.busy += std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+/// A frame from another process: a slice from the partition or an item owner's answer.
+void on_frame(user_owner_self* self, std::uint32_t shard, std::uint32_t item_shards,
+              const wire_frame& f) {
+  auto& st = self->state;
+  auto reject = [&](const error& e) {
+    auto from = self->current_sender();
+    self->send(st.coordinator,
+               frame_rejected{"user shard " + std::to_string(shard) + " rejected a frame from "
+                              + (from ? "node " + caf::to_string(from->node()) : "an unknown peer")
+                              + ": " + e.message});
+  };
+  auto k = wire::peek_kind(f.bytes);
+  if (!k)
+    return reject(k.err());
+  if (*k == wire::kind::user_slice) {
+    auto s = wire::decode_user_slice(f.bytes, item_shards);
+    if (!s)
+      return reject(s.err());
+    auto t0 = std::chrono::steady_clock::now();
+    st.queue.push_back(user_slice{s->stamp, std::move(s->routes)});
+    start_next(self);
+    st.busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  } else if (*k == wire::kind::item_rows) {
+    auto a = st.core->unship(f.bytes);
+    if (!a)
+      return reject(a.err());
+    on_answer(self, shard, std::move(*a));
+  } else {
+    reject(error{errc::corrupt, std::string("unexpected ") + wire::to_string(*k) + " frame"});
+  }
+}
+
 caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uint32_t item_shards,
-                            stream_params p, caf::actor coordinator, bool views) {
+                            stream_params p, caf::actor coordinator, bool wire) {
   self->state.core.emplace(shard, item_shards, p);
-  self->state.views = views;
   self->state.coordinator = std::move(coordinator);
+  self->state.wire = wire;
   using clock = std::chrono::steady_clock;
   return {
     [=](peer_list& peers) { self->state.items = std::move(peers.peers); },
@@ -120,32 +261,8 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
       start_next(self);
       self->state.busy += std::chrono::duration<double>(clock::now() - t0).count();
     },
-    [=](item_rows& answer) {
-      auto t0 = clock::now();
-      auto& st = self->state;
-      if (!st.core->take(std::move(answer)))
-        return;
-      auto next = st.core->finish_pass();
-      if (!next.empty()) {
-        send_rows(self, std::move(next));
-      } else {
-        const auto& stamp = st.core->stamp();
-        for (auto& item : st.items)
-          self->send(item, rows_consumed{stamp.batch, shard});
-        if (stamp.snapshot && st.views) {
-          st.held = true;
-          self->send(st.coordinator, st.core->view());
-        } else if (stamp.snapshot) {
-          self->send(st.coordinator, st.core->export_parts());
-        }
-        st.busy += std::chrono::duration<double>(clock::now() - t0).count();
-        self->send(st.coordinator, owner_done{stamp.batch, 0, shard, st.core->sent(), st.busy});
-        st.busy = 0.0;
-        t0 = clock::now();
-        start_next(self);
-      }
-      st.busy += std::chrono::duration<double>(clock::now() - t0).count();
-    },
+    [=](item_rows& answer) { on_answer(self, shard, std::move(answer)); },
+    [=](const wire_frame& f) { on_frame(self, shard, item_shards, f); },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
     [=](release_atom) {
       self->state.held = false;
@@ -162,8 +279,8 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
 }  // namespace
 
 caf::actor spawn_user_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t item_shards,
-                            const stream_params& p, caf::actor coordinator, bool views) {
-  return sys.spawn(user_owner_fn, shard, item_shards, p, std::move(coordinator), views);
+                            const stream_params& p, caf::actor coordinator, bool wire) {
+  return sys.spawn(user_owner_fn, shard, item_shards, p, std::move(coordinator), wire);
 }
 
 }  // namespace recflow

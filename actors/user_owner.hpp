@@ -13,6 +13,7 @@
 #include "actors/factor_owner.hpp"
 #include "actors/join.hpp"
 #include "actors/messages.hpp"
+#include "graph/wire.hpp"
 #include "model/streaming.hpp"
 
 namespace recflow {
@@ -39,6 +40,15 @@ class user_owner_state {
     return store_.load(s.parts, s.key_base);
   }
 
+  /// Across processes: `rows` (as begin / finish_pass return them) as wire frames, each
+  /// holding only its block's distinct rows; sent() counts the frames' bytes instead.
+  std::vector<wire::bytes> ship(const std::vector<user_rows>& rows);
+  /// The same for the rows `m` for item shard `t` alone.
+  wire::bytes ship_one(const user_rows& m, std::uint32_t t);
+  /// Across processes: decodes an item owner's frame and checks it against the current
+  /// pass (sender, batch, pass, block sizes, row count, rank) before take() may use it.
+  result<item_rows> unship(std::span<const char> blob) const;
+
   bool in_batch() const noexcept { return in_batch_; }
   const batch_stamp& stamp() const noexcept { return stamp_; }
   std::uint64_t batches_done() const noexcept { return batches_done_; }
@@ -60,6 +70,8 @@ class user_owner_state {
   std::vector<item_rows> answers_;    ///< this pass, by item shard
   std::vector<std::vector<std::uint32_t>> item_local_;  ///< pass-0 `local` per item shard
   std::uint32_t answered_ = 0;
+  std::vector<std::uint8_t> got_;              ///< this pass: answer of item shard t taken
+  std::vector<std::uint32_t> answer_rows_;     ///< across processes: rows per item shard
   std::uint32_t pass_ = 0;
   batch_stamp stamp_;
   bool in_batch_ = false;
@@ -68,10 +80,12 @@ class user_owner_state {
 };
 
 /// Spawns a user owner that reports to `coordinator`; send it the item owners as a
-/// peer_list before any slice. After a snapshot batch it sends the coordinator a
-/// shard_view and holds until release_atom (`views`, in one process), or a copy of its
-/// shard as shard_parts (`views` false, e.g. across processes).
+/// peer_list before any slice.
+/// With `wire`, rows travel as wire frames (owners in other processes; see ship/unship),
+/// and after a snapshot batch the owner sends the coordinator a copy of its shard
+/// (shard_parts). Without, in one process, it sends a shard_view and holds (starts no
+/// batch) until release_atom.
 caf::actor spawn_user_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t item_shards,
-                            const stream_params& p, caf::actor coordinator, bool views = true);
+                            const stream_params& p, caf::actor coordinator, bool wire = false);
 
 }  // namespace recflow

@@ -90,6 +90,8 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(s, "workers") == static_cast<double>(local.engine.workers));
   CHECK(num(s, "partitions") == static_cast<double>(local.partitions));
   CHECK(s.at("partitioner") == local.partitioner);
+  CHECK(s.at("nodes").empty() == local.nodes.empty());  // no nodes: the local engine
+  CHECK(s.at("explain") == "false");
   CHECK(s.at("mode") == (sp.mode == recflow::update_mode::batch_gradient ? "batch-gradient" : "sgd"));
 
   const auto& t = toml.at("tune");

@@ -38,6 +38,8 @@ struct stream_options {
   bool engine_given = false;  ///< --engine was on the command line or in the config
   bool rank_given = false;    ///< --rank was given (else a seed model's rank is taken)
   local_stream_options local;
+  std::string nodes;     ///< --nodes host:port,...: run the owners on `recflow node` processes
+  bool explain = false;  ///< --explain: print which node owns which shards
   std::string csv = "recflow-stream.csv";
   bool no_csv = false;
   std::string save;
@@ -70,6 +72,16 @@ int run_stream(stream_options& o) {
                    "--mode sgd is sequential by nature: run it with --engine reference"});
   if (auto ok = validate(o.local.engine); !ok)
     return report(ok.err());
+  if (!o.nodes.empty()) {
+    if (o.engine != "local")
+      return report({errc::invalid_argument, "--nodes runs the actor graph: it needs --engine local"});
+    auto nodes = parse_endpoints(o.nodes);
+    if (!nodes)
+      return report(nodes.err());
+    o.local.nodes = std::move(*nodes);
+    if (o.explain)
+      o.local.on_placement = [](const std::string& text) { std::cout << text << std::flush; };
+  }
   if (o.local.partitions == 0)
     return report({errc::invalid_argument, "partition count must be positive, got 0"});
   // A seed model (a trained model the stream continues from) sets the rank unless --rank
@@ -109,9 +121,13 @@ int run_stream(stream_options& o) {
                              data->source, data->train.size(), o.eval.batch_size,
                              data->test.size(), o.params.rank, o.params.passes,
                              o.engine == "local"
-                               ? fmt::format("actor graph: {} partitions ({}), {} workers",
+                               ? fmt::format("actor graph: {} partitions ({}), {} workers{}",
                                              o.local.partitions, o.local.partitioner,
-                                             o.local.engine.workers)
+                                             o.local.engine.workers,
+                                             o.local.nodes.empty()
+                                               ? std::string()
+                                               : fmt::format(", owners on {} nodes",
+                                                             o.local.nodes.size()))
                                : std::string("reference engine (one thread)"));
   // Per-batch lines go to stdout; when that is not a terminal (a file, a pipe), show
   // progress with rate and ETA on stderr instead.
@@ -209,6 +225,7 @@ int run_stream(stream_options& o) {
                      {"passes", o.params.passes},
                      {"rank", o.params.rank},
                      {"engine", o.engine},
+                     {"nodes", o.local.nodes.size()},
                      {"per_batch_csv", o.no_csv ? nlohmann::json() : nlohmann::json(o.csv)},
                      {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
     if (!o.save.empty())
@@ -265,6 +282,10 @@ void add_stream_command(CLI::App& app, int& exit_status) {
                   "How keys map to shards: hash, modulo, range, random, degree or consistent "
                   "(--engine local; range and degree are fitted to the training ratings)")
     ->capture_default_str();
+  cmd->add_option("--nodes", o->nodes,
+                  "Run the factor owners on these `recflow node` processes "
+                  "(host:port,host:port,...; round robin); the driver keeps the source");
+  cmd->add_flag("--explain", o->explain, "With --nodes: print which node owns which shards");
   cmd->add_option("--max-batches", o->eval.max_batches, "Stop after this many batches (0: all)");
   cmd->add_option("--csv", o->csv, "Per-batch CSV of validation RMSE")->capture_default_str();
   cmd->add_flag("--no-csv", o->no_csv, "Do not write the per-batch CSV");

@@ -22,6 +22,35 @@ partitioner edge_partitioner(const std::string& strategy, std::size_t n, const i
   return make_key_partitioner(strategy, n, ids.externals(), degrees, salt);
 }
 
+/// Runs `engine` (local or cluster) to the end, reporting each batch as stream_evaluate does.
+template <class Engine>
+result<local_stream_result> drive_stream(Engine& engine, const stream_eval_options& opts,
+                                         const stream_callback& on_batch) {
+  local_stream_result out;
+  auto start = std::chrono::steady_clock::now();
+  auto report = [&](const batch_metrics& m) {
+    stream_report r;
+    r.batch = m.batch;
+    r.ratings_seen = m.ratings_seen;
+    r.rmse = m.rmse.value_or(0.0);
+    r.mae = m.mae.value_or(0.0);
+    r.batch_seconds = m.latency_seconds;
+    r.elapsed_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.reports.push_back(r);
+    if (on_batch)
+      on_batch(r);
+  };
+  auto sum = opts.max_batches == 0 ? engine.run(report) : engine.run_n(opts.max_batches, report);
+  if (!sum)
+    return sum.err();
+  auto model = engine.snapshot();
+  if (!model)
+    return model.err();
+  out.model = std::move(*model);
+  return out;
+}
+
 }  // namespace
 
 result<local_stream_result> run_stream(const stream_params& params, const rating_table& train,
@@ -53,34 +82,19 @@ result<local_stream_result> run_stream(const stream_params& params, const rating
   g.scale = local.seed_model ? local.seed_model->scale() : train.scale;
   g.seed_model = local.seed_model;
   g.evaluation = evaluation_options{std::make_shared<const rating_table>(validation), 1};
+  if (!local.nodes.empty()) {
+    auto engine = cluster_engine::make(std::move(g), {.nodes = local.nodes, .engine = local.engine});
+    if (!engine)
+      return engine.err();
+    if (local.on_placement)
+      local.on_placement((*engine)->explain());
+    return drive_stream(**engine, opts, on_batch);
+  }
   auto engine = local_engine::make(std::move(g), local.engine);
   if (!engine)
     return engine.err();
-
-  local_stream_result out;
-  auto start = std::chrono::steady_clock::now();
-  auto report = [&](const batch_metrics& m) {
-    stream_report r;
-    r.batch = m.batch;
-    r.ratings_seen = m.ratings_seen;
-    r.rmse = m.rmse.value_or(0.0);
-    r.mae = m.mae.value_or(0.0);
-    r.batch_seconds = m.latency_seconds;
-    r.elapsed_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    out.reports.push_back(r);
-    if (on_batch)
-      on_batch(r);
-  };
-  auto sum = opts.max_batches == 0 ? (*engine)->run(report)
-                                   : (*engine)->run_n(opts.max_batches, report);
-  if (!sum)
-    return sum.err();
-  auto model = (*engine)->snapshot();
-  if (!model)
-    return model.err();
-  out.model = std::move(*model);
-  return out;
+  return drive_stream(**engine, opts, on_batch);
 }
+
 
 }  // namespace recflow

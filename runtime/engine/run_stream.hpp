@@ -3,9 +3,11 @@
 /// (and the same model, bit for bit: see the "[engine][equivalence]" tests).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "engine/cluster_engine.hpp"
 #include "engine/local_engine.hpp"
 #include "model/stream_eval.hpp"
 
@@ -20,6 +22,11 @@ struct local_stream_options {
   engine_options engine{};           ///< workers, batches in flight, stall timeout
   /// A trained model to continue from (see streaming_graph::seed_model); null = empty.
   std::shared_ptr<const factor_model> seed_model{};
+  /// Run the owners on these `recflow node` processes (cluster_engine) instead of in
+  /// this process; empty: local_engine.
+  std::vector<node_endpoint> nodes{};
+  /// With nodes: called once with the placement (cluster_engine::explain) before running.
+  std::function<void(const std::string&)> on_placement{};
 };
 
 /// What a streamed run produced.

@@ -1,0 +1,35 @@
+#include "actors/cluster_messages.hpp"
+
+#include <caf/io/all.hpp>
+
+#include <chrono>
+
+namespace recflow {
+
+void add_cluster_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<wire_frame>("recflow::wire_frame");
+  cfg.add_message_type<stream_params>("recflow::stream_params");
+  cfg.add_message_type<owner_spec>("recflow::owner_spec");
+  cfg.add_message_type<frame_rejected>("recflow::frame_rejected");
+  cfg.add_message_type<mesh_request>("recflow::mesh_request");
+}
+
+void configure_cluster_middleman(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  // Node-to-node connections are made explicitly (mesh_atom) before a job starts: CAF
+  // 0.17's automatic connections were seen to lose messages while being set up.
+  cfg.set("middleman.enable-automatic-connections", false);
+  cfg.set("middleman.app-identifiers", std::vector<std::string>{"recflow"});
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds{500}});
+  // No middleman.connection-timeout: with one set (10 s), jobs on freshly started nodes
+  // on a loaded machine sometimes failed to connect or stalled; the driver's stall timeout
+  // covers silent peers instead.
+}
+
+std::string peer_name(const caf::actor_addr& a) {
+  if (!a)
+    return "an unknown peer";
+  return "actor " + std::to_string(a.id()) + " on node " + caf::to_string(a.node());
+}
+
+}  // namespace recflow

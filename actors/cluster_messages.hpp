@@ -1,0 +1,93 @@
+/// The messages of the graph across processes (CAF middleman): wire frames carrying
+/// slices and rows as byte blobs (graph/wire.hpp), the node's handshake and the request
+/// that spawns an owner on a node. Register them with add_cluster_message_types in every
+/// process (driver and nodes), beside add_graph_message_types.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/messages.hpp"
+#include "model/streaming.hpp"
+
+namespace recflow {
+
+/// The protocol between a driver and its nodes. Bump it whenever a cluster message, the
+/// wire format or the owners' protocol changes: a driver and a node that disagree refuse
+/// each other at connect time, before any message whose layout may differ is sent.
+inline constexpr std::uint32_t cluster_protocol_version = 1;
+
+/// Driver -> node, before any owner: (mesh_atom, mesh_request) naming the other nodes. The
+/// node connects to each (middleman connect) and answers (mesh_atom, connected count) or
+/// an error, so owners on different nodes talk over direct connections from the first
+/// message on (CAF 0.17 can lose messages while it sets up connections on its own).
+
+using hello_atom = caf::atom_constant<caf::atom("hello")>;    ///< driver -> node, first
+using spawn_atom = caf::atom_constant<caf::atom("spawnown")>;  ///< driver -> node
+using mesh_atom = caf::atom_constant<caf::atom("mesh")>;      ///< driver -> node
+using ping_atom = caf::atom_constant<caf::atom("ping")>;      ///< driver -> node: alive?
+
+/// A slice or a pass's rows as one blob (graph/wire.hpp); the receiver validates it.
+struct wire_frame {
+  std::vector<char> bytes;
+};
+
+/// Driver -> node: spawn one owner for the job coordinated by `coordinator`.
+struct owner_spec {
+  std::uint8_t side = 0;            ///< 0 user owner, 1 item owner
+  std::uint32_t shard = 0;
+  std::uint32_t other_shards = 0;   ///< shard count of the other side
+  stream_params params;
+  caf::actor coordinator;           ///< reports go here; its loss ends the job on the node
+};
+
+/// Driver -> node, with mesh_atom: the other nodes to connect to.
+struct mesh_request {
+  std::vector<std::string> hosts;
+  std::vector<std::uint16_t> ports;
+};
+
+/// Owner -> coordinator: a frame from a peer was rejected (the job cannot continue).
+struct frame_rejected {
+  std::string message;  ///< names the receiving owner, the peer and what was wrong
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, wire_frame& x) {
+  return f(caf::meta::type_name("wire_frame"), x.bytes);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_params& x) {
+  return f(caf::meta::type_name("stream_params"), x.rank, x.gamma, x.gamma_bias, x.lambda,
+           x.lambda_bias, x.passes, x.mode, x.seed, x.init_stddev, x.max_step);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, owner_spec& x) {
+  return f(caf::meta::type_name("owner_spec"), x.side, x.shard, x.other_shards, x.params,
+           x.coordinator);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, mesh_request& x) {
+  return f(caf::meta::type_name("mesh_request"), x.hosts, x.ports);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, frame_rejected& x) {
+  return f(caf::meta::type_name("frame_rejected"), x.message);
+}
+
+/// Registers the cluster messages with `cfg` (and the graph's, add_graph_message_types).
+void add_cluster_message_types(caf::actor_system_config& cfg);
+
+/// Middleman settings every process of a cluster uses: heartbeats, and an application
+/// identifier so unrelated CAF programs are refused. (Direct node-to-node connections
+/// come from mesh_atom; a silent peer is caught by the driver's stall timeout.)
+void configure_cluster_middleman(caf::actor_system_config& cfg);
+
+/// A readable name of the process hosting `a` ("node 127.0.0.1:4242" is up to the
+/// caller; this gives CAF's node id) for error messages.
+std::string peer_name(const caf::actor_addr& a);
+
+}  // namespace recflow

@@ -1,0 +1,224 @@
+// Streaming throughput of the graph across processes vs the local engine, in the same run:
+// the same synthetic stream on local_engine (one process, 2 workers) and on cluster_engine
+// with its owners on `recflow node` processes on 127.0.0.1 (started and stopped here).
+// Prints ratings x passes per second, their ratio, and bytes on the wire per rating.
+//
+//   ./bench_multinode                          # 1M ratings, ranks 10 50, 2 nodes
+//   ./bench_multinode --ratings 200000 --ranks 10 --batch 5000 --nodes 3 --recflow ./recflow
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "engine/cluster_engine.hpp"
+#include "engine/local_engine.hpp"
+
+using namespace recflow;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct options {
+  std::uint64_t ratings = 1'000'000;
+  std::vector<int> ranks{10, 50};
+  int passes = 2;
+  std::size_t batch = 10'000;
+  std::size_t nodes = 2;
+  std::size_t partitions = 2;
+  std::size_t workers = 2;  ///< local engine threads; each node runs 1
+  std::size_t in_flight = 2;
+  std::string recflow;      ///< the recflow binary (default: beside this program)
+};
+
+options parse(int argc, char** argv) {
+  options o;
+  o.recflow = (std::filesystem::path(argv[0]).parent_path() / "recflow").string();
+  for (int a = 1; a + 1 < argc; a += 2) {
+    std::string k = argv[a], v = argv[a + 1];
+    if (k == "--ratings") o.ratings = std::stoull(v);
+    else if (k == "--passes") o.passes = std::stoi(v);
+    else if (k == "--batch") o.batch = std::stoull(v);
+    else if (k == "--nodes") o.nodes = std::stoull(v);
+    else if (k == "--partitions") o.partitions = std::stoull(v);
+    else if (k == "--workers") o.workers = std::stoull(v);
+    else if (k == "--in-flight") o.in_flight = std::stoull(v);
+    else if (k == "--recflow") o.recflow = v;
+    else if (k == "--ranks") {
+      o.ranks.clear();
+      for (std::size_t at = 0; at < v.size();) {
+        auto comma = v.find(',', at);
+        o.ranks.push_back(std::stoi(v.substr(at, comma - at)));
+        at = comma == std::string::npos ? v.size() : comma + 1;
+      }
+    } else {
+      fmt::print(stderr, "unknown option {}\n", k);
+      std::exit(2);
+    }
+  }
+  return o;
+}
+
+/// A `recflow node --listen 127.0.0.1:0` child, stopped (SIGTERM) when destroyed.
+class node_child {
+ public:
+  explicit node_child(const std::string& recflow) {
+    int out[2];
+    if (::pipe(out) != 0)
+      std::exit(1);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::dup2(out[1], STDOUT_FILENO);
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, STDERR_FILENO);
+      ::close(out[0]);
+      ::execl(recflow.c_str(), recflow.c_str(), "node", "--listen", "127.0.0.1:0", "--workers",
+              "1", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    std::string line;
+    char c;
+    pollfd p{out[0], POLLIN, 0};
+    while (::poll(&p, 1, 20'000) > 0 && ::read(out[0], &c, 1) == 1 && c != '\n')
+      line += c;
+    ::close(out[0]);
+    auto at = line.find("127.0.0.1:");
+    if (at == std::string::npos) {
+      fmt::print(stderr, "{} node did not start: '{}'\n", recflow, line);
+      std::exit(1);
+    }
+    port_ = static_cast<std::uint16_t>(std::stoul(line.substr(at + 10)));
+  }
+  ~node_child() {
+    ::kill(pid_, SIGTERM);
+    for (int k = 0; k < 500 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+std::shared_ptr<rating_source> replay(const std::vector<rating_batch>& batches) {
+  auto at = std::make_shared<std::size_t>(0);
+  return source_from([at, &batches]() -> std::optional<rating_batch> {
+    if (*at == batches.size())
+      return std::nullopt;
+    return batches[(*at)++];
+  });
+}
+
+double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size())
+    return INFINITY;
+  double worst = 0.0;
+  for (std::size_t k = 0; k < a.size(); ++k)
+    worst = std::max(worst, std::abs(a[k] - b[k]) / std::max({std::abs(a[k]), std::abs(b[k]), 1e-12}));
+  return worst;
+}
+
+struct measured {
+  double seconds = 0.0;
+  double wire_bytes = 0.0;  ///< slices and rows between the driver and owners
+  double messages = 0.0;
+  factor_model model;
+};
+
+template <class Engine>
+measured run(Engine& e) {
+  measured m;
+  auto t0 = clock_type::now();
+  auto sum = e.run();
+  m.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  if (!sum) {
+    fmt::print(stderr, "run failed: {}\n", sum.err().message);
+    std::exit(1);
+  }
+  for (const auto& b : e.history())
+    for (auto k : {edge_index::partition_to_users, edge_index::partition_to_items,
+                   edge_index::users_to_items, edge_index::items_to_users}) {
+      m.wire_bytes += double(b.edges[std::size_t(k)].bytes);
+      m.messages += double(b.edges[std::size_t(k)].messages);
+    }
+  m.model = e.snapshot().value();
+  return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto o = parse(argc, argv);
+  synthetic_params sp{.users = 100'000, .items = 20'000, .ratings = o.ratings,
+                      .batch_size = o.batch, .seed = 3};
+  auto gen = synthetic_source(sp);
+  std::vector<rating_batch> batches;
+  for (;;) {
+    auto b = gen->next();
+    if (!b || !*b)
+      break;
+    batches.push_back(std::move(**b));
+  }
+  std::vector<std::unique_ptr<node_child>> nodes;
+  cluster_options co;
+  for (std::size_t n = 0; n < o.nodes; ++n) {
+    nodes.push_back(std::make_unique<node_child>(o.recflow));
+    co.nodes.push_back({"127.0.0.1", nodes.back()->port()});
+  }
+  co.engine = {.workers = o.workers, .max_in_flight = o.in_flight};
+  fmt::print("{} ratings in {} batches of {}, 100,000 users x 20,000 items, {} pass(es), {} "
+             "partitions; local: {} workers; cluster: {} nodes on 127.0.0.1 (1 worker each) + "
+             "the driver ({} workers), {} batches in flight\n",
+             o.ratings, batches.size(), o.batch, o.passes, o.partitions, o.workers, o.nodes,
+             o.workers, o.in_flight);
+  fmt::print("{:>5} {:>14} {:>14} {:>7} {:>15} {:>14} {:>13} {:>10}\n", "rank", "local r*p/s",
+             "nodes r*p/s", "ratio", "local B/rating", "wire B/rating", "msgs/batch", "max diff");
+  for (int rank : o.ranks) {
+    stream_params p;
+    p.rank = rank;
+    p.passes = o.passes;
+    auto local = local_engine::make(make_streaming_graph(replay(batches), p, o.partitions, sp.scale),
+                                    co.engine)
+                   .value();
+    auto l = run(*local);
+    local.reset();
+    auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), p, o.partitions,
+                                                             sp.scale),
+                                        co);
+    if (!cluster) {
+      fmt::print(stderr, "{}\n", cluster.err().message);
+      return 1;
+    }
+    auto c = run(**cluster);
+    cluster->reset();
+    double work = double(o.ratings) * o.passes;
+    double diff = std::max({max_rel_diff(l.model.U().data(), c.model.U().data()),
+                            max_rel_diff(l.model.P().data(), c.model.P().data()),
+                            max_rel_diff(l.model.user_bias(), c.model.user_bias()),
+                            max_rel_diff(l.model.item_bias(), c.model.item_bias())});
+    fmt::print("{:>5} {:>14.0f} {:>14.0f} {:>7.2f} {:>15.1f} {:>14.1f} {:>13.1f} {:>10.1e}\n", rank,
+               work / l.seconds, work / c.seconds, l.seconds / c.seconds,
+               l.wire_bytes / double(o.ratings), c.wire_bytes / double(o.ratings),
+               c.messages / double(batches.size()), diff);
+  }
+  fmt::print("ratio: nodes throughput / local; B/rating: payload bytes of slices and rows per "
+             "rating (local: in-process messages, rows shared by pointer; nodes: wire frames); "
+             "max diff: largest relative difference of the two models\n");
+}

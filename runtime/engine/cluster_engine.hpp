@@ -1,0 +1,93 @@
+/// The cluster engine: runs a streaming_graph with its owners on `recflow node`
+/// processes, over CAF's middleman (remote_actor to each node; no other cluster layer).
+///
+///   auto engine = cluster_engine::make(graph, {.nodes = {"10.0.0.1:4242", "10.0.0.2:4242"}});
+///   std::cout << (*engine)->explain();      // which node owns which shards
+///   (*engine)->run();                        // same rounds as local_engine
+///   factor_model m = (*engine)->snapshot().value();
+///
+/// The driver (this process) holds the source, the partition step and the coordinator;
+/// user and item owners are placed on the nodes round robin (user shards first, then item
+/// shards, continuing the rotation). Slices and each pass's rows travel as wire frames
+/// (graph/wire.hpp) that every receiver validates; owners on different nodes talk to
+/// each other directly. The model equals local_engine's bit for bit: the owners run the
+/// same code on the same values, only the rows are copied instead of shared.
+///
+/// Failure detection: the driver monitors every node and owner. A node that dies or whose
+/// connection closes stops the job with "lost node HOST:PORT at batch N"; so does a node
+/// that sends nothing for `engine.stall_timeout` (a silently cut network). Recovery is not
+/// attempted: the error is returned and the engine is unusable afterwards.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/local_engine.hpp"
+
+namespace recflow {
+
+/// "host:port" of a node.
+struct node_endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string name() const { return host + ":" + std::to_string(port); }
+};
+
+/// Parses "host:port" (port 1..65535): "node address 'x' is not host:port".
+result<node_endpoint> parse_endpoint(const std::string& text);
+/// Parses a comma-separated list of nodes ("a:1,b:2"), at least one.
+result<std::vector<node_endpoint>> parse_endpoints(const std::string& list);
+
+/// How the cluster engine runs, with defaults.
+struct cluster_options {
+  std::vector<node_endpoint> nodes{};///< at least one
+  engine_options engine{};           ///< driver threads, batches in flight, stall timeout
+  /// Connecting, the handshake and each spawn must finish within this time.
+  std::chrono::milliseconds connect_timeout{10'000};
+};
+
+/// "at least one node is needed" and the engine options' checks.
+result<void> validate(const cluster_options& o);
+
+/// Where each shard runs: node index per user shard and per item shard.
+struct node_placement {
+  std::vector<std::size_t> user_node, item_node;
+};
+/// Round robin over `nodes`: user shard s on node s % nodes, item shard t on node
+/// (partitions + t) % nodes.
+node_placement place_round_robin(std::size_t partitions, std::size_t nodes);
+/// One line per node: "node 127.0.0.1:4001: user shards 0 2, item shards 1".
+std::string describe(const node_placement& p, const std::vector<node_endpoint>& nodes);
+
+class cluster_engine {
+ public:
+  /// Validates, connects to every node (handshake: a protocol mismatch is an
+  /// errc::version error naming the node), spawns the owners there and wires them up.
+  static result<std::unique_ptr<cluster_engine>> make(streaming_graph g,
+                                                      const cluster_options& o);
+  ~cluster_engine();
+  cluster_engine(const cluster_engine&) = delete;
+  cluster_engine& operator=(const cluster_engine&) = delete;
+
+  result<run_summary> run(const batch_callback& on_batch = {});
+  result<run_summary> run_n(std::size_t batches, const batch_callback& on_batch = {});
+  result<run_summary> run_until(const stop_predicate& stop, const batch_callback& on_batch = {});
+  /// The model after the last completed batch, gathered from every node.
+  result<factor_model> snapshot();
+
+  const std::vector<batch_metrics>& history() const noexcept;
+  bool finished() const noexcept;
+  const streaming_graph& graph() const noexcept;
+  /// Which node owns which shards (what `--explain` prints).
+  std::string explain() const;
+
+ private:
+  struct impl;
+  explicit cluster_engine(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace recflow

@@ -1,0 +1,146 @@
+/// A `recflow node` child process for multi-node tests: started on 127.0.0.1 with a free
+/// port (port 0, read back from its first line), always stopped by the destructor, and
+/// killed by the kernel if the test process dies (PR_SET_PDEATHSIG).
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace recflow::test {
+
+class node_process {
+ public:
+  /// `protocol` (if non-zero) makes the node claim another protocol version.
+  explicit node_process(unsigned protocol = 0) {
+    log_ = (std::filesystem::temp_directory_path()
+            / ("recflow-node-" + std::to_string(::getpid()) + "-"
+               + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".log"))
+             .string();
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (protocol != 0)
+        ::setenv("RECFLOW_NODE_PROTOCOL", std::to_string(protocol).c_str(), 1);
+      ::dup2(out[1], STDOUT_FILENO);
+      int err = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (err >= 0)
+        ::dup2(err, STDERR_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      ::execl(RECFLOW_CLI_PATH, RECFLOW_CLI_PATH, "node", "--listen", "127.0.0.1:0", "--workers",
+              "1", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+    // "recflow node listening on 127.0.0.1:PORT (...)"
+    auto line = read_line(std::chrono::seconds(20));
+    auto at = line.find("127.0.0.1:");
+    INFO("node said: " << line << "\nlog: " << log());
+    REQUIRE(at != std::string::npos);
+    port_ = static_cast<std::uint16_t>(std::stoul(line.substr(at + 10)));
+    REQUIRE(port_ != 0);
+  }
+  ~node_process() {
+    stop();
+    if (out_ >= 0)
+      ::close(out_);
+    std::error_code ec;
+    std::filesystem::remove(log_, ec);
+  }
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  bool running() {
+    if (pid_ <= 0)
+      return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  /// SIGKILL, as a crash or a pulled plug would.
+  void kill_hard() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  /// SIGSTOP: the process stays, its connections stay open, it answers nothing (as
+  /// behind a cut network). The destructor still ends it.
+  void freeze() {
+    if (pid_ > 0)
+      ::kill(pid_, SIGSTOP);
+  }
+  /// SIGTERM, then SIGKILL after 5 s; returns the exit status (-1 if killed).
+  int stop() {
+    if (pid_ <= 0)
+      return exit_status_;
+    ::kill(pid_, SIGCONT);  // a frozen node must be able to act on SIGTERM
+    ::kill(pid_, SIGTERM);
+    for (int k = 0; k < 500; ++k) {
+      if (!running())
+        return exit_status_;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill_hard();
+    return -1;
+  }
+  /// What the node wrote to stderr so far.
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+ private:
+  std::string read_line(std::chrono::milliseconds timeout) {
+    std::string line;
+    auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0)
+        continue;
+      char c;
+      if (::read(out_, &c, 1) != 1)
+        break;
+      if (c == '\n')
+        return line;
+      line += c;
+    }
+    return line;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  int exit_status_ = -1;
+  std::uint16_t port_ = 0;
+  std::string log_;
+};
+
+}  // namespace recflow::test
