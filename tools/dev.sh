@@ -71,7 +71,9 @@ case "${1:-}" in
         -DRECFLOW_SANITIZE=ON \
         -DRECFLOW_BUILD_BENCH=OFF -DRECFLOW_WERROR=OFF >/dev/null
       cmake --build "$asan_dir" -j "$jobs"
-      (cd "$asan_dir" && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j "$jobs" --timeout 900)
+      (cd "$asan_dir" && ASAN_OPTIONS=detect_leaks=0 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$root/tools/ubsan.supp \
+        ctest --output-on-failure -j "$jobs" --timeout 900)
     fi
     if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
       FUZZ_SECONDS=${FUZZ_SECONDS:-20} "$root/tools/fuzz.sh"

@@ -46,6 +46,7 @@ seed() {
   esac
 }
 
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$root/tools/ubsan.supp
 mkdir -p "$dir/findings"
 for t in "${targets[@]}"; do
   seed "$t"
