@@ -14,6 +14,7 @@ jobs=${JOBS:-$(nproc)}
 # What the build needs, one Debian 12 package each (README.md says why each is there);
 # gnuplot-nox draws the charts of `recflow compare` (its test checks one).
 packages=(g++ cmake make libcaf-dev libboost-dev libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 gnuplot-nox)
+packages+=(libhiredis-dev redis-server)  # stream sources: the Redis client library, and a server for the tests
 
 install_deps() {
   local missing=()
