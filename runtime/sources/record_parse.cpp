@@ -88,6 +88,8 @@ result<rating_event> parse_rating_text(std::string_view line, rating_scale scale
   if (f.size() < 3)
     return error{errc::parse, std::to_string(f.size())
                                 + " field(s), expected user item rating [timestamp]"};
+  if (f.size() == 4 && f[3].empty())
+    return error{errc::parse, "timestamp is empty"};
   return parse_rating_fields(f[0], f[1], f[2], f.size() > 3 ? f[3] : std::string_view{}, scale);
 }
 

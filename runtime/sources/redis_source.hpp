@@ -36,15 +36,15 @@ result<redis_stream_address> parse_redis_url(std::string_view url);
 
 /// How the Redis source reads, with defaults.
 struct redis_source_options {
-  redis_stream_address at;
+  redis_stream_address at{};
   std::string group = "recflow";     ///< consumer group (created at the stream's start if missing)
   std::string consumer = "trainer";  ///< this reader's name in the group
   std::size_t max_ratings = 1000;    ///< a batch ends after this many ratings...
   std::chrono::milliseconds interval{0};  ///< ...or this long after its first entry (0: count only)
   std::chrono::milliseconds idle_timeout{0};  ///< end after this long with no entry (0: wait for eos)
   rating_scale scale{0.5, 5.0};      ///< valid ratings; others are dead letters
-  std::string dead_letter_stream;    ///< empty: STREAM + ":dead"
-  std::shared_ptr<dead_letters> dead;  ///< the dead-letter count (created if null)
+  std::string dead_letter_stream{};  ///< empty: STREAM + ":dead"
+  std::shared_ptr<dead_letters> dead{};  ///< the dead-letter count (created if null)
 };
 
 /// "batch size or interval needed" and friends.
@@ -55,7 +55,7 @@ std::shared_ptr<rating_source> redis_source(redis_source_options o);
 
 /// How `recflow publish` writes, with defaults.
 struct redis_publish_options {
-  redis_stream_address at;
+  redis_stream_address at{};
   double rate = 0.0;             ///< ratings per second; 0 = as fast as the server takes them
   bool end_marker = true;        ///< append an `eos` entry at the end
   std::size_t pipeline = 256;    ///< entries sent before waiting for their replies

@@ -18,12 +18,12 @@ namespace recflow {
 
 /// How the socket source reads, with defaults.
 struct socket_source_options {
-  host_port peer;                         ///< where the lines come from
+  host_port peer{};                       ///< where the lines come from
   std::size_t max_ratings = 1000;         ///< a batch ends after this many ratings...
   std::chrono::milliseconds interval{0};  ///< ...or this long after its first line (0: count only)
   rating_scale scale{0.5, 5.0};           ///< valid ratings; others are dead letters
   std::chrono::milliseconds connect_timeout{5000};
-  std::shared_ptr<dead_letters> dead;     ///< the dead-letter count (created if null)
+  std::shared_ptr<dead_letters> dead{};   ///< the dead-letter count (created if null)
 };
 
 /// `tcp://HOST:PORT`.
