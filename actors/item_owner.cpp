@@ -175,6 +175,11 @@ caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uin
       advance(self);
     },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
+    // Seeding answers "" or the error (the coordinator waits for every shard).
+    [=](seed_shard& s) -> std::string {
+      auto ok = self->state.core->seed(s);
+      return ok ? std::string() : ok.err().message;
+    },
   };
 }
 

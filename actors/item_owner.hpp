@@ -41,6 +41,13 @@ class item_owner_state {
   /// applies the last step, writes the shard back and ends the batch (returns true).
   bool consumed(const rows_consumed& m);
 
+  /// Loads this shard's part of a seed model; only before the first batch.
+  result<void> seed(const seed_shard& s) {
+    if (in_batch_ || batches_done_ > 0)
+      return error{errc::invalid_argument, "a seed model must be loaded before the first batch"};
+    return store_.load(s.parts, s.key_base);
+  }
+
   bool in_batch() const noexcept { return in_batch_; }
   const batch_stamp& stamp() const noexcept { return stamp_; }
   std::uint64_t batches_done() const noexcept { return batches_done_; }

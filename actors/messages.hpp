@@ -129,6 +129,16 @@ struct shard_parts {
   std::vector<double> factors;
 };
 
+/// Coordinator -> owner, before the first batch (a request; the owner answers ok): the
+/// shard's part of a seed model (a trained model the stream continues from). Keys keep
+/// their `first_seen` (the seed's dense index); keys the stream adds later are ordered
+/// after every seeded key of the side, i.e. at `key_base` + stream position, so that a
+/// snapshot lists keys in the order a seeded streaming_trainer does.
+struct seed_shard {
+  std::uint64_t key_base = 0;  ///< keys of this side in the whole seed model
+  shard_parts parts;
+};
+
 /// Source -> coordinator: the stream broke.
 struct source_failed {
   std::uint8_t code = 0;  ///< an errc
@@ -200,6 +210,10 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_parts& x) {
   return f(caf::meta::type_name("shard_parts"), x.batch, x.side, x.shard, x.ids, x.first_seen,
            x.counts, x.bias, x.factors);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, seed_shard& x) {
+  return f(caf::meta::type_name("seed_shard"), x.key_base, x.parts);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, source_failed& x) {

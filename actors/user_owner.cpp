@@ -140,6 +140,11 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
       st.busy += std::chrono::duration<double>(clock::now() - t0).count();
     },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
+    // Seeding answers "" or the error (the coordinator waits for every shard).
+    [=](seed_shard& s) -> std::string {
+      auto ok = self->state.core->seed(s);
+      return ok ? std::string() : ok.err().message;
+    },
   };
 }
 

@@ -197,6 +197,7 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
   so.max_batches = s.eval.max_batches;
   so.checkpoints = {o.checkpoint_dir, o.checkpoint_every, o.checkpoint_keep};
   so.resume = o.resume;
+  so.seed_model = s.seed;
   auto run = run_source_stream(s.params, source, scale, validation, so, on_batch, on_note);
   if (!run)
     return report(run.err());

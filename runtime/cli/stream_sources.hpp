@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -51,6 +52,7 @@ struct stream_run_settings {
   const std::string& save;
   bool json;
   bool quiet;
+  std::shared_ptr<const factor_model> seed;  ///< --init-model, or null
 };
 
 /// Runs the stream from the source (or --train/--data with checkpoints); the exit code.

@@ -101,6 +101,63 @@ struct local_engine::impl {
     sys.reset();
   }
 
+  /// Loads graph.seed_model into the owners (each shard gets the keys its partitioner
+  /// routes to it) and continues the running mean from the model's.
+  result<void> seed() {
+    if (!graph.seed_model)
+      return {};
+    const auto& m = *graph.seed_model;
+    auto n = graph.partitions;
+    auto k = std::size_t(m.rank());
+    auto split = [&](const id_map& ids, const std::vector<double>& bias, const factor_table& f,
+                     const std::vector<std::uint32_t>& counts, const partitioner& part,
+                     std::uint8_t side_tag) {
+      std::vector<seed_shard> out(n);
+      for (std::uint32_t s = 0; s < n; ++s) {
+        out[s].key_base = ids.size();
+        out[s].parts.side = side_tag;
+        out[s].parts.shard = s;
+      }
+      for (index_t j = 0; j < ids.size(); ++j) {
+        auto& p = out[part(ids.external(j))].parts;
+        p.ids.push_back(ids.external(j));
+        p.first_seen.push_back(j);
+        p.counts.push_back(counts[j]);
+        p.bias.push_back(bias[j]);
+        auto row = f.row(j);
+        p.factors.insert(p.factors.end(), row.data(), row.data() + k);
+      }
+      return out;
+    };
+    auto user_parts = split(m.users(), m.user_bias(), m.U(), m.user_count(),
+                            graph.user_partitioner, 0);
+    auto item_parts = split(m.items(), m.item_bias(), m.P(), m.item_count(),
+                            graph.item_partitioner, 1);
+    std::optional<error> err;
+    auto load = [&](const caf::actor& owner, seed_shard& part) {
+      (*self)
+        ->request(owner, opts.stall_timeout, std::move(part))
+        .receive(
+          [&](const std::string& message) {
+            if (!message.empty() && !err)
+              err = error{errc::invalid_argument, "seeding the model: " + message};
+          },
+          [&](caf::error& e) {
+            if (!err)
+              err = error{errc::io, "seeding the model: " + caf::to_string(e)};
+          });
+    };
+    for (std::size_t s = 0; s < n; ++s) {
+      load(users[s], user_parts[s]);
+      load(items[s], item_parts[s]);
+    }
+    if (err)
+      return *err;
+    mu = m.mu();
+    mu_count = m.mu_count();
+    return {};
+  }
+
   bool wants_snapshot(std::uint64_t batch) const {
     return graph.evaluation && (batch + 1) % graph.evaluation->every == 0;
   }
@@ -269,7 +326,10 @@ result<std::unique_ptr<local_engine>> local_engine::make(streaming_graph g,
     return ok.err();
   if (auto ok = validate(o); !ok)
     return ok.err();
-  return std::unique_ptr<local_engine>(new local_engine(std::make_unique<impl>(std::move(g), o)));
+  auto state = std::make_unique<impl>(std::move(g), o);
+  if (auto ok = state->seed(); !ok)
+    return ok.err();
+  return std::unique_ptr<local_engine>(new local_engine(std::move(state)));
 }
 
 result<run_summary> local_engine::run(const batch_callback& on_batch) {

@@ -71,7 +71,9 @@ result<source_stream_result> run_source_stream(
   if (validation)
     g.evaluation = evaluation_options{validation, 1};
   if (seed)
-    return error{errc::invalid_argument, "resume needs seed models on the actor graph (not merged yet)"};
+    g.seed_model = std::make_shared<const factor_model>(std::move(*seed));
+  else
+    g.seed_model = opts.seed_model;
   auto engine = local_engine::make(std::move(g), opts.engine);
   if (!engine)
     return engine.err();

@@ -35,6 +35,9 @@ struct source_stream_options {
   std::size_t max_batches = 0;        ///< stop after this many batches in this run; 0 = all
   checkpoint_options checkpoints{};   ///< dir empty: no checkpoints
   bool resume = false;                ///< continue from the newest good checkpoint in dir
+  /// The model a fresh stream starts from (null: empty); a resumed run starts from its
+  /// checkpoint instead.
+  std::shared_ptr<const factor_model> seed_model{};
 };
 
 /// What a streamed run produced.

@@ -18,6 +18,7 @@
 #include "graph/partitioner.hpp"
 #include "graph/source.hpp"
 #include "model/error.hpp"
+#include "model/model.hpp"
 #include "model/ratings.hpp"
 #include "model/streaming.hpp"
 
@@ -56,6 +57,11 @@ struct streaming_graph {
   stream_params training;                    ///< must use update_mode::batch_gradient
   rating_scale scale;                        ///< the model's scale (predictions are clamped)
   std::optional<evaluation_options> evaluation;
+  /// A trained model the stream continues from (e.g. batch ALS, or a checkpoint): its
+  /// rows are loaded into the owners before the first batch and the running mean goes on
+  /// from its mu and mu_count, as a streaming_trainer built from it does. Its rank must
+  /// equal training.rank and its scale the graph's. Null: start from an empty model.
+  std::shared_ptr<const factor_model> seed_model{};
 
   /// The edges as the engine runs them, in data order (names used in metrics).
   std::vector<graph_edge> edges() const;
