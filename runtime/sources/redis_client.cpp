@@ -140,3 +140,30 @@ result<redis_reply> redis_client::command(const std::vector<std::string>& args) 
 }
 
 }  // namespace recflow
+
+namespace recflow {
+
+result<void> redis_client::command_raw(const std::vector<std::string>& args,
+                                       const std::function<void(const redisReply&)>& read) {
+  if (auto ok = append(args); !ok)
+    return ok.err();
+  void* raw = nullptr;
+  if (!ctx_ || redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr)
+    return failure("no reply");
+  auto* r = static_cast<redisReply*>(raw);
+  if (r->type == REDIS_REPLY_ERROR) {
+    std::string why(r->str, r->len);
+    freeReplyObject(raw);
+    return error{errc::io, name_ + ": " + why};
+  }
+  try {
+    read(*r);
+  } catch (...) {
+    freeReplyObject(raw);
+    throw;
+  }
+  freeReplyObject(raw);
+  return {};
+}
+
+}  // namespace recflow

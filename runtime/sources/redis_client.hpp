@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "model/error.hpp"
 
 struct redisContext;
+struct redisReply;
 
 namespace recflow {
 
@@ -41,6 +43,10 @@ class redis_client {
 
   /// Sends one command and waits for its reply; a Redis error reply is an error too.
   result<redis_reply> command(const std::vector<std::string>& args);
+  /// Sends one command and hands hiredis's reply to `read` without copying it (for large
+  /// replies read on a hot path); a Redis error reply is an error and is not handed over.
+  result<void> command_raw(const std::vector<std::string>& args,
+                           const std::function<void(const redisReply&)>& read);
   /// Queues a command without waiting (pipelining); read its reply with read_reply().
   result<void> append(const std::vector<std::string>& args);
   /// The reply of the oldest queued command.

@@ -7,6 +7,8 @@
 #include <optional>
 #include <thread>
 
+#include <hiredis/hiredis.h>
+
 namespace recflow {
 
 namespace {
@@ -115,13 +117,44 @@ class redis_stream_source final : public rating_source {
       auto want = o_.max_ratings > 0 ? o_.max_ratings - b.size() : std::size_t{1000};
       if (auto ok = conn_->set_timeout(wait + std::chrono::seconds(5)); !ok)
         return ok.err();
-      auto r = conn_->command({"XREADGROUP", "GROUP", o_.group, o_.consumer, "COUNT",
-                               std::to_string(want), "BLOCK", std::to_string(wait.count()),
-                               "STREAMS", o_.at.stream, ">"});
-      if (!r)
-        return r.err();
-      auto entries = entries_of(*r);
-      if (entries == nullptr || entries->empty()) {
+      // Decoded straight from hiredis's reply: [[stream, [[id, [f, v, ...]], ...]]].
+      std::size_t got = 0;
+      std::vector<std::pair<std::string, std::string>> dead;  // (entry id, reason)
+      auto read = conn_->command_raw(
+        {"XREADGROUP", "GROUP", o_.group, o_.consumer, "COUNT", std::to_string(want), "BLOCK",
+         std::to_string(wait.count()), "STREAMS", o_.at.stream, ">"},
+        [&](const redisReply& r) {
+          if (r.type != REDIS_REPLY_ARRAY || r.elements == 0)
+            return;
+          const auto* s = r.element[0];
+          if (s->type != REDIS_REPLY_ARRAY || s->elements != 2
+              || s->element[1]->type != REDIS_REPLY_ARRAY)
+            return;
+          const auto* entries = s->element[1];
+          std::vector<std::string_view> kv;
+          for (std::size_t j = 0; j < entries->elements && !ended_; ++j) {
+            const auto* e = entries->element[j];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+              continue;
+            ++got;
+            ids.emplace_back(e->element[0]->str, e->element[0]->len);
+            const auto* f = e->element[1];
+            kv.clear();
+            bool pairs = f->type == REDIS_REPLY_ARRAY && f->elements % 2 == 0;
+            for (std::size_t k = 0; f->type == REDIS_REPLY_ARRAY && k < f->elements; ++k)
+              kv.emplace_back(f->element[k]->str ? f->element[k]->str : "", f->element[k]->len);
+            std::string reason;
+            if (auto ev = decode(kv, pairs, reason))
+              b.ratings.push_back(*ev);
+            else if (!reason.empty())
+              dead.emplace_back(ids.back(), std::move(reason));
+          }
+        });
+      if (!read)
+        return read.err();
+      for (auto& [id, reason] : dead)
+        dead_letter(id, reason);
+      if (got == 0) {
         if (o_.idle_timeout.count() > 0 && clock::now() - idle_since >= o_.idle_timeout) {
           ended_ = true;
           break;
@@ -129,16 +162,6 @@ class redis_stream_source final : public rating_source {
         continue;
       }
       idle_since = clock::now();
-      for (const auto& e : *entries) {
-        if (e.kind != redis_reply::array || e.elements.size() != 2)
-          continue;
-        const auto& id = e.elements[0].str;
-        ids.push_back(id);
-        if (auto ev = decode(id, e.elements[1]))
-          b.ratings.push_back(*ev);
-        if (ended_)
-          break;
-      }
       if (!b.empty() && !batch_end && o_.interval.count() > 0)
         batch_end = clock::now() + o_.interval;
       if (ended_ || (o_.max_ratings > 0 && b.size() >= o_.max_ratings))
@@ -174,24 +197,14 @@ class redis_stream_source final : public rating_source {
     return {};
   }
 
-  /// The entries of an XREADGROUP reply ([[stream, [[id, [f, v, ...]], ...]]]), or null.
-  static const std::vector<redis_reply>* entries_of(const redis_reply& r) {
-    if (r.kind != redis_reply::array || r.elements.empty())
-      return nullptr;
-    const auto& s = r.elements[0];
-    if (s.kind != redis_reply::array || s.elements.size() != 2)
-      return nullptr;
-    return &s.elements[1].elements;
-  }
-
-  /// The rating of an entry, or nothing (a dead letter, or the end marker).
-  std::optional<rating_event> decode(const std::string& id, const redis_reply& fields) {
-    std::string_view user, item, rating, timestamp;
+  /// The rating of an entry's fields (key, value, key, value, ...), or nothing: the end
+  /// marker (sets ended_) or a dead letter (sets `reason`).
+  std::optional<rating_event> decode(const std::vector<std::string_view>& kv, bool pairs,
+                                     std::string& reason) {
+    std::string_view user, item, rating, timestamp, unknown;
     bool has_user = false, has_item = false, has_rating = false;
-    std::string unknown;
-    for (std::size_t j = 0; j + 1 < fields.elements.size(); j += 2) {
-      const auto& k = fields.elements[j].str;
-      const auto& v = fields.elements[j + 1].str;
+    for (std::size_t j = 0; j + 1 < kv.size(); j += 2) {
+      auto k = kv[j], v = kv[j + 1];
       if (k == "user") { user = v; has_user = true; }
       else if (k == "item") { item = v; has_item = true; }
       else if (k == "rating") { rating = v; has_rating = true; }
@@ -199,26 +212,24 @@ class redis_stream_source final : public rating_source {
       else if (k == "eos") { ended_ = true; return std::nullopt; }
       else if (unknown.empty()) unknown = k;
     }
-    std::string reason;
-    if (fields.kind != redis_reply::array || fields.elements.size() % 2 != 0)
+    if (!pairs)
       reason = "fields are not key/value pairs";
     else if (!has_user || !has_item || !has_rating)
       reason = std::string("missing field ")
                + (!has_user ? "user" : !has_item ? "item" : "rating")
-               + (unknown.empty() ? "" : " (has unknown field '" + unknown + "')");
+               + (unknown.empty() ? "" : " (has unknown field '" + std::string(unknown) + "')");
     else if (auto ev = parse_rating_fields(user, item, rating, timestamp, o_.scale))
       return *ev;
     else
       reason = ev.err().message;
-    o_.dead->add("entry " + id + ": " + reason);
-    std::vector<std::string> args{"XADD", o_.dead_letter_stream, "*", "id", id, "reason", reason};
-    for (const auto& f : fields.elements)
-      if (args.size() < 7 + 32)
-        args.push_back(f.str);
-    if (args.size() % 2 == 0)
-      args.pop_back();
-    (void)conn_->command(args);  // best effort: the count above is what the run reports
     return std::nullopt;
+  }
+
+  /// Counts a dead letter and adds it, with the reason, to the dead-letter stream.
+  void dead_letter(const std::string& id, const std::string& reason) {
+    o_.dead->add("entry " + id + ": " + reason);
+    // Best effort: the count above is what the run reports.
+    (void)conn_->command({"XADD", o_.dead_letter_stream, "*", "id", id, "reason", reason});
   }
 
   void ack(const std::vector<std::string>& ids) {
