@@ -284,3 +284,40 @@ TEST_CASE("recflow stream --source: malformed records are dead letters, the run 
   REQUIRE(pending.has_value());
   CHECK(pending->elements.at(0).integer_value == 0);  // every entry acknowledged
 }
+
+TEST_CASE("recflow publish --tcp + stream --source tcp://, and --source replay:, train on every "
+          "rating of the file",
+          "[cli][sources]") {
+  scratch_dir dir;
+  auto d = recflow::test::data_dir() + "/ml-100k/";
+  auto file = json_of(run_cli("stream --source file:" + d + "u1.base --test " + d
+                              + "u1.test --no-csv -q --json"));
+  auto port = std::to_string(recflow::test::free_port());
+  child_guard server{spawn_cli({"publish", "--tcp", "127.0.0.1:" + port, "--data", d + "u1.base"},
+                               dir.file("serve.log"))};
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto serving = [&] {
+    std::ifstream f(dir.file("serve.log"));
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return s.find("serving") != std::string::npos;
+  };
+  while (!serving() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(serving());
+  auto tcp = json_of(run_cli("stream --source tcp://127.0.0.1:" + port + " --test " + d
+                             + "u1.test --no-csv -q --json"));
+  int status = -1;
+  ::waitpid(server.pid, &status, 0);
+  server.pid = -1;
+  CHECK(WIFEXITED(status));
+  CHECK(tcp["train_ratings"] == file["train_ratings"]);
+  CHECK(tcp["rmse"] == file["rmse"]);  // same lines, same batches: the same model
+  CHECK(tcp["dead_letters"] == 0);
+
+  auto replay = json_of(run_cli("stream --source replay:" + d + "u1.base --test " + d
+                                + "u1.test --no-csv -q --json --replay-speed 0 "
+                                  "--batch-interval 604800 --batch-size 100000"));
+  CHECK(replay["train_ratings"] == file["train_ratings"]);
+  CHECK(replay["batches"].get<int>() > 20);  // weekly batches over seven months
+  CHECK(replay["position"] == "rating:80000");
+}

@@ -1,5 +1,6 @@
-// `recflow publish`: replays a rating file into a Redis stream, in file order, so that
-// `recflow stream --source redis://HOST:PORT/STREAM` can train on it.
+// `recflow publish`: replays a rating file into a Redis stream (or serves it over TCP), in
+// file order, so that `recflow stream --source redis://HOST:PORT/STREAM` (or
+// `--source tcp://HOST:PORT`) can train on it.
 #include <charconv>
 #include <iostream>
 #include <memory>
@@ -11,12 +12,14 @@
 #include "data/ingest.hpp"
 #include "graph/batch.hpp"
 #include "sources/redis_source.hpp"
+#include "sources/socket_source.hpp"
 
 namespace recflow::cli {
 
 namespace {
 
 struct publish_options {
+  std::string tcp;
   std::string redis;
   std::string stream;
   std::string data;
@@ -39,7 +42,14 @@ result<double> parse_rate(std::string text) {
 }
 
 int run_publish(const publish_options& o) {
-  auto server = parse_host_port(o.redis);
+  if (o.tcp.empty() == o.redis.empty())
+    return report({errc::invalid_argument, "give one of --redis HOST:PORT (with --stream) and "
+                                           "--tcp HOST:PORT"});
+  if (!o.redis.empty() && o.stream.empty())
+    return report({errc::invalid_argument, "--redis needs --stream NAME"});
+  auto server = parse_host_port(o.redis.empty() ? o.tcp : o.redis);
+  if (!server && o.tcp.ends_with(":0"))
+    server = host_port{o.tcp.substr(0, o.tcp.size() - 2), 0};
   if (!server)
     return report(server.err());
   auto rate = parse_rate(o.rate);
@@ -56,6 +66,19 @@ int run_publish(const publish_options& o) {
   if (!table)
     return report(table.err());
   auto events = to_batch(table->ratings, table->users, table->items).ratings;
+  if (!o.tcp.empty()) {
+    auto sent = serve_ratings_tcp(*server, events, *rate, [&](int port) {
+      std::cout << fmt::format("serving {} ratings from {} on tcp://{}:{} to the first client\n",
+                               events.size(), o.data, server->host, port)
+                << std::flush;
+    });
+    if (!sent)
+      return report(sent.err());
+    std::cout << fmt::format("sent {} ratings\n", *sent);
+    if (o.json)
+      print_json({{"command", "publish"}, {"published", *sent}});
+    return exit_ok;
+  }
   redis_publish_options p{{*server, o.stream}, *rate, !o.no_end};
   auto rep = publish_ratings(p, events);
   if (!rep)
@@ -80,9 +103,13 @@ int run_publish(const publish_options& o) {
 void add_publish_command(CLI::App& app, int& exit_status) {
   auto o = std::make_shared<publish_options>();
   auto* cmd = app.add_subcommand(
-    "publish", "Replay a rating file into a Redis stream (fields user, item, rating, timestamp)");
-  cmd->add_option("--redis", o->redis, "Redis server HOST:PORT")->required();
-  cmd->add_option("--stream", o->stream, "Stream name")->required();
+    "publish", "Replay a rating file into a Redis stream (fields user, item, rating, timestamp), "
+               "or serve it as lines over TCP");
+  cmd->add_option("--redis", o->redis, "Redis server HOST:PORT");
+  cmd->add_option("--stream", o->stream, "Stream name (with --redis)");
+  cmd->add_option("--tcp", o->tcp,
+                  "Instead of Redis: listen on HOST:PORT (port 0: any free one), send the "
+                  "ratings as lines to the first client, close");
   cmd->add_option("--data", o->data, "Rating file to publish, in file order")->required();
   cmd->add_option("--rate", o->rate, "Ratings per second, N or N/s (0: as fast as possible)")
     ->capture_default_str();

@@ -1,5 +1,6 @@
 #include "sources/socket_source.hpp"
 
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -163,6 +164,45 @@ class tcp_line_source final : public rating_source {
 };
 
 }  // namespace
+
+result<std::uint64_t> serve_ratings_tcp(const host_port& at, std::span<const rating_event> events,
+                                        double rate, const std::function<void(int)>& on_listening) {
+  if (!(rate >= 0.0))
+    return error{errc::invalid_argument, "rate must be >= 0 ratings/s"};
+  std::string name = "tcp " + at.host + ":" + std::to_string(at.port);
+  try {
+    asio::io_context io;
+    asio::ip::tcp::acceptor acceptor(
+      io, asio::ip::tcp::endpoint(asio::ip::make_address(at.host), static_cast<unsigned short>(at.port)));
+    if (on_listening)
+      on_listening(acceptor.local_endpoint().port());
+    auto peer = acceptor.accept();
+    auto start = clock::now();
+    std::string chunk;
+    std::size_t at_event = 0;
+    const std::size_t step = rate > 0 ? std::max<std::size_t>(1, std::size_t(rate / 20)) : 4096;
+    while (at_event < events.size()) {
+      if (rate > 0)
+        std::this_thread::sleep_until(start + std::chrono::duration_cast<clock::duration>(
+                                                std::chrono::duration<double>(double(at_event) / rate)));
+      chunk.clear();
+      auto end = std::min(events.size(), at_event + step);
+      for (; at_event < end; ++at_event) {
+        const auto& e = events[at_event];
+        char v[32];
+        auto [p, ec] = std::to_chars(v, v + sizeof v, e.value);
+        (void)ec;
+        chunk += std::to_string(e.user) + ',' + std::to_string(e.item) + ','
+                 + std::string(v, p) + ',' + std::to_string(e.timestamp) + '\n';
+      }
+      asio::write(peer, asio::buffer(chunk));
+    }
+    peer.shutdown(asio::ip::tcp::socket::shutdown_send);
+    return std::uint64_t(events.size());
+  } catch (const std::exception& e) {
+    return error{errc::io, name + ": " + e.what()};
+  }
+}
 
 std::shared_ptr<rating_source> socket_source(socket_source_options o) {
   return std::make_shared<tcp_line_source>(std::move(o));

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <span>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,5 +33,13 @@ result<host_port> parse_tcp_url(std::string_view url);
 
 /// The source; it connects on the first next().
 std::shared_ptr<rating_source> socket_source(socket_source_options o);
+
+/// The other end, for trying it out (`recflow publish --tcp HOST:PORT`): listens on
+/// `at` (port 0: any free port, passed to `on_listening`), waits for one client, sends it
+/// `events` as `user,item,rating,timestamp` lines at `rate` ratings/s (0: at once) and
+/// closes. Returns the lines sent.
+result<std::uint64_t> serve_ratings_tcp(const host_port& at, std::span<const rating_event> events,
+                                        double rate,
+                                        const std::function<void(int port)>& on_listening = {});
 
 }  // namespace recflow
