@@ -27,7 +27,7 @@ struct rating_batch {
   /// id, "line:N", ...): opaque to the engine, which records it in checkpoints and hands
   /// it back through rating_source::resume_after() and applied(). Empty when the source
   /// has no positions (then a resume skips the ratings already applied; see source.hpp).
-  std::string position;
+  std::string position{};
   std::size_t size() const noexcept { return ratings.size(); }
   bool empty() const noexcept { return ratings.empty(); }
   friend bool operator==(const rating_batch&, const rating_batch&) = default;
