@@ -2,7 +2,9 @@
 // source or with checkpoints on the actor graph, printing what `recflow stream` prints.
 #include "cli/stream_sources.hpp"
 
+#include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -161,11 +163,15 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
   }
 
   std::ofstream csv;
+  bool append = false;
   if (!s.no_csv) {
-    csv.open(s.csv, o.resume ? std::ios::app : std::ios::trunc);
+    // A resumed run goes on with the CSV of the run it continues.
+    std::error_code ec;
+    append = o.resume && std::filesystem::file_size(s.csv, ec) > 0 && !ec;
+    csv.open(s.csv, append ? std::ios::app : std::ios::trunc);
     if (!csv)
       return report({errc::io, s.csv + ": cannot write the per-batch CSV"});
-    if (!o.resume || csv.tellp() == 0)
+    if (!append)
       csv << "batch,ratings_seen,rmse,mae,batch_seconds,elapsed_seconds\n";
   }
   if (!s.quiet)
@@ -179,7 +185,23 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
                                : fmt::format(", checkpoints every {} batches in {}",
                                              o.checkpoint_every, o.checkpoint_dir));
   (void)expected_batches;
+  bool trim_csv = append;
   auto on_batch = [&](const stream_report& r) {
+    if (trim_csv) {  // rows a killed run wrote after its last checkpoint come again: drop them
+      trim_csv = false;
+      csv.close();
+      std::ifstream in(s.csv);
+      std::string line, kept;
+      while (std::getline(in, line)) {
+        std::uint64_t batch = 0;
+        auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), batch);
+        if (ec != std::errc{} || batch < r.batch)  // the header, and rows before this batch
+          kept += line + '\n';
+      }
+      in.close();
+      csv.open(s.csv, std::ios::trunc);
+      csv << kept;
+    }
     if (csv.is_open())
       csv << fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.6f}\n", r.batch, r.ratings_seen, r.rmse,
                          r.mae, r.batch_seconds, r.elapsed_seconds);
