@@ -212,17 +212,28 @@ TEST_CASE("recflow stream --resume: a corrupt newest checkpoint is reported and 
           "[cli][checkpoint]") {
   scratch_dir dir;
   auto d = recflow::test::data_dir() + "/ml-100k/";
-  auto common = " --source file:" + d + "u1.base --test " + d + "u1.test --no-csv -q --json";
-  auto whole = json_of(run_cli("stream" + common + " --save " + dir.file("whole.rfm")));
+  auto common = " --source file:" + d + "u1.base --test " + d + "u1.test -q --json";
+  auto whole = json_of(run_cli("stream" + common + " --no-csv --save " + dir.file("whole.rfm")));
   auto ckpt = dir.file("ckpt");
-  auto first = json_of(run_cli("stream" + common + " --max-batches 23 --checkpoint-dir " + ckpt
-                               + " --checkpoint-every 5 --checkpoint-keep 3"));
+  auto csv = " --csv " + dir.file("batches.csv");
+  auto first = json_of(run_cli("stream" + common + csv + " --max-batches 23 --checkpoint-dir "
+                               + ckpt + " --checkpoint-every 5 --checkpoint-keep 3"));
   CHECK(first["batches"] == 23);
   auto files = list_checkpoints(ckpt);
   REQUIRE(files.size() == 3);  // 15, 20, 23
   std::filesystem::resize_file(files.back(), std::filesystem::file_size(files.back()) - 3);
-  auto r = run_cli("stream" + common + " --checkpoint-dir " + ckpt + " --resume --save "
+  auto r = run_cli("stream" + common + csv + " --checkpoint-dir " + ckpt + " --resume --save "
                    + dir.file("resumed.rfm"));
+  {  // one CSV row per batch 1..80: rows 21..23 of the first run were replaced, not repeated
+    std::ifstream f(dir.file("batches.csv"));
+    std::string line;
+    std::getline(f, line);
+    CHECK(line.starts_with("batch,"));
+    int expect = 1;
+    while (std::getline(f, line))
+      CHECK(line.starts_with(std::to_string(expect++) + ","));
+    CHECK(expect == 81);
+  }
   CHECK_THAT(r.out, Catch::Contains("skipping a bad checkpoint") && Catch::Contains("ckpt-000000000023.rfm"));
   auto resumed = json_of(r);
   CHECK(resumed["resumed_from"].get<std::string>().ends_with("ckpt-000000000020.rfm"));
