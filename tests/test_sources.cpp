@@ -121,6 +121,9 @@ TEST_CASE("checkpoints: newest good one loads, a corrupt newest falls back, keep
     REQUIRE(back.has_value());
     REQUIRE(back->has_value());
     CHECK((*back)->mark.batches == 10);
+    // The next checkpoint written clears the torn temporary file away.
+    REQUIRE(write_checkpoint(o, small_model(1, 2100), {21, 2100, "pos-21"}));
+    CHECK_FALSE(std::filesystem::exists(o.dir + "/ckpt-000000000020.rfm.tmp.123"));
   }
   SECTION("every checkpoint corrupt: an error naming the folder") {
     for (const auto& f : files)

@@ -79,6 +79,14 @@ result<std::string> write_checkpoint(const checkpoint_options& o, const factor_m
   auto all = list_checkpoints(o.dir);
   for (std::size_t j = 0; j + o.keep < all.size(); ++j)
     fs::remove(all[j], ec);  // best effort: an old checkpoint left behind does no harm
+  // Temporary files of a run killed while saving (`ckpt-N.rfm.tmp.<pid>`): one writer
+  // per folder, so any that is not being written now is debris.
+  for (fs::directory_iterator it(o.dir, ec), end; !ec && it != end; it.increment(ec)) {
+    auto name = it->path().filename().string();
+    auto tmp = name.find(".rfm.tmp.");
+    if (tmp != std::string::npos && is_checkpoint_name(name.substr(0, tmp + suffix.size())))
+      fs::remove(it->path(), ec);
+  }
   return path;
 }
 
