@@ -34,6 +34,9 @@ class shard_store {
     return factors_.data() + std::size_t(k) * rank_;
   }
   std::uint32_t& count(std::uint32_t k) noexcept { return count_[k]; }
+  std::uint32_t count(std::uint32_t k) const noexcept { return count_[k]; }
+  /// Local index of `id`, or id_map::npos if the shard does not hold it (no insertion).
+  std::uint32_t find(std::int64_t id) const;
 
   /// Loads a seed model's keys (before any batch): each key of `parts` with its bias,
   /// count, factors and first_seen; keys added later by touch() are placed after
@@ -52,8 +55,6 @@ class shard_store {
   /// hash map: MovieLens-style ids are small integers.
   static constexpr std::int64_t direct_bound = std::int64_t(1) << 24;
   std::uint32_t add(std::int64_t id, std::uint64_t first_seen);
-  /// touch()'s local index of `id`, or npos (no insertion).
-  std::uint32_t find(std::int64_t id) const;
 
   std::uint64_t key_base_ = 0;  ///< added to the first_seen of keys the stream adds
 

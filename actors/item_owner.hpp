@@ -54,6 +54,7 @@ class item_owner_state {
   const edge_traffic& sent() const noexcept { return sent_; }
   const shard_store& store() const noexcept { return store_; }
   shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
+  shard_view view() const { return {batches_done_, 1, shard_, &store_}; }
 
  private:
   std::uint32_t shard_, user_shards_;
@@ -78,8 +79,8 @@ class item_owner_state {
 };
 
 /// Spawns an item owner that reports to `coordinator`; send it the user owners as a
-/// peer_list before any slice.
+/// peer_list before any slice. Snapshots as spawn_user_owner says (`views`).
 caf::actor spawn_item_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t user_shards,
-                            const stream_params& p, caf::actor coordinator);
+                            const stream_params& p, caf::actor coordinator, bool views = true);
 
 }  // namespace recflow

@@ -46,6 +46,7 @@ class user_owner_state {
   const edge_traffic& sent() const noexcept { return sent_; }
   const shard_store& store() const noexcept { return store_; }
   shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
+  shard_view view() const { return {batches_done_, 0, shard_, &store_}; }
 
  private:
   std::vector<user_rows> rows(bool first_pass);
@@ -67,8 +68,10 @@ class user_owner_state {
 };
 
 /// Spawns a user owner that reports to `coordinator`; send it the item owners as a
-/// peer_list before any slice.
+/// peer_list before any slice. After a snapshot batch it sends the coordinator a
+/// shard_view and holds until release_atom (`views`, in one process), or a copy of its
+/// shard as shard_parts (`views` false, e.g. across processes).
 caf::actor spawn_user_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t item_shards,
-                            const stream_params& p, caf::actor coordinator);
+                            const stream_params& p, caf::actor coordinator, bool views = true);
 
 }  // namespace recflow

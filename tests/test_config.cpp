@@ -12,6 +12,7 @@
 #include "model/ranking.hpp"
 #include "model/stream_eval.hpp"
 #include "model/streaming.hpp"
+#include "model/tune.hpp"
 
 namespace {
 
@@ -100,4 +101,15 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(s, "replay-speed") == src.replay_speed);
   CHECK(s.at("redis-group") == src.redis_group);
   CHECK(s.at("redis-consumer") == src.redis_consumer);
+
+  const auto& t = toml.at("tune");
+  recflow::tune_options tune;
+  CHECK(t.at("search") == recflow::to_string(tune.search));
+  CHECK(num(t, "trials") == static_cast<double>(tune.trials));
+  CHECK(num(t, "grid-points") == tune.grid_points);
+  CHECK(num(t, "eta") == tune.eta);
+  CHECK(num(t, "brackets") == tune.brackets);
+  CHECK(t.at("sample") == (tune.sample_grid ? "grid" : "random"));
+  CHECK(num(t, "seed") == static_cast<double>(tune.seed));
+  CHECK(num(t, "iterations") == als.iterations);
 }

@@ -41,7 +41,8 @@ struct local_engine::impl {
     std::size_t owners_done = 0;
     bool routed = false;
     batch_stamp stamp;
-    std::vector<shard_parts> users, items;
+    std::vector<shard_parts> users, items;        ///< snapshot as copies (views off)
+    std::vector<shard_view> user_views, item_views;  ///< snapshot in place; owners hold
   };
 
   streaming_graph graph;
@@ -192,23 +193,42 @@ struct local_engine::impl {
     auto& f = it->second;
     if (!f.routed || f.owners_done != users.size() + items.size())
       return;
-    if (f.stamp.snapshot && (f.users.size() != users.size() || f.items.size() != items.size()))
+    auto n_user = f.users.size() + f.user_views.size();
+    auto n_item = f.items.size() + f.item_views.size();
+    if (f.stamp.snapshot && (n_user != users.size() || n_item != items.size()))
       return;
     f.m.latency_seconds = seconds_since(f.start);
     f.m.ratings_per_second =
       f.m.latency_seconds > 0 ? double(f.m.ratings) / f.m.latency_seconds : 0.0;
     if (f.stamp.snapshot && graph.evaluation) {
-      auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
-                                  f.stamp.mu_count, f.users, f.items);
-      if (model) {
-        const auto& v = *graph.evaluation->validation;
-        auto em = evaluate(*model, v.ratings, v.users, v.items);
+      const auto& v = *graph.evaluation->validation;
+      if (!f.user_views.empty() || !f.item_views.empty()) {
+        // Every owner holds after this batch: read the shards in place, then release them.
+        std::vector<const shard_store*> us(users.size()), is(items.size());
+        for (const auto& view : f.user_views)
+          us[view.shard] = view.store;
+        for (const auto& view : f.item_views)
+          is[view.shard] = view.store;
+        auto em = evaluate_shards(v, f.stamp.mu, graph.scale, us, graph.user_partitioner, is,
+                                  graph.item_partitioner);
         f.m.rmse = em.rmse;
         f.m.mae = em.mae;
       } else {
-        broken = model.err();
+        auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
+                                    f.stamp.mu_count, f.users, f.items);
+        if (model) {
+          auto em = evaluate(*model, v.ratings, v.users, v.items);
+          f.m.rmse = em.rmse;
+          f.m.mae = em.mae;
+        } else {
+          broken = model.err();
+        }
       }
     }
+    if (!f.user_views.empty() || !f.item_views.empty())
+      for (auto* group : {&users, &items})
+        for (auto& a : *group)
+          (*self)->send(a, release_atom::value);
     history.push_back(f.m);
     sum.batches += 1;
     sum.ratings += f.m.ratings;
@@ -275,6 +295,12 @@ struct local_engine::impl {
           auto batch = p.batch - 1;  // exported after applying batch number p.batch
           auto& f = in_flight.at(batch);
           (p.side == 0 ? f.users : f.items).push_back(std::move(p));
+          complete(batch, on_batch, stop, pred, sum);
+        },
+        [&](shard_view& v) {
+          auto batch = v.batch - 1;  // viewed after applying batch number v.batch
+          auto& f = in_flight.at(batch);
+          (v.side == 0 ? f.user_views : f.item_views).push_back(v);
           complete(batch, on_batch, stop, pred, sum);
         },
         [&](caf::down_msg& dm) {
