@@ -67,9 +67,13 @@ result<std::shared_ptr<rating_source>> open_source(const source_cli_options& o,
                                                    rating_scale scale, std::size_t batch_size,
                                                    std::shared_ptr<dead_letters> dead) {
   const std::string& s = o.source;
-  if (o.batch_interval < 0 || o.idle_timeout < 0 || !(o.replay_speed >= 0))
+  constexpr double max_seconds = 1e9;  // about 31 years: keeps the conversions defined
+  auto in = [](double v, double hi) { return v >= 0 && v <= hi; };  // false for NaN
+  if (!in(o.batch_interval, max_seconds) || !in(o.idle_timeout, max_seconds)
+      || !in(o.replay_speed, 1e15))
     return error{errc::invalid_argument,
-                 "--batch-interval, --idle-timeout and --replay-speed must be >= 0"};
+                 "--batch-interval and --idle-timeout must be 0..1e9 seconds, --replay-speed "
+                 "0..1e15"};
   if (s.starts_with("redis://")) {
     auto at = parse_redis_url(s);
     if (!at)
@@ -226,10 +230,12 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
   csv.close();
 
   auto final_metrics = validation ? evaluate(run->model, *validation) : error_metrics{};
-  std::cout << fmt::format("final validation rmse {:.4f}  mae {:.4f} after {} batches, {} "
-                           "ratings applied ({} users, {} items)\n",
-                           final_metrics.rmse, final_metrics.mae, run->mark.batches,
-                           run->mark.ratings, run->model.n_users(), run->model.n_items());
+  std::cout << fmt::format("{} after {} batches, {} ratings applied ({} users, {} items)\n",
+                           validation ? fmt::format("final validation rmse {:.4f}  mae {:.4f}",
+                                                    final_metrics.rmse, final_metrics.mae)
+                                      : std::string("final model (no --test to validate on)"),
+                           run->mark.batches, run->mark.ratings, run->model.n_users(),
+                           run->model.n_items());
   if (dead->count() > 0) {
     std::cout << fmt::format("dead letters: {} record(s) skipped\n", dead->count());
     for (const auto& r : dead->first_reasons())

@@ -58,8 +58,10 @@ class timed_replay final : public rating_source {
         origin_ = clock::now();
         first_ts_ = b.ratings.front().timestamp;
       }
-      auto due = *origin_ + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
-                              double(b.ratings.back().timestamp - first_ts_) / o_.speed));
+      // At most a year of waiting per batch keeps the conversion defined.
+      auto wait = std::min(double(b.ratings.back().timestamp - first_ts_) / o_.speed, 3.2e7);
+      auto due = *origin_ + std::chrono::duration_cast<clock::duration>(
+                              std::chrono::duration<double>(wait));
       if (due > clock::now())
         std::this_thread::sleep_until(due);
     }
