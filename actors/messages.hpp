@@ -154,7 +154,7 @@ typename Inspector::result_type inspect(Inspector& f, rating_event& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rating_batch& x) {
-  return f(caf::meta::type_name("rating_batch"), x.ratings);
+  return f(caf::meta::type_name("rating_batch"), x.ratings, x.position);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch_stamp& x) {

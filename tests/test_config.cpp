@@ -7,6 +7,7 @@
 
 #include "engine/als_engine.hpp"
 #include "engine/run_stream.hpp"
+#include "cli/stream_sources.hpp"
 #include "model/als.hpp"
 #include "model/ranking.hpp"
 #include "model/stream_eval.hpp"
@@ -93,6 +94,15 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(s.at("nodes").empty() == local.nodes.empty());  // no nodes: the local engine
   CHECK(s.at("explain") == "false");
   CHECK(s.at("mode") == (sp.mode == recflow::update_mode::batch_gradient ? "batch-gradient" : "sgd"));
+  recflow::cli::source_cli_options src;
+  CHECK(num(s, "checkpoint-every") == static_cast<double>(src.checkpoint_every));
+  CHECK(num(s, "checkpoint-keep") == static_cast<double>(src.checkpoint_keep));
+  CHECK(s.at("resume") == (src.resume ? "true" : "false"));
+  CHECK(num(s, "batch-interval") == src.batch_interval);
+  CHECK(num(s, "idle-timeout") == src.idle_timeout);
+  CHECK(num(s, "replay-speed") == src.replay_speed);
+  CHECK(s.at("redis-group") == src.redis_group);
+  CHECK(s.at("redis-consumer") == src.redis_consumer);
 
   const auto& t = toml.at("tune");
   recflow::tune_options tune;

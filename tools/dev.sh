@@ -17,6 +17,7 @@ jobs=${JOBS:-$(nproc)}
 # gnuplot-nox draws the charts of `recflow compare` (its test checks one).
 packages=(g++ cmake make libcaf-dev libboost-dev libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 gnuplot-nox
           clang libclang-rt-14-dev)
+packages+=(libhiredis-dev redis-server)  # stream sources: the Redis client library, and a server for the tests
 
 install_deps() {
   local missing=()

@@ -14,6 +14,7 @@
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
+#include "cli/stream_sources.hpp"
 #include "model/metrics.hpp"
 #include "model/model_io.hpp"
 #include "model/ranking.hpp"
@@ -45,6 +46,7 @@ struct stream_options {
   std::string save;
   bool json = false;
   bool quiet = false;
+  source_cli_options sources;  ///< --source, --checkpoint-dir, --resume (stream_sources.hpp)
 };
 
 int run_stream(stream_options& o) {
@@ -103,6 +105,14 @@ int run_stream(stream_options& o) {
     return report(ok.err());
   if (auto ok = validate(o.ranking); !ok)
     return report(ok.err());
+
+  if (o.sources.wanted() && !o.local.nodes.empty())
+    return report({errc::invalid_argument,
+                   "--source, --checkpoint-dir and --resume run on the local engine only, not "
+                   "with --nodes yet"});
+  if (o.sources.wanted())
+    return run_stream_from_source(o.sources, {o.data, o.params, o.eval, o.local, o.engine, o.csv,
+                                              o.no_csv, o.save, o.json, o.quiet, seed});
 
   auto data = load_data(o.data);
   if (!data)
@@ -292,6 +302,7 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--save", o->save, "Write the final model to this file");
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet,-q", o->quiet, "Only the final line (and the JSON summary)");
+  o->sources.add_to(*cmd);
   cmd->callback([o, engine, rank, &exit_status] {
     o->engine_given = engine->count() > 0;
     o->rank_given = rank->count() > 0;

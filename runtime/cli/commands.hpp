@@ -15,5 +15,6 @@ void add_compare_command(CLI::App& app, int& exit_status);
 void add_partitions_command(CLI::App& app, int& exit_status);
 void add_tune_command(CLI::App& app, int& exit_status);
 void add_node_command(CLI::App& app, int& exit_status);
+void add_publish_command(CLI::App& app, int& exit_status);
 
 }  // namespace recflow::cli

@@ -178,6 +178,7 @@ struct local_engine::impl {
     f.m.batch = st.batch + 1;
     f.m.ratings = b.size();
     f.m.ratings_seen = offset;
+    f.m.position = b.position;
     auto& src_edge = f.m.edges[std::size_t(edge_index::source_to_partition)];
     src_edge.messages = 1;
     src_edge.bytes = sizeof(stamped_batch) + b.size() * sizeof(rating_event);
@@ -233,6 +234,7 @@ struct local_engine::impl {
     sum.ratings += f.m.ratings;
     auto m = f.m;
     in_flight.erase(it);
+    graph.source->applied(m.position);  // every owner has applied it: a broker may ack
     if (on_batch)
       on_batch(m);
     if (pred && pred(m))

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "actors/messages.hpp"
 
@@ -29,6 +30,7 @@ struct batch_metrics {
   double owner_busy_seconds = 0.0;    ///< summed handler time of all owners for this batch
   std::array<edge_traffic, edge_count> edges{};  ///< messages and bytes per edge
   std::optional<double> rmse, mae;    ///< when the graph evaluates after this batch
+  std::string position;               ///< the source's position after this batch
 };
 
 /// A whole run (one call of run / run_n / run_until).

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "model/ratings.hpp"
@@ -22,6 +23,11 @@ struct rating_event {
 /// A micro-batch: the unit a source emits and the engine trains on, in stream order.
 struct rating_batch {
   std::vector<rating_event> ratings;
+  /// Where the source stands after this batch, in the source's own terms (a Redis entry
+  /// id, "line:N", ...): opaque to the engine, which records it in checkpoints and hands
+  /// it back through rating_source::resume_after() and applied(). Empty when the source
+  /// has no positions (then a resume skips the ratings already applied; see source.hpp).
+  std::string position{};
   std::size_t size() const noexcept { return ratings.size(); }
   bool empty() const noexcept { return ratings.empty(); }
   friend bool operator==(const rating_batch&, const rating_batch&) = default;

@@ -24,6 +24,15 @@ class rating_source {
  public:
   virtual ~rating_source() = default;
   virtual result<std::optional<rating_batch>> next() = 0;
+  /// Continue after `position` (a batch's position from an earlier run, as a checkpoint
+  /// recorded it): the next batch starts with the first record after it. Called once,
+  /// before the first next(). The default refuses: a source that cannot rewind says so.
+  virtual result<void> resume_after(const std::string& position);
+  /// Every owner has applied the batch whose position is `position` (in stream order).
+  /// A broker source acknowledges here (Redis XACK, a Kafka offset commit). Called from
+  /// the engine's driving thread, possibly while next() runs on the source's thread. The
+  /// default does nothing.
+  virtual void applied(const std::string& position);
 };
 
 /// How an adapter cuts a stream of ratings into micro-batches: a batch ends after

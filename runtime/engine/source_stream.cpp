@@ -1,0 +1,137 @@
+#include "engine/source_stream.hpp"
+
+#include <chrono>
+#include <limits>
+
+#include "graph/partitioner.hpp"
+#include "graph/source_resume.hpp"
+
+namespace recflow {
+
+result<source_stream_result> run_source_stream(
+  const stream_params& params, std::shared_ptr<rating_source> source, rating_scale scale,
+  std::shared_ptr<const rating_table> validation, const source_stream_options& opts,
+  const stream_callback& on_batch, const std::function<void(const std::string&)>& on_note) {
+  if (!source)
+    return error{errc::invalid_argument, "no source to stream from"};
+  const bool checkpointing = !opts.checkpoints.dir.empty();
+  if (checkpointing)
+    if (auto ok = validate(opts.checkpoints); !ok)
+      return ok.err();
+  if (opts.resume && !checkpointing)
+    return error{errc::invalid_argument, "resuming needs a checkpoint folder"};
+  auto note = [&](const std::string& s) {
+    if (on_note)
+      on_note(s);
+  };
+  auto n = opts.partitions;
+  if (opts.partitioner != "hash" && opts.partitioner != "modulo")
+    return error{errc::invalid_argument, "partitioner '" + opts.partitioner
+                                           + "' cannot stream a live source (hash or modulo)"};
+
+  source_stream_result out;
+  std::optional<factor_model> seed;
+  if (opts.resume) {
+    auto c = load_latest_checkpoint(opts.checkpoints.dir);
+    if (!c)
+      return c.err();
+    if (!*c) {
+      note("no checkpoint in " + opts.checkpoints.dir + ": starting from the beginning");
+    } else {
+      for (const auto& r : (*c)->rejected)
+        note("skipping a bad checkpoint: " + r);
+      out.mark = (*c)->mark;
+      out.resumed_from = (*c)->path;
+      if (!out.mark.position.empty()) {
+        if (auto ok = source->resume_after(out.mark.position); !ok)
+          return error{ok.err().code, (*c)->path + ": cannot resume the source after position '"
+                                        + out.mark.position + "': " + ok.err().message};
+      } else {
+        source = skip_ratings(std::move(source), out.mark.ratings);
+      }
+      seed = std::move((*c)->model);
+      if (seed->rank() != params.rank)
+        return error{errc::invalid_argument,
+                     (*c)->path + ": checkpoint has rank " + std::to_string(seed->rank())
+                       + ", the run asks for rank " + std::to_string(params.rank)};
+      note("resuming from " + (*c)->path + " after " + std::to_string(out.mark.batches)
+           + " batches (" + std::to_string(out.mark.ratings) + " ratings"
+           + (out.mark.position.empty() ? std::string() : ", position " + out.mark.position)
+           + ")");
+    }
+  }
+
+  streaming_graph g;
+  g.source = source;
+  g.partitions = n;
+  g.user_partitioner = make_partitioner(opts.partitioner, n, 0);
+  g.item_partitioner = make_partitioner(opts.partitioner, n, 0x51ed);
+  g.training = params;
+  g.scale = scale;
+  if (validation)
+    g.evaluation = evaluation_options{validation, 1};
+  if (seed)
+    g.seed_model = std::make_shared<const factor_model>(std::move(*seed));
+  else
+    g.seed_model = opts.seed_model;
+  auto engine = local_engine::make(std::move(g), opts.engine);
+  if (!engine)
+    return engine.err();
+
+  const auto base = out.mark;
+  auto start = std::chrono::steady_clock::now();
+  auto report = [&](const batch_metrics& m) {
+    stream_report r;
+    r.batch = base.batches + m.batch;
+    r.ratings_seen = base.ratings + m.ratings_seen;
+    r.rmse = m.rmse.value_or(0.0);
+    r.mae = m.mae.value_or(0.0);
+    r.batch_seconds = m.latency_seconds;
+    r.elapsed_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    out.mark.batches = r.batch;
+    out.mark.ratings = r.ratings_seen;
+    out.mark.position = m.position;
+    out.reports.push_back(r);
+    if (on_batch)
+      on_batch(r);
+  };
+  auto checkpoint = [&]() -> result<void> {
+    auto model = (*engine)->snapshot();
+    if (!model)
+      return model.err();
+    auto path = write_checkpoint(opts.checkpoints, *model, out.mark);
+    if (!path)
+      return path.err();
+    out.checkpoints_written.push_back(*path);
+    return {};
+  };
+  const std::size_t unlimited = std::numeric_limits<std::size_t>::max();
+  std::size_t left = opts.max_batches == 0 ? unlimited : opts.max_batches;
+  std::uint64_t last_checkpoint = base.batches;
+  while (left > 0 && !(*engine)->finished()) {
+    auto chunk = checkpointing ? std::min(left, opts.checkpoints.every) : left;
+    auto sum = (*engine)->run_n(chunk, report);
+    if (!sum)
+      return sum.err();
+    if (left != unlimited)
+      left -= std::min<std::size_t>(left, sum->batches);
+    if (sum->batches == 0)
+      break;
+    if (checkpointing && out.mark.batches - last_checkpoint >= opts.checkpoints.every) {
+      if (auto ok = checkpoint(); !ok)
+        return ok.err();
+      last_checkpoint = out.mark.batches;
+    }
+  }
+  if (checkpointing && out.mark.batches > last_checkpoint)
+    if (auto ok = checkpoint(); !ok)
+      return ok.err();
+  auto model = (*engine)->snapshot();
+  if (!model)
+    return model.err();
+  out.model = std::move(*model);
+  return out;
+}
+
+}  // namespace recflow

@@ -1,0 +1,62 @@
+/// Streaming from any rating_source on the actor graph, with checkpoints and resume:
+/// what `recflow stream --source ...` and `--checkpoint-dir` call.
+///
+///   auto run = run_source_stream(params, redis_source(o), scale, validation,
+///                                {.checkpoints = {.dir = "ckpt", .every = 10}, .resume = true});
+///
+/// Every `checkpoints.every` batches (and once at the end) the model is written with the
+/// stream_mark it covers (model/checkpoint.hpp). With `resume`, the newest good
+/// checkpoint seeds the graph and the source continues after its position: through
+/// rating_source::resume_after() when the checkpoint has a position, else by skipping
+/// the ratings it covers (sources that replay the same stream: memory, file, synthetic).
+/// A batch is never applied twice and never skipped.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/local_engine.hpp"
+#include "graph/source.hpp"
+#include "model/checkpoint.hpp"
+#include "model/stream_eval.hpp"
+
+namespace recflow {
+
+/// How a source is streamed, with defaults.
+struct source_stream_options {
+  std::size_t partitions = 2;         ///< shards of U and of P
+  /// hash or modulo (the others are fitted to, or drawn for, the keys of a training set,
+  /// which a live source does not have up front).
+  std::string partitioner = "hash";
+  engine_options engine{};            ///< workers, batches in flight, stall timeout
+  std::size_t max_batches = 0;        ///< stop after this many batches in this run; 0 = all
+  checkpoint_options checkpoints{};   ///< dir empty: no checkpoints
+  bool resume = false;                ///< continue from the newest good checkpoint in dir
+  /// The model a fresh stream starts from (null: empty); a resumed run starts from its
+  /// checkpoint instead.
+  std::shared_ptr<const factor_model> seed_model{};
+};
+
+/// What a streamed run produced.
+struct source_stream_result {
+  std::vector<stream_report> reports;  ///< this run's batches; numbers continue a resumed run
+  factor_model model;                  ///< the model after the last batch
+  stream_mark mark;                    ///< everything applied since the stream began
+  std::optional<std::string> resumed_from;  ///< the checkpoint file this run started from
+  std::vector<std::string> checkpoints_written;
+};
+
+/// Streams `source` through a graph on `scale`, from an empty model (or the resumed
+/// checkpoint). After each batch evaluates on `validation` when given. `on_note` hears
+/// what a user should know (a corrupt checkpoint skipped, a resume with nothing to
+/// resume from).
+result<source_stream_result> run_source_stream(
+  const stream_params& params, std::shared_ptr<rating_source> source, rating_scale scale,
+  std::shared_ptr<const rating_table> validation, const source_stream_options& opts = {},
+  const stream_callback& on_batch = {},
+  const std::function<void(const std::string&)>& on_note = {});
+
+}  // namespace recflow

@@ -1,0 +1,46 @@
+/// Ratings as brokers and sockets carry them: one record per line or per entry, checked
+/// before it can reach a model, and a count of the records that were not ratings.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "graph/batch.hpp"
+#include "model/error.hpp"
+#include "model/ratings.hpp"
+
+namespace recflow {
+
+/// Parses `user SEP item SEP rating [SEP timestamp]`, SEP being a comma, tab, runs of
+/// spaces or "::" (so MovieLens lines of every format pass). Ids are signed 64-bit
+/// integers; the rating is finite and inside `scale`. A trailing '\r' is ignored. The
+/// error says why, without a location (the caller knows the line or entry id).
+result<rating_event> parse_rating_text(std::string_view line, rating_scale scale);
+
+/// The fields of one record, checked as parse_rating_text checks a line's: `timestamp`
+/// may be empty (then 0).
+result<rating_event> parse_rating_fields(std::string_view user, std::string_view item,
+                                         std::string_view rating, std::string_view timestamp,
+                                         rating_scale scale);
+
+/// Records a source read but could not use (the dead-letter count): thread-safe,
+/// shared between a source and whoever reports on it.
+class dead_letters {
+ public:
+  /// Counts one bad record; keeps the first `max_kept` reasons ("entry 17-0: ...").
+  void add(std::string reason);
+  std::uint64_t count() const noexcept { return count_.load(); }
+  std::vector<std::string> first_reasons() const;
+  static constexpr std::size_t max_kept = 10;
+
+ private:
+  std::atomic<std::uint64_t> count_{0};
+  mutable std::mutex m_;
+  std::vector<std::string> reasons_;
+};
+
+}  // namespace recflow

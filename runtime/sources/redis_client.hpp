@@ -1,0 +1,66 @@
+/// A small synchronous Redis client over hiredis: one connection, commands as argument
+/// vectors, replies as values, errors naming the server. Not thread-safe: one per thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/error.hpp"
+
+struct redisContext;
+struct redisReply;
+
+namespace recflow {
+
+/// A Redis reply as a value (hiredis's redisReply, copied out).
+struct redis_reply {
+  enum kind_t { nil, string, array, integer, status, error_text } kind = nil;
+  std::string str;                 ///< string, status or error_text
+  long long integer_value = 0;     ///< integer
+  std::vector<redis_reply> elements;  ///< array
+};
+
+/// "HOST:PORT" split; the port must be 1..65535.
+struct host_port {
+  std::string host;
+  int port = 0;
+};
+result<host_port> parse_host_port(std::string_view text);
+
+class redis_client {
+ public:
+  /// Connects to `at`, giving up after `timeout`.
+  static result<redis_client> connect(const host_port& at,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  redis_client(redis_client&&) noexcept;
+  redis_client& operator=(redis_client&&) noexcept;
+  ~redis_client();
+
+  /// Sends one command and waits for its reply; a Redis error reply is an error too.
+  result<redis_reply> command(const std::vector<std::string>& args);
+  /// Sends one command and hands hiredis's reply to `read` without copying it (for large
+  /// replies read on a hot path); a Redis error reply is an error and is not handed over.
+  result<void> command_raw(const std::vector<std::string>& args,
+                           const std::function<void(const redisReply&)>& read);
+  /// Queues a command without waiting (pipelining); read its reply with read_reply().
+  result<void> append(const std::vector<std::string>& args);
+  /// The reply of the oldest queued command.
+  result<redis_reply> read_reply();
+  /// How long a read may wait for the server (default 5 s + what a command blocks).
+  result<void> set_timeout(std::chrono::milliseconds t);
+  /// "redis HOST:PORT", for messages.
+  const std::string& name() const noexcept { return name_; }
+
+ private:
+  redis_client(redisContext* c, std::string name) : ctx_(c), name_(std::move(name)) {}
+  error failure(const std::string& what) const;
+  redisContext* ctx_ = nullptr;
+  std::string name_;
+};
+
+}  // namespace recflow

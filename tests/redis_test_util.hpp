@@ -1,0 +1,135 @@
+/// A real redis-server for tests: started on 127.0.0.1 on a free port with its own temp
+/// folder and no persistence, stopped (and the folder removed) by the destructor, also
+/// when a test fails. Tests skip with a message when redis-server is not installed
+/// (tools/dev.sh installs it, so CI always runs them).
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "sources/redis_client.hpp"
+
+namespace recflow::test {
+
+/// The path of redis-server, or empty.
+inline std::string find_redis_server() {
+  for (const char* p : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"})
+    if (::access(p, X_OK) == 0)
+      return p;
+  return {};
+}
+
+/// A port that was free a moment ago (bind port 0 and read it back).
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class redis_server {
+ public:
+  /// Starts a server (retrying on another port if one was taken meanwhile); null when
+  /// redis-server is not installed.
+  static std::unique_ptr<redis_server> start() {
+    auto exe = find_redis_server();
+    if (exe.empty())
+      return nullptr;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      auto s = std::unique_ptr<redis_server>(new redis_server(exe, free_port()));
+      if (s->wait_ready())
+        return s;
+    }
+    FAIL("redis-server did not start");
+    return nullptr;
+  }
+  ~redis_server() { stop(); }
+  redis_server(const redis_server&) = delete;
+  redis_server& operator=(const redis_server&) = delete;
+
+  int port() const noexcept { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  host_port endpoint() const { return {"127.0.0.1", port_}; }
+
+  void stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+ private:
+  redis_server(const std::string& exe, int port) : port_(port) {
+    dir_ = std::filesystem::temp_directory_path()
+           / ("recflow-redis-" + std::to_string(::getpid()) + "-" + std::to_string(port));
+    std::filesystem::create_directories(dir_);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      auto p = std::to_string(port);
+      if (int null = ::open("/dev/null", O_WRONLY); null >= 0) {  // quiet: its log is not ours
+        ::dup2(null, STDOUT_FILENO);
+        ::dup2(null, STDERR_FILENO);
+      }
+      auto d = dir_.string();
+      ::execl(exe.c_str(), exe.c_str(), "--port", p.c_str(), "--bind", "127.0.0.1", "--dir",
+              d.c_str(), "--save", "", "--appendonly", "no", "--logfile", "", "--loglevel",
+              "warning", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+
+  bool wait_ready() {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {  // exited: the port was taken
+        pid_ = -1;
+        return false;
+      }
+      if (auto c = redis_client::connect(endpoint(), std::chrono::milliseconds(200)))
+        if (c->command({"PING"}))
+          return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    stop();
+    return false;
+  }
+
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::filesystem::path dir_;
+};
+
+/// Starts a server, or warns and returns null so that the test can return early.
+inline std::unique_ptr<redis_server> redis_or_skip() {
+  auto s = redis_server::start();
+  if (!s)
+    WARN("SKIPPED: redis-server is not installed (apt-get install redis-server; "
+         "tools/dev.sh installs it)");
+  return s;
+}
+
+}  // namespace recflow::test
