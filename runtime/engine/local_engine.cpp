@@ -147,6 +147,8 @@ struct local_engine::impl {
         auto em = evaluate(*model, v.ratings, v.users, v.items);
         f.m.rmse = em.rmse;
         f.m.mae = em.mae;
+        if (graph.on_model)
+          graph.on_model(f.m.batch, std::move(*model));
       } else {
         broken = model.err();
       }

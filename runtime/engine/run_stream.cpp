@@ -52,6 +52,9 @@ result<local_stream_result> run_stream(const stream_params& params, const rating
   g.training = params;
   g.scale = train.scale;
   g.evaluation = evaluation_options{std::make_shared<const rating_table>(validation), 1};
+  g.on_model = local.on_model;
+  if (local.wrap_source)
+    g.source = local.wrap_source(std::move(g.source));
   auto engine = local_engine::make(std::move(g), local.engine);
   if (!engine)
     return engine.err();
