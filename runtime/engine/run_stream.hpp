@@ -22,9 +22,9 @@ struct local_stream_options {
   engine_options engine{};           ///< workers, batches in flight, stall timeout
   /// When set, wraps the training source (e.g. to merge ratings posted to a server into
   /// the next micro-batch, or to end the stream early).
-  std::function<std::shared_ptr<rating_source>(std::shared_ptr<rating_source>)> wrap_source;
+  std::function<std::shared_ptr<rating_source>(std::shared_ptr<rating_source>)> wrap_source{};
   /// When set, receives the model after every batch (see streaming_graph::on_model).
-  std::function<void(std::uint64_t batch, factor_model&& model)> on_model;
+  std::function<void(std::uint64_t batch, factor_model&& model)> on_model{};
 };
 
 /// What a streamed run produced.

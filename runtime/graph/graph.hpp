@@ -60,7 +60,7 @@ struct streaming_graph {
   /// When set with `evaluation`, receives each evaluated snapshot (batch number, 1-based,
   /// and the model as of that batch: consistent, never half a batch), e.g. to serve it.
   /// Called on the engine's driving thread: it should hand the model over and return.
-  std::function<void(std::uint64_t batch, factor_model&& model)> on_model;
+  std::function<void(std::uint64_t batch, factor_model&& model)> on_model{};
 
   /// The edges as the engine runs them, in data order (names used in metrics).
   std::vector<graph_edge> edges() const;
