@@ -18,6 +18,7 @@
 #include "model/similar.hpp"
 #include "model/split.hpp"
 #include "model/streaming.hpp"
+#include "model/top_n.hpp"
 #include "tests/test_util.hpp"
 
 using namespace recflow;
@@ -125,6 +126,28 @@ TEST_CASE("fold-in: unknown items, no ratings, and bad values", "[model][serve]"
   CHECK(g->rated.size() == 2);
   CHECK(predict_folded(m, *g, 10) > 3.5);
   CHECK_FALSE(validate(fold_in_params{.lambda = -1}));
+}
+
+TEST_CASE("scan_top_n: the same lists as recommend() for known users", "[model][serve]") {
+  test::planted_params pp;
+  pp.users = 20;
+  pp.items = 500;
+  pp.rank = 8;
+  auto data = test::make_planted(pp);
+  auto m = data.truth;
+  m.rated() = rated_items::build(data.table.ratings, m.n_users());
+  auto n = GENERATE(std::size_t(1), std::size_t(10), std::size_t(1000));
+  for (index_t u = 0; u < m.n_users(); ++u) {
+    auto want = recommend(m, u, {.n = n});
+    auto row = m.U().row(u);
+    auto got = scan_top_n(m, std::span<const double>(row.data(), 8), m.mu() + m.user_bias()[u],
+                          m.rated().of(u), n);
+    REQUIRE(got.size() == want.size());
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      CHECK(got[k].external_id == want[k].external_id);
+      CHECK(got[k].score == Approx(want[k].score).epsilon(1e-12));
+    }
+  }
 }
 
 namespace {

@@ -85,18 +85,7 @@ std::vector<scored_item> recommend_folded(const factor_model& m, const folded_us
     excluded = u.rated;
   if (u.used == 0)
     return cold_start_items(m, opts, excluded);
-  Eigen::Map<const Eigen::VectorXd> x(u.factors.data(), m.rank());
-  std::vector<scored_item> all;
-  if (opts.candidates.empty())
-    all.reserve(m.n_items());
-  double base = m.mu() + u.bias;
-  for_each_candidate(m, opts.candidates, [&](index_t i) {
-    if (!m.item_known(i) || std::binary_search(excluded.begin(), excluded.end(), i))
-      return;
-    all.push_back({i, m.items().external(i), base + m.item_bias()[i] + x.dot(m.P().row(i))});
-  });
-  keep_top_n(all, opts.n);
-  return all;
+  return scan_top_n(m, u.factors, m.mu() + u.bias, excluded, opts.n, opts.candidates);
 }
 
 }  // namespace recflow

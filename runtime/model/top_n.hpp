@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <span>
 #include <vector>
 
 #include "model/recommend.hpp"
@@ -34,5 +35,14 @@ void for_each_candidate(const factor_model& m, std::span<const index_t> candidat
     if (i < m.n_items())
       f(i);
 }
+
+/// Top-N by mu-free score `base + b_i + x . P_i` over the known items of `m` (or the
+/// candidates), leaving out `excluded` (sorted dense indices): one matrix-vector product
+/// over the whole item table, then a bounded heap, so a query costs O(items * rank) flops
+/// and O(items) comparisons, without allocating per item. Same order as recommend()
+/// (score, then lower index); scores may differ from raw_predict in the last bits.
+std::vector<scored_item> scan_top_n(const factor_model& m, std::span<const double> x, double base,
+                                    std::span<const index_t> excluded, std::size_t n,
+                                    std::span<const index_t> candidates = {});
 
 }  // namespace recflow

@@ -9,6 +9,7 @@
 
 #include "model/recommend.hpp"
 #include "model/similar.hpp"
+#include "model/top_n.hpp"
 #include "serve/request.hpp"
 
 namespace recflow::serve {
@@ -217,20 +218,21 @@ answer query_service::recommend(const serving_snapshot& s, std::int64_t user, st
     j["items"] = items_json(cold_start_items(m, o, {}, opts_.cold_start));
     return reply(200, j);
   }
-  // A known user who posted ratings the model has not trained on yet: skip those too.
-  std::vector<index_t> extra;
-  if (posted && !include_rated)
-    for (const auto& r : posted->ratings)
-      if (auto i = m.items().find(r.item); i != id_map::npos)
-        extra.push_back(i);
-  std::sort(extra.begin(), extra.end());
-  o.n = n + extra.size();
-  auto top = recflow::recommend(m, u, o);
-  std::erase_if(top, [&](const scored_item& x) {
-    return std::binary_search(extra.begin(), extra.end(), x.item);
-  });
-  if (top.size() > n)
-    top.resize(n);
+  // Excluded: what the model says the user rated, and what they posted since (not yet
+  // trained on).
+  std::vector<index_t> excluded;
+  if (!include_rated) {
+    auto rated = m.rated().of(u);
+    excluded.assign(rated.begin(), rated.end());
+    if (posted)
+      for (const auto& r : posted->ratings)
+        if (auto i = m.items().find(r.item); i != id_map::npos)
+          excluded.push_back(i);
+    std::sort(excluded.begin(), excluded.end());
+  }
+  auto row = m.U().row(u);
+  auto top = scan_top_n(m, std::span<const double>(row.data(), std::size_t(m.rank())),
+                        m.mu() + m.user_bias()[u], excluded, n, candidates);
   j["source"] = "model";
   j["items"] = items_json(top);
   return reply(200, j);
