@@ -10,6 +10,7 @@
 
 #include "data/ingest.hpp"
 #include "engine/run_stream.hpp"
+#include "model/recommend.hpp"
 #include "model/split.hpp"
 #include "serve/http_server.hpp"
 #include "serve/service.hpp"
@@ -91,4 +92,8 @@ TEST_CASE("engine serve: concurrent queries see whole batches while the stream t
   CHECK(versions > 5);  // the queries really ran while the model changed
   CHECK(svc.snapshot()->version == 320);
   CHECK(svc.snapshot()->model->predict_external(1, 50) == run->model.predict_external(1, 50));
+  // The rated-items index the publisher extends batch by batch equals one built at the end.
+  auto want = rated_in_model(run->model, train.ratings, train.users, train.items);
+  CHECK(svc.snapshot()->model->rated().offsets == want.offsets);
+  CHECK(svc.snapshot()->model->rated().items == want.items);
 }

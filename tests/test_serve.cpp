@@ -154,6 +154,9 @@ TEST_CASE("serve ratings: posts are validated, new users folded in at once, sent
   CHECK(a.status == 400);
   CHECK(json::parse(a.body)["error"].is_string());
   CHECK(body(svc.handle("GET", "/model", ""))["posted_users"] == 0);
+  auto counted = body(svc.handle("GET", "/model", ""))["requests"];
+  CHECK(counted["4xx"] == 1);
+  CHECK(counted["5xx"] == 0);
 
   svc.set_rating_sink([&](std::vector<rating_event> rs) { sunk.insert(sunk.end(), rs.begin(), rs.end()); });
   // A new user (5) rating items 11 and 12 high: folded in, personal at once.

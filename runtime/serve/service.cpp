@@ -71,9 +71,21 @@ void query_service::set_rating_sink(rating_sink sink) {
   sink_ = std::move(sink);
 }
 
+namespace {
+/// Index of a status in the counters: 2xx, 4xx, 5xx (others: -1).
+int status_slot(int status) noexcept {
+  switch (status / 100) {
+    case 2: return 0;
+    case 4: return 1;
+    case 5: return 2;
+  }
+  return -1;
+}
+}  // namespace
+
 std::uint64_t query_service::answered(int status_class) const noexcept {
-  int k = status_class / 100 - 2;
-  return k >= 0 && k < 3 ? answered_[k].load() : 0;
+  int k = status_slot(status_class);
+  return k >= 0 ? answered_[k].load() : 0;
 }
 
 folded_user query_service::folded_for(const serving_snapshot& s, const posted_user& p) const {
@@ -167,8 +179,7 @@ answer query_service::handle(std::string_view method, std::string_view target_te
   } catch (const std::exception& e) {
     a = fail(500, std::string("internal error: ") + e.what());
   }
-  int k = a.status / 100 - 2;
-  if (k >= 0 && k < 3)
+  if (int k = status_slot(a.status); k >= 0)
     answered_[k].fetch_add(1, std::memory_order_relaxed);
   return a;
 }

@@ -1,5 +1,7 @@
 #include "serve/stream_link.hpp"
 
+#include <algorithm>
+
 namespace recflow::serve {
 
 stream_link::stream_link(query_service& svc) : svc_(svc) {
@@ -84,20 +86,40 @@ void stream_link::publisher() {
       slot_.reset();
     }
     auto& [batch, m] = job;
-    std::vector<rating> mapped;
+    // Extend the rated-items index with the pairs of the batches since the last publish
+    // (models only append keys, so earlier indices stay valid), then lay it out as CSR.
     std::size_t seen = 0;
+    std::vector<index_t> touched;
     {
       std::lock_guard lock(log_mutex_);
       seen = batch < batch_end_.size() ? batch_end_[batch] : pairs_.size();
-      mapped.reserve(seen);
-      for (std::size_t k = 0; k < seen; ++k) {
-        auto u = m.users().find(pairs_[k].first);
-        auto i = m.items().find(pairs_[k].second);
-        if (u != id_map::npos && i != id_map::npos)
-          mapped.push_back({u, i, 0.0f, 0});
+      if (rated_by_user_.size() < m.n_users())
+        rated_by_user_.resize(m.n_users());
+      for (; indexed_ < seen; ++indexed_) {
+        auto u = m.users().find(pairs_[indexed_].first);
+        auto i = m.items().find(pairs_[indexed_].second);
+        if (u == id_map::npos || i == id_map::npos)
+          continue;
+        rated_by_user_[u].push_back(i);
+        touched.push_back(u);
       }
     }
-    m.rated() = rated_items::build(mapped, m.n_users());
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (auto u : touched) {
+      auto& v = rated_by_user_[u];
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+    }
+    rated_items rated;
+    rated.offsets.reserve(std::size_t(m.n_users()) + 1);
+    rated.offsets.push_back(0);
+    for (index_t u = 0; u < m.n_users(); ++u) {
+      const auto& v = rated_by_user_[u];
+      rated.items.insert(rated.items.end(), v.begin(), v.end());
+      rated.offsets.push_back(rated.items.size());
+    }
+    m.rated() = std::move(rated);
     svc_.publish(std::make_shared<const factor_model>(std::move(m)), batch, seen);
     {
       std::lock_guard lock(slot_mutex_);

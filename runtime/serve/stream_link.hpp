@@ -63,6 +63,11 @@ class stream_link {
   std::optional<std::pair<std::uint64_t, factor_model>> slot_;
   std::uint64_t published_ = 0, handed_ = 0;
   bool quit_ = false;
+
+  // Publisher thread only: what each user rated, by model dense indices (stable: the
+  // engine's models only ever append keys), up to pair `indexed_` of the log.
+  std::vector<std::vector<index_t>> rated_by_user_;
+  std::size_t indexed_ = 0;
   std::thread thread_;
 };
 
