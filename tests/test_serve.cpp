@@ -308,3 +308,23 @@ TEST_CASE("serve cli: stream --serve answers while training and trains on posted
   auto out = p.output();
   CHECK(out.find("\"batches\":400") != std::string::npos);
 }
+
+TEST_CASE("serve cli: SIGTERM during stream --serve ends the stream at a batch boundary", "[serve][cli]") {
+  test::scratch_dir dir;
+  auto data = test::data_dir() + "/ml-latest-small/ratings.csv";
+  auto model = dir.file("early.rfm");
+  test::child_process p({"stream", "--data", data, "--split", "0.8", "--rank", "50", "--batch-size", "50",
+                         "--no-csv", "--serve", "127.0.0.1:0", "--save", model, "--json"},
+                        dir.file("log"));
+  REQUIRE(p.wait_for_port() != 0);
+  CHECK(p.stop() == 0);  // the run finishes as usual: final metrics, the model, the JSON line
+  auto out = p.output();
+  INFO(out);
+  auto at = out.find("\"batches\":");
+  REQUIRE(at != std::string::npos);
+  auto batches = std::stoul(out.substr(at + 10));
+  CHECK(batches < 1614);  // 80,669 ratings in batches of 50
+  auto saved = load_model(model);
+  CHECK(saved);
+  CHECK(test::run_cli("stream --data " + data + " --engine reference --serve 127.0.0.1:0 --no-csv -q").status == 2);
+}
