@@ -127,7 +127,8 @@ TEST_CASE("serve routes: bad requests get a 4xx with a JSON error", "[serve]") {
                     bad{"GET", "/recommend?user=1&items=1,x", 400},
                     bad{"GET", "/recommend?user=1&include_rated=maybe", 400},
                     bad{"GET", "/similar?n=3", 400}, bad{"GET", "/similar?item=10&n=abc", 400},
-                    bad{"GET", "/predict?user=%G1&item=1", 400});
+                    bad{"GET", "/predict?user=%G1&item=1", 400},
+                    bad{"GET", "/predict?user=%FF%FE&item=1", 400}, bad{"GET", "/%C3%28", 404});
   INFO(b.method << ' ' << b.target);
   auto a = svc.handle(b.method, b.target, "");
   CHECK(a.status == b.status);

@@ -18,7 +18,11 @@ using json = nlohmann::json;
 
 namespace {
 
-answer reply(int status, const json& j) { return {status, j.dump()}; }
+/// Bytes that are not UTF-8 (say, a percent-decoded id echoed in an error) become U+FFFD
+/// instead of making dump() throw.
+answer reply(int status, const json& j) {
+  return {status, j.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
 answer fail(int status, std::string message) { return reply(status, json{{"error", std::move(message)}}); }
 
 const char* source_name(prediction_source s) {

@@ -14,7 +14,7 @@ using json = nlohmann::json;
 namespace {
 
 answer fail(int status, std::string message) {
-  return {status, json{{"error", std::move(message)}}.dump()};
+  return {status, json{{"error", std::move(message)}}.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 std::optional<std::int64_t> as_id(const json& j) {
