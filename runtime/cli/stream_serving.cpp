@@ -5,7 +5,15 @@
 namespace recflow::cli {
 
 stream_serving::stream_serving(const serve_tuning& tuning)
-    : signals_([this] { link_.request_stop(); }), svc_(tuning.service()), link_(svc_) {}
+    : signals_(std::make_unique<stop_signals>([this] { link_.request_stop(); })),
+      svc_(tuning.service()),
+      link_(svc_) {}
+
+stream_serving::~stream_serving() {
+  signals_.reset();
+  if (server_)
+    server_->stop();
+}
 
 result<std::unique_ptr<stream_serving>> stream_serving::start(const std::string& listen,
                                                               const serve_tuning& tuning,
@@ -40,10 +48,10 @@ void stream_serving::finish(const factor_model& model, std::uint64_t batches,
 }
 
 void stream_serving::linger(double seconds) {
-  if (!signals_.stopped() && seconds != 0) {
+  if (!signals_->stopped() && seconds != 0) {
     std::cerr << "recflow: stream ended; serving the final model on http://" << address()
               << (seconds < 0 ? " until SIGINT/SIGTERM" : "") << std::endl;
-    signals_.wait(std::chrono::milliseconds(seconds < 0 ? -1 : static_cast<long>(seconds * 1000)));
+    signals_->wait(std::chrono::milliseconds(seconds < 0 ? -1 : static_cast<long>(seconds * 1000)));
   }
   server_->stop();
 }

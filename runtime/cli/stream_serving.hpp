@@ -33,7 +33,13 @@ class stream_serving {
 
  private:
   stream_serving(const serve_tuning& tuning);
-  stop_signals signals_;
+ public:
+  ~stream_serving();
+
+ private:
+  /// First member: blocks the signals before the other members start threads; reset
+  /// first in the destructor, so its handler never sees a destroyed link_.
+  std::unique_ptr<stop_signals> signals_;
   serve::query_service svc_;
   serve::stream_link link_;
   std::unique_ptr<serve::http_server> server_;
