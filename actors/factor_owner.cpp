@@ -5,6 +5,7 @@
 namespace recflow {
 
 std::uint32_t shard_store::touch(std::int64_t id, std::uint64_t first_seen) {
+  first_seen += key_base_;
   if (id >= 0 && id < direct_bound) {
     auto at = static_cast<std::size_t>(id);
     if (at >= direct_.size())
@@ -29,6 +30,40 @@ std::uint32_t shard_store::add(std::int64_t id, std::uint64_t first_seen) {
   factors_.resize(factors_.size() + std::size_t(rank_));
   initial_factors(seed_, side_, id, init_stddev_, {row(k), std::size_t(rank_)});
   return k;
+}
+
+std::uint32_t shard_store::find(std::int64_t id) const {
+  if (id >= 0 && id < direct_bound) {
+    auto at = static_cast<std::size_t>(id);
+    return at < direct_.size() ? direct_[at] : id_map::npos;
+  }
+  auto pos = large_.find(id);
+  return pos == id_map::npos ? id_map::npos : large_keys_[pos];
+}
+
+result<void> shard_store::load(const shard_parts& p, std::uint64_t key_base) {
+  auto n = p.ids.size();
+  auto k = std::size_t(rank_);
+  if (size() != 0)
+    return error{errc::invalid_argument, "a seed model must be loaded before the first batch"};
+  if (p.first_seen.size() != n || p.counts.size() != n || p.bias.size() != n
+      || p.factors.size() != n * k)
+    return error{errc::invalid_argument,
+                 "seed shard sizes disagree: " + std::to_string(n) + " ids, "
+                   + std::to_string(p.factors.size()) + " factor values at rank "
+                   + std::to_string(rank_)};
+  for (std::size_t j = 0; j < n; ++j) {
+    if (find(p.ids[j]) != id_map::npos)
+      return error{errc::invalid_argument,
+                   "seed shard lists id " + std::to_string(p.ids[j]) + " twice"};
+    auto key = touch(p.ids[j], 0);  // key_base_ is still 0: first_seen fixed below
+    first_seen_[key] = p.first_seen[j];
+    bias_[key] = p.bias[j];
+    count_[key] = p.counts[j];
+    std::copy_n(p.factors.begin() + static_cast<std::ptrdiff_t>(j * k), k, row(key));
+  }
+  key_base_ = key_base;
+  return {};
 }
 
 shard_parts shard_store::export_parts(std::uint64_t batch, std::uint32_t shard) const {

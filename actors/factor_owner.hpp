@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "model/error.hpp"
 #include "model/id_map.hpp"
 #include "model/model.hpp"
 
@@ -33,6 +34,14 @@ class shard_store {
     return factors_.data() + std::size_t(k) * rank_;
   }
   std::uint32_t& count(std::uint32_t k) noexcept { return count_[k]; }
+  std::uint32_t count(std::uint32_t k) const noexcept { return count_[k]; }
+  /// Local index of `id`, or id_map::npos if the shard does not hold it (no insertion).
+  std::uint32_t find(std::int64_t id) const;
+
+  /// Loads a seed model's keys (before any batch): each key of `parts` with its bias,
+  /// count, factors and first_seen; keys added later by touch() are placed after
+  /// `key_base`. Fails on a non-empty store, a duplicate key or sizes that disagree.
+  result<void> load(const shard_parts& parts, std::uint64_t key_base);
 
   /// Every key's parameters, in local order, as a snapshot part.
   shard_parts export_parts(std::uint64_t batch, std::uint32_t shard) const;
@@ -46,6 +55,8 @@ class shard_store {
   /// hash map: MovieLens-style ids are small integers.
   static constexpr std::int64_t direct_bound = std::int64_t(1) << 24;
   std::uint32_t add(std::int64_t id, std::uint64_t first_seen);
+
+  std::uint64_t key_base_ = 0;  ///< added to the first_seen of keys the stream adds
 
   std::vector<std::uint32_t> direct_;  ///< id -> local index (npos if absent), small ids
   id_map large_;                       ///< other ids -> position in `large_keys_`

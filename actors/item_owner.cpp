@@ -121,6 +121,8 @@ struct item_owner_actor {
   std::vector<caf::actor> users;
   caf::actor coordinator;
   double busy = 0.0;
+  bool views = true;  ///< snapshots as shard_view (then hold) or as shard_parts
+  bool held = false;  ///< a view is out: start no batch until release_atom
   static inline const char* name = "recflow.item_owner";
 };
 
@@ -133,7 +135,7 @@ void advance(item_owner_self* self) {
   auto t0 = clock::now();
   for (;;) {
     if (!st.core->in_batch()) {
-      if (st.queue.empty())
+      if (st.queue.empty() || st.held)
         break;
       st.core->begin(std::move(st.queue.front()));
       st.queue.pop_front();
@@ -148,8 +150,9 @@ void advance(item_owner_self* self) {
 }
 
 caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uint32_t user_shards,
-                            stream_params p, caf::actor coordinator) {
+                            stream_params p, caf::actor coordinator, bool views) {
   self->state.core.emplace(shard, user_shards, p);
+  self->state.views = views;
   self->state.coordinator = std::move(coordinator);
   return {
     [=](peer_list& peers) { self->state.users = std::move(peers.peers); },
@@ -167,22 +170,35 @@ caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uin
       if (!st.core->consumed(m))
         return;
       const auto& stamp = st.core->stamp();
-      if (stamp.snapshot)
+      if (stamp.snapshot && st.views) {
+        st.held = true;
+        self->send(st.coordinator, st.core->view());
+      } else if (stamp.snapshot) {
         self->send(st.coordinator, st.core->export_parts());
+      }
       st.busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       self->send(st.coordinator, owner_done{stamp.batch, 1, shard, st.core->sent(), st.busy});
       st.busy = 0.0;
       advance(self);
     },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
+    [=](release_atom) {
+      self->state.held = false;
+      advance(self);
+    },
+    // Seeding answers "" or the error (the coordinator waits for every shard).
+    [=](seed_shard& s) -> std::string {
+      auto ok = self->state.core->seed(s);
+      return ok ? std::string() : ok.err().message;
+    },
   };
 }
 
 }  // namespace
 
 caf::actor spawn_item_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t user_shards,
-                            const stream_params& p, caf::actor coordinator) {
-  return sys.spawn(item_owner_fn, shard, user_shards, p, std::move(coordinator));
+                            const stream_params& p, caf::actor coordinator, bool views) {
+  return sys.spawn(item_owner_fn, shard, user_shards, p, std::move(coordinator), views);
 }
 
 }  // namespace recflow

@@ -41,12 +41,20 @@ class item_owner_state {
   /// applies the last step, writes the shard back and ends the batch (returns true).
   bool consumed(const rows_consumed& m);
 
+  /// Loads this shard's part of a seed model; only before the first batch.
+  result<void> seed(const seed_shard& s) {
+    if (in_batch_ || batches_done_ > 0)
+      return error{errc::invalid_argument, "a seed model must be loaded before the first batch"};
+    return store_.load(s.parts, s.key_base);
+  }
+
   bool in_batch() const noexcept { return in_batch_; }
   const batch_stamp& stamp() const noexcept { return stamp_; }
   std::uint64_t batches_done() const noexcept { return batches_done_; }
   const edge_traffic& sent() const noexcept { return sent_; }
   const shard_store& store() const noexcept { return store_; }
   shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
+  shard_view view() const { return {batches_done_, 1, shard_, &store_}; }
 
  private:
   std::uint32_t shard_, user_shards_;
@@ -71,8 +79,8 @@ class item_owner_state {
 };
 
 /// Spawns an item owner that reports to `coordinator`; send it the user owners as a
-/// peer_list before any slice.
+/// peer_list before any slice. Snapshots as spawn_user_owner says (`views`).
 caf::actor spawn_item_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t user_shards,
-                            const stream_params& p, caf::actor coordinator);
+                            const stream_params& p, caf::actor coordinator, bool views = true);
 
 }  // namespace recflow

@@ -16,6 +16,7 @@ namespace recflow {
 using pull_atom = caf::atom_constant<caf::atom("pull")>;        ///< coordinator -> source
 using end_atom = caf::atom_constant<caf::atom("end")>;          ///< source -> coordinator
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;///< coordinator -> owners
+using release_atom = caf::atom_constant<caf::atom("release")>;  ///< coordinator -> owners
 
 /// What every message of one batch carries: its number, where it starts in the stream,
 /// and the global mean after folding it in (computed once, by the coordinator).
@@ -129,6 +130,30 @@ struct shard_parts {
   std::vector<double> factors;
 };
 
+/// Coordinator -> owner, before the first batch (a request; the owner answers ok): the
+/// shard's part of a seed model (a trained model the stream continues from). Keys keep
+/// their `first_seen` (the seed's dense index); keys the stream adds later are ordered
+/// after every seeded key of the side, i.e. at `key_base` + stream position, so that a
+/// snapshot lists keys in the order a seeded streaming_trainer does.
+struct seed_shard {
+  std::uint64_t key_base = 0;  ///< keys of this side in the whole seed model
+  shard_parts parts;
+};
+
+class shard_store;
+
+/// Owner -> coordinator, in one process, after a batch whose stamp asks for a snapshot:
+/// a read-only view of the shard instead of a copy of it (shard_parts). The owner then
+/// holds: it starts no further batch (so the view stays valid and unchanged) until the
+/// coordinator, having evaluated, sends release_atom. The pointer is not serialized: an
+/// engine across processes has its owners export shard_parts instead.
+struct shard_view {
+  std::uint64_t batch = 0;  ///< batches applied when viewed
+  std::uint8_t side = 0;
+  std::uint32_t shard = 0;
+  const shard_store* store = nullptr;
+};
+
 /// Source -> coordinator: the stream broke.
 struct source_failed {
   std::uint8_t code = 0;  ///< an errc
@@ -200,6 +225,14 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_parts& x) {
   return f(caf::meta::type_name("shard_parts"), x.batch, x.side, x.shard, x.ids, x.first_seen,
            x.counts, x.bias, x.factors);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_view& x) {
+  return f(caf::meta::type_name("shard_view"), x.batch, x.side, x.shard);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, seed_shard& x) {
+  return f(caf::meta::type_name("seed_shard"), x.key_base, x.parts);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, source_failed& x) {

@@ -85,6 +85,8 @@ struct user_owner_actor {
   std::vector<caf::actor> items;
   caf::actor coordinator;
   double busy = 0.0;
+  bool views = true;  ///< snapshots as shard_view (then hold) or as shard_parts
+  bool held = false;  ///< a view is out: start no batch until release_atom
   static inline const char* name = "recflow.user_owner";
 };
 
@@ -97,7 +99,7 @@ void send_rows(user_owner_self* self, std::vector<user_rows> rows) {
 
 void start_next(user_owner_self* self) {
   auto& st = self->state;
-  if (st.core->in_batch() || st.queue.empty())
+  if (st.core->in_batch() || st.held || st.queue.empty())
     return;
   auto slice = std::move(st.queue.front());
   st.queue.pop_front();
@@ -105,8 +107,9 @@ void start_next(user_owner_self* self) {
 }
 
 caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uint32_t item_shards,
-                            stream_params p, caf::actor coordinator) {
+                            stream_params p, caf::actor coordinator, bool views) {
   self->state.core.emplace(shard, item_shards, p);
+  self->state.views = views;
   self->state.coordinator = std::move(coordinator);
   using clock = std::chrono::steady_clock;
   return {
@@ -129,8 +132,12 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
         const auto& stamp = st.core->stamp();
         for (auto& item : st.items)
           self->send(item, rows_consumed{stamp.batch, shard});
-        if (stamp.snapshot)
+        if (stamp.snapshot && st.views) {
+          st.held = true;
+          self->send(st.coordinator, st.core->view());
+        } else if (stamp.snapshot) {
           self->send(st.coordinator, st.core->export_parts());
+        }
         st.busy += std::chrono::duration<double>(clock::now() - t0).count();
         self->send(st.coordinator, owner_done{stamp.batch, 0, shard, st.core->sent(), st.busy});
         st.busy = 0.0;
@@ -140,14 +147,23 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
       st.busy += std::chrono::duration<double>(clock::now() - t0).count();
     },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
+    [=](release_atom) {
+      self->state.held = false;
+      start_next(self);
+    },
+    // Seeding answers "" or the error (the coordinator waits for every shard).
+    [=](seed_shard& s) -> std::string {
+      auto ok = self->state.core->seed(s);
+      return ok ? std::string() : ok.err().message;
+    },
   };
 }
 
 }  // namespace
 
 caf::actor spawn_user_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t item_shards,
-                            const stream_params& p, caf::actor coordinator) {
-  return sys.spawn(user_owner_fn, shard, item_shards, p, std::move(coordinator));
+                            const stream_params& p, caf::actor coordinator, bool views) {
+  return sys.spawn(user_owner_fn, shard, item_shards, p, std::move(coordinator), views);
 }
 
 }  // namespace recflow

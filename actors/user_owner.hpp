@@ -32,6 +32,13 @@ class user_owner_state {
   /// read: tell every item owner with a rows_consumed).
   std::vector<user_rows> finish_pass();
 
+  /// Loads this shard's part of a seed model; only before the first batch.
+  result<void> seed(const seed_shard& s) {
+    if (in_batch_ || batches_done_ > 0)
+      return error{errc::invalid_argument, "a seed model must be loaded before the first batch"};
+    return store_.load(s.parts, s.key_base);
+  }
+
   bool in_batch() const noexcept { return in_batch_; }
   const batch_stamp& stamp() const noexcept { return stamp_; }
   std::uint64_t batches_done() const noexcept { return batches_done_; }
@@ -39,6 +46,7 @@ class user_owner_state {
   const edge_traffic& sent() const noexcept { return sent_; }
   const shard_store& store() const noexcept { return store_; }
   shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
+  shard_view view() const { return {batches_done_, 0, shard_, &store_}; }
 
  private:
   std::vector<user_rows> rows(bool first_pass);
@@ -60,8 +68,10 @@ class user_owner_state {
 };
 
 /// Spawns a user owner that reports to `coordinator`; send it the item owners as a
-/// peer_list before any slice.
+/// peer_list before any slice. After a snapshot batch it sends the coordinator a
+/// shard_view and holds until release_atom (`views`, in one process), or a copy of its
+/// shard as shard_parts (`views` false, e.g. across processes).
 caf::actor spawn_user_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t item_shards,
-                            const stream_params& p, caf::actor coordinator);
+                            const stream_params& p, caf::actor coordinator, bool views = true);
 
 }  // namespace recflow

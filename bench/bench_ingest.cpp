@@ -28,6 +28,7 @@
 
 #include <fmt/core.h>
 
+#include "bench/ratings_file.hpp"
 #include "data/ingest.hpp"
 #include "data/rating_reader.hpp"
 
@@ -48,57 +49,6 @@ struct bench_params {
   bool reuse = false;
   std::vector<std::string> also;  ///< other files to time read_ratings on (e.g. u.data)
 };
-
-/// Writes `userId,movieId,rating,timestamp` lines sorted by user then movie, like
-/// ml-latest: users get exponentially distributed counts, movies a skewed popularity,
-/// half-star ratings, ten-digit timestamps.
-void generate(const bench_params& p, const std::string& path) {
-  std::mt19937_64 rng(p.seed);
-  std::exponential_distribution<double> weight(1.0);
-  std::vector<double> w(p.users);
-  double total = 0;
-  for (auto& x : w) total += x = weight(rng);
-  std::vector<std::uint64_t> count(p.users);
-  std::uint64_t assigned = 0;
-  for (std::uint32_t u = 0; u < p.users; ++u)
-    assigned += count[u] = static_cast<std::uint64_t>(static_cast<double>(p.ratings) * w[u] / total);
-  for (std::uint64_t k = 0; assigned < p.ratings; ++k, ++assigned) ++count[k % p.users];
-
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  std::uniform_int_distribution<int> stars(1, 10);
-  std::uniform_int_distribution<std::int64_t> when(1'000'000'000, 1'600'000'000);
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw std::runtime_error("cannot write " + path);
-  std::string out = "userId,movieId,rating,timestamp\n";
-  std::vector<std::uint32_t> movies;
-  char num[24];
-  auto put = [&](auto v) { out.append(num, std::to_chars(num, num + sizeof num, v).ptr); };
-  for (std::uint32_t u = 0; u < p.users; ++u) {
-    movies.resize(count[u]);
-    for (auto& m : movies) {
-      double x = unit(rng);
-      m = 1 + static_cast<std::uint32_t>(x * x * (p.items - 1));
-    }
-    std::sort(movies.begin(), movies.end());
-    for (auto m : movies) {
-      int s = stars(rng);
-      put(u + 1);
-      out.push_back(',');
-      put(m);
-      out.push_back(',');
-      put(s / 2);
-      out += s % 2 ? ".5," : ".0,";
-      put(when(rng));
-      out.push_back('\n');
-    }
-    if (out.size() > (4u << 20)) {
-      std::fwrite(out.data(), 1, out.size(), f);
-      out.clear();
-    }
-  }
-  std::fwrite(out.data(), 1, out.size(), f);
-  std::fclose(f);
-}
 
 /// CPU seconds this process has used (the machine is shared: wall time can include waits).
 double cpu_seconds() {
@@ -196,7 +146,7 @@ int run(bench_params& p) {
     p.file = (fs::temp_directory_path() / fmt::format("recflow_bench_ingest_{}.csv", ::getpid())).string();
   if (!(p.reuse && fs::exists(p.file))) {
     auto t0 = std::chrono::steady_clock::now();
-    generate(p, p.file);
+    bench::write_ratings_file(p.file, p.ratings, p.users, p.items, p.seed);
     fmt::print("generated {} in {:.1f} s\n", p.file,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }

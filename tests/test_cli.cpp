@@ -133,11 +133,21 @@ TEST_CASE("cli: stream on the actor graph and on the reference loop give the sam
     auto pr = nlohmann::json::parse(run_cli("predict --model " + dir.file("r.rfm") + q).last_line);
     CHECK(pl["prediction"].get<double>() == Approx(pr["prediction"].get<double>()).epsilon(1e-9));
   }
-  // A seed model needs the reference loop; without --engine it is chosen by itself.
-  CHECK(run_cli(base + " --engine local --init-model " + dir.file("r.rfm")).status == 2);
+  // A seed model runs on the graph too, and continues exactly as the reference does.
   auto seeded = run_cli(base + " --init-model " + dir.file("r.rfm"));
-  CHECK(seeded.status == 0);
-  CHECK(nlohmann::json::parse(seeded.last_line)["engine"] == "reference");
+  auto seeded_ref = run_cli(base + " --engine reference --init-model " + dir.file("r.rfm"));
+  INFO(seeded.out << seeded_ref.out);
+  REQUIRE(seeded.status == 0);
+  REQUIRE(seeded_ref.status == 0);
+  auto sj = nlohmann::json::parse(seeded.last_line);
+  auto srj = nlohmann::json::parse(seeded_ref.last_line);
+  CHECK(sj["engine"] == "local");
+  CHECK(sj["rmse"].get<double>() == Approx(srj["rmse"].get<double>()).epsilon(1e-9));
+  CHECK(sj["rmse"].get<double>() != Approx(lj["rmse"].get<double>()).epsilon(1e-6));
+  // A seed of another rank is refused, naming both ranks.
+  auto other = run_cli(base + " --init-model " + dir.file("r.rfm") + " --rank 7");
+  CHECK(other.status != 0);
+  CHECK(other.out.find("rank") != std::string::npos);
 }
 
 TEST_CASE("cli: batch ALS on the actor blocks and on one thread give the same model", "[cli]") {

@@ -13,6 +13,7 @@
 #include "model/ranking.hpp"
 #include "model/stream_eval.hpp"
 #include "model/streaming.hpp"
+#include "model/tune.hpp"
 
 namespace {
 
@@ -93,6 +94,16 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(s.at("partitioner") == local.partitioner);
   CHECK(s.at("mode") == (sp.mode == recflow::update_mode::batch_gradient ? "batch-gradient" : "sgd"));
 
+  const auto& t = toml.at("tune");
+  recflow::tune_options tune;
+  CHECK(t.at("search") == recflow::to_string(tune.search));
+  CHECK(num(t, "trials") == static_cast<double>(tune.trials));
+  CHECK(num(t, "grid-points") == tune.grid_points);
+  CHECK(num(t, "eta") == tune.eta);
+  CHECK(num(t, "brackets") == tune.brackets);
+  CHECK(t.at("sample") == (tune.sample_grid ? "grid" : "random"));
+  CHECK(num(t, "seed") == static_cast<double>(tune.seed));
+  CHECK(num(t, "iterations") == als.iterations);
   recflow::serve::http_options http;
   recflow::serve::service_options service;
   for (const char* section : {"serve", "stream"}) {

@@ -19,6 +19,7 @@ namespace {
 class reference_runner {
  public:
   reference_runner(const stream_params& p, rating_scale scale) : trainer_(p, scale) {}
+  reference_runner(const stream_params& p, factor_model seed) : trainer_(p, std::move(seed)) {}
   void apply(const rating_batch& b) {
     rs_.clear();
     for (const auto& e : b.ratings)
@@ -125,12 +126,54 @@ TEST_CASE("local engine: the graph's model equals the single-threaded streaming 
   require_equivalent(*model, ref.model());
 }
 
+TEST_CASE("local engine: a graph seeded with a trained model goes on as the seeded trainer does",
+          "[engine][equivalence][seed]") {
+  auto partitions = GENERATE(std::size_t{1}, std::size_t{2}, std::size_t{4});
+  INFO(partitions << " partition(s)");
+  // Many users, so that the batches after the seed bring new keys as well as known ones.
+  auto batches = take_batches(*synthetic_source({.users = 6000, .items = 400, .ratings = 24'000,
+                                                 .batch_size = 1000, .seed = 5}),
+                              100);
+  REQUIRE(batches.size() == 24);
+  // The seed: a model trained on the first 12 batches with other settings.
+  auto seed_params = equivalence_params(10);
+  seed_params.passes = 1;
+  seed_params.gamma = 0.05;
+  reference_runner seeder(seed_params, rating_scale{});
+  for (std::size_t b = 0; b < 12; ++b)
+    seeder.apply(batches[b]);
+  auto seed = std::make_shared<const factor_model>(seeder.model());
+  std::vector<rating_batch> rest(batches.begin() + 12, batches.end());
+
+  auto p = equivalence_params(10);
+  reference_runner ref(p, *seed);
+  for (const auto& b : rest)
+    ref.apply(b);
+  CHECK(ref.model().n_users() > seed->n_users());  // the rest brings new users
+
+  auto g = make_streaming_graph(replay(rest), p, partitions);
+  g.seed_model = seed;
+  auto engine = local_engine::make(g, {.workers = 2, .max_in_flight = 2});
+  REQUIRE(engine);
+  // Before any batch, the snapshot is the seed itself.
+  require_equivalent((*engine)->snapshot().value(), *seed);
+  REQUIRE((*engine)->run());
+  require_equivalent((*engine)->snapshot().value(), ref.model());
+
+  // A seed of another rank is refused before anything runs.
+  auto wrong = make_streaming_graph(replay(rest), equivalence_params(8), partitions);
+  wrong.seed_model = seed;
+  auto refused = local_engine::make(wrong);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().message == "seed model has rank 10, params say 8");
+}
+
 TEST_CASE("local engine: snapshots after any batch match the reference at that batch",
           "[engine][equivalence]") {
   auto batches = take_batches(
     *synthetic_source({.users = 80, .items = 60, .ratings = 3000, .batch_size = 300}), 100);
   auto p = equivalence_params();
-  reference_runner ref(p, {});
+  reference_runner ref(p, rating_scale{});
   auto engine = local_engine::make(make_streaming_graph(replay(batches), p, 3), {}).value();
   for (std::size_t b = 0; b < 4; ++b) {
     ref.apply(batches[b]);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "graph/graph.hpp"
+#include "ingest_test_util.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;
@@ -125,6 +126,44 @@ TEST_CASE("file source: reads MovieLens 100K in batches and reports a missing fi
   auto r = missing->next();
   REQUIRE_FALSE(r);
   CHECK(r.err().code == errc::io);
+}
+
+TEST_CASE("file source: streams in chunks the batches a whole-file read gives", "[graph]") {
+  auto path = test::data_dir() + "/ml-100k/u.data";
+  auto table = read_ratings(path);
+  REQUIRE(table);
+  auto all = to_batch(table->ratings, table->users, table->items).ratings;
+  // Counts that do and do not divide the chunk of 65,536; an event-time window of a day
+  // (u.data is not in time order, so windows close at any point of a chunk).
+  for (batch_policy policy : {batch_policy{.max_ratings = 1000}, batch_policy{.max_ratings = 70'000},
+                              batch_policy{.max_ratings = 0, .interval = 86'400},
+                              batch_policy{.max_ratings = 500, .interval = 3'600}}) {
+    INFO("max_ratings " << policy.max_ratings << ", interval " << policy.interval);
+    auto streamed = drain(*file_source(path, {}, policy));
+    auto whole = drain(*memory_source(all, policy));
+    CHECK(streamed.size() == whole.size());
+    CHECK(streamed == whole);
+  }
+}
+
+TEST_CASE("file source: a bad line midway fails after the batches before it", "[graph]") {
+  std::string text;
+  for (int k = 1; k <= 2500; ++k)
+    text += std::to_string(k) + "\t" + std::to_string(k % 7 + 1) + "\t4\t" + std::to_string(k) + "\n";
+  text += "7\tseven\t4\t1\n";
+  ingest_test::temp_file file(text, ".data");
+  ingest_options strict;
+  strict.format = input_format::ml100k;
+  auto src = file_source(file.path, strict, {.max_ratings = 1000});
+  for (int b = 0; b < 2; ++b) {
+    auto ok = src->next();
+    REQUIRE(ok);
+    REQUIRE(*ok);
+    CHECK((*ok)->size() == 1000);
+  }
+  auto bad = src->next();
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().message.find(file.path + ":2501:") == 0);
 }
 
 TEST_CASE("synthetic source: same seed, same stream, ratings on the scale", "[graph]") {

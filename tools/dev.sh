@@ -4,7 +4,9 @@
 #   tools/dev.sh test   install missing Debian packages, build, run every test (CI calls this)
 #   tools/dev.sh deps   only install missing packages;  tools/dev.sh build   only configure and build
 # Environment: RECFLOW_DATA (folder holding ml-100k/ ...; default ../shared/data, then ./data),
-# BUILD_DIR (default build), JOBS (default: number of cores), CI=true (warnings become errors).
+# BUILD_DIR (default build), JOBS (default: number of cores), CI=true (warnings become errors),
+# SANITIZE=0 (test: skip the ASan/UBSan run of the suite), FUZZ_SECONDS (test: seconds per
+# fuzz target, default 20; 0 skips fuzzing).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,7 +15,8 @@ jobs=${JOBS:-$(nproc)}
 
 # What the build needs, one Debian 12 package each (README.md says why each is there);
 # gnuplot-nox draws the charts of `recflow compare` (its test checks one).
-packages=(g++ cmake make libcaf-dev libboost-dev libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 gnuplot-nox)
+packages=(g++ cmake make libcaf-dev libboost-dev libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 gnuplot-nox
+          clang libclang-rt-14-dev)
 
 install_deps() {
   local missing=()
@@ -58,8 +61,19 @@ case "${1:-}" in
   test)
     install_deps; build
     export RECFLOW_DATA=${RECFLOW_DATA:-$(cd "$root/.." && pwd)/shared/data}
-    cd "$build_dir"
-    ctest --output-on-failure -j "$jobs" --timeout 900
+    (cd "$build_dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
+    # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer (SANITIZE=0
+    # skips it), then a bounded run of every fuzz target (FUZZ_SECONDS=0 skips it).
+    if [ "${SANITIZE:-1}" != 0 ]; then
+      asan_dir=${ASAN_BUILD_DIR:-$root/build-asan}
+      cmake -S "$root" -B "$asan_dir" -DCMAKE_BUILD_TYPE=Release -DRECFLOW_SANITIZE=ON \
+        -DRECFLOW_BUILD_BENCH=OFF -DRECFLOW_WERROR=$([ "${CI:-}" = true ] && echo ON || echo OFF) >/dev/null
+      cmake --build "$asan_dir" -j "$jobs"
+      (cd "$asan_dir" && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j "$jobs" --timeout 900)
+    fi
+    if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+      FUZZ_SECONDS=${FUZZ_SECONDS:-20} "$root/tools/fuzz.sh"
+    fi
     ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
 esac

@@ -37,6 +37,7 @@ struct stream_options {
   std::string init_model;
   std::string engine = "local";
   bool engine_given = false;  ///< --engine was on the command line or in the config
+  bool rank_given = false;    ///< --rank was given (else a seed model's rank is taken)
   local_stream_options local;
   std::string csv = "recflow-stream.csv";
   bool no_csv = false;
@@ -64,14 +65,10 @@ int run_stream(stream_options& o) {
     return report({errc::invalid_argument, "--mode must be batch-gradient or sgd, got '" + o.mode + "'"});
   if (o.engine != "local" && o.engine != "reference")
     return report({errc::invalid_argument, "--engine must be local or reference, got '" + o.engine + "'"});
-  // The graph starts from an empty model and runs batch-gradient steps only: without an
-  // explicit --engine, a seed model or --mode sgd selects the reference loop.
-  if (!o.engine_given && (!o.init_model.empty() || o.params.mode != update_mode::batch_gradient))
+  // The graph runs batch-gradient steps only: without an explicit --engine, --mode sgd
+  // selects the reference loop.
+  if (!o.engine_given && o.params.mode != update_mode::batch_gradient)
     o.engine = "reference";
-  if (o.engine == "local" && !o.init_model.empty())
-    return report({errc::invalid_argument,
-                   "--init-model needs --engine reference for now: the actor graph starts "
-                   "from an empty model"});
   if (o.engine == "local" && o.params.mode != update_mode::batch_gradient)
     return report({errc::invalid_argument,
                    "--mode sgd is sequential by nature: run it with --engine reference"});
@@ -79,6 +76,17 @@ int run_stream(stream_options& o) {
     return report(ok.err());
   if (o.local.partitions == 0)
     return report({errc::invalid_argument, "partition count must be positive, got 0"});
+  // A seed model (a trained model the stream continues from) sets the rank unless --rank
+  // says otherwise (then a mismatch is an error naming both ranks).
+  std::shared_ptr<const factor_model> seed;
+  if (!o.init_model.empty()) {
+    auto loaded = load_model(o.init_model);
+    if (!loaded)
+      return report(loaded.err());
+    seed = std::make_shared<const factor_model>(std::move(*loaded));
+    if (!o.rank_given)
+      o.params.rank = seed->rank();
+  }
   o.params.seed = o.data.seed;
   o.eval.order_seed = o.data.seed;
   if (auto ok = validate(o.params); !ok)
@@ -95,7 +103,7 @@ int run_stream(stream_options& o) {
     return report(data.err());
   std::unique_ptr<stream_serving> serving;
   if (!o.serve.empty()) {
-    auto s = stream_serving::start(o.serve, o.serving, o.params.rank, data->train.scale);
+    auto s = stream_serving::start(o.serve, o.serving, o.params.rank, data->train.scale, seed);
     if (!s)
       return report(s.err());
     serving = std::move(*s);
@@ -140,6 +148,7 @@ int run_stream(stream_options& o) {
   std::vector<stream_report> reports;
   factor_model model;
   if (o.engine == "local") {
+    o.local.seed_model = seed;
     auto run = run_stream(o.params, data->train, data->test, o.eval, o.local, on_batch);
     if (!run)
       return report(run.err());
@@ -147,12 +156,9 @@ int run_stream(stream_options& o) {
     model = std::move(run->model);
   } else {
     auto trainer = [&]() -> result<streaming_trainer> {
-      if (o.init_model.empty())
+      if (!seed)
         return streaming_trainer::make(o.params, data->train.scale);
-      auto seed_model = load_model(o.init_model);
-      if (!seed_model)
-        return seed_model.err();
-      return streaming_trainer::make(o.params, std::move(*seed_model));
+      return streaming_trainer::make(o.params, *seed);
     }();
     if (!trainer)
       return report(trainer.err());
@@ -239,7 +245,9 @@ void add_stream_command(CLI::App& app, int& exit_status) {
     "stream", "Stream ratings in micro-batches, printing validation RMSE after each batch");
   o->data.add_to(*cmd);
   auto& p = o->params;
-  cmd->add_option("--rank,-k", p.rank, "Factor dimension")->capture_default_str();
+  auto* rank = cmd->add_option("--rank,-k", p.rank,
+                               "Factor dimension (with --init-model: the model's, unless given)");
+  rank->capture_default_str();
   cmd->add_option("--batch-size", o->eval.batch_size, "Ratings per micro-batch")->capture_default_str();
   cmd->add_option("--passes", p.passes, "Passes over each micro-batch")->capture_default_str();
   cmd->add_option("--order", o->order, "random (seeded) or time (by timestamp)")->capture_default_str();
@@ -258,12 +266,13 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--init-stddev", p.init_stddev, "Stddev of the seeded initial factors")
     ->capture_default_str();
   cmd->add_option("--init-model", o->init_model,
-                  "Start from a saved model (e.g. from `recflow batch --save`)");
+                  "Start from a saved model (e.g. from `recflow batch --save`); its rank is "
+                  "used unless --rank is given");
   add_ranking_options(*cmd, o->ranking);
   auto* engine = cmd->add_option("--engine", o->engine,
                                  "local (the actor dataflow graph) or reference (the "
                                  "single-threaded loop); both give the same model. Default "
-                                 "local, or reference with --init-model or --mode sgd");
+                                 "local, or reference with --mode sgd");
   engine->capture_default_str();
   cmd->add_option("--workers", o->local.engine.workers, "Actor scheduler threads (--engine local)")
     ->capture_default_str();
@@ -288,8 +297,9 @@ void add_stream_command(CLI::App& app, int& exit_status) {
                   "(negative: until SIGINT/SIGTERM)")
     ->capture_default_str();
   o->serving.add_to(*cmd);
-  cmd->callback([o, engine, &exit_status] {
+  cmd->callback([o, engine, rank, &exit_status] {
     o->engine_given = engine->count() > 0;
+    o->rank_given = rank->count() > 0;
     exit_status = run_stream(*o);
   });
 }

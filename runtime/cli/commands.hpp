@@ -13,6 +13,7 @@ void add_stream_command(CLI::App& app, int& exit_status);
 void add_query_commands(CLI::App& app, int& exit_status);
 void add_compare_command(CLI::App& app, int& exit_status);
 void add_partitions_command(CLI::App& app, int& exit_status);
+void add_tune_command(CLI::App& app, int& exit_status);
 void add_serve_command(CLI::App& app, int& exit_status);
 
 }  // namespace recflow::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   recflow::cli::add_query_commands(app, status);
   recflow::cli::add_compare_command(app, status);
   recflow::cli::add_partitions_command(app, status);
+  recflow::cli::add_tune_command(app, status);
   recflow::cli::add_serve_command(app, status);
   try {
     app.parse(argc, argv);

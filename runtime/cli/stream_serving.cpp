@@ -17,14 +17,20 @@ stream_serving::~stream_serving() {
 
 result<std::unique_ptr<stream_serving>> stream_serving::start(const std::string& listen,
                                                               const serve_tuning& tuning,
-                                                              int rank, rating_scale scale) {
+                                                              int rank, rating_scale scale,
+                                                              std::shared_ptr<const factor_model> seed) {
   auto where = serve::parse_listen(listen);
   if (!where)
     return where.err();
   if (auto ok = serve::validate(tuning.service()); !ok)
     return ok.err();
   std::unique_ptr<stream_serving> s(new stream_serving(tuning));
-  s->svc_.publish(std::make_shared<const factor_model>(rank, scale), 0, 0);
+  if (seed) {
+    s->link_.seed_rated(*seed);
+    s->svc_.publish(std::move(seed), 0, 0);
+  } else {
+    s->svc_.publish(std::make_shared<const factor_model>(rank, scale), 0, 0);
+  }
   auto server = serve::http_server::start(s->svc_, tuning.http(*where));
   if (!server)
     return server.err();

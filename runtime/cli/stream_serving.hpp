@@ -18,11 +18,13 @@ namespace recflow::cli {
 
 class stream_serving {
  public:
-  /// Blocks the stop signals, publishes an empty model (version 0) of `rank` on `scale`
-  /// and starts listening on `listen`. Construct before any other thread starts.
+  /// Blocks the stop signals, publishes the model the stream starts from as version 0
+  /// (`seed`, or an empty model of `rank` on `scale`) and starts listening on `listen`.
+  /// Construct before any other thread starts.
   static result<std::unique_ptr<stream_serving>> start(const std::string& listen,
                                                        const serve_tuning& tuning, int rank,
-                                                       rating_scale scale);
+                                                       rating_scale scale,
+                                                       std::shared_ptr<const factor_model> seed = {});
   /// Routes the stream's source and models through the service.
   void attach(local_stream_options& local);
   /// Publishes the final model (with its rated-items index) as version `batches`.

@@ -41,7 +41,8 @@ struct local_engine::impl {
     std::size_t owners_done = 0;
     bool routed = false;
     batch_stamp stamp;
-    std::vector<shard_parts> users, items;
+    std::vector<shard_parts> users, items;        ///< snapshot as copies (views off)
+    std::vector<shard_view> user_views, item_views;  ///< snapshot in place; owners hold
   };
 
   streaming_graph graph;
@@ -101,6 +102,63 @@ struct local_engine::impl {
     sys.reset();
   }
 
+  /// Loads graph.seed_model into the owners (each shard gets the keys its partitioner
+  /// routes to it) and continues the running mean from the model's.
+  result<void> seed() {
+    if (!graph.seed_model)
+      return {};
+    const auto& m = *graph.seed_model;
+    auto n = graph.partitions;
+    auto k = std::size_t(m.rank());
+    auto split = [&](const id_map& ids, const std::vector<double>& bias, const factor_table& f,
+                     const std::vector<std::uint32_t>& counts, const partitioner& part,
+                     std::uint8_t side_tag) {
+      std::vector<seed_shard> out(n);
+      for (std::uint32_t s = 0; s < n; ++s) {
+        out[s].key_base = ids.size();
+        out[s].parts.side = side_tag;
+        out[s].parts.shard = s;
+      }
+      for (index_t j = 0; j < ids.size(); ++j) {
+        auto& p = out[part(ids.external(j))].parts;
+        p.ids.push_back(ids.external(j));
+        p.first_seen.push_back(j);
+        p.counts.push_back(counts[j]);
+        p.bias.push_back(bias[j]);
+        auto row = f.row(j);
+        p.factors.insert(p.factors.end(), row.data(), row.data() + k);
+      }
+      return out;
+    };
+    auto user_parts = split(m.users(), m.user_bias(), m.U(), m.user_count(),
+                            graph.user_partitioner, 0);
+    auto item_parts = split(m.items(), m.item_bias(), m.P(), m.item_count(),
+                            graph.item_partitioner, 1);
+    std::optional<error> err;
+    auto load = [&](const caf::actor& owner, seed_shard& part) {
+      (*self)
+        ->request(owner, opts.stall_timeout, std::move(part))
+        .receive(
+          [&](const std::string& message) {
+            if (!message.empty() && !err)
+              err = error{errc::invalid_argument, "seeding the model: " + message};
+          },
+          [&](caf::error& e) {
+            if (!err)
+              err = error{errc::io, "seeding the model: " + caf::to_string(e)};
+          });
+    };
+    for (std::size_t s = 0; s < n; ++s) {
+      load(users[s], user_parts[s]);
+      load(items[s], item_parts[s]);
+    }
+    if (err)
+      return *err;
+    mu = m.mu();
+    mu_count = m.mu_count();
+    return {};
+  }
+
   bool wants_snapshot(std::uint64_t batch) const {
     return graph.evaluation && (batch + 1) % graph.evaluation->every == 0;
   }
@@ -134,25 +192,57 @@ struct local_engine::impl {
     auto& f = it->second;
     if (!f.routed || f.owners_done != users.size() + items.size())
       return;
-    if (f.stamp.snapshot && (f.users.size() != users.size() || f.items.size() != items.size()))
+    auto n_user = f.users.size() + f.user_views.size();
+    auto n_item = f.items.size() + f.item_views.size();
+    if (f.stamp.snapshot && (n_user != users.size() || n_item != items.size()))
       return;
     f.m.latency_seconds = seconds_since(f.start);
     f.m.ratings_per_second =
       f.m.latency_seconds > 0 ? double(f.m.ratings) / f.m.latency_seconds : 0.0;
     if (f.stamp.snapshot && graph.evaluation) {
-      auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
-                                  f.stamp.mu_count, f.users, f.items);
-      if (model) {
-        const auto& v = *graph.evaluation->validation;
-        auto em = evaluate(*model, v.ratings, v.users, v.items);
+      const auto& v = *graph.evaluation->validation;
+      if (!f.user_views.empty() || !f.item_views.empty()) {
+        // Every owner holds after this batch: read the shards in place, then release them.
+        std::vector<const shard_store*> us(users.size()), is(items.size());
+        for (const auto& view : f.user_views)
+          us[view.shard] = view.store;
+        for (const auto& view : f.item_views)
+          is[view.shard] = view.store;
+        auto em = evaluate_shards(v, f.stamp.mu, graph.scale, us, graph.user_partitioner, is,
+                                  graph.item_partitioner);
         f.m.rmse = em.rmse;
         f.m.mae = em.mae;
-        if (graph.on_model)
-          graph.on_model(f.m.batch, std::move(*model));
+        if (graph.on_model) {  // serving: a copy of the model, taken while the owners hold
+          std::vector<shard_parts> up, ip;
+          for (const auto& view : f.user_views)
+            up.push_back(view.store->export_parts(view.batch, view.shard));
+          for (const auto& view : f.item_views)
+            ip.push_back(view.store->export_parts(view.batch, view.shard));
+          auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
+                                      f.stamp.mu_count, up, ip);
+          if (model)
+            graph.on_model(f.m.batch, std::move(*model));
+          else
+            broken = model.err();
+        }
       } else {
-        broken = model.err();
+        auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
+                                    f.stamp.mu_count, f.users, f.items);
+        if (model) {
+          auto em = evaluate(*model, v.ratings, v.users, v.items);
+          f.m.rmse = em.rmse;
+          f.m.mae = em.mae;
+          if (graph.on_model)
+            graph.on_model(f.m.batch, std::move(*model));
+        } else {
+          broken = model.err();
+        }
       }
     }
+    if (!f.user_views.empty() || !f.item_views.empty())
+      for (auto* group : {&users, &items})
+        for (auto& a : *group)
+          (*self)->send(a, release_atom::value);
     history.push_back(f.m);
     sum.batches += 1;
     sum.ratings += f.m.ratings;
@@ -220,6 +310,12 @@ struct local_engine::impl {
           (p.side == 0 ? f.users : f.items).push_back(std::move(p));
           complete(batch, on_batch, stop, pred, sum);
         },
+        [&](shard_view& v) {
+          auto batch = v.batch - 1;  // viewed after applying batch number v.batch
+          auto& f = in_flight.at(batch);
+          (v.side == 0 ? f.user_views : f.item_views).push_back(v);
+          complete(batch, on_batch, stop, pred, sum);
+        },
         [&](caf::down_msg& dm) {
           broken = error{errc::io, "an actor of the graph stopped unexpectedly: "
                                      + caf::to_string(dm.reason)};
@@ -269,7 +365,10 @@ result<std::unique_ptr<local_engine>> local_engine::make(streaming_graph g,
     return ok.err();
   if (auto ok = validate(o); !ok)
     return ok.err();
-  return std::unique_ptr<local_engine>(new local_engine(std::make_unique<impl>(std::move(g), o)));
+  auto state = std::make_unique<impl>(std::move(g), o);
+  if (auto ok = state->seed(); !ok)
+    return ok.err();
+  return std::unique_ptr<local_engine>(new local_engine(std::move(state)));
 }
 
 result<run_summary> local_engine::run(const batch_callback& on_batch) {

@@ -50,7 +50,8 @@ result<local_stream_result> run_stream(const stream_params& params, const rating
   g.user_partitioner = by_user;
   g.item_partitioner = by_item;
   g.training = params;
-  g.scale = train.scale;
+  g.scale = local.seed_model ? local.seed_model->scale() : train.scale;
+  g.seed_model = local.seed_model;
   g.evaluation = evaluation_options{std::make_shared<const rating_table>(validation), 1};
   g.on_model = local.on_model;
   if (local.wrap_source)

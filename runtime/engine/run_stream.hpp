@@ -20,6 +20,8 @@ struct local_stream_options {
   /// stream's degrees), "random" or "consistent" (see graph/partitioners.hpp).
   std::string partitioner = "hash";
   engine_options engine{};           ///< workers, batches in flight, stall timeout
+  /// A trained model to continue from (see streaming_graph::seed_model); null = empty.
+  std::shared_ptr<const factor_model> seed_model{};
   /// When set, wraps the training source (e.g. to merge ratings posted to a server into
   /// the next micro-batch, or to end the stream early).
   std::function<std::shared_ptr<rating_source>(std::shared_ptr<rating_source>)> wrap_source{};
@@ -34,8 +36,8 @@ struct local_stream_result {
 };
 
 /// Streams `train` (ordered by `opts.order`, `opts.order_seed`) through a graph in batches
-/// of `opts.batch_size` (at most `opts.max_batches`, 0 = all), starting from an empty
-/// model on train's scale; after each batch evaluates a snapshot on `validation` (ids
+/// of `opts.batch_size` (at most `opts.max_batches`, 0 = all), starting from
+/// `local.seed_model` or else an empty model on train's scale; after each batch evaluates a snapshot on `validation` (ids
 /// matched by external id). Reports every batch to `on_batch`.
 result<local_stream_result> run_stream(const stream_params& params, const rating_table& train,
                                        const rating_table& validation,

@@ -4,7 +4,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "actors/factor_owner.hpp"
 #include "actors/messages.hpp"
+#include "graph/partitioner.hpp"
+#include "model/metrics.hpp"
 #include "model/error.hpp"
 #include "model/model.hpp"
 
@@ -16,5 +19,15 @@ namespace recflow {
 result<factor_model> assemble_model(int rank, rating_scale scale, double mu,
                                     std::uint64_t mu_count, const std::vector<shard_parts>& users,
                                     const std::vector<shard_parts>& items);
+
+/// RMSE and MAE on `test` of the model the shards hold, read in place (no copy): what
+/// evaluate(assemble_model(...), test) gives, bit for bit, with the same predictions
+/// (clamped; an unknown user or item falls back to biases, then mu). `users[s]` is the
+/// store of user shard s, which `user_part` maps user ids to (items alike).
+error_metrics evaluate_shards(const rating_table& test, double mu, rating_scale scale,
+                              const std::vector<const shard_store*>& users,
+                              const partitioner& user_part,
+                              const std::vector<const shard_store*>& items,
+                              const partitioner& item_part);
 
 }  // namespace recflow

@@ -71,6 +71,14 @@ result<void> validate(const streaming_graph& g) {
   if (g.training.mode != update_mode::batch_gradient)
     return invalid("the graph trains with update_mode::batch_gradient only (sgd updates "
                    "rating by rating and cannot be partitioned)");
+  if (g.seed_model) {
+    const auto& m = *g.seed_model;
+    if (m.rank() != g.training.rank)
+      return invalid("seed model has rank " + std::to_string(m.rank()) + ", params say "
+                     + std::to_string(g.training.rank));
+    if (m.scale().min != g.scale.min || m.scale().max != g.scale.max)
+      return invalid("seed model's rating scale differs from the graph's");
+  }
   if (g.evaluation) {
     if (!g.evaluation->validation)
       return invalid("evaluation has no validation set");

@@ -19,6 +19,7 @@
 #include "graph/partitioner.hpp"
 #include "graph/source.hpp"
 #include "model/error.hpp"
+#include "model/model.hpp"
 #include "model/ratings.hpp"
 #include "model/streaming.hpp"
 
@@ -57,6 +58,11 @@ struct streaming_graph {
   stream_params training;                    ///< must use update_mode::batch_gradient
   rating_scale scale;                        ///< the model's scale (predictions are clamped)
   std::optional<evaluation_options> evaluation;
+  /// A trained model the stream continues from (e.g. batch ALS, or a checkpoint): its
+  /// rows are loaded into the owners before the first batch and the running mean goes on
+  /// from its mu and mu_count, as a streaming_trainer built from it does. Its rank must
+  /// equal training.rank and its scale the graph's. Null: start from an empty model.
+  std::shared_ptr<const factor_model> seed_model{};
   /// When set with `evaluation`, receives each evaluated snapshot (batch number, 1-based,
   /// and the model as of that batch: consistent, never half a batch), e.g. to serve it.
   /// Called on the engine's driving thread: it should hand the model over and return.

@@ -54,8 +54,10 @@ struct modulo_partitioner {
 class partitioner {
  public:
   partitioner() = default;
-  template <key_partitioner P>
-    requires(!std::same_as<std::remove_cvref_t<P>, partitioner>)
+  // The "not a partitioner" test comes first, so that checking key_partitioner (which
+  // asks whether P is copyable) never recurses into this constructor (clang would).
+  template <class P>
+    requires(!std::same_as<std::remove_cvref_t<P>, partitioner>) && key_partitioner<P>
   partitioner(P p) : impl_(std::make_shared<model<P>>(std::move(p))) {}
 
   std::size_t operator()(std::int64_t key) const { return (*impl_)(key); }

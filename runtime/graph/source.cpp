@@ -3,6 +3,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "data/rating_reader.hpp"
 #include "model/model.hpp"
 
 namespace recflow {
@@ -47,26 +48,102 @@ class replay_source final : public rating_source {
   std::size_t at_ = 0;
 };
 
+/// Reads the file through a rating_reader a chunk at a time and cuts it by the policy, so
+/// that memory holds one chunk and the pending batch, never the whole file (plus the id
+/// maps, which grow with distinct users and items, as the model does).
 class file_replay_source final : public rating_source {
  public:
   file_replay_source(std::string path, ingest_options opts, batch_policy policy)
     : path_(std::move(path)), opts_(std::move(opts)), policy_(policy) {}
 
   result<std::optional<rating_batch>> next() override {
-    if (!replay_) {
-      auto table = read_ratings(path_, opts_);
-      if (!table)
-        return table.err();
-      replay_.emplace(to_batch(table->ratings, table->users, table->items).ratings, policy_);
+    if (auto ok = validate(policy_); !ok)
+      return ok.err();
+    if (!reader_) {
+      auto r = rating_reader::open(path_, opts_);
+      if (!r)
+        return r.err();
+      reader_.emplace(std::move(*r));
     }
-    return replay_->next();
+    // Read until the pending events hold a whole batch: max_ratings of them, or one past
+    // the batch's event-time window, or the end of the file.
+    for (;;) {
+      auto have = pending_.size() - head_;
+      if (have > 0 && batch_is_whole(have))
+        break;
+      if (eof_)
+        break;
+      // Read no further than the batch needs, so that in strict mode a bad line fails the
+      // batch it belongs to, after every earlier batch was returned.
+      auto want = policy_.max_ratings != 0 ? policy_.max_ratings - have : chunk;
+      if (auto ok = fill(want); !ok)
+        return ok.err();
+    }
+    if (head_ == pending_.size())
+      return std::optional<rating_batch>{};
+    rating_batch b;
+    auto window_end = pending_[head_].timestamp + policy_.interval;
+    while (head_ < pending_.size()) {
+      if (policy_.max_ratings != 0 && b.size() == policy_.max_ratings)
+        break;
+      if (policy_.interval > 0 && !b.empty() && pending_[head_].timestamp >= window_end)
+        break;
+      b.ratings.push_back(pending_[head_++]);
+    }
+    scanned_ = 0;
+    return std::optional<rating_batch>{std::move(b)};
   }
 
  private:
+  /// Ratings read at a time when batches are cut by event time only.
+  static constexpr std::size_t chunk = 1 << 12;
+
+  bool batch_is_whole(std::size_t have) {
+    if (policy_.max_ratings != 0 && have >= policy_.max_ratings)
+      return true;
+    if (policy_.interval > 0) {
+      // The window of the batch starting at head_ closes at the first later event (in
+      // file order) outside it; scanned_ remembers how far that was checked.
+      auto window_end = pending_[head_].timestamp + policy_.interval;
+      if (scanned_ < head_ + 1)
+        scanned_ = head_ + 1;
+      for (; scanned_ < pending_.size(); ++scanned_)
+        if (pending_[scanned_].timestamp >= window_end)
+          return true;
+    }
+    return false;
+  }
+
+  result<void> fill(std::size_t want) {
+    if (head_ > 0) {  // drop what was emitted before growing
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(head_));
+      scanned_ = scanned_ > head_ ? scanned_ - head_ : 0;
+      head_ = 0;
+    }
+    chunk_.clear();
+    auto n = reader_->next(want, ids_, chunk_);
+    if (!n)
+      return n.err();
+    if (*n == 0) {
+      eof_ = true;
+      return {};
+    }
+    for (const auto& r : chunk_)
+      pending_.push_back({ids_.users.external(r.user), ids_.items.external(r.item),
+                          static_cast<float>(r.value), r.timestamp});
+    return {};
+  }
+
   std::string path_;
   ingest_options opts_;
   batch_policy policy_;
-  std::optional<replay_source> replay_;
+  std::optional<rating_reader> reader_;
+  rating_table ids_;                  ///< the reader's id maps (distinct ids only)
+  std::vector<rating> chunk_;
+  std::vector<rating_event> pending_;  ///< read, not yet emitted from head_ on
+  std::size_t head_ = 0;
+  std::size_t scanned_ = 0;  ///< pending_[head_ + 1, scanned_) lie inside head_'s window
+  bool eof_ = false;
 };
 
 /// splitmix64 + Box-Muller, the same generator on every standard library.

@@ -59,9 +59,11 @@ std::shared_ptr<rating_source> memory_source(std::vector<rating_event> events,
 /// Replays the ratings of `table` in the order they are stored, cut by `policy`.
 std::shared_ptr<rating_source> memory_source(const rating_table& table, batch_policy policy = {});
 
-/// Reads `path` through the ingest reader (whole file on the first `next()`: runtime/data
-/// has no chunked reader yet), then replays it cut by `policy`. A read error is
-/// reported by the first `next()`.
+/// Streams `path` through the chunked rating_reader (same formats, detection and
+/// strict/lenient modes as read_ratings), cut by `policy`: memory holds the pending
+/// batch (and the reader's 1 MiB block), never the whole file. The file is opened by the first
+/// `next()`; a bad line (strict mode) fails the `next()` that reaches it with
+/// `FILE:LINE: reason`, after every earlier batch was returned.
 std::shared_ptr<rating_source> file_source(std::string path, ingest_options opts = {},
                                            batch_policy policy = {});
 

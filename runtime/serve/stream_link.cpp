@@ -60,6 +60,15 @@ std::shared_ptr<rating_source> stream_link::wrap(std::shared_ptr<rating_source> 
   return source_from([this, inner]() { return next(*inner); });
 }
 
+void stream_link::seed_rated(const factor_model& seed) {
+  std::lock_guard lock(log_mutex_);
+  for (index_t u = 0; u + 1 < seed.rated().offsets.size(); ++u)
+    for (auto i : seed.rated().of(u))
+      pairs_.emplace_back(seed.users().external(u), seed.items().external(i));
+  seed_pairs_ = pairs_.size();
+  batch_end_.assign(1, pairs_.size());
+}
+
 void stream_link::on_model(std::uint64_t batch, factor_model&& m) {
   {
     std::lock_guard lock(slot_mutex_);
@@ -120,7 +129,7 @@ void stream_link::publisher() {
       rated.offsets.push_back(rated.items.size());
     }
     m.rated() = std::move(rated);
-    svc_.publish(std::make_shared<const factor_model>(std::move(m)), batch, seen);
+    svc_.publish(std::make_shared<const factor_model>(std::move(m)), batch, seen - seed_pairs_);
     {
       std::lock_guard lock(slot_mutex_);
       published_ = batch;

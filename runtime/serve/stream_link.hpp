@@ -34,6 +34,9 @@ class stream_link {
 
   /// The training source with posted ratings merged in (see the file comment).
   std::shared_ptr<rating_source> wrap(std::shared_ptr<rating_source> inner);
+  /// The stream continues from `seed` (a trained model): what its users rated stays
+  /// excluded from their top-N. Call before the stream starts.
+  void seed_rated(const factor_model& seed);
   /// Hands over the model after `batch` (1-based); returns at once.
   void on_model(std::uint64_t batch, factor_model&& m);
   /// Ends the stream at the next batch boundary (the source then reports its end).
@@ -57,6 +60,7 @@ class stream_link {
   std::mutex log_mutex_;
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs_;  ///< (user, item) of every batch
   std::vector<std::size_t> batch_end_{0};                      ///< pairs_ offset after batch b
+  std::size_t seed_pairs_ = 0;                                 ///< pairs_ from the seed model
 
   std::mutex slot_mutex_;
   std::condition_variable slot_cv_;

@@ -1,0 +1,57 @@
+// recflow tune on the actor pool: every task runs once, and the search's outcome is the
+// same for any number of workers.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <vector>
+
+#include "engine/tune_pool.hpp"
+#include "model/tune_problem.hpp"
+#include "tests/test_util.hpp"
+
+using namespace recflow;
+
+TEST_CASE("tune pool: runs every task exactly once and reports each", "[engine][tune]") {
+  auto [workers, n] = GENERATE(table<std::size_t, std::size_t>({
+    {1, 0}, {1, 5}, {2, 1}, {2, 37}, {3, 200}, {8, 3}}));
+  INFO(workers << " workers, " << n << " tasks");
+  std::vector<std::atomic<int>> runs(n);
+  std::vector<int> dones(n, 0);
+  actor_pool_executor(workers)(
+    n, [&](std::size_t i) { runs[i].fetch_add(1); }, [&](std::size_t i) { ++dones[i]; });
+  for (std::size_t i = 0; i < n; ++i) {
+    CHECK(runs[i].load() == 1);
+    CHECK(dones[i] == 1);
+  }
+}
+
+TEST_CASE("tune pool: the same winner and scores with 1, 2 and 3 workers", "[engine][tune]") {
+  test::planted_params pp;
+  pp.users = 120;
+  pp.items = 90;
+  pp.density = 0.3;
+  pp.noise = 0.3;
+  auto data = test::make_planted(pp);
+  tune_problem p;
+  p.space.mode = tune_mode::batch;
+  p.space.params = {parse_param("rank=2,3,6", tune_mode::batch).value(),
+                    parse_param("lambda=0.01..100:log", tune_mode::batch).value()};
+  p.als.iterations = 4;
+  p.folds = validation_folds(data.table, 0.2, 3, 42).value();
+  auto objective = make_objective(p);
+  auto defaults = default_candidate(p.space, p.als);
+  tune_options o{.trials = 12, .seed = 11};
+  auto one = run_search(p.space, defaults, objective, o, actor_pool_executor(1)).value();
+  for (std::size_t workers : {2u, 3u}) {
+    INFO(workers << " workers");
+    auto many = run_search(p.space, defaults, objective, o, actor_pool_executor(workers)).value();
+    REQUIRE(many.ranked.size() == one.ranked.size());
+    for (std::size_t k = 0; k < one.ranked.size(); ++k) {
+      CHECK(many.ranked[k].settings.values == one.ranked[k].settings.values);
+      CHECK(many.ranked[k].rmse == one.ranked[k].rmse);  // bit for bit
+      CHECK(many.ranked[k].fraction == one.ranked[k].fraction);
+    }
+    CHECK(many.work == one.work);
+    CHECK(many.trials == one.trials);
+  }
+}
