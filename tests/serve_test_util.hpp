@@ -83,19 +83,21 @@ class http_client {
 class child_process {
  public:
   child_process(const std::vector<std::string>& args, std::string log) : log_(std::move(log)) {
+    // Everything the child needs is prepared before fork: it only calls async-signal-safe
+    // functions (open, dup2, execv, _exit).
+    std::string exe = RECFLOW_CLI_PATH;
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    argv.push_back(exe.data());
+    for (auto& a : copy)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
       int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(fd, 1);
       ::dup2(fd, 2);
-      std::vector<char*> argv;
-      std::string exe = RECFLOW_CLI_PATH;
-      argv.push_back(exe.data());
-      std::vector<std::string> copy = args;
-      for (auto& a : copy)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
       ::execv(exe.c_str(), argv.data());
       ::_exit(127);
     }
