@@ -8,6 +8,8 @@
 #include "engine/als_engine.hpp"
 #include "engine/run_stream.hpp"
 #include "cli/stream_sources.hpp"
+#include "serve/http_server.hpp"
+#include "serve/service.hpp"
 #include "model/als.hpp"
 #include "model/ranking.hpp"
 #include "model/stream_eval.hpp"
@@ -114,4 +116,17 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(t.at("sample") == (tune.sample_grid ? "grid" : "random"));
   CHECK(num(t, "seed") == static_cast<double>(tune.seed));
   CHECK(num(t, "iterations") == als.iterations);
+  recflow::serve::http_options http;
+  recflow::serve::service_options service;
+  for (const char* section : {"serve", "stream"}) {
+    INFO("section " << section);
+    const auto& v = toml.at(section);
+    CHECK(num(v, "serve-threads") == static_cast<double>(http.threads));
+    CHECK(num(v, "max-body") == static_cast<double>(http.max_body));
+    CHECK(num(v, "max-n") == static_cast<double>(service.max_n));
+    CHECK(num(v, "fold-in-lambda") == service.fold_in.lambda);
+    CHECK(num(v, "fold-in-lambda-bias") == service.fold_in.lambda_bias);
+  }
+  CHECK(toml.at("serve").at("listen") == "127.0.0.1:8080");
+  CHECK(num(s, "serve-linger") == -1.0);
 }

@@ -15,6 +15,7 @@
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
 #include "cli/stream_sources.hpp"
+#include "cli/stream_serving.hpp"
 #include "model/metrics.hpp"
 #include "model/model_io.hpp"
 #include "model/ranking.hpp"
@@ -47,6 +48,9 @@ struct stream_options {
   bool json = false;
   bool quiet = false;
   source_cli_options sources;  ///< --source, --checkpoint-dir, --resume (stream_sources.hpp)
+  std::string serve;          ///< HOST:PORT: serve queries while training
+  double serve_linger = -1;   ///< seconds to serve the final model; negative: until a signal
+  serve_tuning serving;
 };
 
 int run_stream(stream_options& o) {
@@ -106,6 +110,12 @@ int run_stream(stream_options& o) {
   if (auto ok = validate(o.ranking); !ok)
     return report(ok.err());
 
+  if (!o.serve.empty() && o.engine != "local")
+    return report({errc::invalid_argument, "--serve needs --engine local (the actor graph)"});
+  if (!o.serve.empty() && (o.sources.wanted() || !o.nodes.empty()))
+    return report({errc::invalid_argument,
+                   "--serve runs with --train/--data on the local engine: not with --source, "
+                   "--checkpoint-dir, --resume or --nodes yet"});
   if (o.sources.wanted() && !o.local.nodes.empty())
     return report({errc::invalid_argument,
                    "--source, --checkpoint-dir and --resume run on the local engine only, not "
@@ -117,6 +127,14 @@ int run_stream(stream_options& o) {
   auto data = load_data(o.data);
   if (!data)
     return report(data.err());
+  std::unique_ptr<stream_serving> serving;
+  if (!o.serve.empty()) {
+    auto s = stream_serving::start(o.serve, o.serving, o.params.rank, data->train.scale, seed);
+    if (!s)
+      return report(s.err());
+    serving = std::move(*s);
+    serving->attach(o.local);
+  }
 
   std::ofstream csv;
   if (!o.no_csv) {
@@ -185,6 +203,8 @@ int run_stream(stream_options& o) {
 
   // Remember what each user rated, so that recommendations from the saved model skip it.
   model.rated() = rated_in_model(model, data->train.ratings, data->train.users, data->train.items);
+  if (serving)
+    serving->finish(model, reports.size(), reports.empty() ? 0 : reports.back().ratings_seen);
   auto final_metrics = evaluate(model, data->test);
   auto ranked = evaluate_ranking(model, data->test, o.ranking);
   double update_seconds = 0.0;
@@ -243,6 +263,8 @@ int run_stream(stream_options& o) {
     add_ranking_json(j, ranked);
     print_json(j);
   }
+  if (serving)
+    serving->linger(o.serve_linger);
   return exit_ok;
 }
 
@@ -303,6 +325,14 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet,-q", o->quiet, "Only the final line (and the JSON summary)");
   o->sources.add_to(*cmd);
+  cmd->add_option("--serve", o->serve,
+                  "HOST:PORT: answer HTTP/JSON queries from the model as it trains (port 0: any "
+                  "free port; the address is printed on stderr)");
+  cmd->add_option("--serve-linger", o->serve_linger,
+                  "With --serve: seconds to keep serving the final model once the stream ends "
+                  "(negative: until SIGINT/SIGTERM)")
+    ->capture_default_str();
+  o->serving.add_to(*cmd);
   cmd->callback([o, engine, rank, &exit_status] {
     o->engine_given = engine->count() > 0;
     o->rank_given = rank->count() > 0;

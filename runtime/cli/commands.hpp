@@ -16,5 +16,6 @@ void add_partitions_command(CLI::App& app, int& exit_status);
 void add_tune_command(CLI::App& app, int& exit_status);
 void add_node_command(CLI::App& app, int& exit_status);
 void add_publish_command(CLI::App& app, int& exit_status);
+void add_serve_command(CLI::App& app, int& exit_status);
 
 }  // namespace recflow::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   recflow::cli::add_tune_command(app, status);
   recflow::cli::add_node_command(app, status);
   recflow::cli::add_publish_command(app, status);
+  recflow::cli::add_serve_command(app, status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

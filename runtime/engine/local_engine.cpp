@@ -213,6 +213,19 @@ struct local_engine::impl {
                                   graph.item_partitioner);
         f.m.rmse = em.rmse;
         f.m.mae = em.mae;
+        if (graph.on_model) {  // serving: a copy of the model, taken while the owners hold
+          std::vector<shard_parts> up, ip;
+          for (const auto& view : f.user_views)
+            up.push_back(view.store->export_parts(view.batch, view.shard));
+          for (const auto& view : f.item_views)
+            ip.push_back(view.store->export_parts(view.batch, view.shard));
+          auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
+                                      f.stamp.mu_count, up, ip);
+          if (model)
+            graph.on_model(f.m.batch, std::move(*model));
+          else
+            broken = model.err();
+        }
       } else {
         auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
                                     f.stamp.mu_count, f.users, f.items);
@@ -220,6 +233,8 @@ struct local_engine::impl {
           auto em = evaluate(*model, v.ratings, v.users, v.items);
           f.m.rmse = em.rmse;
           f.m.mae = em.mae;
+          if (graph.on_model)
+            graph.on_model(f.m.batch, std::move(*model));
         } else {
           broken = model.err();
         }

@@ -82,6 +82,9 @@ result<local_stream_result> run_stream(const stream_params& params, const rating
   g.scale = local.seed_model ? local.seed_model->scale() : train.scale;
   g.seed_model = local.seed_model;
   g.evaluation = evaluation_options{std::make_shared<const rating_table>(validation), 1};
+  g.on_model = local.on_model;
+  if (local.wrap_source)
+    g.source = local.wrap_source(std::move(g.source));
   if (!local.nodes.empty()) {
     auto engine = cluster_engine::make(std::move(g), {.nodes = local.nodes, .engine = local.engine});
     if (!engine)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct local_stream_options {
   std::vector<node_endpoint> nodes{};
   /// With nodes: called once with the placement (cluster_engine::explain) before running.
   std::function<void(const std::string&)> on_placement{};
+  /// When set, wraps the training source (e.g. to merge ratings posted to a server into
+  /// the next micro-batch, or to end the stream early).
+  std::function<std::shared_ptr<rating_source>(std::shared_ptr<rating_source>)> wrap_source{};
+  /// When set, receives the model after every batch (see streaming_graph::on_model).
+  std::function<void(std::uint64_t batch, factor_model&& model)> on_model{};
 };
 
 /// What a streamed run produced.

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,10 @@ struct streaming_graph {
   /// from its mu and mu_count, as a streaming_trainer built from it does. Its rank must
   /// equal training.rank and its scale the graph's. Null: start from an empty model.
   std::shared_ptr<const factor_model> seed_model{};
+  /// When set with `evaluation`, receives each evaluated snapshot (batch number, 1-based,
+  /// and the model as of that batch: consistent, never half a batch), e.g. to serve it.
+  /// Called on the engine's driving thread: it should hand the model over and return.
+  std::function<void(std::uint64_t batch, factor_model&& model)> on_model{};
 
   /// The edges as the engine runs them, in data order (names used in metrics).
   std::vector<graph_edge> edges() const;

@@ -1,0 +1,252 @@
+// Serving latency and throughput on 127.0.0.1 with our own load generator (Asio/Beast,
+// keep-alive connections), idle and while the actor graph streams, and the cost of the
+// queries to training. Every figure is printed beside its baseline from the same run.
+//
+//   ./bench_serve                              # ml-latest-small, rank 50, 4 connections, 3 s phases
+//   ./bench_serve --data PATH --rank 50 --connections 4 --seconds 3 --rate 1000
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/core.h>
+
+#include "data/ingest.hpp"
+#include "engine/run_stream.hpp"
+#include "model/split.hpp"
+#include "serve/http_server.hpp"
+#include "serve/service.hpp"
+#include "serve/stream_link.hpp"
+
+using namespace recflow;
+using clock_type = std::chrono::steady_clock;
+namespace http = boost::beast::http;
+
+namespace {
+
+struct options {
+  std::string data = "../shared/data/ml-latest-small/ratings.csv";
+  int rank = 50;
+  std::size_t connections = 4;
+  double seconds = 3.0;
+  double rate = 1000.0;  ///< queries/s of the paced phases
+  std::size_t server_threads = 1;
+};
+
+options parse(int argc, char** argv) {
+  options o;
+  if (const char* d = std::getenv("RECFLOW_DATA"))
+    o.data = std::string(d) + "/ml-latest-small/ratings.csv";
+  for (int a = 1; a + 1 < argc; a += 2) {
+    std::string k = argv[a], v = argv[a + 1];
+    if (k == "--data") o.data = v;
+    else if (k == "--rank") o.rank = std::stoi(v);
+    else if (k == "--connections") o.connections = std::stoul(v);
+    else if (k == "--seconds") o.seconds = std::stod(v);
+    else if (k == "--rate") o.rate = std::stod(v);
+    else if (k == "--server-threads") o.server_threads = std::stoul(v);
+    else { fmt::print(stderr, "unknown option {}\n", k); std::exit(2); }
+  }
+  return o;
+}
+
+struct load_result {
+  std::vector<double> micros;  ///< latency of each request
+  double seconds = 0.0;
+  std::size_t errors = 0;
+  double pct(double q) const {
+    if (micros.empty()) return 0.0;
+    auto v = micros;
+    auto k = static_cast<std::size_t>(q * double(v.size() - 1));
+    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(k), v.end());
+    return v[k];
+  }
+  double rps() const { return seconds > 0 ? double(micros.size()) / seconds : 0.0; }
+};
+
+/// `conns` keep-alive connections sending `target(k)` for `seconds`: back to back when
+/// `rate` is 0, else paced so that all together send `rate` requests/s (latency counted
+/// from the scheduled send time, so a late server is not hidden).
+template <class Target>
+load_result run_load(std::uint16_t port, std::size_t conns, double seconds, double rate,
+                     Target target, const std::atomic<bool>* until = nullptr) {
+  std::vector<load_result> parts(conns);
+  std::vector<std::thread> threads;
+  auto start = clock_type::now();
+  for (std::size_t c = 0; c < conns; ++c)
+    threads.emplace_back([&, c] {
+      boost::asio::io_context ioc;
+      boost::asio::ip::tcp::socket s(ioc);
+      s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+      boost::beast::flat_buffer buf;
+      auto& r = parts[c];
+      auto interval = rate > 0 ? std::chrono::duration<double>(double(conns) / rate) : std::chrono::duration<double>(0);
+      auto next = start + std::chrono::duration_cast<clock_type::duration>(interval * (double(c) / double(conns)));
+      std::uint64_t k = c * 1'000'003ull;
+      for (;;) {
+        auto now = clock_type::now();
+        if (until ? until->load() : std::chrono::duration<double>(now - start).count() >= seconds)
+          break;
+        auto sent = now;
+        if (rate > 0) {
+          if (next > now)
+            std::this_thread::sleep_until(next);
+          sent = next;
+          next += std::chrono::duration_cast<clock_type::duration>(interval);
+        }
+        http::request<http::empty_body> req{http::verb::get, target(k++), 11};
+        req.set(http::field::host, "127.0.0.1");
+        http::write(s, req);
+        http::response<http::string_body> res;
+        http::read(s, buf, res);
+        if (res.result_int() != 200)
+          ++r.errors;
+        r.micros.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - sent).count());
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  load_result all;
+  all.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  for (auto& p : parts) {
+    all.micros.insert(all.micros.end(), p.micros.begin(), p.micros.end());
+    all.errors += p.errors;
+  }
+  return all;
+}
+
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto o = parse(argc, argv);
+  auto table = read_ratings(o.data);
+  if (!table) {
+    fmt::print(stderr, "{}\n", table.err().message);
+    return 1;
+  }
+  auto sp = random_split(table->ratings, 0.8, 42);
+  auto train = table->with_ratings(sp.train);
+  auto validation = table->with_ratings(sp.test);
+  stream_params params;
+  params.rank = o.rank;
+  stream_eval_options eval;  // batches of 1,000
+  fmt::print("bench_serve: {} ({} training ratings in batches of {}), rank {}, {} connections, "
+             "{} server thread(s), {:.0f} s phases, paced rate {:.0f}/s, {} cores\n",
+             o.data, train.size(), eval.batch_size, o.rank, o.connections, o.server_threads,
+             o.seconds, o.rate, std::thread::hardware_concurrency());
+
+  serve::query_service svc;
+  svc.publish(std::make_shared<const factor_model>(o.rank, train.scale), 0);
+  auto server = serve::http_server::start(svc, {.host = "127.0.0.1", .port = 0, .threads = o.server_threads});
+  if (!server) {
+    fmt::print(stderr, "{}\n", server.err().message);
+    return 1;
+  }
+  auto port = (*server)->port();
+
+  // Training: repeated full streams over the training set for at least `seconds`; returns ratings/s.
+  auto train_for = [&](double seconds, bool serving) {
+    std::uint64_t ratings = 0;
+    auto start = clock_type::now();
+    do {
+      local_stream_options local;
+      std::unique_ptr<serve::stream_link> link;
+      if (serving) {
+        link = std::make_unique<serve::stream_link>(svc);
+        local.wrap_source = [&](std::shared_ptr<rating_source> s) { return link->wrap(std::move(s)); };
+        local.on_model = [&](std::uint64_t b, factor_model&& m) { link->on_model(b, std::move(m)); };
+      }
+      auto run = run_stream(params, train, validation, eval, local);
+      if (!run) {
+        fmt::print(stderr, "{}\n", run.err().message);
+        std::exit(1);
+      }
+      if (link)
+        link->flush();
+      ratings += train.size();
+      if (!serving)
+        svc.publish(std::make_shared<const factor_model>(std::move(run->model)), run->reports.size());
+    } while (std::chrono::duration<double>(clock_type::now() - start).count() < seconds);
+    return double(ratings) / std::chrono::duration<double>(clock_type::now() - start).count();
+  };
+  auto base_rate = train_for(o.seconds, false);  // also publishes a trained model
+  auto model = svc.snapshot()->model;
+  std::vector<std::int64_t> users, items;
+  for (index_t u = 0; u < model->n_users(); ++u)
+    if (model->user_known(u)) users.push_back(model->users().external(u));
+  for (index_t i = 0; i < model->n_items(); ++i)
+    if (model->item_known(i)) items.push_back(model->items().external(i));
+  auto predict = [&](std::uint64_t k) {
+    auto h = mix(k);
+    return fmt::format("/predict?user={}&item={}", users[h % users.size()], items[(h >> 32) % items.size()]);
+  };
+  auto recommend = [&](std::uint64_t k) {
+    return fmt::format("/recommend?user={}&n=10", users[mix(k) % users.size()]);
+  };
+  auto mixed = [&](std::uint64_t k) { return k % 2 ? predict(k) : recommend(k); };
+
+  auto line = [](const char* what, const load_result& r, const load_result* base) {
+    fmt::print("  {:<44} p50 {:>7.1f} us  p99 {:>7.1f} us  {:>8.0f} req/s  errors {}", what,
+               r.pct(0.5), r.pct(0.99), r.rps(), r.errors);
+    if (base)
+      fmt::print("   (p99 x{:.2f}, req/s x{:.2f} vs idle)", r.pct(0.99) / base->pct(0.99), r.rps() / base->rps());
+    fmt::print("\n");
+  };
+  fmt::print("model: {} users, {} items known\n", users.size(), items.size());
+  fmt::print("latency, idle server (no training), closed loop:\n");
+  auto idle_p = run_load(port, o.connections, o.seconds, 0, predict);
+  line("predict", idle_p, nullptr);
+  auto idle_r = run_load(port, o.connections, o.seconds, 0, recommend);
+  line("recommend top-10", idle_r, nullptr);
+  auto idle_paced = run_load(port, o.connections, o.seconds, o.rate, mixed);
+  line(fmt::format("predict+recommend paced {:.0f}/s", o.rate).c_str(), idle_paced, nullptr);
+
+  // While streaming: the load runs until the training loop is done.
+  auto while_training = [&](double rate, auto target, double& train_rate) {
+    std::atomic<bool> stop{false};
+    load_result r;
+    std::thread load([&] { r = run_load(port, o.connections, 0, rate, target, &stop); });
+    train_rate = train_for(o.seconds, true);
+    stop = true;
+    load.join();
+    return r;
+  };
+  fmt::print("latency while streaming (stream --serve: a snapshot published after every batch):\n");
+  double rate_p = 0, rate_r = 0, rate_paced = 0;
+  auto tr_p = while_training(0, predict, rate_p);
+  line("predict, closed loop", tr_p, &idle_p);
+  auto tr_r = while_training(0, recommend, rate_r);
+  line("recommend top-10, closed loop", tr_r, &idle_r);
+  auto paced_r = while_training(o.rate, recommend, rate_paced);
+  line(fmt::format("recommend top-10 paced {:.0f}/s", o.rate).c_str(), paced_r, nullptr);
+  double rate_serving = train_for(o.seconds, true);
+  double rate_mixed = 0;
+  auto paced_m = while_training(o.rate, mixed, rate_mixed);
+  line(fmt::format("predict+recommend paced {:.0f}/s", o.rate).c_str(), paced_m, &idle_paced);
+
+  fmt::print("training throughput (ratings/s, full streams of the training set, rank {}):\n", o.rank);
+  fmt::print("  {:<52} {:>9.0f}  (baseline)\n", "no server attached", base_rate);
+  fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", "publishing every batch, no queries", rate_serving, rate_serving / base_rate);
+  fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", fmt::format("publishing, {:.0f} queries/s (predict+recommend)", o.rate),
+             rate_mixed, rate_mixed / base_rate);
+  fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", fmt::format("publishing, {:.0f} top-10 queries/s", o.rate), rate_paced,
+             rate_paced / base_rate);
+  fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", "publishing, closed-loop predict", rate_p, rate_p / base_rate);
+  fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", "publishing, closed-loop top-10", rate_r, rate_r / base_rate);
+  (*server)->stop();
+  return 0;
+}

@@ -1,0 +1,65 @@
+#include "cli/stream_serving.hpp"
+
+#include <iostream>
+
+namespace recflow::cli {
+
+stream_serving::stream_serving(const serve_tuning& tuning)
+    : signals_(std::make_unique<stop_signals>([this] { link_.request_stop(); })),
+      svc_(tuning.service()),
+      link_(svc_) {}
+
+stream_serving::~stream_serving() {
+  signals_.reset();
+  if (server_)
+    server_->stop();
+}
+
+result<std::unique_ptr<stream_serving>> stream_serving::start(const std::string& listen,
+                                                              const serve_tuning& tuning,
+                                                              int rank, rating_scale scale,
+                                                              std::shared_ptr<const factor_model> seed) {
+  auto where = serve::parse_listen(listen);
+  if (!where)
+    return where.err();
+  if (auto ok = serve::validate(tuning.service()); !ok)
+    return ok.err();
+  std::unique_ptr<stream_serving> s(new stream_serving(tuning));
+  if (seed) {
+    s->link_.seed_rated(*seed);
+    s->svc_.publish(std::move(seed), 0, 0);
+  } else {
+    s->svc_.publish(std::make_shared<const factor_model>(rank, scale), 0, 0);
+  }
+  auto server = serve::http_server::start(s->svc_, tuning.http(*where));
+  if (!server)
+    return server.err();
+  s->server_ = std::move(*server);
+  std::cerr << "recflow: serving on http://" << s->server_->address() << " while training"
+            << std::endl;
+  return s;
+}
+
+void stream_serving::attach(local_stream_options& local) {
+  local.wrap_source = [this](std::shared_ptr<rating_source> inner) { return link_.wrap(std::move(inner)); };
+  local.on_model = [this](std::uint64_t batch, factor_model&& m) { link_.on_model(batch, std::move(m)); };
+}
+
+void stream_serving::finish(const factor_model& model, std::uint64_t batches,
+                            std::uint64_t ratings_seen) {
+  link_.flush();
+  svc_.set_rating_sink({});  // the stream is over: posted ratings are only folded in now
+  svc_.set_training(false);
+  svc_.publish(std::make_shared<const factor_model>(model), batches, ratings_seen);
+}
+
+void stream_serving::linger(double seconds) {
+  if (!signals_->stopped() && seconds != 0) {
+    std::cerr << "recflow: stream ended; serving the final model on http://" << address()
+              << (seconds < 0 ? " until SIGINT/SIGTERM" : "") << std::endl;
+    signals_->wait(std::chrono::milliseconds(seconds < 0 ? -1 : static_cast<long>(seconds * 1000)));
+  }
+  server_->stop();
+}
+
+}  // namespace recflow::cli

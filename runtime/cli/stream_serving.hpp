@@ -1,0 +1,50 @@
+/// `recflow stream --serve HOST:PORT`: a query service and an HTTP server beside the
+/// training stream. Each batch's model is published as it completes; ratings POSTed to
+/// /ratings join the next micro-batch; SIGINT or SIGTERM ends the stream at the next
+/// batch boundary (the run then finishes as usual: final metrics, --save, --json).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cli/serve_options.hpp"
+#include "cli/stop_signals.hpp"
+#include "engine/run_stream.hpp"
+#include "serve/http_server.hpp"
+#include "serve/service.hpp"
+#include "serve/stream_link.hpp"
+
+namespace recflow::cli {
+
+class stream_serving {
+ public:
+  /// Blocks the stop signals, publishes the model the stream starts from as version 0
+  /// (`seed`, or an empty model of `rank` on `scale`) and starts listening on `listen`.
+  /// Construct before any other thread starts.
+  static result<std::unique_ptr<stream_serving>> start(const std::string& listen,
+                                                       const serve_tuning& tuning, int rank,
+                                                       rating_scale scale,
+                                                       std::shared_ptr<const factor_model> seed = {});
+  /// Routes the stream's source and models through the service.
+  void attach(local_stream_options& local);
+  /// Publishes the final model (with its rated-items index) as version `batches`.
+  void finish(const factor_model& model, std::uint64_t batches, std::uint64_t ratings_seen);
+  /// Keeps serving the final model for `seconds` (negative: until SIGINT/SIGTERM), then stops.
+  void linger(double seconds);
+  std::string address() const { return server_->address(); }
+
+ private:
+  stream_serving(const serve_tuning& tuning);
+ public:
+  ~stream_serving();
+
+ private:
+  /// First member: blocks the signals before the other members start threads; reset
+  /// first in the destructor, so its handler never sees a destroyed link_.
+  std::unique_ptr<stop_signals> signals_;
+  serve::query_service svc_;
+  serve::stream_link link_;
+  std::unique_ptr<serve::http_server> server_;
+};
+
+}  // namespace recflow::cli

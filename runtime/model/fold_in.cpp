@@ -1,0 +1,91 @@
+#include "model/fold_in.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <Eigen/Cholesky>
+#include <Eigen/Dense>
+
+#include "model/cold_start.hpp"
+#include "model/top_n.hpp"
+
+namespace recflow {
+
+result<void> validate(const fold_in_params& p) {
+  auto check = [](double v, const char* name) -> result<void> {
+    if (!std::isfinite(v) || v < 0)
+      return error{errc::invalid_argument,
+                   std::string(name) + " must be finite and non-negative, got " + std::to_string(v)};
+    return {};
+  };
+  if (auto ok = check(p.lambda, "fold-in lambda"); !ok)
+    return ok;
+  if (auto ok = check(p.lambda_bias, "fold-in lambda-bias"); !ok)
+    return ok;
+  return check(p.lambda_exponent, "fold-in lambda-exponent");
+}
+
+result<folded_user> fold_in(const factor_model& m, std::span<const item_rating> ratings,
+                            const fold_in_params& p) {
+  const int k = m.rank();
+  folded_user out;
+  out.factors.assign(std::size_t(k), 0.0);
+  // z = [1, P_i], target r - mu - b_i: normal equations of the augmented vector [b, x].
+  Eigen::MatrixXd A = Eigen::MatrixXd::Zero(k + 1, k + 1);
+  Eigen::VectorXd rhs = Eigen::VectorXd::Zero(k + 1);
+  Eigen::VectorXd z(k + 1);
+  for (const auto& r : ratings) {
+    if (!std::isfinite(r.value))
+      return error{errc::invalid_value, "rating of item " + std::to_string(r.item) + " is not finite"};
+    auto i = m.items().find(r.item);
+    if (i == id_map::npos)
+      continue;
+    out.rated.push_back(i);
+    if (!m.item_known(i))
+      continue;
+    z[0] = 1.0;
+    z.tail(k) = m.P().row(i);
+    A.selfadjointView<Eigen::Lower>().rankUpdate(z);
+    rhs += (r.value - m.mu() - m.item_bias()[i]) * z;
+    ++out.used;
+  }
+  std::sort(out.rated.begin(), out.rated.end());
+  out.rated.erase(std::unique(out.rated.begin(), out.rated.end()), out.rated.end());
+  if (out.used == 0)
+    return out;
+  double scale = std::pow(static_cast<double>(out.used), p.lambda_exponent);
+  A(0, 0) += p.lambda_bias * scale + 1e-12;
+  for (int d = 1; d <= k; ++d)
+    A(d, d) += p.lambda * scale + 1e-12;
+  Eigen::VectorXd w = A.selfadjointView<Eigen::Lower>().ldlt().solve(rhs);
+  if (!w.allFinite())
+    return error{errc::invalid_value, "fold-in solve did not converge"};
+  out.bias = w[0];
+  for (int d = 0; d < k; ++d)
+    out.factors[std::size_t(d)] = w[d + 1];
+  return out;
+}
+
+double predict_folded(const factor_model& m, const folded_user& u, std::int64_t item) noexcept {
+  auto i = m.items().find(item);
+  bool item_known = i != id_map::npos && m.item_known(i);
+  if (u.used == 0)
+    return m.scale().clamp(item_known ? m.mu() + m.item_bias()[i] : m.mu());
+  if (!item_known)
+    return m.scale().clamp(m.mu() + u.bias);
+  Eigen::Map<const Eigen::VectorXd> x(u.factors.data(), m.rank());
+  return m.scale().clamp(m.mu() + u.bias + m.item_bias()[i] + x.dot(m.P().row(i)));
+}
+
+std::vector<scored_item> recommend_folded(const factor_model& m, const folded_user& u,
+                                          const recommend_options& opts) {
+  std::span<const index_t> excluded;
+  if (opts.exclude_rated)
+    excluded = u.rated;
+  if (u.used == 0)
+    return cold_start_items(m, opts, excluded);
+  return scan_top_n(m, u.factors, m.mu() + u.bias, excluded, opts.n, opts.candidates);
+}
+
+}  // namespace recflow

@@ -1,0 +1,54 @@
+/// An HTTP/1.1 server (Boost.Beast, keep-alive) in front of a query_service.
+///
+///   query_service svc;  svc.publish(model, 0);
+///   auto server = http_server::start(svc, {.host = "127.0.0.1", .port = 0}).value();
+///   std::cout << server->port();   // the port the OS picked
+///   server->stop();                // also done by the destructor
+///
+/// Bodies larger than `max_body` get 413, unparseable requests 400, and the connection
+/// is closed after either; a request never throws out of the server.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model/error.hpp"
+#include "serve/service.hpp"
+
+namespace recflow::serve {
+
+/// Where and how the server listens, with defaults.
+struct http_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;              ///< 0: any free port (read it back with port())
+  std::size_t threads = 1;             ///< threads running the I/O (and the queries)
+  std::size_t max_body = 1 << 20;      ///< bytes in a request body
+  std::size_t max_connections = 1024;  ///< accepted at once; more are closed at once
+};
+
+result<void> validate(const http_options& o);
+
+class http_server {
+ public:
+  /// Binds, listens and starts `o.threads` threads. Fails if the address cannot be bound.
+  static result<std::unique_ptr<http_server>> start(query_service& service, const http_options& o = {});
+  ~http_server();
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  /// The bound port (the OS's choice when asked for port 0).
+  std::uint16_t port() const noexcept;
+  /// The bound address as "HOST:PORT".
+  std::string address() const;
+  /// Stops accepting, closes connections and joins the threads. Idempotent.
+  void stop();
+
+  struct impl;
+
+ private:
+  explicit http_server(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace recflow::serve

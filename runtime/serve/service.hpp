@@ -1,0 +1,117 @@
+/// The query service: answers predict / recommend / similar / ratings / health / model
+/// from a versioned, immutable snapshot of the model. No HTTP and no CAF here: a request
+/// is (method, target, body) and an answer is (status, JSON text), so every route is
+/// testable without a socket (the HTTP server in http_server.hpp only moves bytes).
+///
+/// Consistency: the snapshot is a `std::shared_ptr<const serving_snapshot>` swapped
+/// atomically. A query loads it once and answers from it, so it never sees a
+/// half-applied batch, and publishing a new one never waits for queries.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "graph/batch.hpp"
+#include "model/cold_start.hpp"
+#include "model/fold_in.hpp"
+#include "model/model.hpp"
+
+namespace recflow::serve {
+
+/// What the service allows, with defaults.
+struct service_options {
+  fold_in_params fold_in{};          ///< regularisation of fold-ins
+  cold_start_options cold_start{};   ///< ranking for unknown users
+  std::size_t max_n = 1000;          ///< largest n of /recommend and /similar
+  std::size_t max_ratings_per_post = 10'000;  ///< ratings in one POST /ratings
+  std::size_t max_filter_items = 10'000;      ///< ids in one &items= filter
+};
+
+/// "max n must be positive" and friends.
+result<void> validate(const service_options& o);
+
+/// A user who arrived through POST /ratings while unknown to the model: everything they
+/// posted and their fold-in, solved against the snapshot of version `solved_version`.
+struct posted_user {
+  std::vector<item_rating> ratings;
+  folded_user folded;
+  std::uint64_t solved_version = 0;
+  bool fold = true;  ///< false: a user the model knows (their posts are only excluded from top-N)
+};
+
+/// One immutable state of the model as queries see it.
+struct serving_snapshot {
+  std::shared_ptr<const factor_model> model;
+  std::uint64_t version = 0;       ///< micro-batches applied (0 for a model loaded from a file)
+  std::uint64_t ratings_seen = 0;  ///< training ratings the stream has applied
+  /// Users who posted ratings, by external id (copy-on-write: entries are shared).
+  std::shared_ptr<const std::map<std::int64_t, std::shared_ptr<const posted_user>>> posted;
+  std::chrono::system_clock::time_point published;
+};
+
+/// An HTTP-free answer: a status code and a JSON body.
+struct answer {
+  int status = 200;
+  std::string body;
+};
+
+class query_service {
+ public:
+  /// `metadata` is shown by GET /model (e.g. the model file's key=value pairs).
+  explicit query_service(service_options o = {},
+                         std::vector<std::pair<std::string, std::string>> metadata = {});
+
+  /// Makes `m` the model queries see, as of `version` batches; users folded in so far
+  /// stay (their fold-in is re-solved against the new item factors when next asked).
+  void publish(std::shared_ptr<const factor_model> m, std::uint64_t version,
+               std::uint64_t ratings_seen = 0);
+  /// The current snapshot (never null after the first publish).
+  std::shared_ptr<const serving_snapshot> snapshot() const { return current_.load(); }
+
+  /// Where POSTed ratings go besides fold-in: in `stream --serve`, the next micro-batch.
+  /// Without a sink (serving a saved model) they are only folded in.
+  using rating_sink = std::function<void(std::vector<rating_event>)>;
+  void set_rating_sink(rating_sink sink);
+  /// Marks the stream as running or ended (shown by /health and /model).
+  void set_training(bool training) { training_.store(training); }
+
+  /// Answers one request. Never throws; a bad request gets a 4xx with {"error": ...}.
+  answer handle(std::string_view method, std::string_view target, std::string_view body);
+
+  /// The routes, with their query parameters already split (tests call them directly).
+  answer predict(const serving_snapshot& s, std::int64_t user, std::int64_t item) const;
+  answer recommend(const serving_snapshot& s, std::int64_t user, std::size_t n,
+                   const std::vector<std::int64_t>* only, bool include_rated) const;
+  answer similar(const serving_snapshot& s, std::int64_t item, std::size_t n) const;
+  answer post_ratings(std::string_view body);
+  answer health() const;
+  answer model_info() const;
+
+  const service_options& options() const noexcept { return opts_; }
+  /// Requests answered so far, by status class (2xx, 4xx, 5xx).
+  std::uint64_t answered(int status_class) const noexcept;
+
+ private:
+  /// The folded user of `p` against snapshot `s` (re-solved if `s` is newer).
+  folded_user folded_for(const serving_snapshot& s, const posted_user& p) const;
+
+  service_options opts_;
+  std::vector<std::pair<std::string, std::string>> metadata_;
+  std::atomic<std::shared_ptr<const serving_snapshot>> current_;
+  std::mutex write_;  ///< serialises publish and POST (readers never take it)
+  rating_sink sink_;
+  std::atomic<bool> training_{false};
+  std::atomic<std::uint64_t> answered_[3] = {};
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace recflow::serve

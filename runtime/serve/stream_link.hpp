@@ -1,0 +1,78 @@
+/// Serving while training: joins a training stream to a query_service.
+///
+/// - `wrap(source)`: ratings POSTed since the last batch join the next micro-batch (after
+///   the source's own ratings; once the source has ended they form batches of their own,
+///   until stop() or the engine stops asking); every batch's (user, item) pairs are
+///   recorded, so a published snapshot excludes from top-N what the stream has trained on.
+/// - `on_model(batch, model)`: the engine hands over each consistent model; a publisher
+///   thread adds the rated-items index and publishes it (latest wins: if the publisher
+///   falls behind, intermediate versions are skipped, training never waits for it).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "graph/source.hpp"
+#include "serve/service.hpp"
+
+namespace recflow::serve {
+
+class stream_link {
+ public:
+  /// Makes `svc` send posted ratings into this link and starts the publisher thread.
+  explicit stream_link(query_service& svc);
+  ~stream_link();
+  stream_link(const stream_link&) = delete;
+  stream_link& operator=(const stream_link&) = delete;
+
+  /// The training source with posted ratings merged in (see the file comment).
+  std::shared_ptr<rating_source> wrap(std::shared_ptr<rating_source> inner);
+  /// The stream continues from `seed` (a trained model): what its users rated stays
+  /// excluded from their top-N. Call before the stream starts.
+  void seed_rated(const factor_model& seed);
+  /// Hands over the model after `batch` (1-based); returns at once.
+  void on_model(std::uint64_t batch, factor_model&& m);
+  /// Ends the stream at the next batch boundary (the source then reports its end).
+  void request_stop() { stop_.store(true); }
+  /// Waits until the last model handed over is published.
+  void flush();
+  /// Ratings posted and not yet taken into a batch.
+  std::size_t pending() const;
+
+ private:
+  void publisher();
+  result<std::optional<rating_batch>> next(rating_source& inner);
+
+  query_service& svc_;
+  std::atomic<bool> stop_{false};
+  bool inner_ended_ = false;
+
+  mutable std::mutex queue_mutex_;
+  std::vector<rating_event> queue_;  ///< posted, waiting for the next batch
+
+  std::mutex log_mutex_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs_;  ///< (user, item) of every batch
+  std::vector<std::size_t> batch_end_{0};                      ///< pairs_ offset after batch b
+  std::size_t seed_pairs_ = 0;                                 ///< pairs_ from the seed model
+
+  std::mutex slot_mutex_;
+  std::condition_variable slot_cv_;
+  std::optional<std::pair<std::uint64_t, factor_model>> slot_;
+  std::uint64_t published_ = 0, handed_ = 0;
+  bool quit_ = false;
+
+  // Publisher thread only: what each user rated, by model dense indices (stable: the
+  // engine's models only ever append keys), up to pair `indexed_` of the log.
+  std::vector<std::vector<index_t>> rated_by_user_;
+  std::size_t indexed_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace recflow::serve
