@@ -71,7 +71,7 @@ case "${1:-}" in
       cmake -S "$root" -B "$asan_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 \
         -DRECFLOW_SANITIZE=ON \
         -DRECFLOW_BUILD_BENCH=OFF -DRECFLOW_WERROR=OFF >/dev/null
-      cmake --build "$asan_dir" -j "$jobs"
+      cmake --build "$asan_dir" -j "$jobs" --target recflow recflow_tests recflow_engine_tests
       (cd "$asan_dir" && ASAN_OPTIONS=detect_leaks=0 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$root/tools/ubsan.supp \
         ctest --output-on-failure -j "$jobs" --timeout 900)

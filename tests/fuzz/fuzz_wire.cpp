@@ -1,0 +1,99 @@
+// Fuzzes the network decoder (runtime/graph/wire): any bytes as a frame from a peer. A
+// frame must decode or be refused with an error, never read or write out of bounds; what
+// decodes must satisfy the bounds the owners rely on, and re-encoding it must be stable
+// (encode(decode(encode(decode(x)))) == encode(decode(x)), compared as bytes).
+#include <cstdint>
+#include <span>
+
+#include "fuzz_util.hpp"
+#include "graph/wire.hpp"
+
+using namespace recflow;
+
+namespace {
+
+wire::bytes reencode_rows(wire::kind k, const wire::rows& r) {
+  std::vector<std::uint32_t> gather(r.n_rows);
+  for (std::uint32_t j = 0; j < r.n_rows; ++j)
+    gather[j] = j;
+  wire::rows_source src;
+  src.batch = r.batch;
+  src.pass = r.pass;
+  src.from = r.from;
+  src.rank = r.rank;
+  src.local = r.local;
+  src.gather = gather;
+  src.errors = r.errors;
+  src.bias = r.bias.empty() ? nullptr : r.bias.data();
+  src.factors = r.factors.data();
+  return wire::encode_rows(k, src);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1)
+    return 0;
+  std::uint32_t shards = 1 + data[0] % 8;  // the receiver's view of the other side
+  std::span<const char> blob(reinterpret_cast<const char*>(data + 1), size - 1);
+  auto k = wire::peek_kind(blob);
+  if (!k)
+    return 0;
+  switch (*k) {
+    case wire::kind::batch: {
+      auto b = wire::decode_batch(blob);
+      if (!b)
+        return 0;
+      auto once = wire::encode_batch(b->stamp, b->ratings);
+      auto again = wire::decode_batch(once);
+      if (!again || wire::encode_batch(again->stamp, again->ratings) != once)
+        fuzz::fail("a decoded batch does not re-encode stably");
+      break;
+    }
+    case wire::kind::user_slice: {
+      auto s = wire::decode_user_slice(blob, shards);
+      if (!s)
+        return 0;
+      for (const auto& r : s->routes)
+        if (r.item_shard >= shards)
+          fuzz::fail("a decoded user route names an item shard out of range");
+      auto once = wire::encode_user_slice(s->stamp, s->routes);
+      auto again = wire::decode_user_slice(once, shards);
+      if (!again || wire::encode_user_slice(again->stamp, again->routes) != once)
+        fuzz::fail("a decoded user slice does not re-encode stably");
+      break;
+    }
+    case wire::kind::item_slice: {
+      auto s = wire::decode_item_slice(blob, shards);
+      if (!s)
+        return 0;
+      for (const auto& r : s->routes)
+        if (r.user_shard >= shards)
+          fuzz::fail("a decoded item route names a user shard out of range");
+      auto once = wire::encode_item_slice(s->stamp, s->routes);
+      auto again = wire::decode_item_slice(once, shards);
+      if (!again || wire::encode_item_slice(again->stamp, again->routes) != once)
+        fuzz::fail("a decoded item slice does not re-encode stably");
+      break;
+    }
+    case wire::kind::user_rows:
+    case wire::kind::item_rows: {
+      auto r = wire::decode_rows(blob, *k);
+      if (!r)
+        return 0;
+      if (r->factors.size() != std::size_t(r->n_rows) * r->rank)
+        fuzz::fail("decoded rows: factors disagree with rows x rank");
+      if (*k == wire::kind::user_rows && r->bias.size() != r->n_rows)
+        fuzz::fail("decoded user rows: biases disagree with the row count");
+      for (auto j : r->local)
+        if (j >= r->n_rows)
+          fuzz::fail("decoded rows: a rating names a row out of range");
+      auto once = reencode_rows(*k, *r);
+      auto again = wire::decode_rows(once, *k);
+      if (!again || reencode_rows(*k, *again) != once)
+        fuzz::fail("decoded rows do not re-encode stably");
+      break;
+    }
+  }
+  return 0;
+}
