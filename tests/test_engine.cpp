@@ -9,9 +9,13 @@
 #include "engine/local_engine.hpp"
 #include "engine/run_stream.hpp"
 #include "model/streaming.hpp"
+#include "engine_test_util.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;
+using test::replay;
+using test::require_equivalent;
+using test::take_batches;
 
 namespace {
 
@@ -33,54 +37,6 @@ class reference_runner {
   id_map users_, items_;
   std::vector<rating> rs_;
 };
-
-std::vector<rating_batch> take_batches(rating_source& src, std::size_t max) {
-  std::vector<rating_batch> out;
-  while (out.size() < max) {
-    auto b = src.next();
-    REQUIRE(b.has_value());
-    if (!*b)
-      break;
-    out.push_back(std::move(**b));
-  }
-  return out;
-}
-
-std::shared_ptr<rating_source> replay(std::vector<rating_batch> batches) {
-  auto at = std::make_shared<std::size_t>(0);
-  auto all = std::make_shared<std::vector<rating_batch>>(std::move(batches));
-  return source_from([at, all]() -> std::optional<rating_batch> {
-    if (*at == all->size())
-      return std::nullopt;
-    return (*all)[(*at)++];
-  });
-}
-
-/// Largest relative difference between two parameter vectors (0 when bit-equal).
-double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0.0;
-  for (std::size_t k = 0; k < a.size(); ++k) {
-    double scale = std::max({std::abs(a[k]), std::abs(b[k]), 1e-12});
-    worst = std::max(worst, std::abs(a[k] - b[k]) / scale);
-  }
-  return worst;
-}
-
-void require_equivalent(const factor_model& graph, const factor_model& ref) {
-  REQUIRE(graph.users() == ref.users());
-  REQUIRE(graph.items() == ref.items());
-  CHECK(graph.user_count() == ref.user_count());
-  CHECK(graph.item_count() == ref.item_count());
-  CHECK(graph.mu() == ref.mu());
-  CHECK(graph.mu_count() == ref.mu_count());
-  double worst = std::max({max_rel_diff(graph.user_bias(), ref.user_bias()),
-                           max_rel_diff(graph.item_bias(), ref.item_bias()),
-                           max_rel_diff(graph.U().data(), ref.U().data()),
-                           max_rel_diff(graph.P().data(), ref.P().data())});
-  INFO("largest relative difference " << worst);
-  CHECK(worst <= 1e-9);
-}
 
 stream_params equivalence_params(int rank = 8) {
   stream_params p;

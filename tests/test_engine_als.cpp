@@ -11,6 +11,7 @@
 #include "model/als.hpp"
 #include "model/als_blocks.hpp"
 #include "model/als_solver.hpp"
+#include "engine_test_util.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;
@@ -25,32 +26,9 @@ rating_table load(const std::string& data) {
   return std::move(*t);
 }
 
-/// Largest relative difference between two parameter vectors (0 when bit-equal).
-double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0.0;
-  for (std::size_t k = 0; k < a.size(); ++k) {
-    double scale = std::max({std::abs(a[k]), std::abs(b[k]), 1e-12});
-    worst = std::max(worst, std::abs(a[k] - b[k]) / scale);
-  }
-  return worst;
-}
-
+/// 0 difference in practice: same solver, same values, same order.
 void require_same_model(const factor_model& got, const factor_model& ref) {
-  REQUIRE(got.users() == ref.users());
-  REQUIRE(got.items() == ref.items());
-  CHECK(got.user_count() == ref.user_count());
-  CHECK(got.item_count() == ref.item_count());
-  CHECK(got.mu() == ref.mu());
-  CHECK(got.mu_count() == ref.mu_count());
-  CHECK(got.rated().offsets == ref.rated().offsets);
-  CHECK(got.rated().items == ref.rated().items);
-  double worst = std::max({max_rel_diff(got.user_bias(), ref.user_bias()),
-                           max_rel_diff(got.item_bias(), ref.item_bias()),
-                           max_rel_diff(got.U().data(), ref.U().data()),
-                           max_rel_diff(got.P().data(), ref.P().data())});
-  INFO("largest relative difference " << worst);
-  CHECK(worst <= 1e-9);  // 0 in practice: same solver, same values, same order
+  test::require_equivalent(got, ref, true);
 }
 
 /// Brute force: distinct (entity, other side's block) pairs over the ratings, i.e. how

@@ -20,10 +20,13 @@
 #include "engine/local_engine.hpp"
 #include "graph/wire.hpp"
 #include "node_process.hpp"
+#include "engine_test_util.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;
 using recflow::test::node_process;
+using recflow::test::replay;
+using recflow::test::require_equivalent;
 
 namespace {
 
@@ -38,40 +41,6 @@ std::vector<rating_batch> ml100k_batches(std::size_t n, std::size_t size = 1000)
     out.push_back(std::move(**b));
   }
   return out;
-}
-
-std::shared_ptr<rating_source> replay(std::vector<rating_batch> batches) {
-  auto at = std::make_shared<std::size_t>(0);
-  auto all = std::make_shared<std::vector<rating_batch>>(std::move(batches));
-  return source_from([at, all]() -> std::optional<rating_batch> {
-    if (*at == all->size())
-      return std::nullopt;
-    return (*all)[(*at)++];
-  });
-}
-
-double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0.0;
-  for (std::size_t k = 0; k < a.size(); ++k) {
-    double scale = std::max({std::abs(a[k]), std::abs(b[k]), 1e-12});
-    worst = std::max(worst, std::abs(a[k] - b[k]) / scale);
-  }
-  return worst;
-}
-
-void require_equivalent(const factor_model& a, const factor_model& b) {
-  REQUIRE(a.users() == b.users());
-  REQUIRE(a.items() == b.items());
-  CHECK(a.user_count() == b.user_count());
-  CHECK(a.item_count() == b.item_count());
-  CHECK(a.mu() == b.mu());
-  double worst = std::max({max_rel_diff(a.user_bias(), b.user_bias()),
-                           max_rel_diff(a.item_bias(), b.item_bias()),
-                           max_rel_diff(a.U().data(), b.U().data()),
-                           max_rel_diff(a.P().data(), b.P().data())});
-  INFO("largest relative difference " << worst);
-  CHECK(worst <= 1e-9);
 }
 
 std::vector<node_endpoint> endpoints(const std::vector<std::unique_ptr<node_process>>& nodes) {

@@ -1,0 +1,75 @@
+/// Helpers shared by the engine tests: replaying batches, reading batches off a source,
+/// and comparing two models parameter by parameter.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "graph/source.hpp"
+#include "model/model.hpp"
+
+namespace recflow::test {
+
+/// Up to `max` batches of `src`, in order.
+inline std::vector<rating_batch> take_batches(rating_source& src, std::size_t max) {
+  std::vector<rating_batch> out;
+  while (out.size() < max) {
+    auto b = src.next();
+    REQUIRE(b.has_value());
+    if (!*b)
+      break;
+    out.push_back(std::move(**b));
+  }
+  return out;
+}
+
+/// A source that replays `batches` as they are.
+inline std::shared_ptr<rating_source> replay(std::vector<rating_batch> batches) {
+  auto at = std::make_shared<std::size_t>(0);
+  auto all = std::make_shared<std::vector<rating_batch>>(std::move(batches));
+  return source_from([at, all]() -> std::optional<rating_batch> {
+    if (*at == all->size())
+      return std::nullopt;
+    return (*all)[(*at)++];
+  });
+}
+
+/// Largest relative difference between two parameter vectors (0 when bit-equal).
+inline double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0.0;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    double scale = std::max({std::abs(a[k]), std::abs(b[k]), 1e-12});
+    worst = std::max(worst, std::abs(a[k] - b[k]) / scale);
+  }
+  return worst;
+}
+
+/// The same ids, counts and mean, and every parameter within 1e-9 relative (the engine's
+/// equivalence bound); the rated-items index too when `rated` is set.
+inline void require_equivalent(const factor_model& got, const factor_model& ref,
+                               bool rated = false) {
+  REQUIRE(got.users() == ref.users());
+  REQUIRE(got.items() == ref.items());
+  CHECK(got.user_count() == ref.user_count());
+  CHECK(got.item_count() == ref.item_count());
+  CHECK(got.mu() == ref.mu());
+  CHECK(got.mu_count() == ref.mu_count());
+  if (rated) {
+    CHECK(got.rated().offsets == ref.rated().offsets);
+    CHECK(got.rated().items == ref.rated().items);
+  }
+  double worst = std::max({max_rel_diff(got.user_bias(), ref.user_bias()),
+                           max_rel_diff(got.item_bias(), ref.item_bias()),
+                           max_rel_diff(got.U().data(), ref.U().data()),
+                           max_rel_diff(got.P().data(), ref.P().data())});
+  INFO("largest relative difference " << worst);
+  CHECK(worst <= 1e-9);
+}
+
+}  // namespace recflow::test
