@@ -72,7 +72,8 @@ case "${1:-}" in
         -DRECFLOW_SANITIZE=ON \
         -DRECFLOW_BUILD_BENCH=OFF -DRECFLOW_WERROR=OFF >/dev/null
       cmake --build "$asan_dir" -j "$jobs" --target recflow recflow_tests recflow_engine_tests
-      (cd "$asan_dir" && ASAN_OPTIONS=detect_leaks=0 \
+      # verify_asan_link_order=0: a test runs the CLI under stdbuf, which preloads a library.
+      (cd "$asan_dir" && ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$root/tools/ubsan.supp \
         ctest --output-on-failure -j "$jobs" --timeout 900)
     fi

@@ -26,6 +26,9 @@ als_solver::als_solver(const als_params& p) : p_(p) {
   A_.resize(d, d);
   rhs_.resize(d);
   z_.resize(d);
+  // Eigen's LLT leaves its status unset until the first compute(); copying a solver (a
+  // vector of solvers growing) would copy an indeterminate enum (UBSan reports it).
+  llt_.compute(Eigen::MatrixXd::Identity(1, 1));
 }
 
 void als_solver::accumulate(Eigen::Index n, Eigen::Index d) {
