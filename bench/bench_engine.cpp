@@ -14,10 +14,12 @@
 
 #include <fmt/core.h>
 
+#include "bench/rusage.hpp"
 #include "engine/local_engine.hpp"
 #include "model/streaming.hpp"
 
 using namespace recflow;
+using recflow::bench::peak_rss_mb;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
@@ -55,12 +57,6 @@ options parse(int argc, char** argv) {
     }
   }
   return o;
-}
-
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return double(ru.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
 /// CPU seconds of every thread of the process (user + system).

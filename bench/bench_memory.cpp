@@ -25,9 +25,11 @@
 
 #include "bench/ratings_file.hpp"
 #include "data/ingest.hpp"
+#include "bench/rusage.hpp"
 #include "engine/local_engine.hpp"
 
 using namespace recflow;
+using recflow::bench::peak_rss_mb;
 namespace fs = std::filesystem;
 
 namespace {
@@ -80,12 +82,6 @@ struct child_report {
   std::uint64_t users = 0, items = 0;
   bool ok = false;
 };
-
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return double(ru.ru_maxrss) / 1024.0;
-}
 
 /// How the child feeds the graph.
 enum class variant {
