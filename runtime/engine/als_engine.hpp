@@ -32,7 +32,7 @@ struct als_graph_options {
   std::size_t workers = 2;     ///< CAF scheduler threads
   /// Block of a user / an item by external id; empty means hash partitioning (the item
   /// side salted, as the streaming graph does). Must have `partitions` partitions.
-  partitioner user_partitioner, item_partitioner;
+  partitioner user_partitioner{}, item_partitioner{};
   /// The run fails with "no progress for N ms" if no block reports for this long.
   std::chrono::milliseconds stall_timeout{120'000};
 };

@@ -19,8 +19,8 @@ struct als_rows {
   std::uint8_t side = 0;        ///< side of the rows (0 users, 1 items)
   std::uint32_t from = 0;       ///< sending block
   std::uint32_t to = 0;         ///< receiving block
-  std::vector<double> bias;     ///< one per row
-  std::vector<double> factors;  ///< rank doubles per row
+  std::vector<double> bias{};     ///< one per row
+  std::vector<double> factors{};  ///< rank doubles per row
 };
 
 /// Where one block's entities and ratings live, and what it exchanges with the other
