@@ -47,7 +47,8 @@ void ship(als_block_self* self, std::uint32_t iteration) {
     auto to = m.to;
     if (to >= st.peers.size())
       continue;  // no peer list (yet): the coordinator's stall timeout reports it
-    if (st.wire) {
+    // Across processes rows travel as a frame; a peer in this process gets them as they are.
+    if (st.wire && st.peers[to].node() != self->node()) {
       auto frame = wire::encode_als_rows(m, std::uint32_t(st.core->factors().rank()));
       st.wire_bytes += frame.size();
       self->send(st.peers[to], wire_frame{std::move(frame)});
@@ -55,6 +56,20 @@ void ship(als_block_self* self, std::uint32_t iteration) {
       self->send(st.peers[to], std::move(m));
     }
   }
+}
+
+/// A block with peers in other processes reports a rejected message to the coordinator
+/// (naming the block and the sender's node) and takes nothing more.
+void reject(als_block_self* self, side owner, std::uint32_t block, const error& e) {
+  auto& st = self->state;
+  st.failed = true;
+  auto from = self->current_sender();
+  self->send(st.coordinator,
+             frame_rejected{std::string(owner == side::user ? "user" : "item") + " block "
+                            + std::to_string(block) + " rejected a frame from "
+                            + (from ? "node " + caf::to_string(from->node())
+                                    : std::string("an unknown peer"))
+                            + ": " + e.message});
 }
 
 /// Stores rows; once the half-iteration is complete, solves and ships (users) or
@@ -99,29 +114,28 @@ caf::behavior als_block_behavior(als_block_self* self, side owner, std::uint32_t
     },
     [=](const als_rows& rows) {
       auto t0 = clock::now();
-      on_rows(self, owner, block, self->state.core->take(rows), rows.iteration, t0);
+      auto& st = self->state;
+      if (!st.wire)
+        return on_rows(self, owner, block, st.core->take(rows), rows.iteration, t0);
+      // A block of a cluster may hear from other processes: check before taking.
+      if (st.failed)
+        return;
+      auto complete = st.core->accept(rows);
+      if (!complete)
+        return reject(self, owner, block, complete.err());
+      on_rows(self, owner, block, *complete, rows.iteration, t0);
     },
     [=](const wire_frame& f) {
       auto t0 = clock::now();
       auto& st = self->state;
       if (st.failed)
         return;
-      auto reject = [&](const error& e) {
-        st.failed = true;
-        auto from = self->current_sender();
-        self->send(st.coordinator,
-                   frame_rejected{std::string(owner == side::user ? "user" : "item") + " block "
-                                  + std::to_string(block) + " rejected a frame from "
-                                  + (from ? "node " + caf::to_string(from->node())
-                                          : std::string("an unknown peer"))
-                                  + ": " + e.message});
-      };
       auto rows = wire::decode_als_rows(f.bytes);
       if (!rows)
-        return reject(rows.err());
+        return reject(self, owner, block, rows.err());
       auto complete = st.core->accept(*rows);
       if (!complete)
-        return reject(complete.err());
+        return reject(self, owner, block, complete.err());
       st.wire_bytes += f.bytes.size();
       on_rows(self, owner, block, *complete, rows->iteration, t0);
     },

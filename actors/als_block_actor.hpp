@@ -28,7 +28,7 @@ struct als_block_done {
   std::uint64_t user_rows_received = 0; ///< user rows received in the item half
   std::uint64_t messages = 0;           ///< messages sent plus received by this block
   double busy_seconds = 0.0;            ///< time in this block's handlers for the sweep
-  std::uint64_t wire_bytes = 0;         ///< frame bytes sent plus received (across processes)
+  std::uint64_t wire_bytes = 0;         ///< frame bytes sent plus received across processes
 };
 
 /// Block -> coordinator: its biases and factors, in its layout's entity order.
@@ -63,8 +63,9 @@ caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_blo
                            side owner, std::uint32_t block, const als_params& p,
                            std::shared_ptr<const factor_model> initial, caf::actor coordinator);
 
-/// A block on a node, for a driver in another process: rows travel as wire frames
-/// (graph/als_wire.hpp) that it validates against `layout`; a bad one is reported to
+/// A block on a node, for a driver in another process: rows to blocks in other processes
+/// travel as wire frames (graph/als_wire.hpp), to blocks in the same process as als_rows;
+/// it checks both against `layout` and its sweep (als_block_state::accept); a bad one is reported to
 /// `coordinator` as frame_rejected naming the block and the sending node, and the block
 /// ignores what follows. Item blocks report als_block_done with the frame bytes.
 caf::actor spawn_remote_als_block(caf::actor_system& sys,
