@@ -227,9 +227,9 @@ result<void> check_als_rows(const als_block_layout& l, std::uint32_t rank, const
   if (expected == 0)
     return bad(k, "from block " + str(x.from) + ", which sends this block nothing");
   if (x.bias.size() != expected || x.factors.size() != std::size_t(expected) * rank)
-    return bad(k, str(x.bias.size()) + " rows of " + str(x.bias.empty() ? 0 : x.factors.size() / x.bias.size())
-                    + " doubles from block " + str(x.from) + ", expected " + str(expected)
-                    + " of rank " + str(rank));
+    return bad(k, str(x.bias.size()) + " rows of rank "
+                    + str(x.bias.empty() ? 0 : x.factors.size() / x.bias.size()) + " from block "
+                    + str(x.from) + ", expected " + str(expected) + " of rank " + str(rank));
   return {};
 }
 
