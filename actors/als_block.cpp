@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cassert>
 #include <numeric>
+#include <string>
+
+#include "graph/als_wire.hpp"
 
 namespace recflow {
 
@@ -79,20 +82,6 @@ std::vector<std::vector<std::vector<std::uint32_t>>> build_side(
 
 }  // namespace
 
-std::uint32_t als_block_layout::expected_messages() const noexcept {
-  std::uint32_t n = 0;
-  for (std::size_t t = 0; t + 1 < in_offsets.size(); ++t)
-    n += in_offsets[t + 1] > in_offsets[t] ? 1 : 0;
-  return n;
-}
-
-std::uint64_t als_block_layout::rows_out() const noexcept {
-  std::uint64_t n = 0;
-  for (const auto& r : out_rows)
-    n += r.size();
-  return n;
-}
-
 als_block_plan als_block_plan::build(const rating_blocks& blocks,
                                      std::span<const std::uint32_t> user_block,
                                      std::span<const std::uint32_t> item_block,
@@ -116,8 +105,8 @@ als_block_plan als_block_plan::build(const rating_blocks& blocks,
 als_block_state::als_block_state(std::shared_ptr<const als_block_plan> plan, side owner,
                                  std::uint32_t block, const als_params& p,
                                  const factor_model& initial)
-  : plan_(std::move(plan)),
-    layout_(&(owner == side::user ? plan_->users : plan_->items).at(block)), params_(p),
+  : keep_(plan), layout_(&(owner == side::user ? plan->users : plan->items).at(block)),
+    params_(p),
     mu_(initial.mu()), factors_(p.rank),
     gathered_(p.rank), solver_(p) {
   const bool users = layout_->owner == side::user;
@@ -132,6 +121,44 @@ als_block_state::als_block_state(std::shared_ptr<const als_block_plan> plan, sid
   }
   gathered_.resize(layout_->in_offsets.empty() ? 0 : layout_->in_offsets.back());
   gathered_bias_.assign(gathered_.rows(), 0.0);
+}
+
+als_block_state::als_block_state(std::shared_ptr<const als_block_layout> layout,
+                                 const als_params& p, double mu, std::span<const double> bias,
+                                 std::span<const double> factors)
+  : keep_(layout), layout_(layout.get()), params_(p), mu_(mu), factors_(p.rank),
+    gathered_(p.rank), solver_(p) {
+  const auto n = layout_->entities.size();
+  assert(bias.size() == n && factors.size() == n * std::size_t(p.rank));
+  factors_.data().assign(factors.begin(), factors.end());
+  bias_.assign(bias.begin(), bias.end());
+  (void)n;
+  gathered_.resize(layout_->in_offsets.empty() ? 0 : layout_->in_offsets.back());
+  gathered_bias_.assign(gathered_.rows(), 0.0);
+}
+
+result<bool> als_block_state::accept(const als_rows& rows) {
+  if (auto ok = wire::check_als_rows(*layout_, std::uint32_t(params_.rank), rows); !ok)
+    return ok.err();
+  const bool complete = arrived_ == 0 || arrived_ == layout_->expected_messages();
+  const auto parts = layout_->in_offsets.size() - 1;
+  if (rows.iteration != iteration_) {
+    if (!complete || rows.iteration != iteration_ + 1)
+      return error{errc::corrupt, "ALS rows for sweep " + std::to_string(rows.iteration)
+                                    + " while sweep " + std::to_string(iteration_)
+                                    + (complete ? " is done" : " is in progress")};
+    arrived_from_.assign(parts, 0);
+  } else if (complete && arrived_ != 0) {
+    return error{errc::corrupt, "ALS rows for sweep " + std::to_string(rows.iteration)
+                                  + ", which this block has already solved"};
+  }
+  if (arrived_from_.size() != parts)
+    arrived_from_.assign(parts, 0);
+  if (arrived_from_[rows.from])
+    return error{errc::corrupt, "ALS rows from block " + std::to_string(rows.from)
+                                  + " twice in sweep " + std::to_string(rows.iteration)};
+  arrived_from_[rows.from] = 1;
+  return take(rows);
 }
 
 std::vector<als_rows> als_block_state::ship(std::uint32_t iteration) const {

@@ -15,45 +15,13 @@
 #include <span>
 #include <vector>
 
+#include "graph/als_layout.hpp"
 #include "model/als.hpp"
 #include "model/als_blocks.hpp"
 #include "model/als_solver.hpp"
 #include "model/model.hpp"
 
 namespace recflow {
-
-/// Block -> block, once per half-iteration: the sender's rows that the receiver needs,
-/// in the order the receiver's in-block expects (increasing index on the sender).
-struct als_rows {
-  std::uint32_t iteration = 0;  ///< 1-based sweep
-  std::uint8_t side = 0;        ///< side of the rows (0 users, 1 items)
-  std::uint32_t from = 0;       ///< sending block
-  std::uint32_t to = 0;         ///< receiving block
-  std::vector<double> bias;     ///< one per row
-  std::vector<double> factors;  ///< rank doubles per row
-};
-
-/// Where one block's entities and ratings live, and what it exchanges with the other
-/// side's blocks.
-struct als_block_layout {
-  side owner = side::user;
-  std::uint32_t block = 0;
-  /// Compact indices (as in rating_blocks) of the entities owned, increasing; the
-  /// position in this list is the entity's local index.
-  std::vector<index_t> entities;
-  /// Ratings by local entity, in train_als's order; `cols` index the gathered table.
-  rating_csr ratings;
-  /// Size other blocks + 1: rows [in_offsets[t], in_offsets[t+1]) of the gathered table
-  /// come from the other side's block t (its out_rows for this block).
-  std::vector<std::uint32_t> in_offsets;
-  /// Per other-side block: the local indices of this block's entities it needs, increasing.
-  std::vector<std::vector<std::uint32_t>> out_rows;
-
-  /// Other-side blocks that send this block rows each half-iteration.
-  std::uint32_t expected_messages() const noexcept;
-  /// Rows this block sends per half-iteration (over all destinations).
-  std::uint64_t rows_out() const noexcept;
-};
 
 /// Every block of both sides.
 struct als_block_plan {
@@ -76,6 +44,11 @@ class als_block_state {
   /// als_initial_model) for the block's entities.
   als_block_state(std::shared_ptr<const als_block_plan> plan, side owner, std::uint32_t block,
                   const als_params& p, const factor_model& initial);
+  /// A block of its own (on a node, from graph/als_wire.hpp's decoded layout) with the
+  /// training mean `mu` and its entities' initial rows (layout order, rank per entity;
+  /// the sizes must match the layout and p.rank).
+  als_block_state(std::shared_ptr<const als_block_layout> layout, const als_params& p, double mu,
+                  std::span<const double> bias, std::span<const double> factors);
 
   const als_block_layout& layout() const noexcept { return *layout_; }
   /// One message per other-side block that needs rows from this block.
@@ -83,6 +56,11 @@ class als_block_state {
   /// Stores an incoming message's rows; true once every expected message of its
   /// iteration has arrived (then call solve()).
   bool take(const als_rows& rows);
+  /// take() for rows from another process: checks them against the layout (sender,
+  /// side, count, rank) and the sweep in progress (the current sweep, or the next once
+  /// the current one is complete; each sender once) first. An error says what is wrong
+  /// and leaves the block unchanged.
+  result<bool> accept(const als_rows& rows);
   /// Solves every entity of the block against the gathered rows.
   void solve();
   /// Squared training error of the block's ratings with its factors and the gathered
@@ -97,8 +75,9 @@ class als_block_state {
   void reset_counters() noexcept { rows_received_ = messages_received_ = 0; }
 
  private:
-  std::shared_ptr<const als_block_plan> plan_;
-  const als_block_layout* layout_;  ///< inside *plan_
+  std::shared_ptr<const void> keep_;  ///< the plan or the layout that layout_ points into
+  const als_block_layout* layout_;
+  std::vector<std::uint8_t> arrived_from_;  ///< per sender, this sweep (accept only)
   als_params params_;
   double mu_ = 0.0;
   factor_table factors_;

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <optional>
 
+#include "actors/cluster_messages.hpp"
 #include "actors/messages.hpp"
+#include "graph/als_wire.hpp"
 
 namespace recflow {
 
@@ -22,8 +24,11 @@ struct als_block_actor {
   caf::actor coordinator;
   std::uint64_t rows_sent = 0;
   std::uint64_t messages_sent = 0;
+  std::uint64_t wire_bytes = 0;
   double busy = 0.0;
   bool measure = false;  ///< item blocks: report the squared error of this sweep
+  bool wire = false;     ///< peers are in other processes: rows travel as wire frames
+  bool failed = false;   ///< a frame was rejected: the job is over for this block
   static inline const char* name = "recflow.als_block";
 };
 
@@ -40,48 +45,99 @@ void ship(als_block_self* self, std::uint32_t iteration) {
     st.rows_sent += m.bias.size();
     ++st.messages_sent;
     auto to = m.to;
-    self->send(st.peers[to], std::move(m));
+    if (to >= st.peers.size())
+      continue;  // no peer list (yet): the coordinator's stall timeout reports it
+    // Across processes rows travel as a frame; a peer in this process gets them as they are.
+    if (st.wire && st.peers[to].node() != self->node()) {
+      auto frame = wire::encode_als_rows(m, std::uint32_t(st.core->factors().rank()));
+      st.wire_bytes += frame.size();
+      self->send(st.peers[to], wire_frame{std::move(frame)});
+    } else {
+      self->send(st.peers[to], std::move(m));
+    }
   }
 }
 
-caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block_plan> plan,
-                           side owner, std::uint32_t block, als_params p,
-                           std::shared_ptr<const factor_model> initial, caf::actor coordinator) {
-  self->state.core.emplace(std::move(plan), owner, block, p, *initial);
-  self->state.coordinator = std::move(coordinator);
+/// A block with peers in other processes reports a rejected message to the coordinator
+/// (naming the block and the sender's node) and takes nothing more.
+void reject(als_block_self* self, side owner, std::uint32_t block, const error& e) {
+  auto& st = self->state;
+  st.failed = true;
+  auto from = self->current_sender();
+  self->send(st.coordinator,
+             frame_rejected{std::string(owner == side::user ? "user" : "item") + " block "
+                            + std::to_string(block) + " rejected a frame from "
+                            + (from ? "node " + caf::to_string(from->node())
+                                    : std::string("an unknown peer"))
+                            + ": " + e.message});
+}
+
+/// Stores rows; once the half-iteration is complete, solves and ships (users) or
+/// reports to the coordinator (items).
+void on_rows(als_block_self* self, side owner, std::uint32_t block, bool complete,
+             std::uint32_t iteration, clock::time_point t0) {
+  auto& st = self->state;
+  if (!complete) {
+    st.busy += since(t0);
+    return;
+  }
+  st.core->solve();
+  if (owner == side::user) {
+    ship(self, iteration);
+    st.busy += since(t0);
+    return;
+  }
+  als_block_done d;
+  d.iteration = iteration;
+  d.block = block;
+  d.squared_error = st.measure ? st.core->squared_error() : 0.0;
+  d.item_rows_sent = st.rows_sent;
+  d.user_rows_received = st.core->rows_received();
+  d.messages = st.messages_sent + st.core->messages_received();
+  d.busy_seconds = st.busy + since(t0);
+  d.wire_bytes = st.wire_bytes;
+  st.rows_sent = st.messages_sent = st.wire_bytes = 0;
+  st.busy = 0.0;
+  st.core->reset_counters();
+  self->send(st.coordinator, d);
+}
+
+caf::behavior als_block_behavior(als_block_self* self, side owner, std::uint32_t block) {
   return {
     [=](peer_list& peers) { self->state.peers = std::move(peers.peers); },
     [=](als_ship_atom, std::uint32_t iteration, bool measure) {
       auto t0 = clock::now();
       self->state.measure = measure;
-      ship(self, iteration);
+      if (!self->state.failed)
+        ship(self, iteration);
       self->state.busy += since(t0);
     },
     [=](const als_rows& rows) {
       auto t0 = clock::now();
       auto& st = self->state;
-      if (!st.core->take(rows)) {
-        st.busy += since(t0);
+      if (!st.wire)
+        return on_rows(self, owner, block, st.core->take(rows), rows.iteration, t0);
+      // A block of a cluster may hear from other processes: check before taking.
+      if (st.failed)
         return;
-      }
-      st.core->solve();
-      if (owner == side::user) {
-        ship(self, rows.iteration);
-        st.busy += since(t0);
+      auto complete = st.core->accept(rows);
+      if (!complete)
+        return reject(self, owner, block, complete.err());
+      on_rows(self, owner, block, *complete, rows.iteration, t0);
+    },
+    [=](const wire_frame& f) {
+      auto t0 = clock::now();
+      auto& st = self->state;
+      if (st.failed)
         return;
-      }
-      als_block_done d;
-      d.iteration = rows.iteration;
-      d.block = block;
-      d.squared_error = st.measure ? st.core->squared_error() : 0.0;
-      d.item_rows_sent = st.rows_sent;
-      d.user_rows_received = st.core->rows_received();
-      d.messages = st.messages_sent + st.core->messages_received();
-      d.busy_seconds = st.busy + since(t0);
-      st.rows_sent = st.messages_sent = 0;
-      st.busy = 0.0;
-      st.core->reset_counters();
-      self->send(st.coordinator, d);
+      auto rows = wire::decode_als_rows(f.bytes);
+      if (!rows)
+        return reject(self, owner, block, rows.err());
+      auto complete = st.core->accept(*rows);
+      if (!complete)
+        return reject(self, owner, block, complete.err());
+      st.wire_bytes += f.bytes.size();
+      on_rows(self, owner, block, *complete, rows->iteration, t0);
     },
     [=](als_export_atom) {
       const auto& core = *self->state.core;
@@ -95,6 +151,26 @@ caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block
   };
 }
 
+caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block_plan> plan,
+                           side owner, std::uint32_t block, als_params p,
+                           std::shared_ptr<const factor_model> initial, caf::actor coordinator) {
+  self->state.core.emplace(std::move(plan), owner, block, p, *initial);
+  self->state.coordinator = std::move(coordinator);
+  return als_block_behavior(self, owner, block);
+}
+
+caf::behavior remote_als_block_fn(als_block_self* self,
+                                  std::shared_ptr<const als_block_layout> layout, als_params p,
+                                  double mu, std::vector<double> bias,
+                                  std::vector<double> factors, caf::actor coordinator) {
+  auto owner = layout->owner;
+  auto block = layout->block;
+  self->state.core.emplace(std::move(layout), p, mu, bias, factors);
+  self->state.coordinator = std::move(coordinator);
+  self->state.wire = true;
+  return als_block_behavior(self, owner, block);
+}
+
 }  // namespace
 
 caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_block_plan> plan,
@@ -102,6 +178,14 @@ caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_blo
                            std::shared_ptr<const factor_model> initial, caf::actor coordinator) {
   return sys.spawn(als_block_fn, std::move(plan), owner, block, p, std::move(initial),
                    std::move(coordinator));
+}
+
+caf::actor spawn_remote_als_block(caf::actor_system& sys,
+                                  std::shared_ptr<const als_block_layout> layout,
+                                  const als_params& p, double mu, std::vector<double> bias,
+                                  std::vector<double> factors, caf::actor coordinator) {
+  return sys.spawn(remote_als_block_fn, std::move(layout), p, mu, std::move(bias),
+                   std::move(factors), std::move(coordinator));
 }
 
 }  // namespace recflow

@@ -28,6 +28,7 @@ struct als_block_done {
   std::uint64_t user_rows_received = 0; ///< user rows received in the item half
   std::uint64_t messages = 0;           ///< messages sent plus received by this block
   double busy_seconds = 0.0;            ///< time in this block's handlers for the sweep
+  std::uint64_t wire_bytes = 0;         ///< frame bytes sent plus received across processes
 };
 
 /// Block -> coordinator: its biases and factors, in its layout's entity order.
@@ -46,7 +47,7 @@ typename Inspector::result_type inspect(Inspector& f, als_rows& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, als_block_done& x) {
   return f(caf::meta::type_name("als_block_done"), x.iteration, x.block, x.squared_error,
-           x.item_rows_sent, x.user_rows_received, x.messages, x.busy_seconds);
+           x.item_rows_sent, x.user_rows_received, x.messages, x.busy_seconds, x.wire_bytes);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, als_block_parts& x) {
@@ -61,5 +62,15 @@ void add_als_message_types(caf::actor_system_config& cfg);
 caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_block_plan> plan,
                            side owner, std::uint32_t block, const als_params& p,
                            std::shared_ptr<const factor_model> initial, caf::actor coordinator);
+
+/// A block on a node, for a driver in another process: rows to blocks in other processes
+/// travel as wire frames (graph/als_wire.hpp), to blocks in the same process as als_rows;
+/// it checks both against `layout` and its sweep (als_block_state::accept); a bad one is reported to
+/// `coordinator` as frame_rejected naming the block and the sending node, and the block
+/// ignores what follows. Item blocks report als_block_done with the frame bytes.
+caf::actor spawn_remote_als_block(caf::actor_system& sys,
+                                  std::shared_ptr<const als_block_layout> layout,
+                                  const als_params& p, double mu, std::vector<double> bias,
+                                  std::vector<double> factors, caf::actor coordinator);
 
 }  // namespace recflow

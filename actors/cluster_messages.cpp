@@ -1,5 +1,7 @@
 #include "actors/cluster_messages.hpp"
 
+#include "actors/als_cluster_messages.hpp"
+
 #include <caf/io/all.hpp>
 
 #include <chrono>
@@ -12,6 +14,7 @@ void add_cluster_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<owner_spec>("recflow::owner_spec");
   cfg.add_message_type<frame_rejected>("recflow::frame_rejected");
   cfg.add_message_type<mesh_request>("recflow::mesh_request");
+  add_als_cluster_message_types(cfg);  // batch ALS across nodes (protocol 3)
 }
 
 void configure_cluster_middleman(caf::actor_system_config& cfg) {

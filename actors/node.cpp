@@ -7,9 +7,11 @@
 #include <set>
 #include <vector>
 
+#include "actors/als_cluster_messages.hpp"
 #include "actors/cluster_messages.hpp"
 #include "actors/item_owner.hpp"
 #include "actors/user_owner.hpp"
+#include "graph/als_wire.hpp"
 #include "graph/wire.hpp"
 
 namespace recflow {
@@ -35,6 +37,42 @@ void log(node_self* self, const std::string& line) {
 std::string sender_node(node_self* self) {
   auto s = self->current_sender();
   return s ? caf::to_string(s->node()) : std::string("an unknown peer");
+}
+
+/// Spawns one batch-ALS block for a driver (als_cluster_messages.hpp): (block, "") or
+/// (null, why) when the spec or its layout blob is refused.
+caf::message spawn_als(node_self* self, als_block_spec& spec) {
+  auto refuse = [&](const std::string& why) {
+    log(self, "refused an ALS block for " + sender_node(self) + ": " + why);
+    return caf::make_message(caf::actor{}, why);
+  };
+  if (!spec.coordinator)
+    return refuse("no coordinator");
+  if (auto ok = validate(spec.params); !ok)
+    return refuse(ok.err().message);
+  if (spec.params.rank > int(wire::max_rank))
+    return refuse("rank " + std::to_string(spec.params.rank) + " above "
+                  + std::to_string(wire::max_rank));
+  auto init = wire::decode_als_layout(spec.layout.bytes);
+  if (!init)
+    return refuse(init.err().message);
+  if (int(init->rank) != spec.params.rank)
+    return refuse("the layout's rows have rank " + std::to_string(init->rank)
+                  + ", the parameters say " + std::to_string(spec.params.rank));
+  auto layout = std::make_shared<const als_block_layout>(std::move(init->layout));
+  auto a = spawn_remote_als_block(self->system(), layout, spec.params, init->mu,
+                                  std::move(init->bias), std::move(init->factors),
+                                  spec.coordinator);
+  auto key = spec.coordinator.address();
+  auto [it, fresh] = self->state.jobs.try_emplace(key);
+  if (fresh) {
+    self->monitor(spec.coordinator);
+    ++self->state.jobs_started;
+    log(self, "job " + std::to_string(self->state.jobs_started) + " (batch ALS) from driver "
+                + caf::to_string(key.node()));
+  }
+  it->second.push_back(a);
+  return caf::make_message(a, std::string{});
 }
 
 caf::behavior node_fn(node_self* self, node_options o) {
@@ -110,6 +148,7 @@ caf::behavior node_fn(node_self* self, node_options o) {
       }
       return caf::make_message(hello_atom::value, mine, ok, msg);
     },
+    [=](als_block_spec& spec) -> caf::message { return spawn_als(self, spec); },
     [=](owner_spec& spec) -> caf::message {
       auto refuse = [&](const std::string& why) {
         log(self, "refused an owner for " + sender_node(self) + ": " + why);

@@ -2,9 +2,13 @@
 // the same synthetic stream on local_engine (one process, 2 workers) and on cluster_engine
 // with its owners on `recflow node` processes on 127.0.0.1 (started and stopped here).
 // Prints ratings x passes per second, their ratio, and bytes on the wire per rating.
+// Then batch ALS on a rating file: train_als_graph (one process) against train_als_cluster
+// with its blocks on the same nodes: sweeps per second, their ratio, bytes on the wire
+// per sweep.
 //
-//   ./bench_multinode                          # 1M ratings, ranks 10 50, 2 nodes
+//   ./bench_multinode                          # 1M ratings, ranks 10 50, 2 nodes; ALS on ml-100k
 //   ./bench_multinode --ratings 200000 --ranks 10 --batch 5000 --nodes 3 --recflow ./recflow
+//   ./bench_multinode --only als --als-data ratings.csv --als-iterations 10
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +27,9 @@
 
 #include <fmt/core.h>
 
+#include "data/ingest.hpp"
+#include "engine/als_engine.hpp"
+#include "engine/cluster_als.hpp"
 #include "engine/cluster_engine.hpp"
 #include "engine/local_engine.hpp"
 
@@ -41,6 +48,9 @@ struct options {
   std::size_t workers = 2;  ///< local engine threads; each node runs 1
   std::size_t in_flight = 2;
   std::string recflow;      ///< the recflow binary (default: beside this program)
+  std::string only;         ///< "stream" or "als": run one part only
+  std::string als_data;     ///< batch ALS ratings (default: ml-100k/u.data under RECFLOW_DATA)
+  int als_iterations = 10;
 };
 
 options parse(int argc, char** argv) {
@@ -56,6 +66,9 @@ options parse(int argc, char** argv) {
     else if (k == "--workers") o.workers = std::stoull(v);
     else if (k == "--in-flight") o.in_flight = std::stoull(v);
     else if (k == "--recflow") o.recflow = v;
+    else if (k == "--only") o.only = v;
+    else if (k == "--als-data") o.als_data = v;
+    else if (k == "--als-iterations") o.als_iterations = std::stoi(v);
     else if (k == "--ranks") {
       o.ranks.clear();
       for (std::size_t at = 0; at < v.size();) {
@@ -164,6 +177,59 @@ measured run(Engine& e) {
 
 }  // namespace
 
+/// Batch ALS at each rank: the local graph (o.workers threads, o.partitions blocks per
+/// side) against the same blocks on the nodes, the driver with 1 thread.
+void bench_als(const options& o, const std::vector<node_endpoint>& nodes) {
+  auto path = o.als_data;
+  if (path.empty()) {
+    const char* env = std::getenv("RECFLOW_DATA");
+    path = std::string(env && *env ? env : "../shared/data") + "/ml-100k/u.data";
+  }
+  auto train = read_ratings(path);
+  if (!train) {
+    fmt::print(stderr, "{}\n", train.err().message);
+    std::exit(1);
+  }
+  fmt::print("\nbatch ALS on {}: {} ratings, {} users x {} items, {} iterations, {} blocks per "
+             "side; local graph: {} workers; cluster: the same nodes + the driver (1 thread)\n",
+             path, train->size(), train->users.size(), train->items.size(), o.als_iterations,
+             o.partitions, o.workers);
+  fmt::print("{:>5} {:>13} {:>13} {:>7} {:>12} {:>15} {:>15} {:>10}\n", "rank", "local sweep/s",
+             "nodes sweep/s", "ratio", "rows/sweep", "wire B/sweep", "B/row shipped", "max diff");
+  for (int rank : o.ranks) {
+    als_params p{.rank = rank, .iterations = o.als_iterations};
+    als_graph_options g{.partitions = o.partitions, .workers = o.workers};
+    double rows = 0.0, bytes = 0.0;
+    auto t0 = clock_type::now();
+    auto local = train_als_graph(*train, p, g);
+    double local_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    als_cluster_options co{.nodes = nodes, .graph = g};
+    co.graph.workers = 1;
+    t0 = clock_type::now();
+    auto remote = train_als_cluster(*train, p, co, [&](const als_sweep_metrics& m) {
+      rows += double(m.item_rows_shipped + m.user_rows_shipped);
+      bytes += double(m.wire_bytes);
+    });
+    double remote_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    if (!local || !remote) {
+      fmt::print(stderr, "batch ALS failed: {}\n", (!local ? local : remote).err().message);
+      std::exit(1);
+    }
+    double diff = std::max({max_rel_diff(local->U().data(), remote->U().data()),
+                            max_rel_diff(local->P().data(), remote->P().data()),
+                            max_rel_diff(local->user_bias(), remote->user_bias()),
+                            max_rel_diff(local->item_bias(), remote->item_bias())});
+    double it = o.als_iterations;
+    fmt::print("{:>5} {:>13.2f} {:>13.2f} {:>7.2f} {:>12.0f} {:>15.0f} {:>15.1f} {:>10.1e}\n", rank,
+               it / local_s, it / remote_s, local_s / remote_s, rows / it, bytes / it,
+               rows > 0 ? bytes / rows : 0.0, diff);
+  }
+  fmt::print("ratio: nodes sweeps/s / local (wall time, including setup and collecting the "
+             "model); rows/sweep: factor rows shipped between blocks (both halves); wire "
+             "B/sweep: frame bytes between processes (blocks on one node share rows as "
+             "messages); B/row shipped: wire bytes over all rows shipped\n");
+}
+
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
   synthetic_params sp{.users = 100'000, .items = 20'000, .ratings = o.ratings,
@@ -183,6 +249,10 @@ int main(int argc, char** argv) {
     co.nodes.push_back({"127.0.0.1", nodes.back()->port()});
   }
   co.engine = {.workers = o.workers, .max_in_flight = o.in_flight};
+  if (o.only == "als") {
+    bench_als(o, co.nodes);
+    return 0;
+  }
   fmt::print("{} ratings in {} batches of {}, 100,000 users x 20,000 items, {} pass(es), {} "
              "partitions; local: {} workers; cluster: {} nodes on 127.0.0.1 (1 worker each) + "
              "the driver ({} workers), {} batches in flight\n",
@@ -221,4 +291,6 @@ int main(int argc, char** argv) {
   fmt::print("ratio: nodes throughput / local; B/rating: payload bytes of slices and rows per "
              "rating (local: in-process messages, rows shared by pointer; nodes: wire frames); "
              "max diff: largest relative difference of the two models\n");
+  if (o.only != "stream")
+    bench_als(o, co.nodes);
 }

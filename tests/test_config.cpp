@@ -75,6 +75,8 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   recflow::als_graph_options graph;
   CHECK(num(b, "workers") == static_cast<double>(graph.workers));
   CHECK(num(b, "partitions") == static_cast<double>(graph.partitions));
+  CHECK(b.at("nodes").empty());  // no nodes: the blocks run in this process
+  CHECK(b.at("explain") == "false");
 
   const auto& s = toml.at("stream");
   recflow::stream_params sp;

@@ -12,6 +12,7 @@
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
 #include "engine/als_engine.hpp"
+#include "engine/cluster_als.hpp"
 #include "model/als.hpp"
 #include "model/metrics.hpp"
 #include "model/model_io.hpp"
@@ -34,6 +35,9 @@ struct batch_options {
   bool quiet = false;
   std::string engine = "local";
   als_graph_options graph;
+  std::string nodes;     ///< --nodes host:port,...: the blocks on `recflow node` processes
+  bool explain = false;  ///< --explain: print which node holds which blocks
+  std::vector<node_endpoint> endpoints;  ///< parsed --nodes
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -50,11 +54,12 @@ result<factor_model> train_and_report(const batch_options& o, const rating_table
     note = fmt::format("train rmse {:.4f}", rmse);
     bar.update(static_cast<std::uint64_t>(it), note);
   };
-  auto model = o.engine == "reference"
-                 ? train_als(train, o.als, on_sweep)
-                 : train_als_graph(train, o.als, o.graph, [&](const als_sweep_metrics& m) {
-                     on_sweep(m.iteration, m.train_rmse);
-                   });
+  auto on_graph_sweep = [&](const als_sweep_metrics& m) { on_sweep(m.iteration, m.train_rmse); };
+  auto model = o.engine == "reference" ? train_als(train, o.als, on_sweep)
+               : o.endpoints.empty()   ? train_als_graph(train, o.als, o.graph, on_graph_sweep)
+                                       : train_als_cluster(train, o.als,
+                                                           {.nodes = o.endpoints, .graph = o.graph},
+                                                           on_graph_sweep);
   bar.finish(note);
   return model;
 }
@@ -74,6 +79,14 @@ int run_batch(batch_options& o) {
     return report({errc::invalid_argument, "partition count must be positive, got 0"});
   if (o.graph.workers == 0)
     return report({errc::invalid_argument, "workers must be positive, got 0"});
+  if (!o.nodes.empty()) {
+    if (o.engine != "local")
+      return report({errc::invalid_argument, "--nodes runs the actor graph: it needs --engine local"});
+    auto nodes = parse_endpoints(o.nodes);
+    if (!nodes)
+      return report(nodes.err());
+    o.endpoints = std::move(*nodes);
+  }
   o.als.seed = o.data.seed;
   if (auto ok = validate(o.als); !ok)
     return report(ok.err());
@@ -82,6 +95,8 @@ int run_batch(batch_options& o) {
   auto data = load_data(o.data);
   if (!data)
     return report(data.err());
+  if (o.explain && !o.endpoints.empty())
+    std::cout << explain_als_cluster({.nodes = o.endpoints, .graph = o.graph}) << std::flush;
 
   nlohmann::json summary;
   if (o.folds > 0) {
@@ -159,6 +174,8 @@ int run_batch(batch_options& o) {
   }
   summary["command"] = "batch";
   summary["engine"] = o.engine;
+  if (!o.endpoints.empty())
+    summary["nodes"] = o.endpoints.size();
   summary["rank"] = o.als.rank;
   summary["iterations"] = o.als.iterations;
   summary["lambda"] = o.als.lambda;
@@ -198,6 +215,10 @@ void add_batch_command(CLI::App& app, int& exit_status) {
     ->capture_default_str();
   cmd->add_option("--partitions", opts->graph.partitions, "Blocks per side (--engine local)")
     ->capture_default_str();
+  cmd->add_option("--nodes", opts->nodes,
+                  "Run the user and item blocks on these `recflow node` processes "
+                  "(host:port,host:port,...; round robin); the driver keeps the coordinator");
+  cmd->add_flag("--explain", opts->explain, "With --nodes: print which node holds which blocks");
   cmd->add_option("--folds", opts->folds, "Run k-fold cross-validation over all ratings instead");
   cmd->add_option("--save", opts->save, "Write the trained model to this file");
   cmd->add_flag("--json", opts->json, "Print a JSON summary as the last line of stdout");

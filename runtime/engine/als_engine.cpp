@@ -52,9 +52,8 @@ partitioner als_item_partitioner(const als_graph_options& o) {
                                     : partitioner(hash_partitioner{o.partitions, 0x51ed});
 }
 
-result<factor_model> train_als_graph(const rating_table& train, const als_params& p,
-                                     const als_graph_options& o,
-                                     const als_graph_progress& progress) {
+result<als_graph_setup> prepare_als_graph(const rating_table& train, const als_params& p,
+                                          const als_graph_options& o) {
   if (auto ok = validate(p); !ok)
     return ok.err();
   if (auto ok = validate(o); !ok)
@@ -65,16 +64,42 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
     return ok.err();
 
   const auto parts = static_cast<std::uint32_t>(o.partitions);
-  auto blocks = rating_blocks::build(train.ratings, train.users.size(), train.items.size());
-  auto initial = std::make_shared<const factor_model>(als_initial_model(train, blocks, p));
+  als_graph_setup s;
+  s.blocks = rating_blocks::build(train.ratings, train.users.size(), train.items.size());
+  const auto& blocks = s.blocks;
+  s.initial = std::make_shared<const factor_model>(als_initial_model(train, blocks, p));
   std::vector<std::uint32_t> user_block(blocks.n_users()), item_block(blocks.n_items());
   auto up = als_user_partitioner(o), ip = als_item_partitioner(o);
   for (index_t u = 0; u < blocks.n_users(); ++u)
     user_block[u] = static_cast<std::uint32_t>(up(train.users.external(blocks.user_of[u])));
   for (index_t i = 0; i < blocks.n_items(); ++i)
     item_block[i] = static_cast<std::uint32_t>(ip(train.items.external(blocks.item_of[i])));
-  auto plan = std::make_shared<const als_block_plan>(
+  s.plan = std::make_shared<const als_block_plan>(
     als_block_plan::build(blocks, user_block, item_block, parts));
+  return s;
+}
+
+void finish_als_graph(const als_graph_setup& s, factor_model& m) {
+  // The rated-items index in the model's (compact) indices, as train_als builds it.
+  const auto& blocks = s.blocks;
+  std::vector<rating> compact;
+  compact.reserve(blocks.nnz());
+  for (index_t u = 0; u < blocks.n_users(); ++u)
+    for (auto i : blocks.by_user.cols_of(u))
+      compact.push_back({u, i, 0.0f, 0});
+  m.rated() = rated_items::build(compact, blocks.n_users());
+}
+
+result<factor_model> train_als_graph(const rating_table& train, const als_params& p,
+                                     const als_graph_options& o,
+                                     const als_graph_progress& progress) {
+  auto setup = prepare_als_graph(train, p, o);
+  if (!setup)
+    return setup.err();
+  const auto parts = static_cast<std::uint32_t>(o.partitions);
+  const auto& blocks = setup->blocks;
+  const auto& initial = setup->initial;
+  const auto& plan = setup->plan;
 
   caf::actor_system_config cfg;
   add_als_message_types(cfg);
@@ -155,13 +180,7 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
   if (failed)
     return *failed;
 
-  // The rated-items index in the model's (compact) indices, as train_als builds it.
-  std::vector<rating> compact;
-  compact.reserve(blocks.nnz());
-  for (index_t u = 0; u < blocks.n_users(); ++u)
-    for (auto i : blocks.by_user.cols_of(u))
-      compact.push_back({u, i, 0.0f, 0});
-  m.rated() = rated_items::build(compact, blocks.n_users());
+  finish_als_graph(*setup, m);
   return m;
 }
 

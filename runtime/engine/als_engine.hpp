@@ -16,7 +16,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
+#include "actors/als_block.hpp"
 #include "graph/partitioner.hpp"
 #include "model/als.hpp"
 #include "model/error.hpp"
@@ -30,7 +32,7 @@ struct als_graph_options {
   std::size_t workers = 2;     ///< CAF scheduler threads
   /// Block of a user / an item by external id; empty means hash partitioning (the item
   /// side salted, as the streaming graph does). Must have `partitions` partitions.
-  partitioner user_partitioner, item_partitioner;
+  partitioner user_partitioner{}, item_partitioner{};
   /// The run fails with "no progress for N ms" if no block reports for this long.
   std::chrono::milliseconds stall_timeout{120'000};
 };
@@ -47,6 +49,7 @@ struct als_sweep_metrics {
   std::uint64_t messages = 0;        ///< block-to-block messages of the sweep
   double seconds = 0.0;              ///< wall time of the sweep
   double busy_seconds = 0.0;         ///< item blocks' handler time (summed)
+  std::uint64_t wire_bytes = 0;      ///< frame bytes between processes (0 on one process)
 };
 
 /// Called after each sweep.
@@ -55,6 +58,18 @@ using als_graph_progress = std::function<void(const als_sweep_metrics&)>;
 /// The partitioners `o` resolves to (its own, or the hash defaults).
 partitioner als_user_partitioner(const als_graph_options& o);
 partitioner als_item_partitioner(const als_graph_options& o);
+
+/// What train_als_graph lays out before any actor runs (train_als_cluster uses the same).
+struct als_graph_setup {
+  rating_blocks blocks;                          ///< the ratings by compact user and item
+  std::shared_ptr<const factor_model> initial;   ///< train_als's initial model, compact indices
+  std::shared_ptr<const als_block_plan> plan;    ///< every block of both sides
+};
+/// Validates `p`, `o` and `train` and builds the setup.
+result<als_graph_setup> prepare_als_graph(const rating_table& train, const als_params& p,
+                                          const als_graph_options& o);
+/// Fills `m`'s rated-items index from the setup's blocks, as train_als does.
+void finish_als_graph(const als_graph_setup& s, factor_model& m);
 
 /// Trains like train_als(train, p) on the actor graph; the same model (ids, counts, mu,
 /// biases, factors, rated-items index).

@@ -1,4 +1,5 @@
 #include "graph/wire.hpp"
+#include "graph/wire_codec.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -14,11 +15,15 @@ const char* to_string(kind k) noexcept {
     case kind::item_slice: return "item slice";
     case kind::user_rows: return "user rows";
     case kind::item_rows: return "item rows";
+    case kind::als_layout: return "ALS block layout";
+    case kind::als_rows: return "ALS rows";
   }
   return "unknown";
 }
 
 namespace {
+
+using namespace detail;
 
 constexpr std::size_t stamp_bytes = 8 + 8 + 8 + 8 + 1;
 constexpr std::size_t rating_bytes = 8 + 8 + 4 + 8;
@@ -26,117 +31,22 @@ constexpr std::size_t user_route_bytes = 8 + 4 + 4;
 constexpr std::size_t item_route_bytes = 8 + 4 + 4 + 4;
 constexpr std::size_t rows_meta_bytes = rows_frame_bytes(0, 0, 0, 0, false) - header_bytes;
 
-/// Appends plain values to a blob whose size is known up front.
-class writer {
- public:
-  writer(kind k, std::size_t payload) {
-    buf_.resize(header_bytes + payload);
-    put(magic);
-    put(format_version);
-    put(static_cast<std::uint16_t>(k));
-    put(static_cast<std::uint64_t>(payload));
-  }
-  template <class T>
-  void put(T v) noexcept {
-    std::memcpy(buf_.data() + at_, &v, sizeof(T));
-    at_ += sizeof(T);
-  }
-  void put_bytes(const void* p, std::size_t n) noexcept {
-    if (n > 0)
-      std::memcpy(buf_.data() + at_, p, n);
-    at_ += n;
-  }
-  void put_stamp(const batch_stamp& s) noexcept {
-    put(s.batch);
-    put(s.offset);
-    put(s.mu);
-    put(s.mu_count);
-    put(static_cast<std::uint8_t>(s.snapshot ? 1 : 0));
-  }
-  bytes done() && { return std::move(buf_); }
-
- private:
-  bytes buf_;
-  std::size_t at_ = 0;
-};
-
-error bad(kind k, const std::string& what) {
-  return error{errc::corrupt, std::string("malformed ") + to_string(k) + " frame: " + what};
+void put_stamp(writer& w, const batch_stamp& s) noexcept {
+  w.put(s.batch);
+  w.put(s.offset);
+  w.put(s.mu);
+  w.put(s.mu_count);
+  w.put(static_cast<std::uint8_t>(s.snapshot ? 1 : 0));
 }
 
-/// Reads plain values from a blob; every read is bounds-checked by `need` first.
-class reader {
- public:
-  explicit reader(std::span<const char> b) : b_(b) {}
-  bool need(std::size_t n) const noexcept { return n <= b_.size() - at_; }
-  std::size_t left() const noexcept { return b_.size() - at_; }
-  template <class T>
-  T get() noexcept {
-    T v;
-    std::memcpy(&v, b_.data() + at_, sizeof(T));
-    at_ += sizeof(T);
-    return v;
-  }
-  void get_bytes(void* p, std::size_t n) noexcept {
-    if (n > 0)
-      std::memcpy(p, b_.data() + at_, n);
-    at_ += n;
-  }
-  batch_stamp get_stamp() noexcept {
-    batch_stamp s;
-    s.batch = get<std::uint64_t>();
-    s.offset = get<std::uint64_t>();
-    s.mu = get<double>();
-    s.mu_count = get<std::uint64_t>();
-    s.snapshot = get<std::uint8_t>() != 0;
-    return s;
-  }
-
- private:
-  std::span<const char> b_;
-  std::size_t at_ = 0;
-};
-
-/// n * size without overflow; false when it would not fit.
-bool checked_mul(std::uint64_t n, std::uint64_t size, std::uint64_t& out) noexcept {
-  if (size != 0 && n > std::numeric_limits<std::uint64_t>::max() / size)
-    return false;
-  out = n * size;
-  return true;
-}
-
-/// Checks the header and that the blob is exactly header + declared payload; positions
-/// `r` at the payload.
-result<void> open(reader& r, std::span<const char> blob, kind expected) {
-  if (!r.need(header_bytes))
-    return bad(expected, "truncated header: " + std::to_string(blob.size()) + " of "
-                           + std::to_string(header_bytes) + " bytes");
-  auto m = r.get<std::uint32_t>();
-  if (m != magic)
-    return bad(expected, "bad magic (not a recflow frame, or a peer of the other byte order)");
-  auto v = r.get<std::uint16_t>();
-  if (v != format_version)
-    return bad(expected, "format version " + std::to_string(v) + ", this build reads "
-                           + std::to_string(format_version));
-  auto k = r.get<std::uint16_t>();
-  if (k != static_cast<std::uint16_t>(expected))
-    return bad(expected, "kind " + std::to_string(k) + ", expected "
-                           + std::to_string(static_cast<unsigned>(expected)));
-  auto payload = r.get<std::uint64_t>();
-  if (payload != r.left())
-    return bad(expected, "header declares " + std::to_string(payload) + " payload bytes, "
-                           + std::to_string(r.left()) + " follow");
-  return {};
-}
-
-/// After the fixed part: the rest must be exactly `count` records of `size` bytes.
-result<void> expect_records(const reader& r, kind k, std::uint64_t count, std::uint64_t size,
-                            const char* what) {
-  std::uint64_t n = 0;
-  if (!checked_mul(count, size, n) || n != r.left())
-    return bad(k, std::to_string(count) + " " + what + " need " + std::to_string(count) + " x "
-                    + std::to_string(size) + " bytes, " + std::to_string(r.left()) + " follow");
-  return {};
+batch_stamp get_stamp(reader& r) noexcept {
+  batch_stamp s;
+  s.batch = r.get<std::uint64_t>();
+  s.offset = r.get<std::uint64_t>();
+  s.mu = r.get<double>();
+  s.mu_count = r.get<std::uint64_t>();
+  s.snapshot = r.get<std::uint8_t>() != 0;
+  return s;
 }
 
 result<void> check_stamp(kind k, const batch_stamp& s) {
@@ -149,7 +59,7 @@ result<void> check_stamp(kind k, const batch_stamp& s) {
 
 bytes encode_batch(const batch_stamp& stamp, const rating_batch& b) {
   writer w(kind::batch, stamp_bytes + 4 + b.size() * rating_bytes);
-  w.put_stamp(stamp);
+  put_stamp(w, stamp);
   w.put(static_cast<std::uint32_t>(b.size()));
   for (const auto& e : b.ratings) {
     w.put(e.user);
@@ -162,7 +72,7 @@ bytes encode_batch(const batch_stamp& stamp, const rating_batch& b) {
 
 bytes encode_user_slice(const batch_stamp& stamp, std::span<const user_route> routes) {
   writer w(kind::user_slice, stamp_bytes + 4 + routes.size() * user_route_bytes);
-  w.put_stamp(stamp);
+  put_stamp(w, stamp);
   w.put(static_cast<std::uint32_t>(routes.size()));
   for (const auto& r : routes) {
     w.put(r.user);
@@ -174,7 +84,7 @@ bytes encode_user_slice(const batch_stamp& stamp, std::span<const user_route> ro
 
 bytes encode_item_slice(const batch_stamp& stamp, std::span<const item_route> routes) {
   writer w(kind::item_slice, stamp_bytes + 4 + routes.size() * item_route_bytes);
-  w.put_stamp(stamp);
+  put_stamp(w, stamp);
   w.put(static_cast<std::uint32_t>(routes.size()));
   for (const auto& r : routes) {
     w.put(r.item);
@@ -225,7 +135,7 @@ result<kind> peek_kind(std::span<const char> blob) {
     return error{errc::corrupt, "malformed frame: format version " + std::to_string(v)
                                   + ", this build reads " + std::to_string(format_version)};
   auto k = r.get<std::uint16_t>();
-  if (k < static_cast<std::uint16_t>(kind::batch) || k > static_cast<std::uint16_t>(kind::item_rows))
+  if (k < static_cast<std::uint16_t>(kind::batch) || k > static_cast<std::uint16_t>(kind::als_rows))
     return error{errc::corrupt, "malformed frame: unknown kind " + std::to_string(k)};
   reader again(blob);
   if (auto ok = open(again, blob, static_cast<kind>(k)); !ok)
@@ -241,7 +151,7 @@ result<stamped_ratings> decode_batch(std::span<const char> blob) {
   if (!r.need(stamp_bytes + 4))
     return bad(k, "truncated before the rating count");
   stamped_ratings out;
-  out.stamp = r.get_stamp();
+  out.stamp = get_stamp(r);
   if (auto ok = check_stamp(k, out.stamp); !ok)
     return ok.err();
   auto n = r.get<std::uint32_t>();
@@ -267,7 +177,7 @@ result<user_routes> decode_user_slice(std::span<const char> blob, std::uint32_t 
   if (!r.need(stamp_bytes + 4))
     return bad(k, "truncated before the route count");
   user_routes out;
-  out.stamp = r.get_stamp();
+  out.stamp = get_stamp(r);
   if (auto ok = check_stamp(k, out.stamp); !ok)
     return ok.err();
   auto n = r.get<std::uint32_t>();
@@ -293,7 +203,7 @@ result<item_routes> decode_item_slice(std::span<const char> blob, std::uint32_t 
   if (!r.need(stamp_bytes + 4))
     return bad(k, "truncated before the route count");
   item_routes out;
-  out.stamp = r.get_stamp();
+  out.stamp = get_stamp(r);
   if (auto ok = check_stamp(k, out.stamp); !ok)
     return ok.err();
   auto n = r.get<std::uint32_t>();

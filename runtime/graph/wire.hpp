@@ -55,6 +55,8 @@ enum class kind : std::uint16_t {
   item_slice = 3,  ///< the ratings routed to one item owner
   user_rows = 4,   ///< user owner -> item owner: pass-start user biases and factors
   item_rows = 5,   ///< item owner -> user owner: errors and pass-start item factors
+  als_layout = 6,  ///< batch ALS, driver -> node: one block's layout and initial rows (als_wire.hpp)
+  als_rows = 7,    ///< batch ALS, block -> block: a half-iteration's rows (als_wire.hpp)
 };
 const char* to_string(kind k) noexcept;
 

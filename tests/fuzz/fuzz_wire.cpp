@@ -1,4 +1,4 @@
-// Fuzzes the network decoder (runtime/graph/wire): any bytes as a frame from a peer. A
+// Fuzzes the network decoders (runtime/graph/wire, als_wire): any bytes as a frame from a peer. A
 // frame must decode or be refused with an error, never read or write out of bounds; what
 // decodes must satisfy the bounds the owners rely on, and re-encoding it must be stable
 // (encode(decode(encode(decode(x)))) == encode(decode(x)), compared as bytes).
@@ -6,6 +6,7 @@
 #include <span>
 
 #include "fuzz_util.hpp"
+#include "graph/als_wire.hpp"
 #include "graph/wire.hpp"
 
 using namespace recflow;
@@ -92,6 +93,44 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto again = wire::decode_rows(once, *k);
       if (!again || reencode_rows(*k, *again) != once)
         fuzz::fail("decoded rows do not re-encode stably");
+      break;
+    }
+    case wire::kind::als_layout: {
+      // What a node's ALS block indexes with must be in bounds once decoded.
+      auto init = wire::decode_als_layout(blob);
+      if (!init)
+        return 0;
+      const auto& l = init->layout;
+      const auto n = l.entities.size();
+      const auto gathered = l.in_offsets.back();
+      if (l.in_offsets.size() != std::size_t(init->other_blocks) + 1
+          || l.out_rows.size() != init->other_blocks || l.ratings.offsets.size() != n + 1
+          || l.ratings.offsets.back() != l.ratings.cols.size()
+          || l.ratings.values.size() != l.ratings.cols.size() || init->bias.size() != n
+          || init->factors.size() != n * init->rank)
+        fuzz::fail("a decoded ALS layout has inconsistent sizes");
+      for (auto c : l.ratings.cols)
+        if (c >= gathered)
+          fuzz::fail("a decoded ALS layout has a rating column out of range");
+      for (const auto& rows : l.out_rows)
+        for (auto j : rows)
+          if (j >= n)
+            fuzz::fail("a decoded ALS layout ships a row out of range");
+      break;
+    }
+    case wire::kind::als_rows: {
+      auto r = wire::decode_als_rows(blob);
+      if (!r)
+        return 0;
+      auto rank = r->bias.empty() ? 1u : std::uint32_t(r->factors.size() / r->bias.size());
+      if (!r->bias.empty() && r->factors.size() != r->bias.size() * rank)
+        fuzz::fail("decoded ALS rows: factors disagree with rows x rank");
+      if (r->bias.empty())
+        return 0;  // the rank of an empty frame is not recoverable from the rows
+      auto once = wire::encode_als_rows(*r, rank);
+      auto again = wire::decode_als_rows(once);
+      if (!again || wire::encode_als_rows(*again, rank) != once)
+        fuzz::fail("decoded ALS rows do not re-encode stably");
       break;
     }
   }

@@ -1,0 +1,99 @@
+#include "engine/cluster_connect.hpp"
+
+#include <optional>
+
+#include <unistd.h>
+
+#include <caf/io/all.hpp>
+
+#include "actors/cluster_messages.hpp"
+
+namespace recflow {
+
+std::string cluster_driver_name() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return "pid " + std::to_string(::getpid()) + " on " + host;
+}
+
+result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scoped_actor& self,
+                                              const std::vector<node_endpoint>& eps,
+                                              std::chrono::milliseconds timeout) {
+  std::vector<caf::actor> nodes;
+  for (const auto& ep : eps) {
+    auto node = sys.middleman().remote_actor(ep.host, ep.port);
+    if (!node)
+      return error{errc::io, "cannot connect to node " + ep.name() + ": " + sys.render(node.error())};
+    std::optional<error> err;
+    self->request(*node, timeout, hello_atom::value, cluster_protocol_version, cluster_driver_name())
+      .receive(
+        [&](hello_atom, std::uint32_t version, bool ok, const std::string& msg) {
+          if (!ok || version != cluster_protocol_version)
+            err = error{errc::version, "node " + ep.name() + " refused this driver: " + msg
+                                         + " (driver protocol "
+                                         + std::to_string(cluster_protocol_version) + ", node "
+                                         + std::to_string(version) + ")"};
+        },
+        [&](caf::error& e) {
+          err = error{errc::io, "node " + ep.name() + " did not answer the handshake: "
+                                  + sys.render(e)};
+        });
+    if (err)
+      return *err;
+    self->monitor(*node);
+    nodes.push_back(*node);
+  }
+  for (std::size_t n = 0; n < nodes.size(); ++n) {
+    mesh_request peers;
+    for (std::size_t m = 0; m < nodes.size(); ++m)
+      if (m != n && nodes[m].node() != nodes[n].node()) {
+        peers.hosts.push_back(eps[m].host);
+        peers.ports.push_back(eps[m].port);
+      }
+    std::optional<error> err;
+    self->request(nodes[n], timeout, mesh_atom::value, std::move(peers))
+      .receive([&](mesh_atom, std::uint32_t) {},
+               [&](caf::error& e) {
+                 err = error{errc::io, "node " + eps[n].name()
+                                         + " could not connect to the other nodes: "
+                                         + sys.render(e)};
+               });
+    if (err)
+      return *err;
+  }
+  return nodes;
+}
+
+std::string silent_node(caf::scoped_actor& self, const std::vector<caf::actor>& actors,
+                        const std::vector<node_endpoint>& nodes) {
+  for (std::size_t n = 0; n < actors.size(); ++n) {
+    bool alive = false;
+    self->request(actors[n], std::chrono::seconds(1), ping_atom::value)
+      .receive([&](ping_atom) { alive = true; }, [&](caf::error&) {});
+    if (!alive)
+      return nodes[n].name();
+  }
+  return {};
+}
+
+std::optional<std::size_t> node_index(const std::vector<caf::actor>& actors,
+                                      const caf::node_id& id) {
+  for (std::size_t n = 0; n < actors.size(); ++n)
+    if (actors[n] && actors[n].node() == id)
+      return n;
+  return std::nullopt;
+}
+
+std::string name_nodes(std::string text, const std::vector<caf::actor>& actors,
+                       const std::vector<node_endpoint>& nodes) {
+  for (std::size_t n = 0; n < actors.size(); ++n) {
+    if (!actors[n])
+      continue;
+    auto id = caf::to_string(actors[n].node());
+    for (auto at = text.find(id); at != std::string::npos; at = text.find(id, at))
+      text.replace(at, id.size(), nodes[n].name());
+  }
+  return text;
+}
+
+}  // namespace recflow

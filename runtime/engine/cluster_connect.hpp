@@ -1,0 +1,41 @@
+/// Connecting a driver to its nodes, for the drivers in runtime/engine (batch ALS in
+/// cluster_als.cpp): connect, the protocol handshake, monitoring, and the mesh of direct
+/// node-to-node connections, as the streaming cluster engine does. Internal to engine.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "engine/cluster_engine.hpp"
+#include "model/error.hpp"
+
+namespace recflow {
+
+/// "pid 1234 on host": how the nodes' logs name this driver.
+std::string cluster_driver_name();
+
+/// Connects to every node in order (a refused handshake is an errc::version error naming
+/// the node), monitors each from `self`, then has every node connect to every other.
+/// Returns the node actors, index for index with `nodes`.
+result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scoped_actor& self,
+                                              const std::vector<node_endpoint>& nodes,
+                                              std::chrono::milliseconds timeout);
+
+/// The first node that does not answer a ping within a second (after a stall), as
+/// "HOST:PORT"; empty when all answer.
+std::string silent_node(caf::scoped_actor& self, const std::vector<caf::actor>& actors,
+                        const std::vector<node_endpoint>& nodes);
+
+/// The index of the node whose CAF node id is `id`, if any.
+std::optional<std::size_t> node_index(const std::vector<caf::actor>& actors,
+                                      const caf::node_id& id);
+
+/// `text` with every node's CAF id replaced by its "HOST:PORT" (for peer names in errors).
+std::string name_nodes(std::string text, const std::vector<caf::actor>& actors,
+                       const std::vector<node_endpoint>& nodes);
+
+}  // namespace recflow

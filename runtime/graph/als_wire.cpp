@@ -1,0 +1,236 @@
+#include "graph/als_wire.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "graph/wire_codec.hpp"
+
+namespace recflow::wire {
+
+namespace {
+
+using namespace detail;
+
+constexpr std::size_t layout_meta_bytes = 1 + 3 * 4 + 8 + 2 * 4 + 2 * 8;
+constexpr std::size_t rows_meta_bytes = 4 + 1 + 4 * 4;
+constexpr std::uint32_t max_blocks = 65536;
+
+std::string str(std::uint64_t v) { return std::to_string(v); }
+
+bool all_finite(std::span<const double> v) noexcept {
+  for (auto x : v)
+    if (!std::isfinite(x))
+      return false;
+  return true;
+}
+
+}  // namespace
+
+bytes encode_als_layout(const als_block_layout& l, const factor_model& initial) {
+  const auto n = l.entities.size();
+  const auto other = l.out_rows.size();
+  const auto rank = std::size_t(initial.rank());
+  const auto nnz = l.ratings.cols.size();
+  const auto n_out = l.rows_out();
+  std::size_t payload = layout_meta_bytes + n * 4 + (other + 1) * 4 + (n + 1) * 8 + nnz * 4
+                        + nnz * 4 + other * 4 + n_out * 4 + n * 8 + n * rank * 8;
+  writer w(kind::als_layout, payload);
+  w.put(static_cast<std::uint8_t>(l.owner));
+  w.put(l.block);
+  w.put(static_cast<std::uint32_t>(other));
+  w.put(static_cast<std::uint32_t>(rank));
+  w.put(initial.mu());
+  w.put(static_cast<std::uint32_t>(n));
+  w.put(l.in_offsets.empty() ? std::uint32_t{0} : l.in_offsets.back());
+  w.put(static_cast<std::uint64_t>(nnz));
+  w.put(static_cast<std::uint64_t>(n_out));
+  w.put_bytes(l.entities.data(), n * 4);
+  // A layout of a block without entities may have no in_offsets: send zeros.
+  for (std::size_t t = 0; t <= other; ++t)
+    w.put(t < l.in_offsets.size() ? l.in_offsets[t] : std::uint32_t{0});
+  if (l.ratings.offsets.empty())
+    w.put(std::uint64_t{0});
+  else
+    w.put_bytes(l.ratings.offsets.data(), (n + 1) * 8);
+  w.put_bytes(l.ratings.cols.data(), nnz * 4);
+  w.put_bytes(l.ratings.values.data(), nnz * 4);
+  for (const auto& r : l.out_rows)
+    w.put(static_cast<std::uint32_t>(r.size()));
+  for (const auto& r : l.out_rows)
+    w.put_bytes(r.data(), r.size() * 4);
+  const bool users = l.owner == side::user;
+  const auto& bias = users ? initial.user_bias() : initial.item_bias();
+  const auto& table = users ? initial.U() : initial.P();
+  for (auto e : l.entities)
+    w.put(bias[e]);
+  for (auto e : l.entities)
+    w.put_bytes(table.data().data() + std::size_t(e) * rank, rank * 8);
+  return std::move(w).done();
+}
+
+result<als_block_init> decode_als_layout(std::span<const char> blob) {
+  constexpr auto k = kind::als_layout;
+  reader r(blob);
+  if (auto ok = open(r, blob, k); !ok)
+    return ok.err();
+  if (!r.need(layout_meta_bytes))
+    return bad(k, "truncated before the counts");
+  als_block_init out;
+  auto& l = out.layout;
+  auto owner = r.get<std::uint8_t>();
+  l.block = r.get<std::uint32_t>();
+  out.other_blocks = r.get<std::uint32_t>();
+  out.rank = r.get<std::uint32_t>();
+  out.mu = r.get<double>();
+  auto n = r.get<std::uint32_t>();
+  auto n_gathered = r.get<std::uint32_t>();
+  auto nnz = r.get<std::uint64_t>();
+  auto n_out = r.get<std::uint64_t>();
+  if (owner > 1)
+    return bad(k, "side " + str(owner) + " is neither users (0) nor items (1)");
+  l.owner = static_cast<side>(owner);
+  const auto other = out.other_blocks;
+  if (other == 0 || other > max_blocks)
+    return bad(k, "other side's block count " + str(other) + " outside 1.." + str(max_blocks));
+  if (l.block >= other)
+    return bad(k, "block " + str(l.block) + " out of range (" + str(other) + " blocks per side)");
+  if (out.rank == 0 || out.rank > max_rank)
+    return bad(k, "rank " + str(out.rank) + " outside 1.." + str(max_rank));
+  if (!std::isfinite(out.mu))
+    return bad(k, "the mean is not finite");
+  // Every count is bounded by the bytes that follow before anything is multiplied, so
+  // the sizes below fit in 64 bits.
+  if (nnz > r.left() || n_out > r.left())
+    return bad(k, str(nnz) + " ratings and " + str(n_out) + " out rows cannot fit in "
+                    + str(r.left()) + " bytes");
+  const std::uint64_t rank = out.rank;
+  std::uint64_t need = std::uint64_t(n) * 4 + (std::uint64_t(other) + 1) * 4
+                       + (std::uint64_t(n) + 1) * 8 + nnz * 8 + std::uint64_t(other) * 4
+                       + n_out * 4 + std::uint64_t(n) * 8 + std::uint64_t(n) * rank * 8;
+  if (need != r.left())
+    return bad(k, str(n) + " entities, " + str(nnz) + " ratings and " + str(n_out)
+                    + " out rows of rank " + str(rank) + " need " + str(need) + " bytes, "
+                    + str(r.left()) + " follow");
+  l.entities.resize(n);
+  r.get_bytes(l.entities.data(), std::size_t(n) * 4);
+  for (std::size_t e = 1; e < n; ++e)
+    if (l.entities[e] <= l.entities[e - 1])
+      return bad(k, "entities not strictly increasing at position " + str(e));
+  l.in_offsets.resize(std::size_t(other) + 1);
+  r.get_bytes(l.in_offsets.data(), l.in_offsets.size() * 4);
+  if (l.in_offsets.front() != 0 || l.in_offsets.back() != n_gathered)
+    return bad(k, "in-block offsets must run from 0 to " + str(n_gathered));
+  for (std::size_t t = 1; t < l.in_offsets.size(); ++t)
+    if (l.in_offsets[t] < l.in_offsets[t - 1])
+      return bad(k, "in-block offsets decrease at block " + str(t - 1));
+  auto& csr = l.ratings;
+  csr.offsets.resize(std::size_t(n) + 1);
+  r.get_bytes(csr.offsets.data(), csr.offsets.size() * 8);
+  if (csr.offsets.front() != 0 || csr.offsets.back() != nnz)
+    return bad(k, "rating offsets must run from 0 to " + str(nnz));
+  for (std::size_t e = 1; e < csr.offsets.size(); ++e)
+    if (csr.offsets[e] < csr.offsets[e - 1])
+      return bad(k, "rating offsets decrease at entity " + str(e - 1));
+  csr.cols.resize(nnz);
+  r.get_bytes(csr.cols.data(), nnz * 4);
+  for (auto c : csr.cols)
+    if (c >= n_gathered)
+      return bad(k, "rating column " + str(c) + " out of range (" + str(n_gathered)
+                      + " gathered rows)");
+  csr.values.resize(nnz);
+  r.get_bytes(csr.values.data(), nnz * 4);
+  for (auto v : csr.values)
+    if (!std::isfinite(v))
+      return bad(k, "a rating value is not finite");
+  std::vector<std::uint32_t> counts(other);
+  r.get_bytes(counts.data(), counts.size() * 4);
+  std::uint64_t total = 0;
+  for (auto c : counts)
+    total += c;
+  if (total != n_out)
+    return bad(k, "out-row counts sum to " + str(total) + ", the header says " + str(n_out));
+  l.out_rows.resize(other);
+  for (std::uint32_t t = 0; t < other; ++t) {
+    auto& rows = l.out_rows[t];
+    rows.resize(counts[t]);
+    r.get_bytes(rows.data(), rows.size() * 4);
+    for (std::size_t j = 0; j < rows.size(); ++j)
+      if (rows[j] >= n || (j > 0 && rows[j] <= rows[j - 1]))
+        return bad(k, "out rows for block " + str(t) + " not increasing below " + str(n));
+  }
+  out.bias.resize(n);
+  r.get_bytes(out.bias.data(), out.bias.size() * 8);
+  out.factors.resize(std::size_t(n) * rank);
+  r.get_bytes(out.factors.data(), out.factors.size() * 8);
+  if (!all_finite(out.bias) || !all_finite(out.factors))
+    return bad(k, "an initial row is not finite");
+  return out;
+}
+
+bytes encode_als_rows(const als_rows& x, std::uint32_t rank) {
+  const auto n = x.bias.size();
+  writer w(kind::als_rows, rows_meta_bytes + n * 8 + x.factors.size() * 8);
+  w.put(x.iteration);
+  w.put(x.side);
+  w.put(x.from);
+  w.put(x.to);
+  w.put(rank);
+  w.put(static_cast<std::uint32_t>(n));
+  w.put_bytes(x.bias.data(), n * 8);
+  w.put_bytes(x.factors.data(), x.factors.size() * 8);
+  return std::move(w).done();
+}
+
+result<als_rows> decode_als_rows(std::span<const char> blob) {
+  constexpr auto k = kind::als_rows;
+  reader r(blob);
+  if (auto ok = open(r, blob, k); !ok)
+    return ok.err();
+  if (!r.need(rows_meta_bytes))
+    return bad(k, "truncated before the counts");
+  als_rows out;
+  out.iteration = r.get<std::uint32_t>();
+  out.side = r.get<std::uint8_t>();
+  out.from = r.get<std::uint32_t>();
+  out.to = r.get<std::uint32_t>();
+  auto rank = r.get<std::uint32_t>();
+  auto n = r.get<std::uint32_t>();
+  if (out.side > 1)
+    return bad(k, "side " + str(out.side) + " is neither users (0) nor items (1)");
+  if (rank == 0 || rank > max_rank)
+    return bad(k, "rank " + str(rank) + " outside 1.." + str(max_rank));
+  std::uint64_t need = std::uint64_t(n) * (std::uint64_t(rank) + 1) * 8;
+  if (need != r.left())
+    return bad(k, str(n) + " rows of rank " + str(rank) + " need " + str(need) + " bytes, "
+                    + str(r.left()) + " follow");
+  out.bias.resize(n);
+  r.get_bytes(out.bias.data(), out.bias.size() * 8);
+  out.factors.resize(std::size_t(n) * rank);
+  r.get_bytes(out.factors.data(), out.factors.size() * 8);
+  return out;
+}
+
+result<void> check_als_rows(const als_block_layout& l, std::uint32_t rank, const als_rows& x) {
+  constexpr auto k = kind::als_rows;
+  auto other = l.owner == side::user ? side::item : side::user;
+  if (x.side != static_cast<std::uint8_t>(other))
+    return bad(k, std::string("rows of the ") + (x.side == 0 ? "user" : "item")
+                    + " side for a block of the same side");
+  if (x.to != l.block)
+    return bad(k, "addressed to block " + str(x.to) + ", this is block " + str(l.block));
+  if (x.iteration == 0)
+    return bad(k, "sweep 0 (sweeps count from 1)");
+  if (x.from + std::size_t(1) >= l.in_offsets.size())
+    return bad(k, "from block " + str(x.from) + ", out of range ("
+                    + str(l.in_offsets.empty() ? 0 : l.in_offsets.size() - 1) + " blocks)");
+  auto expected = l.in_offsets[x.from + 1] - l.in_offsets[x.from];
+  if (expected == 0)
+    return bad(k, "from block " + str(x.from) + ", which sends this block nothing");
+  if (x.bias.size() != expected || x.factors.size() != std::size_t(expected) * rank)
+    return bad(k, str(x.bias.size()) + " rows of rank "
+                    + str(x.bias.empty() ? 0 : x.factors.size() / x.bias.size()) + " from block "
+                    + str(x.from) + ", expected " + str(expected) + " of rank " + str(rank));
+  return {};
+}
+
+}  // namespace recflow::wire

@@ -1,0 +1,118 @@
+// `recflow batch --nodes` as a user runs it: 3 node processes on 127.0.0.1 (always
+// stopped), the same model file as the local graph, a node killed mid-training.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_test_util.hpp"
+#include "node_process.hpp"
+#include "test_util.hpp"
+
+using recflow::test::node_process;
+using recflow::test::run_cli;
+
+namespace {
+
+std::string u1(const char* part) { return recflow::test::data_dir() + "/ml-100k/u1." + part; }
+
+std::string node_list(const std::vector<std::unique_ptr<node_process>>& nodes) {
+  std::string out;
+  for (const auto& n : nodes) {
+    if (!out.empty())
+      out.push_back(',');
+    out.append(n->address());
+  }
+  return out;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("cli: recflow batch --nodes saves the local graph's model and explains placement",
+          "[cli][multinode][als]") {
+  std::vector<std::unique_ptr<node_process>> nodes;
+  for (int k = 0; k < 3; ++k)
+    nodes.push_back(std::make_unique<node_process>());
+  auto dir = std::filesystem::temp_directory_path()
+             / ("recflow-als-nodes-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto local_model = (dir / "local.rfm").string(), remote_model = (dir / "nodes.rfm").string();
+  std::string common = "batch --train " + u1("base") + " --test " + u1("test")
+                       + " --rank 10 --iterations 5 --partitions 3 --json -q";
+  auto local = run_cli(common + " --save " + local_model);
+  REQUIRE(local.status == 0);
+  auto remote = run_cli(common + " --save " + remote_model + " --nodes " + node_list(nodes)
+                        + " --explain");
+  INFO(remote.out);
+  REQUIRE(remote.status == 0);
+  for (int k = 0; k < 3; ++k)
+    CHECK_THAT(remote.out, Catch::Contains("node " + nodes[std::size_t(k)]->address() + ": user blocks "
+                                           + std::to_string(k) + ", item blocks " + std::to_string(k)));
+  auto a = nlohmann::json::parse(local.last_line);
+  auto b = nlohmann::json::parse(remote.last_line);
+  CHECK(b["nodes"] == 3);
+  CHECK(a["rmse"].get<double>() == b["rmse"].get<double>());
+  // The same bytes: parameters, ids, rated items and metadata (the test RMSE included).
+  auto x = slurp(local_model), y = slurp(remote_model);
+  CHECK(x.size() > 1000);
+  CHECK(x == y);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("cli: a node killed mid-training ends recflow batch with the node, the sweep and exit 1",
+          "[cli][multinode][als]") {
+  std::vector<std::unique_ptr<node_process>> nodes;
+  for (int k = 0; k < 3; ++k)
+    nodes.push_back(std::make_unique<node_process>());
+  // A progress line on stderr after every sweep (RECFLOW_PROGRESS_INTERVAL=0): once
+  // the first is out, the sweeps are running: kill a node.
+  std::string cmd = "RECFLOW_PROGRESS_INTERVAL=0 " + std::string(RECFLOW_CLI_PATH)
+                    + " batch --train " + u1("base") + " --test " + u1("test")
+                    + " --rank 10 --iterations 1000 --partitions 3 --nodes " + node_list(nodes)
+                    + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  bool killed = false;
+  std::string out;
+  char line[4096];
+  while (fgets(line, sizeof line, p)) {
+    out += line;
+    if (!killed && std::string(line).find("batch ALS") != std::string::npos) {
+      nodes[2]->kill_hard();
+      killed = true;
+    }
+  }
+  int raw = pclose(p);
+  INFO(out);
+  REQUIRE(killed);
+  CHECK(WIFEXITED(raw));
+  CHECK(WEXITSTATUS(raw) == 1);
+  CHECK_THAT(out, Catch::Contains("recflow: lost node " + nodes[2]->address() + " at sweep "));
+  CHECK(nodes[0]->running());
+  CHECK(nodes[1]->running());
+}
+
+TEST_CASE("cli: recflow batch --nodes refuses the reference engine and bad addresses",
+          "[cli][multinode][als]") {
+  auto ref = run_cli("batch --train " + u1("base") + " --test " + u1("test")
+                     + " --engine reference --nodes 127.0.0.1:9");
+  CHECK(ref.status == 2);
+  CHECK_THAT(ref.out, Catch::Contains("--nodes runs the actor graph"));
+  auto bad = run_cli("batch --train " + u1("base") + " --test " + u1("test") + " --nodes nowhere");
+  CHECK(bad.status == 2);
+  CHECK_THAT(bad.out, Catch::Contains("node address 'nowhere' is not host:port"));
+}
