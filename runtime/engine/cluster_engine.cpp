@@ -631,6 +631,45 @@ struct cluster_engine::impl {
     return deploy();
   }
 
+  void on_down(const caf::down_msg& dm) {
+    if (!watched(dm.source))
+      return;  // an owner a recovery stopped, or of a node already lost
+    auto n = node_of(dm.source.node());
+    if (n && !alive[*n])
+      return;
+    if (n)
+      lose(*n, "lost node " + opts.nodes[*n].name() + " at batch "
+                 + std::to_string(current_batch()) + " (" + sys->render(dm.reason) + ")");
+    else
+      broken = error{errc::io, "an actor of the driver stopped unexpectedly at batch "
+                                 + std::to_string(current_batch()) + ": "
+                                 + sys->render(dm.reason)};
+  }
+
+  /// Between runs: handles the losses already heard of (down messages waiting in the
+  /// mailbox); with recovery, the batches since the checkpoint are routed again.
+  result<void> settle() {
+    for (;;) {
+      bool got = false;
+      (*self)->receive(
+        [&](caf::down_msg& dm) {
+          got = true;
+          on_down(dm);
+        },
+        caf::after(std::chrono::seconds(0)) >> [] {});
+      if (broken)
+        return *broken;
+      if (!got)
+        break;
+    }
+    if (replay.empty())
+      return {};
+    auto again = drive(0, {}, {});
+    if (!again)
+      return again.err();
+    return {};
+  }
+
   result<run_summary> drive(std::size_t limit, const stop_predicate& pred,
                             const batch_callback& on_batch) {
     if (broken)
@@ -726,20 +765,7 @@ struct cluster_engine::impl {
           broken = error{errc::corrupt, "at batch " + std::to_string(current_batch()) + ": "
                                           + r.message};
         },
-        [&](caf::down_msg& dm) {
-          if (!watched(dm.source))
-            return;  // an owner a recovery stopped, or of a node already lost
-          auto n = node_of(dm.source.node());
-          if (n && !alive[*n])
-            return;
-          if (n)
-            lose(*n, "lost node " + opts.nodes[*n].name() + " at batch "
-                       + std::to_string(current_batch()) + " (" + sys->render(dm.reason) + ")");
-          else
-            broken = error{errc::io, "an actor of the driver stopped unexpectedly at batch "
-                                       + std::to_string(current_batch()) + ": "
-                                       + sys->render(dm.reason)};
-        },
+        [&](caf::down_msg& dm) { on_down(dm); },
         caf::after(opts.engine.stall_timeout) >> [&] {
           auto who = silent_node();
           auto ms = std::to_string(opts.engine.stall_timeout.count());
@@ -763,25 +789,39 @@ struct cluster_engine::impl {
     return sum;
   }
 
+  /// The model after the last completed batch. With recovery, a node lost meanwhile is
+  /// recovered from (the batches since the checkpoint are routed again) and the snapshot
+  /// taken again.
   result<factor_model> snapshot() {
-    if (broken)
-      return *broken;
-    std::vector<shard_parts> us, is;
-    std::optional<error> err;
-    for (auto* group : {&users, &items})
-      for (auto& a : *group)
-        (*self)
-          ->request(a, opts.engine.stall_timeout, snapshot_atom::value)
-          .receive([&](shard_parts& p) { (p.side == 0 ? us : is).push_back(std::move(p)); },
-                   [&](caf::error& e) {
-                     auto n = node_of(a.node());
-                     err = error{errc::io, "snapshot failed"
-                                             + (n ? " on node " + opts.nodes[*n].name() : "")
-                                             + ": " + sys->render(e)};
-                   });
-    if (err)
-      return *err;
-    return assemble_model(graph.training.rank, graph.scale, mu, mu_count, us, is);
+    for (;;) {
+      if (auto ok = settle(); !ok)
+        return ok.err();
+      std::vector<shard_parts> us, is;
+      std::optional<error> err;
+      std::optional<std::size_t> lost;
+      for (auto* group : {&users, &items})
+        for (auto& a : *group) {
+          if (err)
+            break;
+          (*self)
+            ->request(a, opts.engine.stall_timeout, snapshot_atom::value)
+            .receive([&](shard_parts& p) { (p.side == 0 ? us : is).push_back(std::move(p)); },
+                     [&](caf::error& e) {
+                       lost = node_of(a.node());
+                       err = error{errc::io, "snapshot failed"
+                                               + (lost ? " on node " + opts.nodes[*lost].name()
+                                                       : std::string())
+                                               + ": " + sys->render(e)};
+                     });
+        }
+      if (!err)
+        return assemble_model(graph.training.rank, graph.scale, mu, mu_count, us, is);
+      if (!opts.recover || !lost)
+        return *err;
+      if (alive[*lost])
+        lose(*lost, "lost node " + opts.nodes[*lost].name() + " after batch "
+                      + std::to_string(history.size()) + " (" + err->message + ")");
+    }
   }
 };
 
