@@ -140,6 +140,14 @@ TEST_CASE("cluster recovery: a second node lost after a recovery is recovered fr
   o.recover = true;
   o.checkpoint_every = 5;
   o.on_event = [&](const std::string& line) { events.push_back(line); };
+  // Each checkpoint is handed out once (not again when a replay passes it), consistent.
+  std::vector<std::uint64_t> checkpoints;
+  o.on_checkpoint = [&](const factor_model& m, std::uint64_t b, std::uint64_t ratings,
+                        const std::string&) {
+    checkpoints.push_back(b);
+    CHECK(applied(m) == ratings);
+    CHECK(m.mu_count() == ratings);
+  };
   auto cluster = cluster_engine::make(graph_of(batches), o);
   REQUIRE(cluster);
   auto sum = (*cluster)->run([&](const batch_metrics& m) {
@@ -151,6 +159,7 @@ TEST_CASE("cluster recovery: a second node lost after a recovery is recovered fr
   INFO((sum ? std::string() : sum.err().message));
   REQUIRE(sum);
   CHECK((*cluster)->recoveries() == 2);
+  CHECK(checkpoints == std::vector<std::uint64_t>{5, 10, 15, 20});
   REQUIRE(events.size() == 2);
   CHECK_THAT(events[1], Catch::StartsWith("lost node " + nodes[2]->address()));
   CHECK_THAT(events[1], Catch::Contains("onto nodes " + nodes[1]->address()));
@@ -245,4 +254,17 @@ TEST_CASE("cluster recovery: a node that stops answering is recovered from after
   require_equivalent((*cluster)->snapshot().value(), reference(batches));
   cluster->reset();
   nodes[1]->kill_hard();
+}
+
+TEST_CASE("cluster placement: a lost node's shards go to the live nodes holding the fewest",
+          "[engine][recovery]") {
+  auto p = place_round_robin(4, 3);  // users on 0 1 2 0, items on 1 2 0 1
+  REQUIRE(p.item_node == std::vector<std::size_t>{1, 2, 0, 1});
+  auto q = replace_lost(p, {true, false, true});
+  CHECK(q.user_node == std::vector<std::size_t>{0, 2, 2, 0});
+  CHECK(q.item_node == std::vector<std::size_t>{0, 2, 0, 2});
+  // Shards on live nodes never move; with one node left it holds everything.
+  auto r = replace_lost(q, {false, false, true});
+  CHECK(r.user_node == std::vector<std::size_t>{2, 2, 2, 2});
+  CHECK(r.item_node == std::vector<std::size_t>{2, 2, 2, 2});
 }
