@@ -97,6 +97,7 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(s.at("partitioner") == local.partitioner);
   CHECK(s.at("nodes").empty() == local.nodes.empty());  // no nodes: the local engine
   CHECK(s.at("explain") == "false");
+  CHECK(s.at("recover") == (local.recover ? "true" : "false"));
   CHECK(s.at("mode") == (sp.mode == recflow::update_mode::batch_gradient ? "batch-gradient" : "sgd"));
   recflow::cli::source_cli_options src;
   CHECK(num(s, "checkpoint-every") == static_cast<double>(src.checkpoint_every));

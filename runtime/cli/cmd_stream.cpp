@@ -87,7 +87,16 @@ int run_stream(stream_options& o) {
     o.local.nodes = std::move(*nodes);
     if (o.explain)
       o.local.on_placement = [](const std::string& text) { std::cout << text << std::flush; };
+    o.local.checkpoint_every = o.sources.checkpoint_every;
+    o.local.on_event = [](const std::string& line) {
+      std::cout << std::flush;
+      std::cerr << "recflow: " << line << std::endl;
+    };
   }
+  if (o.local.recover && o.nodes.empty())
+    return report({errc::invalid_argument, "--recover needs --nodes"});
+  if (o.local.recover && o.sources.checkpoint_every == 0)
+    return report({errc::invalid_argument, "checkpoint interval must be positive, got 0"});
   if (o.local.partitions == 0)
     return report({errc::invalid_argument, "partition count must be positive, got 0"});
   // A seed model (a trained model the stream continues from) sets the rank unless --rank
@@ -116,10 +125,10 @@ int run_stream(stream_options& o) {
     return report({errc::invalid_argument,
                    "--serve runs with --train/--data on the local engine: not with --source, "
                    "--checkpoint-dir, --resume or --nodes yet"});
-  if (o.sources.wanted() && !o.local.nodes.empty())
+  if (!o.sources.source.empty() && !o.local.nodes.empty())
     return report({errc::invalid_argument,
-                   "--source, --checkpoint-dir and --resume run on the local engine only, not "
-                   "with --nodes yet"});
+                   "--source runs on the local engine only, not with --nodes yet (--train/--data "
+                   "with --checkpoint-dir and --resume do)"});
   if (o.sources.wanted())
     return run_stream_from_source(o.sources, {o.data, o.params, o.eval, o.local, o.engine, o.csv,
                                               o.no_csv, o.save, o.json, o.quiet, seed});
@@ -154,8 +163,14 @@ int run_stream(stream_options& o) {
                                              o.local.engine.workers,
                                              o.local.nodes.empty()
                                                ? std::string()
-                                               : fmt::format(", owners on {} nodes",
-                                                             o.local.nodes.size()))
+                                               : fmt::format(", owners on {} nodes{}",
+                                                             o.local.nodes.size(),
+                                                             o.local.recover
+                                                               ? fmt::format(
+                                                                   " (recover: checkpoint every "
+                                                                   "{} batches)",
+                                                                   o.local.checkpoint_every)
+                                                               : std::string()))
                                : std::string("reference engine (one thread)"));
   // Per-batch lines go to stdout; when that is not a terminal (a file, a pipe), show
   // progress with rate and ETA on stderr instead.
@@ -318,6 +333,10 @@ void add_stream_command(CLI::App& app, int& exit_status) {
                   "Run the factor owners on these `recflow node` processes "
                   "(host:port,host:port,...; round robin); the driver keeps the source");
   cmd->add_flag("--explain", o->explain, "With --nodes: print which node owns which shards");
+  cmd->add_flag("--recover", o->local.recover,
+                "With --nodes: when a node is lost, restore every owner from the last checkpoint "
+                "(kept in memory every --checkpoint-every batches) onto the surviving nodes and "
+                "replay the batches since; the model is the failure-free run's");
   cmd->add_option("--max-batches", o->eval.max_batches, "Stop after this many batches (0: all)");
   cmd->add_option("--csv", o->csv, "Per-batch CSV of validation RMSE")->capture_default_str();
   cmd->add_flag("--no-csv", o->no_csv, "Do not write the per-batch CSV");

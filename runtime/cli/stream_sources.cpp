@@ -180,10 +180,14 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
   }
   if (!s.quiet)
     std::cout << fmt::format("streaming {}: batches of {}, {} validation ratings, rank {}, {} "
-                             "pass(es), actor graph: {} partitions ({}), {} workers{}\n",
+                             "pass(es), actor graph: {} partitions ({}), {} workers{}{}\n",
                              what, s.eval.batch_size, validation ? validation->size() : 0,
                              s.params.rank, s.params.passes, s.local.partitions,
                              s.local.partitioner, s.local.engine.workers,
+                             s.local.nodes.empty()
+                               ? std::string()
+                               : fmt::format(", owners on {} nodes{}", s.local.nodes.size(),
+                                             s.local.recover ? " (recover)" : ""),
                              o.checkpoint_dir.empty()
                                ? std::string()
                                : fmt::format(", checkpoints every {} batches in {}",
@@ -224,6 +228,9 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
   so.checkpoints = {o.checkpoint_dir, o.checkpoint_every, o.checkpoint_keep};
   so.resume = o.resume;
   so.seed_model = s.seed;
+  so.nodes = s.local.nodes;
+  so.recover = s.local.recover;
+  so.on_event = s.local.on_event;
   auto run = run_source_stream(s.params, source, scale, validation, so, on_batch, on_note);
   if (!run)
     return report(run.err());

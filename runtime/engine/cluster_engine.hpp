@@ -14,13 +14,27 @@
 /// same code on the same values, only the rows are copied instead of shared.
 ///
 /// Failure detection: the driver monitors every node and owner. A node that dies or whose
-/// connection closes stops the job with "lost node HOST:PORT at batch N"; so does a node
-/// that sends nothing for `engine.stall_timeout` (a silently cut network). Recovery is not
-/// attempted: the error is returned and the engine is unusable afterwards.
+/// connection closes is lost; so is a node that sends nothing for `engine.stall_timeout`
+/// (a silently cut network). Without `recover` the job stops with "lost node HOST:PORT at
+/// batch N" and the engine is unusable afterwards.
+///
+/// Recovery (`recover`): every `checkpoint_every` batches the owners export their shards
+/// after the same batch and the driver keeps that model (the checkpoint) with the stream
+/// position it covers, and keeps every batch routed since (the replay log: at most
+/// checkpoint_every + max_in_flight batches). When a node is lost, the driver stops every
+/// owner (the survivors have moved past the checkpoint), places the lost node's shards on
+/// the surviving nodes (the fewest shards first), spawns fresh owners seeded from the
+/// checkpoint, and routes the logged batches again before pulling the source: every
+/// source replays, since the replay comes from the driver's log. Batches are numbered
+/// and stamped exactly as before, so no rating is lost or applied twice and the model
+/// equals a failure-free run's bit for bit. Replayed batches were already reported: they
+/// update history() but do not call the batch callback again. A node lost during a
+/// recovery is handled by recovering again; losing every node is an error.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +61,20 @@ struct cluster_options {
   engine_options engine{};           ///< driver threads, batches in flight, stall timeout
   /// Connecting, the handshake and each spawn must finish within this time.
   std::chrono::milliseconds connect_timeout{10'000};
+  /// On a lost node, restore from the last checkpoint onto the surviving nodes and replay
+  /// (see the class comment) instead of stopping the job.
+  bool recover = false;
+  /// With recover: batches between the checkpoints the driver keeps in memory.
+  std::size_t checkpoint_every = 10;
+  /// With recover: one line per event a user should know of ("lost node ... restoring
+  /// ..."), called on the driving thread; may be empty.
+  std::function<void(const std::string&)> on_event{};
+  /// With recover: called on the driving thread with each checkpoint's model (consistent:
+  /// every owner after the same batch), its batch count, ratings applied and the
+  /// source's position after it (e.g. to write it to disk); may be empty.
+  std::function<void(const factor_model&, std::uint64_t batches, std::uint64_t ratings,
+                     const std::string& position)>
+    on_checkpoint{};
 };
 
 /// "at least one node is needed" and the engine options' checks.
@@ -59,6 +87,10 @@ struct node_placement {
 /// Round robin over `nodes`: user shard s on node s % nodes, item shard t on node
 /// (partitions + t) % nodes.
 node_placement place_round_robin(std::size_t partitions, std::size_t nodes);
+/// `p` with every shard of a node that is not `alive` moved to a live node: each to the
+/// live node holding the fewest shards (the lowest index on a tie), user shards first.
+/// Shards on live nodes stay. Needs at least one live node.
+node_placement replace_lost(const node_placement& p, const std::vector<bool>& alive);
 /// One line per node: "node 127.0.0.1:4001: user shards 0 2, item shards 1".
 std::string describe(const node_placement& p, const std::vector<node_endpoint>& nodes);
 
@@ -81,8 +113,11 @@ class cluster_engine {
   const std::vector<batch_metrics>& history() const noexcept;
   bool finished() const noexcept;
   const streaming_graph& graph() const noexcept;
-  /// Which node owns which shards (what `--explain` prints).
+  /// Which node owns which shards (what `--explain` prints; after a recovery, the
+  /// placement now, lost nodes listed without shards).
   std::string explain() const;
+  /// Recoveries from a lost node so far.
+  std::size_t recoveries() const noexcept;
 
  private:
   struct impl;

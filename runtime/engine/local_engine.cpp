@@ -112,31 +112,9 @@ struct local_engine::impl {
       return {};
     const auto& m = *graph.seed_model;
     auto n = graph.partitions;
-    auto k = std::size_t(m.rank());
-    auto split = [&](const id_map& ids, const std::vector<double>& bias, const factor_table& f,
-                     const std::vector<std::uint32_t>& counts, const partitioner& part,
-                     std::uint8_t side_tag) {
-      std::vector<seed_shard> out(n);
-      for (std::uint32_t s = 0; s < n; ++s) {
-        out[s].key_base = ids.size();
-        out[s].parts.side = side_tag;
-        out[s].parts.shard = s;
-      }
-      for (index_t j = 0; j < ids.size(); ++j) {
-        auto& p = out[part(ids.external(j))].parts;
-        p.ids.push_back(ids.external(j));
-        p.first_seen.push_back(j);
-        p.counts.push_back(counts[j]);
-        p.bias.push_back(bias[j]);
-        auto row = f.row(j);
-        p.factors.insert(p.factors.end(), row.data(), row.data() + k);
-      }
-      return out;
-    };
-    auto user_parts = split(m.users(), m.user_bias(), m.U(), m.user_count(),
-                            graph.user_partitioner, 0);
-    auto item_parts = split(m.items(), m.item_bias(), m.P(), m.item_count(),
-                            graph.item_partitioner, 1);
+    auto parts = split_model(m, n, graph.user_partitioner, graph.item_partitioner);
+    auto& user_parts = parts.users;
+    auto& item_parts = parts.items;
     std::optional<error> err;
     auto load = [&](const caf::actor& owner, seed_shard& part) {
       (*self)

@@ -86,7 +86,11 @@ result<local_stream_result> run_stream(const stream_params& params, const rating
   if (local.wrap_source)
     g.source = local.wrap_source(std::move(g.source));
   if (!local.nodes.empty()) {
-    auto engine = cluster_engine::make(std::move(g), {.nodes = local.nodes, .engine = local.engine});
+    cluster_options co{.nodes = local.nodes, .engine = local.engine};
+    co.recover = local.recover;
+    co.checkpoint_every = local.checkpoint_every;
+    co.on_event = local.on_event;
+    auto engine = cluster_engine::make(std::move(g), co);
     if (!engine)
       return engine.err();
     if (local.on_placement)

@@ -28,6 +28,11 @@ struct local_stream_options {
   std::vector<node_endpoint> nodes{};
   /// With nodes: called once with the placement (cluster_engine::explain) before running.
   std::function<void(const std::string&)> on_placement{};
+  /// With nodes: recover from a lost node (cluster_options::recover), keeping a checkpoint
+  /// in memory every `checkpoint_every` batches; `on_event` hears what happened.
+  bool recover = false;
+  std::size_t checkpoint_every = 10;
+  std::function<void(const std::string&)> on_event{};
   /// When set, wraps the training source (e.g. to merge ratings posted to a server into
   /// the next micro-batch, or to end the stream early).
   std::function<std::shared_ptr<rating_source>(std::shared_ptr<rating_source>)> wrap_source{};

@@ -112,3 +112,34 @@ error_metrics evaluate_shards(const rating_table& test, double mu, rating_scale 
 }
 
 }  // namespace recflow
+
+namespace recflow {
+
+seed_split split_model(const factor_model& m, std::size_t partitions, const partitioner& users,
+                       const partitioner& items) {
+  auto k = std::size_t(m.rank());
+  auto split = [&](const id_map& ids, const std::vector<double>& bias, const factor_table& f,
+                   const std::vector<std::uint32_t>& counts, const partitioner& part,
+                   std::uint8_t side_tag) {
+    std::vector<seed_shard> out(partitions);
+    for (std::uint32_t s = 0; s < partitions; ++s) {
+      out[s].key_base = ids.size();
+      out[s].parts.side = side_tag;
+      out[s].parts.shard = s;
+    }
+    for (index_t j = 0; j < ids.size(); ++j) {
+      auto& p = out[part(ids.external(j))].parts;
+      p.ids.push_back(ids.external(j));
+      p.first_seen.push_back(j);
+      p.counts.push_back(counts[j]);
+      p.bias.push_back(bias[j]);
+      auto row = f.row(j);
+      p.factors.insert(p.factors.end(), row.data(), row.data() + k);
+    }
+    return out;
+  };
+  return {split(m.users(), m.user_bias(), m.U(), m.user_count(), users, 0),
+          split(m.items(), m.item_bias(), m.P(), m.item_count(), items, 1)};
+}
+
+}  // namespace recflow

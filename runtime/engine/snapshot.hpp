@@ -20,6 +20,16 @@ result<factor_model> assemble_model(int rank, rating_scale scale, double mu,
                                     std::uint64_t mu_count, const std::vector<shard_parts>& users,
                                     const std::vector<shard_parts>& items);
 
+/// A model cut into the owners' seed parts: user shard s gets the users `users` maps to
+/// it, each with its dense index as first_seen and key_base = the side's key count (so
+/// keys the stream adds later order after every seeded key). What local_engine and
+/// cluster_engine load into their owners from a seed model or a checkpoint.
+struct seed_split {
+  std::vector<seed_shard> users, items;
+};
+seed_split split_model(const factor_model& m, std::size_t partitions, const partitioner& users,
+                       const partitioner& items);
+
 /// RMSE and MAE on `test` of the model the shards hold, read in place (no copy): what
 /// evaluate(assemble_model(...), test) gives, bit for bit, with the same predictions
 /// (clamped; an unknown user or item falls back to biases, then mu). `users[s]` is the

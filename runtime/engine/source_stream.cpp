@@ -8,6 +8,13 @@
 
 namespace recflow {
 
+namespace {
+template <class Engine>
+result<source_stream_result> drive_source(Engine& engine, source_stream_result out,
+                                          const source_stream_options& opts,
+                                          const stream_callback& on_batch);
+}  // namespace
+
 result<source_stream_result> run_source_stream(
   const stream_params& params, std::shared_ptr<rating_source> source, rating_scale scale,
   std::shared_ptr<const rating_table> validation, const source_stream_options& opts,
@@ -74,10 +81,31 @@ result<source_stream_result> run_source_stream(
     g.seed_model = std::make_shared<const factor_model>(std::move(*seed));
   else
     g.seed_model = opts.seed_model;
+  if (!opts.nodes.empty()) {
+    cluster_options co{.nodes = opts.nodes, .engine = opts.engine};
+    co.recover = opts.recover;
+    co.checkpoint_every = checkpointing ? opts.checkpoints.every : co.checkpoint_every;
+    co.on_event = opts.on_event;
+    auto engine = cluster_engine::make(std::move(g), co);
+    if (!engine)
+      return engine.err();
+    return drive_source(**engine, std::move(out), opts, on_batch);
+  }
   auto engine = local_engine::make(std::move(g), opts.engine);
   if (!engine)
     return engine.err();
+  return drive_source(**engine, std::move(out), opts, on_batch);
+}
 
+namespace {
+
+/// Runs `engine` (local or cluster) to the end or opts.max_batches, writing a checkpoint
+/// every opts.checkpoints.every batches and at the end; `out` holds what a resume found.
+template <class Engine>
+result<source_stream_result> drive_source(Engine& e, source_stream_result out,
+                                          const source_stream_options& opts,
+                                          const stream_callback& on_batch) {
+  const bool checkpointing = !opts.checkpoints.dir.empty();
   const auto base = out.mark;
   auto start = std::chrono::steady_clock::now();
   auto report = [&](const batch_metrics& m) {
@@ -97,7 +125,7 @@ result<source_stream_result> run_source_stream(
       on_batch(r);
   };
   auto checkpoint = [&]() -> result<void> {
-    auto model = (*engine)->snapshot();
+    auto model = e.snapshot();
     if (!model)
       return model.err();
     auto path = write_checkpoint(opts.checkpoints, *model, out.mark);
@@ -109,9 +137,9 @@ result<source_stream_result> run_source_stream(
   const std::size_t unlimited = std::numeric_limits<std::size_t>::max();
   std::size_t left = opts.max_batches == 0 ? unlimited : opts.max_batches;
   std::uint64_t last_checkpoint = base.batches;
-  while (left > 0 && !(*engine)->finished()) {
+  while (left > 0 && !e.finished()) {
     auto chunk = checkpointing ? std::min(left, opts.checkpoints.every) : left;
-    auto sum = (*engine)->run_n(chunk, report);
+    auto sum = e.run_n(chunk, report);
     if (!sum)
       return sum.err();
     if (left != unlimited)
@@ -127,11 +155,13 @@ result<source_stream_result> run_source_stream(
   if (checkpointing && out.mark.batches > last_checkpoint)
     if (auto ok = checkpoint(); !ok)
       return ok.err();
-  auto model = (*engine)->snapshot();
+  auto model = e.snapshot();
   if (!model)
     return model.err();
   out.model = std::move(*model);
   return out;
 }
+
+}  // namespace
 
 }  // namespace recflow

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cluster_engine.hpp"
 #include "engine/local_engine.hpp"
 #include "graph/source.hpp"
 #include "model/checkpoint.hpp"
@@ -38,6 +39,13 @@ struct source_stream_options {
   /// The model a fresh stream starts from (null: empty); a resumed run starts from its
   /// checkpoint instead.
   std::shared_ptr<const factor_model> seed_model{};
+  /// Run the owners on these `recflow node` processes (cluster_engine); empty: in this
+  /// process. A resumed run seeds the nodes' owners from the checkpoint.
+  std::vector<node_endpoint> nodes{};
+  /// With nodes: recover from a lost node (cluster_options::recover; its in-memory
+  /// checkpoints come every checkpoints.every batches); `on_event` hears what happened.
+  bool recover = false;
+  std::function<void(const std::string&)> on_event{};
 };
 
 /// What a streamed run produced.
