@@ -129,4 +129,5 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   }
   CHECK(toml.at("serve").at("listen") == "127.0.0.1:8080");
   CHECK(num(s, "serve-linger") == -1.0);
+  CHECK(num(s, "publish-interval") == double(recflow::local_stream_options{}.publish_interval.count()));
 }

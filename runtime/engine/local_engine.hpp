@@ -38,6 +38,9 @@ struct engine_options {
   std::size_t max_in_flight = 2;  ///< batches between the source and completion
   /// A run fails with "no progress for N ms" if no message arrives for this long.
   std::chrono::milliseconds stall_timeout{120'000};
+  /// history() keeps at least the last this many batches (at most twice as many), so a
+  /// stream that runs for days holds bounded memory; 0: every batch.
+  std::size_t history_limit = 0;
 };
 
 /// "workers must be positive, got 0" and friends.
@@ -70,7 +73,7 @@ class local_engine {
   /// The model after the last completed batch, assembled from every shard.
   result<factor_model> snapshot();
 
-  /// Metrics of every batch completed so far.
+  /// Metrics of every batch completed so far (the recent ones with history_limit).
   const std::vector<batch_metrics>& history() const noexcept;
   /// True once the source has ended.
   bool finished() const noexcept;
