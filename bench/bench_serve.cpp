@@ -39,6 +39,7 @@ struct options {
   double rate = 1000.0;  ///< queries/s of the paced phases
   std::size_t server_threads = 1;
   long publish_interval_ms = local_stream_options{}.publish_interval.count();
+  int training_nice = 0;  ///< nice value of the training threads while serving
 };
 
 options parse(int argc, char** argv) {
@@ -54,6 +55,7 @@ options parse(int argc, char** argv) {
     else if (k == "--rate") o.rate = std::stod(v);
     else if (k == "--server-threads") o.server_threads = std::stoul(v);
     else if (k == "--publish-interval") o.publish_interval_ms = std::stol(v);
+    else if (k == "--training-nice") o.training_nice = std::stoi(v);
     else { fmt::print(stderr, "unknown option {}\n", k); std::exit(2); }
   }
   return o;
@@ -167,6 +169,8 @@ int main(int argc, char** argv) {
     do {
       local_stream_options local;
       local.publish_interval = std::chrono::milliseconds(interval_ms);
+      if (serving)
+        local.engine.nice = o.training_nice;
       std::unique_ptr<serve::stream_link> link;
       if (serving) {
         link = std::make_unique<serve::stream_link>(svc);
@@ -228,8 +232,9 @@ int main(int argc, char** argv) {
     load.join();
     return r;
   };
-  fmt::print("latency while streaming (stream --serve: a snapshot published at most every {} ms):\n",
-             o.publish_interval_ms);
+  fmt::print("latency while streaming (stream --serve: a snapshot published at most every {} ms, "
+             "training threads at nice {}):\n", o.publish_interval_ms, o.training_nice);
+  lower_thread_priority(o.training_nice);  // this thread drives (and evaluates) every stream from here on
   double rate_p = 0, rate_r = 0, rate_paced = 0;
   auto tr_p = while_training(0, predict, rate_p);
   line("predict, closed loop", tr_p, &idle_p);

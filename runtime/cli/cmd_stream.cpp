@@ -52,6 +52,8 @@ struct stream_options {
   double serve_linger = -1;   ///< seconds to serve the final model; negative: until a signal
   /// With --serve: publish a model at most every this many ms (0: every batch).
   std::int64_t publish_interval_ms = local_stream_options{}.publish_interval.count();
+  /// With --serve: the nice value of the training threads (queries come first).
+  int training_nice = 10;
   serve_tuning serving;
 };
 
@@ -136,6 +138,8 @@ int run_stream(stream_options& o) {
       return report(s.err());
     serving = std::move(*s);
     o.local.publish_interval = std::chrono::milliseconds(o.publish_interval_ms);
+    o.local.engine.nice = o.training_nice;
+    lower_thread_priority(o.training_nice);  // this thread drives the stream and evaluates
     serving->attach(o.local);
   }
 
@@ -339,6 +343,11 @@ void add_stream_command(CLI::App& app, int& exit_status) {
                   "With --serve: publish the model to queries at most every MS milliseconds "
                   "(0: after every batch); the final model is always published")
     ->check(CLI::Range(std::int64_t(0), std::int64_t(3'600'000)))
+    ->capture_default_str();
+  cmd->add_option("--training-nice", o->training_nice,
+                  "With --serve: nice value (0..19) of the training threads, so queries get a "
+                  "core first (0: unchanged)")
+    ->check(CLI::Range(0, 19))
     ->capture_default_str();
   o->serving.add_to(*cmd);
   cmd->callback([o, engine, rank, &exit_status] {

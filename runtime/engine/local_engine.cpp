@@ -2,6 +2,9 @@
 
 #include <map>
 #include <optional>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -15,11 +18,18 @@
 
 namespace recflow {
 
+void lower_thread_priority(int nice) {
+  if (nice > 0)  // best effort: a failure leaves the thread as it was
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+}
+
 result<void> validate(const engine_options& o) {
   if (o.workers == 0)
     return error{errc::invalid_argument, "workers must be positive, got 0"};
   if (o.max_in_flight == 0)
     return error{errc::invalid_argument, "max in-flight batches must be positive, got 0"};
+  if (o.nice < 0 || o.nice > 19)
+    return error{errc::invalid_argument, "nice must be in 0..19, got " + std::to_string(o.nice)};
   if (o.stall_timeout.count() <= 0)
     return error{errc::invalid_argument, "stall timeout must be positive, got "
                                            + std::to_string(o.stall_timeout.count()) + " ms"};
@@ -28,6 +38,19 @@ result<void> validate(const engine_options& o) {
 
 namespace {
 using clock = std::chrono::steady_clock;
+
+/// Lowers the priority of every thread the actor system starts (Linux: per thread).
+class nice_hook : public caf::thread_hook {
+ public:
+  explicit nice_hook(int nice) : nice_(nice) {}
+  void init(caf::actor_system&) override {}
+  void thread_started() override { lower_thread_priority(nice_); }
+  void thread_terminates() override {}
+
+ private:
+  int nice_;
+};
+
 double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
 }
@@ -68,6 +91,8 @@ struct local_engine::impl {
   impl(streaming_graph g, const engine_options& o) : graph(std::move(g)), opts(o) {
     add_graph_message_types(cfg);
     cfg.set("scheduler.max-threads", opts.workers);
+    if (opts.nice > 0)
+      cfg.add_thread_hook<nice_hook>(opts.nice);
     sys = std::make_unique<caf::actor_system>(cfg);
     self = std::make_unique<caf::scoped_actor>(*sys);
     auto me = caf::actor_cast<caf::actor>(*self);

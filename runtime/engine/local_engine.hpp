@@ -41,7 +41,14 @@ struct engine_options {
   /// history() keeps at least the last this many batches (at most twice as many), so a
   /// stream that runs for days holds bounded memory; 0: every batch.
   std::size_t history_limit = 0;
+  /// The actor threads run at this nice value (0..19; 0: unchanged). Serving while
+  /// training raises it, so that a query's thread gets a core at once when it wakes.
+  int nice = 0;
 };
+
+/// Sets the nice value of the calling thread (Linux; 0: nothing). It cannot be lowered
+/// again without privileges, so call it on a thread that only trains.
+void lower_thread_priority(int nice);
 
 /// "workers must be positive, got 0" and friends.
 result<void> validate(const engine_options& o);
