@@ -39,7 +39,7 @@ struct options {
   double rate = 1000.0;  ///< queries/s of the paced phases
   std::size_t server_threads = 1;
   long publish_interval_ms = local_stream_options{}.publish_interval.count();
-  int training_nice = 0;  ///< nice value of the training threads while serving
+  int training_nice = 10;  ///< nice value of the training threads while serving (stream --serve's default)
 };
 
 options parse(int argc, char** argv) {

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   fmt::print("model             version {} served at the end, last validation rmse {:.4f}\n",
              r->versions_published, r->last_rmse.value_or(0.0));
   fmt::print("rss               {:.1f} MB before the stream; after the warm-up {:.1f} MB, at the end {:.1f} MB "
-             "({:+.1f} MB), peak {:.1f} MB\n",
+             "({:+.1f} MB; medians over a tenth of the time, 1-10 s), peak {:.1f} MB\n",
              r->rss_first_mb, r->rss_start_mb, r->rss_end_mb, r->rss_end_mb - r->rss_start_mb, r->rss_peak_mb);
   if (!r->first_failure.empty())
     fmt::print("first failure     {}\n", r->first_failure);

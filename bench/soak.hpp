@@ -61,8 +61,11 @@ struct soak_result {
   std::string first_failure;        ///< what the first failed request got
   std::uint64_t versions_published = 0;  ///< the last snapshot version queries saw
   std::optional<double> last_rmse;  ///< validation RMSE of the last evaluated batch
-  double rss_start_mb = 0;          ///< resident memory after the warm-up
-  double rss_end_mb = 0;            ///< at the end of the stream (load still running)
+  // Resident memory is sampled every 250 ms. A model copy in flight is a few MB (the
+  // publisher's, the current snapshot's, a query's older one), so start and end are the
+  // medians of the samples in a window (a tenth of the time after the warm-up, 1-10 s).
+  double rss_start_mb = 0;          ///< just after the warm-up (median of the window)
+  double rss_end_mb = 0;            ///< at the end of the stream, load still running (median)
   double rss_peak_mb = 0;           ///< largest sample after the warm-up
   double rss_first_mb = 0;          ///< first sample, before the stream
 };
@@ -272,8 +275,7 @@ inline result<soak_result> run_soak(const soak_options& o,
       });
     });
 
-  // Memory: sampled every 250 ms; the baseline is the first sample after the warm-up.
-  bool have_start = false;
+  std::vector<double> samples;  // after the warm-up
   auto next_note = start + std::chrono::seconds(10);
   for (;;) {
     auto now = clock::now();
@@ -281,13 +283,8 @@ inline result<soak_result> run_soak(const soak_options& o,
     if (t >= o.seconds || engine_done.load())
       break;
     double mb = rss_mb();
-    if (t >= o.warmup_seconds) {
-      if (!have_start) {
-        out.rss_start_mb = mb;
-        have_start = true;
-      }
-      out.rss_peak_mb = std::max(out.rss_peak_mb, mb);
-    }
+    if (t >= o.warmup_seconds)
+      samples.push_back(mb);
     if (progress && now >= next_note) {
       next_note += std::chrono::seconds(10);
       progress("soak " + std::to_string(int(t)) + " s: " + std::to_string(batches.load()) + " batches, "
@@ -297,10 +294,17 @@ inline result<soak_result> run_soak(const soak_options& o,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  out.rss_end_mb = rss_mb();
-  out.rss_peak_mb = std::max(out.rss_peak_mb, out.rss_end_mb);
-  if (!have_start)
-    out.rss_start_mb = out.rss_end_mb;
+  samples.push_back(rss_mb());
+  auto window = std::clamp<std::size_t>(samples.size() / 10, 4, 40);
+  auto median = [&](std::size_t from) {
+    std::vector<double> w(samples.begin() + std::ptrdiff_t(from),
+                          samples.begin() + std::ptrdiff_t(std::min(from + window, samples.size())));
+    std::nth_element(w.begin(), w.begin() + std::ptrdiff_t(w.size() / 2), w.end());
+    return w[w.size() / 2];
+  };
+  out.rss_start_mb = median(0);
+  out.rss_end_mb = median(samples.size() - std::min(window, samples.size()));
+  out.rss_peak_mb = *std::max_element(samples.begin(), samples.end());
   stop_load = true;
   for (auto& t : load)
     t.join();

@@ -37,6 +37,10 @@ TEST_CASE("soak: 25 s of streaming with queries and posted ratings, no failure, 
   CHECK(r->versions_published <= r->batches);
   REQUIRE(r->last_rmse);
   CHECK(*r->last_rmse < 1.0);
-  // A leak of 16 bytes per streamed rating (the old rated-pairs log) grows by far more.
+  // A leak of 16 bytes per streamed rating (the old rated-pairs log) grows by far more:
+  // 370 MB in this run. (AddressSanitizer's quarantine keeps freed memory, so the sanitizer
+  // build checks everything but memory.)
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(r->rss_end_mb - r->rss_start_mb < 8.0);
+#endif
 }
