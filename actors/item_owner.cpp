@@ -97,6 +97,9 @@ std::vector<item_rows> item_owner_state::finish_pass() {
       m.local = blocks_.slots(s);
     m.factors = sums_.factor_data();
     sent_.messages += 1;
+    auto distinct = blocks_.distinct(s).size();
+    sent_.rows += distinct;
+    sent_.remote_rows += s == shard_ ? 0 : distinct;
     sent_.bytes += sizeof(item_rows) + m.local.size() * sizeof(std::uint32_t)
                    + m.errors.size() * sizeof(double);
   }
@@ -191,8 +194,8 @@ result<void> item_owner_state::check_pass() const {
                   + std::to_string(blocks_.size_of(s)));
     if (pass_ > 0 && (!r.local.empty() || r.rows != rows_count_[s]))
       return fail("the row count differs from pass 0's");
-    if (r.factors == nullptr || r.bias == nullptr)
-      return fail("no rows");
+    if (r.rows > 0 && (r.factors == nullptr || r.bias == nullptr))
+      return fail("no rows");  // an empty block (no ratings of s here) ships none
   }
   return {};
 }
@@ -206,6 +209,7 @@ struct item_owner_actor {
   caf::actor coordinator;
   double busy = 0.0;
   bool wire = false;    ///< rows and slices travel as wire frames; snapshots as copies
+  bool frame_local = false;  ///< with wire: frames to owners in this process too
   bool failed = false;  ///< a frame was rejected: the job is over for this owner
   bool held = false;    ///< a shard_view is out (no wire): start no batch until release_atom
   static inline const char* name = "recflow.item_owner";
@@ -246,7 +250,7 @@ void advance(item_owner_self* self, std::uint32_t shard) {
       // Owners in this process read the answer in place; others get a frame.
       auto answers = st.core->finish_pass();
       for (std::uint32_t s = 0; s < answers.size(); ++s) {
-        if (st.users[s].node() == self->node())
+        if (st.users[s].node() == self->node() && !st.frame_local)
           self->send(st.users[s], std::move(answers[s]));
         else
           self->send(st.users[s], wire_frame{st.core->ship_one(answers[s], s)});
@@ -285,10 +289,12 @@ void on_frame(item_owner_self* self, std::uint32_t shard, std::uint32_t user_sha
 }
 
 caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uint32_t user_shards,
-                            stream_params p, caf::actor coordinator, bool wire) {
+                            stream_params p, caf::actor coordinator, bool wire,
+                            bool frame_local) {
   self->state.core.emplace(shard, user_shards, p);
   self->state.coordinator = std::move(coordinator);
   self->state.wire = wire;
+  self->state.frame_local = wire && frame_local;
   return {
     [=](peer_list& peers) { self->state.users = std::move(peers.peers); },
     [=](item_slice& slice) {
@@ -338,8 +344,10 @@ caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uin
 }  // namespace
 
 caf::actor spawn_item_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t user_shards,
-                            const stream_params& p, caf::actor coordinator, bool wire) {
-  return sys.spawn(item_owner_fn, shard, user_shards, p, std::move(coordinator), wire);
+                            const stream_params& p, caf::actor coordinator, bool wire,
+                            bool frame_local) {
+  return sys.spawn(item_owner_fn, shard, user_shards, p, std::move(coordinator), wire,
+                   frame_local);
 }
 
 }  // namespace recflow

@@ -80,10 +80,23 @@ struct rows_consumed {
   std::uint32_t from = 0;
 };
 
-/// Messages and payload bytes sent on one edge.
+/// Messages and payload bytes sent on one edge, and the factor rows they carried: `rows`
+/// counts each distinct row once per message (what ships when rows are serialized),
+/// `remote_rows` those sent to an owner of another shard number (what a partition whose
+/// user and item shards sit together must fetch from elsewhere).
 struct edge_traffic {
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t rows = 0;
+  std::uint64_t remote_rows = 0;
+
+  edge_traffic& operator+=(const edge_traffic& o) noexcept {
+    messages += o.messages;
+    bytes += o.bytes;
+    rows += o.rows;
+    remote_rows += o.remote_rows;
+    return *this;
+  }
 };
 
 /// Owner -> coordinator: this shard has applied every pass of `batch`.
@@ -194,7 +207,7 @@ typename Inspector::result_type inspect(Inspector& f, rows_consumed& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, edge_traffic& x) {
-  return f(caf::meta::type_name("edge_traffic"), x.messages, x.bytes);
+  return f(caf::meta::type_name("edge_traffic"), x.messages, x.bytes, x.rows, x.remote_rows);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, owner_done& x) {

@@ -49,6 +49,9 @@ std::vector<user_rows> user_owner_state::rows(bool first_pass) {
     m.factors = sums_.factor_data();
     sent_.messages += 1;
     sent_.bytes += sizeof(user_rows) + m.local.size() * sizeof(std::uint32_t);
+    auto distinct = blocks_.distinct(t).size();
+    sent_.rows += distinct;
+    sent_.remote_rows += t == shard_ ? 0 : distinct;
   }
   return out;
 }
@@ -155,6 +158,7 @@ struct user_owner_actor {
   caf::actor coordinator;
   double busy = 0.0;
   bool wire = false;  ///< rows and slices travel as wire frames; snapshots as copies
+  bool frame_local = false;  ///< with wire: frames to owners in this process too
   bool held = false;  ///< a shard_view is out (no wire): start no batch until release_atom
   static inline const char* name = "recflow.user_owner";
 };
@@ -167,7 +171,7 @@ void send_rows(user_owner_self* self, std::vector<user_rows> rows) {
     // Owners in this process read the rows in place, as in the local engine; others get
     // a frame.
     for (std::uint32_t t = 0; t < rows.size(); ++t) {
-      if (st.items[t].node() == self->node())
+      if (st.items[t].node() == self->node() && !st.frame_local)
         self->send(st.items[t], std::move(rows[t]));
       else
         self->send(st.items[t], wire_frame{st.core->ship_one(rows[t], t)});
@@ -248,10 +252,12 @@ void on_frame(user_owner_self* self, std::uint32_t shard, std::uint32_t item_sha
 }
 
 caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uint32_t item_shards,
-                            stream_params p, caf::actor coordinator, bool wire) {
+                            stream_params p, caf::actor coordinator, bool wire,
+                            bool frame_local) {
   self->state.core.emplace(shard, item_shards, p);
   self->state.coordinator = std::move(coordinator);
   self->state.wire = wire;
+  self->state.frame_local = wire && frame_local;
   using clock = std::chrono::steady_clock;
   return {
     [=](peer_list& peers) { self->state.items = std::move(peers.peers); },
@@ -279,8 +285,10 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
 }  // namespace
 
 caf::actor spawn_user_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t item_shards,
-                            const stream_params& p, caf::actor coordinator, bool wire) {
-  return sys.spawn(user_owner_fn, shard, item_shards, p, std::move(coordinator), wire);
+                            const stream_params& p, caf::actor coordinator, bool wire,
+                            bool frame_local) {
+  return sys.spawn(user_owner_fn, shard, item_shards, p, std::move(coordinator), wire,
+                   frame_local);
 }
 
 }  // namespace recflow

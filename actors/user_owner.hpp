@@ -84,8 +84,10 @@ class user_owner_state {
 /// With `wire`, rows travel as wire frames (owners in other processes; see ship/unship),
 /// and after a snapshot batch the owner sends the coordinator a copy of its shard
 /// (shard_parts). Without, in one process, it sends a shard_view and holds (starts no
-/// batch) until release_atom.
+/// batch) until release_atom. With `wire` and `frame_local`, owners in this process get
+/// frames too: the traffic of a multi-node job, measured in one (partitions --measure).
 caf::actor spawn_user_owner(caf::actor_system& sys, std::uint32_t shard, std::uint32_t item_shards,
-                            const stream_params& p, caf::actor coordinator, bool wire = false);
+                            const stream_params& p, caf::actor coordinator, bool wire = false,
+                            bool frame_local = false);
 
 }  // namespace recflow

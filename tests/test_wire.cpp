@@ -116,6 +116,18 @@ TEST_CASE("wire: rows gather the shipped slots and round-trip", "[wire]") {
   CHECK_FALSE(wire::decode_rows(f.user_rows(), wire::kind::item_rows));
 }
 
+TEST_CASE("wire: user rows of a shard with no ratings in the batch decode", "[wire]") {
+  // An owner whose shard got no ratings has an empty working set: no rows, no biases.
+  auto blob = wire::encode_rows(wire::kind::user_rows,
+                                {.batch = 1, .pass = 0, .from = 0, .rank = 4, .local = {},
+                                 .gather = {}, .errors = {}, .bias = nullptr, .factors = nullptr});
+  CHECK(blob.size() == wire::rows_frame_bytes(0, 0, 0, 4, true));
+  auto u = wire::decode_rows(blob, wire::kind::user_rows);
+  REQUIRE(u);
+  CHECK(u->n_rows == 0);
+  CHECK(u->bias.empty());
+}
+
 TEST_CASE("wire: every truncation of every kind is an error", "[wire]") {
   for (const auto& blob : every_kind()) {
     for (std::size_t n = 0; n < blob.size(); ++n) {

@@ -424,8 +424,7 @@ struct cluster_engine::impl {
           ++f->owners_done;
           f->m.owner_busy_seconds += d.busy_seconds;
           auto e = d.side == 0 ? edge_index::users_to_items : edge_index::items_to_users;
-          f->m.edges[std::size_t(e)].messages += d.sent.messages;
-          f->m.edges[std::size_t(e)].bytes += d.sent.bytes;
+          f->m.edges[std::size_t(e)] += d.sent;
           complete(d.batch, on_batch, stop, pred, sum);
         },
         [&](shard_parts& p) {

@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/cluster_messages.hpp"
 #include "actors/item_owner.hpp"
 #include "actors/messages.hpp"
 #include "actors/partition.hpp"
@@ -98,9 +99,11 @@ struct local_engine::impl {
     auto me = caf::actor_cast<caf::actor>(*self);
     auto n = static_cast<std::uint32_t>(graph.partitions);
     for (std::uint32_t s = 0; s < n; ++s)
-      users.push_back(spawn_user_owner(*sys, s, n, graph.training, me));
+      users.push_back(spawn_user_owner(*sys, s, n, graph.training, me, opts.frame_rows,
+                                       opts.frame_rows));
     for (std::uint32_t t = 0; t < n; ++t)
-      items.push_back(spawn_item_owner(*sys, t, n, graph.training, me));
+      items.push_back(spawn_item_owner(*sys, t, n, graph.training, me, opts.frame_rows,
+                                       opts.frame_rows));
     for (auto& u : users)
       (*self)->send(u, peer_list{items});
     for (auto& i : items)
@@ -347,8 +350,7 @@ struct local_engine::impl {
           ++f.owners_done;
           f.m.owner_busy_seconds += d.busy_seconds;
           auto e = d.side == 0 ? edge_index::users_to_items : edge_index::items_to_users;
-          f.m.edges[std::size_t(e)].messages += d.sent.messages;
-          f.m.edges[std::size_t(e)].bytes += d.sent.bytes;
+          f.m.edges[std::size_t(e)] += d.sent;
           complete(d.batch, on_batch, stop, pred, sum);
         },
         [&](shard_parts& p) {
@@ -362,6 +364,9 @@ struct local_engine::impl {
           auto& f = in_flight.at(batch);
           (v.side == 0 ? f.user_views : f.item_views).push_back(v);
           complete(batch, on_batch, stop, pred, sum);
+        },
+        [&](frame_rejected& r) {  // only with frame_rows: a frame failed its checks
+          broken = error{errc::corrupt, "at batch " + std::to_string(stamped) + ": " + r.message};
         },
         [&](caf::down_msg& dm) {
           broken = error{errc::io, "an actor of the graph stopped unexpectedly: "

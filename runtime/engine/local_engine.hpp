@@ -38,6 +38,10 @@ struct engine_options {
   std::size_t max_in_flight = 2;  ///< batches between the source and completion
   /// A run fails with "no progress for N ms" if no message arrives for this long.
   std::chrono::milliseconds stall_timeout{120'000};
+  /// Owners ship their rows to each other as wire frames (graph/wire.hpp), as the owners
+  /// of a multi-node job do, instead of sharing them by pointer: the per-edge bytes are
+  /// then what crossing machines would cost. Same model, slower; for measuring.
+  bool frame_rows = false;
   /// history() keeps at least the last this many batches (at most twice as many), so a
   /// stream that runs for days holds bounded memory; 0: every batch.
   std::size_t history_limit = 0;

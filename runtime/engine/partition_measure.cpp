@@ -4,6 +4,7 @@
 
 #include "actors/messages.hpp"
 #include "graph/source.hpp"
+#include "graph/wire.hpp"
 
 namespace recflow {
 
@@ -19,7 +20,9 @@ result<partition_measurement> measure_partitions(const rating_table& data, parti
   auto graph = make_streaming_graph(std::move(source), o.training, n, data.scale);
   graph.user_partitioner = by_user;
   graph.item_partitioner = by_item;
-  auto engine = local_engine::make(std::move(graph), o.engine);
+  auto eo = o.engine;
+  eo.frame_rows = o.frames;
+  auto engine = local_engine::make(std::move(graph), eo);
   if (!engine)
     return engine.err();
   auto run = (*engine)->run_n(o.batches);
@@ -29,10 +32,8 @@ result<partition_measurement> measure_partitions(const rating_table& data, parti
   for (const auto& b : (*engine)->history()) {
     ++m.batches;
     m.ratings += b.ratings;
-    for (std::size_t e = 0; e < edge_count; ++e) {
-      m.edges[e].messages += b.edges[e].messages;
-      m.edges[e].bytes += b.edges[e].bytes;
-    }
+    for (std::size_t e = 0; e < edge_count; ++e)
+      m.edges[e] += b.edges[e];
   }
   auto model = (*engine)->snapshot();
   if (!model)
@@ -68,6 +69,17 @@ std::array<edge_traffic, edge_count> predict_engine_traffic(
         p * blocks * sizeof(item_rows) + b * sizeof(std::uint32_t) + p * b * sizeof(double));
   }
   return t;
+}
+
+std::uint64_t framed_owner_bytes(edge_index e, const edge_traffic& t, std::uint64_t ratings,
+                                 int passes, int rank) {
+  // Pass 0 carries each rating's row index; item rows carry each rating's error every
+  // pass; user rows carry a bias per row.
+  bool users = e == edge_index::users_to_items;
+  auto errors = users ? 0 : ratings * std::uint64_t(passes);
+  return t.messages * wire::rows_frame_bytes(0, 0, 0, 0, false)
+         + (wire::rows_frame_bytes(ratings, errors, t.rows, std::uint32_t(rank), users)
+            - wire::rows_frame_bytes(0, 0, 0, 0, false));
 }
 
 }  // namespace recflow

@@ -3,11 +3,14 @@
 /// bytes per edge, ratings per owner), next to what the engine's message sizes predict
 /// from the simulation's counts (model/partition_cost.hpp).
 ///
-/// What the local engine's bytes mean: in one process the owners share factor rows by
-/// pointer, so an edge's bytes are the message headers plus, per rating, its route
-/// (slices), its slot (pass 0) and its error (each pass). They depend on n and the ratings,
-/// not on which keys share a partition; the strategies differ in rows fetched, which only
-/// an engine that serializes rows (across processes) would send.
+/// The owners run with their rows serialized (engine_options::frame_rows): each pass, user
+/// owner s sends item owner t one wire frame with the distinct user rows of block (s, t),
+/// and t answers with the errors and its distinct item rows, as between the nodes of a
+/// multi-node job. So the owner edges' bytes are what crossing machines would cost, and
+/// their rows sent to another shard number are what the simulation calls fetched: item
+/// rows for a partition placed by user (user shard s and item shard s together), user
+/// rows for one placed by item. Without frames (`frames = false`) rows are shared by
+/// pointer and an edge's bytes depend on n and the ratings only.
 #pragma once
 
 #include <array>
@@ -26,7 +29,8 @@ struct measure_options {
   std::size_t batch_size = 1000;
   std::size_t batches = 5;       ///< real micro-batches to train (fewer if the data ends)
   stream_params training;        ///< batch_gradient; its passes shape the traffic
-  engine_options engine;
+  engine_options engine;         ///< frame_rows is set from `frames`
+  bool frames = true;            ///< serialize owner-to-owner rows (see the file comment)
 };
 
 /// What the engine did over the batches it ran.
@@ -46,8 +50,14 @@ result<partition_measurement> measure_partitions(const rating_table& data, parti
 
 /// The per-edge traffic the engine's message sizes predict for `batch_sizes` (ratings per
 /// batch) at `partitions` owners per side and `passes` passes: the model the test checks
-/// measure_partitions against.
+/// measure_partitions against. Messages for every edge; bytes for the unframed engine
+/// (with frames, the owner edges' bytes are framed_owner_bytes).
 std::array<edge_traffic, edge_count> predict_engine_traffic(
   const std::vector<std::uint64_t>& batch_sizes, std::size_t partitions, int passes);
+
+/// The bytes of an owner edge (users_to_items or items_to_users) that ran with frames,
+/// from its messages and rows and the ratings of the batches (graph/wire.hpp's sizes).
+std::uint64_t framed_owner_bytes(edge_index e, const edge_traffic& t, std::uint64_t ratings,
+                                 int passes, int rank);
 
 }  // namespace recflow

@@ -24,7 +24,7 @@ constexpr std::size_t stamp_bytes = 8 + 8 + 8 + 8 + 1;
 constexpr std::size_t rating_bytes = 8 + 8 + 4 + 8;
 constexpr std::size_t user_route_bytes = 8 + 4 + 4;
 constexpr std::size_t item_route_bytes = 8 + 4 + 4 + 4;
-constexpr std::size_t rows_meta_bytes = 8 + 6 * 4 + 1;
+constexpr std::size_t rows_meta_bytes = rows_frame_bytes(0, 0, 0, 0, false) - header_bytes;
 
 /// Appends plain values to a blob whose size is known up front.
 class writer {
@@ -187,9 +187,11 @@ bytes encode_item_slice(const batch_stamp& stamp, std::span<const item_route> ro
 
 bytes encode_rows(kind k, const rows_source& s) {
   auto n_rows = s.gather.size();
-  bool has_bias = s.bias != nullptr;
-  std::size_t payload = rows_meta_bytes + s.local.size() * 4 + s.errors.size() * 8
-                        + (has_bias ? n_rows * 8 : 0) + n_rows * std::size_t(s.rank) * 8;
+  // User rows always say they carry biases, also when the block has no rows (the sender's
+  // working set is empty then and `bias` may be null).
+  bool has_bias = k == kind::user_rows;
+  std::size_t payload =
+    rows_frame_bytes(s.local.size(), s.errors.size(), n_rows, s.rank, has_bias) - header_bytes;
   writer w(k, payload);
   w.put(s.batch);
   w.put(s.pass);

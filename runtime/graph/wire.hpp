@@ -38,6 +38,16 @@ inline constexpr std::uint16_t format_version = 1;
 inline constexpr std::size_t header_bytes = 16;
 inline constexpr std::uint32_t max_rank = 4096;  ///< larger ranks are rejected as hostile
 
+/// Bytes of a rows blob: the header, its fixed fields, then 4 per rating index, 8 per
+/// error and per bias, rank x 8 per row.
+constexpr std::size_t rows_frame_bytes(std::size_t n_local, std::size_t n_errors,
+                                       std::size_t n_rows, std::uint32_t rank,
+                                       bool has_bias) noexcept {
+  constexpr std::size_t meta = 8 + 6 * 4 + 1;  // batch, pass..n_errors, has_bias
+  return header_bytes + meta + n_local * 4 + n_errors * 8 + (has_bias ? n_rows * 8 : 0)
+         + n_rows * std::size_t(rank) * 8;
+}
+
 /// What a blob holds.
 enum class kind : std::uint16_t {
   batch = 1,       ///< a stamped batch of ratings
@@ -65,7 +75,8 @@ struct rows {
 };
 
 /// What a rows blob is built from, without copying: the rows are gathered from the
-/// sender's working set (`bias` may be null for item rows).
+/// sender's working set (`bias` is read for user rows only; null is fine for item rows
+/// and for an empty `gather`).
 struct rows_source {
   std::uint64_t batch = 0;
   std::uint32_t pass = 0;

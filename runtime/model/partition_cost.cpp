@@ -137,6 +137,7 @@ std::vector<partition_cost> cost_simulator::results() const {
     double b = double(std::max<std::uint64_t>(1, t.batches));
     c.batch_imbalance = t.batch_imbalance / b;
     c.fetched_per_batch = double(t.fetched) / b;
+    c.fetched = t.fetched;
     c.messages_per_batch = double(t.messages) / b;
     c.bytes_per_batch = (double(t.ratings) * double(model_.rating_bytes) +
                          double(t.fetched) * double(model_.fetch_bytes()) * model_.passes) / b;

@@ -87,6 +87,7 @@ struct partition_cost {
   /// synchronous micro-batch round waits for (the busiest partition of that batch).
   double batch_imbalance = 0.0;
   double fetched_per_batch = 0.0;   ///< distinct (partition, remote factor) pairs, mean
+  std::uint64_t fetched = 0;        ///< the same pairs summed over batches (one pass)
   double messages_per_batch = 0.0;
   double bytes_per_batch = 0.0;
   std::uint64_t keys_moved = 0;     ///< users + items whose owner changes at n -> n+1
