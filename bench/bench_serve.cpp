@@ -3,7 +3,7 @@
 // queries to training. Every figure is printed beside its baseline from the same run.
 //
 //   ./bench_serve                              # ml-latest-small, rank 50, 4 connections, 3 s phases
-//   ./bench_serve --data PATH --rank 50 --connections 4 --seconds 3 --rate 1000
+//   ./bench_serve --data PATH --rank 50 --connections 4 --seconds 3 --rate 1000 --publish-interval 100
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -38,6 +38,8 @@ struct options {
   double seconds = 3.0;
   double rate = 1000.0;  ///< queries/s of the paced phases
   std::size_t server_threads = 1;
+  long publish_interval_ms = local_stream_options{}.publish_interval.count();
+  int training_nice = 10;  ///< nice value of the training threads while serving (stream --serve's default)
 };
 
 options parse(int argc, char** argv) {
@@ -52,6 +54,8 @@ options parse(int argc, char** argv) {
     else if (k == "--seconds") o.seconds = std::stod(v);
     else if (k == "--rate") o.rate = std::stod(v);
     else if (k == "--server-threads") o.server_threads = std::stoul(v);
+    else if (k == "--publish-interval") o.publish_interval_ms = std::stol(v);
+    else if (k == "--training-nice") o.training_nice = std::stoi(v);
     else { fmt::print(stderr, "unknown option {}\n", k); std::exit(2); }
   }
   return o;
@@ -145,9 +149,9 @@ int main(int argc, char** argv) {
   params.rank = o.rank;
   stream_eval_options eval;  // batches of 1,000
   fmt::print("bench_serve: {} ({} training ratings in batches of {}), rank {}, {} connections, "
-             "{} server thread(s), {:.0f} s phases, paced rate {:.0f}/s, {} cores\n",
+             "{} server thread(s), {:.0f} s phases, paced rate {:.0f}/s, publish interval {} ms, {} cores\n",
              o.data, train.size(), eval.batch_size, o.rank, o.connections, o.server_threads,
-             o.seconds, o.rate, std::thread::hardware_concurrency());
+             o.seconds, o.rate, o.publish_interval_ms, std::thread::hardware_concurrency());
 
   serve::query_service svc;
   svc.publish(std::make_shared<const factor_model>(o.rank, train.scale), 0);
@@ -159,11 +163,14 @@ int main(int argc, char** argv) {
   auto port = (*server)->port();
 
   // Training: repeated full streams over the training set for at least `seconds`; returns ratings/s.
-  auto train_for = [&](double seconds, bool serving) {
+  auto train_for = [&](double seconds, bool serving, long interval_ms) {
     std::uint64_t ratings = 0;
     auto start = clock_type::now();
     do {
       local_stream_options local;
+      local.publish_interval = std::chrono::milliseconds(interval_ms);
+      if (serving)
+        local.engine.nice = o.training_nice;
       std::unique_ptr<serve::stream_link> link;
       if (serving) {
         link = std::make_unique<serve::stream_link>(svc);
@@ -183,7 +190,7 @@ int main(int argc, char** argv) {
     } while (std::chrono::duration<double>(clock_type::now() - start).count() < seconds);
     return double(ratings) / std::chrono::duration<double>(clock_type::now() - start).count();
   };
-  auto base_rate = train_for(o.seconds, false);  // also publishes a trained model
+  auto base_rate = train_for(o.seconds, false, 0);  // also publishes a trained model
   auto model = svc.snapshot()->model;
   std::vector<std::int64_t> users, items;
   for (index_t u = 0; u < model->n_users(); ++u)
@@ -220,12 +227,14 @@ int main(int argc, char** argv) {
     std::atomic<bool> stop{false};
     load_result r;
     std::thread load([&] { r = run_load(port, o.connections, 0, rate, target, &stop); });
-    train_rate = train_for(o.seconds, true);
+    train_rate = train_for(o.seconds, true, o.publish_interval_ms);
     stop = true;
     load.join();
     return r;
   };
-  fmt::print("latency while streaming (stream --serve: a snapshot published after every batch):\n");
+  fmt::print("latency while streaming (stream --serve: a snapshot published at most every {} ms, "
+             "training threads at nice {}):\n", o.publish_interval_ms, o.training_nice);
+  lower_thread_priority(o.training_nice);  // this thread drives (and evaluates) every stream from here on
   double rate_p = 0, rate_r = 0, rate_paced = 0;
   auto tr_p = while_training(0, predict, rate_p);
   line("predict, closed loop", tr_p, &idle_p);
@@ -233,14 +242,17 @@ int main(int argc, char** argv) {
   line("recommend top-10, closed loop", tr_r, &idle_r);
   auto paced_r = while_training(o.rate, recommend, rate_paced);
   line(fmt::format("recommend top-10 paced {:.0f}/s", o.rate).c_str(), paced_r, nullptr);
-  double rate_serving = train_for(o.seconds, true);
+  double rate_serving = train_for(o.seconds, true, o.publish_interval_ms);
+  double rate_every = train_for(o.seconds, true, 0);
   double rate_mixed = 0;
   auto paced_m = while_training(o.rate, mixed, rate_mixed);
   line(fmt::format("predict+recommend paced {:.0f}/s", o.rate).c_str(), paced_m, &idle_paced);
 
   fmt::print("training throughput (ratings/s, full streams of the training set, rank {}):\n", o.rank);
   fmt::print("  {:<52} {:>9.0f}  (baseline)\n", "no server attached", base_rate);
-  fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", "publishing every batch, no queries", rate_serving, rate_serving / base_rate);
+  fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", "publishing every batch (interval 0), no queries", rate_every, rate_every / base_rate);
+  fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", fmt::format("publishing every {} ms, no queries", o.publish_interval_ms),
+             rate_serving, rate_serving / base_rate);
   fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", fmt::format("publishing, {:.0f} queries/s (predict+recommend)", o.rate),
              rate_mixed, rate_mixed / base_rate);
   fmt::print("  {:<52} {:>9.0f}  x{:.2f}\n", fmt::format("publishing, {:.0f} top-10 queries/s", o.rate), rate_paced,

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -37,6 +38,7 @@ TEST_CASE("engine serve: concurrent queries see whole batches while the stream t
   std::mutex truth_mutex;
   std::map<std::uint64_t, double> truth{{0, factor_model(params.rank, train.scale).predict_external(1, 50)}};
   local_stream_options local;
+  local.publish_interval = std::chrono::milliseconds(0);  // every batch: each version is checked
   local.wrap_source = [&](std::shared_ptr<rating_source> s) { return link.wrap(std::move(s)); };
   local.on_model = [&](std::uint64_t batch, factor_model&& m) {
     {

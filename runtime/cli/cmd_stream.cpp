@@ -50,6 +50,10 @@ struct stream_options {
   source_cli_options sources;  ///< --source, --checkpoint-dir, --resume (stream_sources.hpp)
   std::string serve;          ///< HOST:PORT: serve queries while training
   double serve_linger = -1;   ///< seconds to serve the final model; negative: until a signal
+  /// With --serve: publish a model at most every this many ms (0: every batch).
+  std::int64_t publish_interval_ms = local_stream_options{}.publish_interval.count();
+  /// With --serve: the nice value of the training threads (queries come first).
+  int training_nice = 10;
   serve_tuning serving;
 };
 
@@ -142,6 +146,9 @@ int run_stream(stream_options& o) {
     if (!s)
       return report(s.err());
     serving = std::move(*s);
+    o.local.publish_interval = std::chrono::milliseconds(o.publish_interval_ms);
+    o.local.engine.nice = o.training_nice;
+    lower_thread_priority(o.training_nice);  // this thread drives the stream and evaluates
     serving->attach(o.local);
   }
 
@@ -350,6 +357,16 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--serve-linger", o->serve_linger,
                   "With --serve: seconds to keep serving the final model once the stream ends "
                   "(negative: until SIGINT/SIGTERM)")
+    ->capture_default_str();
+  cmd->add_option("--publish-interval", o->publish_interval_ms,
+                  "With --serve: publish the model to queries at most every MS milliseconds "
+                  "(0: after every batch); the final model is always published")
+    ->check(CLI::Range(std::int64_t(0), std::int64_t(3'600'000)))
+    ->capture_default_str();
+  cmd->add_option("--training-nice", o->training_nice,
+                  "With --serve: nice value (0..19) of the training threads, so queries get a "
+                  "core first (0: unchanged)")
+    ->check(CLI::Range(0, 19))
     ->capture_default_str();
   o->serving.add_to(*cmd);
   cmd->callback([o, engine, rank, &exit_status] {

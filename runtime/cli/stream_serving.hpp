@@ -1,5 +1,6 @@
 /// `recflow stream --serve HOST:PORT`: a query service and an HTTP server beside the
-/// training stream. Each batch's model is published as it completes; ratings POSTed to
+/// training stream. A batch's model is published as it completes, at most every
+/// --publish-interval ms (the final model always); ratings POSTed to
 /// /ratings join the next micro-batch; SIGINT or SIGTERM ends the stream at the next
 /// batch boundary (the run then finishes as usual: final metrics, --save, --json).
 #pragma once

@@ -2,6 +2,9 @@
 
 #include <map>
 #include <optional>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -16,11 +19,18 @@
 
 namespace recflow {
 
+void lower_thread_priority(int nice) {
+  if (nice > 0)  // best effort: a failure leaves the thread as it was
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
+}
+
 result<void> validate(const engine_options& o) {
   if (o.workers == 0)
     return error{errc::invalid_argument, "workers must be positive, got 0"};
   if (o.max_in_flight == 0)
     return error{errc::invalid_argument, "max in-flight batches must be positive, got 0"};
+  if (o.nice < 0 || o.nice > 19)
+    return error{errc::invalid_argument, "nice must be in 0..19, got " + std::to_string(o.nice)};
   if (o.stall_timeout.count() <= 0)
     return error{errc::invalid_argument, "stall timeout must be positive, got "
                                            + std::to_string(o.stall_timeout.count()) + " ms"};
@@ -29,6 +39,19 @@ result<void> validate(const engine_options& o) {
 
 namespace {
 using clock = std::chrono::steady_clock;
+
+/// Lowers the priority of every thread the actor system starts (Linux: per thread).
+class nice_hook : public caf::thread_hook {
+ public:
+  explicit nice_hook(int nice) : nice_(nice) {}
+  void init(caf::actor_system&) override {}
+  void thread_started() override { lower_thread_priority(nice_); }
+  void thread_terminates() override {}
+
+ private:
+  int nice_;
+};
+
 double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
 }
@@ -41,6 +64,8 @@ struct local_engine::impl {
     clock::time_point start;
     std::size_t owners_done = 0;
     bool routed = false;
+    bool evaluate = false;  ///< evaluation is due after this batch
+    bool publish = false;   ///< on_model gets the model after this batch
     batch_stamp stamp;
     std::vector<shard_parts> users, items;        ///< snapshot as copies (views off)
     std::vector<shard_view> user_views, item_views;  ///< snapshot in place; owners hold
@@ -62,10 +87,13 @@ struct local_engine::impl {
   std::optional<error> broken;  ///< the graph cannot continue (an actor died, a stall)
   std::vector<batch_metrics> history;
   std::map<std::uint64_t, flight> in_flight;
+  std::optional<clock::time_point> last_publish;  ///< when the last published batch was routed
 
   impl(streaming_graph g, const engine_options& o) : graph(std::move(g)), opts(o) {
     add_graph_message_types(cfg);
     cfg.set("scheduler.max-threads", opts.workers);
+    if (opts.nice > 0)
+      cfg.add_thread_hook<nice_hook>(opts.nice);
     sys = std::make_unique<caf::actor_system>(cfg);
     self = std::make_unique<caf::scoped_actor>(*sys);
     auto me = caf::actor_cast<caf::actor>(*self);
@@ -140,8 +168,20 @@ struct local_engine::impl {
     return {};
   }
 
-  bool wants_snapshot(std::uint64_t batch) const {
+  bool wants_evaluation(std::uint64_t batch) const {
     return graph.evaluation && (batch + 1) % graph.evaluation->every == 0;
+  }
+
+  /// Serving: at most one model per publish_interval (0: every batch), decided when the
+  /// batch is routed, so the owners know to hold (or copy) after it.
+  bool wants_publish(clock::time_point now) {
+    if (!graph.on_model)
+      return false;
+    if (last_publish && graph.publish_interval.count() > 0
+        && now - *last_publish < graph.publish_interval)
+      return false;
+    last_publish = now;
+    return true;
   }
 
   void route(rating_batch b) {
@@ -151,10 +191,12 @@ struct local_engine::impl {
     mu = fold_mean(mu, mu_count, b);
     st.mu = mu;
     st.mu_count = mu_count;
-    st.snapshot = wants_snapshot(st.batch);
-    offset += b.size();
     flight f;
     f.start = clock::now();
+    f.evaluate = wants_evaluation(st.batch);
+    f.publish = wants_publish(f.start);
+    st.snapshot = f.evaluate || f.publish;
+    offset += b.size();
     f.stamp = st;
     f.m.batch = st.batch + 1;
     f.m.ratings = b.size();
@@ -181,51 +223,54 @@ struct local_engine::impl {
     f.m.latency_seconds = seconds_since(f.start);
     f.m.ratings_per_second =
       f.m.latency_seconds > 0 ? double(f.m.ratings) / f.m.latency_seconds : 0.0;
-    if (f.stamp.snapshot && graph.evaluation) {
-      const auto& v = *graph.evaluation->validation;
-      if (!f.user_views.empty() || !f.item_views.empty()) {
-        // Every owner holds after this batch: read the shards in place, then release them.
+    std::optional<result<factor_model>> published;
+    if (!f.user_views.empty() || !f.item_views.empty()) {
+      // Every owner holds after this batch: read the shards in place, then release them.
+      if (f.evaluate) {
         std::vector<const shard_store*> us(users.size()), is(items.size());
         for (const auto& view : f.user_views)
           us[view.shard] = view.store;
         for (const auto& view : f.item_views)
           is[view.shard] = view.store;
-        auto em = evaluate_shards(v, f.stamp.mu, graph.scale, us, graph.user_partitioner, is,
-                                  graph.item_partitioner);
+        auto em = evaluate_shards(*graph.evaluation->validation, f.stamp.mu, graph.scale, us,
+                                  graph.user_partitioner, is, graph.item_partitioner);
         f.m.rmse = em.rmse;
         f.m.mae = em.mae;
-        if (graph.on_model) {  // serving: a copy of the model, taken while the owners hold
-          std::vector<shard_parts> up, ip;
-          for (const auto& view : f.user_views)
-            up.push_back(view.store->export_parts(view.batch, view.shard));
-          for (const auto& view : f.item_views)
-            ip.push_back(view.store->export_parts(view.batch, view.shard));
-          auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
-                                      f.stamp.mu_count, up, ip);
-          if (model)
-            graph.on_model(f.m.batch, std::move(*model));
-          else
-            broken = model.err();
-        }
-      } else {
-        auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
-                                    f.stamp.mu_count, f.users, f.items);
-        if (model) {
-          auto em = evaluate(*model, v.ratings, v.users, v.items);
-          f.m.rmse = em.rmse;
-          f.m.mae = em.mae;
-          if (graph.on_model)
-            graph.on_model(f.m.batch, std::move(*model));
-        } else {
-          broken = model.err();
-        }
       }
-    }
-    if (!f.user_views.empty() || !f.item_views.empty())
+      std::vector<shard_parts> up, ip;
+      if (f.publish) {  // serving: copy the shards while the owners hold (plain copies)
+        for (const auto& view : f.user_views)
+          up.push_back(view.store->export_parts(view.batch, view.shard));
+        for (const auto& view : f.item_views)
+          ip.push_back(view.store->export_parts(view.batch, view.shard));
+      }
       for (auto* group : {&users, &items})
         for (auto& a : *group)
           (*self)->send(a, release_atom::value);
+      if (f.publish)  // assembled after the release: the owners go on meanwhile
+        published = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
+                                   f.stamp.mu_count, up, ip);
+    } else if (f.stamp.snapshot) {
+      auto model = assemble_model(graph.training.rank, graph.scale, f.stamp.mu,
+                                  f.stamp.mu_count, f.users, f.items);
+      if (model && f.evaluate) {
+        const auto& v = *graph.evaluation->validation;
+        auto em = evaluate(*model, v.ratings, v.users, v.items);
+        f.m.rmse = em.rmse;
+        f.m.mae = em.mae;
+      }
+      if (!model || f.publish)
+        published = std::move(model);
+    }
+    if (published) {
+      if (*published)
+        graph.on_model(f.m.batch, std::move(**published));
+      else
+        broken = published->err();
+    }
     history.push_back(f.m);
+    if (opts.history_limit > 0 && history.size() >= 2 * opts.history_limit)
+      history.erase(history.begin(), history.end() - std::ptrdiff_t(opts.history_limit));
     sum.batches += 1;
     sum.ratings += f.m.ratings;
     auto m = f.m;

@@ -42,7 +42,17 @@ struct engine_options {
   /// of a multi-node job do, instead of sharing them by pointer: the per-edge bytes are
   /// then what crossing machines would cost. Same model, slower; for measuring.
   bool frame_rows = false;
+  /// history() keeps at least the last this many batches (at most twice as many), so a
+  /// stream that runs for days holds bounded memory; 0: every batch.
+  std::size_t history_limit = 0;
+  /// The actor threads run at this nice value (0..19; 0: unchanged). Serving while
+  /// training raises it, so that a query's thread gets a core at once when it wakes.
+  int nice = 0;
 };
+
+/// Sets the nice value of the calling thread (Linux; 0: nothing). It cannot be lowered
+/// again without privileges, so call it on a thread that only trains.
+void lower_thread_priority(int nice);
 
 /// "workers must be positive, got 0" and friends.
 result<void> validate(const engine_options& o);
@@ -74,7 +84,7 @@ class local_engine {
   /// The model after the last completed batch, assembled from every shard.
   result<factor_model> snapshot();
 
-  /// Metrics of every batch completed so far.
+  /// Metrics of every batch completed so far (the recent ones with history_limit).
   const std::vector<batch_metrics>& history() const noexcept;
   /// True once the source has ended.
   bool finished() const noexcept;

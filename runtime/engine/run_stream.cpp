@@ -83,6 +83,7 @@ result<local_stream_result> run_stream(const stream_params& params, const rating
   g.seed_model = local.seed_model;
   g.evaluation = evaluation_options{std::make_shared<const rating_table>(validation), 1};
   g.on_model = local.on_model;
+  g.publish_interval = local.publish_interval;
   if (local.wrap_source)
     g.source = local.wrap_source(std::move(g.source));
   if (!local.nodes.empty()) {

@@ -3,6 +3,7 @@
 /// (and the same model, bit for bit: see the "[engine][equivalence]" tests).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,6 +39,10 @@ struct local_stream_options {
   std::function<std::shared_ptr<rating_source>(std::shared_ptr<rating_source>)> wrap_source{};
   /// When set, receives the model after every batch (see streaming_graph::on_model).
   std::function<void(std::uint64_t batch, factor_model&& model)> on_model{};
+  /// With on_model: hand over a model at most this often; 0: after every batch (see
+  /// streaming_graph::publish_interval). The stream's last model is not necessarily
+  /// handed over: the caller has it as local_stream_result::model.
+  std::chrono::milliseconds publish_interval{100};
 };
 
 /// What a streamed run produced.

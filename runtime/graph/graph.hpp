@@ -9,6 +9,7 @@
 ///   evaluation: after each batch, on a snapshot assembled from the owners
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -67,6 +68,10 @@ struct streaming_graph {
   /// and the model as of that batch: consistent, never half a batch), e.g. to serve it.
   /// Called on the engine's driving thread: it should hand the model over and return.
   std::function<void(std::uint64_t batch, factor_model&& model)> on_model{};
+  /// With on_model: hand over a model at most this often (a batch routed at least this
+  /// long after the last handed-over one is handed over when it completes); 0: every
+  /// batch. Independent of `evaluation`: a model handed over is never evaluated for it.
+  std::chrono::milliseconds publish_interval{0};
 
   /// The edges as the engine runs them, in data order (names used in metrics).
   std::vector<graph_edge> edges() const;

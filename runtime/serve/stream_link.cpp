@@ -52,7 +52,7 @@ result<std::optional<rating_batch>> stream_link::next(rating_source& inner) {
   std::lock_guard lock(log_mutex_);
   for (const auto& e : b.ratings)
     pairs_.emplace_back(e.user, e.item);
-  batch_end_.push_back(pairs_.size());
+  batch_end_.push_back(pairs_base_ + pairs_.size());
   return std::optional<rating_batch>{std::move(b)};
 }
 
@@ -65,8 +65,9 @@ void stream_link::seed_rated(const factor_model& seed) {
   for (index_t u = 0; u + 1 < seed.rated().offsets.size(); ++u)
     for (auto i : seed.rated().of(u))
       pairs_.emplace_back(seed.users().external(u), seed.items().external(i));
-  seed_pairs_ = pairs_.size();
-  batch_end_.assign(1, pairs_.size());
+  seed_pairs_ = pairs_base_ + pairs_.size();
+  batch_end_.assign(1, seed_pairs_);
+  batch_base_ = 0;
 }
 
 void stream_link::on_model(std::uint64_t batch, factor_model&& m) {
@@ -97,20 +98,29 @@ void stream_link::publisher() {
     auto& [batch, m] = job;
     // Extend the rated-items index with the pairs of the batches since the last publish
     // (models only append keys, so earlier indices stay valid), then lay it out as CSR.
-    std::size_t seen = 0;
+    std::uint64_t seen = 0;
     std::vector<index_t> touched;
     {
       std::lock_guard lock(log_mutex_);
-      seen = batch < batch_end_.size() ? batch_end_[batch] : pairs_.size();
+      auto k = batch - std::min(batch, batch_base_);
+      seen = k < batch_end_.size() ? batch_end_[k] : pairs_base_ + pairs_.size();
       if (rated_by_user_.size() < m.n_users())
         rated_by_user_.resize(m.n_users());
       for (; indexed_ < seen; ++indexed_) {
-        auto u = m.users().find(pairs_[indexed_].first);
-        auto i = m.items().find(pairs_[indexed_].second);
+        const auto& pair = pairs_[indexed_ - pairs_base_];
+        auto u = m.users().find(pair.first);
+        auto i = m.items().find(pair.second);
         if (u == id_map::npos || i == id_map::npos)
           continue;
         rated_by_user_[u].push_back(i);
         touched.push_back(u);
+      }
+      // Forget what is indexed: later models are of later batches.
+      pairs_.erase(pairs_.begin(), pairs_.begin() + std::ptrdiff_t(indexed_ - pairs_base_));
+      pairs_base_ = indexed_;
+      if (k < batch_end_.size()) {
+        batch_end_.erase(batch_end_.begin(), batch_end_.begin() + std::ptrdiff_t(k));
+        batch_base_ = batch;
       }
     }
     std::sort(touched.begin(), touched.end());

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,10 +58,15 @@ class stream_link {
   mutable std::mutex queue_mutex_;
   std::vector<rating_event> queue_;  ///< posted, waiting for the next batch
 
+  // The log of (user, item) pairs the publisher has not indexed yet, so it stays as long as
+  // the batches between two publishes, however long the stream runs. Pair numbers count
+  // from the first pair ever logged; pairs_[0] is pair number pairs_base_.
   std::mutex log_mutex_;
-  std::vector<std::pair<std::int64_t, std::int64_t>> pairs_;  ///< (user, item) of every batch
-  std::vector<std::size_t> batch_end_{0};                      ///< pairs_ offset after batch b
-  std::size_t seed_pairs_ = 0;                                 ///< pairs_ from the seed model
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs_;  ///< (user, item), not yet indexed
+  std::uint64_t pairs_base_ = 0;                               ///< pair number of pairs_[0]
+  std::deque<std::uint64_t> batch_end_{0};  ///< pairs logged after batch batch_base_ + k
+  std::uint64_t batch_base_ = 0;            ///< batch number of batch_end_[0]
+  std::uint64_t seed_pairs_ = 0;            ///< pairs from the seed model
 
   std::mutex slot_mutex_;
   std::condition_variable slot_cv_;
@@ -71,7 +77,7 @@ class stream_link {
   // Publisher thread only: what each user rated, by model dense indices (stable: the
   // engine's models only ever append keys), up to pair `indexed_` of the log.
   std::vector<std::vector<index_t>> rated_by_user_;
-  std::size_t indexed_ = 0;
+  std::uint64_t indexed_ = 0;  ///< pair number
   std::thread thread_;
 };
 
