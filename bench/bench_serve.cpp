@@ -162,18 +162,25 @@ int main(int argc, char** argv) {
   }
   auto port = (*server)->port();
 
-  // Training: repeated full streams over the training set for at least `seconds`; returns ratings/s.
+  // Training: repeated full streams over the training set for at least `seconds`; returns
+  // ratings/s. Every stream but the first continues from the model the first one trained
+  // (as `stream --init-model` does), so the model served while training has every user and
+  // item from the start, like the idle server's, not a model growing from empty.
+  std::shared_ptr<const factor_model> trained;
   auto train_for = [&](double seconds, bool serving, long interval_ms) {
     std::uint64_t ratings = 0;
     auto start = clock_type::now();
     do {
       local_stream_options local;
+      local.seed_model = trained;
       local.publish_interval = std::chrono::milliseconds(interval_ms);
       if (serving)
         local.engine.nice = o.training_nice;
       std::unique_ptr<serve::stream_link> link;
       if (serving) {
         link = std::make_unique<serve::stream_link>(svc);
+        if (trained)
+          link->seed_rated(*trained);
         local.wrap_source = [&](std::shared_ptr<rating_source> s) { return link->wrap(std::move(s)); };
         local.on_model = [&](std::uint64_t b, factor_model&& m) { link->on_model(b, std::move(m)); };
       }
@@ -190,7 +197,9 @@ int main(int argc, char** argv) {
     } while (std::chrono::duration<double>(clock_type::now() - start).count() < seconds);
     return double(ratings) / std::chrono::duration<double>(clock_type::now() - start).count();
   };
-  auto base_rate = train_for(o.seconds, false, 0);  // also publishes a trained model
+  train_for(0, false, 0);  // one stream from empty: the model the others continue from
+  trained = svc.snapshot()->model;
+  auto base_rate = train_for(o.seconds, false, 0);  // also publishes the model the idle phases query
   auto model = svc.snapshot()->model;
   std::vector<std::int64_t> users, items;
   for (index_t u = 0; u < model->n_users(); ++u)
