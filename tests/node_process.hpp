@@ -16,10 +16,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace recflow::test {
 
@@ -142,5 +144,36 @@ class node_process {
   std::uint16_t port_ = 0;
   std::string log_;
 };
+
+/// Nodes a test starts; each stops when its node_process is destroyed.
+using node_group = std::vector<std::unique_ptr<node_process>>;
+
+/// Starts `n` nodes on free ports of 127.0.0.1.
+inline node_group start_nodes(std::size_t n) {
+  node_group out;
+  for (std::size_t k = 0; k < n; ++k)
+    out.push_back(std::make_unique<node_process>());
+  return out;
+}
+
+/// "127.0.0.1:P1,127.0.0.1:P2,...": the nodes as `--nodes` takes them.
+inline std::string node_list(const node_group& nodes) {
+  std::string out;
+  for (const auto& n : nodes) {
+    if (!out.empty())
+      out.push_back(',');
+    out.append(n->address());
+  }
+  return out;
+}
+
+/// The nodes as endpoints ({host, port}), e.g. endpoints<node_endpoint>(nodes).
+template <class Endpoint>
+std::vector<Endpoint> endpoints(const node_group& nodes) {
+  std::vector<Endpoint> out;
+  for (const auto& n : nodes)
+    out.push_back({"127.0.0.1", n->port()});
+  return out;
+}
 
 }  // namespace recflow::test

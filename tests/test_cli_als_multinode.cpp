@@ -19,21 +19,12 @@
 #include "test_util.hpp"
 
 using recflow::test::node_process;
+using recflow::test::node_list;
 using recflow::test::run_cli;
 
 namespace {
 
 std::string u1(const char* part) { return recflow::test::data_dir() + "/ml-100k/u1." + part; }
-
-std::string node_list(const std::vector<std::unique_ptr<node_process>>& nodes) {
-  std::string out;
-  for (const auto& n : nodes) {
-    if (!out.empty())
-      out.push_back(',');
-    out.append(n->address());
-  }
-  return out;
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

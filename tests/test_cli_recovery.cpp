@@ -17,22 +17,13 @@
 #include "test_util.hpp"
 
 using recflow::test::node_process;
+using recflow::test::node_list;
 using recflow::test::run_cli;
 using recflow::test::scratch_dir;
 
 namespace {
 
 std::string ml100k() { return recflow::test::data_dir() + "/ml-100k/u.data"; }
-
-std::string node_list(const std::vector<std::unique_ptr<node_process>>& nodes) {
-  std::string out;
-  for (const auto& n : nodes) {
-    if (!out.empty())
-      out.push_back(',');
-    out.append(n->address());
-  }
-  return out;
-}
 
 /// Runs `recflow ARGS` (stdout line-buffered, stderr merged), calling `on_line` with each
 /// line as it is printed; returns the output and the exit status.

@@ -22,22 +22,9 @@
 
 using namespace recflow;
 using recflow::test::node_process;
+using recflow::test::start_nodes;
 
 namespace {
-
-std::vector<std::unique_ptr<node_process>> start_nodes(std::size_t n) {
-  std::vector<std::unique_ptr<node_process>> out;
-  for (std::size_t k = 0; k < n; ++k)
-    out.push_back(std::make_unique<node_process>());
-  return out;
-}
-
-std::vector<node_endpoint> endpoints(const std::vector<std::unique_ptr<node_process>>& nodes) {
-  std::vector<node_endpoint> out;
-  for (const auto& n : nodes)
-    out.push_back({"127.0.0.1", n->port()});
-  return out;
-}
 
 const rating_table& u1_base() {
   static const rating_table t = read_ratings(test::data_dir() + "/ml-100k/u1.base").value();
@@ -51,7 +38,7 @@ TEST_CASE("ALS across 3 nodes on 127.0.0.1 trains train_als's model", "[engine][
   auto nodes = start_nodes(3);
   als_params p{.rank = 10, .iterations = 4};
   auto expected = train_als(u1_base(), p).value();
-  als_cluster_options o{.nodes = endpoints(nodes), .graph = {.partitions = parts}};
+  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .graph = {.partitions = parts}};
   std::vector<als_sweep_metrics> sweeps;
   auto got = train_als_cluster(u1_base(), p, o,
                                [&](const als_sweep_metrics& m) { sweeps.push_back(m); });
@@ -81,7 +68,7 @@ TEST_CASE("ALS across nodes: a node killed mid-training stops the job with the n
           "[engine][multinode][als]") {
   auto nodes = start_nodes(3);
   als_params p{.rank = 10, .iterations = 8};
-  als_cluster_options o{.nodes = endpoints(nodes), .graph = {.partitions = 3}};
+  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .graph = {.partitions = 3}};
   auto t0 = std::chrono::steady_clock::now();
   auto got = train_als_cluster(u1_base(), p, o, [&](const als_sweep_metrics& m) {
     if (m.iteration == 2)
@@ -99,7 +86,7 @@ TEST_CASE("ALS across nodes: a node that stops answering ends the job after the 
           "[engine][multinode][als]") {
   auto nodes = start_nodes(2);
   als_params p{.rank = 10, .iterations = 6};
-  als_cluster_options o{.nodes = endpoints(nodes), .graph = {.partitions = 2}};
+  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .graph = {.partitions = 2}};
   o.graph.stall_timeout = std::chrono::milliseconds(1500);
   auto got = train_als_cluster(u1_base(), p, o, [&](const als_sweep_metrics& m) {
     if (m.iteration == 1)

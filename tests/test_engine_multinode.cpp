@@ -25,6 +25,7 @@
 
 using namespace recflow;
 using recflow::test::node_process;
+using recflow::test::start_nodes;
 using recflow::test::replay;
 using recflow::test::require_equivalent;
 
@@ -40,20 +41,6 @@ std::vector<rating_batch> ml100k_batches(std::size_t n, std::size_t size = 1000)
       break;
     out.push_back(std::move(**b));
   }
-  return out;
-}
-
-std::vector<node_endpoint> endpoints(const std::vector<std::unique_ptr<node_process>>& nodes) {
-  std::vector<node_endpoint> out;
-  for (const auto& n : nodes)
-    out.push_back({"127.0.0.1", n->port()});
-  return out;
-}
-
-std::vector<std::unique_ptr<node_process>> start_nodes(std::size_t n) {
-  std::vector<std::unique_ptr<node_process>> out;
-  for (std::size_t k = 0; k < n; ++k)
-    out.push_back(std::make_unique<node_process>());
   return out;
 }
 
@@ -80,7 +67,7 @@ TEST_CASE("cluster engine: 3 nodes on 127.0.0.1 train the local engine's model",
   REQUIRE(expected);
 
   auto g = make_streaming_graph(replay(batches), params(), partitions, scale);
-  auto cluster = cluster_engine::make(g, {.nodes = endpoints(nodes)});
+  auto cluster = cluster_engine::make(g, {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
   INFO((cluster ? std::string() : cluster.err().message));
   REQUIRE(cluster);
   auto text = (*cluster)->explain();
@@ -124,7 +111,7 @@ TEST_CASE("cluster engine: evaluation after each batch matches the local engine'
   };
   auto local = local_engine::make(graph()).value();
   REQUIRE(local->run());
-  auto cluster = cluster_engine::make(graph(), {.nodes = endpoints(nodes)});
+  auto cluster = cluster_engine::make(graph(), {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
   REQUIRE(cluster);
   REQUIRE((*cluster)->run());
   REQUIRE(local->history().size() == (*cluster)->history().size());
@@ -142,7 +129,7 @@ TEST_CASE("cluster engine: a node killed mid-stream stops the job with the node 
   auto nodes = start_nodes(3);
   auto batches = ml100k_batches(40);
   auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 3, {1, 5}),
-                                      {.nodes = endpoints(nodes)});
+                                      {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
   REQUIRE(cluster);
   REQUIRE((*cluster)->run_n(5));
   nodes[1]->kill_hard();
@@ -232,7 +219,7 @@ TEST_CASE("node: garbage and truncated frames on its port do not stop it serving
   auto local = local_engine::make(g).value();
   REQUIRE(local->run());
   auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 2, {1, 5}),
-                                      {.nodes = endpoints(nodes)});
+                                      {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
   INFO((cluster ? std::string() : cluster.err().message) << "\nnode log:\n" << nodes[0]->log());
   REQUIRE(cluster);
   REQUIRE((*cluster)->run());
@@ -244,7 +231,7 @@ TEST_CASE("node: a second job runs after the first driver went away", "[engine][
   auto batches = ml100k_batches(6);
   for (int job = 0; job < 2; ++job) {
     auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 2, {1, 5}),
-                                        {.nodes = endpoints(nodes)});
+                                        {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
     INFO("job " << job << ": " << (cluster ? std::string() : cluster.err().message));
     REQUIRE(cluster);
     REQUIRE((*cluster)->run_n(3));  // left unfinished: the node cleans up on disconnect
@@ -369,7 +356,7 @@ TEST_CASE("cluster engine: a node that stops answering ends the job after the st
           "[engine][multinode]") {
   auto nodes = start_nodes(3);
   auto batches = ml100k_batches(30);
-  cluster_options o{.nodes = endpoints(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
   o.engine.stall_timeout = std::chrono::milliseconds(1500);
   auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 3, {1, 5}), o);
   REQUIRE(cluster);

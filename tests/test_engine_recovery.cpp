@@ -17,6 +17,7 @@
 
 using namespace recflow;
 using recflow::test::node_process;
+using recflow::test::start_nodes;
 using recflow::test::replay;
 using recflow::test::require_equivalent;
 
@@ -25,20 +26,6 @@ namespace {
 std::vector<rating_batch> ml100k_batches(std::size_t n, std::size_t size = 1000) {
   auto src = file_source(test::data_dir() + "/ml-100k/u.data", {}, {.max_ratings = size});
   return test::take_batches(*src, n);
-}
-
-std::vector<std::unique_ptr<node_process>> start_nodes(std::size_t n) {
-  std::vector<std::unique_ptr<node_process>> out;
-  for (std::size_t k = 0; k < n; ++k)
-    out.push_back(std::make_unique<node_process>());
-  return out;
-}
-
-std::vector<node_endpoint> endpoints(const std::vector<std::unique_ptr<node_process>>& nodes) {
-  std::vector<node_endpoint> out;
-  for (const auto& n : nodes)
-    out.push_back({"127.0.0.1", n->port()});
-  return out;
 }
 
 streaming_graph graph_of(const std::vector<rating_batch>& batches) {
@@ -83,7 +70,7 @@ TEST_CASE("cluster recovery: a node killed at any batch costs no rating and no m
   INFO("node killed after batch " << kill_at << " completed");
   auto nodes = start_nodes(3);
   std::vector<std::string> events;
-  cluster_options o{.nodes = endpoints(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
   o.recover = true;
   o.checkpoint_every = 10;
   o.on_event = [&](const std::string& line) { events.push_back(line); };
@@ -143,7 +130,7 @@ TEST_CASE("cluster recovery: a second node lost after a recovery is recovered fr
   auto expected = reference(batches);
   auto nodes = start_nodes(3);
   std::vector<std::string> events;
-  cluster_options o{.nodes = endpoints(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
   o.recover = true;
   o.checkpoint_every = 5;
   o.on_event = [&](const std::string& line) { events.push_back(line); };
@@ -204,7 +191,7 @@ TEST_CASE("cluster engine: a seed model is loaded into the owners on the nodes",
   auto nodes = start_nodes(2);
   auto cg = graph_of(rest);
   cg.seed_model = seed;
-  auto cluster = cluster_engine::make(cg, {.nodes = endpoints(nodes)});
+  auto cluster = cluster_engine::make(cg, {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
   INFO((cluster ? std::string() : cluster.err().message));
   REQUIRE(cluster);
   REQUIRE((*cluster)->run());
@@ -218,7 +205,7 @@ TEST_CASE("cluster recovery: a node lost between runs is recovered from by the n
   auto batches = ml100k_batches(20);
   std::vector<rating_batch> first(batches.begin(), batches.begin() + 12);
   auto nodes = start_nodes(3);
-  cluster_options o{.nodes = endpoints(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
   o.recover = true;
   o.checkpoint_every = 5;
   auto cluster = cluster_engine::make(graph_of(batches), o);
@@ -242,7 +229,7 @@ TEST_CASE("cluster recovery: a node that stops answering is recovered from after
   auto batches = ml100k_batches(16);
   auto nodes = start_nodes(3);
   std::vector<std::string> events;
-  cluster_options o{.nodes = endpoints(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
   o.engine.stall_timeout = std::chrono::milliseconds(1500);
   o.recover = true;
   o.checkpoint_every = 5;

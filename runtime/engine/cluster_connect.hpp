@@ -1,6 +1,6 @@
-/// Connecting a driver to its nodes, for the drivers in runtime/engine (batch ALS in
-/// cluster_als.cpp): connect, the protocol handshake, monitoring, and the mesh of direct
-/// node-to-node connections, as the streaming cluster engine does. Internal to engine.
+/// Connecting a driver to its nodes, shared by the drivers in runtime/engine (streaming in
+/// cluster_engine.cpp, batch ALS in cluster_als.cpp): connect, the protocol handshake,
+/// monitoring, and the mesh of direct node-to-node connections. Internal to engine.
 #pragma once
 
 #include <chrono>

@@ -5,8 +5,6 @@
 #include <optional>
 #include <sstream>
 
-#include <unistd.h>
-
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -14,6 +12,7 @@
 #include "actors/messages.hpp"
 #include "actors/source.hpp"
 #include "actors/wire_partition.hpp"
+#include "engine/cluster_connect.hpp"
 #include "engine/snapshot.hpp"
 #include "model/metrics.hpp"
 
@@ -122,13 +121,6 @@ std::string describe(const node_placement& p, const std::vector<node_endpoint>& 
 
 namespace {
 using clock = std::chrono::steady_clock;
-
-/// "pid 1234 on host" for the nodes' logs.
-std::string driver_name() {
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  return "pid " + std::to_string(::getpid()) + " on " + host;
-}
 
 double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
@@ -245,53 +237,13 @@ struct cluster_engine::impl {
   /// Connects to every node (handshake, then the mesh between them), spawns the source
   /// and deploys the owners, seeded from the graph's seed model if any.
   result<void> connect() {
-    for (const auto& ep : opts.nodes) {
-      auto node = sys->middleman().remote_actor(ep.host, ep.port);
-      if (!node)
-        return error{errc::io, "cannot connect to node " + ep.name() + ": "
-                                 + sys->render(node.error())};
-      std::optional<error> err;
-      (*self)
-        ->request(*node, opts.connect_timeout, hello_atom::value, cluster_protocol_version,
-                  driver_name())
-        .receive(
-          [&](hello_atom, std::uint32_t version, bool ok, const std::string& msg) {
-            if (!ok || version != cluster_protocol_version)
-              err = error{errc::version, "node " + ep.name() + " refused this driver: " + msg
-                                           + " (driver protocol "
-                                           + std::to_string(cluster_protocol_version) + ", node "
-                                           + std::to_string(version) + ")"};
-          },
-          [&](caf::error& e) {
-            err = error{errc::io, "node " + ep.name() + " did not answer the handshake: "
-                                    + sys->render(e)};
-          });
-      if (err)
-        return *err;
-      (*self)->monitor(*node);
-      nodes.push_back(*node);
-    }
+    // The handshake, then every node connects to every other before any owner exists
+    // (see mesh_atom).
+    auto connected = connect_nodes(*sys, *self, opts.nodes, opts.connect_timeout);
+    if (!connected)
+      return connected.err();
+    nodes = std::move(*connected);
     alive.assign(nodes.size(), true);
-    // Every node connects to every other before any owner exists (see mesh_atom).
-    for (std::size_t n = 0; n < nodes.size(); ++n) {
-      mesh_request peers;
-      for (std::size_t m = 0; m < nodes.size(); ++m)
-        if (m != n && nodes[m].node() != nodes[n].node()) {
-          peers.hosts.push_back(opts.nodes[m].host);
-          peers.ports.push_back(opts.nodes[m].port);
-        }
-      std::optional<error> err;
-      (*self)
-        ->request(nodes[n], opts.connect_timeout, mesh_atom::value, std::move(peers))
-        .receive([&](mesh_atom, std::uint32_t) {},
-                 [&](caf::error& e) {
-                   err = error{errc::io, "node " + opts.nodes[n].name()
-                                           + " could not connect to the other nodes: "
-                                           + sys->render(e)};
-                 });
-      if (err)
-        return *err;
-    }
     source = spawn_source(*sys, graph.source, caf::actor_cast<caf::actor>(*self));
     (*self)->monitor(source);
     if (graph.seed_model) {
