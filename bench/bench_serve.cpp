@@ -46,6 +46,11 @@ options parse(int argc, char** argv) {
   options o;
   if (const char* d = std::getenv("RECFLOW_DATA"))
     o.data = std::string(d) + "/ml-latest-small/ratings.csv";
+  if (argc % 2 == 0) {  // an option without its value, or --help
+    fmt::print(stderr, "usage: bench_serve [--data FILE] [--rank N] [--connections N] [--seconds S] [--rate Q/s]\n"
+                       "                   [--server-threads N] [--publish-interval MS] [--training-nice N]\n");
+    std::exit(2);
+  }
   for (int a = 1; a + 1 < argc; a += 2) {
     std::string k = argv[a], v = argv[a + 1];
     if (k == "--data") o.data = v;
