@@ -49,8 +49,10 @@ void stream_serving::finish(const factor_model& model, std::uint64_t batches,
                             std::uint64_t ratings_seen) {
   link_.flush();
   svc_.set_rating_sink({});  // the stream is over: posted ratings are only folded in now
-  svc_.set_training(false);
+  // The final model first: a client that sees training end must see the model it ended
+  // with (with --publish-interval the last model published may be batches behind).
   svc_.publish(std::make_shared<const factor_model>(model), batches, ratings_seen);
+  svc_.set_training(false);
 }
 
 void stream_serving::linger(double seconds) {
