@@ -33,15 +33,7 @@ namespace {
 
 std::vector<rating_batch> ml100k_batches(std::size_t n, std::size_t size = 1000) {
   auto src = file_source(test::data_dir() + "/ml-100k/u.data", {}, {.max_ratings = size});
-  std::vector<rating_batch> out;
-  while (out.size() < n) {
-    auto b = src->next();
-    REQUIRE(b.has_value());
-    if (!*b)
-      break;
-    out.push_back(std::move(**b));
-  }
-  return out;
+  return test::take_batches(*src, n);
 }
 
 stream_params params(int rank = 10) {
