@@ -188,4 +188,16 @@ caf::actor spawn_remote_als_block(caf::actor_system& sys,
                    std::move(factors), std::move(coordinator));
 }
 
+void connect_als_blocks(caf::scoped_actor& self, const std::vector<caf::actor>& users,
+                        const std::vector<caf::actor>& items) {
+  for (const auto& u : users) {
+    self->send(u, peer_list{items});
+    self->monitor(u);
+  }
+  for (const auto& i : items) {
+    self->send(i, peer_list{users});
+    self->monitor(i);
+  }
+}
+
 }  // namespace recflow

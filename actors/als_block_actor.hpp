@@ -57,6 +57,11 @@ typename Inspector::result_type inspect(Inspector& f, als_block_parts& x) {
 /// Registers the messages above (and the graph's peer_list) with `cfg`.
 void add_als_message_types(caf::actor_system_config& cfg);
 
+/// Sends each side's blocks the other side's as a peer_list (before any sweep) and has
+/// `self`, the coordinator, monitor them all.
+void connect_als_blocks(caf::scoped_actor& self, const std::vector<caf::actor>& users,
+                        const std::vector<caf::actor>& items);
+
 /// Spawns block `block` of side `owner` of `plan`, starting from `initial`'s rows. Send
 /// it the other side's blocks as a peer_list first. Item blocks report to `coordinator`.
 caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_block_plan> plan,

@@ -115,14 +115,7 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
       users.push_back(spawn_als_block(sys, plan, side::user, b, p, initial, me));
       items.push_back(spawn_als_block(sys, plan, side::item, b, p, initial, me));
     }
-    for (auto& u : users) {
-      self->send(u, peer_list{items});
-      self->monitor(u);
-    }
-    for (auto& i : items) {
-      self->send(i, peer_list{users});
-      self->monitor(i);
-    }
+    connect_als_blocks(self, users, items);
     std::size_t reporting = 0;  // item blocks with entities
     for (const auto& b : plan->items)
       reporting += b.entities.empty() ? 0 : 1;

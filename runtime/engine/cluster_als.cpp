@@ -72,14 +72,7 @@ struct als_job {
         return a.err();
       items.push_back(*a);
     }
-    for (auto& u : users) {
-      self->send(u, peer_list{items});
-      self->monitor(u);
-    }
-    for (auto& i : items) {
-      self->send(i, peer_list{users});
-      self->monitor(i);
-    }
+    connect_als_blocks(self, users, items);
     return {};
   }
 
