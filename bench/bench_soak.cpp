@@ -31,7 +31,11 @@ int main(int argc, char** argv) {
     else if (k == "--post-rate") o.post_rate = std::stod(v);
     else if (k == "--publish-interval") o.publish_interval = std::chrono::milliseconds(std::stol(v));
     else if (k == "--max-growth") max_growth_mb = std::stod(v);
-    else if (k == "--training-nice") o.training_nice = std::stoi(v);
+    else if (k == "--training-nice") {
+      auto p = thread_priority::parse(v);
+      if (!p) { fmt::print(stderr, "{}\n", p.err().message); return 2; }
+      o.training_priority = *p;
+    }
     else { fmt::print(stderr, "unknown option {}\n", k); return 2; }
   }
   if (argc % 2 == 0) {
@@ -39,9 +43,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   fmt::print("bench_soak: {} for {:.0f} s (warm-up {:.0f} s), rank {}, batches of {}, {:.0f} queries/s on {} "
-             "connections, {:.0f} posts/s, publish interval {} ms, training threads at nice {}\n",
+             "connections, {:.0f} posts/s, publish interval {} ms, training threads at priority {}\n",
              o.data, o.seconds, o.warmup_seconds, o.rank, o.batch_size, o.query_rate, o.connections,
-             o.post_rate, o.publish_interval.count(), o.training_nice);
+             o.post_rate, o.publish_interval.count(), o.training_priority.text());
   auto r = soak::run_soak(o, [](const std::string& line) { fmt::print("  {}\n", line); std::fflush(stdout); });
   if (!r) {
     fmt::print(stderr, "bench_soak: {}\n", r.err().message);

@@ -47,7 +47,7 @@ struct soak_options {
   std::size_t new_users = 200;      ///< ids unknown to the data that post (a bounded pool)
   std::chrono::milliseconds publish_interval{100};
   std::size_t eval_every = 100;     ///< validation RMSE every this many batches
-  int training_nice = 10;           ///< as stream --serve's --training-nice
+  thread_priority training_priority{.idle = true};  ///< as stream --serve's --training-nice
 };
 
 /// What it measured.
@@ -174,7 +174,7 @@ inline result<soak_result> run_soak(const soak_options& o,
   g.on_model = [&](std::uint64_t batch, factor_model&& m) { link.on_model(batch, std::move(m)); };
   g.publish_interval = o.publish_interval;
   auto engine = local_engine::make(std::move(g), {.workers = o.workers, .history_limit = 1000,
-                                                   .nice = o.training_nice});
+                                                   .priority = o.training_priority});
   if (!engine)
     return engine.err();
 
@@ -190,7 +190,7 @@ inline result<soak_result> run_soak(const soak_options& o,
   std::mutex rmse_mutex;
   auto start = clock::now();
   std::thread trainer([&] {
-    lower_thread_priority(o.training_nice);  // the driving thread, like the actor threads
+    lower_thread_priority(o.training_priority);  // the driving thread, like the actor threads
     auto sum = (*engine)->run([&](const batch_metrics& m) {
       batches.fetch_add(1);
       ratings.fetch_add(m.ratings);

@@ -132,6 +132,6 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   }
   CHECK(toml.at("serve").at("listen") == "127.0.0.1:8080");
   CHECK(num(s, "serve-linger") == -1.0);
-  CHECK(num(s, "training-nice") == 10.0);  // cmd_stream.cpp's default
+  CHECK(s.at("training-nice") == "idle");  // cmd_stream.cpp's default
   CHECK(num(s, "publish-interval") == double(recflow::local_stream_options{}.publish_interval.count()));
 }

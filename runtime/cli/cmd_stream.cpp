@@ -21,6 +21,7 @@
 #include "model/ranking.hpp"
 #include "model/recommend.hpp"
 #include "engine/run_stream.hpp"
+#include "engine/thread_priority.hpp"
 #include "model/stream_eval.hpp"
 #include "model/streaming.hpp"
 
@@ -52,8 +53,9 @@ struct stream_options {
   double serve_linger = -1;   ///< seconds to serve the final model; negative: until a signal
   /// With --serve: publish a model at most every this many ms (0: every batch).
   std::int64_t publish_interval_ms = local_stream_options{}.publish_interval.count();
-  /// With --serve: the nice value of the training threads (queries come first).
-  int training_nice = 10;
+  /// With --serve: the priority of the training threads, "idle" or a nice value 0..19
+  /// (queries come first; engine/thread_priority.hpp).
+  std::string training_nice = "idle";
   serve_tuning serving;
 };
 
@@ -147,8 +149,11 @@ int run_stream(stream_options& o) {
       return report(s.err());
     serving = std::move(*s);
     o.local.publish_interval = std::chrono::milliseconds(o.publish_interval_ms);
-    o.local.engine.nice = o.training_nice;
-    lower_thread_priority(o.training_nice);  // this thread drives the stream and evaluates
+    auto priority = thread_priority::parse(o.training_nice);
+    if (!priority)
+      return report(priority.err());
+    o.local.engine.priority = *priority;
+    lower_thread_priority(*priority);  // this thread drives the stream and evaluates
     serving->attach(o.local);
   }
 
@@ -364,9 +369,13 @@ void add_stream_command(CLI::App& app, int& exit_status) {
     ->check(CLI::Range(std::int64_t(0), std::int64_t(3'600'000)))
     ->capture_default_str();
   cmd->add_option("--training-nice", o->training_nice,
-                  "With --serve: nice value (0..19) of the training threads, so queries get a "
-                  "core first (0: unchanged)")
-    ->check(CLI::Range(0, 19))
+                  "With --serve: priority of the training threads, so queries get a core "
+                  "first: idle (SCHED_IDLE: a query preempts training at once; training gets "
+                  "only CPU nothing else wants) or a nice value 0..19 (0: unchanged)")
+    ->check([](const std::string& v) {
+      auto p = thread_priority::parse(v);
+      return p ? std::string() : p.err().message;
+    })
     ->capture_default_str();
   o->serving.add_to(*cmd);
   cmd->callback([o, engine, rank, &exit_status] {

@@ -2,9 +2,6 @@
 
 #include <map>
 #include <optional>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <caf/all.hpp>
 
@@ -19,18 +16,13 @@
 
 namespace recflow {
 
-void lower_thread_priority(int nice) {
-  if (nice > 0)  // best effort: a failure leaves the thread as it was
-    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice);
-}
-
 result<void> validate(const engine_options& o) {
   if (o.workers == 0)
     return error{errc::invalid_argument, "workers must be positive, got 0"};
   if (o.max_in_flight == 0)
     return error{errc::invalid_argument, "max in-flight batches must be positive, got 0"};
-  if (o.nice < 0 || o.nice > 19)
-    return error{errc::invalid_argument, "nice must be in 0..19, got " + std::to_string(o.nice)};
+  if (auto ok = validate(o.priority); !ok)
+    return ok;
   if (o.stall_timeout.count() <= 0)
     return error{errc::invalid_argument, "stall timeout must be positive, got "
                                            + std::to_string(o.stall_timeout.count()) + " ms"};
@@ -41,15 +33,15 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 /// Lowers the priority of every thread the actor system starts (Linux: per thread).
-class nice_hook : public caf::thread_hook {
+class priority_hook : public caf::thread_hook {
  public:
-  explicit nice_hook(int nice) : nice_(nice) {}
+  explicit priority_hook(thread_priority p) : priority_(p) {}
   void init(caf::actor_system&) override {}
-  void thread_started() override { lower_thread_priority(nice_); }
+  void thread_started() override { lower_thread_priority(priority_); }
   void thread_terminates() override {}
 
  private:
-  int nice_;
+  thread_priority priority_;
 };
 
 double seconds_since(clock::time_point t) {
@@ -92,8 +84,8 @@ struct local_engine::impl {
   impl(streaming_graph g, const engine_options& o) : graph(std::move(g)), opts(o) {
     add_graph_message_types(cfg);
     cfg.set("scheduler.max-threads", opts.workers);
-    if (opts.nice > 0)
-      cfg.add_thread_hook<nice_hook>(opts.nice);
+    if (opts.priority.lowered())
+      cfg.add_thread_hook<priority_hook>(opts.priority);
     sys = std::make_unique<caf::actor_system>(cfg);
     self = std::make_unique<caf::scoped_actor>(*sys);
     auto me = caf::actor_cast<caf::actor>(*self);

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "engine/metrics.hpp"
+#include "engine/thread_priority.hpp"
 #include "graph/graph.hpp"
 #include "model/error.hpp"
 #include "model/model.hpp"
@@ -45,14 +46,10 @@ struct engine_options {
   /// history() keeps at least the last this many batches (at most twice as many), so a
   /// stream that runs for days holds bounded memory; 0: every batch.
   std::size_t history_limit = 0;
-  /// The actor threads run at this nice value (0..19; 0: unchanged). Serving while
-  /// training raises it, so that a query's thread gets a core at once when it wakes.
-  int nice = 0;
+  /// The actor threads run at this priority (default: unchanged). Serving while training
+  /// lowers it, so that a query's thread gets a core at once when it wakes.
+  thread_priority priority{};
 };
-
-/// Sets the nice value of the calling thread (Linux; 0: nothing). It cannot be lowered
-/// again without privileges, so call it on a thread that only trains.
-void lower_thread_priority(int nice);
 
 /// "workers must be positive, got 0" and friends.
 result<void> validate(const engine_options& o);

@@ -1,0 +1,140 @@
+// Training threads' priority (engine/thread_priority.hpp): "idle" or a nice value, parsed
+// strictly; lowering a thread reaches the threads it starts, and an engine started with a
+// priority runs every actor thread at it (Linux: read back from /proc/self/task).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <iterator>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include "engine/local_engine.hpp"
+#include "engine/thread_priority.hpp"
+#include "engine_test_util.hpp"
+#include "graph/graph.hpp"
+
+using namespace recflow;
+
+TEST_CASE("thread priority: idle or a nice value 0..19, nothing else", "[engine][priority]") {
+  auto idle = thread_priority::parse("idle");
+  REQUIRE(idle);
+  CHECK(idle->idle);
+  CHECK(idle->lowered());
+  CHECK(idle->text() == "idle");
+  for (int n : {0, 1, 10, 19}) {
+    auto p = thread_priority::parse(std::to_string(n));
+    REQUIRE(p);
+    CHECK_FALSE(p->idle);
+    CHECK(p->nice == n);
+    CHECK(p->lowered() == (n > 0));
+    CHECK(p->text() == std::to_string(n));
+  }
+  for (const char* bad : {"", "20", "-1", "1.5", "5x", "IDLE", "idle ", " 3", "99999999999"}) {
+    INFO("'" << bad << "'");
+    auto p = thread_priority::parse(bad);
+    REQUIRE_FALSE(p);
+    CHECK(p.err().message.find("'idle' or a nice value in 0..19") != std::string::npos);
+  }
+  CHECK_FALSE(validate(thread_priority{.nice = 20}));
+  CHECK(validate(thread_priority{.nice = 20, .idle = true}));  // the nice value plays no part
+  CHECK_FALSE(validate(engine_options{.priority = {.nice = -1}}));
+}
+
+#if defined(__linux__)
+namespace {
+
+struct task_sched {
+  std::string name;
+  int nice = 0;
+  int policy = 0;
+};
+
+/// Nice value (field 19) and policy (field 41) of every thread of this process.
+std::vector<task_sched> threads_of_this_process() {
+  std::vector<task_sched> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(e.path() / "stat");
+    std::string line;
+    if (!std::getline(in, line))
+      continue;  // the thread has ended
+    auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open)
+      continue;
+    std::istringstream rest(line.substr(close + 2));  // fields from 3 on
+    std::vector<std::string> f{std::istream_iterator<std::string>(rest), {}};
+    if (f.size() > 38)
+      out.push_back({line.substr(open + 1, close - open - 1), std::stoi(f[19 - 3]), std::stoi(f[41 - 3])});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("thread priority: a lowered thread and the threads it starts run at it", "[engine][priority]") {
+  int nice_seen = -1, child_nice = -1, policy_seen = -1, child_policy = -1;
+  std::thread([&] {
+    lower_thread_priority({.nice = 7});
+    nice_seen = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    std::thread([&] { child_nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))); }).join();
+  }).join();
+  std::thread([&] {
+    lower_thread_priority({.idle = true});
+    policy_seen = sched_getscheduler(0);
+    std::thread([&] { child_policy = sched_getscheduler(0); }).join();
+  }).join();
+  CHECK(nice_seen == 7);
+  CHECK(child_nice == 7);
+  CHECK(policy_seen == SCHED_IDLE);
+  CHECK(child_policy == SCHED_IDLE);
+  // This thread was left alone.
+  CHECK(sched_getscheduler(0) == SCHED_OTHER);
+}
+
+TEST_CASE("thread priority: an engine runs its actor threads at its priority and still trains",
+          "[engine][priority]") {
+  auto priority = GENERATE(thread_priority{.nice = 7}, thread_priority{.idle = true});
+  INFO("priority " << priority.text());
+  auto before = threads_of_this_process().size();
+  auto g = make_streaming_graph(
+    synthetic_source({.users = 40, .items = 30, .ratings = 2000, .batch_size = 200}), stream_params{}, 2);
+  auto engine = local_engine::make(g, {.workers = 2, .priority = priority});
+  REQUIRE(engine);
+  auto sum = (*engine)->run();
+  REQUIRE(sum);
+  CHECK(sum->batches == 10);
+  // Read after the run, and again for a moment if need be: each thread lowers itself once
+  // it runs, so a look could catch a thread that has been created and not yet started.
+  std::size_t lowered = 0, all = 0;
+  std::string seen;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    lowered = all = 0;
+    seen.clear();
+    for (const auto& t : threads_of_this_process()) {
+      ++all;
+      if (priority.idle ? t.policy == SCHED_IDLE : t.nice == priority.nice)
+        ++lowered;
+      seen += " " + t.name + "(nice " + std::to_string(t.nice) + ", policy " + std::to_string(t.policy) + ")";
+    }
+    if (lowered + before == all)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  INFO("threads:" << seen);
+  CHECK(all > before);
+  CHECK(lowered >= 2);  // the two scheduler workers at least
+  CHECK(lowered == all - before);  // and nothing else the engine started was left out
+  CHECK(sched_getscheduler(0) == SCHED_OTHER);  // the calling thread is not lowered
+  CHECK(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))) == 0);
+}
+#endif
