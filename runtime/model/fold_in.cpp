@@ -85,7 +85,7 @@ std::vector<scored_item> recommend_folded(const factor_model& m, const folded_us
     excluded = u.rated;
   if (u.used == 0)
     return cold_start_items(m, opts, excluded);
-  return scan_top_n(m, u.factors, m.mu() + u.bias, excluded, opts.n, opts.candidates);
+  return scan_top_n(m, u.factors, m.mu() + u.bias, excluded, opts.n, opts.candidates, opts.scan);
 }
 
 }  // namespace recflow

@@ -9,6 +9,8 @@
 
 namespace recflow {
 
+struct item_scan_table;
+
 /// One recommended item: dense index, external id and predicted rating.
 struct scored_item {
   index_t item = 0;
@@ -22,6 +24,9 @@ struct recommend_options {
   bool exclude_rated = true;    ///< drop items the user rated in training (model.rated())
   /// When not empty, only these dense item indices are candidates.
   std::span<const index_t> candidates = {};
+  /// A float copy of the item table (top_n.hpp) for scanning every item faster; same
+  /// answers. Null: the double scan.
+  const item_scan_table* scan = nullptr;
 };
 
 /// The rated-items index of `m` for ratings whose indices live in the id space

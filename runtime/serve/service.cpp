@@ -58,10 +58,12 @@ query_service::query_service(service_options o,
 
 void query_service::publish(std::shared_ptr<const factor_model> m, std::uint64_t version,
                             std::uint64_t ratings_seen) {
+  auto scan = m ? std::make_shared<const item_scan_table>(item_scan_table::build(*m)) : nullptr;
   std::lock_guard lock(write_);
   auto s = std::make_shared<serving_snapshot>();
   auto old = current_.load();
   s->model = std::move(m);
+  s->scan = std::move(scan);
   s->version = version;
   s->ratings_seen = ratings_seen;
   s->posted = old ? old->posted
@@ -217,7 +219,7 @@ answer query_service::recommend(const serving_snapshot& s, std::int64_t user, st
       return reply(200, json{{"user", user}, {"version", s.version}, {"source", "model"},
                              {"items", json::array()}});
   }
-  recommend_options o{.n = n, .exclude_rated = !include_rated, .candidates = candidates};
+  recommend_options o{.n = n, .exclude_rated = !include_rated, .candidates = candidates, .scan = s.scan.get()};
   json j{{"user", user}, {"version", s.version}};
   auto p = s.posted->find(user);
   const posted_user* posted = p == s.posted->end() ? nullptr : p->second.get();
@@ -247,7 +249,7 @@ answer query_service::recommend(const serving_snapshot& s, std::int64_t user, st
   }
   auto row = m.U().row(u);
   auto top = scan_top_n(m, std::span<const double>(row.data(), std::size_t(m.rank())),
-                        m.mu() + m.user_bias()[u], excluded, n, candidates);
+                        m.mu() + m.user_bias()[u], excluded, n, candidates, s.scan.get());
   j["source"] = "model";
   j["items"] = items_json(top);
   return reply(200, j);

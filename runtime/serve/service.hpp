@@ -24,6 +24,7 @@
 #include "model/cold_start.hpp"
 #include "model/fold_in.hpp"
 #include "model/model.hpp"
+#include "model/top_n.hpp"
 
 namespace recflow::serve {
 
@@ -51,6 +52,8 @@ struct posted_user {
 /// One immutable state of the model as queries see it.
 struct serving_snapshot {
   std::shared_ptr<const factor_model> model;
+  /// The model's item factors in single precision, for top-N scans (model/top_n.hpp).
+  std::shared_ptr<const item_scan_table> scan;
   std::uint64_t version = 0;       ///< micro-batches applied (0 for a model loaded from a file)
   std::uint64_t ratings_seen = 0;  ///< training ratings the stream has applied
   /// Users who posted ratings, by external id (copy-on-write: entries are shared).
