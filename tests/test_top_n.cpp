@@ -1,6 +1,7 @@
-// Top-N scans (model/top_n.hpp): the single-precision scan table only picks candidates,
-// so its lists and scores are the double scan's, including where float cannot tell items
-// apart, with exact ties, exclusions, unknown items and a table of another model.
+// Top-N scans (model/top_n.hpp) and similar items (model/similar.hpp): the
+// single-precision scan table only picks candidates, so their lists and scores are the
+// double scan's, including where float cannot tell items apart, with exact ties,
+// exclusions, unknown items, zero vectors and a table of another model.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "model/recommend.hpp"
+#include "model/similar.hpp"
 #include "model/top_n.hpp"
 #include "tests/test_util.hpp"
 
@@ -158,4 +160,54 @@ TEST_CASE("scan table: a table of another model is not used", "[model][serve][to
   std::vector<index_t> only{5, 300, 7, 399};
   auto some = scan_top_n(big, x, 3.0, {}, 2, only, &stale);
   require_same(some, scan_top_n(big, x, 3.0, {}, 2, only));
+}
+
+TEST_CASE("scan table: similar items are the double computation's", "[model][serve][top_n]") {
+  auto rank = GENERATE(8, 50);
+  test::planted_params pp;
+  pp.users = 10;
+  pp.items = 1500;
+  pp.rank = rank;
+  auto m = test::make_planted(pp).truth;
+  auto table = item_scan_table::build(m);
+  for (std::size_t n : {1, 10, 2000}) {
+    for (index_t i = 0; i < m.n_items(); i += 37) {
+      INFO("rank " << rank << ", n " << n << ", item " << i);
+      require_same(similar_items(m, i, n, &table), similar_items(m, i, n));
+    }
+  }
+}
+
+TEST_CASE("scan table: similar items float cannot tell apart, zero vectors, unknown items",
+          "[model][serve][top_n]") {
+  // Directions apart by less than float's rounding: only the rescoring orders them.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> tiny(-1e-7, 1e-7);
+  std::vector<std::vector<double>> rows;
+  for (int i = 0; i < 300; ++i)
+    rows.push_back({0.8 + tiny(rng), 0.3 + tiny(rng), -0.2 + tiny(rng), 0.1 + tiny(rng)});
+  rows[7] = {0, 0, 0, 0};    // no direction: never listed
+  rows[8] = {-0.8, -0.3, 0.2, -0.1};  // opposite: last
+  auto m = model_of(4, rows, std::vector<double>(300, 0.0), {9});  // 9 unknown
+  auto table = item_scan_table::build(m);
+  for (std::size_t n : {1, 10, 50, 400}) {
+    for (index_t i : {0, 5, 8, 299}) {
+      INFO("n " << n << ", item " << i);
+      auto fast = similar_items(m, i, n, &table);
+      require_same(fast, similar_items(m, i, n));
+      for (const auto& s : fast) {
+        CHECK(s.item != i);
+        CHECK(s.item != 7);
+        CHECK(s.item != 9);
+      }
+      if (n == 400) {
+        CHECK(fast.size() == 297);  // 300 less itself, the zero vector and the unknown item
+        if (i != 8)
+          CHECK(fast.back().item == 8);
+      }
+    }
+  }
+  CHECK(similar_items(m, 7, 5, &table).empty());  // a zero vector has no neighbours
+  CHECK(similar_items(m, 9, 5, &table).empty());  // nor has an unknown item
+  CHECK(similar_items(m, 0, 0, &table).empty());
 }

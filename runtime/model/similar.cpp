@@ -1,12 +1,17 @@
 #include "model/similar.hpp"
 
 #include <cmath>
+#include <limits>
+
+#include <Eigen/Core>
 
 #include "model/top_n.hpp"
+#include "model/top_n_scan.hpp"
 
 namespace recflow {
 
-std::vector<scored_item> similar_items(const factor_model& m, index_t i, std::size_t n) {
+std::vector<scored_item> similar_items(const factor_model& m, index_t i, std::size_t n,
+                                       const item_scan_table* fast) {
   std::vector<scored_item> all;
   if (!m.item_known(i) || n == 0)
     return all;
@@ -15,15 +20,40 @@ std::vector<scored_item> similar_items(const factor_model& m, index_t i, std::si
   double ni = pi.norm();
   if (!(ni > 0.0) || !std::isfinite(ni))
     return all;
+  auto cosine = [&](index_t j) { return pi.dot(P.row(j)) / (ni * P.row(j).norm()); };
+  // Float products within range: the bound below is relative to |P_i| |P_j|, so it holds
+  // unless they underflow or overflow.
+  if (fast && fast->fits(m) && ni * fast->max_norm > 1e-15 && ni * fast->max_norm < 1e20) {
+    constexpr double none = -std::numeric_limits<double>::infinity();
+    Eigen::Map<const Eigen::MatrixXf> Pf(fast->data.data(), fast->items, fast->rank);
+    thread_local Eigen::VectorXf dots;
+    thread_local std::vector<std::pair<index_t, double>> picked;
+    dots.noalias() = Pf * pi.cast<float>();
+    picked.clear();
+    // The float cosine is off by at most (rank + 4) 2^-23 (inputs rounded, rank products
+    // and sums, over |P_i| |P_j|); the margin covers the division.
+    double slack = 2.0 * (double(fast->rank + 4) * 0x1p-23 + 1e-12);
+    detail::bounded_heap rough(n), best(n);
+    detail::scan_items(
+      m.n_items(), {}, rough, slack,
+      [&](index_t j) {
+        double nj = fast->norm[j];
+        return j == i || fast->bias[j] == none || !(nj > 0.0) ? none : double(dots[j]) / (ni * nj);
+      },
+      [&](index_t j, double c) { picked.emplace_back(j, c); });
+    double cut = rough.full() ? rough.worst() - slack : std::numeric_limits<double>::lowest();
+    for (auto [j, c] : picked)
+      if (c >= cut)
+        best.offer(j, cosine(j));
+    return std::move(best).sorted(m);
+  }
   all.reserve(m.n_items());
   for (index_t j = 0; j < m.n_items(); ++j) {
     if (j == i || !m.item_known(j))
       continue;
-    auto pj = P.row(j);
-    double nj = pj.norm();
-    if (!(nj > 0.0))
+    if (!(P.row(j).norm() > 0.0))
       continue;
-    all.push_back({j, m.items().external(j), pi.dot(pj) / (ni * nj)});
+    all.push_back({j, m.items().external(j), cosine(j)});
   }
   keep_top_n(all, n);
   return all;

@@ -45,6 +45,7 @@ struct item_scan_table {
   int rank = 0;
   std::vector<float> data;  ///< column j holds P(0..items-1, j)
   std::vector<double> bias; ///< b_i of known items; -inf for items the model has no rating of
+  std::vector<double> norm; ///< |P_i| (Euclidean, in double)
   double max_norm = 0.0;    ///< largest |P_i| (Euclidean), for the rounding bound
 
   static item_scan_table build(const factor_model& m);

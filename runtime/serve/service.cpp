@@ -261,7 +261,7 @@ answer query_service::similar(const serving_snapshot& s, std::int64_t item, std:
   if (!m.item_known(i))
     return fail(404, "unknown item " + std::to_string(item));
   return reply(200, json{{"item", item}, {"version", s.version},
-                         {"items", items_json(similar_items(m, i, n))}});
+                         {"items", items_json(similar_items(m, i, n, s.scan.get()))}});
 }
 
 answer query_service::health() const {
