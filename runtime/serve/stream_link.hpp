@@ -45,6 +45,8 @@ class stream_link {
   void on_model(std::uint64_t batch, factor_model&& m);
   /// Ends the stream at the next batch boundary (the source then reports its end).
   void request_stop() { stop_.store(true); }
+  /// Whether request_stop() was called.
+  bool stop_requested() const { return stop_.load(); }
   /// Waits until the last model handed over is published.
   void flush();
   /// Ratings posted and not yet taken into a batch.
