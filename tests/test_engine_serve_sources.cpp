@@ -127,9 +127,15 @@ TEST_CASE("engine serve sources: ratings a wrapper adds stay out of the checkpoi
 
   source_stream_options whole_o;
   whole_o.wrap_source = poster(0, {2, 5, 9}, true);
-  auto whole = run_source_stream(params, make_source(batches, positioned), {1.0, 5.0}, nullptr,
-                                 whole_o);
+  auto whole_src = make_source(batches, positioned);
+  auto whole = run_source_stream(params, whole_src, {1.0, 5.0}, nullptr, whole_o);
   REQUIRE(whole.has_value());
+  if (positioned) {  // once per source batch: the posted-only batch 21 repeats p20 and is not acked again
+    auto& acked = static_cast<positioned_source&>(*whole_src).acked;
+    REQUIRE(acked.size() == 20);
+    for (std::size_t j = 0; j < acked.size(); ++j)
+      CHECK(acked[j] == pos(j + 1));
+  }
   CHECK(whole->mark.batches == 21);  // 20 of the source, one of posted ratings only
   CHECK(whole->mark.ratings == 20'000);
   CHECK(whole->added_ratings == 4);
