@@ -145,6 +145,11 @@ class child_process {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     return status_;
   }
+  /// Sends `sig` to the process if it still runs.
+  void signal(int sig) {
+    if (pid_ > 0 && !exited())
+      ::kill(pid_, sig);
+  }
   /// SIGTERM, then SIGKILL if it has not ended within 10 s; the exit status.
   int stop() {
     if (pid_ <= 0 || exited())

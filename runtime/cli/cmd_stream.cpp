@@ -127,17 +127,21 @@ int run_stream(stream_options& o) {
 
   if (!o.serve.empty() && o.engine != "local")
     return report({errc::invalid_argument, "--serve needs --engine local (the actor graph)"});
-  if (!o.serve.empty() && (o.sources.wanted() || !o.nodes.empty()))
+  if (!o.serve.empty() && !o.nodes.empty())
     return report({errc::invalid_argument,
-                   "--serve runs with --train/--data on the local engine: not with --source, "
-                   "--checkpoint-dir, --resume or --nodes yet"});
+                   "--serve runs on the local engine: not with --nodes (queries would need "
+                   "the model from the nodes)"});
   if (!o.sources.source.empty() && !o.local.nodes.empty())
     return report({errc::invalid_argument,
                    "--source runs on the local engine only, not with --nodes yet (--train/--data "
                    "with --checkpoint-dir and --resume do)"});
-  if (o.sources.wanted())
+  if (o.sources.wanted()) {
+    stream_serve_settings serve{o.serve, o.serving, std::chrono::milliseconds(o.publish_interval_ms),
+                                o.training_nice, o.serve_linger};
     return run_stream_from_source(o.sources, {o.data, o.params, o.eval, o.local, o.engine, o.csv,
-                                              o.no_csv, o.save, o.json, o.quiet, seed});
+                                              o.no_csv, o.save, o.json, o.quiet, seed,
+                                              o.serve.empty() ? nullptr : &serve});
+  }
 
   auto data = load_data(o.data);
   if (!data)

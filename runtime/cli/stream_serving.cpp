@@ -1,13 +1,26 @@
 #include "cli/stream_serving.hpp"
 
+#include <cstdlib>
 #include <iostream>
 
 namespace recflow::cli {
 
 stream_serving::stream_serving(const serve_tuning& tuning)
-    : signals_(std::make_unique<stop_signals>([this] { link_.request_stop(); })),
+    : signals_(std::make_unique<stop_signals>([this] { on_signal(); })),
       svc_(tuning.service()),
       link_(svc_) {}
+
+void stream_serving::on_signal() {
+  // The first signal ends the stream at the next batch boundary, which waits for the
+  // source's next batch: a live source that is quiet may never send one. A second signal
+  // ends the process at once; checkpoints are written atomically, so the newest one
+  // stays the point a --resume continues from.
+  if (link_.stop_requested() && !finished_.load()) {
+    std::cerr << "recflow: second signal: exiting now, without a final checkpoint" << std::endl;
+    std::_Exit(130);
+  }
+  link_.request_stop();
+}
 
 stream_serving::~stream_serving() {
   signals_.reset();
@@ -45,8 +58,27 @@ void stream_serving::attach(local_stream_options& local) {
   local.on_model = [this](std::uint64_t batch, factor_model&& m) { link_.on_model(batch, std::move(m)); };
 }
 
+void stream_serving::attach(source_stream_options& so) {
+  so.wrap_source = [this](std::shared_ptr<rating_source> inner) { return link_.wrap(std::move(inner)); };
+  so.on_model = [this](std::uint64_t batch, factor_model&& m) { link_.on_model(batch, std::move(m)); };
+  so.on_resume = [this](const factor_model& m, const stream_mark& mark) {
+    link_.seed_rated(m);
+    link_.start_at(mark.batches);
+    svc_.publish(std::make_shared<const factor_model>(m), mark.batches, mark.ratings);
+  };
+}
+
+void stream_serving::finish_indexed(factor_model model, std::uint64_t batches) {
+  finished_.store(true);
+  link_.on_model(batches, std::move(model));
+  link_.flush();
+  svc_.set_rating_sink({});  // the stream is over: posted ratings are only folded in now
+  svc_.set_training(false);
+}
+
 void stream_serving::finish(const factor_model& model, std::uint64_t batches,
                             std::uint64_t ratings_seen) {
+  finished_.store(true);
   link_.flush();
   svc_.set_rating_sink({});  // the stream is over: posted ratings are only folded in now
   // The final model first: a client that sees training end must see the model it ended

@@ -2,20 +2,34 @@
 /// training stream. A batch's model is published as it completes, at most every
 /// --publish-interval ms (the final model always); ratings POSTed to
 /// /ratings join the next micro-batch; SIGINT or SIGTERM ends the stream at the next
-/// batch boundary (the run then finishes as usual: final metrics, --save, --json).
+/// batch boundary (the run then finishes as usual: final metrics, --save, --json); a
+/// second one, while the stream still waits for its source, exits at once.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "cli/serve_options.hpp"
 #include "cli/stop_signals.hpp"
 #include "engine/run_stream.hpp"
+#include "engine/source_stream.hpp"
 #include "serve/http_server.hpp"
 #include "serve/service.hpp"
 #include "serve/stream_link.hpp"
 
 namespace recflow::cli {
+
+/// What `recflow stream --serve` parsed, for runs that start the server themselves
+/// (--source, --checkpoint-dir, --resume: stream_sources.cpp).
+struct stream_serve_settings {
+  std::string listen;                          ///< --serve HOST:PORT
+  serve_tuning tuning;
+  std::chrono::milliseconds publish_interval;  ///< --publish-interval
+  std::string training_nice;                   ///< --training-nice
+  double linger = -1;                          ///< --serve-linger
+};
 
 class stream_serving {
  public:
@@ -28,14 +42,23 @@ class stream_serving {
                                                        std::shared_ptr<const factor_model> seed = {});
   /// Routes the stream's source and models through the service.
   void attach(local_stream_options& local);
+  /// The same for a source stream; a resumed run's checkpoint model is published as the
+  /// version of its batches, and later versions continue from it.
+  void attach(source_stream_options& so);
   /// Publishes the final model (with its rated-items index) as version `batches`.
   void finish(const factor_model& model, std::uint64_t batches, std::uint64_t ratings_seen);
+  /// The same for a model without a rated-items index: the index comes from the
+  /// batches this link streamed (and the seed's or checkpoint's own index).
+  void finish_indexed(factor_model model, std::uint64_t batches);
   /// Keeps serving the final model for `seconds` (negative: until SIGINT/SIGTERM), then stops.
   void linger(double seconds);
   std::string address() const { return server_->address(); }
 
  private:
   stream_serving(const serve_tuning& tuning);
+  /// SIGINT/SIGTERM: the first ends the stream at the next batch boundary; a second one
+  /// while the stream still runs exits the process at once (status 130).
+  void on_signal();
  public:
   ~stream_serving();
 
@@ -46,6 +69,7 @@ class stream_serving {
   serve::query_service svc_;
   serve::stream_link link_;
   std::unique_ptr<serve::http_server> server_;
+  std::atomic<bool> finished_{false};  ///< the stream has ended (finish() was called)
 };
 
 }  // namespace recflow::cli

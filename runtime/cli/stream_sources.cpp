@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 
 #include "cli/output.hpp"
+#include "cli/stream_serving.hpp"
 #include "engine/source_stream.hpp"
+#include "engine/thread_priority.hpp"
 #include "model/metrics.hpp"
 #include "model/model_io.hpp"
 #include "model/split.hpp"
@@ -134,6 +136,29 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
   std::string what;
   auto dead = std::make_shared<dead_letters>();
   std::uint64_t expected_batches = 0;
+  // --serve: the server starts once the scale is known and before any source thread (the
+  // stop signals are blocked in the threads started after it); then, in this order, the
+  // training threads' priority and this (driving) thread's are lowered, so the HTTP
+  // thread keeps its own.
+  source_stream_options so;
+  std::unique_ptr<stream_serving> serving;
+  auto start_serving = [&]() -> result<void> {
+    if (!s.serve)
+      return {};
+    auto started = stream_serving::start(s.serve->listen, s.serve->tuning, s.params.rank, scale, s.seed);
+    if (!started)
+      return started.err();
+    serving = std::move(*started);
+    so.publish_interval = s.serve->publish_interval;
+    auto priority = thread_priority::parse(s.serve->training_nice);
+    if (!priority)
+      return priority.err();
+    so.engine = s.local.engine;
+    so.engine.priority = *priority;
+    lower_thread_priority(*priority);  // this thread drives the stream and evaluates
+    serving->attach(so);
+    return {};
+  };
   if (o.source.empty()) {
     // --train/--data as `recflow stream` reads them, in memory, with checkpoints.
     auto data = load_data(s.data);
@@ -147,6 +172,8 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
     what = data->source;
     expected_batches = (data->train.size() + s.eval.batch_size - 1) / s.eval.batch_size;
     validation = std::make_shared<const rating_table>(std::move(data->test));
+    if (auto ok = start_serving(); !ok)
+      return report(ok.err());
   } else {
     if (!s.data.train.empty() || !s.data.data.empty())
       return report({errc::invalid_argument, "--source replaces --train and --data (keep --test)"});
@@ -159,6 +186,8 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
     }
     if (ingest->scale)
       scale = *ingest->scale;
+    if (auto ok = start_serving(); !ok)
+      return report(ok.err());
     auto src = open_source(o, *ingest, scale, s.eval.batch_size, dead);
     if (!src)
       return report(src.err());
@@ -220,10 +249,10 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
   };
   auto on_note = [](const std::string& n) { std::cerr << "recflow: " << n << '\n'; };
 
-  source_stream_options so;
   so.partitions = s.local.partitions;
   so.partitioner = s.local.partitioner;
-  so.engine = s.local.engine;
+  if (!serving)
+    so.engine = s.local.engine;
   so.max_batches = s.eval.max_batches;
   so.checkpoints = {o.checkpoint_dir, o.checkpoint_every, o.checkpoint_keep};
   so.resume = o.resume;
@@ -235,6 +264,8 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
   if (!run)
     return report(run.err());
   csv.close();
+  if (serving)  // the final model, with what each user rated in the batches streamed
+    serving->finish_indexed(run->model, run->mark.batches);
 
   auto final_metrics = validation ? evaluate(run->model, *validation) : error_metrics{};
   std::cout << fmt::format("{} after {} batches, {} ratings applied ({} users, {} items)\n",
@@ -243,6 +274,8 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
                                       : std::string("final model (no --test to validate on)"),
                            run->mark.batches, run->mark.ratings, run->model.n_users(),
                            run->model.n_items());
+  if (run->added_ratings > 0)  // not in the mark: a resume continues the source after its own
+    std::cout << fmt::format("posted ratings: {} trained on in this run\n", run->added_ratings);
   if (dead->count() > 0) {
     std::cout << fmt::format("dead letters: {} record(s) skipped\n", dead->count());
     for (const auto& r : dead->first_reasons())
@@ -281,6 +314,7 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
                      {"engine", "local"},
                      {"position", run->mark.position},
                      {"dead_letters", dead->count()},
+                     {"posted_ratings", run->added_ratings},
                      {"resumed_from", run->resumed_from ? nlohmann::json(*run->resumed_from)
                                                         : nlohmann::json()},
                      {"checkpoints_written", run->checkpoints_written.size()},
@@ -290,6 +324,8 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
       j["model"] = s.save;
     print_json(j);
   }
+  if (serving)
+    serving->linger(s.serve->linger);
   return exit_ok;
 }
 

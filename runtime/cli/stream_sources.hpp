@@ -40,6 +40,8 @@ struct source_cli_options {
   bool wanted() const { return !source.empty() || !checkpoint_dir.empty() || resume; }
 };
 
+struct stream_serve_settings;  // cli/stream_serving.hpp
+
 /// What the rest of `recflow stream` parsed.
 struct stream_run_settings {
   const data_options& data;
@@ -53,6 +55,7 @@ struct stream_run_settings {
   bool json;
   bool quiet;
   std::shared_ptr<const factor_model> seed;  ///< --init-model, or null
+  const stream_serve_settings* serve = nullptr;  ///< --serve and its options, or null
 };
 
 /// Runs the stream from the source (or --train/--data with checkpoints); the exit code.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <limits>
 
+#include "engine/source_ledger.hpp"
 #include "graph/partitioner.hpp"
 #include "graph/source_resume.hpp"
 
@@ -12,7 +13,8 @@ namespace {
 template <class Engine>
 result<source_stream_result> drive_source(Engine& engine, source_stream_result out,
                                           const source_stream_options& opts,
-                                          const stream_callback& on_batch);
+                                          const stream_callback& on_batch,
+                                          std::shared_ptr<source_ledger> ledger);
 }  // namespace
 
 result<source_stream_result> run_source_stream(
@@ -35,6 +37,10 @@ result<source_stream_result> run_source_stream(
   if (opts.partitioner != "hash" && opts.partitioner != "modulo")
     return error{errc::invalid_argument, "partitioner '" + opts.partitioner
                                            + "' cannot stream a live source (hash or modulo)"};
+  if (!opts.nodes.empty() && (opts.wrap_source || opts.on_model))
+    return error{errc::invalid_argument,
+                 "a wrapped source and models handed over run on the local engine only, not "
+                 "with nodes"};
 
   source_stream_result out;
   std::optional<factor_model> seed;
@@ -81,6 +87,21 @@ result<source_stream_result> run_source_stream(
     g.seed_model = std::make_shared<const factor_model>(std::move(*seed));
   else
     g.seed_model = opts.seed_model;
+  if (out.resumed_from && opts.on_resume)
+    opts.on_resume(*g.seed_model, out.mark);
+  // A wrapper may add ratings of its own: the ledger keeps the mark to the source's.
+  std::shared_ptr<source_ledger> ledger;
+  if (opts.wrap_source) {
+    ledger = std::make_shared<source_ledger>(out.mark.position);
+    g.source = ledger->around(opts.wrap_source(ledger->tap(std::move(g.source))));
+  }
+  if (opts.on_model) {
+    g.on_model = [f = opts.on_model, base = out.mark.batches](std::uint64_t batch,
+                                                              factor_model&& m) {
+      f(base + batch, std::move(m));
+    };
+    g.publish_interval = opts.publish_interval;
+  }
   if (!opts.nodes.empty()) {
     cluster_options co{.nodes = opts.nodes, .engine = opts.engine};
     co.recover = opts.recover;
@@ -89,12 +110,12 @@ result<source_stream_result> run_source_stream(
     auto engine = cluster_engine::make(std::move(g), co);
     if (!engine)
       return engine.err();
-    return drive_source(**engine, std::move(out), opts, on_batch);
+    return drive_source(**engine, std::move(out), opts, on_batch, nullptr);
   }
   auto engine = local_engine::make(std::move(g), opts.engine);
   if (!engine)
     return engine.err();
-  return drive_source(**engine, std::move(out), opts, on_batch);
+  return drive_source(**engine, std::move(out), opts, on_batch, std::move(ledger));
 }
 
 namespace {
@@ -104,14 +125,19 @@ namespace {
 template <class Engine>
 result<source_stream_result> drive_source(Engine& e, source_stream_result out,
                                           const source_stream_options& opts,
-                                          const stream_callback& on_batch) {
+                                          const stream_callback& on_batch,
+                                          std::shared_ptr<source_ledger> ledger) {
   const bool checkpointing = !opts.checkpoints.dir.empty();
   const auto base = out.mark;
   auto start = std::chrono::steady_clock::now();
   auto report = [&](const batch_metrics& m) {
     stream_report r;
     r.batch = base.batches + m.batch;
-    r.ratings_seen = base.ratings + m.ratings_seen;
+    // Without a wrapper every rating is the source's; with one, only what the ledger
+    // counted (ratings it added are trained on, never skipped on a resume).
+    auto from_source = ledger ? ledger->source_ratings(m.batch) : m.ratings_seen;
+    out.added_ratings = m.ratings_seen - from_source;
+    r.ratings_seen = base.ratings + from_source;
     r.rmse = m.rmse.value_or(0.0);
     r.mae = m.mae.value_or(0.0);
     r.batch_seconds = m.latency_seconds;

@@ -12,6 +12,8 @@
 /// A batch is never applied twice and never skipped.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -46,6 +48,21 @@ struct source_stream_options {
   /// checkpoints come every checkpoints.every batches); `on_event` hears what happened.
   bool recover = false;
   std::function<void(const std::string&)> on_event{};
+  /// Local engine only. When set, wraps the source after a resume has positioned it
+  /// (e.g. serve::stream_link: ratings posted to a server join the next micro-batch).
+  /// Ratings the wrapper adds are trained on but never counted in a checkpoint's mark,
+  /// and a batch carries the source's own position: a resume continues the source
+  /// exactly after what it delivered (what was added is in the checkpoint's model, and
+  /// lost if added after the last checkpoint).
+  std::function<std::shared_ptr<rating_source>(std::shared_ptr<rating_source>)> wrap_source{};
+  /// Local engine only. When set, receives the model after a batch (see
+  /// streaming_graph::on_model); batch numbers continue a resumed run.
+  std::function<void(std::uint64_t batch, factor_model&& model)> on_model{};
+  /// With on_model: hand over a model at most this often; 0: after every batch.
+  std::chrono::milliseconds publish_interval{100};
+  /// When set, hears the checkpoint's model and mark when the run resumes, before the
+  /// first batch (a server then answers from the resumed model).
+  std::function<void(const factor_model& model, const stream_mark& mark)> on_resume{};
 };
 
 /// What a streamed run produced.
@@ -53,6 +70,8 @@ struct source_stream_result {
   std::vector<stream_report> reports;  ///< this run's batches; numbers continue a resumed run
   factor_model model;                  ///< the model after the last batch
   stream_mark mark;                    ///< everything applied since the stream began
+  /// Ratings wrap_source added in this run (trained on, not in `mark`).
+  std::uint64_t added_ratings = 0;
   std::optional<std::string> resumed_from;  ///< the checkpoint file this run started from
   std::vector<std::string> checkpoints_written;
 };

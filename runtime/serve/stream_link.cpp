@@ -57,7 +57,28 @@ result<std::optional<rating_batch>> stream_link::next(rating_source& inner) {
 }
 
 std::shared_ptr<rating_source> stream_link::wrap(std::shared_ptr<rating_source> inner) {
-  return source_from([this, inner]() { return next(*inner); });
+  // Positions and acknowledgements pass through to the source (a broker acknowledges
+  // the batches the engine applied).
+  class linked final : public rating_source {
+   public:
+    linked(stream_link& link, std::shared_ptr<rating_source> inner)
+        : link_(link), inner_(std::move(inner)) {}
+    result<std::optional<rating_batch>> next() override { return link_.next(*inner_); }
+    result<void> resume_after(const std::string& position) override {
+      return inner_->resume_after(position);
+    }
+    void applied(const std::string& position) override { inner_->applied(position); }
+
+   private:
+    stream_link& link_;
+    std::shared_ptr<rating_source> inner_;
+  };
+  return std::make_shared<linked>(*this, std::move(inner));
+}
+
+void stream_link::start_at(std::uint64_t batches) {
+  std::lock_guard lock(log_mutex_);
+  batch_base_ = batches;
 }
 
 void stream_link::seed_rated(const factor_model& seed) {

@@ -38,10 +38,15 @@ class stream_link {
   /// The stream continues from `seed` (a trained model): what its users rated stays
   /// excluded from their top-N. Call before the stream starts.
   void seed_rated(const factor_model& seed);
+  /// The stream continues a run of `batches` batches (a resume): the models handed over
+  /// are numbered from batches + 1. Call before the stream starts, after seed_rated().
+  void start_at(std::uint64_t batches);
   /// Hands over the model after `batch` (1-based); returns at once.
   void on_model(std::uint64_t batch, factor_model&& m);
   /// Ends the stream at the next batch boundary (the source then reports its end).
   void request_stop() { stop_.store(true); }
+  /// Whether request_stop() was called.
+  bool stop_requested() const { return stop_.load(); }
   /// Waits until the last model handed over is published.
   void flush();
   /// Ratings posted and not yet taken into a batch.
