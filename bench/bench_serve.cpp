@@ -246,6 +246,9 @@ int main(int argc, char** argv) {
   auto recommend = [&](std::uint64_t k) {
     return fmt::format("/recommend?user={}&n=10", users[mix(k) % users.size()]);
   };
+  auto similar = [&](std::uint64_t k) {
+    return fmt::format("/similar?item={}&n=10", items[mix(k) % items.size()]);
+  };
   auto mixed = [&](std::uint64_t k) { return k % 2 ? predict(k) : recommend(k); };
 
   auto line = [](const char* what, const load_result& r, const load_result* base) {
@@ -261,6 +264,7 @@ int main(int argc, char** argv) {
   line("predict", idle_p, nullptr);
   auto idle_r = run_load(port, o.connections, o.seconds, 0, recommend);
   line("recommend top-10", idle_r, nullptr);
+  line("similar items top-10", run_load(port, o.connections, o.seconds, 0, similar), nullptr);
   auto idle_paced = run_load(port, o.connections, o.seconds, o.rate, mixed);
   line(fmt::format("predict+recommend paced {:.0f}/s", o.rate).c_str(), idle_paced, nullptr);
 
