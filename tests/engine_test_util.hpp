@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -37,6 +39,51 @@ inline std::shared_ptr<rating_source> replay(std::vector<rating_batch> batches) 
       return std::nullopt;
     return (*all)[(*at)++];
   });
+}
+
+/// "p<n>", the position recording_source gives its n-th batch (built without
+/// `"p" + std::string`, where GCC 12 warns falsely: bug 105329).
+inline std::string pos(std::size_t n) {
+  std::string s(1, 'p');
+  s += std::to_string(n);
+  return s;
+}
+
+/// A replayable positioned source over fixed batches (positions p1, p2, ...; resumes after
+/// any of them) that records what the engine acknowledged.
+class recording_source final : public rating_source {
+ public:
+  explicit recording_source(std::vector<rating_batch> bs) : batches_(std::move(bs)) {}
+  result<std::optional<rating_batch>> next() override {
+    if (at_ == batches_.size())
+      return std::optional<rating_batch>{};
+    auto b = batches_[at_++];
+    b.position = pos(at_);
+    return std::optional<rating_batch>{std::move(b)};
+  }
+  result<void> resume_after(const std::string& position) override {
+    at_ = std::stoul(position.substr(1));
+    return {};
+  }
+  void applied(const std::string& position) override {
+    std::lock_guard lock(m_);
+    acked_.push_back(position);
+  }
+  std::vector<std::string> acked() const {
+    std::lock_guard lock(m_);
+    return acked_;
+  }
+
+ private:
+  std::vector<rating_batch> batches_;
+  std::size_t at_ = 0;
+  mutable std::mutex m_;
+  std::vector<std::string> acked_;
+};
+
+/// 20 batches of 1,000 synthetic ratings (300 users, 200 items).
+inline std::vector<rating_batch> planted_batches() {
+  return take_batches(*synthetic_source({.users = 300, .items = 200, .ratings = 20'000, .batch_size = 1000}), 100);
 }
 
 /// Largest relative difference between two parameter vectors (0 when bit-equal).

@@ -6,63 +6,21 @@
 #include <set>
 
 #include "cli_test_util.hpp"
+#include "engine_test_util.hpp"
 #include "engine/source_stream.hpp"
 
 using namespace recflow;
+using recflow::test::planted_batches;
+using recflow::test::pos;
+using recflow::test::recording_source;
 using recflow::test::scratch_dir;
 
 namespace {
 
-/// "p<n>" (built without `"p" + std::string`, where GCC 12 warns falsely: bug 105329).
-std::string pos(std::size_t n) {
-  std::string s(1, 'p');
-  s += std::to_string(n);
-  return s;
-}
-
-/// A replayable positioned source over fixed batches that records acknowledgements.
-class positioned_source final : public rating_source {
- public:
-  explicit positioned_source(std::vector<rating_batch> bs) : batches_(std::move(bs)) {}
-  result<std::optional<rating_batch>> next() override {
-    if (at_ == batches_.size())
-      return std::optional<rating_batch>{};
-    auto b = batches_[at_++];
-    b.position = pos(at_);
-    return std::optional<rating_batch>{std::move(b)};
-  }
-  result<void> resume_after(const std::string& position) override {
-    at_ = std::stoul(position.substr(1));
-    return {};
-  }
-  void applied(const std::string& position) override { acked.push_back(position); }
-  std::vector<std::string> acked;  ///< written on the engine's driving thread
-
- private:
-  std::vector<rating_batch> batches_;
-  std::size_t at_ = 0;
-};
-
-std::vector<rating_batch> planted_batches() {
-  synthetic_params p;
-  p.users = 300;
-  p.items = 200;
-  p.ratings = 20'000;
-  p.batch_size = 1000;
-  auto src = synthetic_source(p);
-  std::vector<rating_batch> out;
-  while (auto b = src->next()) {
-    if (!*b)
-      break;
-    out.push_back(std::move(**b));
-  }
-  return out;
-}
-
 std::shared_ptr<rating_source> make_source(const std::vector<rating_batch>& batches,
                                            bool positioned) {
   if (positioned)
-    return std::make_shared<positioned_source>(batches);
+    return std::make_shared<recording_source>(batches);
   std::vector<rating_event> all;
   for (const auto& b : batches)
     all.insert(all.end(), b.ratings.begin(), b.ratings.end());
@@ -131,7 +89,7 @@ TEST_CASE("engine serve sources: ratings a wrapper adds stay out of the checkpoi
   auto whole = run_source_stream(params, whole_src, {1.0, 5.0}, nullptr, whole_o);
   REQUIRE(whole.has_value());
   if (positioned) {  // once per source batch: the posted-only batch 21 repeats p20 and is not acked again
-    auto& acked = static_cast<positioned_source&>(*whole_src).acked;
+    auto acked = static_cast<recording_source&>(*whole_src).acked();
     REQUIRE(acked.size() == 20);
     for (std::size_t j = 0; j < acked.size(); ++j)
       CHECK(acked[j] == pos(j + 1));
@@ -156,7 +114,7 @@ TEST_CASE("engine serve sources: ratings a wrapper adds stay out of the checkpoi
   CHECK(first->reports.back().ratings_seen == 6'000);
   CHECK(first->mark.position == (positioned ? "p6" : ""));
   if (positioned) {  // each batch acknowledged once, with the source's position
-    auto& acked = static_cast<positioned_source&>(*src).acked;
+    auto acked = static_cast<recording_source&>(*src).acked();
     REQUIRE(acked.size() == 6);
     CHECK(acked.back() == "p6");
   }

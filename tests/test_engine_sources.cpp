@@ -2,72 +2,15 @@
 // run_source_stream resumes from a checkpoint to the uninterrupted run's model.
 #include <catch2/catch.hpp>
 
-#include <mutex>
-
 #include "cli_test_util.hpp"
+#include "engine_test_util.hpp"
 #include "engine/source_stream.hpp"
 
 using namespace recflow;
+using recflow::test::planted_batches;
+using recflow::test::pos;
+using recflow::test::recording_source;
 using recflow::test::scratch_dir;
-
-namespace {
-
-/// "p<n>" (built without `"p" + std::string`, where GCC 12 warns falsely: bug 105329).
-std::string pos(std::size_t n) {
-  std::string s(1, 'p');
-  s += std::to_string(n);
-  return s;
-}
-
-/// A replayable positioned source over a fixed list of batches that records what the
-/// engine acknowledged.
-class recording_source final : public rating_source {
- public:
-  explicit recording_source(std::vector<rating_batch> bs) : batches_(std::move(bs)) {}
-  result<std::optional<rating_batch>> next() override {
-    if (at_ == batches_.size())
-      return std::optional<rating_batch>{};
-    auto b = batches_[at_++];
-    b.position = pos(at_);
-    return std::optional<rating_batch>{std::move(b)};
-  }
-  result<void> resume_after(const std::string& position) override {
-    at_ = std::stoul(position.substr(1));
-    return {};
-  }
-  void applied(const std::string& position) override {
-    std::lock_guard lock(m_);
-    acked_.push_back(position);
-  }
-  std::vector<std::string> acked() const {
-    std::lock_guard lock(m_);
-    return acked_;
-  }
-
- private:
-  std::vector<rating_batch> batches_;
-  std::size_t at_ = 0;
-  mutable std::mutex m_;
-  std::vector<std::string> acked_;
-};
-
-std::vector<rating_batch> planted_batches() {
-  synthetic_params p;
-  p.users = 300;
-  p.items = 200;
-  p.ratings = 20'000;
-  p.batch_size = 1000;
-  auto src = synthetic_source(p);
-  std::vector<rating_batch> out;
-  while (auto b = src->next()) {
-    if (!*b)
-      break;
-    out.push_back(std::move(**b));
-  }
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("engine: each batch is acknowledged to its source once every owner applied it, in order",
           "[engine][sources]") {

@@ -19,6 +19,7 @@
 
 #include "model/model_io.hpp"
 #include "tests/cli_test_util.hpp"
+#include "tests/socket_test_util.hpp"
 #include "tests/serve_test_util.hpp"
 #include "tests/test_util.hpp"
 
@@ -183,16 +184,7 @@ struct quiet_line_server {
   std::atomic<int> client{-1};
   std::thread t;
   explicit quiet_line_server(std::string text) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd, 1) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
+    fd = test::listen_on_loopback(port);
     t = std::thread([this, text = std::move(text)] {
       int c = ::accept(fd, nullptr, nullptr);
       if (c < 0)

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli_test_util.hpp"
+#include "socket_test_util.hpp"
 #include "graph/source_resume.hpp"
 #include "model/checkpoint.hpp"
 #include "redis_test_util.hpp"
@@ -202,16 +203,7 @@ struct line_server {
   int port = 0;
   std::thread t;
   explicit line_server(std::string text) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd, 1) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
+    fd = test::listen_on_loopback(port);
     t = std::thread([this, text = std::move(text)] {
       int c = ::accept(fd, nullptr, nullptr);
       if (c < 0)
