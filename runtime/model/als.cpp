@@ -62,13 +62,7 @@ result<factor_model> train_als(const rating_table& train, const als_params& p,
       progress(it, training_rmse(m, blocks.by_user));
   }
 
-  // The rated-items index, in the model's (compact) indices.
-  std::vector<rating> compact;
-  compact.reserve(blocks.nnz());
-  for (index_t u = 0; u < blocks.n_users(); ++u)
-    for (auto i : blocks.by_user.cols_of(u))
-      compact.push_back({u, i, 0.0f, 0});
-  m.rated() = rated_items::build(compact, blocks.n_users());
+  m.rated() = als_rated_items(blocks);
   return m;
 }
 

@@ -6,6 +6,15 @@
 
 namespace recflow {
 
+rated_items als_rated_items(const rating_blocks& blocks) {
+  std::vector<rating> compact;
+  compact.reserve(blocks.nnz());
+  for (index_t u = 0; u < blocks.n_users(); ++u)
+    for (auto i : blocks.by_user.cols_of(u))
+      compact.push_back({u, i, 0.0f, 0});
+  return rated_items::build(compact, blocks.n_users());
+}
+
 factor_model als_initial_model(const rating_table& train, const rating_blocks& blocks,
                                const als_params& p) {
   factor_model m(p.rank, train.scale);

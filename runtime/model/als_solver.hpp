@@ -26,6 +26,10 @@ inline double regularisation_weight(const als_params& p, std::size_t n) noexcept
 factor_model als_initial_model(const rating_table& train, const rating_blocks& blocks,
                                const als_params& p);
 
+/// The rated-items index of a model trained on `blocks`, in its compact indices (what
+/// train_als and the actor graph put in the model they return).
+rated_items als_rated_items(const rating_blocks& blocks);
+
 /// Solves one entity (a user against fixed items, or an item against fixed users).
 /// Holds scratch buffers, so reuse one solver for many entities; not thread-safe.
 class als_solver {
