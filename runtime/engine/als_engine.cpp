@@ -79,15 +79,17 @@ result<als_graph_setup> prepare_als_graph(const rating_table& train, const als_p
   return s;
 }
 
+void add_block_report(als_sweep_metrics& m, double& squared_error, const als_block_done& d) {
+  squared_error += d.squared_error;
+  m.item_rows_shipped += d.item_rows_sent;
+  m.user_rows_shipped += d.user_rows_received;
+  m.messages += d.messages;
+  m.busy_seconds += d.busy_seconds;
+  m.wire_bytes += d.wire_bytes;
+}
+
 void finish_als_graph(const als_graph_setup& s, factor_model& m) {
-  // The rated-items index in the model's (compact) indices, as train_als builds it.
-  const auto& blocks = s.blocks;
-  std::vector<rating> compact;
-  compact.reserve(blocks.nnz());
-  for (index_t u = 0; u < blocks.n_users(); ++u)
-    for (auto i : blocks.by_user.cols_of(u))
-      compact.push_back({u, i, 0.0f, 0});
-  m.rated() = rated_items::build(compact, blocks.n_users());
+  m.rated() = als_rated_items(s.blocks);  // as train_als builds it
 }
 
 result<factor_model> train_als_graph(const rating_table& train, const als_params& p,
@@ -131,11 +133,7 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
         self->receive(
           [&](als_block_done& d) {
             ++done;
-            se += d.squared_error;
-            sm.item_rows_shipped += d.item_rows_sent;
-            sm.user_rows_shipped += d.user_rows_received;
-            sm.messages += d.messages;
-            sm.busy_seconds += d.busy_seconds;
+            add_block_report(sm, se, d);
           },
           [&](caf::down_msg& dm) {
             failed = error{errc::io,

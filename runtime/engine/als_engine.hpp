@@ -52,6 +52,11 @@ struct als_sweep_metrics {
   std::uint64_t wire_bytes = 0;      ///< frame bytes between processes (0 on one process)
 };
 
+struct als_block_done;
+/// Adds an item block's report of a sweep to `m`, and its squared error to
+/// `squared_error` (both ALS drivers, in one process and across nodes).
+void add_block_report(als_sweep_metrics& m, double& squared_error, const als_block_done& d);
+
 /// Called after each sweep.
 using als_graph_progress = std::function<void(const als_sweep_metrics&)>;
 

@@ -120,12 +120,7 @@ struct als_job {
             }
             done_by[d.block] = 1;
             ++done;
-            se += d.squared_error;
-            sm.item_rows_shipped += d.item_rows_sent;
-            sm.user_rows_shipped += d.user_rows_received;
-            sm.messages += d.messages;
-            sm.busy_seconds += d.busy_seconds;
-            sm.wire_bytes += d.wire_bytes;
+            add_block_report(sm, se, d);
           },
           [&](frame_rejected& r) {
             failed = error{errc::corrupt, "at sweep " + std::to_string(it) + ": "
