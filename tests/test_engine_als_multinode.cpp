@@ -17,6 +17,7 @@
 #include "graph/als_wire.hpp"
 #include "model/als.hpp"
 #include "engine_test_util.hpp"
+#include "node_client.hpp"
 #include "node_process.hpp"
 #include "test_util.hpp"
 
@@ -101,14 +102,9 @@ TEST_CASE("ALS across nodes: a node that stops answering ends the job after the 
 TEST_CASE("node: an ALS block rejects hostile frames and layouts and says who sent them",
           "[engine][multinode][als]") {
   auto nodes = start_nodes(1);
-  caf::actor_system_config cfg;
-  add_graph_message_types(cfg);
-  add_cluster_message_types(cfg);
-  configure_cluster_middleman(cfg);
-  cfg.set("scheduler.max-threads", 1);
-  caf::actor_system sys{cfg};
-  auto node = sys.middleman().remote_actor("127.0.0.1", nodes[0]->port());
-  REQUIRE(node);
+  test::node_client client(nodes[0]->port());
+  auto& sys = client.sys;
+  auto& node = client.node;
   caf::scoped_actor self{sys};
   auto me = caf::actor_cast<caf::actor>(self);
 
@@ -119,7 +115,7 @@ TEST_CASE("node: an ALS block rejects hostile frames and layouts and says who se
   auto spawn = [&](wire::bytes blob, als_params params) {
     caf::actor block;
     std::string why;
-    self->request(*node, std::chrono::seconds(10), als_block_spec{params, wire_frame{std::move(blob)}, me})
+    self->request(node, std::chrono::seconds(10), als_block_spec{params, wire_frame{std::move(blob)}, me})
       .receive([&](caf::actor& a, std::string& w) { block = a; why = w; },
                [&](caf::error& e) { why = sys.render(e); });
     return std::pair{block, why};

@@ -19,6 +19,7 @@
 #include "engine/cluster_engine.hpp"
 #include "engine/local_engine.hpp"
 #include "graph/wire.hpp"
+#include "node_client.hpp"
 #include "node_process.hpp"
 #include "engine_test_util.hpp"
 #include "test_util.hpp"
@@ -253,18 +254,13 @@ TEST_CASE("node: a second job runs after the first driver went away", "[engine][
 TEST_CASE("node: a driver with another protocol version is refused on both sides",
           "[engine][multinode]") {
   auto nodes = start_nodes(1);
-  caf::actor_system_config cfg;
-  add_graph_message_types(cfg);
-  add_cluster_message_types(cfg);
-  configure_cluster_middleman(cfg);
-  cfg.set("scheduler.max-threads", 1);
-  caf::actor_system sys{cfg};
-  auto node = sys.middleman().remote_actor("127.0.0.1", nodes[0]->port());
-  REQUIRE(node);
+  test::node_client client(nodes[0]->port());
+  auto& sys = client.sys;
+  auto& node = client.node;
   caf::scoped_actor self{sys};
   std::optional<bool> accepted;
   std::string message;
-  self->request(*node, std::chrono::seconds(10), hello_atom::value,
+  self->request(node, std::chrono::seconds(10), hello_atom::value,
                 cluster_protocol_version + 1, std::string("test driver"))
     .receive(
       [&](hello_atom, std::uint32_t version, bool ok, const std::string& msg) {
@@ -297,24 +293,19 @@ TEST_CASE("cluster engine: a node of another protocol version is refused with a 
 TEST_CASE("node: an owner rejects hostile frames from a peer and says who sent them",
           "[engine][multinode]") {
   auto nodes = start_nodes(1);
-  caf::actor_system_config cfg;
-  add_graph_message_types(cfg);
-  add_cluster_message_types(cfg);
-  configure_cluster_middleman(cfg);
-  cfg.set("scheduler.max-threads", 1);
-  caf::actor_system sys{cfg};
-  auto node = sys.middleman().remote_actor("127.0.0.1", nodes[0]->port());
-  REQUIRE(node);
+  test::node_client client(nodes[0]->port());
+  auto& sys = client.sys;
+  auto& node = client.node;
   caf::scoped_actor self{sys};
   auto me = caf::actor_cast<caf::actor>(self);
   caf::actor owner;
-  self->request(*node, std::chrono::seconds(10), owner_spec{0, 0, 2, params(), me})
+  self->request(node, std::chrono::seconds(10), owner_spec{0, 0, 2, params(), me})
     .receive([&](caf::actor& a, std::string&) { owner = a; }, [&](caf::error&) {});
   REQUIRE(owner);
   // A refused spec is an answer, not a crash.
   auto bad_spec = owner_spec{7, 0, 2, params(), me};
   std::string why;
-  self->request(*node, std::chrono::seconds(10), bad_spec)
+  self->request(node, std::chrono::seconds(10), bad_spec)
     .receive([&](caf::actor&, std::string& w) { why = w; }, [&](caf::error&) {});
   CHECK_THAT(why, Catch::Contains("side 7"));
   auto expect_rejection = [&](std::vector<char> bytes, const std::string& what) {
