@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -165,6 +166,31 @@ inline std::string node_list(const node_group& nodes) {
     out.append(n->address());
   }
   return out;
+}
+
+/// What a command printed (stdout and stderr, as `cmd` redirects them) and its wait status,
+/// having killed `victim` (SIGKILL) after the first line `when` accepts.
+struct killed_run {
+  std::string out;
+  bool killed = false;
+  int status = 0;  ///< as pclose returns it
+};
+
+template <class When>
+killed_run run_killing(const std::string& cmd, node_process& victim, When when) {
+  killed_run r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char line[4096];
+  while (fgets(line, sizeof line, p)) {
+    r.out += line;
+    if (!r.killed && when(std::string(line))) {
+      victim.kill_hard();
+      r.killed = true;
+    }
+  }
+  r.status = pclose(p);
+  return r;
 }
 
 /// The nodes as endpoints ({host, port}), e.g. endpoints<node_endpoint>(nodes).

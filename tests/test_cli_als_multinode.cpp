@@ -21,6 +21,7 @@
 using recflow::test::node_process;
 using recflow::test::node_list;
 using recflow::test::run_cli;
+using recflow::test::run_killing;
 
 namespace {
 
@@ -75,24 +76,14 @@ TEST_CASE("cli: a node killed mid-training ends recflow batch with the node, the
                     + " batch --train " + u1("base") + " --test " + u1("test")
                     + " --rank 10 --iterations 1000 --partitions 3 --nodes " + node_list(nodes)
                     + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  bool killed = false;
-  std::string out;
-  char line[4096];
-  while (fgets(line, sizeof line, p)) {
-    out += line;
-    if (!killed && std::string(line).find("batch ALS") != std::string::npos) {
-      nodes[2]->kill_hard();
-      killed = true;
-    }
-  }
-  int raw = pclose(p);
-  INFO(out);
-  REQUIRE(killed);
-  CHECK(WIFEXITED(raw));
-  CHECK(WEXITSTATUS(raw) == 1);
-  CHECK_THAT(out, Catch::Contains("recflow: lost node " + nodes[2]->address() + " at sweep "));
+  auto run = run_killing(cmd, *nodes[2], [](const std::string& line) {
+    return line.find("batch ALS") != std::string::npos;
+  });
+  INFO(run.out);
+  REQUIRE(run.killed);
+  CHECK(WIFEXITED(run.status));
+  CHECK(WEXITSTATUS(run.status) == 1);
+  CHECK_THAT(run.out, Catch::Contains("recflow: lost node " + nodes[2]->address() + " at sweep "));
   CHECK(nodes[0]->running());
   CHECK(nodes[1]->running());
 }

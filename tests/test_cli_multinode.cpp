@@ -16,6 +16,7 @@
 using recflow::test::node_process;
 using recflow::test::node_list;
 using recflow::test::run_cli;
+using recflow::test::run_killing;
 
 namespace {
 
@@ -57,24 +58,14 @@ TEST_CASE("cli: a node killed mid-stream ends the run with the node, the batch a
   std::string cmd = "stdbuf -oL " + std::string(RECFLOW_CLI_PATH) + " stream --data " + ml100k()
                     + " --split 0.8 --seed 42 --no-csv --passes 6 --nodes " + node_list(nodes)
                     + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char line[4096];
-  bool killed = false;
-  while (fgets(line, sizeof line, p)) {
-    out += line;
-    if (!killed && std::string(line).rfind("batch     3 ", 0) == 0) {
-      nodes[2]->kill_hard();
-      killed = true;
-    }
-  }
-  int raw = pclose(p);
-  INFO(out);
-  REQUIRE(killed);
-  CHECK(WIFEXITED(raw));
-  CHECK(WEXITSTATUS(raw) == 1);
-  CHECK_THAT(out, Catch::Contains("recflow: lost node " + nodes[2]->address() + " at batch "));
+  auto run = run_killing(cmd, *nodes[2], [](const std::string& line) {
+    return line.rfind("batch     3 ", 0) == 0;
+  });
+  INFO(run.out);
+  REQUIRE(run.killed);
+  CHECK(WIFEXITED(run.status));
+  CHECK(WEXITSTATUS(run.status) == 1);
+  CHECK_THAT(run.out, Catch::Contains("recflow: lost node " + nodes[2]->address() + " at batch "));
   CHECK(nodes[0]->running());
   CHECK(nodes[1]->running());
 }
