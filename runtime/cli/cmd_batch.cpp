@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
+#include "cli/nodes_option.hpp"
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
@@ -80,9 +81,7 @@ int run_batch(batch_options& o) {
   if (o.graph.workers == 0)
     return report({errc::invalid_argument, "workers must be positive, got 0"});
   if (!o.nodes.empty()) {
-    if (o.engine != "local")
-      return report({errc::invalid_argument, "--nodes runs the actor graph: it needs --engine local"});
-    auto nodes = parse_endpoints(o.nodes);
+    auto nodes = nodes_option(o.nodes, o.engine);
     if (!nodes)
       return report(nodes.err());
     o.endpoints = std::move(*nodes);

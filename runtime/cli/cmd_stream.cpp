@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
+#include "cli/nodes_option.hpp"
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
@@ -85,9 +86,7 @@ int run_stream(stream_options& o) {
   if (auto ok = validate(o.local.engine); !ok)
     return report(ok.err());
   if (!o.nodes.empty()) {
-    if (o.engine != "local")
-      return report({errc::invalid_argument, "--nodes runs the actor graph: it needs --engine local"});
-    auto nodes = parse_endpoints(o.nodes);
+    auto nodes = nodes_option(o.nodes, o.engine);
     if (!nodes)
       return report(nodes.err());
     o.local.nodes = std::move(*nodes);
