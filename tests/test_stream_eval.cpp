@@ -130,3 +130,63 @@ TEST_CASE("streaming: ml-latest-small in batches of 1,000 with the shipped defau
   CHECK(r->back().rmse <= 0.90);
   CHECK(worst_after_40 <= 0.95);
 }
+
+TEST_CASE("validation evaluator: evaluate()'s values bit for bit while the model grows", "[stream][metrics]") {
+  auto d = planted(5);
+  // The test set in its own id space (ids in another order than the training table's).
+  rating_table test_table;
+  for (const auto& r : d.test.ratings) {
+    auto u = test_table.users.insert(d.test.users.external(r.user));
+    auto i = test_table.items.insert(d.test.items.external(r.item));
+    test_table.ratings.push_back({u, i, r.value, r.timestamp});
+  }
+  std::reverse(test_table.ratings.begin(), test_table.ratings.end());
+  streaming_trainer t(stream_params{}, d.train.scale);
+  validation_evaluator ev(test_table);
+  // Before any batch every id is unknown: every prediction is mu.
+  auto empty = ev(t.model());
+  CHECK(empty.rmse == evaluate(t.model(), test_table).rmse);
+  std::span<const rating> all(d.train.ratings);
+  for (std::size_t at = 0; at < all.size(); at += 700) {
+    auto batch = all.subspan(at, std::min<std::size_t>(700, all.size() - at));
+    REQUIRE(t.apply(batch, d.train.users, d.train.items));
+    auto want = evaluate(t.model(), test_table);
+    auto got = ev(t.model());
+    REQUIRE(got.count == want.count);
+    CHECK(got.rmse == want.rmse);  // bit for bit: same predictions, same order of sums
+    CHECK(got.mae == want.mae);
+  }
+  // Another model (ids in another order) through the same evaluator: the cache is checked.
+  streaming_trainer other(stream_params{.seed = 9}, d.train.scale);
+  auto shuffled = d.train.ratings;
+  std::reverse(shuffled.begin(), shuffled.end());
+  REQUIRE(other.apply(shuffled, d.train.users, d.train.items));
+  CHECK(ev(other.model()).rmse == evaluate(other.model(), test_table).rmse);
+}
+
+TEST_CASE("stream eval: --eval-every evaluates every n-th batch, the same values as every batch", "[stream]") {
+  auto d = planted(6);
+  stream_eval_options every{.batch_size = 900};
+  streaming_trainer a(stream_params{}, d.train.scale);
+  auto all = stream_evaluate(a, d.train, d.test, every);
+  REQUIRE(all);
+  auto third = every;
+  third.eval_every = 3;
+  streaming_trainer b(stream_params{}, d.train.scale);
+  auto some = stream_evaluate(b, d.train, d.test, third);
+  REQUIRE(some);
+  REQUIRE(some->size() == all->size());
+  for (std::size_t k = 0; k < all->size(); ++k) {
+    INFO("batch " << k + 1);
+    CHECK((*some)[k].evaluated == ((k + 1) % 3 == 0));
+    if ((*some)[k].evaluated)
+      CHECK((*some)[k].rmse == (*all)[k].rmse);
+    else
+      CHECK((*some)[k].rmse == 0.0);
+  }
+  CHECK(a.model() == b.model());
+  third.eval_every = 0;
+  auto bad = stream_evaluate(b, d.train, d.test, third);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().message == "evaluation interval must be positive, got 0");
+}

@@ -1,9 +1,26 @@
 #include "model/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <vector>
 
 namespace recflow {
+
+error_metrics metrics_of_errors(std::span<const double> errors) {
+  double se = 0.0, ae = 0.0;
+  for (double e : errors) {
+    se += e * e;
+    ae += std::abs(e);
+  }
+  error_metrics m;
+  m.count = errors.size();
+  if (m.count > 0) {
+    m.rmse = std::sqrt(se / static_cast<double>(m.count));
+    m.mae = ae / static_cast<double>(m.count);
+  }
+  return m;
+}
 
 error_metrics evaluate(const factor_model& model, std::span<const rating> test,
                        const id_map& users, const id_map& items) {
@@ -14,21 +31,62 @@ error_metrics evaluate(const factor_model& model, std::span<const rating> test,
     user_to_model[u] = model.users().find(users.external(u));
   for (index_t i = 0; i < items.size(); ++i)
     item_to_model[i] = model.items().find(items.external(i));
-  double se = 0.0, ae = 0.0;
-  for (const auto& r : test) {
+  std::vector<double> errors(test.size());
+  for (std::size_t k = 0; k < test.size(); ++k) {
+    const auto& r = test[k];
     auto u = r.user < user_to_model.size() ? user_to_model[r.user] : id_map::npos;
     auto i = r.item < item_to_model.size() ? item_to_model[r.item] : id_map::npos;
-    double e = model.predict(u, i) - r.value;
-    se += e * e;
-    ae += std::abs(e);
+    errors[k] = model.predict(u, i) - r.value;
   }
-  error_metrics m;
-  m.count = test.size();
-  if (m.count > 0) {
-    m.rmse = std::sqrt(se / static_cast<double>(m.count));
-    m.mae = ae / static_cast<double>(m.count);
+  return metrics_of_errors(errors);
+}
+
+validation_evaluator::validation_evaluator(std::span<const rating> test, const id_map& users,
+                                           const id_map& items)
+  : test_(test), users_(&users), items_(&items), order_(test.size()),
+    user_model_(users.size(), id_map::npos), item_model_(items.size(), id_map::npos),
+    errors_(test.size()) {
+  // Counting sort by user table index (stable: a user's ratings keep their order).
+  std::vector<std::uint32_t> start(std::size_t(users.size()) + 2, 0);
+  for (const auto& r : test)
+    ++start[std::min<std::size_t>(r.user, users.size()) + 1];
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  for (std::uint32_t k = 0; k < test.size(); ++k)
+    order_[start[std::min<std::size_t>(test[k].user, users.size())]++] = k;
+}
+
+namespace {
+
+/// Refreshes a table -> model index cache: keeps entries whose model id still matches,
+/// looks up the others (new ids, or another model).
+void resolve(std::vector<index_t>& cache, const id_map& table, const id_map& model) {
+  for (index_t t = 0; t < cache.size(); ++t) {
+    auto ext = table.external(t);
+    auto& m = cache[t];
+    if (m != id_map::npos && m < model.size() && model.external(m) == ext)
+      continue;
+    m = model.find(ext);
   }
-  return m;
+}
+
+}  // namespace
+
+error_metrics validation_evaluator::operator()(const factor_model& model) {
+  resolve(user_model_, *users_, model.users());
+  resolve(item_model_, *items_, model.items());
+  const int rank = model.rank();
+  for (auto k : order_) {
+    const auto& r = test_[k];
+    auto u = r.user < user_model_.size() ? user_model_[r.user] : id_map::npos;
+    auto i = r.item < item_model_.size() ? item_model_[r.item] : id_map::npos;
+    known_row user, item;
+    if (model.user_known(u))
+      user = {model.user_bias()[u], model.U().row(u).data()};
+    if (model.item_known(i))
+      item = {model.item_bias()[i], model.P().row(i).data()};
+    errors_[k] = predict_rows(model.mu(), model.scale(), user, item, rank) - r.value;
+  }
+  return metrics_of_errors(errors_);
 }
 
 error_metrics error_of(std::span<const double> predictions, std::span<const double> truths) {

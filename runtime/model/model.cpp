@@ -107,26 +107,35 @@ index_t factor_model::add_item(std::int64_t external_id, std::uint64_t seed,
   return i;
 }
 
+double predict_rows(double mu, const rating_scale& scale, known_row user, known_row item,
+                    int rank) noexcept {
+  using row = Eigen::Map<const Eigen::VectorXd>;
+  double p = mu;
+  if (user.known() && item.known())
+    p = mu + user.bias + item.bias + row(user.factors, rank).dot(row(item.factors, rank));
+  else if (user.known())
+    p += user.bias;
+  else if (item.known())
+    p += item.bias;
+  if (!std::isfinite(p))
+    p = mu;
+  return scale.clamp(p);
+}
+
 double factor_model::predict(index_t u, index_t i, prediction_source* source) const noexcept {
   bool uk = user_known(u);
   bool ik = item_known(i);
-  double p = mu_;
-  prediction_source src = prediction_source::mean;
-  if (uk && ik) {
-    p = raw_predict(u, i);
-    src = prediction_source::full;
-  } else if (uk) {
-    p += user_bias_[u];
-    src = prediction_source::user_bias;
-  } else if (ik) {
-    p += item_bias_[i];
-    src = prediction_source::item_bias;
-  }
   if (source)
-    *source = src;
-  if (!std::isfinite(p))
-    p = mu_;
-  return scale_.clamp(p);
+    *source = uk && ik ? prediction_source::full
+              : uk     ? prediction_source::user_bias
+              : ik     ? prediction_source::item_bias
+                       : prediction_source::mean;
+  known_row user, item;
+  if (uk)
+    user = {user_bias_[u], U_.row(u).data()};
+  if (ik)
+    item = {item_bias_[i], P_.row(i).data()};
+  return predict_rows(mu_, scale_, user, item, rank_);
 }
 
 double factor_model::predict_external(std::int64_t user, std::int64_t item,

@@ -31,6 +31,20 @@ enum class prediction_source : std::uint8_t {
 void initial_factors(std::uint64_t seed, side s, std::int64_t external_id, double stddev,
                      std::span<double> out) noexcept;
 
+/// One side of a prediction: an entity's bias and factor row, or unknown (null row).
+struct known_row {
+  double bias = 0.0;
+  const double* factors = nullptr;  ///< rank doubles; null: the entity is unknown
+  bool known() const noexcept { return factors != nullptr; }
+};
+
+/// The clamped prediction of factor_model::predict from rows held anywhere (a model, the
+/// shards of an actor graph): mu + b_u + b_i + u . p when both are known, else mu + b_u,
+/// mu + b_i or mu; mu when the sum is not finite. Every evaluator calls this one function,
+/// so a graph's validation error equals the reference's bit for bit.
+double predict_rows(double mu, const rating_scale& scale, known_row user, known_row item,
+                    int rank) noexcept;
+
 /// For each user, the items they rated in training (compressed rows); used to exclude
 /// seen items from recommendations.
 struct rated_items {

@@ -9,6 +9,8 @@ namespace recflow {
 result<void> validate(const stream_eval_options& o) {
   if (o.batch_size == 0)
     return error{errc::invalid_argument, "batch size must be positive, got 0"};
+  if (o.eval_every == 0)
+    return error{errc::invalid_argument, "evaluation interval must be positive, got 0"};
   if (o.order != stream_order::random && o.order != stream_order::time)
     return error{errc::invalid_argument, "order must be random or time, got "
                                            + std::to_string(static_cast<int>(o.order))};
@@ -32,6 +34,7 @@ result<std::vector<stream_report>> stream_evaluate(streaming_trainer& trainer,
   order_ratings(stream, opts.order, opts.order_seed);
   std::vector<stream_report> reports;
   std::span<const rating> all(stream);
+  validation_evaluator evaluate_model(validation, val_users, val_items);
   for (std::size_t at = 0; at < all.size(); at += opts.batch_size) {
     if (opts.max_batches != 0 && reports.size() == opts.max_batches)
       break;
@@ -40,12 +43,15 @@ result<std::vector<stream_report>> stream_evaluate(streaming_trainer& trainer,
     if (auto ok = trainer.apply(batch, train.users, train.items); !ok)
       return ok.err();
     auto t1 = clock::now();
-    auto m = evaluate(trainer.model(), validation, val_users, val_items);
     stream_report rep;
     rep.batch = reports.size() + 1;
     rep.ratings_seen = at + batch.size();
-    rep.rmse = m.rmse;
-    rep.mae = m.mae;
+    rep.evaluated = rep.batch % opts.eval_every == 0;
+    if (rep.evaluated) {
+      auto m = evaluate_model(trainer.model());
+      rep.rmse = m.rmse;
+      rep.mae = m.mae;
+    }
     rep.batch_seconds = seconds(t1 - t0);
     rep.elapsed_seconds = seconds(clock::now() - start);
     reports.push_back(rep);

@@ -21,6 +21,9 @@ struct stream_eval_options {
   stream_order order = stream_order::random;  ///< order of the training ratings
   std::uint64_t order_seed = 42;              ///< seed of the random order
   std::size_t max_batches = 0;                ///< stop after this many batches; 0 = all
+  /// Evaluate after every this many batches (batch numbers divisible by it); 1: after
+  /// every batch, as the original design plots it. Long streams evaluate less often.
+  std::size_t eval_every = 1;
 };
 
 /// "batch size must be positive" and friends; empty result when the options are fine.
@@ -30,8 +33,9 @@ result<void> validate(const stream_eval_options& o);
 struct stream_report {
   std::uint64_t batch = 0;         ///< 1-based batch number
   std::uint64_t ratings_seen = 0;  ///< training ratings streamed so far, this batch included
-  double rmse = 0.0;               ///< validation RMSE after the batch
-  double mae = 0.0;                ///< validation MAE after the batch
+  bool evaluated = true;           ///< rmse and mae were measured after this batch
+  double rmse = 0.0;               ///< validation RMSE after the batch (0 if not evaluated)
+  double mae = 0.0;                ///< validation MAE after the batch (0 if not evaluated)
   double batch_seconds = 0.0;      ///< time of the model update of this batch
   double elapsed_seconds = 0.0;    ///< wall time since the stream began (updates + evaluations)
 };
@@ -40,7 +44,7 @@ struct stream_report {
 using stream_callback = std::function<void(const stream_report&)>;
 
 /// Streams `train` (in `opts.order`) through `trainer` in batches of `opts.batch_size`;
-/// after each batch evaluates the model on `validation`, whose indices live in the id
+/// after each batch (every `opts.eval_every`-th) evaluates the model on `validation`, whose indices live in the id
 /// space (`val_users`, `val_items`) (it may differ from train's: evaluate() maps by
 /// external id). Reports every batch to `on_batch` and returns all reports.
 result<std::vector<stream_report>> stream_evaluate(streaming_trainer& trainer,
