@@ -138,7 +138,17 @@ TEST_CASE("scan_top_n: the same lists as recommend() for known users", "[model][
   m.rated() = rated_items::build(data.table.ratings, m.n_users());
   auto n = GENERATE(std::size_t(1), std::size_t(10), std::size_t(1000));
   for (index_t u = 0; u < m.n_users(); ++u) {
-    auto want = recommend(m, u, {.n = n});
+    // What recommend() promises, by brute force: every known, unrated item by raw_predict.
+    std::vector<scored_item> want;
+    auto rated = m.rated().of(u);
+    for (index_t i = 0; i < m.n_items(); ++i)
+      if (m.item_known(i) && !std::binary_search(rated.begin(), rated.end(), i))
+        want.push_back({i, m.items().external(i), m.raw_predict(u, i)});
+    std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) {
+      return a.score > b.score || (a.score == b.score && a.item < b.item);
+    });
+    want.resize(std::min(n, want.size()));
+    CHECK(recommend(m, u, {.n = n}).size() == want.size());
     auto row = m.U().row(u);
     auto got = scan_top_n(m, std::span<const double>(row.data(), 8), m.mu() + m.user_bias()[u],
                           m.rated().of(u), n);

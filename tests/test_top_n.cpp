@@ -211,3 +211,31 @@ TEST_CASE("scan table: similar items float cannot tell apart, zero vectors, unkn
   CHECK(similar_items(m, 9, 5, &table).empty());  // nor has an unknown item
   CHECK(similar_items(m, 0, 0, &table).empty());
 }
+
+TEST_CASE("scan_top_n_many: each list is scan_top_n's, for blocks of queries of any size",
+          "[model][top_n]") {
+  auto rank = GENERATE(8, 50);
+  test::planted_params pp;
+  pp.users = 150;  // more than two blocks of 64 queries
+  pp.items = 700;
+  pp.rank = rank;
+  auto data = test::make_planted(pp);
+  auto m = data.truth;
+  m.rated() = rated_items::build(data.table.ratings, m.n_users());
+  auto table = item_scan_table::build(m);
+  auto n = GENERATE(std::size_t(0), std::size_t(1), std::size_t(10), std::size_t(1000));
+  INFO("rank " << rank << ", n " << n);
+  std::vector<top_n_query> queries;
+  for (index_t u = 0; u < m.n_users(); ++u) {
+    auto row = m.U().row(u);
+    queries.push_back({std::span<const double>(row.data(), std::size_t(rank)),
+                       m.mu() + m.user_bias()[u], m.rated().of(u)});
+  }
+  auto lists = scan_top_n_many(m, queries, n, table);
+  REQUIRE(lists.size() == queries.size());
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    INFO("query " << q);
+    require_same(lists[q], scan_top_n(m, queries[q].x, queries[q].base, queries[q].excluded, n,
+                                      {}, &table));
+  }
+}

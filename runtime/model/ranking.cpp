@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <compare>
+#include <optional>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "model/recommend.hpp"
+#include "model/top_n.hpp"
 
 namespace recflow {
 
@@ -70,27 +72,62 @@ ranking_metrics evaluate_ranking(const factor_model& model, std::span<const rati
 
   ranking_metrics total;
   total.k = o.k;
-  std::vector<std::int64_t> relevant, ranked;
-  recommend_options ro;
-  ro.n = o.k;
-  ro.exclude_rated = true;
+  // Each test user with a relevant item, and its relevant items (sorted by external id,
+  // without duplicates, as the entries were).
+  struct ranked_user {
+    index_t model_user;
+    std::size_t first, last;  ///< its relevant items in `relevant`
+  };
+  std::vector<ranked_user> ranked_users;
+  std::vector<std::int64_t> relevant;
   for (std::size_t b = 0; b < pairs.size();) {
     const index_t u = pairs[b].user;
-    relevant.clear();
+    auto first = relevant.size();
     std::size_t e = b;
     for (; e < pairs.size() && pairs[e].user == u; ++e)
       if (pairs[e].relevant)
         relevant.push_back(pairs[e].item);
     b = e;
-    if (relevant.empty()) {
+    if (relevant.size() == first) {
       ++total.users_without_relevant;
       continue;
     }
-    // Sorted by external id, without duplicates, as the entries were.
+    ranked_users.push_back({model.users().find(users.external(u)), first, relevant.size()});
+  }
+  // Top k of every known user in blocks (one float matrix product per block over a
+  // float copy of the item table; the lists are recommend()'s); unknown users get the
+  // bias ranking, the same for all of them.
+  const auto scan = item_scan_table::build(model);
+  recommend_options ro{.n = o.k, .exclude_rated = true, .scan = &scan};
+  std::vector<top_n_query> queries;
+  for (const auto& ru : ranked_users) {
+    if (!model.user_known(ru.model_user))
+      continue;
+    auto row = model.U().row(ru.model_user);
+    queries.push_back({std::span<const double>(row.data(), std::size_t(model.rank())),
+                       model.mu() + model.user_bias()[ru.model_user],
+                       model.rated().empty() ? std::span<const index_t>()
+                                             : model.rated().of(ru.model_user)});
+  }
+  auto lists = scan_top_n_many(model, queries, o.k, scan);
+  std::optional<std::vector<scored_item>> unknown_list;
+  std::vector<std::int64_t> ranked;
+  std::size_t next_list = 0;
+  for (const auto& ru : ranked_users) {
+    const std::vector<scored_item>* list = nullptr;
+    if (model.user_known(ru.model_user)) {
+      list = &lists[next_list++];
+    } else {
+      if (!unknown_list)
+        unknown_list = recommend(model, ru.model_user, ro);
+      list = &*unknown_list;
+    }
     ranked.clear();
-    for (const auto& s : recommend(model, model.users().find(users.external(u)), ro))
+    for (const auto& s : *list)
       ranked.push_back(s.external_id);
-    auto one = ranking_of(ranked, relevant, o.k);
+    auto one = ranking_of(ranked, std::span<const std::int64_t>(relevant).subspan(
+                                    ru.first, ru.last - ru.first),
+                          o.k);
     total.precision += one.precision;
     total.recall += one.recall;
     total.ndcg += one.ndcg;

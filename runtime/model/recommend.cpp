@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "model/top_n.hpp"
+
 namespace recflow {
 
 rated_items rated_in_model(const factor_model& m, std::span<const rating> rs,
@@ -29,22 +31,20 @@ rated_items rated_in_model(const factor_model& m, std::span<const rating> rs,
 
 std::vector<scored_item> recommend(const factor_model& m, index_t u,
                                    const recommend_options& opts) {
-  const bool known = m.user_known(u);
-  std::vector<char> excluded;
-  if (known && opts.exclude_rated && !m.rated().empty()) {
-    excluded.assign(m.n_items(), 0);
-    for (auto i : m.rated().of(u))
-      if (i < excluded.size())
-        excluded[i] = 1;
+  if (m.user_known(u)) {
+    // One matrix-vector product and a bounded heap (top_n.hpp), as the server answers.
+    std::span<const index_t> excluded;
+    if (opts.exclude_rated && !m.rated().empty())
+      excluded = m.rated().of(u);  // sorted
+    auto row = m.U().row(u);
+    return scan_top_n(m, std::span<const double>(row.data(), std::size_t(m.rank())),
+                      m.mu() + m.user_bias()[u], excluded, opts.n, opts.candidates, opts.scan);
   }
-  auto score = [&](index_t i) {
-    return known ? m.raw_predict(u, i) : m.mu() + m.item_bias()[i];
-  };
+  // An unknown user: the items ranked by mu + b_i.
   std::vector<scored_item> all;
   auto consider = [&](index_t i) {
-    if (!m.item_known(i) || (!excluded.empty() && excluded[i]))
-      return;
-    all.push_back({i, m.items().external(i), score(i)});
+    if (m.item_known(i))
+      all.push_back({i, m.items().external(i), m.mu() + m.item_bias()[i]});
   };
   if (opts.candidates.empty()) {
     all.reserve(m.n_items());

@@ -28,6 +28,76 @@ item_scan_table item_scan_table::build(const factor_model& m) {
   return t;
 }
 
+namespace {
+
+/// The rounding bound of a float dot product of x with any item row (inputs rounded to
+/// float, rank products and sums in any order; 2^-23 is twice float's unit roundoff),
+/// with a floor for underflow.
+double float_bound(const item_scan_table& fast, std::span<const double> x) {
+  Eigen::Map<const Eigen::VectorXd> xv(x.data(), std::ptrdiff_t(x.size()));
+  return double(fast.rank + 4) * 0x1p-23 * xv.norm() * fast.max_norm + 1e-30;
+}
+
+/// The top n from float scores `dots` (item i: float(P_i) . float(x), computed in any
+/// order): every item whose float score is within 2 * bound of the n-th best float score
+/// is a candidate (the cut only rises, so what passed it while scanning is a superset),
+/// and double decides among them.
+std::vector<scored_item> pick_from_float(const factor_model& m, std::span<const double> x,
+                                         double base, std::span<const index_t> excluded,
+                                         std::size_t n, const item_scan_table& fast,
+                                         const float* dots, double bound) {
+  thread_local std::vector<std::pair<index_t, double>> picked;
+  picked.clear();
+  detail::bounded_heap rough(n), best(n);
+  const double* fb = fast.bias.data();
+  detail::scan_items(m.n_items(), excluded, rough, 2.0 * bound,
+                     [&](index_t i) { return fb[i] + double(dots[i]); },
+                     [&](index_t i, double s) { picked.emplace_back(i, s); });
+  double cut = rough.full() ? rough.worst() - 2.0 * bound : std::numeric_limits<double>::lowest();
+  Eigen::Map<const Eigen::VectorXd> xv(x.data(), m.rank());
+  const auto& bias = m.item_bias();
+  for (auto [i, s] : picked)
+    if (s >= cut)
+      best.offer(i, base + bias[i] + xv.dot(m.P().row(i)));
+  return std::move(best).sorted(m);
+}
+
+}  // namespace
+
+std::vector<std::vector<scored_item>> scan_top_n_many(const factor_model& m,
+                                                      std::span<const top_n_query> queries,
+                                                      std::size_t n, const item_scan_table& fast) {
+  std::vector<std::vector<scored_item>> out(queries.size());
+  if (!fast.fits(m) || m.n_items() == 0) {
+    for (std::size_t q = 0; q < queries.size(); ++q)
+      out[q] = scan_top_n(m, queries[q].x, queries[q].base, queries[q].excluded, n);
+    return out;
+  }
+  // Blocks of queries: one single-precision matrix product reads the item table once for
+  // the whole block (a query at a time reads it once per query).
+  constexpr std::size_t block = 64;
+  const auto rank = std::ptrdiff_t(fast.rank);
+  Eigen::Map<const Eigen::MatrixXf> P(fast.data.data(), fast.items, rank);
+  Eigen::MatrixXf X(rank, std::ptrdiff_t(block));
+  Eigen::MatrixXf dots;
+  for (std::size_t at = 0; at < queries.size(); at += block) {
+    auto size = std::min(block, queries.size() - at);
+    for (std::size_t q = 0; q < size; ++q)
+      for (std::ptrdiff_t j = 0; j < rank; ++j)
+        X(j, std::ptrdiff_t(q)) = static_cast<float>(queries[at + q].x[std::size_t(j)]);
+    dots.noalias() = P * X.leftCols(std::ptrdiff_t(size));
+    for (std::size_t q = 0; q < size; ++q) {
+      const auto& query = queries[at + q];
+      auto bound = n == 0 ? 0.0 : float_bound(fast, query.x);
+      if (n == 0)
+        continue;
+      out[at + q] = bound < 1e20 ? pick_from_float(m, query.x, query.base, query.excluded, n, fast,
+                                                   dots.col(std::ptrdiff_t(q)).data(), bound)
+                                 : scan_top_n(m, query.x, query.base, query.excluded, n);
+    }
+  }
+  return out;
+}
 
 std::vector<scored_item> scan_top_n(const factor_model& m, std::span<const double> x, double base,
                                     std::span<const index_t> excluded, std::size_t n,
@@ -47,25 +117,12 @@ std::vector<scored_item> scan_top_n(const factor_model& m, std::span<const doubl
   // The rounding bound of a float dot product (inputs rounded to float, rank products and
   // sums; 2^-23 is twice float's unit roundoff), with a floor for underflow. Far from
   // float's range (a model no sane training makes), the double scan is used instead.
-  double bound = fast ? double(fast->rank + 4) * 0x1p-23 * xv.norm() * fast->max_norm + 1e-30 : 0.0;
+  double bound = fast ? float_bound(*fast, x) : 0.0;
   if (fast && fast->fits(m) && m.n_items() > 0 && bound < 1e20) {
-    // Single precision picks the candidates: every item whose float score is within
-    // 2 * bound of the n-th best float score (the cut only rises, so what passed it while
-    // scanning is a superset); double decides among them.
     Eigen::Map<const Eigen::MatrixXf> P(fast->data.data(), fast->items, fast->rank);
     thread_local Eigen::VectorXf dots;
-    thread_local std::vector<std::pair<index_t, double>> picked;
     dots.noalias() = P * xv.cast<float>();
-    picked.clear();
-    detail::bounded_heap rough(n);
-    const double* fb = fast->bias.data();
-    detail::scan_items(m.n_items(), excluded, rough, 2.0 * bound, [&](index_t i) { return fb[i] + double(dots[i]); },
-               [&](index_t i, double s) { picked.emplace_back(i, s); });
-    double cut = rough.full() ? rough.worst() - 2.0 * bound : std::numeric_limits<double>::lowest();
-    for (auto [i, s] : picked)
-      if (s >= cut)
-        best.offer(i, base + bias[i] + xv.dot(m.P().row(i)));
-    return std::move(best).sorted(m);
+    return pick_from_float(m, x, base, excluded, n, *fast, dots.data(), bound);
   }
   using table = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const table> P(m.P().data().data(), m.n_items(), m.rank());

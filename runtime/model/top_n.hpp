@@ -69,4 +69,21 @@ std::vector<scored_item> scan_top_n(const factor_model& m, std::span<const doubl
                                     std::span<const index_t> candidates = {},
                                     const item_scan_table* fast = nullptr);
 
+/// One top-N query of scan_top_n_many: score `base + b_i + x . P_i`, leaving out
+/// `excluded` (sorted dense indices).
+struct top_n_query {
+  std::span<const double> x;
+  double base = 0.0;
+  std::span<const index_t> excluded;
+};
+
+/// scan_top_n over every item for many queries at once (e.g. every user of an
+/// evaluation): each block of queries costs one single-precision matrix product, which
+/// reads the item table once for the block instead of once per query, then the same
+/// candidate cut and double rescoring, so each list equals
+/// scan_top_n(m, q.x, q.base, q.excluded, n, {}, &fast).
+std::vector<std::vector<scored_item>> scan_top_n_many(const factor_model& m,
+                                                      std::span<const top_n_query> queries,
+                                                      std::size_t n, const item_scan_table& fast);
+
 }  // namespace recflow
