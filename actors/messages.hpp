@@ -150,6 +150,22 @@ struct shard_view {
   const shard_store* store = nullptr;
 };
 
+class shard_evaluation;
+
+/// Coordinator -> user owner, in one process, while every owner holds after a snapshot
+/// batch (a request; the owner answers with `batch`): write the errors of the validation
+/// ratings of `part` into `errors`, reading the item owners' `items` stores in place
+/// (actors/shard_eval.hpp). The pointers are not serialized: owners in other processes
+/// export shard_parts instead.
+struct evaluate_shard {
+  std::uint64_t batch = 0;
+  double mu = 0.0;
+  rating_scale scale{};
+  shard_evaluation* part = nullptr;
+  const std::vector<const shard_store*>* items = nullptr;
+  double* errors = nullptr;
+};
+
 /// Source -> coordinator: the stream broke.
 struct source_failed {
   std::uint8_t code = 0;  ///< an errc
@@ -229,6 +245,10 @@ typename Inspector::result_type inspect(Inspector& f, shard_view& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, seed_shard& x) {
   return f(caf::meta::type_name("seed_shard"), x.key_base, x.parts);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, evaluate_shard& x) {
+  return f(caf::meta::type_name("evaluate_shard"), x.batch, x.mu);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, source_failed& x) {

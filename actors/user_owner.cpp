@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "actors/cluster_messages.hpp"
+#include "actors/shard_eval.hpp"
 
 namespace recflow {
 
@@ -270,6 +271,12 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
     [=](item_rows& answer) { on_answer(self, shard, std::move(answer)); },
     [=](const wire_frame& f) { on_frame(self, shard, item_shards, f); },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
+    // Only while holding after a snapshot batch (the coordinator asks then): every store
+    // is as of that batch.
+    [=](evaluate_shard& e) {
+      e.part->run(e.mu, e.scale, self->state.core->store(), *e.items, e.errors);
+      return e.batch;
+    },
     [=](release_atom) {
       self->state.held = false;
       start_next(self);

@@ -9,6 +9,7 @@
 #include "actors/item_owner.hpp"
 #include "actors/messages.hpp"
 #include "actors/partition.hpp"
+#include "actors/shard_eval.hpp"
 #include "actors/source.hpp"
 #include "actors/user_owner.hpp"
 #include "engine/snapshot.hpp"
@@ -80,6 +81,8 @@ struct local_engine::impl {
   std::vector<batch_metrics> history;
   std::map<std::uint64_t, flight> in_flight;
   std::optional<clock::time_point> last_publish;  ///< when the last published batch was routed
+  std::vector<shard_evaluation> eval_parts;  ///< the validation set by user shard (lazily)
+  std::vector<double> eval_errors;           ///< one evaluation's errors, by position
 
   impl(streaming_graph g, const engine_options& o) : graph(std::move(g)), opts(o) {
     add_graph_message_types(cfg);
@@ -201,6 +204,40 @@ struct local_engine::impl {
     (*self)->send(partition, stamped_batch{st, std::move(b)});
   }
 
+  /// Validation error after the batch of `stamp`, while every owner holds: the user
+  /// owners predict their shares of the validation set in parallel (shard_evaluation),
+  /// each writing its errors in place; summed here in validation order, as evaluate()
+  /// sums them. Empty (and the graph broken) if an owner does not answer.
+  std::optional<error_metrics> evaluate_in_owners(const batch_stamp& stamp,
+                                                  const std::vector<const shard_store*>& is) {
+    const auto& validation = *graph.evaluation->validation;
+    if (eval_parts.empty()) {
+      eval_parts = split_validation(validation, users.size(), graph.user_partitioner,
+                                    graph.item_partitioner);
+      eval_errors.assign(validation.ratings.size(), 0.0);
+    }
+    using handle = decltype((*self)->request(users[0], opts.stall_timeout, evaluate_shard{}));
+    std::vector<handle> pending;
+    pending.reserve(users.size());
+    for (std::size_t s = 0; s < users.size(); ++s)
+      pending.push_back((*self)->request(users[s], opts.stall_timeout,
+                                         evaluate_shard{stamp.batch, stamp.mu, graph.scale,
+                                                        &eval_parts[s], &is,
+                                                        eval_errors.data()}));
+    std::optional<error> err;
+    for (auto& h : pending)
+      h.receive([](std::uint64_t) {},
+                [&](caf::error& e) {
+                  if (!err)
+                    err = error{errc::io, "evaluation failed: " + caf::to_string(e)};
+                });
+    if (err) {
+      broken = *err;
+      return std::nullopt;
+    }
+    return metrics_of_errors(eval_errors);
+  }
+
   /// Completes every batch whose owners have all reported, in order.
   void complete(std::uint64_t batch, const batch_callback& on_batch, bool& stop,
                 const stop_predicate& pred, run_summary& sum) {
@@ -219,15 +256,13 @@ struct local_engine::impl {
     if (!f.user_views.empty() || !f.item_views.empty()) {
       // Every owner holds after this batch: read the shards in place, then release them.
       if (f.evaluate) {
-        std::vector<const shard_store*> us(users.size()), is(items.size());
-        for (const auto& view : f.user_views)
-          us[view.shard] = view.store;
+        std::vector<const shard_store*> is(items.size());
         for (const auto& view : f.item_views)
           is[view.shard] = view.store;
-        auto em = evaluate_shards(*graph.evaluation->validation, f.stamp.mu, graph.scale, us,
-                                  graph.user_partitioner, is, graph.item_partitioner);
-        f.m.rmse = em.rmse;
-        f.m.mae = em.mae;
+        if (auto em = evaluate_in_owners(f.stamp, is)) {
+          f.m.rmse = em->rmse;
+          f.m.mae = em->mae;
+        }
       }
       std::vector<shard_parts> up, ip;
       if (f.publish) {  // serving: copy the shards while the owners hold (plain copies)

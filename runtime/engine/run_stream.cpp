@@ -32,6 +32,7 @@ result<local_stream_result> drive_stream(Engine& engine, const stream_eval_optio
     stream_report r;
     r.batch = m.batch;
     r.ratings_seen = m.ratings_seen;
+    r.evaluated = m.rmse.has_value();
     r.rmse = m.rmse.value_or(0.0);
     r.mae = m.mae.value_or(0.0);
     r.batch_seconds = m.latency_seconds;
@@ -81,7 +82,8 @@ result<local_stream_result> run_stream(const stream_params& params, const rating
   g.training = params;
   g.scale = local.seed_model ? local.seed_model->scale() : train.scale;
   g.seed_model = local.seed_model;
-  g.evaluation = evaluation_options{std::make_shared<const rating_table>(validation), 1};
+  g.evaluation = evaluation_options{std::make_shared<const rating_table>(validation),
+                                    opts.eval_every};
   g.on_model = local.on_model;
   g.publish_interval = local.publish_interval;
   if (local.wrap_source)

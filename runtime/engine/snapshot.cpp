@@ -49,68 +49,6 @@ result<factor_model> assemble_model(int rank, rating_scale scale, double mu,
   return factor_model::from_parts(std::move(p));
 }
 
-namespace {
-
-/// Where one entity of the test set lives: its shard's store and local key.
-struct located {
-  const shard_store* store = nullptr;
-  std::uint32_t key = 0;
-  bool known() const noexcept { return store != nullptr && store->count(key) > 0; }
-};
-
-std::vector<located> locate(const id_map& ids, const std::vector<const shard_store*>& stores,
-                            const partitioner& part) {
-  std::vector<located> out(ids.size());
-  for (index_t j = 0; j < ids.size(); ++j) {
-    auto id = ids.external(j);
-    const auto* store = stores[part(id)];
-    auto key = store->find(id);
-    if (key != id_map::npos)
-      out[j] = {store, key};
-  }
-  return out;
-}
-
-}  // namespace
-
-error_metrics evaluate_shards(const rating_table& test, double mu, rating_scale scale,
-                              const std::vector<const shard_store*>& users,
-                              const partitioner& user_part,
-                              const std::vector<const shard_store*>& items,
-                              const partitioner& item_part) {
-  auto us = locate(test.users, users, user_part);
-  auto is = locate(test.items, items, item_part);
-  using row = Eigen::Map<const Eigen::VectorXd>;
-  double se = 0.0, ae = 0.0;
-  for (const auto& r : test.ratings) {
-    // factor_model::predict, on the shards' rows.
-    located u = r.user < us.size() ? us[r.user] : located{};
-    located i = r.item < is.size() ? is[r.item] : located{};
-    double p = mu;
-    if (u.known() && i.known()) {
-      auto k = static_cast<Eigen::Index>(u.store->rank());
-      p = mu + u.store->bias(u.key) + i.store->bias(i.key)
-          + row(u.store->row(u.key), k).dot(row(i.store->row(i.key), k));
-    } else if (u.known()) {
-      p += u.store->bias(u.key);
-    } else if (i.known()) {
-      p += i.store->bias(i.key);
-    }
-    if (!std::isfinite(p))
-      p = mu;
-    double e = scale.clamp(p) - r.value;
-    se += e * e;
-    ae += std::abs(e);
-  }
-  error_metrics m;
-  m.count = test.ratings.size();
-  if (m.count > 0) {
-    m.rmse = std::sqrt(se / static_cast<double>(m.count));
-    m.mae = ae / static_cast<double>(m.count);
-  }
-  return m;
-}
-
 }  // namespace recflow
 
 namespace recflow {

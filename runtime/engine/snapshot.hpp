@@ -30,14 +30,4 @@ struct seed_split {
 seed_split split_model(const factor_model& m, std::size_t partitions, const partitioner& users,
                        const partitioner& items);
 
-/// RMSE and MAE on `test` of the model the shards hold, read in place (no copy): what
-/// evaluate(assemble_model(...), test) gives, bit for bit, with the same predictions
-/// (clamped; an unknown user or item falls back to biases, then mu). `users[s]` is the
-/// store of user shard s, which `user_part` maps user ids to (items alike).
-error_metrics evaluate_shards(const rating_table& test, double mu, rating_scale scale,
-                              const std::vector<const shard_store*>& users,
-                              const partitioner& user_part,
-                              const std::vector<const shard_store*>& items,
-                              const partitioner& item_part);
-
 }  // namespace recflow

@@ -82,7 +82,7 @@ result<source_stream_result> run_source_stream(
   g.training = params;
   g.scale = scale;
   if (validation)
-    g.evaluation = evaluation_options{validation, 1};
+    g.evaluation = evaluation_options{validation, opts.eval_every};
   if (seed)
     g.seed_model = std::make_shared<const factor_model>(std::move(*seed));
   else
@@ -138,6 +138,7 @@ result<source_stream_result> drive_source(Engine& e, source_stream_result out,
     auto from_source = ledger ? ledger->source_ratings(m.batch) : m.ratings_seen;
     out.added_ratings = m.ratings_seen - from_source;
     r.ratings_seen = base.ratings + from_source;
+    r.evaluated = m.rmse.has_value();
     r.rmse = m.rmse.value_or(0.0);
     r.mae = m.mae.value_or(0.0);
     r.batch_seconds = m.latency_seconds;

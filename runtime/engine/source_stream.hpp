@@ -36,6 +36,7 @@ struct source_stream_options {
   std::string partitioner = "hash";
   engine_options engine{};            ///< workers, batches in flight, stall timeout
   std::size_t max_batches = 0;        ///< stop after this many batches in this run; 0 = all
+  std::size_t eval_every = 1;         ///< with a validation set: evaluate every n-th batch
   checkpoint_options checkpoints{};   ///< dir empty: no checkpoints
   bool resume = false;                ///< continue from the newest good checkpoint in dir
   /// The model a fresh stream starts from (null: empty); a resumed run starts from its
