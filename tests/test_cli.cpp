@@ -1,10 +1,12 @@
 // The command-line contract: scripts depend on these flags, exit codes and the --json line.
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -83,6 +85,36 @@ TEST_CASE("cli: stream --json reports batches and the per-batch CSV it wrote", "
   while (std::getline(in, line))
     ++lines;
   CHECK(lines == 17);  // header + one line per batch
+}
+
+TEST_CASE("cli: stream --eval-every evaluates every n-th batch; the CSV leaves the others' errors empty", "[cli]") {
+  scratch_dir dir;
+  auto csv = dir.file("batches.csv");
+  auto r = run_cli("stream --data " + ml100k("u.data") + " --split 0.8 --seed 3 --batch-size 5000"
+                   " --eval-every 4 --csv " + csv + " --json");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.last_line);
+  CHECK(j["batches"] == 16);
+  CHECK(j["eval_every"] == 4);
+  CHECK(j["stream_seconds"].get<double>() > 0.0);
+  CHECK(j["update_rate"].get<double>() > 0.0);
+  CHECK(r.out.find("batch     3  ratings     15000  rmse -") != std::string::npos);
+  auto at4 = r.out.find("batch     4  ratings     20000  rmse ");
+  REQUIRE(at4 != std::string::npos);
+  CHECK(std::isdigit(static_cast<unsigned char>(r.out[at4 + 37])));
+  std::ifstream in(csv);
+  std::string line;
+  std::vector<std::string> rows;
+  while (std::getline(in, line))
+    rows.push_back(line);
+  REQUIRE(rows.size() == 17);
+  CHECK(rows[3].rfind("3,15000,,,", 0) == 0);  // not evaluated: empty rmse and mae
+  CHECK(rows[4].rfind("4,20000,", 0) == 0);
+  CHECK(std::isdigit(static_cast<unsigned char>(rows[4][8])));
+  auto zero = run_cli("stream --data " + ml100k("u.data") + " --eval-every 0 --no-csv");
+  CHECK(zero.status == 2);
+  CHECK(zero.out.find("evaluation interval must be positive, got 0") != std::string::npos);
 }
 
 TEST_CASE("cli: bad input fails with file:line and a non-zero exit, or is counted with --lenient", "[cli]") {

@@ -16,6 +16,7 @@
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
 #include "cli/stream_sources.hpp"
+#include "cli/stream_lines.hpp"
 #include "cli/stream_serving.hpp"
 #include "model/metrics.hpp"
 #include "model/model_io.hpp"
@@ -29,6 +30,15 @@
 namespace recflow::cli {
 
 namespace {
+
+/// The median of `v` (0 when empty); reorders v.
+double median(std::vector<double>& v) {
+  if (v.empty())
+    return 0.0;
+  auto mid = v.begin() + std::ptrdiff_t(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
 
 struct stream_options {
   data_options data;
@@ -165,7 +175,7 @@ int run_stream(stream_options& o) {
     csv.open(o.csv);
     if (!csv)
       return report({errc::io, o.csv + ": cannot write the per-batch CSV"});
-    csv << "batch,ratings_seen,rmse,mae,batch_seconds,elapsed_seconds\n";
+    csv << stream_csv_header;
   }
   if (!o.quiet)
     std::cout << fmt::format("streaming {}: {} training ratings in batches of {}, {} validation "
@@ -193,15 +203,16 @@ int run_stream(stream_options& o) {
   if (o.eval.max_batches > 0)
     n_batches = std::min<std::size_t>(n_batches, o.eval.max_batches);
   progress bar("streaming", n_batches, "batches", !o.quiet && ::isatty(STDOUT_FILENO) != 1);
+  std::string last_rmse;  // the progress line keeps the last evaluated rmse
   auto on_batch = [&](const stream_report& r) {
-    bar.update(r.batch, fmt::format("rmse {:.4f}", r.rmse));
+    if (r.evaluated)
+      last_rmse = fmt::format("rmse {:.4f}", r.rmse);
+    bar.update(r.batch, last_rmse);
     if (csv.is_open())
-      csv << fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.6f}\n", r.batch, r.ratings_seen, r.rmse,
-                         r.mae, r.batch_seconds, r.elapsed_seconds);
+      csv << csv_row(r);
     if (!o.quiet)
-      std::cout << fmt::format("batch {:>5}  ratings {:>9}  rmse {:.4f}  mae {:.4f}  "
-                               "({:.2f} ms, {:.0f} ratings/s)\n",
-                               r.batch, r.ratings_seen, r.rmse, r.mae, r.batch_seconds * 1e3,
+      std::cout << fmt::format("batch {:>5}  ratings {:>9}  {}  ({:.2f} ms, {:.0f} ratings/s)\n",
+                               r.batch, r.ratings_seen, error_text(r), r.batch_seconds * 1e3,
                                r.batch_seconds > 0 ? o.eval.batch_size / r.batch_seconds : 0.0);
   };
   // The model and the per-batch reports, from the actor graph or the reference loop.
@@ -238,17 +249,20 @@ int run_stream(stream_options& o) {
   auto final_metrics = evaluate(model, data->test);
   auto ranked = evaluate_ranking(model, data->test, o.ranking);
   double update_seconds = 0.0;
-  for (const auto& r : reports)
+  std::vector<double> batch_seconds;
+  for (const auto& r : reports) {
     update_seconds += r.batch_seconds;
+    batch_seconds.push_back(r.batch_seconds);
+  }
+  const double update_rate = update_seconds > 0 && !reports.empty()
+                               ? static_cast<double>(reports.back().ratings_seen)
+                                   * o.params.passes / update_seconds
+                               : 0.0;
   std::cout << fmt::format("final validation rmse {:.4f}  mae {:.4f} after {} batches "
                            "({} users, {} items; {:.0f} ratings x passes/s in updates)\n"
                            "final validation ranking {}\n",
                            final_metrics.rmse, final_metrics.mae, reports.size(),
-                           model.n_users(), model.n_items(),
-                           update_seconds > 0 && !reports.empty()
-                             ? static_cast<double>(reports.back().ratings_seen)
-                                 * o.params.passes / update_seconds
-                             : 0.0,
+                           model.n_users(), model.n_items(), update_rate,
                            ranking_text(ranked));
   if (!o.save.empty()) {
     model_metadata meta;
@@ -282,11 +296,17 @@ int run_stream(stream_options& o) {
                      {"test_ratings", final_metrics.count},
                      {"batches", reports.size()},
                      {"batch_size", o.eval.batch_size},
+                     {"eval_every", o.eval.eval_every},
                      {"passes", o.params.passes},
                      {"rank", o.params.rank},
                      {"engine", o.engine},
                      {"nodes", o.local.nodes.size()},
                      {"per_batch_csv", o.no_csv ? nlohmann::json() : nlohmann::json(o.csv)},
+                     // The stream's wall time (updates and evaluations, not loading or the
+                     // final ranking), the final line's updates rate, the median batch.
+                     {"stream_seconds", reports.empty() ? 0.0 : reports.back().elapsed_seconds},
+                     {"update_rate", update_rate},
+                     {"median_batch_seconds", median(batch_seconds)},
                      {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
     if (!o.save.empty())
       j["model"] = o.save;
@@ -353,6 +373,11 @@ void add_stream_command(CLI::App& app, int& exit_status) {
                 "(kept in memory every --checkpoint-every batches) onto the surviving nodes and "
                 "replay the batches since; the model is the failure-free run's");
   cmd->add_option("--max-batches", o->eval.max_batches, "Stop after this many batches (0: all)");
+  cmd->add_option("--eval-every", o->eval.eval_every,
+                  "Evaluate on the validation set after every N-th batch (1: after every "
+                  "batch, as the original design plots it; larger: less time evaluating on "
+                  "long streams). The final line always evaluates the final model")
+    ->capture_default_str();
   cmd->add_option("--csv", o->csv, "Per-batch CSV of validation RMSE")->capture_default_str();
   cmd->add_flag("--no-csv", o->no_csv, "Do not write the per-batch CSV");
   cmd->add_option("--save", o->save, "Write the final model to this file");

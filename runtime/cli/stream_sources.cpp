@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli/output.hpp"
+#include "cli/stream_lines.hpp"
 #include "cli/stream_serving.hpp"
 #include "engine/source_stream.hpp"
 #include "engine/thread_priority.hpp"
@@ -205,7 +206,7 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
     if (!csv)
       return report({errc::io, s.csv + ": cannot write the per-batch CSV"});
     if (!append)
-      csv << "batch,ratings_seen,rmse,mae,batch_seconds,elapsed_seconds\n";
+      csv << stream_csv_header;
   }
   if (!s.quiet)
     std::cout << fmt::format("streaming {}: batches of {}, {} validation ratings, rank {}, {} "
@@ -240,11 +241,10 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
       csv << kept;
     }
     if (csv.is_open())
-      csv << fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.6f}\n", r.batch, r.ratings_seen, r.rmse,
-                         r.mae, r.batch_seconds, r.elapsed_seconds);
+      csv << csv_row(r);
     if (!s.quiet)
-      std::cout << fmt::format("batch {:>5}  ratings {:>9}  rmse {:.4f}  mae {:.4f}  ({:.2f} ms)\n",
-                               r.batch, r.ratings_seen, r.rmse, r.mae, r.batch_seconds * 1e3)
+      std::cout << fmt::format("batch {:>5}  ratings {:>9}  {}  ({:.2f} ms)\n", r.batch,
+                               r.ratings_seen, error_text(r), r.batch_seconds * 1e3)
                 << std::flush;
   };
   auto on_note = [](const std::string& n) { std::cerr << "recflow: " << n << '\n'; };
@@ -254,6 +254,7 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
   if (!serving)
     so.engine = s.local.engine;
   so.max_batches = s.eval.max_batches;
+  so.eval_every = s.eval.eval_every;
   so.checkpoints = {o.checkpoint_dir, o.checkpoint_every, o.checkpoint_keep};
   so.resume = o.resume;
   so.seed_model = s.seed;
@@ -309,6 +310,7 @@ int run_stream_from_source(const source_cli_options& o, const stream_run_setting
                      {"batches", run->mark.batches},
                      {"batches_this_run", run->reports.size()},
                      {"batch_size", s.eval.batch_size},
+                     {"eval_every", s.eval.eval_every},
                      {"passes", s.params.passes},
                      {"rank", s.params.rank},
                      {"engine", "local"},
