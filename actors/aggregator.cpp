@@ -32,14 +32,24 @@ std::uint32_t gradient_sums::slot(std::uint32_t key, const shard_store& store) {
   return s;
 }
 
-void gradient_sums::apply(const stream_params& p) {
-  auto k = std::size_t(rank_);
-  auto r = rates_of(p);
-  stream_kernel::with_rank(rank_, [&](const auto& o) {
-    for (std::size_t s = 0; s < keys_.size(); ++s)
-      o.apply_step(bias_[s], factors_.data() + s * k, g_bias_[s], g_factors_.data() + s * k,
-                   n_[s], r);
+namespace {
+
+/// The steps of `keys` keys (the hot loop; one clone per ISA, see stream_kernel.hpp).
+RECFLOW_VECTOR_LOOP void apply_steps(int rank, std::size_t keys, double* bias, double* factors,
+                                     double* g_bias, double* g_factors, const double* n,
+                                     const stream_kernel::rates& r) {
+  auto k = std::size_t(rank);
+  stream_kernel::with_rank(rank, [&](const auto& o) {
+    for (std::size_t s = 0; s < keys; ++s)
+      o.apply_step(bias[s], factors + s * k, g_bias[s], g_factors + s * k, n[s], r);
   });
+}
+
+}  // namespace
+
+void gradient_sums::apply(const stream_params& p) {
+  apply_steps(rank_, keys_.size(), bias_.data(), factors_.data(), g_bias_.data(),
+              g_factors_.data(), n_.data(), rates_of(p));
 }
 
 void gradient_sums::write_back(shard_store& store) const {

@@ -59,25 +59,11 @@ void item_owner_state::take(user_rows rows) {
   ++received_;
 }
 
-std::vector<item_rows> item_owner_state::finish_pass() {
-  const int rank = params_.rank;
-  const auto k = std::size_t(rank);
-  // Every user owner has sent this pass's rows, so all have read the previous pass's
-  // item rows: the deferred item step of that pass can be applied now.
-  if (step_pending_) {
-    sums_.apply(params_);
-    step_pending_ = false;
-  }
-  std::vector<item_rows> out(user_shards_);
-  for (std::uint32_t s = 0; s < user_shards_; ++s) {
-    out[s].batch = stamp_.batch;
-    out[s].pass = pass_;
-    out[s].from = shard_;
-    out[s].errors.resize(blocks_.size_of(s));
-  }
+void item_owner_state::join_pass(std::vector<item_rows>& out) {
+  const auto k = std::size_t(params_.rank);
   // Join each rating with its user's row and its item's row; errors against the pass-start
   // parameters; item gradients summed in batch order.
-  stream_kernel::with_rank(rank, [&](const auto& o) {
+  stream_kernel::with_rank(params_.rank, [&](const auto& o) {
     for (std::size_t r = 0; r < slots_.size(); ++r) {
       auto s = blocks_.block_of(r);
       auto j = blocks_.pos_of(r);
@@ -91,6 +77,23 @@ std::vector<item_rows> item_owner_state::finish_pass() {
       sums_.add(o, slot, e, urow);
     }
   });
+}
+
+std::vector<item_rows> item_owner_state::finish_pass() {
+  // Every user owner has sent this pass's rows, so all have read the previous pass's
+  // item rows: the deferred item step of that pass can be applied now.
+  if (step_pending_) {
+    sums_.apply(params_);
+    step_pending_ = false;
+  }
+  std::vector<item_rows> out(user_shards_);
+  for (std::uint32_t s = 0; s < user_shards_; ++s) {
+    out[s].batch = stamp_.batch;
+    out[s].pass = pass_;
+    out[s].from = shard_;
+    out[s].errors.resize(blocks_.size_of(s));
+  }
+  join_pass(out);
   for (std::uint32_t s = 0; s < user_shards_; ++s) {
     auto& m = out[s];
     if (pass_ == 0)

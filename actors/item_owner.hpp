@@ -71,6 +71,10 @@ class item_owner_state {
   shard_view view() const { return {batches_done_, 1, shard_, &store_}; }
 
  private:
+  /// Errors of this pass's ratings into `out` and the per-item sums, in batch order (the
+  /// hot loop).
+  RECFLOW_VECTOR_LOOP void join_pass(std::vector<item_rows>& out);
+
   std::uint32_t shard_, user_shards_;
   stream_params params_;
   shard_store store_;

@@ -68,7 +68,7 @@ bool user_owner_state::take(item_rows answer) {
   return ++answered_ == item_shards_;
 }
 
-std::vector<user_rows> user_owner_state::finish_pass() {
+void user_owner_state::sum_answers() {
   auto k = std::size_t(params_.rank);
   stream_kernel::with_rank(params_.rank, [&](const auto& o) {
     for (std::size_t r = 0; r < slots_.size(); ++r) {
@@ -78,6 +78,10 @@ std::vector<user_rows> user_owner_state::finish_pass() {
       sums_.add(o, slots_[r], a.errors[j], a.factors + std::size_t(item_local_[t][j]) * k);
     }
   });
+}
+
+std::vector<user_rows> user_owner_state::finish_pass() {
+  sum_answers();
   sums_.apply(params_);
   answered_ = 0;
   got_.assign(item_shards_, 0);

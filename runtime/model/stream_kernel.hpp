@@ -1,13 +1,41 @@
 /// The arithmetic of streaming updates for one rating and one key, shared by the
 /// reference trainer (streaming.hpp) and the graph's actors so that both round alike.
 ///
+/// The kernels are plain loops with a fixed order of operations that does not depend on
+/// the SIMD width the compiler picks, so every build (SSE2, AVX2, AVX-512, -march=native
+/// or not) and every rank path computes the same bits:
+///  - dot(a, b) keeps `lanes` (8) partial sums, acc[j] += a[k + j] * b[k + j] over blocks
+///    of 8; the tail (rank % 8 elements) goes into acc[0..tail) the same way; the sums
+///    are then folded in halves: ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) +
+///    (acc3 + acc7)). A vector unit of 2, 4 or 8 doubles holds whole lanes, so it computes
+///    exactly these operations.
+///  - accumulate, apply_step and sgd_step are element-wise: one rounding per operation
+///    as written, whatever the width.
+/// This relies on the build never contracting a * b + c into an FMA (the top-level
+/// CMakeLists.txt sets -ffp-contract=off for that reason) and on no -ffast-math.
+///
 /// Ranks 10, 20, 50 and 100 use kernels with the rank fixed at compile time (fully
-/// unrolled, ~1.5-2x faster at rank 10); other ranks use runtime-sized kernels. The two
-/// may differ in the last bits (the dot product's summation tree differs), so code that
-/// must agree bit for bit with the trainer picks its kernels with `with_rank`.
+/// unrolled loops); other ranks use the same loops with the rank read at run time. Both
+/// compute the same operations in the same order, so they agree bit for bit.
+///
+/// Loops over many ratings or keys that call these kernels should be marked
+/// RECFLOW_VECTOR_LOOP: GCC then compiles them for x86-64-v4 (AVX-512), x86-64-v3 (AVX2)
+/// and the build's baseline, and picks one at load time; `flatten` inlines the kernels
+/// (and with_rank's lambda) into each clone so that they use its vector width. Never put
+/// it on a per-rating function: each call would go through the dispatcher. Only put it on
+/// a function that is called from the file that defines it (a file-local function, or a
+/// private member called only there): g++ 12 emits the dispatcher in every calling file,
+/// referring to clones that only the defining file has, and the link fails.
 #pragma once
 
-#include <Eigen/Core>
+#include <cstddef>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+#define RECFLOW_VECTOR_LOOP \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), flatten))
+#else
+#define RECFLOW_VECTOR_LOOP
+#endif
 
 namespace recflow::stream_kernel {
 
@@ -17,22 +45,48 @@ struct rates {
   double max_step;  ///< cap on (rate x ratings of a key in the batch); 0 = none
 };
 
-/// Kernels for rank K (Eigen::Dynamic: the rank passed at run time).
+/// The rank that ops<dynamic_rank> reads at run time.
+inline constexpr int dynamic_rank = -1;
+
+/// Partial sums of the dot product (see the file comment); fixed, whatever the SIMD width.
+inline constexpr int lanes = 8;
+
+/// Kernels for rank K (dynamic_rank: the rank passed at run time).
 template <int K>
 struct ops {
-  using vec = Eigen::Map<Eigen::Matrix<double, K, 1>>;
-  using cvec = Eigen::Map<const Eigen::Matrix<double, K, 1>>;
-  int rank;  ///< equals K unless K is Eigen::Dynamic
+  int rank;  ///< equals K unless K is dynamic_rank
+
+  int size() const noexcept {
+    if constexpr (K == dynamic_rank)
+      return rank;
+    else
+      return K;
+  }
+
+  /// a . b with `lanes` partial sums folded in halves (see the file comment).
+  double dot(const double* __restrict a, const double* __restrict b) const noexcept {
+    const int n = size();
+    double acc[lanes] = {};
+    int k = 0;
+    for (; k + lanes <= n; k += lanes)
+      for (int j = 0; j < lanes; ++j)
+        acc[j] += a[k + j] * b[k + j];
+    for (int j = 0; k + j < n; ++j)
+      acc[j] += a[k + j] * b[k + j];
+    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+  }
 
   /// e = r - (((mu + b_u) + b_i) + dot(u, p)).
   double error_of(double r, double mu, double b_u, double b_i, const double* u,
                   const double* p) const noexcept {
-    return r - (mu + b_u + b_i + cvec(u, rank).dot(cvec(p, rank)));
+    return r - (((mu + b_u) + b_i) + dot(u, p));
   }
 
   /// g += e * x: one rating's contribution to a summed factor gradient.
-  void accumulate(double* g, double e, const double* x) const noexcept {
-    vec(g, rank).noalias() += e * cvec(x, rank);
+  void accumulate(double* __restrict g, double e, const double* __restrict x) const noexcept {
+    const int n = size();
+    for (int k = 0; k < n; ++k)
+      g[k] += e * x[k];
   }
 
   /// The rate a key with n ratings in the batch uses: `rate`, or max_step / n when
@@ -44,37 +98,35 @@ struct ops {
   /// A summed step for one key with n ratings in the batch, clearing the sums after:
   /// b += gb * (g_b - (n * lambda_bias) * b); x += g * (g_x - (n * lambda) * x), where
   /// gb = capped(gamma_bias, n, max_step) and g = capped(gamma, n, max_step).
-  void apply_step(double& b, double* x, double& g_b, double* g_x, double n,
-                  const rates& s) const noexcept {
+  void apply_step(double& b, double* __restrict x, double& g_b, double* __restrict g_x,
+                  double n, const rates& s) const noexcept {
     b += capped(s.gamma_bias, n, s.max_step) * (g_b - (n * s.lambda_bias) * b);
     g_b = 0.0;
-    vec xx(x, rank), gg(g_x, rank);
-    xx += capped(s.gamma, n, s.max_step) * (gg - (n * s.lambda) * xx);
-    gg.setZero();
+    const double g = capped(s.gamma, n, s.max_step), l = n * s.lambda;
+    const int m = size();
+    for (int k = 0; k < m; ++k) {
+      x[k] += g * (g_x[k] - l * x[k]);
+      g_x[k] = 0.0;
+    }
   }
 
   /// One B-SGD step for a rating with error e: b_u += gb(e - lb*b_u);
   /// b_i += gb(e - lb*b_i); u += g(e*p - l*u); p += g(e*u_old - l*p).
-  void sgd_step(double e, double& b_u, double& b_i, double* u, double* p,
-                const rates& s) const noexcept {
+  void sgd_step(double e, double& b_u, double& b_i, double* __restrict u,
+                double* __restrict p, const rates& s) const noexcept {
     b_u += s.gamma_bias * (e - s.lambda_bias * b_u);
     b_i += s.gamma_bias * (e - s.lambda_bias * b_i);
-    if constexpr (K != Eigen::Dynamic && K <= 20) {  // small ranks: one vector op
-      const Eigen::Matrix<double, K, 1> u_old = cvec(u, rank);
-      vec uu(u, rank), pp(p, rank);
-      uu += s.gamma * (e * pp - s.lambda * uu);
-      pp += s.gamma * (e * u_old - s.lambda * pp);
-    } else {
-      for (int k = 0; k < rank; ++k) {
-        double uk = u[k], pk = p[k];
-        u[k] = uk + s.gamma * (e * pk - s.lambda * uk);
-        p[k] = pk + s.gamma * (e * uk - s.lambda * pk);
-      }
+    const int n = size();
+    for (int k = 0; k < n; ++k) {
+      const double uk = u[k], pk = p[k];
+      u[k] = uk + s.gamma * (e * pk - s.lambda * uk);
+      p[k] = pk + s.gamma * (e * uk - s.lambda * pk);
     }
   }
 };
 
-/// Calls f(ops<K>{rank}) with the kernels used for `rank`, and returns its result.
+/// Calls f(ops<K>{rank}) with the kernels used for `rank`, and returns its result. Every
+/// choice computes the same bits; the fixed ranks only let the compiler unroll.
 template <class F>
 decltype(auto) with_rank(int rank, F&& f) {
   switch (rank) {
@@ -82,7 +134,7 @@ decltype(auto) with_rank(int rank, F&& f) {
     case 20: return f(ops<20>{20});
     case 50: return f(ops<50>{50});
     case 100: return f(ops<100>{100});
-    default: return f(ops<Eigen::Dynamic>{rank});
+    default: return f(ops<dynamic_rank>{rank});
   }
 }
 

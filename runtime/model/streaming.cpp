@@ -154,6 +154,14 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   if (!rated.empty() && model_.n_users() > users_before)
     rated.offsets.resize(std::size_t(model_.n_users()) + 1, rated.offsets.back());
 
+  run_passes();
+  users_.write_back(model_.user_bias(), model_.U());
+  items_.write_back(model_.item_bias(), model_.P());
+  ++batches_;
+  return {};
+}
+
+void streaming_trainer::run_passes() {
   stream_kernel::with_rank(params_.rank, [&](const auto& ops) {
     for (int pass = 0; pass < params_.passes; ++pass) {
       if (params_.mode == update_mode::batch_gradient)
@@ -162,10 +170,6 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
         sgd_pass(ops);
     }
   });
-  users_.write_back(model_.user_bias(), model_.U());
-  items_.write_back(model_.item_bias(), model_.P());
-  ++batches_;
-  return {};
 }
 
 template <class Ops>

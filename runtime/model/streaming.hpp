@@ -29,10 +29,12 @@
 /// A graph that sends each rating's contributions to the key's owner tagged with the
 /// rating's batch position, and sums them in that order, reproduces this bit for bit when
 /// it calls the kernels of stream_kernel.hpp (chosen by `with_rank`, or the runtime-rank
-/// wrappers below) from the same build: compiler flags (SIMD width, FMA contraction)
-/// change rounding. Summing in another order, or on another build, agrees within about
-/// 1e-12 relative per batch (reassociation of a few dozen terms only); the tests check
-/// bit equality for the former and 1e-9 for reversed summation order.
+/// wrappers below). Their order of operations does not depend on the SIMD width, so this
+/// holds across builds and across the ISA clones chosen at load time, as long as the
+/// build does not contract a * b + c into FMAs (CMakeLists.txt sets -ffp-contract=off).
+/// Summing in another order agrees within about 1e-12 relative per batch (reassociation
+/// of a few dozen terms only); the tests check bit equality for batch order and 1e-9 for
+/// reversed summation order.
 #pragma once
 
 #include <cstdint>
@@ -170,6 +172,8 @@ class streaming_trainer {
   };
 
   index_t to_model(side s, index_t table_index, const id_map& table_ids);
+  /// The batch's passes over the working records (the hot loop; one clone per ISA).
+  RECFLOW_VECTOR_LOOP void run_passes();
   template <class Ops>
   void batch_gradient_pass(const Ops& ops);
   template <class Ops>
