@@ -2,7 +2,7 @@
 # recflow's one-command entry points. Usage:
 #   tools/dev.sh run    install missing Debian packages, build, stream MovieLens 100K with live RMSE
 #   tools/dev.sh test   install missing Debian packages, build, run every test (CI calls this)
-#   tools/dev.sh deps   only install missing packages;  tools/dev.sh build   only configure and build
+#   tools/dev.sh deps   only install missing packages;  tools/dev.sh build   only configure and build all
 # Environment: RECFLOW_DATA (folder holding ml-100k/ ...; default ../shared/data, then ./data),
 # BUILD_DIR (default build), JOBS (default: number of cores), CI=true (warnings become errors),
 # SANITIZE=0 (test: skip the ASan/UBSan run of the suite), FUZZ_SECONDS (test: seconds per
@@ -32,11 +32,14 @@ install_deps() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# build [TARGET...]: configure, then build the targets named (default: everything).
 build() {
   local werror=OFF
   [ "${CI:-}" = "true" ] && werror=ON
   cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DRECFLOW_WERROR=$werror >/dev/null
-  cmake --build "$build_dir" -j "$jobs"
+  local targets=()
+  for t in "$@"; do targets+=(--target "$t"); done
+  cmake --build "$build_dir" -j "$jobs" "${targets[@]}"
 }
 
 # The folder holding the MovieLens sets: $RECFLOW_DATA, ../shared/data, ./data, or a download.
@@ -53,7 +56,8 @@ case "${1:-}" in
   deps) install_deps ;;
   build) install_deps; build ;;
   run)
-    install_deps; build
+    # Only the binary the main job runs: the tests and benchmarks take most of a full build.
+    install_deps; build recflow
     data=$(data_dir)
     shift
     exec "$build_dir/recflow" stream --data "$data/ml-100k/u.data" --split 0.8 --seed 42 \
