@@ -63,8 +63,15 @@ void item_owner_state::join_pass(std::vector<item_rows>& out) {
   const auto k = std::size_t(params_.rank);
   // Join each rating with its user's row and its item's row; errors against the pass-start
   // parameters; item gradients summed in batch order.
+  constexpr auto ahead = stream_kernel::prefetch_ahead;
+  const auto n = slots_.size();
   stream_kernel::with_rank(params_.rank, [&](const auto& o) {
-    for (std::size_t r = 0; r < slots_.size(); ++r) {
+    for (std::size_t r = 0; r < n; ++r) {
+      if (r + ahead < n) {  // the user row of a rating a few ahead
+        auto s = blocks_.block_of(r + ahead);
+        auto j = blocks_.pos_of(r + ahead);
+        stream_kernel::prefetch(rows_[s].factors + std::size_t(user_local_[s][j]) * k, k);
+      }
       auto s = blocks_.block_of(r);
       auto j = blocks_.pos_of(r);
       const auto& u = rows_[s];

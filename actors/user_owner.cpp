@@ -70,8 +70,15 @@ bool user_owner_state::take(item_rows answer) {
 
 void user_owner_state::sum_answers() {
   auto k = std::size_t(params_.rank);
+  constexpr auto ahead = stream_kernel::prefetch_ahead;
+  const auto n = slots_.size();
   stream_kernel::with_rank(params_.rank, [&](const auto& o) {
-    for (std::size_t r = 0; r < slots_.size(); ++r) {
+    for (std::size_t r = 0; r < n; ++r) {
+      if (r + ahead < n) {  // the item row of a rating a few ahead
+        auto t = blocks_.block_of(r + ahead);
+        auto j = blocks_.pos_of(r + ahead);
+        stream_kernel::prefetch(answers_[t].factors + std::size_t(item_local_[t][j]) * k, k);
+      }
       auto t = blocks_.block_of(r);
       auto j = blocks_.pos_of(r);
       const auto& a = answers_[t];

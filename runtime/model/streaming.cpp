@@ -75,34 +75,41 @@ result<streaming_trainer> streaming_trainer::make(const stream_params& p,
   return streaming_trainer(p, std::move(seed_model));
 }
 
-std::size_t streaming_trainer::touched::record(index_t key,
-                                              const std::vector<double>& model_bias,
-                                              const factor_table& f) {
+void streaming_trainer::touched::reset(int r) {
+  rank = std::size_t(r);
+  stride = (rank + 1 + 7) / 8 * 8;
+}
+
+index_t streaming_trainer::touched::slot(index_t key, const std::vector<double>& model_bias,
+                                         const factor_table& f) {
   if (key >= slot_of.size())
     slot_of.resize(std::size_t(key) + 1 + slot_of.size() / 2, id_map::npos);
   auto& s = slot_of[key];
   if (s == id_map::npos) {
     s = static_cast<index_t>(keys.size());
     keys.push_back(key);
-    auto at = records.size();
-    records.resize(at + stride, 0.0);
-    records[at + bias] = model_bias[key];
+    auto at = params.size();
+    params.resize(at + stride, 0.0);
+    sums.resize(at + stride, 0.0);
+    count.push_back(0.0);
     auto row = f.row(key);
-    std::copy_n(row.data(), row.size(), records.data() + at + factors);
+    std::copy_n(row.data(), rank, params.data() + at);
+    params[at + rank] = model_bias[key];
   }
-  return std::size_t(s) * stride;
+  return s;
 }
 
 void streaming_trainer::touched::write_back(std::vector<double>& model_bias, factor_table& f) {
-  auto k = std::size_t(f.rank());
   for (std::size_t s = 0; s < keys.size(); ++s) {
-    const double* rec = records.data() + s * stride;
-    model_bias[keys[s]] = rec[bias];
-    std::copy_n(rec + factors, k, f.row(keys[s]).data());
+    const double* row = params.data() + s * stride;
+    model_bias[keys[s]] = row[rank];
+    std::copy_n(row, rank, f.row(keys[s]).data());
     slot_of[keys[s]] = id_map::npos;
   }
   keys.clear();
-  records.clear();
+  params.clear();
+  sums.clear();
+  count.clear();
 }
 
 index_t streaming_trainer::to_model(side s, index_t t, const id_map& table_ids) {
@@ -136,29 +143,59 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   model_.observe_mean(batch);
   auto users_before = model_.n_users();
   entries_.clear();
-  entries_.reserve(batch.size());
-  users_.stride = items_.stride = 2 * std::size_t(params_.rank) + touched::factors;
+  users_.reset(params_.rank);
+  items_.reset(params_.rank);
   for (const auto& r : batch) {
     auto u = to_model(side::user, r.user, users);
     auto i = to_model(side::item, r.item, items);
     ++model_.user_count()[u];
     ++model_.item_count()[i];
-    auto ru = users_.record(u, model_.user_bias(), model_.U());
-    auto ri = items_.record(i, model_.item_bias(), model_.P());
-    users_.records[ru + touched::count] += 1.0;
-    items_.records[ri + touched::count] += 1.0;
-    entries_.push_back({ru, ri, static_cast<double>(r.value)});
+    auto su = users_.slot(u, model_.user_bias(), model_.U());
+    auto si = items_.slot(i, model_.item_bias(), model_.P());
+    users_.count[su] += 1.0;
+    items_.count[si] += 1.0;
+    entries_.push_back({su, si, r.value});
   }
   // Keep a seed model's rated-items index consistent: new users get empty rows.
   auto& rated = model_.rated();
   if (!rated.empty() && model_.n_users() > users_before)
     rated.offsets.resize(std::size_t(model_.n_users()) + 1, rated.offsets.back());
 
+  if (params_.mode == update_mode::batch_gradient)
+    group_batch();
   run_passes();
   users_.write_back(model_.user_bias(), model_.U());
   items_.write_back(model_.item_bias(), model_.P());
   ++batches_;
   return {};
+}
+
+void streaming_trainer::group_batch() {
+  const auto n = entries_.size();
+  // Counting sort by user slot, then by item slot; each is stable, so a key's ratings keep
+  // their batch order (the order its sums must follow, see the file comment).
+  auto starts = [&](std::size_t slots, auto slot_of) {
+    at_.assign(slots + 1, 0);
+    for (const auto& en : entries_)
+      ++at_[slot_of(en) + 1];
+    for (std::size_t s = 0; s < slots; ++s)
+      at_[s + 1] += at_[s];
+  };
+  by_user_.resize(n);
+  pos_.resize(n);
+  starts(users_.keys.size(), [](const entry& en) { return en.u; });
+  for (std::size_t k = 0; k < n; ++k) {
+    auto at = at_[entries_[k].u]++;
+    by_user_[at] = entries_[k];
+    pos_[k] = at;
+  }
+  by_item_.resize(n);
+  starts(items_.keys.size(), [](const entry& en) { return en.i; });
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto& en = entries_[k];
+    by_item_[at_[en.i]++] = {en.i, en.u, pos_[k]};
+  }
+  errors_.resize(n);
 }
 
 void streaming_trainer::run_passes() {
@@ -174,43 +211,67 @@ void streaming_trainer::run_passes() {
 
 template <class Ops>
 void streaming_trainer::batch_gradient_pass(const Ops& ops) {
-  constexpr auto b = touched::bias, gb = touched::g_bias, x = touched::factors;
-  const auto g = x + std::size_t(params_.rank);  // offset of the factor sums
+  const std::size_t k = users_.rank, stride = users_.stride, n = entries_.size();
+  constexpr auto ahead = stream_kernel::prefetch_ahead;
   const double mu = model_.mu();
   const auto r = rates_of(params_);
-  // Errors and sums, all against the parameters at the start of the pass: the pass reads
-  // only parameters and writes only sums.
-  double* ur = users_.records.data();
-  double* ir = items_.records.data();
-  for (const auto& en : entries_) {
-    double* u = ur + en.u;
-    double* p = ir + en.i;
-    double e = ops.error_of(en.r, mu, u[b], p[b], u + x, p + x);
-    u[gb] += e;
-    p[gb] += e;
-    ops.accumulate(u + g, e, p + x);
-    ops.accumulate(p + g, e, u + x);
+  const double* up = users_.params.data();
+  const double* ip = items_.params.data();
+  double* us = users_.sums.data();
+  double* is = items_.sums.data();
+  double* err = errors_.data();
+  // All errors against the parameters at the start of the pass: the pass reads only
+  // parameters and writes only sums. By user: each user's row and sums stay in cache
+  // while its ratings (in batch order) add to its sums; the items' rows are prefetched.
+  for (std::size_t j = 0; j < n; ++j) {
+    if (j + ahead < n)
+      stream_kernel::prefetch(ip + by_user_[j + ahead].i * stride, k + 1);
+    const auto& en = by_user_[j];
+    const double* u = up + en.u * stride;
+    const double* p = ip + en.i * stride;
+    double e = ops.error_of(static_cast<double>(en.r), mu, u[k], p[k], u, p);
+    err[j] = e;
+    double* g = us + en.u * stride;
+    g[k] += e;
+    ops.accumulate(g, e, p);
+  }
+  // By item, each item's ratings in batch order: the item sums.
+  for (std::size_t j = 0; j < n; ++j) {
+    if (j + ahead < n)
+      stream_kernel::prefetch(up + by_item_[j + ahead].u * stride, k + 1);
+    const auto& en = by_item_[j];
+    double e = err[en.k];
+    double* g = is + en.i * stride;
+    g[k] += e;
+    ops.accumulate(g, e, up + en.u * stride);
   }
   // Each sum applied once; apply_step also clears the sums for the next pass.
   for (auto* t : {&users_, &items_}) {
-    double* end = t->records.data() + t->records.size();
-    for (double* rec = t->records.data(); rec != end; rec += t->stride)
-      ops.apply_step(rec[b], rec + x, rec[gb], rec + g, rec[touched::count], r);
+    double* x = t->params.data();
+    double* g = t->sums.data();
+    for (std::size_t s = 0; s < t->keys.size(); ++s, x += stride, g += stride)
+      ops.apply_step(x[k], x, g[k], g, t->count[s], r);
   }
 }
 
 template <class Ops>
 void streaming_trainer::sgd_pass(const Ops& ops) {
-  constexpr auto b = touched::bias, x = touched::factors;
+  const std::size_t k = users_.rank, stride = users_.stride, n = entries_.size();
+  constexpr auto ahead = stream_kernel::prefetch_ahead;
   const double mu = model_.mu();
   const auto r = rates_of(params_);
-  double* ur = users_.records.data();
-  double* ir = items_.records.data();
-  for (const auto& en : entries_) {
-    double* u = ur + en.u;
-    double* p = ir + en.i;
-    double e = ops.error_of(en.r, mu, u[b], p[b], u + x, p + x);
-    ops.sgd_step(e, u[b], p[b], u + x, p + x, r);
+  double* up = users_.params.data();
+  double* ip = items_.params.data();
+  for (std::size_t j = 0; j < n; ++j) {
+    if (j + ahead < n) {
+      stream_kernel::prefetch(up + entries_[j + ahead].u * stride, k + 1);
+      stream_kernel::prefetch(ip + entries_[j + ahead].i * stride, k + 1);
+    }
+    const auto& en = entries_[j];
+    double* u = up + en.u * stride;
+    double* p = ip + en.i * stride;
+    double e = ops.error_of(static_cast<double>(en.r), mu, u[k], p[k], u, p);
+    ops.sgd_step(e, u[k], p[k], u, p, r);
   }
 }
 

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -150,28 +151,53 @@ class streaming_trainer {
   std::uint64_t batches() const noexcept { return batches_; }
 
  private:
-  /// Dense working copies of the keys one side touches in the current batch: one record
-  /// per key, [bias, bias sum, count in batch, unused, factors (rank), factor sums
-  /// (rank)], so that a rating touches two contiguous records instead of eight arrays.
+  /// std::allocator with 64-byte (cache line) alignment, so that a row of `stride`
+  /// doubles starts a cache line and a prefetch of its lines covers it exactly.
+  template <class T>
+  struct line_allocator {
+    using value_type = T;
+    line_allocator() = default;
+    template <class U>
+    line_allocator(const line_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+      return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}));
+    }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t{64}); }
+    friend bool operator==(const line_allocator&, const line_allocator&) = default;
+  };
+  using lines = std::vector<double, line_allocator<double>>;
+
+  /// Dense working copies of the keys one side touches in the current batch, by slot (in
+  /// order of first appearance). Parameters and gradient sums are two tables of `stride`
+  /// doubles per key, each row [factors (rank), bias, padding]: a rating reads one compact
+  /// row of the other side, and a key's sums are contiguous.
   struct touched {
-    static constexpr std::size_t bias = 0, g_bias = 1, count = 2, factors = 4;
-    std::size_t stride = 0;        ///< doubles per record: 2 * rank + 4
+    std::size_t rank = 0;
+    std::size_t stride = 0;        ///< rank + 1 rounded up to a cache line (8 doubles)
     std::vector<index_t> slot_of;  ///< model index -> slot, id_map::npos if untouched
-    std::vector<index_t> keys;     ///< slot -> model index, in order of first appearance
-    std::vector<double> records;   ///< keys.size() records of `stride` doubles
-    /// Offset of key's record, copying the key's parameters in on first sight.
-    std::size_t record(index_t key, const std::vector<double>& model_bias,
-                       const factor_table& f);
-    /// Copies the parameters back into the model and forgets the keys.
+    std::vector<index_t> keys;     ///< slot -> model index
+    lines params, sums;            ///< keys.size() rows of `stride` doubles
+    std::vector<double> count;     ///< ratings of each slot's key in the batch
+    void reset(int rank);
+    /// Slot of key, copying the key's parameters in on first sight.
+    index_t slot(index_t key, const std::vector<double>& model_bias, const factor_table& f);
+    /// Copies the parameters back into the model and forgets the keys (keeps capacity).
     void write_back(std::vector<double>& model_bias, factor_table& f);
   };
-  /// One rating of the batch: the offsets of its user's and item's records.
+  /// One rating of the batch: its user's and item's slots and its value.
   struct entry {
-    std::size_t u, i;
-    double r;
+    index_t u, i;
+    float r;
+  };
+  /// One rating in item order: its item's and user's slots and its position in by_user_.
+  struct item_entry {
+    index_t i, u, k;
   };
 
   index_t to_model(side s, index_t table_index, const id_map& table_ids);
+  /// Orders the batch by user and by item (stable counting sorts: each key's ratings stay
+  /// in batch order) for the batch-gradient passes.
+  void group_batch();
   /// The batch's passes over the working records (the hot loop; one clone per ISA).
   RECFLOW_VECTOR_LOOP void run_passes();
   template <class Ops>
@@ -184,7 +210,13 @@ class streaming_trainer {
   std::uint64_t batches_ = 0;
   std::vector<index_t> user_xlate_, item_xlate_;  ///< table index -> model index (cache)
   touched users_, items_;
-  std::vector<entry> entries_;
+  // Working vectors of the current batch, kept across batches (no allocation per batch
+  // once they have grown).
+  std::vector<entry> entries_;         ///< batch order
+  std::vector<entry> by_user_;         ///< grouped by user slot, batch order within a user
+  std::vector<item_entry> by_item_;    ///< grouped by item slot, batch order within an item
+  std::vector<double> errors_;         ///< this pass's error of by_user_[k]
+  std::vector<index_t> at_, pos_;      ///< counting sort: group starts; by_user_ position
 };
 
 }  // namespace recflow
