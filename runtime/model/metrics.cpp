@@ -24,21 +24,7 @@ error_metrics metrics_of_errors(std::span<const double> errors) {
 
 error_metrics evaluate(const factor_model& model, std::span<const rating> test,
                        const id_map& users, const id_map& items) {
-  // Translate each table index to a model index once, then predict.
-  std::vector<index_t> user_to_model(users.size(), id_map::npos);
-  std::vector<index_t> item_to_model(items.size(), id_map::npos);
-  for (index_t u = 0; u < users.size(); ++u)
-    user_to_model[u] = model.users().find(users.external(u));
-  for (index_t i = 0; i < items.size(); ++i)
-    item_to_model[i] = model.items().find(items.external(i));
-  std::vector<double> errors(test.size());
-  for (std::size_t k = 0; k < test.size(); ++k) {
-    const auto& r = test[k];
-    auto u = r.user < user_to_model.size() ? user_to_model[r.user] : id_map::npos;
-    auto i = r.item < item_to_model.size() ? item_to_model[r.item] : id_map::npos;
-    errors[k] = model.predict(u, i) - r.value;
-  }
-  return metrics_of_errors(errors);
+  return validation_evaluator(test, users, items)(model);
 }
 
 validation_evaluator::validation_evaluator(std::span<const rating> test, const id_map& users,

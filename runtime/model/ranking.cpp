@@ -103,11 +103,7 @@ ranking_metrics evaluate_ranking(const factor_model& model, std::span<const rati
   for (const auto& ru : ranked_users) {
     if (!model.user_known(ru.model_user))
       continue;
-    auto row = model.U().row(ru.model_user);
-    queries.push_back({std::span<const double>(row.data(), std::size_t(model.rank())),
-                       model.mu() + model.user_bias()[ru.model_user],
-                       model.rated().empty() ? std::span<const index_t>()
-                                             : model.rated().of(ru.model_user)});
+    queries.push_back(user_query(model, ru.model_user, ro.exclude_rated));
   }
   auto lists = scan_top_n_many(model, queries, o.k, scan);
   std::optional<std::vector<scored_item>> unknown_list;

@@ -29,35 +29,28 @@ rated_items rated_in_model(const factor_model& m, std::span<const rating> rs,
   return rated_items::build(mapped, m.n_users());
 }
 
+top_n_query user_query(const factor_model& m, index_t u, bool exclude_rated) {
+  auto row = m.U().row(u);
+  return {std::span<const double>(row.data(), std::size_t(m.rank())),
+          m.mu() + m.user_bias()[u],
+          exclude_rated ? m.rated().of(u) : std::span<const index_t>()};  // sorted
+}
+
 std::vector<scored_item> recommend(const factor_model& m, index_t u,
                                    const recommend_options& opts) {
   if (m.user_known(u)) {
     // One matrix-vector product and a bounded heap (top_n.hpp), as the server answers.
-    std::span<const index_t> excluded;
-    if (opts.exclude_rated && !m.rated().empty())
-      excluded = m.rated().of(u);  // sorted
-    auto row = m.U().row(u);
-    return scan_top_n(m, std::span<const double>(row.data(), std::size_t(m.rank())),
-                      m.mu() + m.user_bias()[u], excluded, opts.n, opts.candidates, opts.scan);
+    auto q = user_query(m, u, opts.exclude_rated);
+    return scan_top_n(m, q.x, q.base, q.excluded, opts.n, opts.candidates, opts.scan);
   }
   // An unknown user: the items ranked by mu + b_i.
   std::vector<scored_item> all;
-  auto consider = [&](index_t i) {
+  if (opts.candidates.empty())
+    all.reserve(m.n_items());
+  for_each_candidate(m, opts.candidates, [&](index_t i) {
     if (m.item_known(i))
       all.push_back({i, m.items().external(i), m.mu() + m.item_bias()[i]});
-  };
-  if (opts.candidates.empty()) {
-    all.reserve(m.n_items());
-    for (index_t i = 0; i < m.n_items(); ++i)
-      consider(i);
-  } else {
-    std::vector<index_t> unique(opts.candidates.begin(), opts.candidates.end());
-    std::sort(unique.begin(), unique.end());
-    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
-    for (auto i : unique)
-      if (i < m.n_items())
-        consider(i);
-  }
+  });
   auto better = [](const scored_item& a, const scored_item& b) {
     return a.score > b.score || (a.score == b.score && a.item < b.item);
   };

@@ -10,6 +10,7 @@
 namespace recflow {
 
 struct item_scan_table;
+struct top_n_query;
 
 /// One recommended item: dense index, external id and predicted rating.
 struct scored_item {
@@ -34,6 +35,10 @@ struct recommend_options {
 /// holds (say, from a seed model); ids the model lacks are left out.
 rated_items rated_in_model(const factor_model& m, std::span<const rating> rs,
                            const id_map& users, const id_map& items);
+
+/// The top-N query of known dense user `u` (top_n.hpp): its row, mu + b_u, and with
+/// `exclude_rated` the items model.rated() lists for it. What recommend() scans with.
+top_n_query user_query(const factor_model& m, index_t u, bool exclude_rated);
 
 /// The `n` known items with the highest predicted rating for dense user `u`, best first
 /// (ties by lower item index). For an unknown user (never trained on, or out of range)

@@ -68,6 +68,8 @@ std::vector<std::vector<scored_item>> scan_top_n_many(const factor_model& m,
                                                       std::span<const top_n_query> queries,
                                                       std::size_t n, const item_scan_table& fast) {
   std::vector<std::vector<scored_item>> out(queries.size());
+  if (n == 0)
+    return out;
   if (!fast.fits(m) || m.n_items() == 0) {
     for (std::size_t q = 0; q < queries.size(); ++q)
       out[q] = scan_top_n(m, queries[q].x, queries[q].base, queries[q].excluded, n);
@@ -88,9 +90,7 @@ std::vector<std::vector<scored_item>> scan_top_n_many(const factor_model& m,
     dots.noalias() = P * X.leftCols(std::ptrdiff_t(size));
     for (std::size_t q = 0; q < size; ++q) {
       const auto& query = queries[at + q];
-      auto bound = n == 0 ? 0.0 : float_bound(fast, query.x);
-      if (n == 0)
-        continue;
+      auto bound = float_bound(fast, query.x);
       out[at + q] = bound < 1e20 ? pick_from_float(m, query.x, query.base, query.excluded, n, fast,
                                                    dots.col(std::ptrdiff_t(q)).data(), bound)
                                  : scan_top_n(m, query.x, query.base, query.excluded, n);
