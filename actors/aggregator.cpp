@@ -1,4 +1,4 @@
-#include "actors/aggregator.hpp"
+#include "recflow/actors/aggregator.hpp"
 
 #include <algorithm>
 

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "actors/factor_owner.hpp"
-#include "model/streaming.hpp"
+#include "recflow/actors/factor_owner.hpp"
+#include "recflow/model/streaming.hpp"
 
 namespace recflow {
 

@@ -1,11 +1,11 @@
-#include "actors/als_block.hpp"
+#include "recflow/actors/als_block.hpp"
 
 #include <algorithm>
 #include <cassert>
 #include <numeric>
 #include <string>
 
-#include "graph/als_wire.hpp"
+#include "recflow/graph/als_wire.hpp"
 
 namespace recflow {
 

@@ -15,11 +15,11 @@
 #include <span>
 #include <vector>
 
-#include "graph/als_layout.hpp"
-#include "model/als.hpp"
-#include "model/als_blocks.hpp"
-#include "model/als_solver.hpp"
-#include "model/model.hpp"
+#include "recflow/graph/als_layout.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/als_blocks.hpp"
+#include "recflow/model/als_solver.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

@@ -1,11 +1,11 @@
-#include "actors/als_block_actor.hpp"
+#include "recflow/actors/als_block_actor.hpp"
 
 #include <chrono>
 #include <optional>
 
-#include "actors/cluster_messages.hpp"
-#include "actors/messages.hpp"
-#include "graph/als_wire.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/graph/als_wire.hpp"
 
 namespace recflow {
 

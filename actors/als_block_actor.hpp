@@ -11,7 +11,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/als_block.hpp"
+#include "recflow/actors/als_block.hpp"
 
 namespace recflow {
 

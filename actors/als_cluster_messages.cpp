@@ -1,4 +1,4 @@
-#include "actors/als_cluster_messages.hpp"
+#include "recflow/actors/als_cluster_messages.hpp"
 
 namespace recflow {
 

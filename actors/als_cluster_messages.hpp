@@ -8,9 +8,9 @@
 
 #include <caf/all.hpp>
 
-#include "actors/als_block_actor.hpp"
-#include "actors/cluster_messages.hpp"
-#include "model/als.hpp"
+#include "recflow/actors/als_block_actor.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/model/als.hpp"
 
 namespace recflow {
 

@@ -1,6 +1,6 @@
-#include "actors/cluster_messages.hpp"
+#include "recflow/actors/cluster_messages.hpp"
 
-#include "actors/als_cluster_messages.hpp"
+#include "recflow/actors/als_cluster_messages.hpp"
 
 #include <caf/io/all.hpp>
 

@@ -10,8 +10,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/messages.hpp"
-#include "model/streaming.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/model/streaming.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "actors/factor_owner.hpp"
+#include "recflow/actors/factor_owner.hpp"
 
 #include <algorithm>
 

@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "actors/messages.hpp"
-#include "model/error.hpp"
-#include "model/id_map.hpp"
-#include "model/model.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/id_map.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

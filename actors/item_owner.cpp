@@ -1,9 +1,9 @@
-#include "actors/item_owner.hpp"
+#include "recflow/actors/item_owner.hpp"
 
 #include <chrono>
 #include <deque>
 
-#include "actors/cluster_messages.hpp"
+#include "recflow/actors/cluster_messages.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "actors/join.hpp"
+#include "recflow/actors/join.hpp"
 
 namespace recflow {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/id_map.hpp"
+#include "recflow/model/id_map.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "actors/messages.hpp"
+#include "recflow/actors/messages.hpp"
 
 namespace recflow {
 

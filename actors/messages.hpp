@@ -10,8 +10,8 @@
 
 #include <caf/all.hpp>
 
-#include "graph/batch.hpp"
-#include "graph/routes.hpp"
+#include "recflow/graph/batch.hpp"
+#include "recflow/graph/routes.hpp"
 
 namespace recflow {
 

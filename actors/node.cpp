@@ -1,4 +1,4 @@
-#include "actors/node.hpp"
+#include "recflow/actors/node.hpp"
 
 #include <caf/io/all.hpp>
 
@@ -7,12 +7,12 @@
 #include <set>
 #include <vector>
 
-#include "actors/als_cluster_messages.hpp"
-#include "actors/cluster_messages.hpp"
-#include "actors/item_owner.hpp"
-#include "actors/user_owner.hpp"
-#include "graph/als_wire.hpp"
-#include "graph/wire.hpp"
+#include "recflow/actors/als_cluster_messages.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/item_owner.hpp"
+#include "recflow/actors/user_owner.hpp"
+#include "recflow/graph/als_wire.hpp"
+#include "recflow/graph/wire.hpp"
 
 namespace recflow {
 

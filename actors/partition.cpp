@@ -1,4 +1,4 @@
-#include "actors/partition.hpp"
+#include "recflow/actors/partition.hpp"
 
 namespace recflow {
 

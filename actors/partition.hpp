@@ -8,8 +8,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/messages.hpp"
-#include "graph/partitioner.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/graph/partitioner.hpp"
 
 namespace recflow {
 

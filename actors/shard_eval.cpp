@@ -1,8 +1,8 @@
-#include "actors/shard_eval.hpp"
+#include "recflow/actors/shard_eval.hpp"
 
 #include <algorithm>
 
-#include "model/model.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

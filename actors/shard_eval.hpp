@@ -10,9 +10,9 @@
 #include <span>
 #include <vector>
 
-#include "actors/factor_owner.hpp"
-#include "graph/partitioner.hpp"
-#include "model/ratings.hpp"
+#include "recflow/actors/factor_owner.hpp"
+#include "recflow/graph/partitioner.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

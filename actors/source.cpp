@@ -1,4 +1,4 @@
-#include "actors/source.hpp"
+#include "recflow/actors/source.hpp"
 
 #include <exception>
 

@@ -9,8 +9,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/messages.hpp"
-#include "graph/source.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/graph/source.hpp"
 
 namespace recflow {
 

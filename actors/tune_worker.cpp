@@ -1,4 +1,4 @@
-#include "actors/tune_worker.hpp"
+#include "recflow/actors/tune_worker.hpp"
 
 namespace recflow {
 

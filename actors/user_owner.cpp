@@ -1,10 +1,10 @@
-#include "actors/user_owner.hpp"
+#include "recflow/actors/user_owner.hpp"
 
 #include <chrono>
 #include <deque>
 
-#include "actors/cluster_messages.hpp"
-#include "actors/shard_eval.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/shard_eval.hpp"
 
 namespace recflow {
 

@@ -9,12 +9,12 @@
 
 #include <caf/all.hpp>
 
-#include "actors/aggregator.hpp"
-#include "actors/factor_owner.hpp"
-#include "actors/join.hpp"
-#include "actors/messages.hpp"
-#include "graph/wire.hpp"
-#include "model/streaming.hpp"
+#include "recflow/actors/aggregator.hpp"
+#include "recflow/actors/factor_owner.hpp"
+#include "recflow/actors/join.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/graph/wire.hpp"
+#include "recflow/model/streaming.hpp"
 
 namespace recflow {
 

@@ -1,8 +1,8 @@
-#include "actors/wire_partition.hpp"
+#include "recflow/actors/wire_partition.hpp"
 
-#include "actors/cluster_messages.hpp"
-#include "actors/partition.hpp"
-#include "graph/wire.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/partition.hpp"
+#include "recflow/graph/wire.hpp"
 
 namespace recflow {
 

@@ -7,7 +7,7 @@
 
 #include <caf/all.hpp>
 
-#include "graph/partitioner.hpp"
+#include "recflow/graph/partitioner.hpp"
 
 namespace recflow {
 

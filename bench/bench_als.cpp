@@ -11,9 +11,9 @@
 #include <fmt/core.h>
 
 #include "../tests/test_util.hpp"
-#include "data/ingest.hpp"
-#include "model/als.hpp"
-#include "model/als_solver.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/als_solver.hpp"
 
 using namespace recflow;
 

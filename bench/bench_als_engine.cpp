@@ -30,11 +30,11 @@
 #include <fmt/core.h>
 
 #include "../tests/test_util.hpp"
-#include "data/ingest.hpp"
-#include "engine/als_engine.hpp"
-#include "model/als.hpp"
-#include "model/als_blocks.hpp"
-#include "model/als_solver.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/engine/als_engine.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/als_blocks.hpp"
+#include "recflow/model/als_solver.hpp"
 
 using namespace recflow;
 

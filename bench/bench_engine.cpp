@@ -15,8 +15,8 @@
 #include <fmt/core.h>
 
 #include "bench/rusage.hpp"
-#include "engine/local_engine.hpp"
-#include "model/streaming.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/model/streaming.hpp"
 
 using namespace recflow;
 using recflow::bench::peak_rss_mb;

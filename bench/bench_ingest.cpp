@@ -29,8 +29,8 @@
 #include <fmt/core.h>
 
 #include "bench/ratings_file.hpp"
-#include "data/ingest.hpp"
-#include "data/rating_reader.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/data/rating_reader.hpp"
 
 namespace fs = std::filesystem;
 using namespace recflow;

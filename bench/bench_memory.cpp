@@ -24,9 +24,9 @@
 #include <fmt/core.h>
 
 #include "bench/ratings_file.hpp"
-#include "data/ingest.hpp"
+#include "recflow/data/ingest.hpp"
 #include "bench/rusage.hpp"
-#include "engine/local_engine.hpp"
+#include "recflow/engine/local_engine.hpp"
 
 using namespace recflow;
 using recflow::bench::peak_rss_mb;

@@ -27,11 +27,11 @@
 
 #include <fmt/core.h>
 
-#include "data/ingest.hpp"
-#include "engine/als_engine.hpp"
-#include "engine/cluster_als.hpp"
-#include "engine/cluster_engine.hpp"
-#include "engine/local_engine.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/engine/als_engine.hpp"
+#include "recflow/engine/cluster_als.hpp"
+#include "recflow/engine/cluster_engine.hpp"
+#include "recflow/engine/local_engine.hpp"
 
 using namespace recflow;
 using clock_type = std::chrono::steady_clock;

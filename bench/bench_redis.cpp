@@ -22,8 +22,8 @@
 
 #include <fmt/core.h>
 
-#include "engine/source_stream.hpp"
-#include "sources/redis_source.hpp"
+#include "recflow/engine/source_stream.hpp"
+#include "recflow/sources/redis_source.hpp"
 
 using namespace recflow;
 using clock_type = std::chrono::steady_clock;

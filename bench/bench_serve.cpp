@@ -24,13 +24,13 @@
 #include <boost/beast/http.hpp>
 #include <fmt/core.h>
 
-#include "data/ingest.hpp"
-#include "engine/run_stream.hpp"
-#include "engine/thread_priority.hpp"
-#include "model/split.hpp"
-#include "serve/http_server.hpp"
-#include "serve/service.hpp"
-#include "serve/stream_link.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/engine/run_stream.hpp"
+#include "recflow/engine/thread_priority.hpp"
+#include "recflow/model/split.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/service.hpp"
+#include "recflow/serve/stream_link.hpp"
 
 using namespace recflow;
 using clock_type = std::chrono::steady_clock;

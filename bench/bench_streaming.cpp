@@ -29,7 +29,7 @@
 
 #include <fmt/core.h>
 
-#include "model/streaming.hpp"
+#include "recflow/model/streaming.hpp"
 
 using namespace recflow;
 

@@ -23,13 +23,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "data/ingest.hpp"
-#include "engine/local_engine.hpp"
-#include "graph/graph.hpp"
-#include "model/split.hpp"
-#include "serve/http_server.hpp"
-#include "serve/service.hpp"
-#include "serve/stream_link.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/graph/graph.hpp"
+#include "recflow/model/split.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/service.hpp"
+#include "recflow/serve/stream_link.hpp"
 
 namespace recflow::soak {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <optional>
 
-#include "engine/local_engine.hpp"
+#include "recflow/engine/local_engine.hpp"
 
 using namespace recflow;
 

@@ -12,8 +12,8 @@
 #include <optional>
 #include <vector>
 
-#include "graph/source.hpp"
-#include "model/model.hpp"
+#include "recflow/graph/source.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow::test {
 

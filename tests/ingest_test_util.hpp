@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "data/rating_reader.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/data/rating_reader.hpp"
 
 namespace recflow::ingest_test {
 

@@ -10,8 +10,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/cluster_messages.hpp"
-#include "actors/messages.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/messages.hpp"
 
 namespace recflow::test {
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <thread>
 
-#include "sources/redis_client.hpp"
+#include "recflow/sources/redis_client.hpp"
 
 namespace recflow::test {
 

@@ -2,12 +2,12 @@
 
 #include <stdexcept>
 
-#include "actors/item_owner.hpp"
-#include "actors/partition.hpp"
-#include "actors/source.hpp"
-#include "actors/user_owner.hpp"
-#include "engine/snapshot.hpp"
-#include "model/streaming.hpp"
+#include "recflow/actors/item_owner.hpp"
+#include "recflow/actors/partition.hpp"
+#include "recflow/actors/source.hpp"
+#include "recflow/actors/user_owner.hpp"
+#include "recflow/engine/snapshot.hpp"
+#include "recflow/model/streaming.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;

@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "actors/als_block.hpp"
-#include "engine/als_engine.hpp"
-#include "graph/als_wire.hpp"
+#include "recflow/actors/als_block.hpp"
+#include "recflow/engine/als_engine.hpp"
+#include "recflow/graph/als_wire.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "model/als.hpp"
-#include "model/als_blocks.hpp"
-#include "model/als_solver.hpp"
-#include "model/metrics.hpp"
-#include "model/split.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/als_blocks.hpp"
+#include "recflow/model/als_solver.hpp"
+#include "recflow/model/metrics.hpp"
+#include "recflow/model/split.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;

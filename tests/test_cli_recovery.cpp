@@ -12,7 +12,7 @@
 
 #include "cli_test_util.hpp"
 #include "engine_test_util.hpp"
-#include "model/model_io.hpp"
+#include "recflow/model/model_io.hpp"
 #include "node_process.hpp"
 #include "test_util.hpp"
 

@@ -5,16 +5,16 @@
 #include <map>
 #include <string>
 
-#include "engine/als_engine.hpp"
-#include "engine/run_stream.hpp"
+#include "recflow/engine/als_engine.hpp"
+#include "recflow/engine/run_stream.hpp"
 #include "cli/stream_sources.hpp"
-#include "serve/http_server.hpp"
-#include "serve/service.hpp"
-#include "model/als.hpp"
-#include "model/ranking.hpp"
-#include "model/stream_eval.hpp"
-#include "model/streaming.hpp"
-#include "model/tune.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/service.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/ranking.hpp"
+#include "recflow/model/stream_eval.hpp"
+#include "recflow/model/streaming.hpp"
+#include "recflow/model/tune.hpp"
 
 namespace {
 

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "data/ingest.hpp"
-#include "engine/local_engine.hpp"
-#include "engine/run_stream.hpp"
-#include "model/streaming.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/engine/run_stream.hpp"
+#include "recflow/model/streaming.hpp"
 #include "engine_test_util.hpp"
 #include "test_util.hpp"
 

@@ -5,12 +5,12 @@
 #include <set>
 #include <utility>
 
-#include "actors/als_block.hpp"
-#include "data/ingest.hpp"
-#include "engine/als_engine.hpp"
-#include "model/als.hpp"
-#include "model/als_blocks.hpp"
-#include "model/als_solver.hpp"
+#include "recflow/actors/als_block.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/engine/als_engine.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/als_blocks.hpp"
+#include "recflow/model/als_solver.hpp"
 #include "engine_test_util.hpp"
 #include "test_util.hpp"
 

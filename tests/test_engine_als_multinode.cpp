@@ -10,12 +10,12 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/als_cluster_messages.hpp"
-#include "actors/cluster_messages.hpp"
-#include "data/ingest.hpp"
-#include "engine/cluster_als.hpp"
-#include "graph/als_wire.hpp"
-#include "model/als.hpp"
+#include "recflow/actors/als_cluster_messages.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/engine/cluster_als.hpp"
+#include "recflow/graph/als_wire.hpp"
+#include "recflow/model/als.hpp"
 #include "engine_test_util.hpp"
 #include "node_client.hpp"
 #include "node_process.hpp"

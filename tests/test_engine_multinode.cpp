@@ -15,10 +15,10 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/cluster_messages.hpp"
-#include "engine/cluster_engine.hpp"
-#include "engine/local_engine.hpp"
-#include "graph/wire.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/engine/cluster_engine.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/graph/wire.hpp"
 #include "node_client.hpp"
 #include "node_process.hpp"
 #include "engine_test_util.hpp"

@@ -2,9 +2,9 @@
 // simulation's counts and with its message sizes.
 #include <catch2/catch.hpp>
 
-#include "engine/partition_measure.hpp"
-#include "graph/partition_plan.hpp"
-#include "model/power_law.hpp"
+#include "recflow/engine/partition_measure.hpp"
+#include "recflow/graph/partition_plan.hpp"
+#include "recflow/model/power_law.hpp"
 
 using namespace recflow;
 

@@ -20,10 +20,10 @@
 #include <unistd.h>
 #endif
 
-#include "engine/local_engine.hpp"
-#include "engine/thread_priority.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/engine/thread_priority.hpp"
 #include "engine_test_util.hpp"
-#include "graph/graph.hpp"
+#include "recflow/graph/graph.hpp"
 
 using namespace recflow;
 

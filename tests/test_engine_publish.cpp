@@ -6,9 +6,9 @@
 #include <map>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "engine/local_engine.hpp"
-#include "model/streaming.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/model/streaming.hpp"
 #include "engine_test_util.hpp"
 #include "test_util.hpp"
 

@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/cluster_engine.hpp"
-#include "engine/local_engine.hpp"
+#include "recflow/engine/cluster_engine.hpp"
+#include "recflow/engine/local_engine.hpp"
 #include "engine_test_util.hpp"
 #include "node_process.hpp"
 #include "test_util.hpp"

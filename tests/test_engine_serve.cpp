@@ -9,13 +9,13 @@
 #include <thread>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "engine/run_stream.hpp"
-#include "model/recommend.hpp"
-#include "model/split.hpp"
-#include "serve/http_server.hpp"
-#include "serve/service.hpp"
-#include "serve/stream_link.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/engine/run_stream.hpp"
+#include "recflow/model/recommend.hpp"
+#include "recflow/model/split.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/service.hpp"
+#include "recflow/serve/stream_link.hpp"
 #include "tests/serve_test_util.hpp"
 #include "tests/test_util.hpp"
 

@@ -4,7 +4,7 @@
 
 #include "cli_test_util.hpp"
 #include "engine_test_util.hpp"
-#include "engine/source_stream.hpp"
+#include "recflow/engine/source_stream.hpp"
 
 using namespace recflow;
 using recflow::test::planted_batches;

@@ -5,8 +5,8 @@
 #include <atomic>
 #include <vector>
 
-#include "engine/tune_pool.hpp"
-#include "model/tune_problem.hpp"
+#include "recflow/engine/tune_pool.hpp"
+#include "recflow/model/tune_problem.hpp"
 #include "tests/test_util.hpp"
 
 using namespace recflow;

@@ -10,15 +10,15 @@
 #include <set>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "model/cold_start.hpp"
-#include "model/fold_in.hpp"
-#include "model/metrics.hpp"
-#include "model/ranking.hpp"
-#include "model/similar.hpp"
-#include "model/split.hpp"
-#include "model/streaming.hpp"
-#include "model/top_n.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/model/cold_start.hpp"
+#include "recflow/model/fold_in.hpp"
+#include "recflow/model/metrics.hpp"
+#include "recflow/model/ranking.hpp"
+#include "recflow/model/similar.hpp"
+#include "recflow/model/split.hpp"
+#include "recflow/model/streaming.hpp"
+#include "recflow/model/top_n.hpp"
 #include "tests/test_util.hpp"
 
 using namespace recflow;

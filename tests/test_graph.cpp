@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "graph/graph.hpp"
+#include "recflow/graph/graph.hpp"
 #include "ingest_test_util.hpp"
 #include "test_util.hpp"
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "data/rating_reader.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/data/rating_reader.hpp"
 #include "ingest_test_util.hpp"
 #include "test_util.hpp"
 

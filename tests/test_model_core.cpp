@@ -3,9 +3,9 @@
 #include <cmath>
 #include <vector>
 
-#include "model/metrics.hpp"
-#include "model/model.hpp"
-#include "model/split.hpp"
+#include "recflow/model/metrics.hpp"
+#include "recflow/model/model.hpp"
+#include "recflow/model/split.hpp"
 
 using namespace recflow;
 

@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string>
 
-#include "model/model_io.hpp"
+#include "recflow/model/model_io.hpp"
 
 using namespace recflow;
 namespace fs = std::filesystem;

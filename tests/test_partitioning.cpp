@@ -5,8 +5,8 @@
 #include <map>
 #include <set>
 
-#include "graph/partition_plan.hpp"
-#include "model/power_law.hpp"
+#include "recflow/graph/partition_plan.hpp"
+#include "recflow/model/power_law.hpp"
 
 using namespace recflow;
 

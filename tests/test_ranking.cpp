@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/ranking.hpp"
+#include "recflow/model/ranking.hpp"
 
 using namespace recflow;
 

@@ -8,10 +8,10 @@
 #include <thread>
 #include <vector>
 
-#include "model/model_io.hpp"
-#include "serve/http_server.hpp"
-#include "serve/request.hpp"
-#include "serve/service.hpp"
+#include "recflow/model/model_io.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/request.hpp"
+#include "recflow/serve/service.hpp"
 #include "tests/cli_test_util.hpp"
 #include "tests/serve_test_util.hpp"
 #include "tests/test_util.hpp"

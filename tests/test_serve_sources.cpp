@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/model_io.hpp"
+#include "recflow/model/model_io.hpp"
 #include "tests/cli_test_util.hpp"
 #include "tests/socket_test_util.hpp"
 #include "tests/serve_test_util.hpp"

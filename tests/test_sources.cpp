@@ -11,13 +11,13 @@
 
 #include "cli_test_util.hpp"
 #include "socket_test_util.hpp"
-#include "graph/source_resume.hpp"
-#include "model/checkpoint.hpp"
+#include "recflow/graph/source_resume.hpp"
+#include "recflow/model/checkpoint.hpp"
 #include "redis_test_util.hpp"
-#include "sources/record_parse.hpp"
-#include "sources/redis_source.hpp"
-#include "sources/replay_source.hpp"
-#include "sources/socket_source.hpp"
+#include "recflow/sources/record_parse.hpp"
+#include "recflow/sources/redis_source.hpp"
+#include "recflow/sources/replay_source.hpp"
+#include "recflow/sources/socket_source.hpp"
 
 using namespace recflow;
 using recflow::test::scratch_dir;

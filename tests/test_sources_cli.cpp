@@ -16,12 +16,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_test_util.hpp"
-#include "data/ingest.hpp"
-#include "model/checkpoint.hpp"
-#include "model/model_io.hpp"
-#include "model/split.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/model/checkpoint.hpp"
+#include "recflow/model/model_io.hpp"
+#include "recflow/model/split.hpp"
 #include "redis_test_util.hpp"
-#include "sources/redis_source.hpp"
+#include "recflow/sources/redis_source.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;

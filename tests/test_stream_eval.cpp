@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "model/split.hpp"
-#include "model/stream_eval.hpp"
-#include "model/streaming.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/model/split.hpp"
+#include "recflow/model/stream_eval.hpp"
+#include "recflow/model/streaming.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;

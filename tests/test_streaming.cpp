@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "model/split.hpp"
-#include "model/streaming.hpp"
+#include "recflow/model/split.hpp"
+#include "recflow/model/streaming.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;

@@ -9,9 +9,9 @@
 #include <span>
 #include <vector>
 
-#include "model/recommend.hpp"
-#include "model/similar.hpp"
-#include "model/top_n.hpp"
+#include "recflow/model/recommend.hpp"
+#include "recflow/model/similar.hpp"
+#include "recflow/model/top_n.hpp"
 #include "tests/test_util.hpp"
 
 using namespace recflow;

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <set>
 
-#include "model/tune.hpp"
-#include "model/tune_problem.hpp"
-#include "model/tune_space.hpp"
+#include "recflow/model/tune.hpp"
+#include "recflow/model/tune_problem.hpp"
+#include "recflow/model/tune_space.hpp"
 #include "tests/test_util.hpp"
 
 using namespace recflow;

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "model/model.hpp"
-#include "model/ratings.hpp"
+#include "recflow/model/model.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow::test {
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <limits>
 
-#include "graph/wire.hpp"
+#include "recflow/graph/wire.hpp"
 
 using namespace recflow;
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "model/error.hpp"
+#include "recflow/model/error.hpp"
 
 namespace recflow::cli {
 

@@ -12,13 +12,13 @@
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
-#include "engine/als_engine.hpp"
-#include "engine/cluster_als.hpp"
-#include "model/als.hpp"
-#include "model/metrics.hpp"
-#include "model/model_io.hpp"
-#include "model/ranking.hpp"
-#include "model/split.hpp"
+#include "recflow/engine/als_engine.hpp"
+#include "recflow/engine/cluster_als.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/metrics.hpp"
+#include "recflow/model/model_io.hpp"
+#include "recflow/model/ranking.hpp"
+#include "recflow/model/split.hpp"
 
 namespace recflow::cli {
 

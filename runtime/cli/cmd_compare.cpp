@@ -18,12 +18,12 @@
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
-#include "model/als.hpp"
-#include "model/metrics.hpp"
-#include "model/ranking.hpp"
-#include "model/recommend.hpp"
-#include "model/stream_eval.hpp"
-#include "model/streaming.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/metrics.hpp"
+#include "recflow/model/ranking.hpp"
+#include "recflow/model/recommend.hpp"
+#include "recflow/model/stream_eval.hpp"
+#include "recflow/model/streaming.hpp"
 
 namespace recflow::cli {
 

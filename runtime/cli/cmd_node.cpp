@@ -11,12 +11,12 @@
 #include <caf/io/all.hpp>
 #include <fmt/format.h>
 
-#include "actors/cluster_messages.hpp"
-#include "actors/messages.hpp"
-#include "actors/node.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/actors/node.hpp"
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
-#include "engine/cluster_engine.hpp"
+#include "recflow/engine/cluster_engine.hpp"
 
 namespace recflow::cli {
 

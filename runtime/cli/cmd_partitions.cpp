@@ -16,9 +16,9 @@
 #include "cli/output.hpp"
 #include "cli/partition_report.hpp"
 #include "cli/partitions_measure.hpp"
-#include "data/ingest.hpp"
-#include "graph/partition_plan.hpp"
-#include "model/power_law.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/graph/partition_plan.hpp"
+#include "recflow/model/power_law.hpp"
 
 namespace recflow::cli {
 

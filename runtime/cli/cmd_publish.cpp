@@ -9,10 +9,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
-#include "data/ingest.hpp"
-#include "graph/batch.hpp"
-#include "sources/redis_source.hpp"
-#include "sources/socket_source.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/graph/batch.hpp"
+#include "recflow/sources/redis_source.hpp"
+#include "recflow/sources/socket_source.hpp"
 
 namespace recflow::cli {
 

@@ -7,8 +7,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
-#include "model/model_io.hpp"
-#include "model/recommend.hpp"
+#include "recflow/model/model_io.hpp"
+#include "recflow/model/recommend.hpp"
 
 namespace recflow::cli {
 

@@ -8,10 +8,10 @@
 #include "cli/output.hpp"
 #include "cli/serve_options.hpp"
 #include "cli/stop_signals.hpp"
-#include "model/model_io.hpp"
-#include "serve/http_server.hpp"
-#include "serve/request.hpp"
-#include "serve/service.hpp"
+#include "recflow/model/model_io.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/request.hpp"
+#include "recflow/serve/service.hpp"
 
 namespace recflow::cli {
 

@@ -18,14 +18,14 @@
 #include "cli/stream_sources.hpp"
 #include "cli/stream_lines.hpp"
 #include "cli/stream_serving.hpp"
-#include "model/metrics.hpp"
-#include "model/model_io.hpp"
-#include "model/ranking.hpp"
-#include "model/recommend.hpp"
-#include "engine/run_stream.hpp"
-#include "engine/thread_priority.hpp"
-#include "model/stream_eval.hpp"
-#include "model/streaming.hpp"
+#include "recflow/model/metrics.hpp"
+#include "recflow/model/model_io.hpp"
+#include "recflow/model/ranking.hpp"
+#include "recflow/model/recommend.hpp"
+#include "recflow/engine/run_stream.hpp"
+#include "recflow/engine/thread_priority.hpp"
+#include "recflow/model/stream_eval.hpp"
+#include "recflow/model/streaming.hpp"
 
 namespace recflow::cli {
 

@@ -17,9 +17,9 @@
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
 #include "cli/tune_output.hpp"
-#include "engine/tune_pool.hpp"
-#include "model/tune.hpp"
-#include "model/tune_problem.hpp"
+#include "recflow/engine/tune_pool.hpp"
+#include "recflow/model/tune.hpp"
+#include "recflow/model/tune_problem.hpp"
 
 namespace recflow::cli {
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "model/split.hpp"
+#include "recflow/model/split.hpp"
 
 namespace recflow::cli {
 

@@ -6,9 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "data/ingest.hpp"
-#include "model/error.hpp"
-#include "model/ratings.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow::cli {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/cluster_engine.hpp"
+#include "recflow/engine/cluster_engine.hpp"
 
 namespace recflow::cli {
 

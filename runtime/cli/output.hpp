@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/error.hpp"
+#include "recflow/model/error.hpp"
 
 namespace recflow::cli {
 

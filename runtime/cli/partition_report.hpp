@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/error.hpp"
-#include "model/partition_cost.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/partition_cost.hpp"
 
 namespace recflow::cli {
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "graph/partition_plan.hpp"
+#include "recflow/graph/partition_plan.hpp"
 
 namespace recflow::cli {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/partition_measure.hpp"
-#include "model/ratings.hpp"
+#include "recflow/engine/partition_measure.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow::cli {
 

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "model/ranking.hpp"
+#include "recflow/model/ranking.hpp"
 
 namespace recflow::cli {
 

@@ -3,9 +3,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "serve/http_server.hpp"
-#include "serve/request.hpp"
-#include "serve/service.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/request.hpp"
+#include "recflow/serve/service.hpp"
 
 namespace recflow::cli {
 

@@ -7,7 +7,7 @@
 
 #include <fmt/core.h>
 
-#include "model/stream_eval.hpp"
+#include "recflow/model/stream_eval.hpp"
 
 namespace recflow::cli {
 

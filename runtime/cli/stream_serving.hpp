@@ -13,11 +13,11 @@
 
 #include "cli/serve_options.hpp"
 #include "cli/stop_signals.hpp"
-#include "engine/run_stream.hpp"
-#include "engine/source_stream.hpp"
-#include "serve/http_server.hpp"
-#include "serve/service.hpp"
-#include "serve/stream_link.hpp"
+#include "recflow/engine/run_stream.hpp"
+#include "recflow/engine/source_stream.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/service.hpp"
+#include "recflow/serve/stream_link.hpp"
 
 namespace recflow::cli {
 

@@ -9,9 +9,9 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/data_options.hpp"
-#include "engine/run_stream.hpp"
-#include "model/stream_eval.hpp"
-#include "model/streaming.hpp"
+#include "recflow/engine/run_stream.hpp"
+#include "recflow/model/stream_eval.hpp"
+#include "recflow/model/streaming.hpp"
 
 namespace recflow::cli {
 

@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/error.hpp"
-#include "model/tune.hpp"
-#include "model/tune_problem.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/tune.hpp"
+#include "recflow/model/tune_problem.hpp"
 
 namespace recflow::cli {
 

@@ -5,7 +5,7 @@
 #include <limits>
 #include <map>
 
-#include "data/line_parser.hpp"
+#include "recflow/data/line_parser.hpp"
 
 namespace recflow::detail {
 

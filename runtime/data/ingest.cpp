@@ -1,5 +1,5 @@
 // Whole-file ingest: map the file, resolve its layout, run the line parser once over it.
-#include "data/ingest.hpp"
+#include "recflow/data/ingest.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <system_error>
 
-#include "data/line_parser.hpp"
+#include "recflow/data/line_parser.hpp"
 
 namespace recflow {
 

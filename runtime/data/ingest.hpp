@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/ratings.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

@@ -2,7 +2,7 @@
 #include <charconv>
 #include <tuple>
 
-#include "data/line_parser.hpp"
+#include "recflow/data/line_parser.hpp"
 
 namespace recflow::detail {
 

@@ -1,12 +1,12 @@
 // The hot loop of ingest: hand-written digit parsing over text that always holds a '\n'
 // ahead (and some slack after it), so the scanners need no bounds checks.
-#include "data/line_parser.hpp"
+#include "recflow/data/line_parser.hpp"
 
 #include <cmath>
 #include <cstring>
 #include <type_traits>
 
-#include "data/number_scan.hpp"
+#include "recflow/data/number_scan.hpp"
 
 namespace recflow::detail {
 

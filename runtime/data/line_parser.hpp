@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "data/number_scan.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/data/number_scan.hpp"
 
 namespace recflow::detail {
 

@@ -1,6 +1,6 @@
 // The chunked reader: a buffer of whole lines refilled from the file, fed to the same
 // line parser as whole-file ingest.
-#include "data/rating_reader.hpp"
+#include "recflow/data/rating_reader.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <optional>
 #include <system_error>
 
-#include "data/line_parser.hpp"
+#include "recflow/data/line_parser.hpp"
 
 namespace recflow {
 

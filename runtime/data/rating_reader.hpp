@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "data/ingest.hpp"
+#include "recflow/data/ingest.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "engine/als_engine.hpp"
+#include "recflow/engine/als_engine.hpp"
 
 #include <cmath>
 #include <memory>
@@ -8,11 +8,11 @@
 
 #include <caf/all.hpp>
 
-#include "actors/als_block.hpp"
-#include "actors/als_block_actor.hpp"
-#include "actors/messages.hpp"
-#include "model/als_blocks.hpp"
-#include "model/als_solver.hpp"
+#include "recflow/actors/als_block.hpp"
+#include "recflow/actors/als_block_actor.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/model/als_blocks.hpp"
+#include "recflow/model/als_solver.hpp"
 
 namespace recflow {
 

@@ -18,11 +18,11 @@
 #include <functional>
 #include <memory>
 
-#include "actors/als_block.hpp"
-#include "graph/partitioner.hpp"
-#include "model/als.hpp"
-#include "model/error.hpp"
-#include "model/model.hpp"
+#include "recflow/actors/als_block.hpp"
+#include "recflow/graph/partitioner.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "engine/cluster_als.hpp"
+#include "recflow/engine/cluster_als.hpp"
 
 #include <cmath>
 #include <optional>
@@ -6,12 +6,12 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/als_block_actor.hpp"
-#include "actors/als_cluster_messages.hpp"
-#include "actors/cluster_messages.hpp"
-#include "actors/messages.hpp"
-#include "engine/cluster_connect.hpp"
-#include "graph/als_wire.hpp"
+#include "recflow/actors/als_block_actor.hpp"
+#include "recflow/actors/als_cluster_messages.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/engine/cluster_connect.hpp"
+#include "recflow/graph/als_wire.hpp"
 
 namespace recflow {
 

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/als_engine.hpp"
-#include "engine/cluster_engine.hpp"
+#include "recflow/engine/als_engine.hpp"
+#include "recflow/engine/cluster_engine.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "engine/cluster_connect.hpp"
+#include "recflow/engine/cluster_connect.hpp"
 
 #include <optional>
 
@@ -6,7 +6,7 @@
 
 #include <caf/io/all.hpp>
 
-#include "actors/cluster_messages.hpp"
+#include "recflow/actors/cluster_messages.hpp"
 
 namespace recflow {
 

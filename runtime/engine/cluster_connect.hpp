@@ -10,8 +10,8 @@
 
 #include <caf/all.hpp>
 
-#include "engine/cluster_engine.hpp"
-#include "model/error.hpp"
+#include "recflow/engine/cluster_engine.hpp"
+#include "recflow/model/error.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "engine/cluster_engine.hpp"
+#include "recflow/engine/cluster_engine.hpp"
 
 #include <deque>
 #include <map>
@@ -7,13 +7,13 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "actors/cluster_messages.hpp"
-#include "actors/messages.hpp"
-#include "actors/source.hpp"
-#include "actors/wire_partition.hpp"
-#include "engine/cluster_connect.hpp"
-#include "engine/snapshot.hpp"
-#include "model/metrics.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/actors/source.hpp"
+#include "recflow/actors/wire_partition.hpp"
+#include "recflow/engine/cluster_connect.hpp"
+#include "recflow/engine/snapshot.hpp"
+#include "recflow/model/metrics.hpp"
 
 namespace recflow {
 

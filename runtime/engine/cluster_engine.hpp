@@ -39,7 +39,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/local_engine.hpp"
+#include "recflow/engine/local_engine.hpp"
 
 namespace recflow {
 

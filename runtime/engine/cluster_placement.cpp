@@ -1,6 +1,6 @@
 // Where a cluster job runs: node addresses, the options' checks and the placement of
 // shards on nodes (cluster_engine.hpp declares them); no actor system needed.
-#include "engine/cluster_engine.hpp"
+#include "recflow/engine/cluster_engine.hpp"
 
 #include <sstream>
 

@@ -1,19 +1,19 @@
-#include "engine/local_engine.hpp"
+#include "recflow/engine/local_engine.hpp"
 
 #include <map>
 #include <optional>
 
 #include <caf/all.hpp>
 
-#include "actors/cluster_messages.hpp"
-#include "actors/item_owner.hpp"
-#include "actors/messages.hpp"
-#include "actors/partition.hpp"
-#include "actors/shard_eval.hpp"
-#include "actors/source.hpp"
-#include "actors/user_owner.hpp"
-#include "engine/snapshot.hpp"
-#include "model/metrics.hpp"
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/item_owner.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/actors/partition.hpp"
+#include "recflow/actors/shard_eval.hpp"
+#include "recflow/actors/source.hpp"
+#include "recflow/actors/user_owner.hpp"
+#include "recflow/engine/snapshot.hpp"
+#include "recflow/model/metrics.hpp"
 
 namespace recflow {
 

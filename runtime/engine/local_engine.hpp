@@ -25,11 +25,11 @@
 #include <memory>
 #include <vector>
 
-#include "engine/metrics.hpp"
-#include "engine/thread_priority.hpp"
-#include "graph/graph.hpp"
-#include "model/error.hpp"
-#include "model/model.hpp"
+#include "recflow/engine/metrics.hpp"
+#include "recflow/engine/thread_priority.hpp"
+#include "recflow/graph/graph.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "actors/messages.hpp"
+#include "recflow/actors/messages.hpp"
 
 namespace recflow {
 

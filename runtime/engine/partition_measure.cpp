@@ -1,10 +1,10 @@
-#include "engine/partition_measure.hpp"
+#include "recflow/engine/partition_measure.hpp"
 
 #include <chrono>
 
-#include "actors/messages.hpp"
-#include "graph/source.hpp"
-#include "graph/wire.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/graph/source.hpp"
+#include "recflow/graph/wire.hpp"
 
 namespace recflow {
 

@@ -17,10 +17,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/local_engine.hpp"
-#include "engine/metrics.hpp"
-#include "graph/partitioner.hpp"
-#include "model/ratings.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/engine/metrics.hpp"
+#include "recflow/graph/partitioner.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

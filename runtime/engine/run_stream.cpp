@@ -1,9 +1,9 @@
-#include "engine/run_stream.hpp"
+#include "recflow/engine/run_stream.hpp"
 
 #include <chrono>
 
-#include "graph/partition_plan.hpp"
-#include "model/split.hpp"
+#include "recflow/graph/partition_plan.hpp"
+#include "recflow/model/split.hpp"
 
 namespace recflow {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/cluster_engine.hpp"
-#include "engine/local_engine.hpp"
-#include "model/stream_eval.hpp"
+#include "recflow/engine/cluster_engine.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/model/stream_eval.hpp"
 
 namespace recflow {
 

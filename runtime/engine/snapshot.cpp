@@ -1,4 +1,4 @@
-#include "engine/snapshot.hpp"
+#include "recflow/engine/snapshot.hpp"
 
 #include <algorithm>
 #include <cmath>

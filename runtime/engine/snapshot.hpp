@@ -4,12 +4,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "actors/factor_owner.hpp"
-#include "actors/messages.hpp"
-#include "graph/partitioner.hpp"
-#include "model/metrics.hpp"
-#include "model/error.hpp"
-#include "model/model.hpp"
+#include "recflow/actors/factor_owner.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/graph/partitioner.hpp"
+#include "recflow/model/metrics.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "engine/source_ledger.hpp"
+#include "recflow/engine/source_ledger.hpp"
 
 namespace recflow {
 

@@ -14,7 +14,7 @@
 #include <mutex>
 #include <string>
 
-#include "graph/source.hpp"
+#include "recflow/graph/source.hpp"
 
 namespace recflow {
 

@@ -1,11 +1,11 @@
-#include "engine/source_stream.hpp"
+#include "recflow/engine/source_stream.hpp"
 
 #include <chrono>
 #include <limits>
 
-#include "engine/source_ledger.hpp"
-#include "graph/partitioner.hpp"
-#include "graph/source_resume.hpp"
+#include "recflow/engine/source_ledger.hpp"
+#include "recflow/graph/partitioner.hpp"
+#include "recflow/graph/source_resume.hpp"
 
 namespace recflow {
 

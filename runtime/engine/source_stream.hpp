@@ -20,11 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/cluster_engine.hpp"
-#include "engine/local_engine.hpp"
-#include "graph/source.hpp"
-#include "model/checkpoint.hpp"
-#include "model/stream_eval.hpp"
+#include "recflow/engine/cluster_engine.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/graph/source.hpp"
+#include "recflow/model/checkpoint.hpp"
+#include "recflow/model/stream_eval.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "engine/thread_priority.hpp"
+#include "recflow/engine/thread_priority.hpp"
 
 #include <charconv>
 

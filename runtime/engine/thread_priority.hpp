@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "model/error.hpp"
+#include "recflow/model/error.hpp"
 
 namespace recflow {
 

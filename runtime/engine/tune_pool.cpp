@@ -1,4 +1,4 @@
-#include "engine/tune_pool.hpp"
+#include "recflow/engine/tune_pool.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -6,7 +6,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/tune_worker.hpp"
+#include "recflow/actors/tune_worker.hpp"
 
 namespace recflow {
 

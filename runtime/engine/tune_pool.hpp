@@ -10,7 +10,7 @@
 
 #include <cstddef>
 
-#include "model/tune.hpp"
+#include "recflow/model/tune.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "graph/als_layout.hpp"
+#include "recflow/graph/als_layout.hpp"
 
 namespace recflow {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/als_blocks.hpp"
-#include "model/model.hpp"
+#include "recflow/model/als_blocks.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

@@ -1,9 +1,9 @@
-#include "graph/als_wire.hpp"
+#include "recflow/graph/als_wire.hpp"
 
 #include <cmath>
 #include <string>
 
-#include "graph/wire_codec.hpp"
+#include "recflow/graph/wire_codec.hpp"
 
 namespace recflow::wire {
 

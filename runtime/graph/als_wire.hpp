@@ -26,10 +26,10 @@
 #include <span>
 #include <vector>
 
-#include "graph/als_layout.hpp"
-#include "graph/wire.hpp"
-#include "model/error.hpp"
-#include "model/model.hpp"
+#include "recflow/graph/als_layout.hpp"
+#include "recflow/graph/wire.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow::wire {
 

@@ -1,4 +1,4 @@
-#include "graph/batch.hpp"
+#include "recflow/graph/batch.hpp"
 
 namespace recflow {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "model/ratings.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "graph/graph.hpp"
+#include "recflow/graph/graph.hpp"
 
 #include <sstream>
 

@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
-#include "graph/partitioner.hpp"
-#include "graph/source.hpp"
-#include "model/error.hpp"
-#include "model/model.hpp"
-#include "model/ratings.hpp"
-#include "model/streaming.hpp"
+#include "recflow/graph/partitioner.hpp"
+#include "recflow/graph/source.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
+#include "recflow/model/ratings.hpp"
+#include "recflow/model/streaming.hpp"
 
 namespace recflow {
 

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "graph/partitioners.hpp"
-#include "model/error.hpp"
-#include "model/partition_cost.hpp"
-#include "model/ratings.hpp"
+#include "recflow/graph/partitioners.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/partition_cost.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "graph/partitioner.hpp"
+#include "recflow/graph/partitioner.hpp"
 
 namespace recflow {
 

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "graph/partitioner.hpp"
+#include "recflow/graph/partitioner.hpp"
 
 namespace recflow {
 

@@ -1,10 +1,10 @@
-#include "graph/source.hpp"
+#include "recflow/graph/source.hpp"
 
 #include <cmath>
 #include <numbers>
 
-#include "data/rating_reader.hpp"
-#include "model/model.hpp"
+#include "recflow/data/rating_reader.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

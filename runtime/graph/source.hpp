@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "data/ingest.hpp"
-#include "graph/batch.hpp"
-#include "model/error.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/graph/batch.hpp"
+#include "recflow/model/error.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "graph/source_resume.hpp"
+#include "recflow/graph/source_resume.hpp"
 
 #include <algorithm>
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "graph/source.hpp"
+#include "recflow/graph/source.hpp"
 
 namespace recflow {
 

@@ -1,5 +1,5 @@
-#include "graph/wire.hpp"
-#include "graph/wire_codec.hpp"
+#include "recflow/graph/wire.hpp"
+#include "recflow/graph/wire_codec.hpp"
 
 #include <cmath>
 #include <cstring>

@@ -27,9 +27,9 @@
 #include <span>
 #include <vector>
 
-#include "graph/batch.hpp"
-#include "graph/routes.hpp"
-#include "model/error.hpp"
+#include "recflow/graph/batch.hpp"
+#include "recflow/graph/routes.hpp"
+#include "recflow/model/error.hpp"
 
 namespace recflow::wire {
 

@@ -9,7 +9,7 @@
 #include <span>
 #include <string>
 
-#include "graph/wire.hpp"
+#include "recflow/graph/wire.hpp"
 
 namespace recflow::wire::detail {
 

@@ -1,10 +1,10 @@
-#include "model/als.hpp"
+#include "recflow/model/als.hpp"
 
 #include <cmath>
 #include <string>
 
-#include "model/als_blocks.hpp"
-#include "model/als_solver.hpp"
+#include "recflow/model/als_blocks.hpp"
+#include "recflow/model/als_solver.hpp"
 
 namespace recflow {
 

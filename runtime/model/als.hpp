@@ -5,8 +5,8 @@
 #include <functional>
 #include <string>
 
-#include "model/error.hpp"
-#include "model/model.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "model/als_blocks.hpp"
+#include "recflow/model/als_blocks.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "model/als_solver.hpp"
+#include "recflow/model/als_solver.hpp"
 
 #include <cmath>
 

@@ -8,9 +8,9 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 
-#include "model/als.hpp"
-#include "model/als_blocks.hpp"
-#include "model/model.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/als_blocks.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

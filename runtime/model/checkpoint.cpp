@@ -1,4 +1,4 @@
-#include "model/checkpoint.hpp"
+#include "recflow/model/checkpoint.hpp"
 
 #include <algorithm>
 #include <charconv>

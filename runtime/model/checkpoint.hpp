@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/model.hpp"
-#include "model/model_io.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
+#include "recflow/model/model_io.hpp"
 
 namespace recflow {
 

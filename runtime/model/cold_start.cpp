@@ -1,9 +1,9 @@
-#include "model/cold_start.hpp"
+#include "recflow/model/cold_start.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "model/top_n.hpp"
+#include "recflow/model/top_n.hpp"
 
 namespace recflow {
 

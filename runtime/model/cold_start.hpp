@@ -4,8 +4,8 @@
 #include <span>
 #include <vector>
 
-#include "model/model.hpp"
-#include "model/recommend.hpp"
+#include "recflow/model/model.hpp"
+#include "recflow/model/recommend.hpp"
 
 namespace recflow {
 

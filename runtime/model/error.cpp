@@ -1,4 +1,4 @@
-#include "model/error.hpp"
+#include "recflow/model/error.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "model/fold_in.hpp"
+#include "recflow/model/fold_in.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Dense>
 
-#include "model/cold_start.hpp"
-#include "model/top_n.hpp"
+#include "recflow/model/cold_start.hpp"
+#include "recflow/model/top_n.hpp"
 
 namespace recflow {
 

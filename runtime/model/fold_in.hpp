@@ -7,9 +7,9 @@
 #include <span>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/model.hpp"
-#include "model/recommend.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
+#include "recflow/model/recommend.hpp"
 
 namespace recflow {
 

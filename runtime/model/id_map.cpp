@@ -1,4 +1,4 @@
-#include "model/id_map.hpp"
+#include "recflow/model/id_map.hpp"
 
 namespace recflow {
 

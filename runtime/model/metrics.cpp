@@ -1,4 +1,4 @@
-#include "model/metrics.hpp"
+#include "recflow/model/metrics.hpp"
 
 #include <algorithm>
 #include <cmath>

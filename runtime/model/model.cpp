@@ -1,4 +1,4 @@
-#include "model/model.hpp"
+#include "recflow/model/model.hpp"
 
 #include <algorithm>
 #include <cmath>

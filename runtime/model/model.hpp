@@ -8,8 +8,8 @@
 
 #include <Eigen/Core>
 
-#include "model/error.hpp"
-#include "model/ratings.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

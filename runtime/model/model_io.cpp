@@ -1,4 +1,4 @@
-#include "model/model_io.hpp"
+#include "recflow/model/model_io.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <unordered_set>
 
-#include "model/model_io_detail.hpp"
+#include "recflow/model/model_io_detail.hpp"
 
 namespace recflow {
 

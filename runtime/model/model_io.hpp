@@ -67,8 +67,8 @@
 #include <utility>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/model.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

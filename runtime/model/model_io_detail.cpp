@@ -1,4 +1,4 @@
-#include "model/model_io_detail.hpp"
+#include "recflow/model/model_io_detail.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <cmath>
 #include <system_error>
 
-#include "model/model_io.hpp"
+#include "recflow/model/model_io.hpp"
 
 namespace recflow::io_detail {
 

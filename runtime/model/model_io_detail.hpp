@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "model/model.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow::io_detail {
 

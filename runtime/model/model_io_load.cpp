@@ -11,8 +11,8 @@
 #include <cstring>
 #include <unordered_set>
 
-#include "model/model_io.hpp"
-#include "model/model_io_detail.hpp"
+#include "recflow/model/model_io.hpp"
+#include "recflow/model/model_io_detail.hpp"
 
 namespace recflow {
 

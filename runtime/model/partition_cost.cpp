@@ -1,4 +1,4 @@
-#include "model/partition_cost.hpp"
+#include "recflow/model/partition_cost.hpp"
 
 #include <algorithm>
 

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/ratings.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "model/power_law.hpp"
+#include "recflow/model/power_law.hpp"
 
 #include <algorithm>
 #include <cmath>

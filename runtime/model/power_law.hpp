@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/ratings.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "model/ranking.hpp"
+#include "recflow/model/ranking.hpp"
 
 #include <algorithm>
 #include <compare>
@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "model/recommend.hpp"
-#include "model/top_n.hpp"
+#include "recflow/model/recommend.hpp"
+#include "recflow/model/top_n.hpp"
 
 namespace recflow {
 

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <span>
 
-#include "model/error.hpp"
-#include "model/model.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

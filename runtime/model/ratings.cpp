@@ -1,4 +1,4 @@
-#include "model/ratings.hpp"
+#include "recflow/model/ratings.hpp"
 
 #include <cmath>
 #include <string>

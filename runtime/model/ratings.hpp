@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/id_map.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/id_map.hpp"
 
 namespace recflow {
 

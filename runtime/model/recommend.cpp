@@ -1,8 +1,8 @@
-#include "model/recommend.hpp"
+#include "recflow/model/recommend.hpp"
 
 #include <algorithm>
 
-#include "model/top_n.hpp"
+#include "recflow/model/top_n.hpp"
 
 namespace recflow {
 

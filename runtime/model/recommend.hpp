@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "model/model.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 

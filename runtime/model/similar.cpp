@@ -1,12 +1,12 @@
-#include "model/similar.hpp"
+#include "recflow/model/similar.hpp"
 
 #include <cmath>
 #include <limits>
 
 #include <Eigen/Core>
 
-#include "model/top_n.hpp"
-#include "model/top_n_scan.hpp"
+#include "recflow/model/top_n.hpp"
+#include "recflow/model/top_n_scan.hpp"
 
 namespace recflow {
 

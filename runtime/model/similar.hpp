@@ -3,8 +3,8 @@
 
 #include <vector>
 
-#include "model/model.hpp"
-#include "model/recommend.hpp"
+#include "recflow/model/model.hpp"
+#include "recflow/model/recommend.hpp"
 
 namespace recflow {
 

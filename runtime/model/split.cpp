@@ -1,4 +1,4 @@
-#include "model/split.hpp"
+#include "recflow/model/split.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "model/ratings.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "model/stream_eval.hpp"
+#include "recflow/model/stream_eval.hpp"
 
 #include <algorithm>
 #include <chrono>

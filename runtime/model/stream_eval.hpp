@@ -8,10 +8,10 @@
 #include <span>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/metrics.hpp"
-#include "model/split.hpp"
-#include "model/streaming.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/metrics.hpp"
+#include "recflow/model/split.hpp"
+#include "recflow/model/streaming.hpp"
 
 namespace recflow {
 

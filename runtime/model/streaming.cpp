@@ -1,4 +1,4 @@
-#include "model/streaming.hpp"
+#include "recflow/model/streaming.hpp"
 
 #include <cmath>
 #include <cstdio>

@@ -43,9 +43,9 @@
 #include <string>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/model.hpp"
-#include "model/stream_kernel.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/model.hpp"
+#include "recflow/model/stream_kernel.hpp"
 
 namespace recflow {
 

@@ -1,6 +1,6 @@
-#include "model/top_n.hpp"
+#include "recflow/model/top_n.hpp"
 
-#include "model/top_n_scan.hpp"
+#include "recflow/model/top_n_scan.hpp"
 
 #include <algorithm>
 #include <cmath>

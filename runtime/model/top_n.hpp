@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "model/recommend.hpp"
+#include "recflow/model/recommend.hpp"
 
 namespace recflow {
 

@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "model/recommend.hpp"
+#include "recflow/model/recommend.hpp"
 
 namespace recflow::detail {
 

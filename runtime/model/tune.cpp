@@ -1,4 +1,4 @@
-#include "model/tune.hpp"
+#include "recflow/model/tune.hpp"
 
 #include <algorithm>
 #include <cmath>

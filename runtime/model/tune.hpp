@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/tune_space.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/tune_space.hpp"
 
 namespace recflow {
 

@@ -1,11 +1,11 @@
-#include "model/tune_problem.hpp"
+#include "recflow/model/tune_problem.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <span>
 #include <string>
 
-#include "model/stream_eval.hpp"
+#include "recflow/model/stream_eval.hpp"
 
 namespace recflow {
 

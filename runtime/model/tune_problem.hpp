@@ -14,12 +14,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/error.hpp"
-#include "model/metrics.hpp"
-#include "model/ratings.hpp"
-#include "model/split.hpp"
-#include "model/tune.hpp"
-#include "model/tune_space.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/metrics.hpp"
+#include "recflow/model/ratings.hpp"
+#include "recflow/model/split.hpp"
+#include "recflow/model/tune.hpp"
+#include "recflow/model/tune_space.hpp"
 
 namespace recflow {
 

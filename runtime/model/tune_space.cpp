@@ -1,4 +1,4 @@
-#include "model/tune_space.hpp"
+#include "recflow/model/tune_space.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "model/als.hpp"
-#include "model/error.hpp"
-#include "model/streaming.hpp"
+#include "recflow/model/als.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/streaming.hpp"
 
 namespace recflow {
 

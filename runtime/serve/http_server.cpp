@@ -1,4 +1,4 @@
-#include "serve/http_server.hpp"
+#include "recflow/serve/http_server.hpp"
 
 #include <atomic>
 #include <thread>

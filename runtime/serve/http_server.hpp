@@ -13,8 +13,8 @@
 #include <memory>
 #include <string>
 
-#include "model/error.hpp"
-#include "serve/service.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/serve/service.hpp"
 
 namespace recflow::serve {
 

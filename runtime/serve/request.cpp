@@ -1,4 +1,4 @@
-#include "serve/request.hpp"
+#include "recflow/serve/request.hpp"
 
 #include <charconv>
 

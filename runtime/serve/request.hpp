@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/error.hpp"
+#include "recflow/model/error.hpp"
 
 namespace recflow::serve {
 

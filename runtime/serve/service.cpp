@@ -1,4 +1,4 @@
-#include "serve/service.hpp"
+#include "recflow/serve/service.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/recommend.hpp"
-#include "model/similar.hpp"
-#include "model/top_n.hpp"
-#include "serve/request.hpp"
+#include "recflow/model/recommend.hpp"
+#include "recflow/model/similar.hpp"
+#include "recflow/model/top_n.hpp"
+#include "recflow/serve/request.hpp"
 
 namespace recflow::serve {
 

@@ -20,11 +20,11 @@
 #include <utility>
 #include <vector>
 
-#include "graph/batch.hpp"
-#include "model/cold_start.hpp"
-#include "model/fold_in.hpp"
-#include "model/model.hpp"
-#include "model/top_n.hpp"
+#include "recflow/graph/batch.hpp"
+#include "recflow/model/cold_start.hpp"
+#include "recflow/model/fold_in.hpp"
+#include "recflow/model/model.hpp"
+#include "recflow/model/top_n.hpp"
 
 namespace recflow::serve {
 

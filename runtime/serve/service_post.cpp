@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "serve/service.hpp"
+#include "recflow/serve/service.hpp"
 
 namespace recflow::serve {
 

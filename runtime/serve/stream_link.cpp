@@ -1,4 +1,4 @@
-#include "serve/stream_link.hpp"
+#include "recflow/serve/stream_link.hpp"
 
 #include <algorithm>
 

@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "graph/source.hpp"
-#include "serve/service.hpp"
+#include "recflow/graph/source.hpp"
+#include "recflow/serve/service.hpp"
 
 namespace recflow::serve {
 

@@ -1,4 +1,4 @@
-#include "sources/record_parse.hpp"
+#include "recflow/sources/record_parse.hpp"
 
 #include <charconv>
 #include <cmath>

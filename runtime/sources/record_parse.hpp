@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "graph/batch.hpp"
-#include "model/error.hpp"
-#include "model/ratings.hpp"
+#include "recflow/graph/batch.hpp"
+#include "recflow/model/error.hpp"
+#include "recflow/model/ratings.hpp"
 
 namespace recflow {
 

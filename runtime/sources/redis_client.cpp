@@ -1,4 +1,4 @@
-#include "sources/redis_client.hpp"
+#include "recflow/sources/redis_client.hpp"
 
 #include <charconv>
 

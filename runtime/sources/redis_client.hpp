@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "model/error.hpp"
+#include "recflow/model/error.hpp"
 
 struct redisContext;
 struct redisReply;

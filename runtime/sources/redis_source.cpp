@@ -1,4 +1,4 @@
-#include "sources/redis_source.hpp"
+#include "recflow/sources/redis_source.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "sources/replay_source.hpp"
+#include "recflow/sources/replay_source.hpp"
 
 #include <algorithm>
 #include <charconv>

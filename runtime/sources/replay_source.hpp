@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "data/ingest.hpp"
-#include "graph/source.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/graph/source.hpp"
 
 namespace recflow {
 

@@ -1,4 +1,4 @@
-#include "sources/socket_source.hpp"
+#include "recflow/sources/socket_source.hpp"
 
 #include <charconv>
 #include <condition_variable>

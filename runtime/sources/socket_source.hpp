@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include "graph/source.hpp"
-#include "sources/record_parse.hpp"
-#include "sources/redis_client.hpp"
+#include "recflow/graph/source.hpp"
+#include "recflow/sources/record_parse.hpp"
+#include "recflow/sources/redis_client.hpp"
 
 namespace recflow {
 

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_util.hpp"
-#include "serve/request.hpp"
-#include "serve/service.hpp"
+#include "recflow/serve/request.hpp"
+#include "recflow/serve/service.hpp"
 
 using namespace recflow;
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "data/ingest.hpp"
-#include "data/rating_reader.hpp"
+#include "recflow/data/ingest.hpp"
+#include "recflow/data/rating_reader.hpp"
 #include "fuzz_util.hpp"
 
 using namespace recflow;

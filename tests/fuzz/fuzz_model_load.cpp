@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "fuzz_util.hpp"
-#include "model/model_io.hpp"
+#include "recflow/model/model_io.hpp"
 
 using namespace recflow;
 

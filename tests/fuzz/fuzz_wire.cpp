@@ -6,8 +6,8 @@
 #include <span>
 
 #include "fuzz_util.hpp"
-#include "graph/als_wire.hpp"
-#include "graph/wire.hpp"
+#include "recflow/graph/als_wire.hpp"
+#include "recflow/graph/wire.hpp"
 
 using namespace recflow;
 
