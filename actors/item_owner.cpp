@@ -23,14 +23,12 @@ void item_owner_state::begin(item_slice slice) {
   sent_ = {};
   sums_.reset(params_.rank);
   blocks_.reset(user_shards_);
-  slots_.clear();
   values_.clear();
   for (const auto& r : slice.routes) {
     auto key = store_.touch(r.item, stamp_.offset + r.pos);
     ++store_.count(key);
     auto s = sums_.slot(key, store_);
     sums_.count_rating(s);
-    slots_.push_back(s);
     values_.push_back(static_cast<double>(r.value));
     blocks_.add(s, r.user_shard);
   }
@@ -61,27 +59,35 @@ void item_owner_state::take(user_rows rows) {
 
 void item_owner_state::join_pass(std::vector<item_rows>& out) {
   const auto k = std::size_t(params_.rank);
+  // This pass's user rows and error arrays, by block.
+  user_factors_.resize(user_shards_);
+  user_bias_.resize(user_shards_);
+  errors_out_.resize(user_shards_);
+  for (std::uint32_t s = 0; s < user_shards_; ++s) {
+    user_factors_[s] = rows_[s].factors;
+    user_bias_[s] = rows_[s].bias;
+    errors_out_[s] = out[s].errors.data();
+  }
+  const double* const* uf = user_factors_.data();
+  const double* const* ub = user_bias_.data();
+  double* const* eo = errors_out_.data();
+  const double* values = values_.data();
+  const auto* es = blocks_.entries().data();
+  const auto n = blocks_.ratings();
+  const double mu = stamp_.mu;
   // Join each rating with its user's row and its item's row; errors against the pass-start
   // parameters; item gradients summed in batch order.
   constexpr auto ahead = stream_kernel::prefetch_ahead;
-  const auto n = slots_.size();
   stream_kernel::with_rank(params_.rank, [&](const auto& o) {
     for (std::size_t r = 0; r < n; ++r) {
-      if (r + ahead < n) {  // the user row of a rating a few ahead
-        auto s = blocks_.block_of(r + ahead);
-        auto j = blocks_.pos_of(r + ahead);
-        stream_kernel::prefetch(rows_[s].factors + std::size_t(user_local_[s][j]) * k, k);
-      }
-      auto s = blocks_.block_of(r);
-      auto j = blocks_.pos_of(r);
-      const auto& u = rows_[s];
-      auto lu = user_local_[s][j];
-      const double* urow = u.factors + std::size_t(lu) * k;
-      auto slot = slots_[r];
-      double e = o.error_of(values_[r], stamp_.mu, u.bias[lu], sums_.bias(slot), urow,
-                            sums_.row(slot));
-      out[s].errors[j] = e;
-      sums_.add(o, slot, e, urow);
+      if (r + ahead < n)  // the user row of a rating a few ahead
+        stream_kernel::prefetch(uf[es[r + ahead].block] + std::size_t(es[r + ahead].row) * k, k);
+      const auto& x = es[r];
+      const double* urow = uf[x.block] + std::size_t(x.row) * k;
+      double e = o.error_of(values[r], mu, ub[x.block][x.row], sums_.bias(x.slot), urow,
+                            sums_.row(x.slot));
+      eo[x.block][x.pos] = e;
+      sums_.add(o, x.slot, e, urow);
     }
   });
 }
@@ -100,6 +106,8 @@ std::vector<item_rows> item_owner_state::finish_pass() {
     out[s].from = shard_;
     out[s].errors.resize(blocks_.size_of(s));
   }
+  if (pass_ == 0)  // every block's pass-0 rows are in: each rating's user row, once
+    blocks_.resolve(user_local_);
   join_pass(out);
   for (std::uint32_t s = 0; s < user_shards_; ++s) {
     auto& m = out[s];

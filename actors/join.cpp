@@ -6,8 +6,7 @@ void block_index::reset(std::uint32_t blocks) {
   for (std::size_t b = 0; b < distinct_.size(); ++b)
     for (auto s : distinct_[b])
       row_of_[b][s] = id_map::npos;
-  block_.clear();
-  pos_.clear();
+  entries_.clear();
   distinct_.resize(blocks);
   local_.resize(blocks);
   slots_.resize(blocks);
@@ -27,10 +26,14 @@ void block_index::add(std::uint32_t slot, std::uint32_t block) {
     rows[slot] = static_cast<std::uint32_t>(distinct_[block].size());
     distinct_[block].push_back(slot);
   }
-  block_.push_back(block);
-  pos_.push_back(static_cast<std::uint32_t>(local_[block].size()));
+  entries_.push_back({block, static_cast<std::uint32_t>(local_[block].size()), slot, 0});
   local_[block].push_back(rows[slot]);
   slots_[block].push_back(slot);
+}
+
+void block_index::resolve(const std::vector<std::vector<std::uint32_t>>& other_local) {
+  for (auto& e : entries_)
+    e.row = other_local[e.block][e.pos];
 }
 
 }  // namespace recflow

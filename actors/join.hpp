@@ -14,16 +14,28 @@ namespace recflow {
 /// Blocks of one batch on one side.
 class block_index {
  public:
+  /// One rating (batch order) as an owner's hot loop reads it: its block, its position
+  /// in the block, its key's slot, and (after resolve) its row in the other side's
+  /// message for the block. One array, so a pass reads one stream per rating.
+  struct entry {
+    std::uint32_t block = 0, pos = 0, slot = 0, row = 0;
+  };
+
   /// Starts a batch with `blocks` blocks (the other side's shard count).
   void reset(std::uint32_t blocks);
   /// Appends the next rating (batch order): its key's slot and its block.
   void add(std::uint32_t slot, std::uint32_t block);
 
   std::uint32_t blocks() const noexcept { return static_cast<std::uint32_t>(distinct_.size()); }
-  std::size_t ratings() const noexcept { return block_.size(); }
+  std::size_t ratings() const noexcept { return entries_.size(); }
   /// Block and position within the block of the k-th rating.
-  std::uint32_t block_of(std::size_t k) const noexcept { return block_[k]; }
-  std::uint32_t pos_of(std::size_t k) const noexcept { return pos_[k]; }
+  std::uint32_t block_of(std::size_t k) const noexcept { return entries_[k].block; }
+  std::uint32_t pos_of(std::size_t k) const noexcept { return entries_[k].pos; }
+  /// Every rating, batch order.
+  const std::vector<entry>& entries() const noexcept { return entries_; }
+  /// Sets each rating's `row` from the other side's pass-0 `local` of its block (row of
+  /// the k-th rating of block b: other_local[b][k]); call once all blocks have arrived.
+  void resolve(const std::vector<std::vector<std::uint32_t>>& other_local);
   /// Slots of block b's distinct keys, in order of first appearance (the rows to ship).
   const std::vector<std::uint32_t>& distinct(std::uint32_t b) const noexcept { return distinct_[b]; }
   /// For each rating of block b (block order), its row in distinct(b).
@@ -33,7 +45,7 @@ class block_index {
   std::size_t size_of(std::uint32_t b) const noexcept { return local_[b].size(); }
 
  private:
-  std::vector<std::uint32_t> block_, pos_;
+  std::vector<entry> entries_;
   std::vector<std::vector<std::uint32_t>> distinct_, local_, slots_;
   std::vector<std::vector<std::uint32_t>> row_of_;  ///< per block: slot -> row, npos if absent
 };

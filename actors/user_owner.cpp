@@ -21,13 +21,11 @@ std::vector<user_rows> user_owner_state::begin(user_slice slice) {
   sent_ = {};
   sums_.reset(params_.rank);
   blocks_.reset(item_shards_);
-  slots_.clear();
   for (const auto& r : slice.routes) {
     auto key = store_.touch(r.user, stamp_.offset + r.pos);
     ++store_.count(key);
     auto s = sums_.slot(key, store_);
     sums_.count_rating(s);
-    slots_.push_back(s);
     blocks_.add(s, r.item_shard);
   }
   answers_.assign(item_shards_, {});
@@ -69,25 +67,31 @@ bool user_owner_state::take(item_rows answer) {
 }
 
 void user_owner_state::sum_answers() {
-  auto k = std::size_t(params_.rank);
+  const auto k = std::size_t(params_.rank);
+  item_factors_.resize(item_shards_);
+  errors_in_.resize(item_shards_);
+  for (std::uint32_t t = 0; t < item_shards_; ++t) {
+    item_factors_[t] = answers_[t].factors;
+    errors_in_[t] = answers_[t].errors.data();
+  }
+  const double* const* pf = item_factors_.data();
+  const double* const* ei = errors_in_.data();
+  const auto* es = blocks_.entries().data();
+  const auto n = blocks_.ratings();
   constexpr auto ahead = stream_kernel::prefetch_ahead;
-  const auto n = slots_.size();
   stream_kernel::with_rank(params_.rank, [&](const auto& o) {
     for (std::size_t r = 0; r < n; ++r) {
-      if (r + ahead < n) {  // the item row of a rating a few ahead
-        auto t = blocks_.block_of(r + ahead);
-        auto j = blocks_.pos_of(r + ahead);
-        stream_kernel::prefetch(answers_[t].factors + std::size_t(item_local_[t][j]) * k, k);
-      }
-      auto t = blocks_.block_of(r);
-      auto j = blocks_.pos_of(r);
-      const auto& a = answers_[t];
-      sums_.add(o, slots_[r], a.errors[j], a.factors + std::size_t(item_local_[t][j]) * k);
+      if (r + ahead < n)  // the item row of a rating a few ahead
+        stream_kernel::prefetch(pf[es[r + ahead].block] + std::size_t(es[r + ahead].row) * k, k);
+      const auto& x = es[r];
+      sums_.add(o, x.slot, ei[x.block][x.pos], pf[x.block] + std::size_t(x.row) * k);
     }
   });
 }
 
 std::vector<user_rows> user_owner_state::finish_pass() {
+  if (pass_ == 0)  // every block's pass-0 answer is in: each rating's item row, once
+    blocks_.resolve(item_local_);
   sum_answers();
   sums_.apply(params_);
   answered_ = 0;
