@@ -28,8 +28,7 @@ namespace recflow::test {
 
 class node_process {
  public:
-  /// `protocol` (if non-zero) makes the node claim another protocol version.
-  explicit node_process(unsigned protocol = 0) {
+  node_process() {
     log_ = (std::filesystem::temp_directory_path()
             / ("recflow-node-" + std::to_string(::getpid()) + "-"
                + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".log"))
@@ -40,8 +39,6 @@ class node_process {
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (protocol != 0)
-        ::setenv("RECFLOW_NODE_PROTOCOL", std::to_string(protocol).c_str(), 1);
       ::dup2(out[1], STDOUT_FILENO);
       int err = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       if (err >= 0)

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include <caf/all.hpp>
@@ -18,6 +19,7 @@
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/engine/cluster_engine.hpp"
 #include "recflow/engine/local_engine.hpp"
+#include "recflow/engine/node_host.hpp"
 #include "recflow/graph/wire.hpp"
 #include "node_client.hpp"
 #include "node_process.hpp"
@@ -45,6 +47,22 @@ stream_params params(int rank = 10) {
   return p;
 }
 
+}  // namespace
+
+namespace {
+/// A node's log lines, written from its actor threads.
+struct log_lines {
+  std::mutex m;
+  std::string all;
+  void add(const std::string& line) {
+    std::lock_guard<std::mutex> lock(m);
+    all += line + "\n";
+  }
+  std::string text() {
+    std::lock_guard<std::mutex> lock(m);
+    return all;
+  }
+};
 }  // namespace
 
 TEST_CASE("cluster engine: 3 nodes on 127.0.0.1 train the local engine's model",
@@ -279,15 +297,40 @@ TEST_CASE("node: a driver with another protocol version is refused on both sides
 TEST_CASE("cluster engine: a node of another protocol version is refused with a clear error",
           "[engine][multinode]") {
   node_process good;
-  node_process other(cluster_protocol_version + 1);
+  // A node of another version, hosted in this process.
+  auto lines = std::make_shared<log_lines>();
+  auto other = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 1,
+                                 .log = [lines](const std::string& l) { lines->add(l); },
+                                 .protocol = cluster_protocol_version + 1});
+  REQUIRE(other);
+  CHECK((*other)->protocol() == cluster_protocol_version + 1);
+  REQUIRE((*other)->address().port != 0);
   auto e = cluster_engine::make(make_streaming_graph(replay(ml100k_batches(1)), params(), 2),
-                                {.nodes = {{"127.0.0.1", good.port()}, {"127.0.0.1", other.port()}}});
+                                {.nodes = {{"127.0.0.1", good.port()}, (*other)->address()}});
   REQUIRE_FALSE(e);
   CHECK(e.err().code == errc::version);
-  CHECK_THAT(e.err().message, Catch::StartsWith("node " + other.address() + " refused this driver"));
+  CHECK_THAT(e.err().message,
+             Catch::StartsWith("node " + (*other)->address().name() + " refused this driver"));
   CHECK_THAT(e.err().message, Catch::Contains("protocol version mismatch"));
   CHECK(good.running());
-  CHECK(other.running());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_THAT(lines->text(), Catch::Contains("refused driver"));
+}
+
+TEST_CASE("node host: refuses bad options, reports a port it cannot bind, stops twice safely",
+          "[engine][multinode]") {
+  auto none = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 0});
+  REQUIRE_FALSE(none);
+  CHECK(none.err().message == "workers must be positive, got 0");
+  auto first = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 1, .log = [](auto&) {}});
+  REQUIRE(first);
+  auto taken = (*first)->address();
+  auto second = node_host::start({.listen = taken, .workers = 1, .log = [](auto&) {}});
+  REQUIRE_FALSE(second);
+  CHECK(second.err().code == errc::io);
+  CHECK_THAT(second.err().message, Catch::StartsWith("cannot listen on " + taken.name()));
+  (*first)->stop();
+  (*first)->stop();
 }
 
 TEST_CASE("node: an owner rejects hostile frames from a peer and says who sent them",

@@ -1,0 +1,94 @@
+#include "recflow/engine/node_host.hpp"
+
+#include <iostream>
+#include <mutex>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/messages.hpp"
+#include "recflow/actors/node.hpp"
+
+namespace recflow {
+
+result<void> validate(const node_host_options& o) {
+  if (o.workers == 0)
+    return error{errc::invalid_argument, "workers must be positive, got 0"};
+  if (o.listen.host.empty())
+    return error{errc::invalid_argument, "node address has no host"};
+  return {};
+}
+
+struct node_host::impl {
+  node_endpoint address;
+  std::uint32_t protocol = 0;
+  std::size_t workers = 0;
+  std::function<void(const std::string&)> user_log;
+  mutable std::mutex log_mutex;  ///< one line at a time, from any actor thread
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor node;
+  bool stopped = false;
+
+  void log(const std::string& line) const {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    if (user_log)
+      user_log(line);
+    else
+      std::cerr << "recflow node " << address.name() << ": " << line << std::endl;
+  }
+};
+
+node_host::node_host(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+node_host::~node_host() { stop(); }
+
+result<std::unique_ptr<node_host>> node_host::start(node_host_options o) {
+  if (auto ok = validate(o); !ok)
+    return ok.err();
+  auto p = std::make_unique<impl>();
+  p->address = o.listen;
+  p->protocol = o.protocol != 0 ? o.protocol : cluster_protocol_version;
+  p->workers = o.workers;
+  p->user_log = std::move(o.log);
+  add_graph_message_types(p->cfg);
+  add_cluster_message_types(p->cfg);
+  configure_cluster_middleman(p->cfg);
+  p->cfg.set("scheduler.max-threads", o.workers);
+  p->sys = std::make_unique<caf::actor_system>(p->cfg);
+  // The node logs through the host, which names it by the address it listens on (known
+  // once published): the raw pointer stays valid while the actor system runs.
+  const impl* self = p.get();
+  p->node = spawn_node(*p->sys, {.name = "",
+                                 .log = [self](const std::string& line) { self->log(line); },
+                                 .protocol = p->protocol});
+  auto port = p->sys->middleman().publish(p->node, o.listen.port, o.listen.host.c_str(), true);
+  if (!port) {
+    caf::anon_send(p->node, stop_node_atom::value);
+    return error{errc::io, "cannot listen on " + o.listen.name() + ": "
+                             + p->sys->render(port.error())};
+  }
+  {
+    std::lock_guard<std::mutex> lock(p->log_mutex);
+    p->address.port = *port;
+  }
+  return std::unique_ptr<node_host>(new node_host(std::move(p)));
+}
+
+const node_endpoint& node_host::address() const noexcept { return impl_->address; }
+std::uint32_t node_host::protocol() const noexcept { return impl_->protocol; }
+std::size_t node_host::workers() const noexcept { return impl_->workers; }
+void node_host::log(const std::string& line) const { impl_->log(line); }
+
+void node_host::stop() {
+  if (!impl_ || impl_->stopped)
+    return;
+  impl_->stopped = true;
+  caf::anon_send(impl_->node, stop_node_atom::value);
+  impl_->sys->middleman().unpublish(impl_->node, impl_->address.port);
+  impl_->node = nullptr;
+  impl_->sys.reset();  // waits for the node's actors to finish
+}
+
+}  // namespace recflow
