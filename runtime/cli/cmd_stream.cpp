@@ -360,6 +360,10 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--partitions", o->local.partitions,
                   "Shards of the user and of the item factors (--engine local)")
     ->capture_default_str();
+  cmd->add_option("--max-in-flight", o->local.engine.max_in_flight,
+                  "Batches between the source and completion (--engine local): more overlap "
+                  "batches, 1 gives each batch the graph alone")
+    ->capture_default_str();
   cmd->add_option("--partitioner", o->local.partitioner,
                   "How keys map to shards: hash, modulo, range, random, degree or consistent "
                   "(--engine local; range and degree are fitted to the training ratings)")
