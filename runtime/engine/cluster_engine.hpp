@@ -7,10 +7,10 @@
 ///   factor_model m = (*engine)->snapshot().value();
 ///
 /// The driver (this process) holds the source, the partition step and the coordinator
-/// (engine/coordinator.hpp, the same as local_engine's: every engine_options field and
-/// the graph's evaluation and on_model work alike);
-/// user and item owners are placed on the nodes round robin (user shards first, then item
-/// shards, continuing the rotation). Slices and each pass's rows travel as wire frames
+/// (engine/coordinator.hpp, the one local_engine runs too, so every engine_options field
+/// and the graph's evaluation and on_model work alike); user and item owners are placed
+/// on the nodes round robin (user shards first, then item shards, continuing the
+/// rotation). Slices and each pass's rows travel as wire frames
 /// (graph/wire.hpp) that every receiver validates; owners on different nodes talk to
 /// each other directly. The model equals local_engine's bit for bit: the owners run the
 /// same code on the same values, only the rows are copied instead of shared.
