@@ -135,6 +135,57 @@ TEST_CASE("cluster engine: evaluation after each batch matches the local engine'
   }
 }
 
+TEST_CASE("cluster engine: history_limit bounds the history as on the local engine",
+          "[engine][multinode]") {
+  auto nodes = start_nodes(2);
+  auto batches = ml100k_batches(25);
+  auto limit = GENERATE(std::size_t{1}, std::size_t{4});
+  engine_options eo{.history_limit = limit};
+  auto graph = [&] { return make_streaming_graph(replay(batches), params(), 2, {1.0, 5.0}); };
+  auto local = local_engine::make(graph(), eo).value();
+  REQUIRE(local->run());
+  auto cluster = cluster_engine::make(graph(), {.nodes = recflow::test::endpoints<node_endpoint>(nodes),
+                                                .engine = eo});
+  REQUIRE(cluster);
+  auto sum = (*cluster)->run();
+  REQUIRE(sum);
+  CHECK(sum->batches == batches.size());
+  const auto& h = (*cluster)->history();
+  CHECK(h.size() >= limit);
+  CHECK(h.size() < 2 * limit);
+  CHECK(h.back().batch == batches.size());
+  REQUIRE(h.size() == local->history().size());
+  for (std::size_t k = 0; k < h.size(); ++k) {
+    CHECK(h[k].batch == local->history()[k].batch);
+    CHECK(h[k].ratings_seen == local->history()[k].ratings_seen);
+  }
+}
+
+TEST_CASE("cluster engine: the graph's on_model gets the local engine's models",
+          "[engine][multinode]") {
+  auto nodes = start_nodes(2);
+  auto batches = ml100k_batches(6);
+  using handed = std::vector<std::pair<std::uint64_t, factor_model>>;
+  auto graph = [&](handed& out) {
+    auto g = make_streaming_graph(replay(batches), params(), 2, {1.0, 5.0});
+    g.on_model = [&out](std::uint64_t batch, factor_model&& m) { out.emplace_back(batch, std::move(m)); };
+    return g;
+  };
+  handed from_local, from_cluster;
+  auto local = local_engine::make(graph(from_local)).value();
+  REQUIRE(local->run());
+  auto cluster = cluster_engine::make(graph(from_cluster),
+                                      {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
+  REQUIRE(cluster);
+  REQUIRE((*cluster)->run());
+  REQUIRE(from_cluster.size() == batches.size());  // publish_interval 0: every batch
+  REQUIRE(from_local.size() == batches.size());
+  for (std::size_t k = 0; k < batches.size(); ++k) {
+    CHECK(from_cluster[k].first == k + 1);
+    require_equivalent(from_cluster[k].second, from_local[k].second);
+  }
+}
+
 TEST_CASE("cluster engine: a node killed mid-stream stops the job with the node and batch",
           "[engine][multinode]") {
   auto nodes = start_nodes(3);

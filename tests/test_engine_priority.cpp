@@ -1,6 +1,7 @@
 // Training threads' priority (engine/thread_priority.hpp): "idle" or a nice value, parsed
 // strictly; lowering a thread reaches the threads it starts, and an engine started with a
-// priority runs every actor thread at it (Linux: read back from /proc/self/task).
+// priority runs every actor thread at it, the local engine's and a cluster driver's
+// (Linux: read back from /proc/self/task).
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -20,9 +21,11 @@
 #include <unistd.h>
 #endif
 
+#include "recflow/engine/cluster_engine.hpp"
 #include "recflow/engine/local_engine.hpp"
 #include "recflow/engine/thread_priority.hpp"
 #include "engine_test_util.hpp"
+#include "node_process.hpp"
 #include "recflow/graph/graph.hpp"
 
 using namespace recflow;
@@ -104,9 +107,10 @@ TEST_CASE("thread priority: a lowered thread and the threads it starts run at it
   CHECK(sched_getscheduler(0) == SCHED_OTHER);
 }
 
-TEST_CASE("thread priority: an engine runs its actor threads at its priority and still trains",
-          "[engine][priority]") {
-  auto priority = GENERATE(thread_priority{.nice = 7}, thread_priority{.idle = true});
+/// Runs a small graph on `make_engine(graph, options)` at `priority`, then checks that
+/// every thread the engine started in this process runs at it, and this one does not.
+template <class MakeEngine>
+void check_engine_threads(thread_priority priority, MakeEngine make_engine) {
   INFO("priority " << priority.text());
   // Threads that were there before (a test run in one process may have left some, lowered
   // or not) are not counted.
@@ -115,7 +119,8 @@ TEST_CASE("thread priority: an engine runs its actor threads at its priority and
     before.insert(t.tid);
   auto g = make_streaming_graph(
     synthetic_source({.users = 40, .items = 30, .ratings = 2000, .batch_size = 200}), stream_params{}, 2);
-  auto engine = local_engine::make(g, {.workers = 2, .priority = priority});
+  auto engine = make_engine(g, engine_options{.workers = 2, .priority = priority});
+  INFO((engine ? std::string() : engine.err().message));
   REQUIRE(engine);
   auto sum = (*engine)->run();
   REQUIRE(sum);
@@ -144,5 +149,23 @@ TEST_CASE("thread priority: an engine runs its actor threads at its priority and
   CHECK(lowered == started);  // and nothing else the engine started was left out
   CHECK(sched_getscheduler(0) == SCHED_OTHER);  // the calling thread is not lowered
   CHECK(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))) == 0);
+}
+
+TEST_CASE("thread priority: an engine runs its actor threads at its priority and still trains",
+          "[engine][priority]") {
+  auto priority = GENERATE(thread_priority{.nice = 7}, thread_priority{.idle = true});
+  check_engine_threads(priority, [](streaming_graph g, const engine_options& o) {
+    return local_engine::make(std::move(g), o);
+  });
+}
+
+TEST_CASE("thread priority: a cluster engine runs the driver's actor threads at its priority",
+          "[engine][priority][multinode]") {
+  auto priority = GENERATE(thread_priority{.nice = 7}, thread_priority{.idle = true});
+  auto nodes = test::start_nodes(2);  // other processes: their threads are not counted
+  check_engine_threads(priority, [&](streaming_graph g, const engine_options& o) {
+    return cluster_engine::make(std::move(g),
+                                {.nodes = test::endpoints<node_endpoint>(nodes), .engine = o});
+  });
 }
 #endif

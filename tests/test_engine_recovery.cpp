@@ -262,3 +262,38 @@ TEST_CASE("cluster placement: a lost node's shards go to the live nodes holding 
   CHECK(r.user_node == std::vector<std::size_t>{2, 2, 2, 2});
   CHECK(r.item_node == std::vector<std::size_t>{2, 2, 2, 2});
 }
+
+TEST_CASE("cluster recovery: with history_limit the history stays bounded through a recovery",
+          "[engine][multinode][recovery]") {
+  const std::size_t n_batches = 30;
+  auto batches = ml100k_batches(n_batches);
+  auto expected = reference(batches);
+  auto nodes = start_nodes(3);
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
+  o.engine.history_limit = 4;
+  o.recover = true;
+  o.checkpoint_every = 10;
+  auto cluster = cluster_engine::make(graph_of(batches), o);
+  REQUIRE(cluster);
+  std::vector<std::uint64_t> seen;
+  auto sum = (*cluster)->run([&](const batch_metrics& m) {
+    seen.push_back(m.batch);
+    if (m.batch == 16)
+      nodes[1]->kill_hard();  // 6 batches after the checkpoint of batch 10: more than the limit
+  });
+  INFO((sum ? std::string() : sum.err().message));
+  REQUIRE(sum);
+  CHECK((*cluster)->recoveries() == 1);
+  std::vector<std::uint64_t> all(n_batches);
+  std::iota(all.begin(), all.end(), 1);
+  CHECK(seen == all);  // each reported once
+  const auto& h = (*cluster)->history();
+  CHECK(h.size() >= 4);
+  CHECK(h.size() < 8);
+  CHECK(h.back().batch == n_batches);
+  for (std::size_t k = 1; k < h.size(); ++k)
+    CHECK(h[k].batch == h[k - 1].batch + 1);
+  auto got = (*cluster)->snapshot();
+  REQUIRE(got);
+  require_equivalent(*got, expected);
+}

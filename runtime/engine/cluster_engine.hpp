@@ -6,9 +6,11 @@
 ///   (*engine)->run();                        // same rounds as local_engine
 ///   factor_model m = (*engine)->snapshot().value();
 ///
-/// The driver (this process) holds the source, the partition step and the coordinator;
-/// user and item owners are placed on the nodes round robin (user shards first, then item
-/// shards, continuing the rotation). Slices and each pass's rows travel as wire frames
+/// The driver (this process) holds the source, the partition step and the coordinator
+/// (engine/coordinator.hpp, the one local_engine runs too, so every engine_options field
+/// and the graph's evaluation and on_model work alike); user and item owners are placed
+/// on the nodes round robin (user shards first, then item shards, continuing the
+/// rotation). Slices and each pass's rows travel as wire frames
 /// (graph/wire.hpp) that every receiver validates; owners on different nodes talk to
 /// each other directly. The model equals local_engine's bit for bit: the owners run the
 /// same code on the same values, only the rows are copied instead of shared.
@@ -39,7 +41,7 @@
 #include <string>
 #include <vector>
 
-#include "recflow/engine/local_engine.hpp"
+#include "recflow/engine/stream_engine.hpp"
 
 namespace recflow {
 
@@ -94,25 +96,18 @@ node_placement replace_lost(const node_placement& p, const std::vector<bool>& al
 /// One line per node: "node 127.0.0.1:4001: user shards 0 2, item shards 1".
 std::string describe(const node_placement& p, const std::vector<node_endpoint>& nodes);
 
-class cluster_engine {
+class cluster_engine : public stream_engine {
  public:
   /// Validates, connects to every node (handshake: a protocol mismatch is an
   /// errc::version error naming the node), spawns the owners there and wires them up.
   static result<std::unique_ptr<cluster_engine>> make(streaming_graph g,
                                                       const cluster_options& o);
   ~cluster_engine();
-  cluster_engine(const cluster_engine&) = delete;
-  cluster_engine& operator=(const cluster_engine&) = delete;
 
-  result<run_summary> run(const batch_callback& on_batch = {});
-  result<run_summary> run_n(std::size_t batches, const batch_callback& on_batch = {});
-  result<run_summary> run_until(const stop_predicate& stop, const batch_callback& on_batch = {});
+  // run(), run_n(), run_until(), history(), finished() and graph(): see stream_engine.
+
   /// The model after the last completed batch, gathered from every node.
   result<factor_model> snapshot();
-
-  const std::vector<batch_metrics>& history() const noexcept;
-  bool finished() const noexcept;
-  const streaming_graph& graph() const noexcept;
   /// Which node owns which shards (what `--explain` prints; after a recovery, the
   /// placement now, lost nodes listed without shards).
   std::string explain() const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 namespace recflow {
 
@@ -33,6 +34,21 @@ void gather(const std::vector<shard_parts>& shards, std::size_t rank, id_map& id
   }
 }
 
+/// A part whose tables disagree in size (e.g. from a faulty node) is an error, not a read
+/// past its end.
+result<void> check_parts(const std::vector<shard_parts>& shards, std::size_t rank,
+                         const char* side) {
+  for (const auto& p : shards) {
+    auto n = p.ids.size();
+    if (p.first_seen.size() != n || p.counts.size() != n || p.bias.size() != n
+        || p.factors.size() != n * rank)
+      return error{errc::corrupt, std::string("a malformed snapshot part of ") + side + " shard "
+                                    + std::to_string(p.shard) + ": tables disagree in size with its "
+                                    + std::to_string(n) + " ids"};
+  }
+  return {};
+}
+
 }  // namespace
 
 result<factor_model> assemble_model(int rank, rating_scale scale, double mu,
@@ -44,6 +60,10 @@ result<factor_model> assemble_model(int rank, rating_scale scale, double mu,
   p.mu = mu;
   p.mu_count = mu_count;
   auto k = std::size_t(rank);
+  if (auto ok = check_parts(users, k, "user"); !ok)
+    return ok.err();
+  if (auto ok = check_parts(items, k, "item"); !ok)
+    return ok.err();
   gather(users, k, p.users, p.user_bias, p.U, p.user_count);
   gather(items, k, p.items, p.item_bias, p.P, p.item_count);
   return factor_model::from_parts(std::move(p));
