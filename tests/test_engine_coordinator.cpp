@@ -379,6 +379,38 @@ TEST_CASE("coordinator: held shards are evaluated where they are, then released"
   }
 }
 
+TEST_CASE("coordinator: while owners hold after a snapshot batch, a pulled batch waits unrouted",
+          "[engine][coordinator]") {
+  auto validation = std::make_shared<rating_table>();
+  validation->ratings.push_back({validation->users.insert(0), validation->items.insert(1), 4.0, 0});
+  const bool hold = GENERATE(true, false);
+  // Three batches pulled at once; every second one is evaluated (batches 2 and 4).
+  rig r(5, {.max_in_flight = 3, .hold_after_snapshot = hold}, [&](streaming_graph& g) {
+    g.evaluation = evaluation_options{validation, 2};
+  });
+  r.driver.views = true;
+  r.driver.in_place = result<error_metrics>(error_metrics{.rmse = 0.5, .mae = 0.25});
+  std::vector<std::size_t> completed_at_send;  ///< batches completed when each was routed
+  r.driver.on_send = [&](const batch_stamp&, auto&) {
+    completed_at_send.push_back(r.core.history().size());
+  };
+  auto sum = r.core.drive(all, {}, {});
+  REQUIRE(sum);
+  CHECK(sum->batches == 5);
+  REQUIRE(completed_at_send.size() == 5);
+  INFO("hold " << hold);
+  if (hold) {
+    // Batch 3 is routed only once batch 2 (evaluated, held) has completed; batch 5 after 4.
+    CHECK(completed_at_send[2] >= 2);
+    CHECK(completed_at_send[4] >= 4);
+  } else {
+    CHECK(completed_at_send[2] < 2);  // routed while batch 2 was in flight
+  }
+  CHECK(r.driver.in_place_calls == 2);
+  for (std::size_t i = 1; i < r.driver.sent.size(); ++i)
+    CHECK(r.driver.sent[i].batch == r.driver.sent[i - 1].batch + 1);
+}
+
 TEST_CASE("coordinator: checkpoints, then a rewind routes the batches since again, reported once",
           "[engine][coordinator]") {
   rig r(8, {.max_in_flight = 2, .history_limit = 0, .checkpoint_every = 3});

@@ -75,8 +75,15 @@ result<run_summary> coordinator::drive(std::size_t limit, const stop_predicate& 
 
 /// Routes the batches to route again first (they were started before), then pulls while
 /// there is room and the run wants more.
+bool coordinator::holding() const noexcept {
+  return opts_.hold_after_snapshot
+         && std::any_of(in_flight_.begin(), in_flight_.end(),
+                        [](const auto& f) { return f.second.stamp.snapshot; });
+}
+
 void coordinator::fill() {
-  while (!broken_ && !backlog_.empty() && in_flight_.size() + pulls_ < opts_.max_in_flight) {
+  while (!broken_ && !backlog_.empty() && !holding()
+         && in_flight_.size() + pulls_ < opts_.max_in_flight) {
     auto b = std::move(backlog_.front());
     backlog_.pop_front();
     route(std::move(b));
@@ -97,10 +104,10 @@ void coordinator::answered() {
 void coordinator::on_pulled(rating_batch b) {
   answered();
   ++run_.started;
-  if (backlog_.empty())
+  if (backlog_.empty() && !holding())
     route(std::move(b));
   else
-    backlog_.push_back(std::move(b));  // after the batches routed again
+    backlog_.push_back(std::move(b));  // after the batches routed again, or the hold
 }
 
 void coordinator::on_end() {

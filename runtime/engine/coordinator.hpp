@@ -77,6 +77,11 @@ struct coordinator_options {
   std::size_t max_in_flight = 2;     ///< batches between the source and completion
   std::size_t history_limit = 0;     ///< see engine_options::history_limit
   std::size_t checkpoint_every = 0;  ///< snapshot every n-th batch for the driver; 0: none
+  /// The owners hold after a snapshot batch until release() (one process, views): a batch
+  /// pulled meanwhile waits here, not routed, since the graph could not start it anyway;
+  /// its latency then counts from when the graph is free, and an evaluated batch does
+  /// not make the next one's latency include its evaluation.
+  bool hold_after_snapshot = false;
 };
 
 class coordinator {
@@ -161,6 +166,8 @@ class coordinator {
   };
 
   void fill();
+  /// With hold_after_snapshot: a snapshot batch is in flight, so route nothing new.
+  bool holding() const noexcept;
   void answered();
   bool first_shard(const flight& f, std::uint8_t side, std::uint32_t shard);
   void route(rating_batch b);
@@ -187,7 +194,9 @@ class coordinator {
   bool ended_ = false;
   std::optional<error> broken_;
   std::map<std::uint64_t, flight> in_flight_;
-  std::deque<rating_batch> backlog_;  ///< to route before pulling again (rewind)
+  /// To route before pulling again: batches to route again (rewind), and batches pulled
+  /// while holding().
+  std::deque<rating_batch> backlog_;
   std::vector<batch_metrics> history_;
   std::optional<clock::time_point> last_publish_;  ///< when the last published batch was routed
   run_state run_;

@@ -28,7 +28,10 @@ struct local_engine::impl final : round_driver {
 
   impl(streaming_graph g, const engine_options& o)
       : opts(o),
-        core(std::move(g), {.max_in_flight = o.max_in_flight, .history_limit = o.history_limit},
+        core(std::move(g),
+             {.max_in_flight = o.max_in_flight,
+              .history_limit = o.history_limit,
+              .hold_after_snapshot = !o.frame_rows},  // views: the owners hold until released
              *this) {
     const auto& graph = core.graph();
     add_graph_message_types(cfg);
