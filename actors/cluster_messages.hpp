@@ -37,7 +37,7 @@ struct wire_frame {
 
 /// Driver -> node: spawn one owner for the job coordinated by `coordinator`.
 struct owner_spec {
-  std::uint8_t side = 0;            ///< 0 user owner, 1 item owner
+  recflow::side side = recflow::side::user;  ///< which owner
   std::uint32_t shard = 0;
   std::uint32_t other_shards = 0;   ///< shard count of the other side
   stream_params params;

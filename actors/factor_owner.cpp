@@ -69,7 +69,7 @@ result<void> shard_store::load(const shard_parts& p, std::uint64_t key_base) {
 shard_parts shard_store::export_parts(std::uint64_t batch, std::uint32_t shard) const {
   shard_parts p;
   p.batch = batch;
-  p.side = static_cast<std::uint8_t>(side_);
+  p.side = side_;
   p.shard = shard;
   p.ids = externals_;
   p.first_seen = first_seen_;

@@ -342,7 +342,7 @@ caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uin
         self->send(st.coordinator, st.core->export_parts());
       }
       st.busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      self->send(st.coordinator, owner_done{stamp.batch, 1, shard, st.core->sent(), st.busy});
+      self->send(st.coordinator, owner_done{stamp.batch, side::item, shard, st.core->sent(), st.busy});
       st.busy = 0.0;
       advance(self, shard);
     },

@@ -68,7 +68,7 @@ class item_owner_state {
   const edge_traffic& sent() const noexcept { return sent_; }
   const shard_store& store() const noexcept { return store_; }
   shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
-  shard_view view() const { return {batches_done_, 1, shard_, &store_}; }
+  shard_view view() const { return {batches_done_, side::item, shard_, &store_}; }
 
  private:
   /// Errors of this pass's ratings into `out` and the per-item sums, in batch order (the

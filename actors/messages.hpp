@@ -12,6 +12,7 @@
 
 #include "recflow/graph/batch.hpp"
 #include "recflow/graph/routes.hpp"
+#include "recflow/model/model.hpp"
 
 namespace recflow {
 
@@ -102,7 +103,7 @@ struct edge_traffic {
 /// Owner -> coordinator: this shard has applied every pass of `batch`.
 struct owner_done {
   std::uint64_t batch = 0;
-  std::uint8_t side = 0;       ///< 0 user owner, 1 item owner
+  recflow::side side = recflow::side::user;  ///< which owner
   std::uint32_t shard = 0;
   edge_traffic sent;           ///< rows sent to the other side for this batch
   double busy_seconds = 0.0;   ///< time spent in this batch's handlers
@@ -117,7 +118,7 @@ struct partition_done {
 /// Owner -> coordinator: the shard's parameters (a snapshot part), keys in local order.
 struct shard_parts {
   std::uint64_t batch = 0;  ///< batches applied when exported
-  std::uint8_t side = 0;
+  recflow::side side = recflow::side::user;
   std::uint32_t shard = 0;
   std::vector<std::int64_t> ids;
   std::vector<std::uint64_t> first_seen;  ///< stream position of each key's first rating
@@ -145,7 +146,7 @@ class shard_store;
 /// engine across processes has its owners export shard_parts instead.
 struct shard_view {
   std::uint64_t batch = 0;  ///< batches applied when viewed
-  std::uint8_t side = 0;
+  recflow::side side = recflow::side::user;
   std::uint32_t shard = 0;
   const shard_store* store = nullptr;
 };

@@ -154,8 +154,9 @@ caf::behavior node_fn(node_self* self, node_options o) {
         log(self, "refused an owner for " + sender_node(self) + ": " + why);
         return caf::make_message(caf::actor{}, why);
       };
-      if (spec.side > 1)
-        return refuse("side " + std::to_string(spec.side) + " is neither users (0) nor items (1)");
+      if (!is_side(spec.side))
+        return refuse("side " + std::to_string(static_cast<unsigned>(spec.side))
+                      + " is neither users (0) nor items (1)");
       if (spec.other_shards == 0 || spec.other_shards > 65536)
         return refuse("other side's shard count " + std::to_string(spec.other_shards)
                       + " outside 1..65536");
@@ -169,7 +170,7 @@ caf::behavior node_fn(node_self* self, node_options o) {
       if (auto ok = validate(spec.params); !ok)
         return refuse(ok.err().message);
       auto& sys = self->system();
-      auto a = spec.side == 0 ? spawn_user_owner(sys, spec.shard, spec.other_shards, spec.params,
+      auto a = spec.side == side::user ? spawn_user_owner(sys, spec.shard, spec.other_shards, spec.params,
                                                  spec.coordinator, true)
                               : spawn_item_owner(sys, spec.shard, spec.other_shards, spec.params,
                                                  spec.coordinator, true);

@@ -227,7 +227,7 @@ void on_answer(user_owner_self* self, std::uint32_t shard, item_rows answer) {
       self->send(st.coordinator, st.core->export_parts());
     }
     st.busy += std::chrono::duration<double>(clock::now() - t0).count();
-    self->send(st.coordinator, owner_done{stamp.batch, 0, shard, st.core->sent(), st.busy});
+    self->send(st.coordinator, owner_done{stamp.batch, side::user, shard, st.core->sent(), st.busy});
     st.busy = 0.0;
     t0 = clock::now();
     start_next(self);

@@ -56,7 +56,7 @@ class user_owner_state {
   const edge_traffic& sent() const noexcept { return sent_; }
   const shard_store& store() const noexcept { return store_; }
   shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
-  shard_view view() const { return {batches_done_, 0, shard_, &store_}; }
+  shard_view view() const { return {batches_done_, side::user, shard_, &store_}; }
 
  private:
   std::vector<user_rows> rows(bool first_pass);

@@ -79,12 +79,12 @@ class fake_driver final : public round_driver {
     }
     events_.push_back(partition_done{st.batch, {}, {}});
     auto applied = st.batch + 1 - owner_base;
-    for (std::uint8_t side = 0; side < 2; ++side)
+    for (auto which : {side::user, side::item})
       for (std::uint32_t s = 0; s < partitions; ++s) {
-        events_.push_back(owner_done{st.batch, side, s, {}, 0.001});
-        const auto& store = (side == 0 ? users_ : items_)[s];
+        events_.push_back(owner_done{st.batch, which, s, {}, 0.001});
+        const auto& store = (which == side::user ? users_ : items_)[s];
         if (st.snapshot && views)
-          events_.push_back(shard_view{applied, side, s, &store});
+          events_.push_back(shard_view{applied, which, s, &store});
         else if (st.snapshot)
           events_.push_back(store.export_parts(applied, s));
       }
@@ -251,16 +251,16 @@ TEST_CASE("coordinator: a report it cannot place breaks the run with an error, n
   };
   const std::vector<bad_case> cases{
     {"owner report of a batch never sent",
-     [](const batch_stamp& st) { return event{owner_done{st.batch + 7, 0, 0, {}, 0}}; },
+     [](const batch_stamp& st) { return event{owner_done{st.batch + 7, side::user, 0, {}, 0}}; },
      "unexpected owner report for batch 8"},
     {"partition report of a batch never sent",
      [](const batch_stamp& st) { return event{partition_done{st.batch + 7, {}, {}}}; },
      "unexpected partition report for batch 8"},
     {"owner report of a side that does not exist",
-     [](const batch_stamp& st) { return event{owner_done{st.batch, 2, 0, {}, 0}}; },
+     [](const batch_stamp& st) { return event{owner_done{st.batch, static_cast<side>(2), 0, {}, 0}}; },
      "a malformed owner report for batch 1"},
     {"owner report of a shard that does not exist",
-     [](const batch_stamp& st) { return event{owner_done{st.batch, 0, 9, {}, 0}}; },
+     [](const batch_stamp& st) { return event{owner_done{st.batch, side::user, 9, {}, 0}}; },
      "a malformed owner report for batch 1"},
     {"snapshot part numbered 0",
      [](const batch_stamp&) { return event{shard_parts{}}; },
@@ -273,7 +273,7 @@ TEST_CASE("coordinator: a report it cannot place breaks the run with an error, n
      },
      "unexpected snapshot part for batch 40"},
     {"view without a store (as one arriving over a network)",
-     [](const batch_stamp& st) { return event{shard_view{st.batch + 1, 0, 0, nullptr}}; },
+     [](const batch_stamp& st) { return event{shard_view{st.batch + 1, side::user, 0, nullptr}}; },
      "a malformed shard view"},
   };
   for (const auto& c : cases) {
@@ -296,8 +296,8 @@ TEST_CASE("coordinator: a report it cannot place breaks the run with an error, n
   SECTION("an owner reporting twice") {
     rig r(5, {.max_in_flight = 1});
     r.driver.on_send = [](const batch_stamp& st, std::deque<event>& q) {
-      q.push_front(owner_done{st.batch, 1, 1, {}, 0});
-      q.push_front(owner_done{st.batch, 1, 1, {}, 0});
+      q.push_front(owner_done{st.batch, side::item, 1, {}, 0});
+      q.push_front(owner_done{st.batch, side::item, 1, {}, 0});
     };
     auto sum = r.core.drive(all, {}, {});
     REQUIRE_FALSE(sum);
@@ -310,7 +310,7 @@ TEST_CASE("coordinator: a report it cannot place breaks the run with an error, n
     r.driver.on_send = [](const batch_stamp& st, std::deque<event>& q) {
       shard_parts p;
       p.batch = st.batch + 1;
-      p.side = 1;
+      p.side = side::item;
       q.push_front(p);
       q.push_front(p);
     };

@@ -393,11 +393,11 @@ TEST_CASE("node: an owner rejects hostile frames from a peer and says who sent t
   caf::scoped_actor self{sys};
   auto me = caf::actor_cast<caf::actor>(self);
   caf::actor owner;
-  self->request(node, std::chrono::seconds(10), owner_spec{0, 0, 2, params(), me})
+  self->request(node, std::chrono::seconds(10), owner_spec{side::user, 0, 2, params(), me})
     .receive([&](caf::actor& a, std::string&) { owner = a; }, [&](caf::error&) {});
   REQUIRE(owner);
   // A refused spec is an answer, not a crash.
-  auto bad_spec = owner_spec{7, 0, 2, params(), me};
+  auto bad_spec = owner_spec{static_cast<side>(7), 0, 2, params(), me};
   std::string why;
   self->request(node, std::chrono::seconds(10), bad_spec)
     .receive([&](caf::actor&, std::string& w) { why = w; }, [&](caf::error&) {});

@@ -123,9 +123,9 @@ struct cluster_engine::impl final : round_driver {
   }
 
   /// Spawns owner (`side`, `shard`) on node `n`.
-  result<caf::actor> spawn_owner(std::uint8_t side, std::uint32_t shard, std::size_t n) {
+  result<caf::actor> spawn_owner(side which, std::uint32_t shard, std::size_t n) {
     const auto& graph = core.graph();
-    owner_spec spec{side, shard, static_cast<std::uint32_t>(graph.partitions), graph.training,
+    owner_spec spec{which, shard, static_cast<std::uint32_t>(graph.partitions), graph.training,
                     caf::actor_cast<caf::actor>(*self)};
     std::optional<error> err;
     caf::actor out;
@@ -155,12 +155,12 @@ struct cluster_engine::impl final : round_driver {
     deploy_lost.reset();
     const auto& graph = core.graph();
     auto parts = static_cast<std::uint32_t>(graph.partitions);
-    for (std::uint8_t side = 0; side < 2; ++side)
+    for (auto which : {side::user, side::item})
       for (std::uint32_t s = 0; s < parts; ++s) {
-        auto a = spawn_owner(side, s, (side == 0 ? where.user_node : where.item_node)[s]);
+        auto a = spawn_owner(which, s, (which == side::user ? where.user_node : where.item_node)[s]);
         if (!a)
           return a.err();
-        (side == 0 ? users : items).push_back(*a);
+        (which == side::user ? users : items).push_back(*a);
       }
     partition = spawn_wire_partition(*sys, graph.user_partitioner, graph.item_partitioner, users,
                                      items, caf::actor_cast<caf::actor>(*self));
@@ -170,7 +170,7 @@ struct cluster_engine::impl final : round_driver {
     auto failed = load_model(*self, users, items, *last.model, graph, opts.connect_timeout);
     if (!failed)
       return {};
-    auto n = (failed->side == 0 ? where.user_node : where.item_node)[failed->shard];
+    auto n = (failed->side == side::user ? where.user_node : where.item_node)[failed->shard];
     if (!failed->answered)
       deploy_lost = n;
     return error{failed->answered ? errc::invalid_argument : errc::io,

@@ -186,21 +186,25 @@ void coordinator::on_owner_done(const owner_done& d) {
   auto* f = find(d.batch, "owner report");
   if (!f)
     return;
-  auto& done = d.side == 0 ? f->user_done : f->item_done;
-  if (d.side > 1 || d.shard >= done.size() || done[d.shard]) {
+  if (!is_side(d.side)) {
+    fail(error{errc::corrupt, "a malformed owner report for batch " + std::to_string(d.batch + 1)});
+    return;
+  }
+  auto& done = d.side == side::user ? f->user_done : f->item_done;
+  if (d.shard >= done.size() || done[d.shard]) {
     fail(error{errc::corrupt, "a malformed owner report for batch " + std::to_string(d.batch + 1)});
     return;
   }
   done[d.shard] = 1;
   ++f->owners_done;
   f->m.owner_busy_seconds += d.busy_seconds;
-  auto e = d.side == 0 ? edge_index::users_to_items : edge_index::items_to_users;
+  auto e = d.side == side::user ? edge_index::users_to_items : edge_index::items_to_users;
   f->m.edges[std::size_t(e)] += d.sent;
   try_complete(d.batch);
 }
 
 void coordinator::on_parts(shard_parts p) {
-  if (p.batch == 0 || p.side > 1 || p.shard >= graph_.partitions) {
+  if (p.batch == 0 || !is_side(p.side) || p.shard >= graph_.partitions) {
     fail(error{errc::corrupt, "a malformed snapshot part"});
     return;
   }
@@ -209,12 +213,12 @@ void coordinator::on_parts(shard_parts p) {
   auto* f = find(batch, "snapshot part");
   if (!f || !first_shard(*f, p.side, p.shard))
     return;
-  (p.side == 0 ? f->users : f->items).push_back(std::move(p));
+  (p.side == side::user ? f->users : f->items).push_back(std::move(p));
   try_complete(batch);
 }
 
 void coordinator::on_view(const shard_view& v) {
-  if (v.batch == 0 || v.side > 1 || v.shard >= graph_.partitions || !v.store) {
+  if (v.batch == 0 || !is_side(v.side) || v.shard >= graph_.partitions || !v.store) {
     fail(error{errc::corrupt, "a malformed shard view"});
     return;
   }
@@ -222,18 +226,18 @@ void coordinator::on_view(const shard_view& v) {
   auto* f = find(batch, "shard view");
   if (!f || !first_shard(*f, v.side, v.shard))
     return;
-  (v.side == 0 ? f->user_views : f->item_views).push_back(v);
+  (v.side == side::user ? f->user_views : f->item_views).push_back(v);
   try_complete(batch);
 }
 
 /// Whether `f` has no shard of (`side`, `shard`) yet, as a copy or a view; a second one
 /// breaks the job.
-bool coordinator::first_shard(const flight& f, std::uint8_t side, std::uint32_t shard) {
+bool coordinator::first_shard(const flight& f, recflow::side side, std::uint32_t shard) {
   auto same = [&](const auto& x) { return x.shard == shard; };
-  bool seen = side == 0 ? std::ranges::any_of(f.users, same) || std::ranges::any_of(f.user_views, same)
+  bool seen = side == side::user ? std::ranges::any_of(f.users, same) || std::ranges::any_of(f.user_views, same)
                         : std::ranges::any_of(f.items, same) || std::ranges::any_of(f.item_views, same);
   if (seen)
-    fail(error{errc::corrupt, "a second snapshot of " + std::string(side == 0 ? "user" : "item")
+    fail(error{errc::corrupt, "a second snapshot of " + std::string(to_string(side))
                                 + " shard " + std::to_string(shard) + " for batch "
                                 + std::to_string(f.m.batch)});
   return !seen;

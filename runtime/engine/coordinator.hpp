@@ -169,7 +169,7 @@ class coordinator {
   /// With hold_after_snapshot: a snapshot batch is in flight, so route nothing new.
   bool holding() const noexcept;
   void answered();
-  bool first_shard(const flight& f, std::uint8_t side, std::uint32_t shard);
+  bool first_shard(const flight& f, recflow::side side, std::uint32_t shard);
   void route(rating_batch b);
   bool wants_publish(clock::time_point now);
   flight* find(std::uint64_t batch, const char* what);

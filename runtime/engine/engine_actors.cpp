@@ -40,19 +40,19 @@ std::optional<load_failure> load_model(caf::scoped_actor& self, const std::vecto
                                        const streaming_graph& g, std::chrono::milliseconds timeout) {
   auto split = split_model(m, g.partitions, g.user_partitioner, g.item_partitioner);
   std::optional<load_failure> failed;
-  auto load = [&](const caf::actor& owner, seed_shard& part, std::uint8_t side, std::size_t s) {
+  auto load = [&](const caf::actor& owner, seed_shard& part, side which, std::size_t s) {
     self->request(owner, timeout, std::move(part))
       .receive(
         [&](const std::string& message) {
           if (!message.empty())
-            failed = load_failure{side, s, true, message};
+            failed = load_failure{which, s, true, message};
         },
-        [&](caf::error& e) { failed = load_failure{side, s, false, self->system().render(e)}; });
+        [&](caf::error& e) { failed = load_failure{which, s, false, self->system().render(e)}; });
   };
   for (std::size_t s = 0; s < g.partitions && !failed; ++s) {
-    load(users[s], split.users[s], 0, s);
+    load(users[s], split.users[s], side::user, s);
     if (!failed)
-      load(items[s], split.items[s], 1, s);
+      load(items[s], split.items[s], side::item, s);
   }
   return failed;
 }
@@ -65,7 +65,7 @@ gathered_shards gather_shards(caf::scoped_actor& self, const std::vector<caf::ac
       if (out.failed)
         return out;
       self->request(a, timeout, snapshot_atom::value)
-        .receive([&](shard_parts& p) { (p.side == 0 ? out.users : out.items).push_back(std::move(p)); },
+        .receive([&](shard_parts& p) { (p.side == side::user ? out.users : out.items).push_back(std::move(p)); },
                  [&](caf::error& e) {
                    out.failed = a;
                    out.why = self->system().render(e);

@@ -74,7 +74,7 @@ void wire_owners(caf::scoped_actor& self, const std::vector<caf::actor>& users,
 
 /// Which owner failed to take its part of a model, and how.
 struct load_failure {
-  std::uint8_t side = 0;  ///< 0 user owner, 1 item owner
+  recflow::side side = recflow::side::user;  ///< which owner
   std::size_t shard = 0;
   bool answered = false;  ///< it refused the part (else it did not answer: lost)
   std::string message;

@@ -78,7 +78,7 @@ seed_split split_model(const factor_model& m, std::size_t partitions, const part
   auto k = std::size_t(m.rank());
   auto split = [&](const id_map& ids, const std::vector<double>& bias, const factor_table& f,
                    const std::vector<std::uint32_t>& counts, const partitioner& part,
-                   std::uint8_t side_tag) {
+                   side side_tag) {
     std::vector<seed_shard> out(partitions);
     for (std::uint32_t s = 0; s < partitions; ++s) {
       out[s].key_base = ids.size();
@@ -96,8 +96,8 @@ seed_split split_model(const factor_model& m, std::size_t partitions, const part
     }
     return out;
   };
-  return {split(m.users(), m.user_bias(), m.U(), m.user_count(), users, 0),
-          split(m.items(), m.item_bias(), m.P(), m.item_count(), items, 1)};
+  return {split(m.users(), m.user_bias(), m.U(), m.user_count(), users, side::user),
+          split(m.items(), m.item_bias(), m.P(), m.item_count(), items, side::item)};
 }
 
 }  // namespace recflow

@@ -16,6 +16,11 @@ namespace recflow {
 /// Which side of the model an entity belongs to.
 enum class side : std::uint8_t { user = 0, item = 1 };
 
+/// Whether `s` is one of the two sides (a value decoded from another process may not be).
+constexpr bool is_side(side s) noexcept { return s == side::user || s == side::item; }
+/// "user" or "item".
+constexpr const char* to_string(side s) noexcept { return s == side::user ? "user" : "item"; }
+
 /// Where a prediction came from, most informed first. Unknown users or items fall back
 /// to biases, then to the global mean; every prediction is clamped to the rating scale.
 enum class prediction_source : std::uint8_t {
