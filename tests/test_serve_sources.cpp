@@ -21,7 +21,7 @@
 #include "tests/cli_test_util.hpp"
 #include "tests/socket_test_util.hpp"
 #include "tests/serve_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 using json = nlohmann::json;
