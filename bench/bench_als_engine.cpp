@@ -29,7 +29,7 @@
 
 #include <fmt/core.h>
 
-#include "../tests/test_util.hpp"
+#include "test_util.hpp"  // tests/support: the data folder, planted data
 #include "recflow/data/ingest.hpp"
 #include "recflow/engine/als_engine.hpp"
 #include "recflow/model/als.hpp"

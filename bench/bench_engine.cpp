@@ -14,7 +14,7 @@
 
 #include <fmt/core.h>
 
-#include "bench/rusage.hpp"
+#include "rusage.hpp"
 #include "recflow/engine/local_engine.hpp"
 #include "recflow/model/streaming.hpp"
 

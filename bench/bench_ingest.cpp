@@ -28,7 +28,7 @@
 
 #include <fmt/core.h>
 
-#include "bench/ratings_file.hpp"
+#include "ratings_file.hpp"
 #include "recflow/data/ingest.hpp"
 #include "recflow/data/rating_reader.hpp"
 

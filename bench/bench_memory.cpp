@@ -23,9 +23,9 @@
 
 #include <fmt/core.h>
 
-#include "bench/ratings_file.hpp"
+#include "ratings_file.hpp"
 #include "recflow/data/ingest.hpp"
-#include "bench/rusage.hpp"
+#include "rusage.hpp"
 #include "recflow/engine/local_engine.hpp"
 
 using namespace recflow;

@@ -27,6 +27,7 @@
 #include "recflow/data/ingest.hpp"
 #include "recflow/engine/run_stream.hpp"
 #include "recflow/engine/thread_priority.hpp"
+#include "recflow/model/random.hpp"
 #include "recflow/model/split.hpp"
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/service.hpp"
@@ -145,13 +146,6 @@ load_result run_load(std::uint16_t port, std::size_t conns, double seconds, doub
   return all;
 }
 
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,14 +234,14 @@ int main(int argc, char** argv) {
   for (index_t i = 0; i < model->n_items(); ++i)
     if (model->item_known(i)) items.push_back(model->items().external(i));
   auto predict = [&](std::uint64_t k) {
-    auto h = mix(k);
+    auto h = splitmix64_hash(k);
     return fmt::format("/predict?user={}&item={}", users[h % users.size()], items[(h >> 32) % items.size()]);
   };
   auto recommend = [&](std::uint64_t k) {
-    return fmt::format("/recommend?user={}&n=10", users[mix(k) % users.size()]);
+    return fmt::format("/recommend?user={}&n=10", users[splitmix64_hash(k) % users.size()]);
   };
   auto similar = [&](std::uint64_t k) {
-    return fmt::format("/similar?item={}&n=10", items[mix(k) % items.size()]);
+    return fmt::format("/similar?item={}&n=10", items[splitmix64_hash(k) % items.size()]);
   };
   auto mixed = [&](std::uint64_t k) { return k % 2 ? predict(k) : recommend(k); };
 

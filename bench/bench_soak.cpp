@@ -10,7 +10,7 @@
 
 #include <fmt/core.h>
 
-#include "bench/soak.hpp"
+#include "soak.hpp"  // tests/support: the soak run
 
 using namespace recflow;
 

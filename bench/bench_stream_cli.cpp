@@ -30,7 +30,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
-#include "bench/ratings_file.hpp"
+#include "ratings_file.hpp"
 
 namespace {
 

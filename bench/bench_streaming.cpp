@@ -29,6 +29,7 @@
 
 #include <fmt/core.h>
 
+#include "recflow/model/random.hpp"
 #include "recflow/model/streaming.hpp"
 
 using namespace recflow;
@@ -45,22 +46,11 @@ double seconds_since(clock_type::time_point t0) {
 /// machine.
 double cpu_now() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
-struct splitmix {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
-};
-
 /// Users uniform, items skewed (popularity ~ u^3, a few hundred heavy items), values
 /// 1..5 from a user and an item bias plus noise. External ids are scrambled so the id
 /// maps' order differs from the ids.
 rating_table synthetic(std::size_t n, std::uint32_t users, std::uint32_t items) {
-  splitmix rng{2024};
+  splitmix64 rng{2024};
   rating_table t;
   t.users.reserve(users);
   t.items.reserve(items);

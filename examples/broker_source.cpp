@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "recflow/engine/source_stream.hpp"
+#include <recflow/engine/source_stream.hpp>
 
 using namespace recflow;
 

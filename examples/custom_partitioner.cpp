@@ -5,8 +5,8 @@
 //   ./example_custom_partitioner
 #include <cstdio>
 
-#include "recflow/engine/local_engine.hpp"
-#include "recflow/graph/partitioners.hpp"
+#include <recflow/engine/local_engine.hpp>
+#include <recflow/graph/partitioners.hpp>
 
 using namespace recflow;
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <optional>
 
-#include "recflow/engine/local_engine.hpp"
+#include <recflow/recflow.hpp>
 
 using namespace recflow;
 

@@ -2,10 +2,10 @@
 // Run: build/example_quickstart data/ml-100k   (or ../shared/data/ml-100k)
 #include <iostream>
 
-#include "recflow/data/ingest.hpp"
-#include "recflow/model/als.hpp"
-#include "recflow/model/metrics.hpp"
-#include "recflow/model/streaming.hpp"
+#include <recflow/data/ingest.hpp>
+#include <recflow/model/als.hpp>
+#include <recflow/model/metrics.hpp>
+#include <recflow/model/streaming.hpp>
 
 int main(int argc, char** argv) {
   using namespace recflow;

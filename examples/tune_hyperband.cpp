@@ -2,10 +2,10 @@
 // Run: build/example_tune_hyperband data/ml-100k   (or ../shared/data/ml-100k)
 #include <iostream>
 
-#include "recflow/data/ingest.hpp"
-#include "recflow/engine/tune_pool.hpp"
-#include "recflow/model/tune.hpp"
-#include "recflow/model/tune_problem.hpp"
+#include <recflow/data/ingest.hpp>
+#include <recflow/engine/tune_pool.hpp>
+#include <recflow/model/tune.hpp>
+#include <recflow/model/tune_problem.hpp>
 
 int main(int argc, char** argv) {
   using namespace recflow;

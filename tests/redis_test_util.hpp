@@ -1,7 +1,7 @@
 /// A real redis-server for tests: started on 127.0.0.1 on a free port with its own temp
 /// folder and no persistence, stopped (and the folder removed) by the destructor, also
-/// when a test fails. Tests skip with a message when redis-server is not installed
-/// (tools/dev.sh installs it, so CI always runs them).
+/// when a test fails. Tests are skipped when redis-server is not installed, and fail in CI
+/// (tools/dev.sh installs it; tests/skip_test_util.hpp).
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -21,14 +22,21 @@
 #include <thread>
 
 #include "recflow/sources/redis_client.hpp"
+#include "skip_test_util.hpp"
 
 namespace recflow::test {
 
-/// The path of redis-server, or empty.
+/// The path of the redis-server on PATH, or empty.
 inline std::string find_redis_server() {
-  for (const char* p : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"})
-    if (::access(p, X_OK) == 0)
-      return p;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "";
+  for (std::size_t from = 0; from <= dirs.size();) {
+    auto to = std::min(dirs.find(':', from), dirs.size());
+    auto exe = (to > from ? dirs.substr(from, to - from) : std::string(".")) + "/redis-server";
+    if (::access(exe.c_str(), X_OK) == 0)
+      return exe;
+    from = to + 1;
+  }
   return {};
 }
 
@@ -123,12 +131,12 @@ class redis_server {
   std::filesystem::path dir_;
 };
 
-/// Starts a server, or warns and returns null so that the test can return early.
+/// Starts a server, or skips the test case (fails it in CI) and returns null, so that the
+/// test returns at once.
 inline std::unique_ptr<redis_server> redis_or_skip() {
   auto s = redis_server::start();
   if (!s)
-    WARN("SKIPPED: redis-server is not installed (apt-get install redis-server; "
-         "tools/dev.sh installs it)");
+    skip_without("redis-server");
   return s;
 }
 

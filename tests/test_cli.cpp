@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cli_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -87,7 +87,7 @@ TEST_CASE("cli: stream --json reports batches and the per-batch CSV it wrote", "
   CHECK(lines == 17);  // header + one line per batch
 }
 
-TEST_CASE("cli: stream --eval-every evaluates every n-th batch; the CSV leaves the others' errors empty", "[cli]") {
+TEST_CASE("cli: stream --eval-every evaluates every n-th batch, and the CSV leaves the others' errors empty", "[cli]") {
   scratch_dir dir;
   auto csv = dir.file("batches.csv");
   auto r = run_cli("stream --data " + ml100k("u.data") + " --split 0.8 --seed 3 --batch-size 5000"

@@ -257,7 +257,7 @@ TEST_CASE("node: garbage and truncated frames on its port do not stop it serving
           "[engine][multinode]") {
   auto nodes = start_nodes(2);
   auto port = nodes[0]->port();
-  test::seeded_rng rng(7);
+  splitmix64 rng(7);
   std::string garbage(1 << 20, '\0');
   for (auto& c : garbage)
     c = static_cast<char>(rng.next());

@@ -123,8 +123,8 @@ TEST_CASE("cluster recovery: a node killed at any batch costs no rating and no m
   CHECK(nodes[2]->running());
 }
 
-TEST_CASE("cluster recovery: a second node lost after a recovery is recovered from too; "
-          "losing every node is a clear error",
+TEST_CASE("cluster recovery: a second node lost after a recovery is recovered from too, "
+          "and losing every node is a clear error",
           "[engine][multinode][recovery]") {
   auto batches = ml100k_batches(24);
   auto expected = reference(batches);

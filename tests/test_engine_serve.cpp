@@ -17,7 +17,7 @@
 #include "recflow/serve/service.hpp"
 #include "recflow/serve/stream_link.hpp"
 #include "tests/serve_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 

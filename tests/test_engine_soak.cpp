@@ -1,11 +1,11 @@
-// A short soak (bench/soak.hpp, what bench_soak runs for minutes): the graph streams
+// A short soak (tests/support/soak.hpp, what bench_soak runs for minutes): the graph streams
 // ml-latest-small over and over while clients query and POST ratings; no request may fail
 // and resident memory after the warm-up may not grow by more than a few MB.
 #include <catch2/catch.hpp>
 
 #include <iostream>
 
-#include "bench/soak.hpp"
+#include "soak.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;

@@ -7,7 +7,7 @@
 
 #include "recflow/engine/tune_pool.hpp"
 #include "recflow/model/tune_problem.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 

@@ -19,7 +19,7 @@
 #include "recflow/model/split.hpp"
 #include "recflow/model/streaming.hpp"
 #include "recflow/model/top_n.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 

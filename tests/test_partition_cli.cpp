@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cli_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include "recflow/serve/service.hpp"
 #include "tests/cli_test_util.hpp"
 #include "tests/serve_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 using namespace recflow::serve;

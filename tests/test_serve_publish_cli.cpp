@@ -5,7 +5,7 @@
 #include <string>
 
 #include "tests/cli_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 TEST_CASE("serve cli: --publish-interval and --training-nice", "[serve][cli]") {
   auto data = recflow::test::data_dir() + "/ml-100k/u.data";

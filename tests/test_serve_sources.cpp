@@ -21,7 +21,7 @@
 #include "tests/cli_test_util.hpp"
 #include "tests/socket_test_util.hpp"
 #include "tests/serve_test_util.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 using json = nlohmann::json;
@@ -215,8 +215,8 @@ struct quiet_line_server {
 
 }  // namespace
 
-TEST_CASE("serve sources: a quiet tcp:// source keeps the stream waiting after SIGTERM; a second "
-          "signal exits at once and the checkpoints written stay", "[serve][sources]") {
+TEST_CASE("serve sources: a quiet tcp:// source keeps the stream waiting after SIGTERM, and a "
+          "second signal exits at once and the checkpoints written stay", "[serve][sources]") {
   test::scratch_dir dir;
   std::string text;
   for (int k = 0; k < 250; ++k)

@@ -262,8 +262,8 @@ TEST_CASE("recflow stream --resume: a corrupt newest checkpoint is reported and 
   }
 }
 
-TEST_CASE("recflow stream --source: malformed records are dead letters, the run goes on; bad "
-          "specs are usage errors",
+TEST_CASE("recflow stream --source: malformed records are dead letters, the run goes on, and "
+          "bad specs are usage errors",
           "[cli][redis]") {
   CHECK(run_cli("stream --source kafka://x:1/t --no-csv").status == 2);
   CHECK(run_cli("stream --source redis://127.0.0.1/t --no-csv").status == 2);

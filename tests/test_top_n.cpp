@@ -12,7 +12,7 @@
 #include "recflow/model/recommend.hpp"
 #include "recflow/model/similar.hpp"
 #include "recflow/model/top_n.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 

@@ -9,7 +9,7 @@
 #include "recflow/model/tune.hpp"
 #include "recflow/model/tune_problem.hpp"
 #include "recflow/model/tune_space.hpp"
-#include "tests/test_util.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 

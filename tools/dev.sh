@@ -18,6 +18,7 @@ jobs=${JOBS:-$(nproc)}
 packages=(g++ cmake make libcaf-dev libboost-dev libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 gnuplot-nox
           clang libclang-rt-14-dev)
 packages+=(libhiredis-dev redis-server)  # stream sources: the Redis client library, and a server for the tests
+packages+=(dpkg-dev)  # dpkg-shlibdeps: the shared libraries of the .deb's Depends (its test checks them)
 
 install_deps() {
   local missing=()

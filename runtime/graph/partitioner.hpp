@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "recflow/model/random.hpp"
+
 namespace recflow {
 
 /// A partitioner maps any external id to a partition in [0, partitions()).
@@ -23,11 +25,7 @@ struct hash_partitioner {
   std::size_t n = 1;          ///< number of partitions (must be positive)
   std::uint64_t salt = 0;     ///< different salts give independent assignments
   std::size_t operator()(std::int64_t key) const noexcept {
-    auto x = static_cast<std::uint64_t>(key) ^ salt;
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    x ^= x >> 31;
+    auto x = splitmix64_hash(static_cast<std::uint64_t>(key) ^ salt);
     return n <= 1 ? 0 : static_cast<std::size_t>(x % n);
   }
   std::size_t partitions() const noexcept { return n; }

@@ -24,11 +24,7 @@ namespace recflow {
 
 /// The splitmix64 finaliser of `x ^ seed`: the mixer every strategy below hashes with.
 inline std::uint64_t mix_key(std::int64_t key, std::uint64_t seed = 0) noexcept {
-  auto x = static_cast<std::uint64_t>(key) ^ seed;
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
+  return splitmix64_hash(static_cast<std::uint64_t>(key) ^ seed);
 }
 
 /// Contiguous id ranges: partition p holds the keys in [upper[p-1], upper[p]); keys below

@@ -1,10 +1,10 @@
 #include "recflow/graph/source.hpp"
 
 #include <cmath>
-#include <numbers>
 
 #include "recflow/data/rating_reader.hpp"
 #include "recflow/model/model.hpp"
+#include "recflow/model/random.hpp"
 
 namespace recflow {
 
@@ -146,27 +146,6 @@ class file_replay_source final : public rating_source {
   bool eof_ = false;
 };
 
-/// splitmix64 + Box-Muller, the same generator on every standard library.
-class rng64 {
- public:
-  explicit rng64(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() noexcept { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
-  double normal(double stddev) noexcept {
-    return stddev * std::sqrt(-2.0 * std::log(uniform()))
-           * std::cos(2.0 * std::numbers::pi * uniform());
-  }
-  std::uint32_t below(std::uint32_t n) noexcept { return static_cast<std::uint32_t>(next() % n); }
-
- private:
-  std::uint64_t state_;
-};
-
 class planted_source final : public rating_source {
  public:
   explicit planted_source(const synthetic_params& p) : p_(p), rng_(p.seed) {
@@ -211,7 +190,7 @@ class planted_source final : public rating_source {
 
  private:
   synthetic_params p_;
-  rng64 rng_;
+  splitmix64 rng_;
   std::vector<double> user_bias_, item_bias_;
   std::vector<float> user_f_, item_f_;
   std::uint64_t emitted_ = 0;

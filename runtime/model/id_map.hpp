@@ -5,6 +5,8 @@
 #include <optional>
 #include <vector>
 
+#include "recflow/model/random.hpp"
+
 namespace recflow {
 
 /// An open-addressing hash map from external id to dense index, plus the reverse table.
@@ -41,10 +43,7 @@ class id_map {
  private:
   void grow();
   static std::uint64_t hash(std::int64_t id) noexcept {
-    auto x = static_cast<std::uint64_t>(id) + 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return splitmix64_hash(static_cast<std::uint64_t>(id));
   }
 
   std::vector<std::int64_t> ids_;      // dense index -> external id

@@ -1,4 +1,5 @@
 #include "recflow/model/model.hpp"
+#include "recflow/model/random.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,31 +7,15 @@
 
 namespace recflow {
 
-namespace {
-
-std::uint64_t splitmix64(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-double unit_open(std::uint64_t bits) noexcept {
-  // 53 random bits mapped into (0, 1): never 0, so log() below is finite.
-  return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
-}
-
-}  // namespace
-
 void initial_factors(std::uint64_t seed, side s, std::int64_t external_id, double stddev,
                      std::span<double> out) noexcept {
   std::uint64_t state = seed ^ (0x5851f42d4c957f2dull * (static_cast<std::uint64_t>(s) + 1));
-  state ^= splitmix64(state) + static_cast<std::uint64_t>(external_id);
-  splitmix64(state);
+  state ^= splitmix64_next(state) + static_cast<std::uint64_t>(external_id);
+  splitmix64_next(state);
   for (std::size_t k = 0; k < out.size(); k += 2) {
     // Box-Muller: two independent normals per pair of uniforms.
-    double r = std::sqrt(-2.0 * std::log(unit_open(splitmix64(state))));
-    double t = 2.0 * std::numbers::pi * unit_open(splitmix64(state));
+    double r = std::sqrt(-2.0 * std::log(unit_open(splitmix64_next(state))));
+    double t = 2.0 * std::numbers::pi * unit_open(splitmix64_next(state));
     out[k] = stddev * r * std::cos(t);
     if (k + 1 < out.size())
       out[k + 1] = stddev * r * std::sin(t);

@@ -1,4 +1,5 @@
 #include "recflow/model/power_law.hpp"
+#include "recflow/model/random.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,13 +9,6 @@
 namespace recflow {
 
 namespace {
-
-std::uint64_t splitmix(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 error invalid(std::string m) { return error{errc::invalid_argument, std::move(m)}; }
 
@@ -78,7 +72,7 @@ void power_law_generator::alias_table::build(std::uint32_t n, double exponent, s
   index_of_rank.resize(n);
   std::iota(index_of_rank.begin(), index_of_rank.end(), 0u);
   for (std::uint32_t k = n; k > 1; --k) {
-    auto j = static_cast<std::uint32_t>(splitmix(seed) % k);
+    auto j = static_cast<std::uint32_t>(splitmix64_next(seed) % k);
     std::swap(index_of_rank[k - 1], index_of_rank[j]);
   }
 }
@@ -107,7 +101,7 @@ bool power_law_generator::next(std::vector<rating>& out, std::size_t n) {
   auto count = std::min<std::uint64_t>(n, p_.ratings - produced_);
   out.reserve(count);
   for (std::uint64_t k = 0; k < count; ++k) {
-    auto a = splitmix(state_), b = splitmix(state_);
+    auto a = splitmix64_next(state_), b = splitmix64_next(state_);
     float value = static_cast<float>(1 + ((a >> 24) & 0xffff) % 5);  // middle bits: unused by draw
     out.push_back({users_.draw(a), items_.draw(b), value, std::int64_t(produced_ + k + 1)});
   }

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <numbers>
 #include <string>
 #include <vector>
 
 #include "recflow/model/model.hpp"
+#include "recflow/model/random.hpp"
 #include "recflow/model/ratings.hpp"
 
 namespace recflow::test {
@@ -24,29 +24,6 @@ inline std::string data_dir() {
   return "../shared/data";
 #endif
 }
-
-/// A small portable seeded generator (splitmix64 + Box-Muller), identical on every
-/// standard library, unlike std::normal_distribution.
-class seeded_rng {
- public:
-  explicit seeded_rng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() noexcept {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in (0, 1).
-  double uniform() noexcept { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
-  /// N(0, stddev^2).
-  double normal(double stddev = 1.0) noexcept {
-    double r = std::sqrt(-2.0 * std::log(uniform()));
-    return stddev * r * std::cos(2.0 * std::numbers::pi * uniform());
-  }
-
- private:
-  std::uint64_t state_;
-};
 
 /// What a planted data set looks like. Ratings are
 /// mu + b_u + b_i + U_u . P_i + N(0, noise^2), with each (user, item) pair present
@@ -79,7 +56,7 @@ struct planted_data {
 
 /// Generates a planted-factor rating set; same parameters, same data, on every platform.
 inline planted_data make_planted(const planted_params& p) {
-  seeded_rng rng(p.seed);
+  splitmix64 rng(p.seed);
   // Each factor entry N(0, s^2) makes U.P have variance rank * s^4.
   double s = std::pow(p.signal_stddev * p.signal_stddev / std::max(1, p.rank), 0.25);
   factor_model::parts parts;
