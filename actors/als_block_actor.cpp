@@ -65,7 +65,7 @@ void reject(als_block_self* self, side owner, std::uint32_t block, const error& 
   st.failed = true;
   auto from = self->current_sender();
   self->send(st.coordinator,
-             frame_rejected{std::string(owner == side::user ? "user" : "item") + " block "
+             frame_rejected{std::string(to_string(owner)) + " block "
                             + std::to_string(block) + " rejected a frame from "
                             + (from ? "node " + caf::to_string(from->node())
                                     : std::string("an unknown peer"))

@@ -19,8 +19,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-const char* side_name(side s) { return s == side::user ? "user" : "item"; }
-
 /// The running job: the driver's actor system, the nodes and the blocks.
 struct als_job {
   const als_cluster_options& opts;
@@ -44,12 +42,12 @@ struct als_job {
         [&](caf::actor& a, std::string& why) {
           if (!a)
             err = error{errc::invalid_argument, "node " + node_name(n) + " refused to spawn "
-                                                  + side_name(l.owner) + " block "
+                                                  + to_string(l.owner) + " block "
                                                   + std::to_string(l.block) + ": " + why};
           out = std::move(a);
         },
         [&](caf::error& e) {
-          err = error{errc::io, "node " + node_name(n) + " did not spawn " + side_name(l.owner)
+          err = error{errc::io, "node " + node_name(n) + " did not spawn " + to_string(l.owner)
                                   + " block " + std::to_string(l.block) + ": " + sys.render(e)};
         });
     if (err)
@@ -149,7 +147,7 @@ struct als_job {
       for (std::size_t b = 0; b < group.size(); ++b) {
         std::optional<error> err;
         const auto& l = layouts[b];
-        auto what = std::string(side_name(owner)) + " block " + std::to_string(b) + " on node "
+        auto what = std::string(to_string(owner)) + " block " + std::to_string(b) + " on node "
                     + node_name(placed[b]);
         self->request(group[b], opts.graph.stall_timeout, als_export_atom::value)
           .receive(
