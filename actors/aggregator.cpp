@@ -25,7 +25,9 @@ std::uint32_t gradient_sums::slot(std::uint32_t key, const shard_store& store) {
     keys_.push_back(key);
     n_.push_back(0.0);
     bias_.push_back(store.bias(key));
-    factors_.insert(factors_.end(), store.row(key), store.row(key) + rank_);
+    const float* row = store.row(key);
+    for (int k = 0; k < rank_; ++k)  // widened: exact
+      factors_.push_back(static_cast<double>(row[k]));
     g_bias_.push_back(0.0);
     g_factors_.resize(g_factors_.size() + std::size_t(rank_), 0.0);
   }
@@ -56,7 +58,10 @@ void gradient_sums::write_back(shard_store& store) const {
   auto k = std::size_t(rank_);
   for (std::size_t s = 0; s < keys_.size(); ++s) {
     store.bias(keys_[s]) = bias_[s];
-    std::copy_n(factors_.data() + s * k, k, store.row(keys_[s]));
+    const double* x = factors_.data() + s * k;
+    float* row = store.row(keys_[s]);
+    for (std::size_t j = 0; j < k; ++j)  // rounded once, as streaming_trainer does
+      row[j] = static_cast<float>(x[j]);
   }
 }
 

@@ -125,7 +125,7 @@ als_block_state::als_block_state(std::shared_ptr<const als_block_plan> plan, sid
 
 als_block_state::als_block_state(std::shared_ptr<const als_block_layout> layout,
                                  const als_params& p, double mu, std::span<const double> bias,
-                                 std::span<const double> factors)
+                                 std::span<const float> factors)
   : keep_(layout), layout_(layout.get()), params_(p), mu_(mu), factors_(p.rank),
     gathered_(p.rank), solver_(p) {
   const auto n = layout_->entities.size();
@@ -175,10 +175,10 @@ std::vector<als_rows> als_block_state::ship(std::uint32_t iteration) const {
     m.to = t;
     m.bias.reserve(rows.size());
     m.factors.resize(rows.size() * k);
-    double* dst = m.factors.data();
+    float* dst = m.factors.data();
     for (auto l : rows) {
       m.bias.push_back(bias_[l]);
-      const double* src = factors_.data().data() + std::size_t(l) * k;
+      const float* src = factors_.data().data() + std::size_t(l) * k;
       dst = std::copy(src, src + k, dst);
     }
     out.push_back(std::move(m));
@@ -221,8 +221,10 @@ double als_block_state::squared_error() const {
     for (std::size_t j = 0; j < cols.size(); ++j) {
       auto c = cols[j];
       // The terms in factor_model::raw_predict's order (user first).
-      double p = users ? mu_ + bias_[l] + gathered_bias_[c] + factors_.row(l).dot(gathered_.row(c))
-                       : mu_ + gathered_bias_[c] + bias_[l] + gathered_.row(c).dot(factors_.row(l));
+      double p = users ? mu_ + bias_[l] + gathered_bias_[c]
+                           + factors_.row(l).cast<double>().dot(gathered_.row(c).cast<double>())
+                       : mu_ + gathered_bias_[c] + bias_[l]
+                           + gathered_.row(c).cast<double>().dot(factors_.row(l).cast<double>());
       double e = p - double(values[j]);
       se += e * e;
     }
@@ -231,7 +233,7 @@ double als_block_state::squared_error() const {
 }
 
 void write_back(const als_block_layout& layout, std::span<const double> bias,
-                std::span<const double> factors, factor_model& m) {
+                std::span<const float> factors, factor_model& m) {
   const bool users = layout.owner == side::user;
   auto& to = users ? m.U() : m.P();
   auto& to_bias = users ? m.user_bias() : m.item_bias();

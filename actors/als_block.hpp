@@ -48,7 +48,7 @@ class als_block_state {
   /// training mean `mu` and its entities' initial rows (layout order, rank per entity;
   /// the sizes must match the layout and p.rank).
   als_block_state(std::shared_ptr<const als_block_layout> layout, const als_params& p, double mu,
-                  std::span<const double> bias, std::span<const double> factors);
+                  std::span<const double> bias, std::span<const float> factors);
 
   const als_block_layout& layout() const noexcept { return *layout_; }
   /// One message per other-side block that needs rows from this block.
@@ -90,9 +90,9 @@ class als_block_state {
   std::uint64_t rows_received_ = 0, messages_received_ = 0;
 };
 
-/// Writes one block's biases and factors (`layout.entities` order, rank doubles per
+/// Writes one block's biases and factors (`layout.entities` order, rank floats per
 /// entity) into `m`, whose dense indices are the compact indices of the plan.
 void write_back(const als_block_layout& layout, std::span<const double> bias,
-                std::span<const double> factors, factor_model& m);
+                std::span<const float> factors, factor_model& m);
 
 }  // namespace recflow

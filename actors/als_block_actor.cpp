@@ -162,7 +162,7 @@ caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block
 caf::behavior remote_als_block_fn(als_block_self* self,
                                   std::shared_ptr<const als_block_layout> layout, als_params p,
                                   double mu, std::vector<double> bias,
-                                  std::vector<double> factors, caf::actor coordinator) {
+                                  std::vector<float> factors, caf::actor coordinator) {
   auto owner = layout->owner;
   auto block = layout->block;
   self->state.core.emplace(std::move(layout), p, mu, bias, factors);
@@ -183,7 +183,7 @@ caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_blo
 caf::actor spawn_remote_als_block(caf::actor_system& sys,
                                   std::shared_ptr<const als_block_layout> layout,
                                   const als_params& p, double mu, std::vector<double> bias,
-                                  std::vector<double> factors, caf::actor coordinator) {
+                                  std::vector<float> factors, caf::actor coordinator) {
   return sys.spawn(remote_als_block_fn, std::move(layout), p, mu, std::move(bias),
                    std::move(factors), std::move(coordinator));
 }

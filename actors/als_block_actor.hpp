@@ -36,7 +36,7 @@ struct als_block_parts {
   std::uint8_t side = 0;
   std::uint32_t block = 0;
   std::vector<double> bias;
-  std::vector<double> factors;
+  std::vector<float> factors;
 };
 
 template <class Inspector>
@@ -76,6 +76,6 @@ caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_blo
 caf::actor spawn_remote_als_block(caf::actor_system& sys,
                                   std::shared_ptr<const als_block_layout> layout,
                                   const als_params& p, double mu, std::vector<double> bias,
-                                  std::vector<double> factors, caf::actor coordinator);
+                                  std::vector<float> factors, caf::actor coordinator);
 
 }  // namespace recflow

@@ -29,8 +29,9 @@ class shard_store {
   std::int64_t id(std::uint32_t k) const noexcept { return externals_[k]; }
   double& bias(std::uint32_t k) noexcept { return bias_[k]; }
   double bias(std::uint32_t k) const noexcept { return bias_[k]; }
-  double* row(std::uint32_t k) noexcept { return factors_.data() + std::size_t(k) * rank_; }
-  const double* row(std::uint32_t k) const noexcept {
+  /// The key's factors: rank floats (see factor_table on precision).
+  float* row(std::uint32_t k) noexcept { return factors_.data() + std::size_t(k) * rank_; }
+  const float* row(std::uint32_t k) const noexcept {
     return factors_.data() + std::size_t(k) * rank_;
   }
   std::uint32_t& count(std::uint32_t k) noexcept { return count_[k]; }
@@ -63,7 +64,7 @@ class shard_store {
   std::vector<std::uint32_t> large_keys_;
   std::vector<std::int64_t> externals_;  ///< local index -> external id
   std::vector<double> bias_;
-  std::vector<double> factors_;
+  std::vector<float> factors_;
   std::vector<std::uint32_t> count_;
   std::vector<std::uint64_t> first_seen_;
 };

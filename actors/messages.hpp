@@ -124,7 +124,7 @@ struct shard_parts {
   std::vector<std::uint64_t> first_seen;  ///< stream position of each key's first rating
   std::vector<std::uint32_t> counts;
   std::vector<double> bias;
-  std::vector<double> factors;
+  std::vector<float> factors;  ///< rank floats per key
 };
 
 /// Coordinator -> owner, before the first batch (a request; the owner answers ok): the

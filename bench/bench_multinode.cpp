@@ -139,12 +139,15 @@ std::shared_ptr<rating_source> replay(const std::vector<rating_batch>& batches) 
   });
 }
 
-double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+template <class T>
+double max_rel_diff(const std::vector<T>& a, const std::vector<T>& b) {
   if (a.size() != b.size())
     return INFINITY;
   double worst = 0.0;
-  for (std::size_t k = 0; k < a.size(); ++k)
-    worst = std::max(worst, std::abs(a[k] - b[k]) / std::max({std::abs(a[k]), std::abs(b[k]), 1e-12}));
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    double x = a[k], y = b[k];
+    worst = std::max(worst, std::abs(x - y) / std::max({std::abs(x), std::abs(y), 1e-12}));
+  }
   return worst;
 }
 

@@ -87,12 +87,14 @@ inline std::vector<rating_batch> planted_batches() {
 }
 
 /// Largest relative difference between two parameter vectors (0 when bit-equal).
-inline double max_rel_diff(const std::vector<double>& a, const std::vector<double>& b) {
+template <class T>
+double max_rel_diff(const std::vector<T>& a, const std::vector<T>& b) {
   REQUIRE(a.size() == b.size());
   double worst = 0.0;
   for (std::size_t k = 0; k < a.size(); ++k) {
-    double scale = std::max({std::abs(a[k]), std::abs(b[k]), 1e-12});
-    worst = std::max(worst, std::abs(a[k] - b[k]) / scale);
+    double x = a[k], y = b[k];
+    double scale = std::max({std::abs(x), std::abs(y), 1e-12});
+    worst = std::max(worst, std::abs(x - y) / scale);
   }
   return worst;
 }

@@ -121,7 +121,7 @@ TEST_CASE("ALS wire: rows frames are checked against the receiving block's layou
   auto n = user_block.in_offsets[1] - user_block.in_offsets[0];
   REQUIRE(n > 0);
   als_rows good{.iteration = 1, .side = 1, .from = from, .to = 1,
-                .bias = std::vector<double>(n, 0.5), .factors = std::vector<double>(n * 4, 0.25)};
+                .bias = std::vector<double>(n, 0.5), .factors = std::vector<float>(n * 4, 0.25f)};
   auto decoded = wire::decode_als_rows(wire::encode_als_rows(good, 4));
   REQUIRE(decoded);
   CHECK(decoded->bias == good.bias);

@@ -150,7 +150,7 @@ TEST_CASE("scan_top_n: the same lists as recommend() for known users", "[model][
     want.resize(std::min(n, want.size()));
     CHECK(recommend(m, u, {.n = n}).size() == want.size());
     auto row = m.U().row(u);
-    auto got = scan_top_n(m, std::span<const double>(row.data(), 8), m.mu() + m.user_bias()[u],
+    auto got = scan_top_n(m, std::span<const float>(row.data(), 8), m.mu() + m.user_bias()[u],
                           m.rated().of(u), n);
     REQUIRE(got.size() == want.size());
     for (std::size_t k = 0; k < got.size(); ++k) {

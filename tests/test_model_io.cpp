@@ -295,10 +295,10 @@ TEST_CASE("model io: flipping any byte of a file is an error, never a crash", "[
     CHECK_THAT(loaded.err().message, Contains(text));
   };
   expect(0, errc::corrupt, "not a recflow model");
-  expect(9, errc::version, "format version 257");
+  expect(9, errc::version, "format version " + std::to_string(model_format_version ^ 0x100));
   expect(8 + 4, errc::corrupt, "endianness");
   expect(32 + 16 + 8, errc::corrupt, "checksum mismatch");  // scale min, in the payload
-  expect(section_offset(good, "UFAC") + 9, errc::corrupt, "claims");  // a section length
+  expect(section_offset(good, "UF32") + 9, errc::corrupt, "claims");  // a section length
   expect(good.size() - 1, errc::corrupt, "checksum mismatch");
 }
 
@@ -350,7 +350,74 @@ TEST_CASE("model io: a file of a future format version is errc::version", "[io]"
   REQUIRE_FALSE(loaded);
   CHECK(loaded.err().code == errc::version);
   CHECK_THAT(loaded.err().message,
-             Contains(path) && Contains("format version 2, this build reads up to 1"));
+             Contains(path) && Contains("format version " + std::to_string(model_format_version + 1)
+                                        + ", this build reads up to "
+                                        + std::to_string(model_format_version)));
+}
+
+namespace {
+
+/// `v2` (a file as this build writes it) as format version 1 wrote it: the factor
+/// sections UF32 / IF32 become UFAC / IFAC holding f64, resealed.
+std::string as_version_1(std::string v2) {
+  for (auto [from, to] : {std::pair{"UF32", "UFAC"}, std::pair{"IF32", "IFAC"}}) {
+    auto at = section_offset(v2, from);
+    std::uint64_t len;
+    std::memcpy(&len, v2.data() + at + 8, 8);
+    std::string wide;
+    for (std::uint64_t k = 0; k < len; k += 4) {
+      float f;
+      std::memcpy(&f, v2.data() + at + 16 + k, 4);
+      double d = f;
+      wide.append(reinterpret_cast<const char*>(&d), 8);
+    }
+    v2.erase(at, 16 + len);
+    insert_section(v2, at, to, 1, wide);
+  }
+  put(v2, 8, std::uint32_t(1));
+  reseal(v2);
+  return v2;
+}
+
+}  // namespace
+
+TEST_CASE("model io: version-1 files (f64 factors) still load, rounded to float", "[io]") {
+  temp_dir dir;
+  auto path = dir.file("m");
+  auto m = make_model(5, 6, 4, true);
+  REQUIRE(save_model(m, path));
+  auto v1 = as_version_1(read_bytes(path));
+  write_bytes(path, v1);
+  auto loaded = load_model(path);
+  REQUIRE(loaded);
+  CHECK(*loaded == m);  // floats widened to double and back are exact
+  auto info = read_model_info(path);
+  REQUIRE(info);
+  CHECK(info->format_version == 1);
+  // A version-1 value that float cannot hold rounds to the nearest float.
+  auto at = section_offset(v1, "UFAC") + 16;
+  put(v1, at, 0.1);
+  reseal(v1);
+  write_bytes(path, v1);
+  loaded = load_model(path);
+  REQUIRE(loaded);
+  CHECK(loaded->U().row(0)[0] == 0.1f);
+  // Both encodings of the same factors: refused.
+  auto both = read_bytes(dir.file("m"));
+  auto v2 = [&] {
+    temp_dir d2;
+    REQUIRE(save_model(m, d2.file("m")));
+    return read_bytes(d2.file("m"));
+  }();
+  auto uf32 = section_offset(v2, "UF32");
+  std::uint64_t len;
+  std::memcpy(&len, v2.data() + uf32 + 8, 8);
+  insert_section(both, section_offset(both, "UFAC"), "UF32", 1, v2.substr(uf32 + 16, len));
+  reseal(both);
+  write_bytes(path, both);
+  loaded = load_model(path);
+  REQUIRE_FALSE(loaded);
+  CHECK_THAT(loaded.err().message, Contains("'UFAC' and 'UF32' both hold the same factors"));
 }
 
 TEST_CASE("model io: a length field claiming 2^60 bytes fails at once", "[io]") {
@@ -358,7 +425,7 @@ TEST_CASE("model io: a length field claiming 2^60 bytes fails at once", "[io]") 
   auto path = dir.file("m");
   REQUIRE(save_model(make_model(4, 5, 5, true), path));
   const auto good = read_bytes(path);
-  auto where = GENERATE(as<std::string>{}, "UIDS", "UFAC", "RATD", "appended");
+  auto where = GENERATE(as<std::string>{}, "UIDS", "UF32", "RATD", "appended");
   auto bad = good;
   if (where == "appended")
     insert_section(bad, bad.size() - 8, "XTRA", 0, "");
@@ -401,7 +468,7 @@ TEST_CASE("model io: resealed files with impossible contents are rejected", "[io
   auto id0 = good.substr(section_offset(good, "UIDS") + 16, 8);
   auto d = GENERATE_COPY(
       damage{"duplicate user id", "UIDS", 8, id0, errc::corrupt, "duplicate user id"},
-      damage{"NaN factor", "UFAC", 8 * 7, raw(nan), errc::corrupt,
+      damage{"NaN factor", "UF32", 4 * 7, raw(std::numeric_limits<float>::quiet_NaN()), errc::corrupt,
              "non-finite value in the factors of user at index 2"},
       damage{"infinite bias", "IBIA", 8, raw(inf), errc::corrupt, "bias of item at index 1"},
       damage{"NaN mean", "PARM", 24, raw(nan), errc::corrupt, "global mean"},

@@ -70,7 +70,7 @@ TEST_CASE("scan table: the double scan's lists for trained-like models, any n, w
   INFO("rank " << rank << ", n " << n);
   for (index_t u = 0; u < m.n_users(); ++u) {
     auto row = m.U().row(u);
-    std::span<const double> x(row.data(), std::size_t(rank));
+    std::span<const float> x(row.data(), std::size_t(rank));
     double base = m.mu() + m.user_bias()[u];
     auto plain = scan_top_n(m, x, base, m.rated().of(u), n);
     auto fast = scan_top_n(m, x, base, m.rated().of(u), n, {}, &table);
@@ -80,13 +80,15 @@ TEST_CASE("scan table: the double scan's lists for trained-like models, any n, w
 }
 
 TEST_CASE("scan table: items float cannot tell apart still rank as in double", "[model][serve][top_n]") {
-  // 300 items on one direction, item i longer by i * 1e-10 (float's step at 1 is 1.2e-7):
-  // in float they tie, and ties go to the lower index; in double the top 10 are the last ten.
+  // 300 items whose first factor steps by one float ulp (2^-24 at 0.5); with a weight of
+  // 2^-6 on it the scores step by 2^-30, while a float sum near 0.12 steps by 2^-27: in
+  // float about eight neighbours tie and ties go to the lower index; in double (where
+  // products of floats are exact) the top 10 are the last ten.
   std::vector<std::vector<double>> rows;
   for (int i = 0; i < 300; ++i)
-    rows.push_back({0.8 + i * 1e-10, 0.3, -0.2, 0.1});
+    rows.push_back({0.5 + i * 0x1p-24, 0.3, -0.2, 0.1});
   auto m = model_of(4, rows, std::vector<double>(300, 0.0));
-  std::vector<double> x{1.0, 0.5, 0.25, 0.125};
+  std::vector<float> x{0x1p-6f, 0.5f, 0.25f, 0.125f};
   auto table = item_scan_table::build(m);
   auto plain = scan_top_n(m, x, 3.0, {}, 10);
   auto fast = scan_top_n(m, x, 3.0, {}, 10, {}, &table);
@@ -123,7 +125,7 @@ TEST_CASE("scan table: exact ties by lower index, exclusions, unknown items, few
   std::vector<std::vector<double>> rows{{1, 1}, {5, 5}, {1, 1}, {3, 3}, {1, 1}, {-1, 0}};
   auto m = model_of(2, rows, {0, 0, 0, 0, 0, 0}, {1});
   auto table = item_scan_table::build(m);
-  std::vector<double> x{1.0, 1.0};
+  std::vector<float> x{1.0, 1.0};
   std::vector<index_t> excluded{3};
   for (std::size_t n : {1, 2, 3, 10}) {
     INFO("n " << n);
@@ -138,7 +140,7 @@ TEST_CASE("scan table: exact ties by lower index, exclusions, unknown items, few
   }
   CHECK(scan_top_n(m, x, 0.0, excluded, 0, {}, &table).empty());
   // A zero user vector: every score is its bias (all 0 here): lowest indices first.
-  std::vector<double> zero{0.0, 0.0};
+  std::vector<float> zero{0.0, 0.0};
   require_same(scan_top_n(m, zero, 0.0, {}, 3, {}, &table), scan_top_n(m, zero, 0.0, {}, 3));
 }
 
@@ -153,7 +155,7 @@ TEST_CASE("scan table: a table of another model is not used", "[model][serve][to
   auto big = model_of(3, rows, std::vector<double>(400, 0.1));
   auto stale = item_scan_table::build(small);
   CHECK_FALSE(stale.fits(big));
-  std::vector<double> x{0.3, -0.7, 1.1};
+  std::vector<float> x{0.3, -0.7, 1.1};
   auto want = scan_top_n(big, x, 3.0, {}, 20);
   require_same(scan_top_n(big, x, 3.0, {}, 20, {}, &stale), want);
   // Candidate lists take the double path whatever the table.
@@ -228,7 +230,7 @@ TEST_CASE("scan_top_n_many: each list is scan_top_n's, for blocks of queries of 
   std::vector<top_n_query> queries;
   for (index_t u = 0; u < m.n_users(); ++u) {
     auto row = m.U().row(u);
-    queries.push_back({std::span<const double>(row.data(), std::size_t(rank)),
+    queries.push_back({std::span<const float>(row.data(), std::size_t(rank)),
                        m.mu() + m.user_bias()[u], m.rated().of(u)});
   }
   auto lists = scan_top_n_many(m, queries, n, table);

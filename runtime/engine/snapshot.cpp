@@ -10,7 +10,7 @@ namespace {
 
 /// Appends one side's keys, in first-seen order, to the model parts.
 void gather(const std::vector<shard_parts>& shards, std::size_t rank, id_map& ids,
-            std::vector<double>& bias, std::vector<double>& factors,
+            std::vector<double>& bias, std::vector<float>& factors,
             std::vector<std::uint32_t>& counts) {
   struct ref {
     std::uint64_t first_seen;

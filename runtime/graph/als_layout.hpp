@@ -20,7 +20,7 @@ struct als_rows {
   std::uint32_t from = 0;       ///< sending block
   std::uint32_t to = 0;         ///< receiving block
   std::vector<double> bias{};     ///< one per row
-  std::vector<double> factors{};  ///< rank doubles per row
+  std::vector<float> factors{};   ///< rank floats per row
 };
 
 /// Where one block's entities and ratings live, and what it exchanges with the other

@@ -17,7 +17,8 @@ constexpr std::uint32_t max_blocks = 65536;
 
 std::string str(std::uint64_t v) { return std::to_string(v); }
 
-bool all_finite(std::span<const double> v) noexcept {
+template <class T>
+bool all_finite(std::span<const T> v) noexcept {
   for (auto x : v)
     if (!std::isfinite(x))
       return false;
@@ -33,7 +34,7 @@ bytes encode_als_layout(const als_block_layout& l, const factor_model& initial) 
   const auto nnz = l.ratings.cols.size();
   const auto n_out = l.rows_out();
   std::size_t payload = layout_meta_bytes + n * 4 + (other + 1) * 4 + (n + 1) * 8 + nnz * 4
-                        + nnz * 4 + other * 4 + n_out * 4 + n * 8 + n * rank * 8;
+                        + nnz * 4 + other * 4 + n_out * 4 + n * 8 + n * rank * 4;
   writer w(kind::als_layout, payload);
   w.put(static_cast<std::uint8_t>(l.owner));
   w.put(l.block);
@@ -64,7 +65,7 @@ bytes encode_als_layout(const als_block_layout& l, const factor_model& initial) 
   for (auto e : l.entities)
     w.put(bias[e]);
   for (auto e : l.entities)
-    w.put_bytes(table.data().data() + std::size_t(e) * rank, rank * 8);
+    w.put_bytes(table.data().data() + std::size_t(e) * rank, rank * 4);
   return std::move(w).done();
 }
 
@@ -106,7 +107,7 @@ result<als_block_init> decode_als_layout(std::span<const char> blob) {
   const std::uint64_t rank = out.rank;
   std::uint64_t need = std::uint64_t(n) * 4 + (std::uint64_t(other) + 1) * 4
                        + (std::uint64_t(n) + 1) * 8 + nnz * 8 + std::uint64_t(other) * 4
-                       + n_out * 4 + std::uint64_t(n) * 8 + std::uint64_t(n) * rank * 8;
+                       + n_out * 4 + std::uint64_t(n) * 8 + std::uint64_t(n) * rank * 4;
   if (need != r.left())
     return bad(k, str(n) + " entities, " + str(nnz) + " ratings and " + str(n_out)
                     + " out rows of rank " + str(rank) + " need " + str(need) + " bytes, "
@@ -161,15 +162,15 @@ result<als_block_init> decode_als_layout(std::span<const char> blob) {
   out.bias.resize(n);
   r.get_bytes(out.bias.data(), out.bias.size() * 8);
   out.factors.resize(std::size_t(n) * rank);
-  r.get_bytes(out.factors.data(), out.factors.size() * 8);
-  if (!all_finite(out.bias) || !all_finite(out.factors))
+  r.get_bytes(out.factors.data(), out.factors.size() * 4);
+  if (!all_finite(std::span<const double>(out.bias)) || !all_finite(std::span<const float>(out.factors)))
     return bad(k, "an initial row is not finite");
   return out;
 }
 
 bytes encode_als_rows(const als_rows& x, std::uint32_t rank) {
   const auto n = x.bias.size();
-  writer w(kind::als_rows, rows_meta_bytes + n * 8 + x.factors.size() * 8);
+  writer w(kind::als_rows, rows_meta_bytes + n * 8 + x.factors.size() * 4);
   w.put(x.iteration);
   w.put(x.side);
   w.put(x.from);
@@ -177,7 +178,7 @@ bytes encode_als_rows(const als_rows& x, std::uint32_t rank) {
   w.put(rank);
   w.put(static_cast<std::uint32_t>(n));
   w.put_bytes(x.bias.data(), n * 8);
-  w.put_bytes(x.factors.data(), x.factors.size() * 8);
+  w.put_bytes(x.factors.data(), x.factors.size() * 4);
   return std::move(w).done();
 }
 
@@ -199,14 +200,14 @@ result<als_rows> decode_als_rows(std::span<const char> blob) {
     return bad(k, "side " + str(out.side) + " is neither users (0) nor items (1)");
   if (rank == 0 || rank > max_rank)
     return bad(k, "rank " + str(rank) + " outside 1.." + str(max_rank));
-  std::uint64_t need = std::uint64_t(n) * (std::uint64_t(rank) + 1) * 8;
+  std::uint64_t need = std::uint64_t(n) * 8 + std::uint64_t(n) * rank * 4;
   if (need != r.left())
     return bad(k, str(n) + " rows of rank " + str(rank) + " need " + str(need) + " bytes, "
                     + str(r.left()) + " follow");
   out.bias.resize(n);
   r.get_bytes(out.bias.data(), out.bias.size() * 8);
   out.factors.resize(std::size_t(n) * rank);
-  r.get_bytes(out.factors.data(), out.factors.size() * 8);
+  r.get_bytes(out.factors.data(), out.factors.size() * 4);
   return out;
 }
 

@@ -12,9 +12,9 @@
 ///               | u64 nnz, n_out | n x u32 entity | (other_blocks+1) x u32 in_offsets
 ///               | (n+1) x u64 rating offsets | nnz x u32 col | nnz x f32 value
 ///               | other_blocks x u32 out count | n_out x u32 out row
-///               | n x f64 bias | n x rank x f64 factors
+///               | n x f64 bias | n x rank x f32 factors
 ///   als_rows    u32 iteration | u8 side | u32 from, to, rank, n | n x f64 bias
-///               | n x rank x f64 factors
+///               | n x rank x f32 factors
 /// The decoders check the header, that the payload is exactly what the counts imply, and
 /// everything a block indexes with: entities and out rows strictly increasing and in
 /// range, offsets monotone from 0 to their totals, columns below the gathered rows,
@@ -40,7 +40,7 @@ struct als_block_init {
   std::uint32_t rank = 0;
   double mu = 0.0;
   std::vector<double> bias;     ///< one per entity, layout order
-  std::vector<double> factors;  ///< rank per entity
+  std::vector<float> factors;   ///< rank per entity
 };
 
 /// `layout` with the rows of its entities from `initial` (compact indices, as
@@ -48,7 +48,7 @@ struct als_block_init {
 bytes encode_als_layout(const als_block_layout& layout, const factor_model& initial);
 result<als_block_init> decode_als_layout(std::span<const char> blob);
 
-/// `rows` of rank `rank` (rows.factors holds rank doubles per bias).
+/// `rows` of rank `rank` (rows.factors holds rank floats per bias).
 bytes encode_als_rows(const als_rows& rows, std::uint32_t rank);
 result<als_rows> decode_als_rows(std::span<const char> blob);
 /// Whether `rows` fits the block `receiver` of rank `rank`: addressed to it, from the

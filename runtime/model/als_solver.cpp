@@ -82,7 +82,7 @@ void als_solver::solve_system(Eigen::Index d, Eigen::Ref<Eigen::VectorXd> z) {
 
 void als_solver::solve(std::span<const index_t> others, std::span<const float> values,
                        const factor_table& other_factors, std::span<const double> other_bias,
-                       double mu, double& bias, std::span<double> x) {
+                       double mu, double& bias, std::span<float> x) {
   const auto n = Eigen::Index(others.size());
   if (n == 0)
     return;
@@ -90,7 +90,7 @@ void als_solver::solve(std::span<const index_t> others, std::span<const float> v
   const double scale = regularisation_weight(p_, others.size());
   const double reg = p_.lambda * scale;
   const double reg_bias = p_.lambda_bias * scale;
-  Eigen::Map<Eigen::VectorXd> xv(x.data(), k);
+  Eigen::Map<Eigen::VectorXf> xv(x.data(), k);
   if (Xt_.cols() < n) {
     Xt_.resize(k + 1, n);
     y_.resize(n);
@@ -101,7 +101,7 @@ void als_solver::solve(std::span<const index_t> others, std::span<const float> v
     const auto d = k + 1;
     for (Eigen::Index j = 0; j < n; ++j) {
       Xt_(0, j) = 1.0;
-      Xt_.col(j).segment(1, k) = other_factors.row(others[j]);
+      Xt_.col(j).segment(1, k) = other_factors.row(others[j]).cast<double>();
       y_[j] = double(values[j]) - mu - other_bias[others[j]];
     }
     accumulate(n, d);
@@ -110,26 +110,27 @@ void als_solver::solve(std::span<const index_t> others, std::span<const float> v
       A_(a, a) += reg;
     solve_system(d, z_.head(d));
     bias = z_[0];
-    xv = z_.segment(1, k);
+    xv = z_.segment(1, k).cast<float>();
     return;
   }
 
   // Alternate: the bias in closed form against the current x, then x against the residual.
   double sum = 0.0;
+  const Eigen::VectorXd xd = xv.cast<double>();
   for (Eigen::Index j = 0; j < n; ++j) {
     auto i = others[j];
-    sum += double(values[j]) - mu - other_bias[i] - xv.dot(other_factors.row(i));
+    sum += double(values[j]) - mu - other_bias[i] - xd.dot(other_factors.row(i).cast<double>());
   }
   bias = sum / (reg_bias + double(n));
   for (Eigen::Index j = 0; j < n; ++j) {
-    Xt_.col(j).head(k) = other_factors.row(others[j]);
+    Xt_.col(j).head(k) = other_factors.row(others[j]).cast<double>();
     y_[j] = double(values[j]) - mu - bias - other_bias[others[j]];
   }
   accumulate(n, k);
   for (Eigen::Index a = 0; a < k; ++a)
     A_(a, a) += reg;
   solve_system(k, z_.head(k));
-  xv = z_.head(k);
+  xv = z_.head(k).cast<float>();
 }
 
 void als_half_sweep(const rating_csr& rows, const factor_table& other_factors,
@@ -164,7 +165,8 @@ double als_objective(const factor_model& m, const rating_blocks& blocks, const a
   auto penalty = [&](const rating_csr& rows, const factor_table& f, std::span<const double> b) {
     for (index_t e = 0; e < rows.rows(); ++e) {
       double w = regularisation_weight(p, rows.count(e));
-      total += w * (p.lambda * f.row(e).squaredNorm() + p.lambda_bias * b[e] * b[e]);
+      total += w * (p.lambda * f.row(e).cast<double>().squaredNorm()
+                    + p.lambda_bias * b[e] * b[e]);
     }
   };
   penalty(blocks.by_user, m.U(), m.user_bias());

@@ -36,14 +36,15 @@ class als_solver {
  public:
   explicit als_solver(const als_params& p);
 
-  /// Updates `bias` and `x` (rank doubles) of one entity from its ratings: the other
+  /// Updates `bias` and `x` (rank floats; the system is built and solved in double,
+  /// the solution rounded once) of one entity from its ratings: the other
   /// side's indices `others` with values `values`, whose factors and biases are
   /// `other_factors` and `other_bias`. Joint mode solves [bias, x] together; alternate
   /// mode solves the bias in closed form first, then x against the residual. An entity
   /// without ratings is left as it is.
   void solve(std::span<const index_t> others, std::span<const float> values,
              const factor_table& other_factors, std::span<const double> other_bias, double mu,
-             double& bias, std::span<double> x);
+             double& bias, std::span<float> x);
 
  private:
   // Fills A_ (lower triangle) and rhs_ from the first n columns of Xt_ and y_.

@@ -30,7 +30,7 @@ result<folded_user> fold_in(const factor_model& m, std::span<const item_rating> 
                             const fold_in_params& p) {
   const int k = m.rank();
   folded_user out;
-  out.factors.assign(std::size_t(k), 0.0);
+  out.factors.assign(std::size_t(k), 0.0f);
   // z = [1, P_i], target r - mu - b_i: normal equations of the augmented vector [b, x].
   Eigen::MatrixXd A = Eigen::MatrixXd::Zero(k + 1, k + 1);
   Eigen::VectorXd rhs = Eigen::VectorXd::Zero(k + 1);
@@ -45,7 +45,7 @@ result<folded_user> fold_in(const factor_model& m, std::span<const item_rating> 
     if (!m.item_known(i))
       continue;
     z[0] = 1.0;
-    z.tail(k) = m.P().row(i);
+    z.tail(k) = m.P().row(i).cast<double>();
     A.selfadjointView<Eigen::Lower>().rankUpdate(z);
     rhs += (r.value - m.mu() - m.item_bias()[i]) * z;
     ++out.used;
@@ -63,7 +63,7 @@ result<folded_user> fold_in(const factor_model& m, std::span<const item_rating> 
     return error{errc::invalid_value, "fold-in solve did not converge"};
   out.bias = w[0];
   for (int d = 0; d < k; ++d)
-    out.factors[std::size_t(d)] = w[d + 1];
+    out.factors[std::size_t(d)] = static_cast<float>(w[d + 1]);
   return out;
 }
 
@@ -74,8 +74,9 @@ double predict_folded(const factor_model& m, const folded_user& u, std::int64_t 
     return m.scale().clamp(item_known ? m.mu() + m.item_bias()[i] : m.mu());
   if (!item_known)
     return m.scale().clamp(m.mu() + u.bias);
-  Eigen::Map<const Eigen::VectorXd> x(u.factors.data(), m.rank());
-  return m.scale().clamp(m.mu() + u.bias + m.item_bias()[i] + x.dot(m.P().row(i)));
+  Eigen::Map<const Eigen::VectorXf> x(u.factors.data(), m.rank());
+  return m.scale().clamp(m.mu() + u.bias + m.item_bias()[i]
+                         + x.cast<double>().dot(m.P().row(i).cast<double>()));
 }
 
 std::vector<scored_item> recommend_folded(const factor_model& m, const folded_user& u,

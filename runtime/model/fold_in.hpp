@@ -38,7 +38,7 @@ struct item_rating {
 /// A user outside (or ahead of) the model: their bias, factors and rated items.
 struct folded_user {
   double bias = 0.0;
-  std::vector<double> factors;  ///< rank entries
+  std::vector<float> factors;   ///< rank entries (solved in double, stored as a model row)
   std::vector<index_t> rated;   ///< dense item indices in the model they were solved against, sorted
   std::size_t used = 0;         ///< ratings that entered the solve (items the model knows)
 };

@@ -1,5 +1,6 @@
 #include "recflow/model/model.hpp"
 #include "recflow/model/random.hpp"
+#include "recflow/model/stream_kernel.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +9,7 @@
 namespace recflow {
 
 void initial_factors(std::uint64_t seed, side s, std::int64_t external_id, double stddev,
-                     std::span<double> out) noexcept {
+                     std::span<float> out) noexcept {
   std::uint64_t state = seed ^ (0x5851f42d4c957f2dull * (static_cast<std::uint64_t>(s) + 1));
   state ^= splitmix64_next(state) + static_cast<std::uint64_t>(external_id);
   splitmix64_next(state);
@@ -16,9 +17,9 @@ void initial_factors(std::uint64_t seed, side s, std::int64_t external_id, doubl
     // Box-Muller: two independent normals per pair of uniforms.
     double r = std::sqrt(-2.0 * std::log(unit_open(splitmix64_next(state))));
     double t = 2.0 * std::numbers::pi * unit_open(splitmix64_next(state));
-    out[k] = stddev * r * std::cos(t);
+    out[k] = static_cast<float>(stddev * r * std::cos(t));
     if (k + 1 < out.size())
-      out[k + 1] = stddev * r * std::sin(t);
+      out[k + 1] = static_cast<float>(stddev * r * std::sin(t));
   }
 }
 
@@ -94,10 +95,12 @@ index_t factor_model::add_item(std::int64_t external_id, std::uint64_t seed,
 
 double predict_rows(double mu, const rating_scale& scale, known_row user, known_row item,
                     int rank) noexcept {
-  using row = Eigen::Map<const Eigen::VectorXd>;
   double p = mu;
   if (user.known() && item.known())
-    p = mu + user.bias + item.bias + row(user.factors, rank).dot(row(item.factors, rank));
+    p = mu + user.bias + item.bias
+        + stream_kernel::with_rank(rank, [&](const auto& o) {
+            return o.dot(user.factors, item.factors);
+          });
   else if (user.known())
     p += user.bias;
   else if (item.known())

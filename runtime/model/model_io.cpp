@@ -132,8 +132,8 @@ result<void> save_model(const factor_model& m, const std::string& path,
       {tag_ibia, flag_required, bytes_of(m.item_bias())},
       {tag_ucnt, flag_required, bytes_of(m.user_count())},
       {tag_icnt, flag_required, bytes_of(m.item_count())},
-      {tag_ufac, flag_required, bytes_of(m.U().data())},
-      {tag_ifac, flag_required, bytes_of(m.P().data())},
+      {tag_uf32, flag_required, bytes_of(m.U().data())},
+      {tag_if32, flag_required, bytes_of(m.P().data())},
   };
   if (!rated.empty())
     sections.push_back({tag_ratd, flag_required, bytes_of(rated.offsets), bytes_of(rated.items)});

@@ -1,14 +1,14 @@
 /// Saving and loading models: a versioned binary format with a checksum, written
 /// atomically (temporary file, flush, rename) so a crash never leaves a torn file.
 ///
-/// Format version 1. Every integer and double is little-endian (IEEE-754 binary64);
-/// this code builds only on little-endian hosts. A file is a header, tagged sections,
-/// and a checksum:
+/// Format version 2. Every integer and floating-point value is little-endian (IEEE-754
+/// binary64 "f64", binary32 "f32"); this code builds only on little-endian hosts. A file
+/// is a header, tagged sections, and a checksum:
 ///
 /// | offset | bytes | field                                                        |
 /// |--------|-------|--------------------------------------------------------------|
 /// | 0      | 8     | magic "RECFLOW\0"                                            |
-/// | 8      | 4     | format version, u32 (1)                                      |
+/// | 8      | 4     | format version, u32 (2)                                      |
 /// | 12     | 4     | endianness marker, u32 0x01020304 (bytes 04 03 02 01)        |
 /// | 16     | 4     | flags, u32: 0; reserved, ignored by version-1 readers        |
 /// | 20     | 4     | reserved, u32: 0                                             |
@@ -20,7 +20,7 @@
 /// |        | n     | payload                                                      |
 /// | size-8 | 8     | XXH64 (xxHash64, seed 0) of bytes [0, size-8), u64           |
 ///
-/// Sections of version 1 (nu users, ni items, rank k; "PARM" comes first):
+/// Sections of version 2 (nu users, ni items, rank k; "PARM" comes first):
 ///
 /// | tag  | payload                                                                   |
 /// |------|---------------------------------------------------------------------------|
@@ -32,13 +32,19 @@
 /// | IBIA | ni item biases, f64                                                       |
 /// | UCNT | nu user rating counts, u32                                                |
 /// | ICNT | ni item rating counts, u32                                                |
-/// | UFAC | nu*k user factors, f64, row-major (k per user)                            |
-/// | IFAC | ni*k item factors, f64, row-major                                         |
+/// | UF32 | nu*k user factors, f32, row-major (k per user)                            |
+/// | IF32 | ni*k item factors, f32, row-major                                         |
 /// | RATD | rated-items index (optional): nu+1 offsets u64, then the items u32        |
 /// | META | metadata (optional, not required): "key=value\n" lines, no '=' in keys  |
 ///
 /// The writer marks every section but META required and writes them in this order; a
 /// reader accepts the sections after PARM in any order, each known tag at most once.
+///
+/// Version 1 was the same but for the factors: sections UFAC and IFAC held them as f64.
+/// This build reads version-1 files too, rounding their factors to float (the precision
+/// models keep in memory since version 2, see factor_table); a file holding both UFAC
+/// and UF32 (or IFAC and IF32) is refused. A version-1 build refuses version-2 files
+/// with its "newer format" error.
 /// The checksum is XXH64 as in the xxHash library (0.8), written out in
 /// model_io_detail.cpp; xxhash64() below exposes it.
 ///
@@ -73,7 +79,7 @@
 namespace recflow {
 
 /// The format version this build writes, and the newest it reads.
-inline constexpr std::uint32_t model_format_version = 1;
+inline constexpr std::uint32_t model_format_version = 2;
 /// The largest rank a model file may have.
 inline constexpr int max_saved_rank = 4096;
 

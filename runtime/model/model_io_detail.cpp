@@ -124,14 +124,16 @@ namespace {
 
 /// Index of the first NaN or infinity in `xs`, or xs.size(). Tests exponent bits in
 /// blocks so that the common all-finite case vectorises.
-std::size_t first_non_finite(std::span<const double> xs) noexcept {
-  constexpr std::uint64_t exponent = 0x7ff0000000000000ull;
+template <class T>
+std::size_t first_non_finite(std::span<const T> xs) noexcept {
+  using bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+  constexpr bits exponent = sizeof(T) == 8 ? bits(0x7ff0000000000000ull) : bits(0x7f800000u);
   constexpr std::size_t block = 4096;
   for (std::size_t b = 0; b < xs.size(); b += block) {
     auto e = std::min(xs.size(), b + block);
     bool bad = false;
     for (std::size_t i = b; i < e; ++i)
-      bad |= (std::bit_cast<std::uint64_t>(xs[i]) & exponent) == exponent;
+      bad |= (std::bit_cast<bits>(xs[i]) & exponent) == exponent;
     if (bad)
       for (std::size_t i = b; i < e; ++i)
         if (!std::isfinite(xs[i]))
@@ -149,18 +151,18 @@ std::optional<std::string> find_problem(const param_view& v) {
     return std::string("the rating scale is empty or not finite");
   if (!std::isfinite(v.mu))
     return std::string("the global mean is not finite");
-  struct named {
-    const char* what;
-    std::span<const double> xs;
-    std::size_t per_entity;
+  auto check = [](const char* what, auto xs, std::size_t per_entity) {
+    std::optional<std::string> problem;
+    if (auto i = first_non_finite(xs); i != xs.size())
+      problem = "non-finite value in the " + std::string(what) + " at index "
+                + std::to_string(i / per_entity);
+    return problem;
   };
-  for (const named& t : {named{"bias of user", v.user_bias, 1},
-                         named{"bias of item", v.item_bias, 1},
-                         named{"factors of user", v.U, std::size_t(v.rank)},
-                         named{"factors of item", v.P, std::size_t(v.rank)}})
-    if (auto i = first_non_finite(t.xs); i != t.xs.size())
-      return "non-finite value in the " + std::string(t.what) + " at index "
-             + std::to_string(i / t.per_entity);
+  for (auto problem : {check("bias of user", v.user_bias, 1), check("bias of item", v.item_bias, 1),
+                       check("factors of user", v.U, std::size_t(v.rank)),
+                       check("factors of item", v.P, std::size_t(v.rank))})
+    if (problem)
+      return problem;
   const auto& r = v.rated;
   if (r.empty())
     return std::nullopt;

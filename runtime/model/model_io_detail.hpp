@@ -28,8 +28,10 @@ inline constexpr std::uint64_t max_ids = 0xffffffffu;
 
 inline constexpr tag_t tag_parm{'P', 'A', 'R', 'M'}, tag_uids{'U', 'I', 'D', 'S'},
     tag_iids{'I', 'I', 'D', 'S'}, tag_ubia{'U', 'B', 'I', 'A'}, tag_ibia{'I', 'B', 'I', 'A'},
-    tag_ucnt{'U', 'C', 'N', 'T'}, tag_icnt{'I', 'C', 'N', 'T'}, tag_ufac{'U', 'F', 'A', 'C'},
-    tag_ifac{'I', 'F', 'A', 'C'}, tag_ratd{'R', 'A', 'T', 'D'}, tag_meta{'M', 'E', 'T', 'A'};
+    tag_ucnt{'U', 'C', 'N', 'T'}, tag_icnt{'I', 'C', 'N', 'T'}, tag_uf32{'U', 'F', '3', '2'},
+    tag_if32{'I', 'F', '3', '2'}, tag_ratd{'R', 'A', 'T', 'D'}, tag_meta{'M', 'E', 'T', 'A'};
+/// Version 1's factor sections (f64), still read: the values are rounded to float.
+inline constexpr tag_t tag_ufac{'U', 'F', 'A', 'C'}, tag_ifac{'I', 'F', 'A', 'C'};
 
 /// Copies a little-endian value into or out of a byte buffer (hosts are little-endian).
 template <class T>
@@ -70,7 +72,8 @@ struct param_view {
   int rank;
   rating_scale scale;
   double mu;
-  std::span<const double> user_bias, item_bias, U, P;
+  std::span<const double> user_bias, item_bias;
+  std::span<const float> U, P;
   const rated_items& rated;
   std::size_t n_users, n_items;
 };

@@ -183,10 +183,10 @@ class model_reader {
       r = read_exactly(p.user_count, nu_);
     } else if (tag_ == tag_icnt) {
       r = read_exactly(p.item_count, ni_);
-    } else if (tag_ == tag_ufac) {
-      r = read_exactly(p.U, nu_ * std::uint64_t(p.rank));
-    } else if (tag_ == tag_ifac) {
-      r = read_exactly(p.P, ni_ * std::uint64_t(p.rank));
+    } else if (tag_ == tag_uf32 || tag_ == tag_ufac) {
+      r = read_factors(tag_ == tag_ufac, tag_ufac, tag_uf32, p.U, nu_);
+    } else if (tag_ == tag_if32 || tag_ == tag_ifac) {
+      r = read_factors(tag_ == tag_ifac, tag_ifac, tag_if32, p.P, ni_);
     } else if (tag_ == tag_ratd) {
       const auto head = 8 * (nu_ + 1);
       if (len_ < head || (len_ - head) % 4 != 0)
@@ -265,6 +265,27 @@ class model_reader {
     return read_array(v, count);
   }
 
+  /// One side's factors: f32 (version 2), or f64 (version 1) rounded to float; a file
+  /// may hold one of the two sections, not both.
+  result<void> read_factors(bool f64, const tag_t& old_tag, const tag_t& new_tag,
+                            std::vector<float>& out, std::uint64_t entities) {
+    const auto& other = f64 ? new_tag : old_tag;
+    if (std::find(seen_.begin(), seen_.end(), other) != seen_.end())
+      return corrupt("sections " + tag_name(old_tag) + " and " + tag_name(new_tag)
+                     + " both hold the same factors");
+    const auto count = entities * std::uint64_t(out_.parts.rank);
+    if (!f64)
+      return read_exactly(out, count);
+    std::vector<double> wide;
+    auto r = read_exactly(wide, count);
+    if (r && keep_) {
+      out.resize(wide.size());
+      for (std::size_t k = 0; k < wide.size(); ++k)
+        out[k] = static_cast<float>(wide[k]);
+    }
+    return r;
+  }
+
   /// The checksum, then what the sections mean; nothing is trusted before the checksum.
   result<void> finish() {
     std::array<std::byte, trailer_size> t{};
@@ -278,9 +299,14 @@ class model_reader {
                                       + ", which this build (format version "
                                       + std::to_string(model_format_version)
                                       + ") does not know"};
-    for (const auto& tag : {tag_parm, tag_uids, tag_iids, tag_ubia, tag_ibia, tag_ucnt,
-                            tag_icnt, tag_ufac, tag_ifac})
-      if (std::find(seen_.begin(), seen_.end(), tag) == seen_.end())
+    auto seen = [&](const tag_t& tag) {
+      return std::find(seen_.begin(), seen_.end(), tag) != seen_.end();
+    };
+    for (const auto& tag : {tag_parm, tag_uids, tag_iids, tag_ubia, tag_ibia, tag_ucnt, tag_icnt})
+      if (!seen(tag))
+        return corrupt("missing section " + tag_name(tag));
+    for (const auto& [tag, old_tag] : {std::pair{tag_uf32, tag_ufac}, std::pair{tag_if32, tag_ifac}})
+      if (!seen(tag) && !seen(old_tag))
         return corrupt("missing section " + tag_name(tag));
     auto& p = out_.parts;
     auto& info = out_.info;

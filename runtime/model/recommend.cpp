@@ -31,7 +31,7 @@ rated_items rated_in_model(const factor_model& m, std::span<const rating> rs,
 
 top_n_query user_query(const factor_model& m, index_t u, bool exclude_rated) {
   auto row = m.U().row(u);
-  return {std::span<const double>(row.data(), std::size_t(m.rank())),
+  return {std::span<const float>(row.data(), std::size_t(m.rank())),
           m.mu() + m.user_bias()[u],
           exclude_rated ? m.rated().of(u) : std::span<const index_t>()};  // sorted
 }

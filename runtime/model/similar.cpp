@@ -16,19 +16,22 @@ std::vector<scored_item> similar_items(const factor_model& m, index_t i, std::si
   if (!m.item_known(i) || n == 0)
     return all;
   const auto& P = m.P();
-  auto pi = P.row(i);
+  const Eigen::VectorXd pi = P.row(i).cast<double>();
   double ni = pi.norm();
   if (!(ni > 0.0) || !std::isfinite(ni))
     return all;
-  auto cosine = [&](index_t j) { return pi.dot(P.row(j)) / (ni * P.row(j).norm()); };
+  auto cosine = [&](index_t j) {
+    return pi.dot(P.row(j).cast<double>()) / (ni * P.row(j).cast<double>().norm());
+  };
   // Float products within range: the bound below is relative to |P_i| |P_j|, so it holds
   // unless they underflow or overflow.
   if (fast && fast->fits(m) && ni * fast->max_norm > 1e-15 && ni * fast->max_norm < 1e20) {
     constexpr double none = -std::numeric_limits<double>::infinity();
-    Eigen::Map<const Eigen::MatrixXf> Pf(fast->data.data(), fast->items, fast->rank);
+    using float_table = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::Map<const float_table> Pf(P.data().data(), std::ptrdiff_t(m.n_items()), m.rank());
     thread_local Eigen::VectorXf dots;
     thread_local std::vector<std::pair<index_t, double>> picked;
-    dots.noalias() = Pf * pi.cast<float>();
+    dots.noalias() = Pf * P.row(i);
     picked.clear();
     // The float cosine is off by at most (rank + 4) 2^-23 (inputs rounded, rank products
     // and sums, over |P_i| |P_j|); the margin covers the division.
@@ -51,7 +54,7 @@ std::vector<scored_item> similar_items(const factor_model& m, index_t i, std::si
   for (index_t j = 0; j < m.n_items(); ++j) {
     if (j == i || !m.item_known(j))
       continue;
-    if (!(P.row(j).norm() > 0.0))
+    if (!(P.row(j).cast<double>().norm() > 0.0))
       continue;
     all.push_back({j, m.items().external(j), cosine(j)});
   }

@@ -63,17 +63,34 @@ struct ops {
       return K;
   }
 
-  /// a . b with `lanes` partial sums folded in halves (see the file comment).
-  double dot(const double* __restrict a, const double* __restrict b) const noexcept {
+  /// a . b with `lanes` partial sums in double folded in halves (see the file comment).
+  /// T is double (working rows) or float (stored rows: each product of two floats is
+  /// exact in double, so only the sums round).
+  template <class T>
+  double dot(const T* __restrict a, const T* __restrict b) const noexcept {
     const int n = size();
     double acc[lanes] = {};
     int k = 0;
     for (; k + lanes <= n; k += lanes)
       for (int j = 0; j < lanes; ++j)
-        acc[j] += a[k + j] * b[k + j];
+        acc[j] += static_cast<double>(a[k + j]) * static_cast<double>(b[k + j]);
     for (int j = 0; k + j < n; ++j)
-      acc[j] += a[k + j] * b[k + j];
+      acc[j] += static_cast<double>(a[k + j]) * static_cast<double>(b[k + j]);
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+  }
+
+  /// Widens a stored row into a working row: x[k] = double(f[k]) (exact).
+  void widen(double* __restrict x, const float* __restrict f) const noexcept {
+    const int n = size();
+    for (int k = 0; k < n; ++k)
+      x[k] = static_cast<double>(f[k]);
+  }
+
+  /// Stores a working row, rounding once: f[k] = float(x[k]) (to nearest).
+  void narrow(float* __restrict f, const double* __restrict x) const noexcept {
+    const int n = size();
+    for (int k = 0; k < n; ++k)
+      f[k] = static_cast<float>(x[k]);
   }
 
   /// e = r - (((mu + b_u) + b_i) + dot(u, p)).
@@ -129,9 +146,11 @@ struct ops {
 /// the work of a few ratings at ranks 10 to 100.
 inline constexpr std::size_t prefetch_ahead = 8;
 
-/// Asks for the cache lines of the n doubles at `row` (a hint: no effect on results).
-inline void prefetch(const double* row, std::size_t n) noexcept {
-  for (std::size_t k = 0; k < n; k += 8)
+/// Asks for the cache lines of the n values at `row` (a hint: no effect on results).
+template <class T>
+inline void prefetch(const T* row, std::size_t n) noexcept {
+  constexpr std::size_t per_line = 64 / sizeof(T);
+  for (std::size_t k = 0; k < n; k += per_line)
     __builtin_prefetch(row + k);
   __builtin_prefetch(row + n - 1);
 }

@@ -92,9 +92,11 @@ index_t streaming_trainer::touched::slot(index_t key, const std::vector<double>&
     params.resize(at + stride, 0.0);
     sums.resize(at + stride, 0.0);
     count.push_back(0.0);
-    auto row = f.row(key);
-    std::copy_n(row.data(), rank, params.data() + at);
-    params[at + rank] = model_bias[key];
+    const float* row = f.row(key).data();
+    double* x = params.data() + at;
+    for (std::size_t k = 0; k < rank; ++k)
+      x[k] = static_cast<double>(row[k]);
+    x[rank] = model_bias[key];
   }
   return s;
 }
@@ -103,7 +105,9 @@ void streaming_trainer::touched::write_back(std::vector<double>& model_bias, fac
   for (std::size_t s = 0; s < keys.size(); ++s) {
     const double* row = params.data() + s * stride;
     model_bias[keys[s]] = row[rank];
-    std::copy_n(row, rank, f.row(keys[s]).data());
+    float* out = f.row(keys[s]).data();
+    for (std::size_t k = 0; k < rank; ++k)
+      out[k] = static_cast<float>(row[k]);
     slot_of[keys[s]] = id_map::npos;
   }
   keys.clear();

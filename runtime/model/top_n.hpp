@@ -36,14 +36,13 @@ void for_each_candidate(const factor_model& m, std::span<const index_t> candidat
       f(i);
 }
 
-/// A single-precision, column-major copy of a model's item factors, built once per
-/// published model, so that a top-N scan reads half the bytes and runs twice the SIMD
-/// lanes. It only picks candidates: scan_top_n rescores them in double (below), so the
-/// answers are the double scan's.
+/// What a fast top-N scan needs beside a model's item factors (which it reads in place,
+/// single precision as stored), built once per published model: the products then run
+/// in float, twice the SIMD lanes of double. They only pick candidates: scan_top_n
+/// rescores them in double (below), so the answers are the double scan's.
 struct item_scan_table {
   index_t items = 0;
   int rank = 0;
-  std::vector<float> data;  ///< column j holds P(0..items-1, j)
   std::vector<double> bias; ///< b_i of known items; -inf for items the model has no rating of
   std::vector<double> norm; ///< |P_i| (Euclidean, in double)
   double max_norm = 0.0;    ///< largest |P_i| (Euclidean), for the rounding bound
@@ -64,7 +63,7 @@ struct item_scan_table {
 /// rounding bound, (rank + 4) 2^-23 |x| max|P_i|, of the n-th best float score. Those are
 /// rescored in double, so the list and its scores are the double scan's: an item of the
 /// true top n cannot score below that cut in float.
-std::vector<scored_item> scan_top_n(const factor_model& m, std::span<const double> x, double base,
+std::vector<scored_item> scan_top_n(const factor_model& m, std::span<const float> x, double base,
                                     std::span<const index_t> excluded, std::size_t n,
                                     std::span<const index_t> candidates = {},
                                     const item_scan_table* fast = nullptr);
@@ -72,7 +71,7 @@ std::vector<scored_item> scan_top_n(const factor_model& m, std::span<const doubl
 /// One top-N query of scan_top_n_many: score `base + b_i + x . P_i`, leaving out
 /// `excluded` (sorted dense indices).
 struct top_n_query {
-  std::span<const double> x;
+  std::span<const float> x;
   double base = 0.0;
   std::span<const index_t> excluded;
 };

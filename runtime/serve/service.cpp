@@ -248,7 +248,7 @@ answer query_service::recommend(const serving_snapshot& s, std::int64_t user, st
     std::sort(excluded.begin(), excluded.end());
   }
   auto row = m.U().row(u);
-  auto top = scan_top_n(m, std::span<const double>(row.data(), std::size_t(m.rank())),
+  auto top = scan_top_n(m, std::span<const float>(row.data(), std::size_t(m.rank())),
                         m.mu() + m.user_bias()[u], excluded, n, candidates, s.scan.get());
   j["source"] = "model";
   j["items"] = items_json(top);
