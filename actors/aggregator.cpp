@@ -4,34 +4,26 @@
 
 namespace recflow {
 
-void gradient_sums::reset(int rank) {
-  rank_ = rank;
+void gradient_sums::reset(int rank, std::size_t max_keys) {
   for (auto k : keys_)
     slot_of_[k] = id_map::npos;
   keys_.clear();
-  n_.clear();
-  bias_.clear();
-  factors_.clear();
-  g_bias_.clear();
-  g_factors_.clear();
-}
-
-std::uint32_t gradient_sums::slot(std::uint32_t key, const shard_store& store) {
-  if (key >= slot_of_.size())
-    slot_of_.resize(std::size_t(key) + 1 + slot_of_.size() / 2, id_map::npos);
-  auto& s = slot_of_[key];
-  if (s == id_map::npos) {
-    s = static_cast<std::uint32_t>(keys_.size());
-    keys_.push_back(key);
-    n_.push_back(0.0);
-    bias_.push_back(store.bias(key));
-    const float* row = store.row(key);
-    for (int k = 0; k < rank_; ++k)  // widened: exact
-      factors_.push_back(static_cast<double>(row[k]));
-    g_bias_.push_back(0.0);
-    g_factors_.resize(g_factors_.size() + std::size_t(rank_), 0.0);
+  if (rank != rank_) {
+    rank_ = rank;
+    n_.clear();
+    bias_.clear();
+    factors_.clear();
+    g_bias_.clear();
+    g_factors_.clear();
   }
-  return s;
+  if (n_.size() < max_keys) {
+    const auto k = std::size_t(rank_);
+    n_.resize(max_keys);
+    bias_.resize(max_keys);
+    factors_.resize(max_keys * k);
+    g_bias_.resize(max_keys, 0.0);  // new sums zero; the old ones are zero already
+    g_factors_.resize(max_keys * k, 0.0);
+  }
 }
 
 namespace {
@@ -47,7 +39,50 @@ RECFLOW_VECTOR_LOOP void apply_steps(int rank, std::size_t keys, double* bias, d
   });
 }
 
+/// Visits the slots with the shard row of the key a few ahead prefetched (the shard's rows
+/// lie scattered over a table larger than the caches).
+template <class F>
+void for_rows(std::span<const std::uint32_t> keys, const float* table, std::size_t k, F&& f) {
+  constexpr auto ahead = stream_kernel::prefetch_ahead;
+  const auto n = keys.size();
+  for (std::size_t s = 0; s < n; ++s) {
+    if (s + ahead < n)
+      stream_kernel::prefetch(table + std::size_t(keys[s + ahead]) * k, k);
+    f(s, std::size_t(keys[s]) * k);
+  }
+}
+
+/// The copies between the shard (float) and the working set (double).
+RECFLOW_VECTOR_LOOP void gather_rows(int rank, std::span<const std::uint32_t> keys,
+                                     const float* table, const double* table_bias,
+                                     double* factors, double* bias) {
+  const auto k = std::size_t(rank);
+  stream_kernel::with_rank(rank, [&](const auto& o) {
+    for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
+      o.widen(factors + s * k, table + at);
+      bias[s] = table_bias[keys[s]];
+    });
+  });
+}
+
+RECFLOW_VECTOR_LOOP void scatter_rows(int rank, std::span<const std::uint32_t> keys,
+                                      const double* factors, const double* bias, float* table,
+                                      double* table_bias) {
+  const auto k = std::size_t(rank);
+  stream_kernel::with_rank(rank, [&](const auto& o) {
+    for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
+      o.narrow(table + at, factors + s * k);
+      table_bias[keys[s]] = bias[s];
+    });
+  });
+}
+
 }  // namespace
+
+void gradient_sums::gather(const shard_store& store) {
+  gather_rows(rank_, keys_, store.factor_data(), store.bias_data(), factors_.data(),
+              bias_.data());
+}
 
 void gradient_sums::apply(const stream_params& p) {
   apply_steps(rank_, keys_.size(), bias_.data(), factors_.data(), g_bias_.data(),
@@ -55,14 +90,8 @@ void gradient_sums::apply(const stream_params& p) {
 }
 
 void gradient_sums::write_back(shard_store& store) const {
-  auto k = std::size_t(rank_);
-  for (std::size_t s = 0; s < keys_.size(); ++s) {
-    store.bias(keys_[s]) = bias_[s];
-    const double* x = factors_.data() + s * k;
-    float* row = store.row(keys_[s]);
-    for (std::size_t j = 0; j < k; ++j)  // rounded once, as streaming_trainer does
-      row[j] = static_cast<float>(x[j]);
-  }
+  scatter_rows(rank_, keys_, factors_.data(), bias_.data(), store.factor_data(),
+               store.bias_data());
 }
 
 }  // namespace recflow

@@ -14,13 +14,28 @@
 namespace recflow {
 
 /// Per-key working parameters and gradient sums of one batch. Keys are the shard's local
-/// indices; slots number the keys the batch touches in order of first touch.
+/// indices; slots number the keys the batch touches in order of first touch. The tables
+/// keep their rows across batches (sized for the largest batch so far) and the sums are
+/// zero between passes (apply clears them), so a batch allocates and clears nothing.
 class gradient_sums {
  public:
-  /// Forgets the previous batch (keeps capacity).
-  void reset(int rank);
-  /// Slot of `key`, copying its bias and row from `store` on first touch (n = 0).
-  std::uint32_t slot(std::uint32_t key, const shard_store& store);
+  /// Forgets the previous batch; room for `max_keys` keys (at most one per rating).
+  void reset(int rank, std::size_t max_keys);
+  /// Slot of `key`, giving it the next one on first touch (n = 0); call gather() once
+  /// every key of the batch has its slot.
+  std::uint32_t slot(std::uint32_t key) {
+    if (key >= slot_of_.size())
+      slot_of_.resize(std::size_t(key) + 1 + slot_of_.size() / 2, id_map::npos);
+    auto& s = slot_of_[key];
+    if (s == id_map::npos) {
+      s = static_cast<std::uint32_t>(keys_.size());
+      keys_.push_back(key);
+      n_[s] = 0.0;
+    }
+    return s;
+  }
+  /// Copies every slot's bias and row from `store` into the working set (widened).
+  void gather(const shard_store& store);
   /// Counts one rating of the slot's key (n, the step's regularisation multiplier).
   void count_rating(std::uint32_t s) noexcept { n_[s] += 1.0; }
   /// One rating's contribution: g_b += e, g_x += e * x (with the kernels `o`, see
@@ -32,7 +47,8 @@ class gradient_sums {
   }
   /// Applies each touched key's summed step to its working copy and clears the sums.
   void apply(const stream_params& p);
-  /// Copies the working parameters back into `store` (end of batch).
+  /// Copies the working parameters back into `store` (end of batch; rounded to float
+  /// once, as streaming_trainer does).
   void write_back(shard_store& store) const;
 
   std::uint32_t key(std::uint32_t s) const noexcept { return keys_[s]; }

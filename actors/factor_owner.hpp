@@ -34,6 +34,11 @@ class shard_store {
   const float* row(std::uint32_t k) const noexcept {
     return factors_.data() + std::size_t(k) * rank_;
   }
+  /// Every key's bias and factors, by local index (rank floats per key).
+  double* bias_data() noexcept { return bias_.data(); }
+  const double* bias_data() const noexcept { return bias_.data(); }
+  float* factor_data() noexcept { return factors_.data(); }
+  const float* factor_data() const noexcept { return factors_.data(); }
   std::uint32_t& count(std::uint32_t k) noexcept { return count_[k]; }
   std::uint32_t count(std::uint32_t k) const noexcept { return count_[k]; }
   /// Local index of `id`, or id_map::npos if the shard does not hold it (no insertion).

@@ -21,17 +21,18 @@ void item_owner_state::begin(item_slice slice) {
   step_pending_ = false;
   awaiting_consumed_ = false;
   sent_ = {};
-  sums_.reset(params_.rank);
+  sums_.reset(params_.rank, slice.routes.size());
   blocks_.reset(user_shards_);
   values_.clear();
   for (const auto& r : slice.routes) {
     auto key = store_.touch(r.item, stamp_.offset + r.pos);
     ++store_.count(key);
-    auto s = sums_.slot(key, store_);
+    auto s = sums_.slot(key);
     sums_.count_rating(s);
     values_.push_back(static_cast<double>(r.value));
     blocks_.add(s, r.user_shard);
   }
+  sums_.gather(store_);
   rows_.assign(user_shards_, {});
   user_local_.assign(user_shards_, {});
   got_.assign(user_shards_, 0);

@@ -19,15 +19,16 @@ std::vector<user_rows> user_owner_state::begin(user_slice slice) {
   pass_ = 0;
   answered_ = 0;
   sent_ = {};
-  sums_.reset(params_.rank);
+  sums_.reset(params_.rank, slice.routes.size());
   blocks_.reset(item_shards_);
   for (const auto& r : slice.routes) {
     auto key = store_.touch(r.user, stamp_.offset + r.pos);
     ++store_.count(key);
-    auto s = sums_.slot(key, store_);
+    auto s = sums_.slot(key);
     sums_.count_rating(s);
     blocks_.add(s, r.item_shard);
   }
+  sums_.gather(store_);
   answers_.assign(item_shards_, {});
   got_.assign(item_shards_, 0);
   answer_rows_.assign(item_shards_, 0);

@@ -105,9 +105,11 @@ TEST_CASE("gradient sums: per-key sums in order, one capped step per key, writte
   auto a = store.touch(100, 0), b = store.touch(200, 1);
   CHECK(store.touch(100, 5) == a);
   gradient_sums sums;
-  sums.reset(8);
-  auto sa = sums.slot(a, store), sb = sums.slot(b, store);
-  CHECK(sums.slot(a, store) == sa);
+  sums.reset(8, 3);
+  auto sa = sums.slot(a), sb = sums.slot(b);
+  CHECK(sums.slot(a) == sa);
+  sums.gather(store);
+  CHECK(sums.row(sa)[1] == double(store.row(a)[1]));
   std::vector<double> x{1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0};
   stream_kernel::with_rank(8, [&](const auto& o) {
     sums.add(o, sa, 0.5, x.data());

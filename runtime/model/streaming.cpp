@@ -75,45 +75,68 @@ result<streaming_trainer> streaming_trainer::make(const stream_params& p,
   return streaming_trainer(p, std::move(seed_model));
 }
 
-void streaming_trainer::touched::reset(int r) {
+void streaming_trainer::touched::reset(int r, std::size_t max_keys) {
   rank = std::size_t(r);
   stride = (rank + 1 + 7) / 8 * 8;
+  if (count.size() < max_keys) {
+    params.resize(max_keys * stride);
+    sums.resize(max_keys * stride, 0.0);  // new rows zero; the old ones are zero already
+    count.resize(max_keys);
+  }
 }
 
-index_t streaming_trainer::touched::slot(index_t key, const std::vector<double>& model_bias,
-                                         const factor_table& f) {
-  if (key >= slot_of.size())
-    slot_of.resize(std::size_t(key) + 1 + slot_of.size() / 2, id_map::npos);
-  auto& s = slot_of[key];
-  if (s == id_map::npos) {
-    s = static_cast<index_t>(keys.size());
-    keys.push_back(key);
-    auto at = params.size();
-    params.resize(at + stride, 0.0);
-    sums.resize(at + stride, 0.0);
-    count.push_back(0.0);
-    const float* row = f.row(key).data();
-    double* x = params.data() + at;
-    for (std::size_t k = 0; k < rank; ++k)
-      x[k] = static_cast<double>(row[k]);
-    x[rank] = model_bias[key];
+namespace {
+
+/// Visits the keys in slot order with the model row of the key a few ahead prefetched:
+/// the model's rows are scattered over tables far larger than the caches.
+template <class F>
+void for_rows(std::span<const index_t> keys, const float* table, std::size_t k, F&& f) {
+  constexpr auto ahead = stream_kernel::prefetch_ahead;
+  const auto n = keys.size();
+  for (std::size_t s = 0; s < n; ++s) {
+    if (s + ahead < n)
+      stream_kernel::prefetch(table + std::size_t(keys[s + ahead]) * k, k);
+    f(s, std::size_t(keys[s]) * k);
   }
-  return s;
+}
+
+/// Copies the keys' rows into the working rows, widened to double, with their biases.
+RECFLOW_VECTOR_LOOP void gather_rows(std::span<const index_t> keys, std::size_t stride,
+                                     double* work, const double* bias, const float* table,
+                                     int rank) {
+  const auto k = std::size_t(rank);
+  stream_kernel::with_rank(rank, [&](const auto& o) {
+    for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
+      o.widen(work + s * stride, table + at);
+      work[s * stride + k] = bias[keys[s]];
+    });
+  });
+}
+
+/// Copies the working rows back, rounded to float once, with their biases.
+RECFLOW_VECTOR_LOOP void scatter_rows(std::span<const index_t> keys, std::size_t stride,
+                                      const double* work, double* bias, float* table, int rank) {
+  const auto k = std::size_t(rank);
+  stream_kernel::with_rank(rank, [&](const auto& o) {
+    for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
+      o.narrow(table + at, work + s * stride);
+      bias[keys[s]] = work[s * stride + k];
+    });
+  });
+}
+
+}  // namespace
+
+void streaming_trainer::touched::gather(const std::vector<double>& model_bias,
+                                        const factor_table& f) {
+  gather_rows(keys, stride, params.data(), model_bias.data(), f.data().data(), int(rank));
 }
 
 void streaming_trainer::touched::write_back(std::vector<double>& model_bias, factor_table& f) {
-  for (std::size_t s = 0; s < keys.size(); ++s) {
-    const double* row = params.data() + s * stride;
-    model_bias[keys[s]] = row[rank];
-    float* out = f.row(keys[s]).data();
-    for (std::size_t k = 0; k < rank; ++k)
-      out[k] = static_cast<float>(row[k]);
-    slot_of[keys[s]] = id_map::npos;
-  }
+  scatter_rows(keys, stride, params.data(), model_bias.data(), f.data().data(), int(rank));
+  for (auto key : keys)
+    slot_of[key] = id_map::npos;
   keys.clear();
-  params.clear();
-  sums.clear();
-  count.clear();
 }
 
 index_t streaming_trainer::to_model(side s, index_t t, const id_map& table_ids) {
@@ -147,15 +170,15 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   model_.observe_mean(batch);
   auto users_before = model_.n_users();
   entries_.clear();
-  users_.reset(params_.rank);
-  items_.reset(params_.rank);
+  users_.reset(params_.rank, batch.size());
+  items_.reset(params_.rank, batch.size());
   for (const auto& r : batch) {
     auto u = to_model(side::user, r.user, users);
     auto i = to_model(side::item, r.item, items);
     ++model_.user_count()[u];
     ++model_.item_count()[i];
-    auto su = users_.slot(u, model_.user_bias(), model_.U());
-    auto si = items_.slot(i, model_.item_bias(), model_.P());
+    auto su = users_.slot(u);
+    auto si = items_.slot(i);
     users_.count[su] += 1.0;
     items_.count[si] += 1.0;
     entries_.push_back({su, si, r.value});
@@ -165,6 +188,8 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   if (!rated.empty() && model_.n_users() > users_before)
     rated.offsets.resize(std::size_t(model_.n_users()) + 1, rated.offsets.back());
 
+  users_.gather(model_.user_bias(), model_.U());
+  items_.gather(model_.item_bias(), model_.P());
   if (params_.mode == update_mode::batch_gradient)
     group_batch();
   run_passes();

@@ -170,18 +170,34 @@ class streaming_trainer {
   /// Dense working copies of the keys one side touches in the current batch, by slot (in
   /// order of first appearance). Parameters and gradient sums are two tables of `stride`
   /// doubles per key, each row [factors (rank), bias, padding]: a rating reads one compact
-  /// row of the other side, and a key's sums are contiguous.
+  /// row of the other side, and a key's sums are contiguous. The tables keep their rows
+  /// across batches (sized for the largest batch so far), and the sums are all zero
+  /// between passes (apply_step clears them), so a batch allocates and clears nothing.
   struct touched {
     std::size_t rank = 0;
     std::size_t stride = 0;        ///< rank + 1 rounded up to a cache line (8 doubles)
     std::vector<index_t> slot_of;  ///< model index -> slot, id_map::npos if untouched
     std::vector<index_t> keys;     ///< slot -> model index
-    lines params, sums;            ///< keys.size() rows of `stride` doubles
+    lines params, sums;            ///< rows of `stride` doubles, the first keys.size() used
     std::vector<double> count;     ///< ratings of each slot's key in the batch
-    void reset(int rank);
-    /// Slot of key, copying the key's parameters in on first sight.
-    index_t slot(index_t key, const std::vector<double>& model_bias, const factor_table& f);
-    /// Copies the parameters back into the model and forgets the keys (keeps capacity).
+    /// Room for `max_keys` keys (a batch of n ratings touches at most n per side).
+    void reset(int rank, std::size_t max_keys);
+    /// Slot of key, giving it the next one on first sight (its row is gathered later).
+    index_t slot(index_t key) {
+      if (key >= slot_of.size())
+        slot_of.resize(std::size_t(key) + 1 + slot_of.size() / 2, id_map::npos);
+      auto& s = slot_of[key];
+      if (s == id_map::npos) {
+        s = static_cast<index_t>(keys.size());
+        keys.push_back(key);
+        count[s] = 0.0;
+      }
+      return s;
+    }
+    /// Copies every key's parameters into its working row (widened to double).
+    void gather(const std::vector<double>& model_bias, const factor_table& f);
+    /// Copies the parameters back into the model (rounded to float, once) and forgets
+    /// the keys.
     void write_back(std::vector<double>& model_bias, factor_table& f);
   };
   /// One rating of the batch: its user's and item's slots and its value.
