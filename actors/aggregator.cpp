@@ -29,7 +29,7 @@ void gradient_sums::reset(int rank, std::size_t max_keys) {
 namespace {
 
 /// The steps of `keys` keys (the hot loop; one clone per ISA, see stream_kernel.hpp).
-RECFLOW_VECTOR_LOOP void apply_steps(int rank, std::size_t keys, double* bias, double* factors,
+RECFLOW_VECTOR_LOOP void apply_steps(int rank, std::size_t keys, double* bias, float* factors,
                                      double* g_bias, double* g_factors, const double* n,
                                      const stream_kernel::rates& r) {
   auto k = std::size_t(rank);
@@ -52,26 +52,26 @@ void for_rows(std::span<const std::uint32_t> keys, const float* table, std::size
   }
 }
 
-/// The copies between the shard (float) and the working set (double).
+/// The copies between the shard and the working set.
 RECFLOW_VECTOR_LOOP void gather_rows(int rank, std::span<const std::uint32_t> keys,
                                      const float* table, const double* table_bias,
-                                     double* factors, double* bias) {
+                                     float* factors, double* bias) {
   const auto k = std::size_t(rank);
   stream_kernel::with_rank(rank, [&](const auto& o) {
     for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
-      o.widen(factors + s * k, table + at);
+      o.copy(factors + s * k, table + at);
       bias[s] = table_bias[keys[s]];
     });
   });
 }
 
 RECFLOW_VECTOR_LOOP void scatter_rows(int rank, std::span<const std::uint32_t> keys,
-                                      const double* factors, const double* bias, float* table,
+                                      const float* factors, const double* bias, float* table,
                                       double* table_bias) {
   const auto k = std::size_t(rank);
   stream_kernel::with_rank(rank, [&](const auto& o) {
     for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
-      o.narrow(table + at, factors + s * k);
+      o.copy(table + at, factors + s * k);
       table_bias[keys[s]] = bias[s];
     });
   });

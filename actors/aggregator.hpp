@@ -34,33 +34,32 @@ class gradient_sums {
     }
     return s;
   }
-  /// Copies every slot's bias and row from `store` into the working set (widened).
+  /// Copies every slot's bias and row from `store` into the working set.
   void gather(const shard_store& store);
   /// Counts one rating of the slot's key (n, the step's regularisation multiplier).
   void count_rating(std::uint32_t s) noexcept { n_[s] += 1.0; }
   /// One rating's contribution: g_b += e, g_x += e * x (with the kernels `o`, see
   /// stream_kernel::with_rank).
   template <class Ops>
-  void add(const Ops& o, std::uint32_t s, double e, const double* x) noexcept {
+  void add(const Ops& o, std::uint32_t s, double e, const float* x) noexcept {
     g_bias_[s] += e;
     o.accumulate(g_factors_.data() + std::size_t(s) * rank_, e, x);
   }
   /// Applies each touched key's summed step to its working copy and clears the sums.
   void apply(const stream_params& p);
-  /// Copies the working parameters back into `store` (end of batch; rounded to float
-  /// once, as streaming_trainer does).
+  /// Copies the working parameters back into `store` (end of batch).
   void write_back(shard_store& store) const;
 
   std::uint32_t key(std::uint32_t s) const noexcept { return keys_[s]; }
   std::uint32_t slots() const noexcept { return static_cast<std::uint32_t>(keys_.size()); }
   double ratings_of(std::uint32_t s) const noexcept { return n_[s]; }
   double bias(std::uint32_t s) const noexcept { return bias_[s]; }
-  const double* row(std::uint32_t s) const noexcept {
+  const float* row(std::uint32_t s) const noexcept {
     return factors_.data() + std::size_t(s) * rank_;
   }
   /// The working set, by slot (what rows messages point into).
   const double* bias_data() const noexcept { return bias_.data(); }
-  const double* factor_data() const noexcept { return factors_.data(); }
+  const float* factor_data() const noexcept { return factors_.data(); }
   double bias_sum(std::uint32_t s) const noexcept { return g_bias_[s]; }
   const double* factor_sum(std::uint32_t s) const noexcept {
     return g_factors_.data() + std::size_t(s) * rank_;
@@ -70,7 +69,9 @@ class gradient_sums {
   int rank_ = 0;
   std::vector<std::uint32_t> slot_of_;  ///< key -> slot, npos when untouched
   std::vector<std::uint32_t> keys_;
-  std::vector<double> n_, bias_, factors_, g_bias_, g_factors_;
+  std::vector<double> n_, bias_;
+  std::vector<float> factors_;  ///< rank floats per slot
+  std::vector<double> g_bias_, g_factors_;
 };
 
 }  // namespace recflow

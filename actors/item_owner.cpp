@@ -69,7 +69,7 @@ void item_owner_state::join_pass(std::vector<item_rows>& out) {
     user_bias_[s] = rows_[s].bias;
     errors_out_[s] = out[s].errors.data();
   }
-  const double* const* uf = user_factors_.data();
+  const float* const* uf = user_factors_.data();
   const double* const* ub = user_bias_.data();
   double* const* eo = errors_out_.data();
   const double* values = values_.data();
@@ -84,7 +84,7 @@ void item_owner_state::join_pass(std::vector<item_rows>& out) {
       if (r + ahead < n)  // the user row of a rating a few ahead
         stream_kernel::prefetch(uf[es[r + ahead].block] + std::size_t(es[r + ahead].row) * k, k);
       const auto& x = es[r];
-      const double* urow = uf[x.block] + std::size_t(x.row) * k;
+      const float* urow = uf[x.block] + std::size_t(x.row) * k;
       double e = o.error_of(values[r], mu, ub[x.block][x.row], sums_.bias(x.slot), urow,
                             sums_.row(x.slot));
       eo[x.block][x.pos] = e;

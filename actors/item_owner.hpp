@@ -84,7 +84,8 @@ class item_owner_state {
   std::vector<user_rows> rows_;       ///< this pass, by user shard
   std::vector<std::vector<std::uint32_t>> user_local_;  ///< pass-0 `local` per user shard
   std::vector<user_rows> pending_;    ///< rows of a batch not begun yet
-  std::vector<const double*> user_factors_, user_bias_;  ///< join_pass: rows_ by block
+  std::vector<const float*> user_factors_;   ///< join_pass: rows_ by block
+  std::vector<const double*> user_bias_;     ///< join_pass: rows_ by block
   std::vector<double*> errors_out_;                       ///< join_pass: errors by block
   std::uint32_t received_ = 0;
   std::vector<std::uint8_t> got_;           ///< this pass: rows of user shard s taken

@@ -51,8 +51,8 @@ struct user_rows {
   std::uint32_t pass = 0;
   std::uint32_t from = 0;
   std::vector<std::uint32_t> local;
-  const double* bias = nullptr;     ///< by slot (local only)
-  const double* factors = nullptr;  ///< rank doubles per slot (local only)
+  const double* bias = nullptr;    ///< by slot (local only)
+  const float* factors = nullptr;  ///< rank floats per slot (local only)
   /// Across processes (graph/wire.hpp): `local` indexes the block's distinct rows,
   /// `rows` of them, which `bias` and `factors` point into and `keep` owns.
   std::uint32_t rows = 0;
@@ -69,7 +69,7 @@ struct item_rows {
   std::uint32_t from = 0;
   std::vector<std::uint32_t> local;
   std::vector<double> errors;
-  const double* factors = nullptr;  ///< rank doubles per slot (local only)
+  const float* factors = nullptr;  ///< rank floats per slot (local only)
   std::uint32_t rows = 0;           ///< across processes, as in user_rows
   std::shared_ptr<const void> keep{};
 };

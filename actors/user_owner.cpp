@@ -75,7 +75,7 @@ void user_owner_state::sum_answers() {
     item_factors_[t] = answers_[t].factors;
     errors_in_[t] = answers_[t].errors.data();
   }
-  const double* const* pf = item_factors_.data();
+  const float* const* pf = item_factors_.data();
   const double* const* ei = errors_in_.data();
   const auto* es = blocks_.entries().data();
   const auto n = blocks_.ratings();

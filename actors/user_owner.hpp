@@ -69,7 +69,7 @@ class user_owner_state {
   gradient_sums sums_;
   block_index blocks_;
   std::vector<item_rows> answers_;    ///< this pass, by item shard
-  std::vector<const double*> item_factors_;  ///< sum_answers: answers_' rows by block
+  std::vector<const float*> item_factors_;   ///< sum_answers: answers_' rows by block
   std::vector<const double*> errors_in_;     ///< sum_answers: answers_' errors by block
   std::vector<std::vector<std::uint32_t>> item_local_;  ///< pass-0 `local` per item shard
   std::uint32_t answered_ = 0;

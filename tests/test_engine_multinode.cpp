@@ -420,7 +420,7 @@ TEST_CASE("node: an owner rejects hostile frames from a peer and says who sent t
   frame.pop_back();
   expect_rejection(frame, "payload bytes");
   // Item rows when no batch is in progress.
-  std::vector<double> factors(10, 0.0);
+  std::vector<float> factors(10, 0.0f);
   std::vector<std::uint32_t> gather{0};
   expect_rejection(wire::encode_rows(wire::kind::item_rows,
                                      {.rank = 10, .local = {}, .gather = gather, .errors = {},

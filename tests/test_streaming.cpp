@@ -222,23 +222,14 @@ TEST_CASE("streaming: per-key sums in batch order with the shared kernels reprod
     ++m.item_count()[mi_of.back()];
   }
   const int k = p.rank;
-  // Each owner works on double copies of its keys' rows for the whole batch and rounds
-  // them to the stored floats once, after the last pass.
-  std::map<index_t, std::vector<double>> work[2];  // [side]
-  auto widen = [&](int s, index_t key) -> std::vector<double>& {
-    auto [it, fresh] = work[s].try_emplace(key);
-    if (fresh) {
-      auto row = (s == 0 ? m.U() : m.P()).row(key);
-      it->second.assign(row.data(), row.data() + k);
-    }
-    return it->second;
-  };
+  // Working rows are floats like the model's, so each owner may step the model's rows.
+  auto row = [&](int s, index_t key) { return (s == 0 ? m.U() : m.P()).row(key).data(); };
   for (int pass = 0; pass < p.passes; ++pass) {
     std::vector<double> e(batch.size());
     for (std::size_t j = 0; j < batch.size(); ++j)
       e[j] = stream_kernel::error_of(batch[j].value, m.mu(), m.user_bias()[mu_of[j]],
-                                     m.item_bias()[mi_of[j]], widen(0, mu_of[j]).data(),
-                                     widen(1, mi_of[j]).data(), k);
+                                     m.item_bias()[mi_of[j]], row(0, mu_of[j]),
+                                     row(1, mi_of[j]), k);
     std::map<index_t, sums> owners[2][2];  // [side][partition]
     for (int part = 1; part >= 0; --part)
       for (std::size_t jj = 0; jj < batch.size(); ++jj) {
@@ -248,38 +239,32 @@ TEST_CASE("streaming: per-key sums in batch order with the shared kernels reprod
           s.g.resize(std::size_t(k));
           s.g_bias += e[j];
           s.n += 1.0;
-          stream_kernel::accumulate(s.g.data(), e[j], widen(1, mi_of[j]).data(), k);
+          stream_kernel::accumulate(s.g.data(), e[j], row(1, mi_of[j]), k);
         }
         if (int(mi_of[j] % 2) == part) {
           auto& s = owners[1][part][mi_of[j]];
           s.g.resize(std::size_t(k));
           s.g_bias += e[j];
           s.n += 1.0;
-          stream_kernel::accumulate(s.g.data(), e[j], widen(0, mu_of[j]).data(), k);
+          stream_kernel::accumulate(s.g.data(), e[j], row(0, mu_of[j]), k);
         }
       }
     for (auto& part : owners[0])
       for (auto& [key, s] : part)
-        stream_kernel::apply_step(m.user_bias()[key], widen(0, key).data(), s.g_bias,
+        stream_kernel::apply_step(m.user_bias()[key], row(0, key), s.g_bias,
                                   s.g.data(), s.n, k, p);
     for (auto& part : owners[1])
       for (auto& [key, s] : part)
-        stream_kernel::apply_step(m.item_bias()[key], widen(1, key).data(), s.g_bias,
+        stream_kernel::apply_step(m.item_bias()[key], row(1, key), s.g_bias,
                                   s.g.data(), s.n, k, p);
   }
-  for (int s = 0; s < 2; ++s)
-    for (const auto& [key, x] : work[s]) {
-      auto row = (s == 0 ? m.U() : m.P()).row(key);
-      for (int c = 0; c < k; ++c)
-        row[c] = static_cast<float>(x[std::size_t(c)]);
-    }
   if (!reverse) {
     CHECK(m == t.model());
     return;
   }
   const auto& want = t.model();
-  // Reassociated sums differ by about 1e-12 relative in double; a stored factor may
-  // then round to the neighbouring float (2^-23 relative at most).
+  // Reassociated sums differ by about 1e-12 relative in double; a factor may then round
+  // to the neighbouring float (2^-23 relative), and the later passes carry that on.
   auto close = [](const auto& a, const auto& b, double rel) {
     REQUIRE(a.size() == b.size());
     for (std::size_t j = 0; j < a.size(); ++j)
@@ -287,10 +272,10 @@ TEST_CASE("streaming: per-key sums in batch order with the shared kernels reprod
         return false;
     return true;
   };
-  CHECK(close(m.U().data(), want.U().data(), 0x1p-23));
-  CHECK(close(m.P().data(), want.P().data(), 0x1p-23));
-  CHECK(close(m.user_bias(), want.user_bias(), 1e-9));
-  CHECK(close(m.item_bias(), want.item_bias(), 1e-9));
+  CHECK(close(m.U().data(), want.U().data(), 1e-6));
+  CHECK(close(m.P().data(), want.P().data(), 1e-6));
+  CHECK(close(m.user_bias(), want.user_bias(), 1e-6));
+  CHECK(close(m.item_bias(), want.item_bias(), 1e-6));
   CHECK(m.user_bias() != want.user_bias());  // the order did change the last bits
 }
 

@@ -25,7 +25,7 @@ std::vector<item_route> some_item_routes() {
 /// A user-rows blob gathering slots 2 and 0 of a 3-slot working set of rank 2.
 struct rows_fixture {
   std::vector<double> bias{0.1, 0.2, 0.3};
-  std::vector<double> factors{1, 2, 3, 4, 5, 6};
+  std::vector<float> factors{1, 2, 3, 4, 5, 6};
   std::vector<std::uint32_t> gather{2, 0};
   std::vector<std::uint32_t> local{0, 1, 1, 0};
   std::vector<double> errors{0.5, -0.25, 1.0, 2.0};
@@ -106,7 +106,7 @@ TEST_CASE("wire: rows gather the shipped slots and round-trip", "[wire]") {
   CHECK(u->n_rows == 2);
   CHECK(u->local == f.local);
   CHECK(u->bias == std::vector<double>{0.3, 0.1});
-  CHECK(u->factors == std::vector<double>{5, 6, 1, 2});
+  CHECK(u->factors == std::vector<float>{5, 6, 1, 2});
   CHECK(u->errors.empty());
   auto i = wire::decode_rows(f.item_rows(), wire::kind::item_rows);
   REQUIRE(i);

@@ -116,7 +116,7 @@ bytes encode_rows(kind k, const rows_source& s) {
   if (has_bias)
     for (auto slot : s.gather)
       w.put(s.bias[slot]);
-  auto row_bytes = std::size_t(s.rank) * 8;
+  auto row_bytes = std::size_t(s.rank) * 4;
   for (auto slot : s.gather)
     w.put_bytes(s.factors + std::size_t(slot) * s.rank, row_bytes);
   return std::move(w).done();
@@ -252,7 +252,7 @@ result<rows> decode_rows(std::span<const char> blob, kind k) {
   // Sizes in 64 bits: u32 counts times at most 4096 x 8 bytes cannot overflow.
   std::uint64_t need = std::uint64_t(n_local) * 4 + std::uint64_t(n_errors) * 8
                        + (has_bias ? std::uint64_t(out.n_rows) * 8 : 0)
-                       + std::uint64_t(out.n_rows) * out.rank * 8;
+                       + std::uint64_t(out.n_rows) * out.rank * 4;
   if (need != r.left())
     return bad(k, std::to_string(n_local) + " indices, " + std::to_string(n_errors) + " errors and "
                     + std::to_string(out.n_rows) + " rows of rank " + std::to_string(out.rank)
@@ -271,7 +271,7 @@ result<rows> decode_rows(std::span<const char> blob, kind k) {
     r.get_bytes(out.bias.data(), std::size_t(out.n_rows) * 8);
   }
   out.factors.resize(std::size_t(out.n_rows) * out.rank);
-  r.get_bytes(out.factors.data(), out.factors.size() * 8);
+  r.get_bytes(out.factors.data(), out.factors.size() * 4);
   return out;
 }
 

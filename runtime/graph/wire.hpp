@@ -13,7 +13,7 @@
 ///                          | n x (i64 item, f32 value, u32 pos, u32 user shard) (items)
 ///   rows     u64 batch | u32 pass, from, rank, n_local, n_rows, n_errors | u8 has_bias
 ///            | n_local x u32 (row of each rating, < n_rows) | n_errors x f64
-///            | (has_bias ? n_rows x f64) | n_rows x rank x f64
+///            | (has_bias ? n_rows x f64) | n_rows x rank x f32
 ///   stamp    u64 batch, offset | f64 mu | u64 mu_count | u8 snapshot
 /// The decoder checks the magic, version, kind, that the payload size is exactly what
 /// the counts imply (no overflow, no trailing bytes), every index bound it can know
@@ -34,18 +34,18 @@
 namespace recflow::wire {
 
 inline constexpr std::uint32_t magic = 0x574c4652;  ///< "RFLW" in little-endian bytes
-inline constexpr std::uint16_t format_version = 1;
+inline constexpr std::uint16_t format_version = 2;  ///< 2: factor rows as f32
 inline constexpr std::size_t header_bytes = 16;
 inline constexpr std::uint32_t max_rank = 4096;  ///< larger ranks are rejected as hostile
 
 /// Bytes of a rows blob: the header, its fixed fields, then 4 per rating index, 8 per
-/// error and per bias, rank x 8 per row.
+/// error and per bias, rank x 4 per row.
 constexpr std::size_t rows_frame_bytes(std::size_t n_local, std::size_t n_errors,
                                        std::size_t n_rows, std::uint32_t rank,
                                        bool has_bias) noexcept {
   constexpr std::size_t meta = 8 + 6 * 4 + 1;  // batch, pass..n_errors, has_bias
   return header_bytes + meta + n_local * 4 + n_errors * 8 + (has_bias ? n_rows * 8 : 0)
-         + n_rows * std::size_t(rank) * 8;
+         + n_rows * std::size_t(rank) * 4;
 }
 
 /// What a blob holds.
@@ -73,7 +73,7 @@ struct rows {
   std::vector<std::uint32_t> local;  ///< row of each rating of the block (may be empty)
   std::vector<double> errors;        ///< item rows: each rating's error, block order
   std::vector<double> bias;          ///< user rows: n_rows biases
-  std::vector<double> factors;       ///< n_rows x rank
+  std::vector<float> factors;        ///< n_rows x rank
 };
 
 /// What a rows blob is built from, without copying: the rows are gathered from the
@@ -87,8 +87,8 @@ struct rows_source {
   std::span<const std::uint32_t> local;   ///< row (index into gather) of each rating
   std::span<const std::uint32_t> gather;  ///< working-set slot of each shipped row
   std::span<const double> errors;
-  const double* bias = nullptr;     ///< by slot
-  const double* factors = nullptr;  ///< rank doubles per slot
+  const double* bias = nullptr;    ///< by slot
+  const float* factors = nullptr;  ///< rank floats per slot
 };
 
 struct stamped_ratings {

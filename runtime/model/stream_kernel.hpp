@@ -79,31 +79,24 @@ struct ops {
     return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
   }
 
-  /// Widens a stored row into a working row: x[k] = double(f[k]) (exact).
-  void widen(double* __restrict x, const float* __restrict f) const noexcept {
+  /// Copies a row: to[k] = from[k].
+  void copy(float* __restrict to, const float* __restrict from) const noexcept {
     const int n = size();
     for (int k = 0; k < n; ++k)
-      x[k] = static_cast<double>(f[k]);
-  }
-
-  /// Stores a working row, rounding once: f[k] = float(x[k]) (to nearest).
-  void narrow(float* __restrict f, const double* __restrict x) const noexcept {
-    const int n = size();
-    for (int k = 0; k < n; ++k)
-      f[k] = static_cast<float>(x[k]);
+      to[k] = from[k];
   }
 
   /// e = r - (((mu + b_u) + b_i) + dot(u, p)).
-  double error_of(double r, double mu, double b_u, double b_i, const double* u,
-                  const double* p) const noexcept {
+  double error_of(double r, double mu, double b_u, double b_i, const float* u,
+                  const float* p) const noexcept {
     return r - (((mu + b_u) + b_i) + dot(u, p));
   }
 
-  /// g += e * x: one rating's contribution to a summed factor gradient.
-  void accumulate(double* __restrict g, double e, const double* __restrict x) const noexcept {
+  /// g += e * x: one rating's contribution to a summed factor gradient (sums in double).
+  void accumulate(double* __restrict g, double e, const float* __restrict x) const noexcept {
     const int n = size();
     for (int k = 0; k < n; ++k)
-      g[k] += e * x[k];
+      g[k] += e * static_cast<double>(x[k]);
   }
 
   /// The rate a key with n ratings in the batch uses: `rate`, or max_step / n when
@@ -114,30 +107,33 @@ struct ops {
 
   /// A summed step for one key with n ratings in the batch, clearing the sums after:
   /// b += gb * (g_b - (n * lambda_bias) * b); x += g * (g_x - (n * lambda) * x), where
-  /// gb = capped(gamma_bias, n, max_step) and g = capped(gamma, n, max_step).
-  void apply_step(double& b, double* __restrict x, double& g_b, double* __restrict g_x,
+  /// gb = capped(gamma_bias, n, max_step) and g = capped(gamma, n, max_step); x's new
+  /// value is computed in double and rounded to float once.
+  void apply_step(double& b, float* __restrict x, double& g_b, double* __restrict g_x,
                   double n, const rates& s) const noexcept {
     b += capped(s.gamma_bias, n, s.max_step) * (g_b - (n * s.lambda_bias) * b);
     g_b = 0.0;
     const double g = capped(s.gamma, n, s.max_step), l = n * s.lambda;
     const int m = size();
     for (int k = 0; k < m; ++k) {
-      x[k] += g * (g_x[k] - l * x[k]);
+      const double xk = x[k];
+      x[k] = static_cast<float>(xk + g * (g_x[k] - l * xk));
       g_x[k] = 0.0;
     }
   }
 
   /// One B-SGD step for a rating with error e: b_u += gb(e - lb*b_u);
-  /// b_i += gb(e - lb*b_i); u += g(e*p - l*u); p += g(e*u_old - l*p).
-  void sgd_step(double e, double& b_u, double& b_i, double* __restrict u,
-                double* __restrict p, const rates& s) const noexcept {
+  /// b_i += gb(e - lb*b_i); u += g(e*p - l*u); p += g(e*u_old - l*p) (in double, each
+  /// factor rounded to float once).
+  void sgd_step(double e, double& b_u, double& b_i, float* __restrict u,
+                float* __restrict p, const rates& s) const noexcept {
     b_u += s.gamma_bias * (e - s.lambda_bias * b_u);
     b_i += s.gamma_bias * (e - s.lambda_bias * b_i);
     const int n = size();
     for (int k = 0; k < n; ++k) {
       const double uk = u[k], pk = p[k];
-      u[k] = uk + s.gamma * (e * pk - s.lambda * uk);
-      p[k] = pk + s.gamma * (e * uk - s.lambda * pk);
+      u[k] = static_cast<float>(uk + s.gamma * (e * pk - s.lambda * uk));
+      p[k] = static_cast<float>(pk + s.gamma * (e * uk - s.lambda * pk));
     }
   }
 };

@@ -77,10 +77,12 @@ result<streaming_trainer> streaming_trainer::make(const stream_params& p,
 
 void streaming_trainer::touched::reset(int r, std::size_t max_keys) {
   rank = std::size_t(r);
-  stride = (rank + 1 + 7) / 8 * 8;
+  stride = (rank + 15) / 16 * 16;
+  sum_stride = (rank + 1 + 7) / 8 * 8;
   if (count.size() < max_keys) {
-    params.resize(max_keys * stride);
-    sums.resize(max_keys * stride, 0.0);  // new rows zero; the old ones are zero already
+    factors.resize(max_keys * stride);
+    bias.resize(max_keys);
+    sums.resize(max_keys * sum_stride, 0.0);  // new rows zero; the old ones are zero already
     count.resize(max_keys);
   }
 }
@@ -100,27 +102,28 @@ void for_rows(std::span<const index_t> keys, const float* table, std::size_t k, 
   }
 }
 
-/// Copies the keys' rows into the working rows, widened to double, with their biases.
+/// Copies the keys' rows and biases into the working set.
 RECFLOW_VECTOR_LOOP void gather_rows(std::span<const index_t> keys, std::size_t stride,
-                                     double* work, const double* bias, const float* table,
-                                     int rank) {
+                                     float* work, double* work_bias, const double* bias,
+                                     const float* table, int rank) {
   const auto k = std::size_t(rank);
   stream_kernel::with_rank(rank, [&](const auto& o) {
     for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
-      o.widen(work + s * stride, table + at);
-      work[s * stride + k] = bias[keys[s]];
+      o.copy(work + s * stride, table + at);
+      work_bias[s] = bias[keys[s]];
     });
   });
 }
 
-/// Copies the working rows back, rounded to float once, with their biases.
+/// Copies the working rows and biases back into the model.
 RECFLOW_VECTOR_LOOP void scatter_rows(std::span<const index_t> keys, std::size_t stride,
-                                      const double* work, double* bias, float* table, int rank) {
+                                      const float* work, const double* work_bias, double* bias,
+                                      float* table, int rank) {
   const auto k = std::size_t(rank);
   stream_kernel::with_rank(rank, [&](const auto& o) {
     for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
-      o.narrow(table + at, work + s * stride);
-      bias[keys[s]] = work[s * stride + k];
+      o.copy(table + at, work + s * stride);
+      bias[keys[s]] = work_bias[s];
     });
   });
 }
@@ -129,11 +132,13 @@ RECFLOW_VECTOR_LOOP void scatter_rows(std::span<const index_t> keys, std::size_t
 
 void streaming_trainer::touched::gather(const std::vector<double>& model_bias,
                                         const factor_table& f) {
-  gather_rows(keys, stride, params.data(), model_bias.data(), f.data().data(), int(rank));
+  gather_rows(keys, stride, factors.data(), bias.data(), model_bias.data(), f.data().data(),
+              int(rank));
 }
 
 void streaming_trainer::touched::write_back(std::vector<double>& model_bias, factor_table& f) {
-  scatter_rows(keys, stride, params.data(), model_bias.data(), f.data().data(), int(rank));
+  scatter_rows(keys, stride, factors.data(), bias.data(), model_bias.data(), f.data().data(),
+               int(rank));
   for (auto key : keys)
     slot_of[key] = id_map::npos;
   keys.clear();
@@ -240,12 +245,15 @@ void streaming_trainer::run_passes() {
 
 template <class Ops>
 void streaming_trainer::batch_gradient_pass(const Ops& ops) {
-  const std::size_t k = users_.rank, stride = users_.stride, n = entries_.size();
+  const std::size_t k = users_.rank, stride = users_.stride, ss = users_.sum_stride,
+                    n = entries_.size();
   constexpr auto ahead = stream_kernel::prefetch_ahead;
   const double mu = model_.mu();
   const auto r = rates_of(params_);
-  const double* up = users_.params.data();
-  const double* ip = items_.params.data();
+  const float* uf = users_.factors.data();
+  const float* itf = items_.factors.data();
+  const double* ub = users_.bias.data();
+  const double* ib = items_.bias.data();
   double* us = users_.sums.data();
   double* is = items_.sums.data();
   double* err = errors_.data();
@@ -254,32 +262,32 @@ void streaming_trainer::batch_gradient_pass(const Ops& ops) {
   // while its ratings (in batch order) add to its sums; the items' rows are prefetched.
   for (std::size_t j = 0; j < n; ++j) {
     if (j + ahead < n)
-      stream_kernel::prefetch(ip + by_user_[j + ahead].i * stride, k + 1);
+      stream_kernel::prefetch(itf + by_user_[j + ahead].i * stride, k);
     const auto& en = by_user_[j];
-    const double* u = up + en.u * stride;
-    const double* p = ip + en.i * stride;
-    double e = ops.error_of(static_cast<double>(en.r), mu, u[k], p[k], u, p);
+    const float* u = uf + en.u * stride;
+    const float* p = itf + en.i * stride;
+    double e = ops.error_of(static_cast<double>(en.r), mu, ub[en.u], ib[en.i], u, p);
     err[j] = e;
-    double* g = us + en.u * stride;
+    double* g = us + en.u * ss;
     g[k] += e;
     ops.accumulate(g, e, p);
   }
   // By item, each item's ratings in batch order: the item sums.
   for (std::size_t j = 0; j < n; ++j) {
     if (j + ahead < n)
-      stream_kernel::prefetch(up + by_item_[j + ahead].u * stride, k + 1);
+      stream_kernel::prefetch(uf + by_item_[j + ahead].u * stride, k);
     const auto& en = by_item_[j];
     double e = err[en.k];
-    double* g = is + en.i * stride;
+    double* g = is + en.i * ss;
     g[k] += e;
-    ops.accumulate(g, e, up + en.u * stride);
+    ops.accumulate(g, e, uf + en.u * stride);
   }
   // Each sum applied once; apply_step also clears the sums for the next pass.
   for (auto* t : {&users_, &items_}) {
-    double* x = t->params.data();
+    float* x = t->factors.data();
     double* g = t->sums.data();
-    for (std::size_t s = 0; s < t->keys.size(); ++s, x += stride, g += stride)
-      ops.apply_step(x[k], x, g[k], g, t->count[s], r);
+    for (std::size_t s = 0; s < t->keys.size(); ++s, x += stride, g += ss)
+      ops.apply_step(t->bias[s], x, g[k], g, t->count[s], r);
   }
 }
 
@@ -289,18 +297,20 @@ void streaming_trainer::sgd_pass(const Ops& ops) {
   constexpr auto ahead = stream_kernel::prefetch_ahead;
   const double mu = model_.mu();
   const auto r = rates_of(params_);
-  double* up = users_.params.data();
-  double* ip = items_.params.data();
+  float* uf = users_.factors.data();
+  float* itf = items_.factors.data();
+  double* ub = users_.bias.data();
+  double* ib = items_.bias.data();
   for (std::size_t j = 0; j < n; ++j) {
     if (j + ahead < n) {
-      stream_kernel::prefetch(up + entries_[j + ahead].u * stride, k + 1);
-      stream_kernel::prefetch(ip + entries_[j + ahead].i * stride, k + 1);
+      stream_kernel::prefetch(uf + entries_[j + ahead].u * stride, k);
+      stream_kernel::prefetch(itf + entries_[j + ahead].i * stride, k);
     }
     const auto& en = entries_[j];
-    double* u = up + en.u * stride;
-    double* p = ip + en.i * stride;
-    double e = ops.error_of(static_cast<double>(en.r), mu, u[k], p[k], u, p);
-    ops.sgd_step(e, u[k], p[k], u, p, r);
+    float* u = uf + en.u * stride;
+    float* p = itf + en.i * stride;
+    double e = ops.error_of(static_cast<double>(en.r), mu, ub[en.u], ib[en.i], u, p);
+    ops.sgd_step(e, ub[en.u], ib[en.i], u, p, r);
   }
 }
 

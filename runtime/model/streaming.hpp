@@ -102,21 +102,21 @@ inline stream_kernel::rates rates_of(const stream_params& p) noexcept {
 namespace stream_kernel {
 
 /// e = r - (((mu + b_u) + b_i) + dot(u, p)).
-inline double error_of(double r, double mu, double b_u, double b_i, const double* u,
-                       const double* p, int rank) noexcept {
+inline double error_of(double r, double mu, double b_u, double b_i, const float* u,
+                       const float* p, int rank) noexcept {
   return with_rank(rank, [&](const auto& o) { return o.error_of(r, mu, b_u, b_i, u, p); });
 }
 /// g += e * x.
-inline void accumulate(double* g, double e, const double* x, int rank) noexcept {
+inline void accumulate(double* g, double e, const float* x, int rank) noexcept {
   with_rank(rank, [&](const auto& o) { o.accumulate(g, e, x); });
 }
 /// The summed step of one key with n ratings in the batch; clears the sums.
-inline void apply_step(double& b, double* x, double& g_b, double* g_x, double n, int rank,
+inline void apply_step(double& b, float* x, double& g_b, double* g_x, double n, int rank,
                        const stream_params& p) noexcept {
   with_rank(rank, [&](const auto& o) { o.apply_step(b, x, g_b, g_x, n, rates_of(p)); });
 }
 /// One B-SGD step for a rating with error e.
-inline void sgd_step(double e, double& b_u, double& b_i, double* u, double* p, int rank,
+inline void sgd_step(double e, double& b_u, double& b_i, float* u, float* p, int rank,
                      const stream_params& s) noexcept {
   with_rank(rank, [&](const auto& o) { o.sgd_step(e, b_u, b_i, u, p, rates_of(s)); });
 }
@@ -151,8 +151,8 @@ class streaming_trainer {
   std::uint64_t batches() const noexcept { return batches_; }
 
  private:
-  /// std::allocator with 64-byte (cache line) alignment, so that a row of `stride`
-  /// doubles starts a cache line and a prefetch of its lines covers it exactly.
+  /// std::allocator with 64-byte (cache line) alignment, so that a row of whole lines
+  /// starts a cache line and a prefetch of its lines covers it exactly.
   template <class T>
   struct line_allocator {
     using value_type = T;
@@ -165,20 +165,25 @@ class streaming_trainer {
     void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t{64}); }
     friend bool operator==(const line_allocator&, const line_allocator&) = default;
   };
-  using lines = std::vector<double, line_allocator<double>>;
+  template <class T>
+  using lines = std::vector<T, line_allocator<T>>;
 
   /// Dense working copies of the keys one side touches in the current batch, by slot (in
-  /// order of first appearance). Parameters and gradient sums are two tables of `stride`
-  /// doubles per key, each row [factors (rank), bias, padding]: a rating reads one compact
-  /// row of the other side, and a key's sums are contiguous. The tables keep their rows
-  /// across batches (sized for the largest batch so far), and the sums are all zero
-  /// between passes (apply_step clears them), so a batch allocates and clears nothing.
+  /// order of first appearance): factor rows of `stride` floats (rank, padded to whole
+  /// cache lines), biases, and gradient sums in rows of `sum_stride` doubles [factor sums
+  /// (rank), bias sum, padding]. A rating reads one compact row of the other side, and a
+  /// key's sums are contiguous. The tables keep their rows across batches (sized for the
+  /// largest batch so far), and the sums are all zero between passes (apply_step clears
+  /// them), so a batch allocates and clears nothing.
   struct touched {
     std::size_t rank = 0;
-    std::size_t stride = 0;        ///< rank + 1 rounded up to a cache line (8 doubles)
+    std::size_t stride = 0;        ///< rank rounded up to a cache line (16 floats)
+    std::size_t sum_stride = 0;    ///< rank + 1 rounded up to a cache line (8 doubles)
     std::vector<index_t> slot_of;  ///< model index -> slot, id_map::npos if untouched
     std::vector<index_t> keys;     ///< slot -> model index
-    lines params, sums;            ///< rows of `stride` doubles, the first keys.size() used
+    lines<float> factors;          ///< rows of `stride` floats, the first keys.size() used
+    std::vector<double> bias;      ///< by slot
+    lines<double> sums;            ///< rows of `sum_stride` doubles
     std::vector<double> count;     ///< ratings of each slot's key in the batch
     /// Room for `max_keys` keys (a batch of n ratings touches at most n per side).
     void reset(int rank, std::size_t max_keys);
@@ -194,10 +199,9 @@ class streaming_trainer {
       }
       return s;
     }
-    /// Copies every key's parameters into its working row (widened to double).
+    /// Copies every key's parameters into its working row.
     void gather(const std::vector<double>& model_bias, const factor_table& f);
-    /// Copies the parameters back into the model (rounded to float, once) and forgets
-    /// the keys.
+    /// Copies the parameters back into the model and forgets the keys.
     void write_back(std::vector<double>& model_bias, factor_table& f);
   };
   /// One rating of the batch: its user's and item's slots and its value.
