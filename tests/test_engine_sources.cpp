@@ -1,13 +1,14 @@
 // The engine with positioned sources: acknowledgements follow completion in order, and
-// run_source_stream resumes from a checkpoint to the uninterrupted run's model.
+// run_stream_job resumes from a checkpoint to the uninterrupted run's model.
 #include <catch2/catch.hpp>
 
 #include "cli_test_util.hpp"
 #include "engine_test_util.hpp"
-#include "recflow/engine/source_stream.hpp"
+#include "recflow/engine/stream_job.hpp"
 
 using namespace recflow;
 using recflow::test::planted_batches;
+using recflow::test::source_job;
 using recflow::test::pos;
 using recflow::test::recording_source;
 using recflow::test::scratch_dir;
@@ -18,8 +19,8 @@ TEST_CASE("engine: each batch is acknowledged to its source once every owner app
   stream_params params;
   params.rank = 6;
   std::vector<std::string> seen_at_completion;
-  auto run = run_source_stream(params, src, {1.0, 5.0}, nullptr, {},
-                               [&](const stream_report&) { seen_at_completion = src->acked(); });
+  auto run = run_stream_job(source_job({}, params, src),
+                            [&](const stream_report&) { seen_at_completion = src->acked(); });
   REQUIRE(run.has_value());
   auto acked = src->acked();
   REQUIRE(acked.size() == 20);
@@ -36,21 +37,19 @@ TEST_CASE("engine: a run stopped after a checkpoint and resumed ends with the un
   params.rank = 6;
   params.passes = 2;
   auto batches = planted_batches();
-  auto whole = run_source_stream(params, std::make_shared<recording_source>(batches), {1.0, 5.0},
-                                 nullptr);
+  auto whole = run_stream_job(source_job({}, params, std::make_shared<recording_source>(batches)));
   REQUIRE(whole.has_value());
 
-  source_stream_options o;
+  stream_job_options o;
   o.checkpoints = {dir.file("ck"), 4, 2};
   o.max_batches = GENERATE(1, 7, 8, 19);
-  auto first = run_source_stream(params, std::make_shared<recording_source>(batches), {1.0, 5.0},
-                                 nullptr, o);
+  auto first = run_stream_job(source_job(o, params, std::make_shared<recording_source>(batches)));
   REQUIRE(first.has_value());
   CHECK(first->mark.batches == o.max_batches);
   o.max_batches = 0;
   o.resume = true;
   auto src = std::make_shared<recording_source>(batches);
-  auto rest = run_source_stream(params, src, {1.0, 5.0}, nullptr, o);
+  auto rest = run_stream_job(source_job(o, params, src));
   REQUIRE(rest.has_value());
   CHECK(rest->resumed_from.has_value());
   CHECK(rest->reports.size() == 20 - first->mark.batches);
@@ -61,8 +60,7 @@ TEST_CASE("engine: a run stopped after a checkpoint and resumed ends with the un
 
   SECTION("a checkpoint of another rank is refused with both ranks named") {
     params.rank = 7;
-    auto bad = run_source_stream(params, std::make_shared<recording_source>(batches), {1.0, 5.0},
-                                 nullptr, o);
+    auto bad = run_stream_job(source_job(o, params, std::make_shared<recording_source>(batches)));
     REQUIRE_FALSE(bad.has_value());
     CHECK_THAT(bad.err().message, Catch::Contains("rank 6") && Catch::Contains("rank 7"));
   }
