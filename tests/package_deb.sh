@@ -31,10 +31,10 @@ libdir=$(sed -n 's|^\(\./usr/lib.*\)/librecflow_model\.a$|\1|p' <<<"$contents")
 [ -n "$libdir" ] || fail "the package has no librecflow_model.a"
 files=(./usr/bin/recflow ./usr/include/recflow/recflow.hpp)
 for header in model/model data/ingest graph/graph actors/messages engine/local_engine \
-              sources/redis_source serve/service job/stream_output; do
+              tune/tune sources/redis_source serve/service job/stream_output; do
   files+=("./usr/include/recflow/$header.hpp")
 done
-for layer in model data graph actors engine sources serve job; do
+for layer in model data graph tune actors engine sources serve job; do
   files+=("$libdir/librecflow_$layer.a")
 done
 for cmake in recflowConfig recflowConfigVersion recflowTargets recflowSourcesTargets \

@@ -14,7 +14,7 @@
 #include "recflow/model/ranking.hpp"
 #include "recflow/model/stream_eval.hpp"
 #include "recflow/model/streaming.hpp"
-#include "recflow/model/tune.hpp"
+#include "recflow/tune/tune.hpp"
 
 namespace {
 

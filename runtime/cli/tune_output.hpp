@@ -11,8 +11,8 @@
 #include "cli/data_options.hpp"
 #include "recflow/job/tune_job.hpp"
 #include "recflow/model/error.hpp"
-#include "recflow/model/tune.hpp"
-#include "recflow/model/tune_problem.hpp"
+#include "recflow/tune/tune.hpp"
+#include "recflow/tune/tune_problem.hpp"
 
 namespace recflow::cli {
 

@@ -12,7 +12,7 @@
 /// partitioner works on it (range and degree are fitted to its degrees). A live source
 /// batches itself and is partitioned by hash or modulo. Every `checkpoints.every` batches
 /// (and once at the end) the model is written with the stream_mark it covers
-/// (model/checkpoint.hpp). With `resume`, the newest good checkpoint seeds the graph and
+/// (graph/checkpoint.hpp). With `resume`, the newest good checkpoint seeds the graph and
 /// the input continues after its position: through rating_source::resume_after() when the
 /// checkpoint has a position, else by skipping the ratings it covers. A batch is never
 /// applied twice and never skipped. Every layout gives the reference loop's model bit
@@ -32,7 +32,7 @@
 #include "recflow/engine/cluster_engine.hpp"
 #include "recflow/engine/local_engine.hpp"
 #include "recflow/graph/source.hpp"
-#include "recflow/model/checkpoint.hpp"
+#include "recflow/graph/checkpoint.hpp"
 #include "recflow/model/stream_eval.hpp"
 
 namespace recflow {

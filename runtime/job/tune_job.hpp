@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "recflow/model/metrics.hpp"
-#include "recflow/model/tune.hpp"
-#include "recflow/model/tune_problem.hpp"
+#include "recflow/tune/tune.hpp"
+#include "recflow/tune/tune_problem.hpp"
 
 namespace recflow {
 
