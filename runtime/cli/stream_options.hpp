@@ -14,6 +14,7 @@
 #include "cli/serve_options.hpp"
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/job/source_spec.hpp"
+#include "recflow/job/stream_output.hpp"
 #include "recflow/job/stream_serving.hpp"
 #include "recflow/model/ranking.hpp"
 #include "recflow/model/stream_eval.hpp"
@@ -76,6 +77,12 @@ int run_stream(stream_options& o);
 int run_stream_tracked(const stream_options& o, stream_job_options job,
                        std::shared_ptr<const factor_model> seed,
                        std::chrono::steady_clock::time_point t0);
+
+/// --save (with the run's metadata) and --json (with the ranking metrics when given); the
+/// exit code.
+int save_and_summarize(const stream_options& o, const factor_model& model, stream_facts& f,
+                       std::chrono::steady_clock::time_point t0,
+                       const ranking_metrics* ranked = nullptr);
 
 /// With --serve: starts serving the model the stream starts from (`seed`, or empty on
 /// `scale`), lowers the training threads' priority and this (driving) thread's, and

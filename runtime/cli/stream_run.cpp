@@ -177,21 +177,7 @@ int finish(const stream_options& o, const tables& data, const std::vector<stream
                            f.final_metrics.rmse, f.final_metrics.mae, reports.size(),
                            model.n_users(), model.n_items(), f.timed->update_rate,
                            ranking_text(ranked));
-  if (!o.save.empty()) {
-    if (auto saved = save_model(model, o.save, stream_metadata(f)); !saved)
-      return report(saved.err());
-    std::cout << "saved model to " << o.save << '\n';
-    f.saved = o.save;
-  }
-  if (o.json) {
-    if (!o.no_csv)
-      f.csv = o.csv;
-    f.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
-    auto j = stream_summary(f);
-    add_ranking_json(j, ranked);
-    print_json(j);
-  }
-  return exit_ok;
+  return save_and_summarize(o, model, f, t0, &ranked);
 }
 
 /// The stream of a table in memory (--train/--data without checkpoints).
@@ -259,6 +245,26 @@ int run_table(stream_options& o, stream_job_options job, std::shared_ptr<const f
 }
 
 }  // namespace
+
+int save_and_summarize(const stream_options& o, const factor_model& model, stream_facts& f,
+                       std::chrono::steady_clock::time_point t0, const ranking_metrics* ranked) {
+  if (!o.save.empty()) {
+    if (auto saved = save_model(model, o.save, stream_metadata(f)); !saved)
+      return report(saved.err());
+    std::cout << "saved model to " << o.save << '\n';
+    f.saved = o.save;
+  }
+  if (o.json) {
+    if (!o.no_csv)
+      f.csv = o.csv;
+    f.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    auto j = stream_summary(f);
+    if (ranked)
+      add_ranking_json(j, *ranked);
+    print_json(j);
+  }
+  return exit_ok;
+}
 
 result<std::unique_ptr<stream_serving>> start_stream_serving(const stream_options& o,
                                                              stream_job_options& job,

@@ -8,7 +8,6 @@
 #include "cli/stream_options.hpp"
 #include "recflow/job/stream_output.hpp"
 #include "recflow/model/metrics.hpp"
-#include "recflow/model/model_io.hpp"
 
 namespace recflow::cli {
 
@@ -150,19 +149,7 @@ int finish(const stream_options& o, const stream_job_options& job, const tracked
   if (!run.checkpoints_written.empty())
     std::cout << fmt::format("checkpoint {} (position '{}')\n", run.checkpoints_written.back(),
                              run.mark.position);
-  if (!o.save.empty()) {
-    if (auto saved = save_model(run.model, o.save, stream_metadata(f)); !saved)
-      return report(saved.err());
-    std::cout << "saved model to " << o.save << '\n';
-    f.saved = o.save;
-  }
-  if (o.json) {
-    if (!o.no_csv)
-      f.csv = o.csv;
-    f.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
-    print_json(stream_summary(f));
-  }
-  return exit_ok;
+  return save_and_summarize(o, run.model, f, t0);
 }
 
 }  // namespace
