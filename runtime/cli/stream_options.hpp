@@ -72,6 +72,14 @@ struct stream_options {
 /// Runs `recflow stream`; the exit code.
 int run_stream(stream_options& o);
 
+/// The job `o` describes but for its input and serving, once the choices spelled as words
+/// (--order, --mode, --engine, --nodes, ...) are parsed and checked (stream_setup.cpp).
+result<stream_job_options> configure_stream(stream_options& o);
+
+/// The seed model of --init-model (null without), whose rank the run takes unless --rank
+/// is given; then the parameters and the combinations of options are checked.
+result<std::shared_ptr<const factor_model>> load_stream_seed(stream_options& o);
+
 /// The run with a live source or checkpoints (stream_sources.cpp); `job` is configured
 /// but for its input and serving. The exit code.
 int run_stream_tracked(const stream_options& o, stream_job_options job,
