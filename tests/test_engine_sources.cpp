@@ -65,3 +65,44 @@ TEST_CASE("engine: a run stopped after a checkpoint and resumed ends with the un
     CHECK_THAT(bad.err().message, Catch::Contains("rank 6") && Catch::Contains("rank 7"));
   }
 }
+
+TEST_CASE("stream job: a table streamed with checkpoints and a fitted partitioner resumes to "
+          "the uninterrupted model, and a live source refuses fitted partitioners",
+          "[engine][checkpoint]") {
+  scratch_dir dir;
+  auto table = std::make_shared<rating_table>();
+  table->scale = {1.0, 5.0};
+  for (const auto& b : planted_batches())
+    for (const auto& e : b.ratings)
+      table->ratings.push_back(
+        {table->users.insert(e.user), table->items.insert(e.item), e.value, e.timestamp});
+  const auto kind = GENERATE(partitioner_kind::range, partitioner_kind::degree);
+  INFO(to_string(kind));
+  stream_job_options o;
+  o.training.rank = 6;
+  o.input = table_input{table, 1000};
+  o.partitions = 3;
+  o.partitioner = kind;
+  auto whole = run_stream_job(o);
+  REQUIRE(whole.has_value());
+
+  o.checkpoints = {dir.file("ck"), 4, 2};
+  o.max_batches = 6;
+  auto first = run_stream_job(o);
+  REQUIRE(first.has_value());
+  CHECK(first->checkpoints_written.size() == 2);  // after 4 and after 6
+  o.max_batches = 0;
+  o.resume = true;
+  auto rest = run_stream_job(o);
+  REQUIRE(rest.has_value());
+  CHECK(rest->reports.front().batch == 7);
+  CHECK(rest->mark.ratings == table->size());
+  CHECK(rest->model == whole->model);
+
+  auto live = run_stream_job(source_job(
+    {.partitioner = kind}, o.training, std::make_shared<recording_source>(planted_batches())));
+  REQUIRE_FALSE(live.has_value());
+  CHECK(live.err().message
+        == "partitioner '" + std::string(to_string(kind))
+             + "' cannot stream a live source (hash or modulo)");
+}
