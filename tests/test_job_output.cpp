@@ -2,13 +2,11 @@
 // saved model's metadata and the JSON summary of `recflow stream`.
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #include "cli_test_util.hpp"
 #include "recflow/job/stream_output.hpp"
 
 using namespace recflow;
+using recflow::test::file_text;
 using recflow::test::scratch_dir;
 
 namespace {
@@ -16,13 +14,6 @@ namespace {
 stream_report batch(std::uint64_t b, bool evaluated = true) {
   return {.batch = b, .ratings_seen = b * 100, .evaluated = evaluated, .rmse = 1.0 / double(b),
           .mae = 0.5, .batch_seconds = 0.001, .elapsed_seconds = 0.002 * double(b)};
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -51,17 +42,17 @@ TEST_CASE("job output: a continued CSV drops the rows a killed run wrote after i
   std::string want = stream_csv_header;
   for (std::uint64_t b = 1; b <= 4; ++b)
     want += csv_row(batch(b));
-  CHECK(read_all(path) == want);
+  CHECK(file_text(path) == want);
 
   SECTION("a fresh run truncates; a continued run with no file starts one") {
     auto fresh = stream_csv::open(path);
     REQUIRE(fresh);
     fresh->close();
-    CHECK(read_all(path) == stream_csv_header);
+    CHECK(file_text(path) == stream_csv_header);
     auto other = stream_csv::open(dir.file("new.csv"), true);
     REQUIRE(other);
     other->close();
-    CHECK(read_all(dir.file("new.csv")) == stream_csv_header);
+    CHECK(file_text(dir.file("new.csv")) == stream_csv_header);
   }
   SECTION("a folder that does not exist is an error naming the file") {
     auto bad = stream_csv::open(dir.file("no/such.csv"));
