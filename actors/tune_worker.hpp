@@ -1,6 +1,6 @@
 /// A tuning worker: runs trials of `recflow tune` when the pool's coordinator hands it
 /// one, and reports back. The trial itself (training and scoring a candidate) is plain
-/// model code (model/tune.hpp); the actor only unpacks the message and calls it.
+/// model code (tune/tune.hpp); the actor only unpacks the message and calls it.
 ///
 ///   coordinator --(tune_run_atom, task)--> worker: run(task) --(tune_done_atom, worker, task)--> coordinator
 #pragma once

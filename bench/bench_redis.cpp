@@ -22,7 +22,7 @@
 
 #include <fmt/core.h>
 
-#include "recflow/engine/source_stream.hpp"
+#include "recflow/engine/stream_job.hpp"
 #include "recflow/sources/redis_source.hpp"
 
 using namespace recflow;
@@ -133,7 +133,8 @@ double train_rate(std::shared_ptr<rating_source> src, std::uint64_t expect,
                   const stream_callback& on_batch = {}) {
   stream_params params;
   auto t0 = clock_type::now();
-  auto run = run_source_stream(params, std::move(src), {0.5, 5.0}, nullptr, {}, on_batch);
+  auto run = run_stream_job({.training = params, .input = source_input{std::move(src), {0.5, 5.0}}},
+                            on_batch);
   auto s = seconds_since(t0);
   if (!run) {
     fmt::print(stderr, "run failed: {}\n", run.err().message);

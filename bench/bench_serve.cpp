@@ -25,7 +25,7 @@
 #include <fmt/core.h>
 
 #include "recflow/data/ingest.hpp"
-#include "recflow/engine/run_stream.hpp"
+#include "recflow/engine/stream_job.hpp"
 #include "recflow/engine/thread_priority.hpp"
 #include "recflow/model/random.hpp"
 #include "recflow/model/split.hpp"
@@ -46,7 +46,7 @@ struct options {
   double seconds = 3.0;
   double rate = 1000.0;  ///< queries/s of the paced phases
   std::size_t server_threads = 1;
-  long publish_interval_ms = local_stream_options{}.publish_interval.count();
+  long publish_interval_ms = stream_job_options{}.publish_interval.count();
   thread_priority training{.idle = true};  ///< of the training threads while serving (stream --serve's default)
   std::size_t rounds = 3;  ///< rounds of (baseline, serving phases) for the throughput ratios
 };
@@ -161,6 +161,8 @@ int main(int argc, char** argv) {
   stream_params params;
   params.rank = o.rank;
   stream_eval_options eval;  // batches of 1,000
+  auto train_table = std::make_shared<const rating_table>(train);
+  auto validation_table = std::make_shared<const rating_table>(validation);
   fmt::print("bench_serve: {} ({} training ratings in batches of {}), rank {}, {} connections, "
              "{} server thread(s), {:.0f} s phases, paced rate {:.0f}/s, publish interval {} ms, {} cores\n",
              o.data, train.size(), eval.batch_size, o.rank, o.connections, o.server_threads,
@@ -184,7 +186,10 @@ int main(int argc, char** argv) {
     std::uint64_t ratings = 0;
     auto start = clock_type::now();
     do {
-      local_stream_options local;
+      stream_job_options local;
+      local.training = params;
+      local.input = table_input{train_table, eval.batch_size};
+      local.evaluation.validation = validation_table;
       local.seed_model = trained;
       local.publish_interval = std::chrono::milliseconds(interval_ms);
       if (serving)
@@ -197,7 +202,7 @@ int main(int argc, char** argv) {
         local.wrap_source = [&](std::shared_ptr<rating_source> s) { return link->wrap(std::move(s)); };
         local.on_model = [&](std::uint64_t b, factor_model&& m) { link->on_model(b, std::move(m)); };
       }
-      auto run = run_stream(params, train, validation, eval, local);
+      auto run = run_stream_job(local);
       if (!run) {
         fmt::print(stderr, "{}\n", run.err().message);
         std::exit(1);

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <recflow/engine/source_stream.hpp>
+#include <recflow/engine/stream_job.hpp>
 
 using namespace recflow;
 
@@ -52,14 +52,15 @@ int main() {
   std::filesystem::remove_all(dir);
   stream_params training;
   training.rank = 8;
-  source_stream_options o;
-  o.checkpoints = {.dir = dir, .every = 5, .keep = 2};
+  stream_job_options o{.training = training, .checkpoints = {.dir = dir, .every = 5, .keep = 2}};
 
+  o.input = source_input{std::make_shared<log_source>(log), {1.0, 5.0}};
   o.max_batches = 12;  // the "crash": stop after 12 of the 20 batches
-  auto first = run_source_stream(training, std::make_shared<log_source>(log), {1.0, 5.0}, nullptr, o);
+  auto first = run_stream_job(o);
+  o.input = source_input{std::make_shared<log_source>(log), {1.0, 5.0}};
   o.max_batches = 0;
   o.resume = true;  // the restart: newest checkpoint, then the source continues after it
-  auto rest = run_source_stream(training, std::make_shared<log_source>(log), {1.0, 5.0}, nullptr, o);
+  auto rest = run_stream_job(o);
   if (!first || !rest) {
     std::fprintf(stderr, "%s\n", (!first ? first.err() : rest.err()).message.c_str());
     return 1;

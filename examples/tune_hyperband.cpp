@@ -4,8 +4,8 @@
 
 #include <recflow/data/ingest.hpp>
 #include <recflow/engine/tune_pool.hpp>
-#include <recflow/model/tune.hpp>
-#include <recflow/model/tune_problem.hpp>
+#include <recflow/tune/tune.hpp>
+#include <recflow/tune/tune_problem.hpp>
 
 int main(int argc, char** argv) {
   using namespace recflow;

@@ -43,5 +43,5 @@
 // engine: runs a graph on actors, locally or on `recflow node` processes
 #include "recflow/engine/local_engine.hpp"
 #include "recflow/engine/cluster_engine.hpp"
-#include "recflow/engine/source_stream.hpp"
+#include "recflow/engine/stream_job.hpp"
 #include "recflow/engine/als_engine.hpp"

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
 
@@ -38,6 +40,14 @@ inline run_result run_cli(const std::string& args, const std::string& env = "") 
   auto from = start == std::string::npos ? 0 : start + 1;
   r.last_line = end == std::string::npos ? "" : r.out.substr(from, end - from + 1);
   return r;
+}
+
+/// The whole text of the file at `path` (empty when it cannot be read).
+inline std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 /// A scratch folder, unique to this process and object, removed at scope exit.

@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "recflow/engine/stream_job.hpp"
 #include "recflow/graph/source.hpp"
 #include "recflow/model/model.hpp"
 
@@ -119,6 +120,14 @@ inline void require_equivalent(const factor_model& got, const factor_model& ref,
                            max_rel_diff(got.P().data(), ref.P().data())});
   INFO("largest relative difference " << worst);
   CHECK(worst <= 1e-9);
+}
+
+/// `o` with the training parameters and a live source on 1..5.
+inline stream_job_options source_job(stream_job_options o, const stream_params& params,
+                                     std::shared_ptr<rating_source> src) {
+  o.training = params;
+  o.input = source_input{std::move(src), {1.0, 5.0}};
+  return o;
 }
 
 }  // namespace recflow::test

@@ -112,11 +112,11 @@ mkdir -p "$work/components"
 cat >"$work/components/CMakeLists.txt" <<'EOF'
 cmake_minimum_required(VERSION 3.18)
 project(recflow_components LANGUAGES CXX)
-find_package(recflow 0.2 REQUIRED COMPONENTS sources serve)
-foreach(t recflow::recflow recflow::sources recflow::serve recflow::model recflow::engine
-          CAF::core CAF::io hiredis::hiredis)
+find_package(recflow 0.2 REQUIRED COMPONENTS job)
+foreach(t recflow::recflow recflow::sources recflow::serve recflow::job recflow::model
+          recflow::engine CAF::core CAF::io hiredis::hiredis)
   if(NOT TARGET ${t})
-    message(FATAL_ERROR "find_package(recflow ... COMPONENTS sources serve) defines no ${t}")
+    message(FATAL_ERROR "find_package(recflow ... COMPONENTS job) defines no ${t}")
   endif()
 endforeach()
 find_package(recflow 0.3 QUIET)

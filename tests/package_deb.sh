@@ -31,14 +31,14 @@ libdir=$(sed -n 's|^\(\./usr/lib.*\)/librecflow_model\.a$|\1|p' <<<"$contents")
 [ -n "$libdir" ] || fail "the package has no librecflow_model.a"
 files=(./usr/bin/recflow ./usr/include/recflow/recflow.hpp)
 for header in model/model data/ingest graph/graph actors/messages engine/local_engine \
-              sources/redis_source serve/service; do
+              tune/tune sources/redis_source serve/service job/stream_output; do
   files+=("./usr/include/recflow/$header.hpp")
 done
-for layer in model data graph actors engine sources serve; do
+for layer in model data graph tune actors engine sources serve job; do
   files+=("$libdir/librecflow_$layer.a")
 done
 for cmake in recflowConfig recflowConfigVersion recflowTargets recflowSourcesTargets \
-             recflowServeTargets FindCAF Findhiredis; do
+             recflowServeTargets recflowJobTargets FindCAF Findhiredis; do
   files+=("$libdir/cmake/recflow/$cmake.cmake")
 done
 for path in "${files[@]}"; do
@@ -48,7 +48,7 @@ done
 echo "   $(grep -c '\.hpp$' <<<"$contents") headers, $(grep -c '\.a$' <<<"$contents") libraries"
 
 depends=$(dpkg-deb -f "$deb" Depends)
-for package in libcaf-dev libeigen3-dev libboost-dev nlohmann-json3-dev libhiredis-dev; do
+for package in libcaf-dev libeigen3-dev libboost-dev nlohmann-json3-dev libhiredis-dev libfmt-dev; do
   grep -qE "(^|, )$package( |,|$)" <<<"$depends" || fail "Depends lacks $package: $depends"
 done
 # dpkg-shlibdeps's share: the command's own shared libraries (libfmt is linked by it alone).

@@ -6,15 +6,15 @@
 #include <string>
 
 #include "recflow/engine/als_engine.hpp"
-#include "recflow/engine/run_stream.hpp"
-#include "cli/stream_sources.hpp"
+#include "recflow/engine/stream_job.hpp"
+#include "cli/stream_options.hpp"
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/service.hpp"
 #include "recflow/model/als.hpp"
 #include "recflow/model/ranking.hpp"
 #include "recflow/model/stream_eval.hpp"
 #include "recflow/model/streaming.hpp"
-#include "recflow/model/tune.hpp"
+#include "recflow/tune/tune.hpp"
 
 namespace {
 
@@ -91,23 +91,24 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(s, "init-stddev") == sp.init_stddev);
   CHECK(num(s, "batch-size") == static_cast<double>(eo.batch_size));
   CHECK(num(s, "seed") == sp.seed);
-  recflow::local_stream_options local;
-  CHECK(num(s, "workers") == static_cast<double>(local.engine.workers));
-  CHECK(num(s, "partitions") == static_cast<double>(local.partitions));
-  CHECK(s.at("partitioner") == local.partitioner);
-  CHECK(s.at("nodes").empty() == local.nodes.empty());  // no nodes: the local engine
+  recflow::stream_job_options job;
+  CHECK(num(s, "workers") == static_cast<double>(job.engine.workers));
+  CHECK(num(s, "partitions") == static_cast<double>(job.partitions));
+  CHECK(s.at("partitioner") == recflow::to_string(job.partitioner));
+  CHECK(s.at("nodes").empty());  // no nodes: the local engine
+  CHECK(std::holds_alternative<recflow::in_process>(job.where));
   CHECK(s.at("explain") == "false");
-  CHECK(s.at("recover") == (local.recover ? "true" : "false"));
+  CHECK(s.at("recover") == (recflow::on_nodes{}.recover ? "true" : "false"));
   CHECK(s.at("mode") == (sp.mode == recflow::update_mode::batch_gradient ? "batch-gradient" : "sgd"));
   recflow::cli::source_cli_options src;
   CHECK(num(s, "checkpoint-every") == static_cast<double>(src.checkpoint_every));
   CHECK(num(s, "checkpoint-keep") == static_cast<double>(src.checkpoint_keep));
   CHECK(s.at("resume") == (src.resume ? "true" : "false"));
-  CHECK(num(s, "batch-interval") == src.batch_interval);
-  CHECK(num(s, "idle-timeout") == src.idle_timeout);
-  CHECK(num(s, "replay-speed") == src.replay_speed);
-  CHECK(s.at("redis-group") == src.redis_group);
-  CHECK(s.at("redis-consumer") == src.redis_consumer);
+  CHECK(num(s, "batch-interval") == src.spec.batch_interval);
+  CHECK(num(s, "idle-timeout") == src.spec.idle_timeout);
+  CHECK(num(s, "replay-speed") == src.spec.replay_speed);
+  CHECK(s.at("redis-group") == src.spec.redis_group);
+  CHECK(s.at("redis-consumer") == src.spec.redis_consumer);
 
   const auto& t = toml.at("tune");
   recflow::tune_options tune;
@@ -133,5 +134,5 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(toml.at("serve").at("listen") == "127.0.0.1:8080");
   CHECK(num(s, "serve-linger") == -1.0);
   CHECK(s.at("training-nice") == "idle");  // cmd_stream.cpp's default
-  CHECK(num(s, "publish-interval") == double(recflow::local_stream_options{}.publish_interval.count()));
+  CHECK(num(s, "publish-interval") == double(recflow::stream_job_options{}.publish_interval.count()));
 }

@@ -7,7 +7,7 @@
 
 #include "recflow/data/ingest.hpp"
 #include "recflow/engine/local_engine.hpp"
-#include "recflow/engine/run_stream.hpp"
+#include "recflow/engine/stream_job.hpp"
 #include "recflow/model/streaming.hpp"
 #include "engine_test_util.hpp"
 #include "test_util.hpp"
@@ -242,7 +242,20 @@ TEST_CASE("local engine: invalid graphs and options are refused before anything 
   CHECK(w.err().message == "workers must be positive, got 0");
 }
 
-TEST_CASE("run_stream: the stream_eval protocol on the graph reports what stream_evaluate does",
+/// The job that streams `train` as `opts` says, validating on `validation`.
+static stream_job_options table_job(const stream_params& p, const rating_table& train,
+                                    const rating_table& validation,
+                                    const stream_eval_options& opts) {
+  stream_job_options job;
+  job.training = p;
+  job.input = table_input{std::make_shared<const rating_table>(train), opts.batch_size,
+                          opts.order, opts.order_seed};
+  job.max_batches = opts.max_batches;
+  job.evaluation = {std::make_shared<const rating_table>(validation), opts.eval_every};
+  return job;
+}
+
+TEST_CASE("stream job: the stream_eval protocol on the graph reports what stream_evaluate does",
           "[engine][equivalence]") {
   auto train = read_ratings(test::data_dir() + "/ml-100k/u1.base");
   REQUIRE(train);
@@ -258,11 +271,14 @@ TEST_CASE("run_stream: the stream_eval protocol on the graph reports what stream
   auto expected = stream_evaluate(ref, *train, validation, opts);
   REQUIRE(expected);
   auto partitions = GENERATE(std::size_t{1}, std::size_t{3});
-  auto partitioner = GENERATE(as<std::string>{}, "hash", "modulo", "range", "random", "degree",
-                              "consistent");
-  INFO(partitions << " partitions, " << partitioner);
-  auto got = run_stream(p, *train, validation, opts,
-                        {.partitions = partitions, .partitioner = partitioner});
+  auto partitioner = GENERATE(partitioner_kind::hash, partitioner_kind::modulo,
+                              partitioner_kind::range, partitioner_kind::random,
+                              partitioner_kind::degree, partitioner_kind::consistent);
+  INFO(partitions << " partitions, " << to_string(partitioner));
+  auto job = table_job(p, *train, validation, opts);
+  job.partitions = partitions;
+  job.partitioner = partitioner;
+  auto got = run_stream_job(job);
   REQUIRE(got);
   REQUIRE(got->reports.size() == expected->size());
   for (std::size_t b = 0; b < got->reports.size(); ++b) {
@@ -273,13 +289,14 @@ TEST_CASE("run_stream: the stream_eval protocol on the graph reports what stream
     CHECK(got->reports[b].mae == (*expected)[b].mae);
   }
   CHECK(got->model == ref.model());
-  auto bad = run_stream(p, *train, validation, opts, {.partitioner = "grid"});
+  CHECK(parse_partitioner_kind(to_string(partitioner)).value() == partitioner);
+  auto bad = parse_partitioner_kind("grid");
   REQUIRE_FALSE(bad);
   CHECK(bad.err().message
         == "unknown partitioner 'grid' (hash, modulo, range, random, degree, consistent)");
 }
 
-TEST_CASE("run_stream: with eval_every the graph evaluates the batches the reference does",
+TEST_CASE("stream job: with eval_every the graph evaluates the batches the reference does",
           "[engine][equivalence]") {
   auto train = read_ratings(test::data_dir() + "/ml-100k/u1.base");
   REQUIRE(train);
@@ -293,7 +310,9 @@ TEST_CASE("run_stream: with eval_every the graph evaluates the batches the refer
   streaming_trainer ref(p, train->scale);
   auto expected = stream_evaluate(ref, *train, validation, opts);
   REQUIRE(expected);
-  auto got = run_stream(p, *train, validation, opts, {.partitions = 3});
+  auto job = table_job(p, *train, validation, opts);
+  job.partitions = 3;
+  auto got = run_stream_job(job);
   REQUIRE(got);
   REQUIRE(got->reports.size() == expected->size());
   for (std::size_t b = 0; b < got->reports.size(); ++b) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "recflow/data/ingest.hpp"
-#include "recflow/engine/run_stream.hpp"
+#include "recflow/engine/stream_job.hpp"
 #include "recflow/model/recommend.hpp"
 #include "recflow/model/split.hpp"
 #include "recflow/serve/http_server.hpp"
@@ -37,7 +37,10 @@ TEST_CASE("engine serve: concurrent queries see whole batches while the stream t
   // What each version predicts for (user 1, item 50), recorded before it is published.
   std::mutex truth_mutex;
   std::map<std::uint64_t, double> truth{{0, factor_model(params.rank, train.scale).predict_external(1, 50)}};
-  local_stream_options local;
+  stream_job_options local;
+  local.training = params;
+  local.input = table_input{std::make_shared<const rating_table>(train), eval.batch_size};
+  local.evaluation.validation = std::make_shared<const rating_table>(test_set);
   local.publish_interval = std::chrono::milliseconds(0);  // every batch: each version is checked
   local.wrap_source = [&](std::shared_ptr<rating_source> s) { return link.wrap(std::move(s)); };
   local.on_model = [&](std::uint64_t batch, factor_model&& m) {
@@ -71,7 +74,7 @@ TEST_CASE("engine serve: concurrent queries see whole batches while the stream t
         }
       }
     });
-  auto run = run_stream(params, train, test_set, eval, local);
+  auto run = run_stream_job(local);
   link.flush();
   done = true;
   for (auto& t : clients)

@@ -7,10 +7,11 @@
 
 #include "cli_test_util.hpp"
 #include "engine_test_util.hpp"
-#include "recflow/engine/source_stream.hpp"
+#include "recflow/engine/stream_job.hpp"
 
 using namespace recflow;
 using recflow::test::planted_batches;
+using recflow::test::source_job;
 using recflow::test::pos;
 using recflow::test::recording_source;
 using recflow::test::scratch_dir;
@@ -83,10 +84,10 @@ TEST_CASE("engine serve sources: ratings a wrapper adds stay out of the checkpoi
   params.passes = 2;
   auto batches = planted_batches();
 
-  source_stream_options whole_o;
+  stream_job_options whole_o;
   whole_o.wrap_source = poster(0, {2, 5, 9}, true);
   auto whole_src = make_source(batches, positioned);
-  auto whole = run_source_stream(params, whole_src, {1.0, 5.0}, nullptr, whole_o);
+  auto whole = run_stream_job(source_job(whole_o, params, whole_src));
   REQUIRE(whole.has_value());
   if (positioned) {  // once per source batch: the posted-only batch 21 repeats p20 and is not acked again
     auto acked = static_cast<recording_source&>(*whole_src).acked();
@@ -101,12 +102,12 @@ TEST_CASE("engine serve sources: ratings a wrapper adds stay out of the checkpoi
   CHECK(whole->mark.position == (positioned ? "p20" : ""));
 
   // Stopped after 6 batches (checkpoints after 4 and 6), two of them with a posted rating.
-  source_stream_options o;
+  stream_job_options o;
   o.checkpoints = {dir.file("ck"), 4, 2};
   o.max_batches = 6;
   o.wrap_source = poster(0, {2, 5, 9}, true);
   auto src = make_source(batches, positioned);
-  auto first = run_source_stream(params, src, {1.0, 5.0}, nullptr, o);
+  auto first = run_stream_job(source_job(o, params, src));
   REQUIRE(first.has_value());
   CHECK(first->mark.batches == 6);
   CHECK(first->mark.ratings == 6'000);  // the source's own: 6,002 were trained on
@@ -127,7 +128,7 @@ TEST_CASE("engine serve sources: ratings a wrapper adds stay out of the checkpoi
   std::vector<std::uint64_t> handed;
   o.on_model = [&](std::uint64_t batch, factor_model&&) { handed.push_back(batch); };
   o.publish_interval = std::chrono::milliseconds(0);
-  auto rest = run_source_stream(params, make_source(batches, positioned), {1.0, 5.0}, nullptr, o);
+  auto rest = run_stream_job(source_job(o, params, make_source(batches, positioned)));
   REQUIRE(rest.has_value());
   CHECK(resumed_mark == first->mark);
   CHECK(rest->reports.size() == 15);  // 14 source batches and the posted-only one
@@ -143,12 +144,12 @@ TEST_CASE("engine serve sources: ratings a wrapper adds stay out of the checkpoi
 
 TEST_CASE("engine serve sources: wrapping and handing models over are refused with nodes",
           "[engine][serve]") {
-  source_stream_options o;
-  o.nodes = {node_endpoint{"127.0.0.1", 1}};
+  stream_job_options o;
+  o.where = on_nodes{.nodes = {node_endpoint{"127.0.0.1", 1}}};
   o.on_model = [](std::uint64_t, factor_model&&) {};
   stream_params params;
   params.rank = 4;
-  auto run = run_source_stream(params, make_source(planted_batches(), false), {1.0, 5.0}, nullptr, o);
+  auto run = run_stream_job(source_job(o, params, make_source(planted_batches(), false)));
   REQUIRE_FALSE(run.has_value());
   CHECK_THAT(run.err().message, Catch::Contains("local engine"));
 }

@@ -1,13 +1,14 @@
 // The engine with positioned sources: acknowledgements follow completion in order, and
-// run_source_stream resumes from a checkpoint to the uninterrupted run's model.
+// run_stream_job resumes from a checkpoint to the uninterrupted run's model.
 #include <catch2/catch.hpp>
 
 #include "cli_test_util.hpp"
 #include "engine_test_util.hpp"
-#include "recflow/engine/source_stream.hpp"
+#include "recflow/engine/stream_job.hpp"
 
 using namespace recflow;
 using recflow::test::planted_batches;
+using recflow::test::source_job;
 using recflow::test::pos;
 using recflow::test::recording_source;
 using recflow::test::scratch_dir;
@@ -18,8 +19,8 @@ TEST_CASE("engine: each batch is acknowledged to its source once every owner app
   stream_params params;
   params.rank = 6;
   std::vector<std::string> seen_at_completion;
-  auto run = run_source_stream(params, src, {1.0, 5.0}, nullptr, {},
-                               [&](const stream_report&) { seen_at_completion = src->acked(); });
+  auto run = run_stream_job(source_job({}, params, src),
+                            [&](const stream_report&) { seen_at_completion = src->acked(); });
   REQUIRE(run.has_value());
   auto acked = src->acked();
   REQUIRE(acked.size() == 20);
@@ -36,21 +37,19 @@ TEST_CASE("engine: a run stopped after a checkpoint and resumed ends with the un
   params.rank = 6;
   params.passes = 2;
   auto batches = planted_batches();
-  auto whole = run_source_stream(params, std::make_shared<recording_source>(batches), {1.0, 5.0},
-                                 nullptr);
+  auto whole = run_stream_job(source_job({}, params, std::make_shared<recording_source>(batches)));
   REQUIRE(whole.has_value());
 
-  source_stream_options o;
+  stream_job_options o;
   o.checkpoints = {dir.file("ck"), 4, 2};
   o.max_batches = GENERATE(1, 7, 8, 19);
-  auto first = run_source_stream(params, std::make_shared<recording_source>(batches), {1.0, 5.0},
-                                 nullptr, o);
+  auto first = run_stream_job(source_job(o, params, std::make_shared<recording_source>(batches)));
   REQUIRE(first.has_value());
   CHECK(first->mark.batches == o.max_batches);
   o.max_batches = 0;
   o.resume = true;
   auto src = std::make_shared<recording_source>(batches);
-  auto rest = run_source_stream(params, src, {1.0, 5.0}, nullptr, o);
+  auto rest = run_stream_job(source_job(o, params, src));
   REQUIRE(rest.has_value());
   CHECK(rest->resumed_from.has_value());
   CHECK(rest->reports.size() == 20 - first->mark.batches);
@@ -61,9 +60,49 @@ TEST_CASE("engine: a run stopped after a checkpoint and resumed ends with the un
 
   SECTION("a checkpoint of another rank is refused with both ranks named") {
     params.rank = 7;
-    auto bad = run_source_stream(params, std::make_shared<recording_source>(batches), {1.0, 5.0},
-                                 nullptr, o);
+    auto bad = run_stream_job(source_job(o, params, std::make_shared<recording_source>(batches)));
     REQUIRE_FALSE(bad.has_value());
     CHECK_THAT(bad.err().message, Catch::Contains("rank 6") && Catch::Contains("rank 7"));
   }
+}
+
+TEST_CASE("stream job: a table streamed with checkpoints and a fitted partitioner resumes to "
+          "the uninterrupted model, and a live source refuses fitted partitioners",
+          "[engine][checkpoint]") {
+  scratch_dir dir;
+  auto table = std::make_shared<rating_table>();
+  table->scale = {1.0, 5.0};
+  for (const auto& b : planted_batches())
+    for (const auto& e : b.ratings)
+      table->ratings.push_back(
+        {table->users.insert(e.user), table->items.insert(e.item), e.value, e.timestamp});
+  const auto kind = GENERATE(partitioner_kind::range, partitioner_kind::degree);
+  INFO(to_string(kind));
+  stream_job_options o;
+  o.training.rank = 6;
+  o.input = table_input{table, 1000};
+  o.partitions = 3;
+  o.partitioner = kind;
+  auto whole = run_stream_job(o);
+  REQUIRE(whole.has_value());
+
+  o.checkpoints = {dir.file("ck"), 4, 2};
+  o.max_batches = 6;
+  auto first = run_stream_job(o);
+  REQUIRE(first.has_value());
+  CHECK(first->checkpoints_written.size() == 2);  // after 4 and after 6
+  o.max_batches = 0;
+  o.resume = true;
+  auto rest = run_stream_job(o);
+  REQUIRE(rest.has_value());
+  CHECK(rest->reports.front().batch == 7);
+  CHECK(rest->mark.ratings == table->size());
+  CHECK(rest->model == whole->model);
+
+  auto live = run_stream_job(source_job(
+    {.partitioner = kind}, o.training, std::make_shared<recording_source>(planted_batches())));
+  REQUIRE_FALSE(live.has_value());
+  CHECK(live.err().message
+        == "partitioner '" + std::string(to_string(kind))
+             + "' cannot stream a live source (hash or modulo)");
 }

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "recflow/engine/tune_pool.hpp"
-#include "recflow/model/tune_problem.hpp"
+#include "recflow/tune/tune_problem.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;

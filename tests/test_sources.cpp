@@ -12,7 +12,7 @@
 #include "cli_test_util.hpp"
 #include "socket_test_util.hpp"
 #include "recflow/graph/source_resume.hpp"
-#include "recflow/model/checkpoint.hpp"
+#include "recflow/graph/checkpoint.hpp"
 #include "redis_test_util.hpp"
 #include "recflow/sources/record_parse.hpp"
 #include "recflow/sources/redis_source.hpp"

@@ -17,7 +17,7 @@
 
 #include "cli_test_util.hpp"
 #include "recflow/data/ingest.hpp"
-#include "recflow/model/checkpoint.hpp"
+#include "recflow/graph/checkpoint.hpp"
 #include "recflow/model/model_io.hpp"
 #include "recflow/model/split.hpp"
 #include "redis_test_util.hpp"

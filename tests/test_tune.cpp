@@ -6,9 +6,9 @@
 #include <cmath>
 #include <set>
 
-#include "recflow/model/tune.hpp"
-#include "recflow/model/tune_problem.hpp"
-#include "recflow/model/tune_space.hpp"
+#include "recflow/tune/tune.hpp"
+#include "recflow/tune/tune_problem.hpp"
+#include "recflow/tune/tune_space.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;

@@ -2,8 +2,6 @@
 // accuracy check on MovieLens 100K u1 (search on u1.base only, u1.test for the report).
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -13,19 +11,13 @@
 
 namespace {
 
+using recflow::test::file_text;
 using recflow::test::run_cli;
 using recflow::test::scratch_dir;
 
 std::string u1() {
   auto d = recflow::test::data_dir() + "/ml-100k";
   return " --train " + d + "/u1.base --test " + d + "/u1.test";
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -45,7 +37,7 @@ TEST_CASE("cli: tune --mode batch writes a config that recflow batch reproduces"
   CHECK(j["command"] == "tune");
   CHECK(j["best"]["iterations"] == 3);
   CHECK(j["validation_rmse"].get<double>() <= j["default_validation_rmse"].get<double>());
-  auto toml = slurp(out);
+  auto toml = file_text(out);
   CHECK_THAT(toml, Catch::Contains("[batch]") && Catch::Contains("iterations = 3"));
 
   auto b = run_cli("batch --config " + out + u1() + " --json -q");
@@ -68,7 +60,7 @@ TEST_CASE("cli: tune --mode stream writes a config that recflow stream reproduce
   auto j = nlohmann::json::parse(r.last_line);
   CHECK(j["mode"] == "stream");
   CHECK(j["validation_rmse"].get<double>() <= j["default_validation_rmse"].get<double>());
-  CHECK_THAT(slurp(out), Catch::Contains("[stream]") && Catch::Contains("batch-size = "));
+  CHECK_THAT(file_text(out), Catch::Contains("[stream]") && Catch::Contains("batch-size = "));
 
   auto s = run_cli("stream --config " + out + u1() + " --no-csv --json -q");
   INFO(s.out);

@@ -1,13 +1,9 @@
 // `recflow partitions`: simulate partitioning strategies on a data set (no training) and
 // report, per strategy and partition count, the rating imbalance, the factors fetched,
 // the messages and bytes per micro-batch, and the keys moved when a partition is added.
-#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
-#include <optional>
-#include <span>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -17,8 +13,7 @@
 #include "cli/partition_report.hpp"
 #include "cli/partitions_measure.hpp"
 #include "recflow/data/ingest.hpp"
-#include "recflow/graph/partition_plan.hpp"
-#include "recflow/model/power_law.hpp"
+#include "recflow/job/partition_job.hpp"
 
 namespace recflow::cli {
 
@@ -36,69 +31,8 @@ struct partitions_options {
   std::size_t measure_batches = 5;
 };
 
-result<std::vector<std::size_t>> parse_counts(const std::string& text) {
-  std::vector<std::size_t> out;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    std::size_t used = 0;
-    unsigned long long n = 0;
-    try {
-      n = std::stoull(part, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (used != part.size() || n == 0 || n > 4096)
-      return error{errc::invalid_argument,
-                   "--partitions wants counts in 1..4096 like 2,4,8,16, got '" + text + "'"};
-    out.push_back(std::size_t(n));
-  }
-  if (out.empty())
-    return error{errc::invalid_argument, "--partitions is empty"};
-  return out;
-}
-
-result<std::vector<std::string>> parse_strategies(const std::string& text) {
-  if (text == "all")
-    return partition_strategies();
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string part;
-  const auto& known = partition_strategies();
-  while (std::getline(in, part, ',')) {
-    if (std::find(known.begin(), known.end(), part) == known.end())
-      return error{errc::invalid_argument, "unknown --strategy '" + part + "' (all, or any of "
-                                             "hash-user, hash-item, range, random, grid, degree, consistent)"};
-    out.push_back(part);
-  }
-  return out;
-}
-
-/// The ratings to simulate: a file read whole, or the power-law stream regenerated per
-/// pass (so 10M ratings never sit in memory).
-struct data_set {
-  std::string name;
-  id_map users, items;
-  std::optional<rating_table> table;
-  std::optional<power_law_generator> synthetic;
-
-  template <class F>
-  void for_each_batch(std::size_t size, F&& f) {
-    if (table) {
-      std::span<const rating> all(table->ratings);
-      for (std::size_t at = 0; at < all.size(); at += size)
-        f(all.subspan(at, std::min(size, all.size() - at)));
-      return;
-    }
-    std::vector<rating> b;
-    synthetic->restart();
-    while (synthetic->next(b, size))
-      f(std::span<const rating>(b));
-  }
-};
-
-result<data_set> open_data(const partitions_options& o) {
-  data_set d;
+/// --data FILE (read whole) or --data synthetic:N.
+result<partition_data> open_data(const partitions_options& o) {
   const std::string prefix = "synthetic:";
   if (o.data.data.rfind(prefix, 0) == 0) {
     std::uint64_t n = 0;
@@ -108,15 +42,7 @@ result<data_set> open_data(const partitions_options& o) {
     }
     if (n == 0)
       return error{errc::invalid_argument, "--data synthetic:N wants a positive N, got '" + o.data.data + "'"};
-    auto p = power_law_params::for_ratings(n, o.data.seed);
-    if (auto ok = validate(p); !ok)
-      return ok.err();
-    d.synthetic.emplace(p);
-    d.users = d.synthetic->user_ids();
-    d.items = d.synthetic->item_ids();
-    d.name = fmt::format("power-law synthetic: {} ratings, {} users (Zipf {}), {} items (Zipf {}), seed {}",
-                         n, p.users, p.user_exponent, p.items, p.item_exponent, p.seed);
-    return d;
+    return partition_data::synthetic_ratings(n, o.data.seed);
   }
   if (o.data.data.empty())
     return error{errc::invalid_argument, "--data FILE or --data synthetic:N is required"};
@@ -126,20 +52,15 @@ result<data_set> open_data(const partitions_options& o) {
   auto t = read_ratings(o.data.data, *io);
   if (!t)
     return t.err();
-  d.users = t->users;
-  d.items = t->items;
-  d.name = fmt::format("{}: {} ratings, {} users, {} items (file order)", o.data.data, t->size(),
-                       t->users.size(), t->items.size());
-  d.table = std::move(*t);
-  return d;
+  return partition_data::from_table(std::move(*t), o.data.data);
 }
 
 int run_partitions(partitions_options& o) {
   auto t0 = std::chrono::steady_clock::now();
-  auto counts = parse_counts(o.counts);
+  auto counts = parse_partition_counts(o.counts);
   if (!counts)
     return report(counts.err());
-  auto strategies = parse_strategies(o.strategy);
+  auto strategies = parse_partition_strategies(o.strategy);
   if (!strategies)
     return report(strategies.err());
   if (auto ok = validate(o.cost); !ok)
@@ -150,24 +71,10 @@ int run_partitions(partitions_options& o) {
   if (!data)
     return report(data.err());
 
-  key_degrees deg(data->users.size(), data->items.size());
-  data->for_each_batch(1 << 16, [&](std::span<const rating> b) { deg.add(b); });
-  std::vector<partition_plan> plans;
-  std::vector<std::uint64_t> moved;
-  for (auto n : *counts)
-    for (const auto& s : *strategies) {
-      auto plan = make_plan(s, n, data->users, data->items, deg.users, deg.items);
-      auto grown = make_plan(s, n + 1, data->users, data->items, deg.users, deg.items);
-      if (!plan || !grown)
-        return report(plan ? grown.err() : plan.err());
-      moved.push_back(keys_moved(*plan, *grown));
-      plans.push_back(std::move(*plan));
-    }
-  cost_simulator sim(std::move(plans), data->users.size(), data->items.size(), o.cost);
-  data->for_each_batch(o.batch_size, [&](std::span<const rating> b) { sim.add(b); });
-  auto costs = sim.results();
-  for (std::size_t k = 0; k < costs.size(); ++k)
-    costs[k].keys_moved = moved[k];
+  auto simulated = simulate_partitions(*data, *counts, *strategies, o.cost, o.batch_size);
+  if (!simulated)
+    return report(simulated.err());
+  auto& costs = *simulated;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::cout << data->name << '\n'
@@ -191,12 +98,8 @@ int run_partitions(partitions_options& o) {
     mo.training.rank = o.cost.rank;
     mo.training.passes = o.cost.passes;
     rating_table first;
-    if (!data->table) {  // the synthetic stream's first batches, in its full id space
-      data->synthetic->restart();
-      data->synthetic->next(first.ratings, o.batch_size * o.measure_batches);
-      first.users = data->users;
-      first.items = data->items;
-    }
+    if (!data->table)  // the synthetic stream's first batches, in its full id space
+      first = data->first(o.batch_size * o.measure_batches);
     auto agree = measure_and_compare(data->table ? *data->table : first, *strategies, *counts, mo);
     if (!agree)
       return report(agree.err());

@@ -7,7 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "cli/serve_options.hpp"
-#include "cli/stop_signals.hpp"
+#include "recflow/job/stop_signals.hpp"
 #include "recflow/model/model_io.hpp"
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/request.hpp"

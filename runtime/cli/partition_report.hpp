@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "recflow/model/error.hpp"
-#include "recflow/model/partition_cost.hpp"
+#include "recflow/graph/partition_cost.hpp"
 
 namespace recflow::cli {
 

@@ -38,20 +38,4 @@ inline void add_ranking_json(nlohmann::json& j, const ranking_metrics& m) {
   j["ranking_users"] = m.users;
 }
 
-/// Mean of per-fold metrics weighted by the users each averaged over.
-inline ranking_metrics& accumulate(ranking_metrics& total, const ranking_metrics& fold) {
-  const double a = static_cast<double>(total.users), b = static_cast<double>(fold.users);
-  const double n = a + b;
-  if (n > 0) {
-    total.precision = (total.precision * a + fold.precision * b) / n;
-    total.recall = (total.recall * a + fold.recall * b) / n;
-    total.ndcg = (total.ndcg * a + fold.ndcg * b) / n;
-    total.map = (total.map * a + fold.map * b) / n;
-  }
-  total.k = fold.k;
-  total.users += fold.users;
-  total.users_without_relevant += fold.users_without_relevant;
-  return total;
-}
-
 }  // namespace recflow::cli

@@ -1,12 +1,16 @@
 #include "cli/tune_output.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
+
+#include "cli/output.hpp"
 
 namespace recflow::cli {
 
@@ -114,6 +118,100 @@ result<void> write_tuned_config(const std::string& path, tune_mode mode,
     return error{errc::io, path + ": cannot write the tuned settings (" + ec.message() + ")"};
   }
   return {};
+}
+
+std::string validation_text(const tune_job_options& o, const tune_problem& p,
+                            const std::string& order) {
+  const auto& f = p.folds[0];
+  if (o.mode == tune_mode::stream)
+    return fmt::format("window of the last {} ratings ({} order): {} streamed, newest {} scored",
+                       f.train.size() + f.validation.size(), order, f.train.size(),
+                       f.validation.size());
+  if (o.folds >= 2)
+    return fmt::format("{}-fold cross-validation", o.folds);
+  return fmt::format("hold-out: {} train / {} validation", f.train.size(), f.validation.size());
+}
+
+std::string plan_text(const tune_options& s, const tune_problem& p, const std::string& sample) {
+  auto pruning = s.halving ? fmt::format(", successive halving from {:.0f}% (eta {})",
+                                         100.0 * std::pow(double(s.eta), 1 - s.brackets), s.eta)
+                           : std::string(", each at the full budget");
+  if (s.search == search_kind::grid)
+    return fmt::format("grid of {} candidates{}", grid_size(p.space, s.grid_points), pruning);
+  if (s.search == search_kind::random)
+    return fmt::format("random search, {} candidates{}", s.trials == 0 ? 20 : s.trials, pruning);
+  std::string out = fmt::format("hyperband (eta {}, sampling {}):", s.eta, sample);
+  for (const auto& b : hyperband_plan(s))
+    out += fmt::format(" {}{} from {:.0f}%", b.candidates, b.s == 0 ? "+defaults" : "",
+                       b.start_fraction * 100.0);
+  return out;
+}
+
+nlohmann::json tune_summary(const tune_report& r, const error_metrics& best_test,
+                            const error_metrics& default_test, const nlohmann::json& settings,
+                            std::size_t train_ratings, std::size_t workers, double seconds) {
+  return {{"command", "tune"},
+          {"best", settings},
+          {"validation_rmse", r.ranked[r.best].rmse},
+          {"default_validation_rmse", r.ranked[r.defaults].rmse},
+          {"rmse", best_test.rmse},
+          {"mae", best_test.mae},
+          {"default_rmse", default_test.rmse},
+          {"default_mae", default_test.mae},
+          {"train_ratings", train_ratings},
+          {"test_ratings", best_test.count},
+          {"candidates", r.ranked.size()},
+          {"trials", r.trials},
+          {"work", r.work},
+          {"work_unit", r.work_unit},
+          {"unpruned_work", r.unpruned_work},
+          {"grid_candidates", r.grid_candidates},
+          {"grid_work", r.grid_work},
+          {"workers", workers},
+          {"seconds", seconds}};
+}
+
+int print_tune_results(const tune_cli_options& o, const loaded_data& data, const tune_problem& p,
+                       const tune_job_result& t, double seconds) {
+  const auto& r = t.report;
+  const auto& best = r.ranked[r.best];
+  const auto& dflt = r.ranked[r.defaults];
+  auto settings = settings_json(p, best.settings, o.order);
+  if (!o.quiet) {
+    std::cout << tune_table(p, r, o.top);
+    std::cout << work_summary(r, p.als.iterations, o.job.mode) << '\n';
+  }
+  std::cout << fmt::format("best: {}  validation rmse {:.4f} (defaults {:.4f})\n",
+                           describe(p.space, best.settings), best.rmse, dflt.rmse);
+  if (t.best_test.count == 0)
+    std::cout << "no test ratings (--split 1?): the winner is not scored on a test set\n";
+  else
+    std::cout << fmt::format("test rmse {:.4f}  mae {:.4f} (defaults: rmse {:.4f}  mae {:.4f}), "
+                             "trained on all {} training ratings, {} test ratings\n",
+                             t.best_test.rmse, t.best_test.mae, t.default_test.rmse,
+                             t.default_test.mae, data.train.size(), t.best_test.count);
+  if (!o.out.empty()) {
+    auto header = fmt::format(
+      "recflow tune --mode {} --search {}: best of {} candidates on {}\n"
+      "validation rmse {:.4f} (defaults {:.4f}); test rmse {:.4f} (defaults {:.4f})\n"
+      "use: recflow {} --config {} --train FILE --test FILE",
+      o.mode, o.search_name, r.ranked.size(), data.source, best.rmse, dflt.rmse,
+      t.best_test.rmse, t.default_test.rmse, o.mode, o.out);
+    if (auto ok = write_tuned_config(o.out, o.job.mode, settings, header); !ok)
+      return report(ok.err());
+    std::cout << fmt::format("wrote the best settings to {} (recflow {} --config {})\n", o.out,
+                             o.mode, o.out);
+  }
+  if (o.json) {
+    auto j = tune_summary(r, t.best_test, t.default_test, settings, data.train.size(),
+                          o.job.workers, seconds);
+    j["mode"] = o.mode;
+    j["search"] = o.search_name;
+    if (!o.out.empty())
+      j["out"] = o.out;
+    print_json(j);
+  }
+  return exit_ok;
 }
 
 }  // namespace recflow::cli

@@ -1,7 +1,7 @@
 /// The second way to see what a partitioning costs: run a few real training batches on the
 /// local engine with the given edge partitioners and read what it measured (messages and
 /// bytes per edge, ratings per owner), next to what the engine's message sizes predict
-/// from the simulation's counts (model/partition_cost.hpp).
+/// from the simulation's counts (graph/partition_cost.hpp).
 ///
 /// The owners run with their rows serialized (engine_options::frame_rows): each pass, user
 /// owner s sends item owner t one wire frame with the distinct user rows of block (s, t),

@@ -10,7 +10,7 @@
 
 #include <cstddef>
 
-#include "recflow/model/tune.hpp"
+#include "recflow/tune/tune.hpp"
 
 namespace recflow {
 

@@ -1,5 +1,5 @@
 /// Strategies by name, as edge partitioners and as plans for the cost simulation
-/// (model/partition_cost.hpp). Header-only for the same reason as partitioners.hpp.
+/// (graph/partition_cost.hpp). Header-only for the same reason as partitioners.hpp.
 ///
 ///   hash-user   ratings to the owner of their user; users and items hashed (the default graph)
 ///   hash-item   ratings to the owner of their item; same hashing
@@ -16,7 +16,7 @@
 
 #include "recflow/graph/partitioners.hpp"
 #include "recflow/model/error.hpp"
-#include "recflow/model/partition_cost.hpp"
+#include "recflow/graph/partition_cost.hpp"
 #include "recflow/model/ratings.hpp"
 
 namespace recflow {

@@ -1,4 +1,4 @@
-#include "recflow/model/tune_problem.hpp"
+#include "recflow/tune/tune_problem.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -9,7 +9,7 @@
 #include <mutex>
 #include <thread>
 
-namespace recflow::cli {
+namespace recflow {
 
 class stop_signals {
  public:
@@ -33,4 +33,4 @@ class stop_signals {
   std::thread thread_;
 };
 
-}  // namespace recflow::cli
+}  // namespace recflow

@@ -1,13 +1,13 @@
-#include "cli/stream_serving.hpp"
+#include "recflow/job/stream_serving.hpp"
 
 #include <cstdlib>
 #include <iostream>
 
-namespace recflow::cli {
+namespace recflow {
 
-stream_serving::stream_serving(const serve_tuning& tuning)
+stream_serving::stream_serving(const serve::service_options& service)
     : signals_(std::make_unique<stop_signals>([this] { on_signal(); })),
-      svc_(tuning.service()),
+      svc_(service),
       link_(svc_) {}
 
 void stream_serving::on_signal() {
@@ -29,22 +29,26 @@ stream_serving::~stream_serving() {
 }
 
 result<std::unique_ptr<stream_serving>> stream_serving::start(const std::string& listen,
-                                                              const serve_tuning& tuning,
+                                                              const serve::service_options& service,
+                                                              const serve::http_options& http,
                                                               int rank, rating_scale scale,
                                                               std::shared_ptr<const factor_model> seed) {
   auto where = serve::parse_listen(listen);
   if (!where)
     return where.err();
-  if (auto ok = serve::validate(tuning.service()); !ok)
+  if (auto ok = serve::validate(service); !ok)
     return ok.err();
-  std::unique_ptr<stream_serving> s(new stream_serving(tuning));
+  std::unique_ptr<stream_serving> s(new stream_serving(service));
   if (seed) {
     s->link_.seed_rated(*seed);
     s->svc_.publish(std::move(seed), 0, 0);
   } else {
     s->svc_.publish(std::make_shared<const factor_model>(rank, scale), 0, 0);
   }
-  auto server = serve::http_server::start(s->svc_, tuning.http(*where));
+  auto at = http;
+  at.host = where->host;
+  at.port = where->port;
+  auto server = serve::http_server::start(s->svc_, at);
   if (!server)
     return server.err();
   s->server_ = std::move(*server);
@@ -53,12 +57,7 @@ result<std::unique_ptr<stream_serving>> stream_serving::start(const std::string&
   return s;
 }
 
-void stream_serving::attach(local_stream_options& local) {
-  local.wrap_source = [this](std::shared_ptr<rating_source> inner) { return link_.wrap(std::move(inner)); };
-  local.on_model = [this](std::uint64_t batch, factor_model&& m) { link_.on_model(batch, std::move(m)); };
-}
-
-void stream_serving::attach(source_stream_options& so) {
+void stream_serving::attach(stream_job_options& so) {
   so.wrap_source = [this](std::shared_ptr<rating_source> inner) { return link_.wrap(std::move(inner)); };
   so.on_model = [this](std::uint64_t batch, factor_model&& m) { link_.on_model(batch, std::move(m)); };
   so.on_resume = [this](const factor_model& m, const stream_mark& mark) {
@@ -96,4 +95,4 @@ void stream_serving::linger(double seconds) {
   server_->stop();
 }
 
-}  // namespace recflow::cli
+}  // namespace recflow

@@ -1,4 +1,4 @@
-#include "recflow/model/tune_space.hpp"
+#include "recflow/tune/tune_space.hpp"
 
 #include <algorithm>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "recflow/model/partition_cost.hpp"
+#include "recflow/graph/partition_cost.hpp"
 
 #include <algorithm>
 

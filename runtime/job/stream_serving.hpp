@@ -11,40 +11,30 @@
 #include <memory>
 #include <string>
 
-#include "cli/serve_options.hpp"
-#include "cli/stop_signals.hpp"
-#include "recflow/engine/run_stream.hpp"
-#include "recflow/engine/source_stream.hpp"
+#include "recflow/engine/stream_job.hpp"
+#include "recflow/job/stop_signals.hpp"
 #include "recflow/serve/http_server.hpp"
+#include "recflow/serve/request.hpp"
 #include "recflow/serve/service.hpp"
 #include "recflow/serve/stream_link.hpp"
 
-namespace recflow::cli {
-
-/// What `recflow stream --serve` parsed, for runs that start the server themselves
-/// (--source, --checkpoint-dir, --resume: stream_sources.cpp).
-struct stream_serve_settings {
-  std::string listen;                          ///< --serve HOST:PORT
-  serve_tuning tuning;
-  std::chrono::milliseconds publish_interval;  ///< --publish-interval
-  std::string training_nice;                   ///< --training-nice
-  double linger = -1;                          ///< --serve-linger
-};
+namespace recflow {
 
 class stream_serving {
  public:
   /// Blocks the stop signals, publishes the model the stream starts from as version 0
   /// (`seed`, or an empty model of `rank` on `scale`) and starts listening on `listen`.
   /// Construct before any other thread starts.
+  /// `http` gives the server's threads and body limit (its host and port come from
+  /// `listen`).
   static result<std::unique_ptr<stream_serving>> start(const std::string& listen,
-                                                       const serve_tuning& tuning, int rank,
+                                                       const serve::service_options& service,
+                                                       const serve::http_options& http, int rank,
                                                        rating_scale scale,
                                                        std::shared_ptr<const factor_model> seed = {});
-  /// Routes the stream's source and models through the service.
-  void attach(local_stream_options& local);
-  /// The same for a source stream; a resumed run's checkpoint model is published as the
-  /// version of its batches, and later versions continue from it.
-  void attach(source_stream_options& so);
+  /// Routes the job's source and models through the service; a resumed run's checkpoint
+  /// model is published as the version of its batches, and later versions continue from it.
+  void attach(stream_job_options& job);
   /// Publishes the final model (with its rated-items index) as version `batches`.
   void finish(const factor_model& model, std::uint64_t batches, std::uint64_t ratings_seen);
   /// The same for a model without a rated-items index: the index comes from the
@@ -55,7 +45,7 @@ class stream_serving {
   std::string address() const { return server_->address(); }
 
  private:
-  stream_serving(const serve_tuning& tuning);
+  explicit stream_serving(const serve::service_options& service);
   /// SIGINT/SIGTERM: the first ends the stream at the next batch boundary; a second one
   /// while the stream still runs exits the process at once (status 130).
   void on_signal();
@@ -72,4 +62,4 @@ class stream_serving {
   std::atomic<bool> finished_{false};  ///< the stream has ended (finish() was called)
 };
 
-}  // namespace recflow::cli
+}  // namespace recflow

@@ -1,10 +1,10 @@
-#include "cli/stop_signals.hpp"
+#include "recflow/job/stop_signals.hpp"
 
 #include <csignal>
 #include <ctime>
 #include <pthread.h>
 
-namespace recflow::cli {
+namespace recflow {
 
 namespace {
 sigset_t stop_set() {
@@ -51,4 +51,4 @@ bool stop_signals::wait(std::chrono::milliseconds timeout) {
   return cv_.wait_for(lock, timeout, pred);
 }
 
-}  // namespace recflow::cli
+}  // namespace recflow

@@ -1,4 +1,4 @@
-#include "recflow/model/tune.hpp"
+#include "recflow/tune/tune.hpp"
 
 #include <algorithm>
 #include <cmath>

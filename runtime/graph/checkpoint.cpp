@@ -1,4 +1,4 @@
-#include "recflow/model/checkpoint.hpp"
+#include "recflow/graph/checkpoint.hpp"
 
 #include <algorithm>
 #include <charconv>

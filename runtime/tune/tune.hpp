@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "recflow/model/error.hpp"
-#include "recflow/model/tune_space.hpp"
+#include "recflow/tune/tune_space.hpp"
 
 namespace recflow {
 

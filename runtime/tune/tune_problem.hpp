@@ -18,8 +18,8 @@
 #include "recflow/model/metrics.hpp"
 #include "recflow/model/ratings.hpp"
 #include "recflow/model/split.hpp"
-#include "recflow/model/tune.hpp"
-#include "recflow/model/tune_space.hpp"
+#include "recflow/tune/tune.hpp"
+#include "recflow/tune/tune_space.hpp"
 
 namespace recflow {
 

@@ -1,0 +1,104 @@
+#include "cli/compare_output.hpp"
+
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/chart.hpp"
+#include "cli/ranking_output.hpp"
+
+namespace recflow::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// The data set's name for titles: --name, else the data file's folder ("ml-latest-small").
+std::string data_name(const compare_cli_options& o) {
+  if (!o.name.empty())
+    return o.name;
+  fs::path file = o.data.data.empty() ? fs::path(o.data.train) : fs::path(o.data.data);
+  auto folder = fs::absolute(file).parent_path().filename().string();
+  return folder.empty() ? file.filename().string() : folder;
+}
+
+nlohmann::json ranking_json(const ranking_metrics& m) {
+  nlohmann::json j;
+  add_ranking_json(j, m);
+  return j;
+}
+
+}  // namespace
+
+result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& data,
+                               const compare_score& batch, const compare_stream_result& stream) {
+  const auto& r = o.run;
+  fs::path svg(o.chart);
+  auto script = fs::path(svg).replace_extension(".gp").string();
+  compare_chart c;
+  c.csv = o.csv;
+  c.svg = o.chart;
+  c.png = svg.extension() == ".svg" ? fs::path(svg).replace_extension(".png").string() : "";
+  c.title = fmt::format("{}: streaming vs batch ALS ({} training / {} validation ratings, "
+                        "split {}, seed {})",
+                        data_name(o), data.train.size(), data.test.size(), o.data.split, o.data.seed);
+  c.detail = fmt::format("streaming (rank {}, batches of {}): {:.4f} after {} batches;  "
+                         "batch ALS (rank {}, {} iterations): {:.4f}",
+                         r.stream.rank, r.eval.batch_size, stream.score.errors.rmse,
+                         stream.reports.size(), r.als.rank, r.als.iterations, batch.errors.rmse);
+  c.trend_label = fmt::format("streaming trend (centered mean of {} batches)", r.smooth | 1);
+  c.batch_rmse = batch.errors.rmse;
+  if (auto w = write_text(script, compare_script(c)); !w)
+    return w.err();
+  chart_files out;
+  out.script = script;
+  std::error_code ec;
+  fs::remove(c.svg, ec);
+  if (!c.png.empty())
+    fs::remove(c.png, ec);
+  if (auto drawn = run_gnuplot(script); drawn && fs::exists(c.svg)) {
+    out.chart = c.svg;
+    if (!c.png.empty() && fs::exists(c.png))
+      out.png = c.png;
+    std::cout << fmt::format("chart {}{}  (per-batch CSV {}, gnuplot script {})\n", c.svg,
+                             out.png.is_null() ? "" : " and " + c.png, o.csv, script);
+  } else {
+    out.failed = o.chart_requested;
+    std::cerr << fmt::format("recflow: {}; wrote the per-batch CSV {} and the gnuplot script "
+                             "{}: render it with `{}`\n",
+                             drawn ? "gnuplot wrote no chart" : drawn.err().message, o.csv,
+                             script, render_hint(script));
+  }
+  return out;
+}
+
+nlohmann::json compare_summary(const compare_cli_options& o, const loaded_data& data,
+                               const compare_score& batch, const compare_stream_result& stream,
+                               const chart_files& files, double seconds) {
+  const auto& r = o.run;
+  return {{"command", "compare"},
+          {"data", data_name(o)},
+          {"stream_rmse", stream.score.errors.rmse},
+          {"stream_mae", stream.score.errors.mae},
+          {"batch_rmse", batch.errors.rmse},
+          {"batch_mae", batch.errors.mae},
+          {"batches", stream.reports.size()},
+          {"batch_size", r.eval.batch_size},
+          {"train_ratings", data.train.size()},
+          {"test_ratings", stream.score.errors.count},
+          {"smooth", r.smooth | 1},
+          {"relevance", r.ranking.relevance},
+          {"k", r.ranking.k},
+          {"stream_ranking", ranking_json(stream.score.ranking)},
+          {"batch_ranking", ranking_json(batch.ranking)},
+          {"per_batch_csv", o.csv},
+          {"chart", files.chart},
+          {"chart_png", files.png},
+          {"gnuplot_script", files.script},
+          {"batch_seconds", batch.seconds},
+          {"stream_seconds", stream.score.seconds},
+          {"seconds", seconds}};
+}
+
+}  // namespace recflow::cli

@@ -1,0 +1,42 @@
+/// What `recflow compare` parses and writes besides its lines: the chart (through
+/// gnuplot) and the JSON summary.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/data_options.hpp"
+#include "recflow/job/compare.hpp"
+
+namespace recflow::cli {
+
+/// What `recflow compare` parses.
+struct compare_cli_options {
+  data_options data;
+  compare_options run;
+  std::string csv = "recflow-compare.csv";
+  std::string chart = "recflow-compare.svg";
+  bool chart_requested = false;  ///< --chart was given: failing to draw it is an error
+  bool no_chart = false;
+  std::string name;
+  bool json = false;
+  bool quiet = false;
+};
+
+/// What the chart step wrote: the SVG, the PNG and the script (null when not written).
+struct chart_files {
+  nlohmann::json chart = nullptr, png = nullptr, script = nullptr;
+  bool failed = false;  ///< --chart was asked for and not drawn
+};
+
+/// The chart: a gnuplot script beside it, rendered when gnuplot is there; prints where.
+result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& data,
+                               const compare_score& batch, const compare_stream_result& stream);
+
+/// The --json summary.
+nlohmann::json compare_summary(const compare_cli_options& o, const loaded_data& data,
+                               const compare_score& batch, const compare_stream_result& stream,
+                               const chart_files& files, double seconds);
+
+}  // namespace recflow::cli
