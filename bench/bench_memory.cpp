@@ -150,8 +150,8 @@ child_report stream_file(const options& o, const std::string& file, const std::s
     return r;
   r.users = model->n_users();
   r.items = model->n_items();
-  // Per entity: the external id (8), bias (8), count (4) and rank factors (8 each).
-  auto per_entity = 8.0 + 8.0 + 4.0 + 8.0 * o.rank;
+  // Per entity: the external id (8), bias (8), count (4) and rank factors (float, 4 each).
+  auto per_entity = 8.0 + 8.0 + 4.0 + double(sizeof(float)) * o.rank;
   r.model_mb = double(r.users + r.items) * per_entity / (1 << 20);
   r.in_flight_mb = double(in_flight * o.batch * sizeof(rating_event)) / (1 << 20);
   const auto& v = *g.evaluation->validation;

@@ -3,7 +3,7 @@
 /// Run: ./bench_streaming [ratings=2000000] [users=100000] [items=20000] [batch=10000]
 /// Streams a seeded synthetic set (and a quarter as many ratings on 2,000 users and 1,000
 /// items, whose tables stay in cache) through streaming_trainer (batch_gradient and sgd, the
-/// default passes, double storage) at rank 10, 50 and 100, and through the baseline in the
+/// default passes, float rows with double sums) at rank 10, 50 and 100, and through the baseline in the
 /// same run; prints rating updates per second (ratings x passes / CPU s) and the
 /// reference's rate as a ratio of the baseline's.
 ///
@@ -261,9 +261,9 @@ int main(int argc, char** argv) {
   }
   auto t0 = clock_type::now();
   stream_params defaults;
-  fmt::print("updates/s = ratings x passes / CPU second ({} passes per batch; reference in "
-             "double, baseline in float); Nx baseline = reference rate / baseline rate, same "
-             "run\n", defaults.passes);
+  fmt::print("updates/s = ratings x passes / CPU second ({} passes per batch; reference: float "
+             "rows, double sums; baseline: float, FMA); Nx baseline = reference rate / "
+             "baseline rate, same run\n", defaults.passes);
   auto run = [&](std::size_t ratings, std::uint32_t u, std::uint32_t i, const char* what) {
     auto g0 = clock_type::now();
     auto t = synthetic(ratings, u, i);

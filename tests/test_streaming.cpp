@@ -320,8 +320,10 @@ TEST_CASE("streaming: one SGD step follows the B-SGD formulas", "[stream]") {
   const auto& m = t.model();
   CHECK(m.user_bias()[0] == Approx(p.gamma_bias * e).epsilon(1e-12));
   for (int k = 0; k < p.rank; ++k) {
-    CHECK(m.U().row(0)[k] == Approx(u0[k] + p.gamma * (e * p0[k] - p.lambda * u0[k])));
-    CHECK(m.P().row(0)[k] == Approx(p0[k] + p.gamma * (e * u0[k] - p.lambda * p0[k])));
+    // In double from the float inputs, stored rounded: within one float step (2^-23).
+    double uk = u0[k], pk = p0[k];
+    CHECK(m.U().row(0)[k] == Approx(uk + p.gamma * (e * pk - p.lambda * uk)).epsilon(0x1p-23));
+    CHECK(m.P().row(0)[k] == Approx(pk + p.gamma * (e * uk - p.lambda * pk)).epsilon(0x1p-23));
   }
 }
 

@@ -73,13 +73,15 @@ struct rated_items {
 /// contiguously in a std::vector so that adding entities one by one is amortised O(1).
 ///
 /// Factors are stored in single precision, as Spark's ALS and LibMF store them: half the
-/// bytes of double, so half the memory traffic when a batch gathers its rows. Arithmetic
-/// that sums many terms stays in double: trainers copy the rows a batch touches into
-/// double working sets, run the passes there and round once when they write back; dot
-/// products and ALS's normal equations accumulate in double. A rating's prediction then
-/// moves by at most about rank x 2^-24 x |u| x |p| relative to double storage (6e-6 at
-/// rank 50 with unit rows); tests/test_streaming.cpp checks the bound, and the accuracy
-/// tests that the RMSE is unchanged within 0.002.
+/// bytes of double, so half the memory traffic when a batch gathers its rows. What sums
+/// many terms stays in double: biases, the running mean, the per-key gradient sums of a
+/// batch, dot products (products of two floats are exact in double, only the sums round)
+/// and ALS's normal equations. Each update of a factor is computed in double from its
+/// float inputs and rounded to the nearest float once (relative error at most 2^-24 per
+/// stored value; the B-SGD and summed-step tests of tests/test_streaming.cpp check each
+/// stored factor against the double formula within one float step), and the accuracy tests
+/// check that the RMSE figures did not move (MovieLens 100K ALS 0.9093, ml-latest-small
+/// streaming 0.8682, the same to four digits as with double storage).
 class factor_table {
  public:
   using row_map = Eigen::Map<Eigen::VectorXf>;
