@@ -39,49 +39,11 @@ RECFLOW_VECTOR_LOOP void apply_steps(int rank, std::size_t keys, double* bias, f
   });
 }
 
-/// Visits the slots with the shard row of the key a few ahead prefetched (the shard's rows
-/// lie scattered over a table larger than the caches).
-template <class F>
-void for_rows(std::span<const std::uint32_t> keys, const float* table, std::size_t k, F&& f) {
-  constexpr auto ahead = stream_kernel::prefetch_ahead;
-  const auto n = keys.size();
-  for (std::size_t s = 0; s < n; ++s) {
-    if (s + ahead < n)
-      stream_kernel::prefetch(table + std::size_t(keys[s + ahead]) * k, k);
-    f(s, std::size_t(keys[s]) * k);
-  }
-}
-
-/// The copies between the shard and the working set.
-RECFLOW_VECTOR_LOOP void gather_rows(int rank, std::span<const std::uint32_t> keys,
-                                     const float* table, const double* table_bias,
-                                     float* factors, double* bias) {
-  const auto k = std::size_t(rank);
-  stream_kernel::with_rank(rank, [&](const auto& o) {
-    for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
-      o.copy(factors + s * k, table + at);
-      bias[s] = table_bias[keys[s]];
-    });
-  });
-}
-
-RECFLOW_VECTOR_LOOP void scatter_rows(int rank, std::span<const std::uint32_t> keys,
-                                      const float* factors, const double* bias, float* table,
-                                      double* table_bias) {
-  const auto k = std::size_t(rank);
-  stream_kernel::with_rank(rank, [&](const auto& o) {
-    for_rows(keys, table, k, [&](std::size_t s, std::size_t at) {
-      o.copy(table + at, factors + s * k);
-      table_bias[keys[s]] = bias[s];
-    });
-  });
-}
-
 }  // namespace
 
 void gradient_sums::gather(const shard_store& store) {
-  gather_rows(rank_, keys_, store.factor_data(), store.bias_data(), factors_.data(),
-              bias_.data());
+  stream_kernel::gather_rows(keys_, std::size_t(rank_), factors_.data(), bias_.data(),
+                             store.bias_data(), store.factor_data(), rank_);
 }
 
 void gradient_sums::apply(const stream_params& p) {
@@ -90,8 +52,8 @@ void gradient_sums::apply(const stream_params& p) {
 }
 
 void gradient_sums::write_back(shard_store& store) const {
-  scatter_rows(rank_, keys_, factors_.data(), bias_.data(), store.factor_data(),
-               store.bias_data());
+  stream_kernel::scatter_rows(keys_, std::size_t(rank_), factors_.data(), bias_.data(),
+                              store.bias_data(), store.factor_data(), rank_);
 }
 
 }  // namespace recflow

@@ -102,8 +102,7 @@ void for_rows(std::span<const index_t> keys, const float* table, std::size_t k, 
   }
 }
 
-/// Copies the keys' rows and biases into the working set.
-RECFLOW_VECTOR_LOOP void gather_rows(std::span<const index_t> keys, std::size_t stride,
+RECFLOW_VECTOR_LOOP void gather_impl(std::span<const index_t> keys, std::size_t stride,
                                      float* work, double* work_bias, const double* bias,
                                      const float* table, int rank) {
   const auto k = std::size_t(rank);
@@ -115,8 +114,7 @@ RECFLOW_VECTOR_LOOP void gather_rows(std::span<const index_t> keys, std::size_t 
   });
 }
 
-/// Copies the working rows and biases back into the model.
-RECFLOW_VECTOR_LOOP void scatter_rows(std::span<const index_t> keys, std::size_t stride,
+RECFLOW_VECTOR_LOOP void scatter_impl(std::span<const index_t> keys, std::size_t stride,
                                       const float* work, const double* work_bias, double* bias,
                                       float* table, int rank) {
   const auto k = std::size_t(rank);
@@ -130,15 +128,31 @@ RECFLOW_VECTOR_LOOP void scatter_rows(std::span<const index_t> keys, std::size_t
 
 }  // namespace
 
+namespace stream_kernel {
+
+// The public entry points call the cloned loops from this file only (see
+// RECFLOW_VECTOR_LOOP in stream_kernel.hpp).
+void gather_rows(std::span<const index_t> keys, std::size_t stride, float* work,
+                 double* work_bias, const double* bias, const float* table, int rank) {
+  gather_impl(keys, stride, work, work_bias, bias, table, rank);
+}
+
+void scatter_rows(std::span<const index_t> keys, std::size_t stride, const float* work,
+                  const double* work_bias, double* bias, float* table, int rank) {
+  scatter_impl(keys, stride, work, work_bias, bias, table, rank);
+}
+
+}  // namespace stream_kernel
+
 void streaming_trainer::touched::gather(const std::vector<double>& model_bias,
                                         const factor_table& f) {
-  gather_rows(keys, stride, factors.data(), bias.data(), model_bias.data(), f.data().data(),
-              int(rank));
+  stream_kernel::gather_rows(keys, stride, factors.data(), bias.data(), model_bias.data(),
+                             f.data().data(), int(rank));
 }
 
 void streaming_trainer::touched::write_back(std::vector<double>& model_bias, factor_table& f) {
-  scatter_rows(keys, stride, factors.data(), bias.data(), model_bias.data(), f.data().data(),
-               int(rank));
+  stream_kernel::scatter_rows(keys, stride, factors.data(), bias.data(), model_bias.data(),
+                              f.data().data(), int(rank));
   for (auto key : keys)
     slot_of[key] = id_map::npos;
   keys.clear();

@@ -121,6 +121,17 @@ inline void sgd_step(double e, double& b_u, double& b_i, float* u, float* p, int
   with_rank(rank, [&](const auto& o) { o.sgd_step(e, b_u, b_i, u, p, rates_of(s)); });
 }
 
+/// Copies the rows of `keys` (rank floats each, row `key` of `table`) and their biases
+/// into a working set: slot s (the position in `keys`) gets its row at work + s * stride
+/// and its bias at work_bias[s]. The rows of keys a few ahead are prefetched (tables are
+/// larger than the caches); one fixed-rank loop per batch, cloned per ISA. The reference
+/// trainer and the owners both gather and write back through these two.
+void gather_rows(std::span<const index_t> keys, std::size_t stride, float* work,
+                 double* work_bias, const double* bias, const float* table, int rank);
+/// The way back: each slot's row and bias into row `key` of `table` and `bias`.
+void scatter_rows(std::span<const index_t> keys, std::size_t stride, const float* work,
+                  const double* work_bias, double* bias, float* table, int rank);
+
 }  // namespace stream_kernel
 
 /// Updates a model batch by batch. Owns the model. Construct through `make` to get
