@@ -25,13 +25,13 @@ std::shared_ptr<const factor_model> tiny_model() {
     p.users.insert(u);
     p.user_bias.push_back(0.1 * double(u));
     p.user_count.push_back(5);
-    p.U.insert(p.U.end(), {0.3 * double(u), -0.2});
+    p.U.insert(p.U.end(), {0.3f * float(u), -0.2f});
   }
   for (std::int64_t i = 10; i <= 14; ++i) {
     p.items.insert(i);
     p.item_bias.push_back(-0.05 * double(i - 10));
     p.item_count.push_back(4);
-    p.P.insert(p.P.end(), {0.1, 0.2 * double(i - 10)});
+    p.P.insert(p.P.end(), {0.1f, 0.2f * float(i - 10)});
   }
   p.rated.offsets = {0, 2, 2, 2, 2};
   p.rated.items = {0, 1};
