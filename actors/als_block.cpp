@@ -170,7 +170,7 @@ std::vector<als_rows> als_block_state::ship(std::uint32_t iteration) const {
       continue;
     als_rows m;
     m.iteration = iteration;
-    m.side = static_cast<std::uint8_t>(layout_->owner);
+    m.side = layout_->owner;
     m.from = layout_->block;
     m.to = t;
     m.bias.reserve(rows.size());

@@ -142,7 +142,7 @@ caf::behavior als_block_behavior(als_block_self* self, side owner, std::uint32_t
     [=](als_export_atom) {
       const auto& core = *self->state.core;
       als_block_parts parts;
-      parts.side = static_cast<std::uint8_t>(owner);
+      parts.side = owner;
       parts.block = block;
       parts.bias.assign(core.bias().begin(), core.bias().end());
       parts.factors = core.factors().data();

@@ -33,7 +33,7 @@ struct als_block_done {
 
 /// Block -> coordinator: its biases and factors, in its layout's entity order.
 struct als_block_parts {
-  std::uint8_t side = 0;
+  recflow::side side = recflow::side::user;
   std::uint32_t block = 0;
   std::vector<double> bias;
   std::vector<float> factors;

@@ -120,7 +120,7 @@ TEST_CASE("ALS wire: rows frames are checked against the receiving block's layou
   auto from = std::uint32_t(0);
   auto n = user_block.in_offsets[1] - user_block.in_offsets[0];
   REQUIRE(n > 0);
-  als_rows good{.iteration = 1, .side = 1, .from = from, .to = 1,
+  als_rows good{.iteration = 1, .side = side::item, .from = from, .to = 1,
                 .bias = std::vector<double>(n, 0.5), .factors = std::vector<float>(n * 4, 0.25f)};
   auto decoded = wire::decode_als_rows(wire::encode_als_rows(good, 4));
   REQUIRE(decoded);
@@ -140,7 +140,7 @@ TEST_CASE("ALS wire: rows frames are checked against the receiving block's layou
   r.to = 2;
   check(r, 4, "addressed to block 2");
   r = good;
-  r.side = 0;
+  r.side = side::user;
   check(r, 4, "for a block of the same side");
   r = good;
   r.from = 3;

@@ -133,7 +133,7 @@ TEST_CASE("node: an ALS block rejects hostile frames and layouts and says who se
 
   auto n = layout.in_offsets[1] - layout.in_offsets[0];
   REQUIRE(n > 0);
-  als_rows good{.iteration = 1, .side = 1, .from = 0, .to = 0,
+  als_rows good{.iteration = 1, .side = side::item, .from = 0, .to = 0,
                 .bias = std::vector<double>(n, 0.0), .factors = std::vector<float>(n * 4, 0.0f)};
   auto expect_rejected = [&](auto message, const std::string& what) {
     auto [block, w] = spawn(blob, p);  // a fresh block: a rejected frame ends a block's job

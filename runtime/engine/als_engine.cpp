@@ -157,7 +157,7 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
         self->request(a, o.stall_timeout, als_export_atom::value)
           .receive(
             [&](als_block_parts& bp) {
-              const auto& layouts = bp.side == 0 ? plan->users : plan->items;
+              const auto& layouts = bp.side == side::user ? plan->users : plan->items;
               write_back(layouts[bp.block], bp.bias, bp.factors, m);
             },
             [&](caf::error& e) {

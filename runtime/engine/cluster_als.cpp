@@ -152,7 +152,7 @@ struct als_job {
         self->request(group[b], opts.graph.stall_timeout, als_export_atom::value)
           .receive(
             [&](als_block_parts& bp) {
-              if (bp.side != std::uint8_t(owner) || bp.block != b
+              if (bp.side != owner || bp.block != b
                   || bp.bias.size() != l.entities.size()
                   || bp.factors.size() != l.entities.size() * rank)
                 err = error{errc::corrupt, what + " sent factors that do not fit its layout"};

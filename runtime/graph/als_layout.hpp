@@ -16,7 +16,7 @@ namespace recflow {
 /// in the order the receiver's in-block expects (increasing index on the sender).
 struct als_rows {
   std::uint32_t iteration = 0;  ///< 1-based sweep
-  std::uint8_t side = 0;        ///< side of the rows (0 users, 1 items)
+  recflow::side side = recflow::side::user;  ///< side of the rows
   std::uint32_t from = 0;       ///< sending block
   std::uint32_t to = 0;         ///< receiving block
   std::vector<double> bias{};     ///< one per row

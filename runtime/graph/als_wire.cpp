@@ -172,7 +172,7 @@ bytes encode_als_rows(const als_rows& x, std::uint32_t rank) {
   const auto n = x.bias.size();
   writer w(kind::als_rows, rows_meta_bytes + n * 8 + x.factors.size() * 4);
   w.put(x.iteration);
-  w.put(x.side);
+  w.put(static_cast<std::uint8_t>(x.side));
   w.put(x.from);
   w.put(x.to);
   w.put(rank);
@@ -191,13 +191,14 @@ result<als_rows> decode_als_rows(std::span<const char> blob) {
     return bad(k, "truncated before the counts");
   als_rows out;
   out.iteration = r.get<std::uint32_t>();
-  out.side = r.get<std::uint8_t>();
+  auto side_code = r.get<std::uint8_t>();
   out.from = r.get<std::uint32_t>();
   out.to = r.get<std::uint32_t>();
   auto rank = r.get<std::uint32_t>();
   auto n = r.get<std::uint32_t>();
-  if (out.side > 1)
-    return bad(k, "side " + str(out.side) + " is neither users (0) nor items (1)");
+  if (side_code > 1)
+    return bad(k, "side " + str(side_code) + " is neither users (0) nor items (1)");
+  out.side = static_cast<side>(side_code);
   if (rank == 0 || rank > max_rank)
     return bad(k, "rank " + str(rank) + " outside 1.." + str(max_rank));
   std::uint64_t need = std::uint64_t(n) * 8 + std::uint64_t(n) * rank * 4;
@@ -214,8 +215,11 @@ result<als_rows> decode_als_rows(std::span<const char> blob) {
 result<void> check_als_rows(const als_block_layout& l, std::uint32_t rank, const als_rows& x) {
   constexpr auto k = kind::als_rows;
   auto other = l.owner == side::user ? side::item : side::user;
-  if (x.side != static_cast<std::uint8_t>(other))
-    return bad(k, std::string("rows of the ") + (x.side == 0 ? "user" : "item")
+  if (!is_side(x.side))
+    return bad(k, "side " + str(static_cast<std::uint8_t>(x.side))
+                    + " is neither users (0) nor items (1)");
+  if (x.side != other)
+    return bad(k, std::string("rows of the ") + to_string(x.side)
                     + " side for a block of the same side");
   if (x.to != l.block)
     return bad(k, "addressed to block " + str(x.to) + ", this is block " + str(l.block));
