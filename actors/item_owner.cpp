@@ -105,6 +105,7 @@ std::vector<item_rows> item_owner_state::finish_pass() {
     out[s].batch = stamp_.batch;
     out[s].pass = pass_;
     out[s].from = shard_;
+    out[s].errors = std::move(rows_[s].spare);  // every element is written by join_pass
     out[s].errors.resize(blocks_.size_of(s));
   }
   if (pass_ == 0)  // every block's pass-0 rows are in: each rating's user row, once

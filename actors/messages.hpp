@@ -57,6 +57,9 @@ struct user_rows {
   /// `rows` of them, which `bias` and `factors` point into and `keep` owns.
   std::uint32_t rows = 0;
   std::shared_ptr<const void> keep{};
+  /// In one process: the error buffer of the receiver's previous answer, read and handed
+  /// back for the receiver's next one (so a pass allocates no error arrays; not serialized).
+  std::vector<double> spare{};
 };
 
 /// Item owner t -> user owner s, once per pass: each rating's error (block order) and a

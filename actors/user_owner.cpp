@@ -45,6 +45,8 @@ std::vector<user_rows> user_owner_state::rows(bool first_pass) {
     m.from = shard_;
     if (first_pass)
       m.local = blocks_.slots(t);
+    else  // the previous pass's answer has been summed: its buffer serves the next answer
+      m.spare = std::move(answers_[t].errors);
     m.bias = sums_.bias_data();
     m.factors = sums_.factor_data();
     sent_.messages += 1;
