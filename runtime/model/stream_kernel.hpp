@@ -63,11 +63,9 @@ struct ops {
       return K;
   }
 
-  /// a . b with `lanes` partial sums in double folded in halves (see the file comment).
-  /// T is double (working rows) or float (stored rows: each product of two floats is
-  /// exact in double, so only the sums round).
-  template <class T>
-  double dot(const T* __restrict a, const T* __restrict b) const noexcept {
+  /// a . b with `lanes` partial sums in double folded in halves (see the file comment);
+  /// each product of two floats is exact in double, so only the sums round.
+  double dot(const float* __restrict a, const float* __restrict b) const noexcept {
     const int n = size();
     double acc[lanes] = {};
     int k = 0;
@@ -142,10 +140,9 @@ struct ops {
 /// the work of a few ratings at ranks 10 to 100.
 inline constexpr std::size_t prefetch_ahead = 8;
 
-/// Asks for the cache lines of the n values at `row` (a hint: no effect on results).
-template <class T>
-inline void prefetch(const T* row, std::size_t n) noexcept {
-  constexpr std::size_t per_line = 64 / sizeof(T);
+/// Asks for the cache lines of the n floats at `row` (a hint: no effect on results).
+inline void prefetch(const float* row, std::size_t n) noexcept {
+  constexpr std::size_t per_line = 64 / sizeof(float);
   for (std::size_t k = 0; k < n; k += per_line)
     __builtin_prefetch(row + k);
   __builtin_prefetch(row + n - 1);
