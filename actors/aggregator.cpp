@@ -22,7 +22,7 @@ void gradient_sums::reset(int rank, std::size_t max_keys) {
     bias_.resize(max_keys);
     factors_.resize(max_keys * k);
     g_bias_.resize(max_keys, 0.0);  // new sums zero; the old ones are zero already
-    g_factors_.resize(max_keys * k, 0.0);
+    g_factors_.resize(max_keys * k, 0.0f);
   }
 }
 
@@ -30,7 +30,7 @@ namespace {
 
 /// The steps of `keys` keys (the hot loop; one clone per ISA, see stream_kernel.hpp).
 RECFLOW_VECTOR_LOOP void apply_steps(int rank, std::size_t keys, double* bias, float* factors,
-                                     double* g_bias, double* g_factors, const double* n,
+                                     double* g_bias, float* g_factors, const double* n,
                                      const stream_kernel::rates& r) {
   auto k = std::size_t(rank);
   stream_kernel::with_rank(rank, [&](const auto& o) {

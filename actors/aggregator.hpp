@@ -61,7 +61,7 @@ class gradient_sums {
   const double* bias_data() const noexcept { return bias_.data(); }
   const float* factor_data() const noexcept { return factors_.data(); }
   double bias_sum(std::uint32_t s) const noexcept { return g_bias_[s]; }
-  const double* factor_sum(std::uint32_t s) const noexcept {
+  const float* factor_sum(std::uint32_t s) const noexcept {
     return g_factors_.data() + std::size_t(s) * rank_;
   }
 
@@ -69,9 +69,11 @@ class gradient_sums {
   int rank_ = 0;
   std::vector<std::uint32_t> slot_of_;  ///< key -> slot, npos when untouched
   std::vector<std::uint32_t> keys_;
-  std::vector<double> n_, bias_;
-  std::vector<float> factors_;  ///< rank floats per slot
-  std::vector<double> g_bias_, g_factors_;
+  // Sized for the largest batch so far; growing_array grows them without a second copy.
+  growing_array<double> n_, bias_;
+  growing_array<float> factors_;  ///< rank floats per slot
+  growing_array<double> g_bias_;
+  growing_array<float> g_factors_;  ///< factor gradient sums, rank floats per slot
 };
 
 }  // namespace recflow

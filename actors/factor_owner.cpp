@@ -71,11 +71,11 @@ shard_parts shard_store::export_parts(std::uint64_t batch, std::uint32_t shard) 
   p.batch = batch;
   p.side = side_;
   p.shard = shard;
-  p.ids = externals_;
-  p.first_seen = first_seen_;
-  p.counts = count_;
-  p.bias = bias_;
-  p.factors = factors_;
+  p.ids.assign(externals_.begin(), externals_.end());
+  p.first_seen.assign(first_seen_.begin(), first_seen_.end());
+  p.counts.assign(count_.begin(), count_.end());
+  p.bias.assign(bias_.begin(), bias_.end());
+  p.factors.assign(factors_.begin(), factors_.end());
   return p;
 }
 

@@ -7,6 +7,7 @@
 
 #include "recflow/actors/messages.hpp"
 #include "recflow/model/error.hpp"
+#include "recflow/model/growing_array.hpp"
 #include "recflow/model/id_map.hpp"
 #include "recflow/model/model.hpp"
 
@@ -67,11 +68,13 @@ class shard_store {
   std::vector<std::uint32_t> direct_;  ///< id -> local index (npos if absent), small ids
   id_map large_;                       ///< other ids -> position in `large_keys_`
   std::vector<std::uint32_t> large_keys_;
-  std::vector<std::int64_t> externals_;  ///< local index -> external id
-  std::vector<double> bias_;
-  std::vector<float> factors_;
-  std::vector<std::uint32_t> count_;
-  std::vector<std::uint64_t> first_seen_;
+  // The tables grow for as long as the stream brings new keys: growing_array grows them
+  // without a second copy (a vector's reallocation would hold two at its peak).
+  growing_array<std::int64_t> externals_;  ///< local index -> external id
+  growing_array<double> bias_;
+  growing_array<float> factors_;
+  growing_array<std::uint32_t> count_;
+  growing_array<std::uint64_t> first_seen_;
 };
 
 }  // namespace recflow

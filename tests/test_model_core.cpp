@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "recflow/model/growing_array.hpp"
 #include "recflow/model/metrics.hpp"
 #include "recflow/model/model.hpp"
 #include "recflow/model/split.hpp"
@@ -24,6 +25,56 @@ TEST_CASE("id map: ids get dense indices in order of first sight", "[model]") {
     m.insert(k * 7919);
   CHECK(m.find(99999 * 7919) != id_map::npos);
   CHECK(m.external(m.find(500 * 7919)) == 500 * 7919);
+}
+
+TEST_CASE("id map: the tag changes exactly when indices may mean other ids", "[model]") {
+  id_map m;
+  m.insert(5);
+  auto tag = m.tag();
+  m.insert(6);  // appending keeps every index's meaning
+  m.reserve(1000);
+  CHECK(m.tag() == tag);
+  id_map copy = m;  // a copy may grow differently from here on
+  CHECK(copy.tag() != tag);
+  CHECK(copy == m);
+  id_map moved = std::move(m);  // the same assignment under the same name
+  CHECK(moved.tag() == tag);
+  CHECK(m.tag() != tag);
+  CHECK(m.empty());
+  auto before = moved.tag();
+  moved = copy;
+  CHECK(moved.tag() != before);
+  CHECK(moved.tag() != copy.tag());
+  before = copy.tag();
+  copy.clear();
+  CHECK(copy.tag() != before);
+}
+
+TEST_CASE("growing array: grows without losing or moving what it holds", "[model]") {
+  growing_array<double> a;
+  CHECK(a.empty());
+  for (int k = 0; k < 300000; ++k)  // 2.4 MB: many times the first mapping
+    a.push_back(k * 0.5);
+  REQUIRE(a.size() == 300000);
+  bool same = true;
+  for (int k = 0; k < 300000; ++k)
+    same = same && a[std::size_t(k)] == k * 0.5;
+  CHECK(same);
+  a.resize(300002, -1.0);
+  CHECK(a[300001] == -1.0);
+  growing_array<double> b = a;
+  CHECK(b == a);
+  b[7] = 1.0;
+  CHECK(!(b == a));
+  growing_array<double> c = std::move(b);
+  CHECK(b.empty());
+  CHECK(c[7] == 1.0);
+  c.clear();
+  CHECK(c.empty());
+  c.resize(3, 2.0);  // capacity kept; new elements filled, not left over
+  CHECK(std::vector<double>(c.begin(), c.end()) == std::vector<double>{2.0, 2.0, 2.0});
+  a = c;
+  CHECK(a.size() == 3);
 }
 
 TEST_CASE("model: unknown users and items fall back to biases, then mu, clamped", "[model]") {

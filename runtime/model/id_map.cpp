@@ -49,11 +49,7 @@ void id_map::grow() {
   reserve(slots_.empty() ? 8 : slots_.size());
 }
 
-void id_map::clear() {
-  ids_.clear();
-  slots_.clear();
-  mask_ = 0;
-}
+void id_map::clear() { forget(); }
 
 bool id_map::from_externals(const std::vector<std::int64_t>& ids, id_map& out) {
   out.clear();

@@ -1,14 +1,18 @@
 /// The arithmetic of streaming updates for one rating and one key, shared by the
 /// reference trainer (streaming.hpp) and the graph's actors so that both round alike.
 ///
+/// Precision: factors, their per-batch gradient sums and the steps are single precision
+/// (what LibMF and Spark's ALS compute in); errors, biases, bias sums and the running mean
+/// are double. docs/model.md ("Precision") states the bound and test_streaming.cpp
+/// ("[precision]") checks it against a double-precision computation of the same batch.
+///
 /// The kernels are plain loops with a fixed order of operations that does not depend on
 /// the SIMD width the compiler picks, so every build (SSE2, AVX2, AVX-512, -march=native
 /// or not) and every rank path computes the same bits:
-///  - dot(a, b) keeps `lanes` (8) partial sums, acc[j] += a[k + j] * b[k + j] over blocks
-///    of 8; the tail (rank % 8 elements) goes into acc[0..tail) the same way; the sums
-///    are then folded in halves: ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) +
-///    (acc3 + acc7)). A vector unit of 2, 4 or 8 doubles holds whole lanes, so it computes
-///    exactly these operations.
+///  - dot(a, b) keeps `lanes` (8) float partial sums, acc[j] += a[k + j] * b[k + j] over
+///    blocks of 8; the tail (rank % 8 elements) goes into acc[0..tail) the same way; the
+///    sums are then folded in halves: acc[j] += acc[j + 4], then + 2, + 1. A vector unit
+///    of 4 or 8 floats holds whole lanes, so it computes exactly these operations.
 ///  - accumulate, apply_step and sgd_step are element-wise: one rounding per operation
 ///    as written, whatever the width.
 /// This relies on the build never contracting a * b + c into an FMA (the top-level
@@ -63,18 +67,20 @@ struct ops {
       return K;
   }
 
-  /// a . b with `lanes` partial sums in double folded in halves (see the file comment);
-  /// each product of two floats is exact in double, so only the sums round.
-  double dot(const float* __restrict a, const float* __restrict b) const noexcept {
+  /// a . b with `lanes` float partial sums folded in halves (see the file comment).
+  float dot(const float* __restrict a, const float* __restrict b) const noexcept {
     const int n = size();
-    double acc[lanes] = {};
+    float acc[lanes] = {};
     int k = 0;
     for (; k + lanes <= n; k += lanes)
       for (int j = 0; j < lanes; ++j)
-        acc[j] += static_cast<double>(a[k + j]) * static_cast<double>(b[k + j]);
+        acc[j] += a[k + j] * b[k + j];
     for (int j = 0; k + j < n; ++j)
-      acc[j] += static_cast<double>(a[k + j]) * static_cast<double>(b[k + j]);
-    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+      acc[j] += a[k + j] * b[k + j];
+    for (int w = lanes / 2; w > 0; w /= 2)
+      for (int j = 0; j < w; ++j)
+        acc[j] += acc[j + w];
+    return acc[0];
   }
 
   /// Copies a row: to[k] = from[k].
@@ -84,17 +90,18 @@ struct ops {
       to[k] = from[k];
   }
 
-  /// e = r - (((mu + b_u) + b_i) + dot(u, p)).
+  /// e = r - (((mu + b_u) + b_i) + dot(u, p)), in double from the float dot.
   double error_of(double r, double mu, double b_u, double b_i, const float* u,
                   const float* p) const noexcept {
-    return r - (((mu + b_u) + b_i) + dot(u, p));
+    return r - (((mu + b_u) + b_i) + static_cast<double>(dot(u, p)));
   }
 
-  /// g += e * x: one rating's contribution to a summed factor gradient (sums in double).
-  void accumulate(double* __restrict g, double e, const float* __restrict x) const noexcept {
+  /// g += float(e) * x: one rating's contribution to a summed factor gradient.
+  void accumulate(float* __restrict g, double e, const float* __restrict x) const noexcept {
     const int n = size();
+    const auto ef = static_cast<float>(e);
     for (int k = 0; k < n; ++k)
-      g[k] += e * static_cast<double>(x[k]);
+      g[k] += ef * x[k];
   }
 
   /// The rate a key with n ratings in the batch uses: `rate`, or max_step / n when
@@ -104,34 +111,36 @@ struct ops {
   }
 
   /// A summed step for one key with n ratings in the batch, clearing the sums after:
-  /// b += gb * (g_b - (n * lambda_bias) * b); x += g * (g_x - (n * lambda) * x), where
-  /// gb = capped(gamma_bias, n, max_step) and g = capped(gamma, n, max_step); x's new
-  /// value is computed in double and rounded to float once.
-  void apply_step(double& b, float* __restrict x, double& g_b, double* __restrict g_x,
+  /// b += gb * (g_b - (n * lambda_bias) * b) in double; x += g * (g_x - l * x) in float,
+  /// where gb = capped(gamma_bias, n, max_step), g = float(capped(gamma, n, max_step))
+  /// and l = float(n * lambda).
+  void apply_step(double& b, float* __restrict x, double& g_b, float* __restrict g_x,
                   double n, const rates& s) const noexcept {
     b += capped(s.gamma_bias, n, s.max_step) * (g_b - (n * s.lambda_bias) * b);
     g_b = 0.0;
-    const double g = capped(s.gamma, n, s.max_step), l = n * s.lambda;
+    const auto g = static_cast<float>(capped(s.gamma, n, s.max_step));
+    const auto l = static_cast<float>(n * s.lambda);
     const int m = size();
     for (int k = 0; k < m; ++k) {
-      const double xk = x[k];
-      x[k] = static_cast<float>(xk + g * (g_x[k] - l * xk));
-      g_x[k] = 0.0;
+      x[k] += g * (g_x[k] - l * x[k]);
+      g_x[k] = 0.0f;
     }
   }
 
   /// One B-SGD step for a rating with error e: b_u += gb(e - lb*b_u);
-  /// b_i += gb(e - lb*b_i); u += g(e*p - l*u); p += g(e*u_old - l*p) (in double, each
-  /// factor rounded to float once).
+  /// b_i += gb(e - lb*b_i) in double; u += g(e*p - l*u); p += g(e*u_old - l*p) in float
+  /// (g, l and e rounded to float once).
   void sgd_step(double e, double& b_u, double& b_i, float* __restrict u,
                 float* __restrict p, const rates& s) const noexcept {
     b_u += s.gamma_bias * (e - s.lambda_bias * b_u);
     b_i += s.gamma_bias * (e - s.lambda_bias * b_i);
+    const auto g = static_cast<float>(s.gamma), l = static_cast<float>(s.lambda);
+    const auto ef = static_cast<float>(e);
     const int n = size();
     for (int k = 0; k < n; ++k) {
-      const double uk = u[k], pk = p[k];
-      u[k] = static_cast<float>(uk + s.gamma * (e * pk - s.lambda * uk));
-      p[k] = static_cast<float>(pk + s.gamma * (e * uk - s.lambda * pk));
+      const float uk = u[k], pk = p[k];
+      u[k] = uk + g * (ef * pk - l * uk);
+      p[k] = pk + g * (ef * uk - l * pk);
     }
   }
 };

@@ -78,11 +78,11 @@ result<streaming_trainer> streaming_trainer::make(const stream_params& p,
 void streaming_trainer::touched::reset(int r, std::size_t max_keys) {
   rank = std::size_t(r);
   stride = (rank + 15) / 16 * 16;
-  sum_stride = (rank + 1 + 7) / 8 * 8;
   if (count.size() < max_keys) {
     factors.resize(max_keys * stride);
     bias.resize(max_keys);
-    sums.resize(max_keys * sum_stride, 0.0);  // new rows zero; the old ones are zero already
+    sums.resize(max_keys * stride, 0.0f);  // new rows zero; the old ones are zero already
+    bias_sums.resize(max_keys, 0.0);
     count.resize(max_keys);
   }
 }
@@ -150,27 +150,35 @@ void streaming_trainer::touched::gather(const std::vector<double>& model_bias,
                              f.data().data(), int(rank));
 }
 
-void streaming_trainer::touched::write_back(std::vector<double>& model_bias, factor_table& f) {
+void streaming_trainer::touched::write_back(std::vector<double>& model_bias, factor_table& f,
+                                            std::vector<std::uint32_t>& model_count) {
   stream_kernel::scatter_rows(keys, stride, factors.data(), bias.data(), model_bias.data(),
                               f.data().data(), int(rank));
-  for (auto key : keys)
-    slot_of[key] = id_map::npos;
+  for (std::size_t s = 0; s < keys.size(); ++s) {
+    model_count[keys[s]] += static_cast<std::uint32_t>(count[s]);
+    slot_of[keys[s]] = id_map::npos;
+  }
   keys.clear();
 }
 
+void streaming_trainer::translation::check(const id_map& table_ids, const id_map& model_ids) {
+  if (table_tag == table_ids.tag() && model_tag == model_ids.tag())
+    return;
+  // Another id space (or a model replaced through model()): start over.
+  model_of.clear();
+  table_tag = table_ids.tag();
+  model_tag = model_ids.tag();
+}
+
 index_t streaming_trainer::to_model(side s, index_t t, const id_map& table_ids) {
-  auto& xlate = s == side::user ? user_xlate_ : item_xlate_;
-  const auto& model_ids = s == side::user ? model_.users() : model_.items();
+  auto& xlate = (s == side::user ? user_xlate_ : item_xlate_).model_of;
+  if (t < xlate.size() && xlate[t] != id_map::npos)
+    return xlate[t];
   if (t >= xlate.size())
     xlate.resize(std::max<std::size_t>(table_ids.size(), std::size_t(t) + 1), id_map::npos);
   auto ext = table_ids.external(t);
-  auto m = xlate[t];
-  // The cache is keyed by table index; checking the external id makes it safe when the
-  // caller switches id spaces (two array reads instead of a hash lookup).
-  if (m != id_map::npos && m < model_ids.size() && model_ids.external(m) == ext)
-    return m;
-  m = s == side::user ? model_.add_user(ext, params_.seed, params_.init_stddev)
-                      : model_.add_item(ext, params_.seed, params_.init_stddev);
+  auto m = s == side::user ? model_.add_user(ext, params_.seed, params_.init_stddev)
+                           : model_.add_item(ext, params_.seed, params_.init_stddev);
   xlate[t] = m;
   return m;
 }
@@ -186,6 +194,8 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
                      + ", but the id maps hold " + std::to_string(users.size()) + " users and "
                      + std::to_string(items.size()) + " items"};
   }
+  user_xlate_.check(users, model_.users());
+  item_xlate_.check(items, model_.items());
   model_.observe_mean(batch);
   auto users_before = model_.n_users();
   entries_.clear();
@@ -194,8 +204,6 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   for (const auto& r : batch) {
     auto u = to_model(side::user, r.user, users);
     auto i = to_model(side::item, r.item, items);
-    ++model_.user_count()[u];
-    ++model_.item_count()[i];
     auto su = users_.slot(u);
     auto si = items_.slot(i);
     users_.count[su] += 1.0;
@@ -212,8 +220,8 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   if (params_.mode == update_mode::batch_gradient)
     group_batch();
   run_passes();
-  users_.write_back(model_.user_bias(), model_.U());
-  items_.write_back(model_.item_bias(), model_.P());
+  users_.write_back(model_.user_bias(), model_.U(), model_.user_count());
+  items_.write_back(model_.item_bias(), model_.P(), model_.item_count());
   ++batches_;
   return {};
 }
@@ -259,8 +267,7 @@ void streaming_trainer::run_passes() {
 
 template <class Ops>
 void streaming_trainer::batch_gradient_pass(const Ops& ops) {
-  const std::size_t k = users_.rank, stride = users_.stride, ss = users_.sum_stride,
-                    n = entries_.size();
+  const std::size_t k = users_.rank, stride = users_.stride, n = entries_.size();
   constexpr auto ahead = stream_kernel::prefetch_ahead;
   const double mu = model_.mu();
   const auto r = rates_of(params_);
@@ -268,8 +275,10 @@ void streaming_trainer::batch_gradient_pass(const Ops& ops) {
   const float* itf = items_.factors.data();
   const double* ub = users_.bias.data();
   const double* ib = items_.bias.data();
-  double* us = users_.sums.data();
-  double* is = items_.sums.data();
+  float* us = users_.sums.data();
+  float* is = items_.sums.data();
+  double* ubs = users_.bias_sums.data();
+  double* ibs = items_.bias_sums.data();
   double* err = errors_.data();
   // All errors against the parameters at the start of the pass: the pass reads only
   // parameters and writes only sums. By user: each user's row and sums stay in cache
@@ -282,9 +291,8 @@ void streaming_trainer::batch_gradient_pass(const Ops& ops) {
     const float* p = itf + en.i * stride;
     double e = ops.error_of(static_cast<double>(en.r), mu, ub[en.u], ib[en.i], u, p);
     err[j] = e;
-    double* g = us + en.u * ss;
-    g[k] += e;
-    ops.accumulate(g, e, p);
+    ubs[en.u] += e;
+    ops.accumulate(us + en.u * stride, e, p);
   }
   // By item, each item's ratings in batch order: the item sums.
   for (std::size_t j = 0; j < n; ++j) {
@@ -292,16 +300,15 @@ void streaming_trainer::batch_gradient_pass(const Ops& ops) {
       stream_kernel::prefetch(uf + by_item_[j + ahead].u * stride, k);
     const auto& en = by_item_[j];
     double e = err[en.k];
-    double* g = is + en.i * ss;
-    g[k] += e;
-    ops.accumulate(g, e, uf + en.u * stride);
+    ibs[en.i] += e;
+    ops.accumulate(is + en.i * stride, e, uf + en.u * stride);
   }
   // Each sum applied once; apply_step also clears the sums for the next pass.
   for (auto* t : {&users_, &items_}) {
     float* x = t->factors.data();
-    double* g = t->sums.data();
-    for (std::size_t s = 0; s < t->keys.size(); ++s, x += stride, g += ss)
-      ops.apply_step(t->bias[s], x, g[k], g, t->count[s], r);
+    float* g = t->sums.data();
+    for (std::size_t s = 0; s < t->keys.size(); ++s, x += stride, g += stride)
+      ops.apply_step(t->bias[s], x, t->bias_sums[s], g, t->count[s], r);
   }
 }
 
