@@ -201,13 +201,16 @@ metric_gauge& metrics_registry::gauge(std::string_view name, std::string_view he
 metric_histogram& metrics_registry::histogram(std::string_view name, std::string_view help,
                                               const std::vector<double>& bounds,
                                               const metric_labels& labels) {
+  auto fresh = std::make_unique<metric_histogram>(bounds);  // checks the bounds first
   std::lock_guard lock(mutex_);
   auto& f = find_or_add(name, help, kind::histogram, labels);
   if (f.histograms.empty())
     f.bounds = bounds;
+  else if (f.bounds != bounds)
+    fresh = std::make_unique<metric_histogram>(f.bounds);
   auto& slot = f.histograms[labels];
   if (!slot)
-    slot = std::make_unique<metric_histogram>(f.bounds);
+    slot = std::move(fresh);
   return *slot;
 }
 

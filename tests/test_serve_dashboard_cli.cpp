@@ -1,0 +1,204 @@
+// The dashboard and /metrics of a real run, checked by the real tools: `promtool check
+// metrics`, a Prometheus server scraping a stream, and headless Chromium reading the page.
+// Without a tool the case is skipped (tests/skip_test_util.hpp), never passed.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include "tests/cli_test_util.hpp"
+#include "tests/serve_test_util.hpp"
+#include "tests/skip_test_util.hpp"
+#include "test_util.hpp"
+
+using namespace recflow;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A shell command's exit status and stdout.
+struct shell_result {
+  int status = -1;
+  std::string output;
+};
+
+shell_result run_shell(const std::string& cmd) {
+  shell_result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (auto n = fread(buf, 1, sizeof buf, p))
+    r.output.append(buf, n);
+  int raw = pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+bool have(const std::string& tool) {
+  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+/// What `recflow stream` printed: its batch lines, training ratings and final RMSE.
+struct stream_lines {
+  std::size_t batches = 0;
+  std::uint64_t train_ratings = 0;
+  double final_rmse = -1;
+};
+
+stream_lines parse_stream_output(const std::string& out) {
+  stream_lines s;
+  static const std::regex batch_line(R"((^|\n)batch +[0-9]+ )");
+  s.batches = std::size_t(std::distance(std::sregex_iterator(out.begin(), out.end(), batch_line),
+                                        std::sregex_iterator()));
+  std::smatch m;
+  static const std::regex train(R"(: ([0-9]+) training ratings)");
+  if (std::regex_search(out, m, train))
+    s.train_ratings = std::stoull(m[1]);
+  static const std::regex final_line(R"(final validation rmse ([0-9.]+))");
+  if (std::regex_search(out, m, final_line))
+    s.final_rmse = std::stod(m[1]);
+  return s;
+}
+
+/// Waits (at most `timeout`) for the child's log to show `needle`.
+bool wait_for_text(test::child_process& p, const std::string& needle, std::chrono::seconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p.output().find(needle) != std::string::npos)
+      return true;
+    if (p.exited())
+      return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+/// A port no one listens on now (the OS's choice for a socket bound to port 0).
+std::uint16_t free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+/// The value of attribute `name` in the first `<main ...>` tag of `dom` ("" if absent).
+std::string main_attribute(const std::string& dom, const std::string& name) {
+  std::smatch tag;
+  if (!std::regex_search(dom, tag, std::regex("<main[^>]*>")))
+    return {};
+  std::smatch m;
+  std::string t = tag.str();
+  if (!std::regex_search(t, m, std::regex(name + "=\"([^\"]*)\"")))
+    return {};
+  return m[1];
+}
+
+/// The ML-100K stream every case runs: 80 batches of 1000, validated after each.
+std::vector<std::string> stream_args(const std::string& endpoint_option) {
+  return {"stream", "--data", test::data_dir() + "/ml-100k/u.data", "--split", "0.8", "--rank", "10",
+          "--batch-size", "1000", "--no-csv", endpoint_option, "127.0.0.1:0", "--serve-linger", "120"};
+}
+
+}  // namespace
+
+TEST_CASE("serve metrics cli: promtool accepts /metrics and Prometheus scrapes the ratings streamed", "[serve][cli][prometheus]") {
+  if (!have("promtool") || !have("prometheus")) {
+    test::skip_without("prometheus (promtool and the server)");
+    return;
+  }
+  test::scratch_dir dir;
+  test::child_process run(stream_args("--metrics"), dir.file("stream.log"));
+  auto port = run.wait_for_port();
+  REQUIRE(port != 0);
+  REQUIRE(wait_for_text(run, "final validation rmse", 120s));
+  auto lines = parse_stream_output(run.output());
+  REQUIRE(lines.train_ratings > 0);
+  // --metrics serves the metrics and the dashboard, no queries.
+  test::http_client c(port);
+  CHECK(c.get("/predict?user=1&item=1").status == 404);
+  CHECK(c.get("/").status == 200);
+  auto text = c.get("/metrics").body;
+  CHECK(text.find("recflow_ratings_applied_total " + std::to_string(lines.train_ratings) + "\n")
+        != std::string::npos);
+  {
+    std::ofstream(dir.file("metrics.txt")) << text;
+  }
+  auto check = run_shell("promtool check metrics < " + dir.file("metrics.txt") + " 2>&1");
+  INFO(check.output);
+  CHECK(check.status == 0);
+
+  auto prom_port = free_port();
+  {
+    std::ofstream cfg(dir.file("prometheus.yml"));
+    cfg << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        << "scrape_configs:\n  - job_name: recflow\n    static_configs:\n"
+        << "      - targets: ['127.0.0.1:" << port << "']\n";
+  }
+  test::child_process prom({"--config.file=" + dir.file("prometheus.yml"),
+                            "--storage.tsdb.path=" + dir.file("tsdb"),
+                            "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
+                           dir.file("prometheus.log"), "/usr/bin/prometheus");
+  // Prometheus' HTTP API: the counter once a scrape has stored it.
+  double scraped = -1;
+  auto end = std::chrono::steady_clock::now() + 60s;
+  while (scraped != double(lines.train_ratings) && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(250ms);
+    try {
+      test::http_client api(prom_port);
+      auto j = api.get("/api/v1/query?query=recflow_ratings_applied_total").json();
+      if (j.is_object() && j["status"] == "success" && !j["data"]["result"].empty())
+        scraped = std::stod(j["data"]["result"][0]["value"][1].get<std::string>());
+    } catch (const std::exception&) {  // not listening yet
+    }
+  }
+  INFO(prom.output());
+  CHECK(scraped == double(lines.train_ratings));
+  prom.stop();
+  CHECK(run.stop() == 0);  // SIGTERM ends the linger
+}
+
+TEST_CASE("serve dashboard cli: headless Chromium shows one chart point per batch and the final RMSE", "[serve][cli][browser]") {
+  if (!have("chromium")) {
+    test::skip_without("chromium");
+    return;
+  }
+  test::scratch_dir dir;
+  test::child_process run(stream_args("--serve"), dir.file("stream.log"));
+  auto port = run.wait_for_port();
+  REQUIRE(port != 0);
+  REQUIRE(wait_for_text(run, "final validation rmse", 120s));
+  auto lines = parse_stream_output(run.output());
+  REQUIRE(lines.batches == 80);
+  auto url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  auto chromium = "timeout 120 chromium --headless --disable-gpu --no-sandbox --no-first-run "
+                  "--user-data-dir=" + dir.file("profile") + " --virtual-time-budget=10000 ";
+  auto dump = run_shell(chromium + "--dump-dom " + url + " 2>" + dir.file("chromium.log"));
+  REQUIRE(dump.status == 0);
+  const auto& dom = dump.output;
+  INFO(dom.substr(0, 2000));
+  CHECK(main_attribute(dom, "data-state") == "done");
+  CHECK(main_attribute(dom, "data-points") == std::to_string(lines.batches));
+  CHECK(main_attribute(dom, "data-chart-rows") == std::to_string(lines.batches));
+  CHECK(main_attribute(dom, "data-last-batch") == std::to_string(lines.batches));
+  auto last = main_attribute(dom, "data-last-rmse");
+  auto final_rmse = main_attribute(dom, "data-final-rmse");
+  REQUIRE(!last.empty());
+  REQUIRE(!final_rmse.empty());
+  // The final line prints 4 decimals; the page holds the full value.
+  CHECK(std::abs(std::stod(last) - lines.final_rmse) <= 0.00005);
+  CHECK(std::abs(std::stod(final_rmse) - lines.final_rmse) <= 0.00005);
+
+  // A screenshot, kept beside the test binary's working folder for people to look at.
+  auto shot = std::string("dashboard-screenshot.png");
+  std::remove(shot.c_str());
+  auto taken = run_shell(chromium + "--hide-scrollbars --window-size=1280,1000 --screenshot="
+                                  + shot + " " + url + " 2>>" + dir.file("chromium.log"));
+  CHECK(taken.status == 0);
+  std::ifstream png(shot, std::ios::binary | std::ios::ate);
+  CHECK(png.good());
+  CHECK(png.tellg() > 10'000);
+  CHECK(run.stop() == 0);
+}
