@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tests/cli_test_util.hpp"
+#include "tests/node_process.hpp"
 #include "tests/serve_test_util.hpp"
 #include "tests/skip_test_util.hpp"
 #include "test_util.hpp"
@@ -96,10 +97,23 @@ std::string main_attribute(const std::string& dom, const std::string& name) {
   return m[1];
 }
 
+/// The start of a headless Chromium command line (no sandbox: tests may run as root).
+std::string chromium_command(const test::scratch_dir& dir) {
+  return "timeout 120 chromium --headless --disable-gpu --no-sandbox --no-first-run --user-data-dir="
+         + dir.file("profile") + " --virtual-time-budget=10000 ";
+}
+
 /// The ML-100K stream every case runs: 80 batches of 1000, validated after each.
 std::vector<std::string> stream_args(const std::string& endpoint_option) {
   return {"stream", "--data", test::data_dir() + "/ml-100k/u.data", "--split", "0.8", "--rank", "10",
           "--batch-size", "1000", "--no-csv", endpoint_option, "127.0.0.1:0", "--serve-linger", "120"};
+}
+
+/// Headless Chromium on `url`: the DOM once the page has settled (its scripts ran, its
+/// requests ended), or "" when Chromium failed. Profile and log go to `dir`.
+std::string chromium_dom(const test::scratch_dir& dir, const std::string& url) {
+  auto r = run_shell(chromium_command(dir) + "--dump-dom " + url + " 2>>" + dir.file("chromium.log"));
+  return r.status == 0 ? r.output : std::string();
 }
 
 }  // namespace
@@ -173,11 +187,8 @@ TEST_CASE("serve dashboard cli: headless Chromium shows one chart point per batc
   auto lines = parse_stream_output(run.output());
   REQUIRE(lines.batches == 80);
   auto url = "http://127.0.0.1:" + std::to_string(port) + "/";
-  auto chromium = "timeout 120 chromium --headless --disable-gpu --no-sandbox --no-first-run "
-                  "--user-data-dir=" + dir.file("profile") + " --virtual-time-budget=10000 ";
-  auto dump = run_shell(chromium + "--dump-dom " + url + " 2>" + dir.file("chromium.log"));
-  REQUIRE(dump.status == 0);
-  const auto& dom = dump.output;
+  auto dom = chromium_dom(dir, url);
+  REQUIRE(!dom.empty());
   INFO(dom.substr(0, 2000));
   CHECK(main_attribute(dom, "data-state") == "done");
   CHECK(main_attribute(dom, "data-points") == std::to_string(lines.batches));
@@ -194,11 +205,68 @@ TEST_CASE("serve dashboard cli: headless Chromium shows one chart point per batc
   // A screenshot, kept beside the test binary's working folder for people to look at.
   auto shot = std::string("dashboard-screenshot.png");
   std::remove(shot.c_str());
-  auto taken = run_shell(chromium + "--hide-scrollbars --window-size=1280,1000 --screenshot="
+  auto taken = run_shell(chromium_command(dir) + "--hide-scrollbars --window-size=1280,1000 --screenshot="
                                   + shot + " " + url + " 2>>" + dir.file("chromium.log"));
   CHECK(taken.status == 0);
   std::ifstream png(shot, std::ios::binary | std::ios::ate);
   CHECK(png.good());
   CHECK(png.tellg() > 10'000);
+  CHECK(run.stop() == 0);
+}
+
+TEST_CASE("serve dashboard cli: a page opened during the stream follows it by Server-Sent Events to the end", "[serve][cli][browser]") {
+  if (!have("chromium")) {
+    test::skip_without("chromium");
+    return;
+  }
+  test::scratch_dir dir;
+  // A replay paced to take a few seconds, so that the page opens while it runs.
+  auto data = test::data_dir() + "/ml-100k/";
+  test::child_process run({"stream", "--source", "replay:" + data + "u1.base", "--test", data + "u1.test",
+                           "--replay-speed", "3000000", "--batch-size", "1000", "--no-csv",
+                           "--serve", "127.0.0.1:0", "--serve-linger", "120"},
+                          dir.file("stream.log"));
+  auto port = run.wait_for_port();
+  REQUIRE(port != 0);
+  auto dom = chromium_dom(dir, "http://127.0.0.1:" + std::to_string(port) + "/");
+  REQUIRE(wait_for_text(run, "final validation rmse", 120s));
+  auto lines = parse_stream_output(run.output());
+  INFO(run.output().substr(0, 300));
+  REQUIRE(lines.batches == 80);
+  INFO(dom.substr(0, 2000));
+  CHECK(main_attribute(dom, "data-state") == "done");
+  CHECK(std::stoi("0" + main_attribute(dom, "data-events")) > 0);  // batches came as events
+  CHECK(main_attribute(dom, "data-points") == std::to_string(lines.batches));
+  CHECK(std::abs(std::stod("0" + main_attribute(dom, "data-last-rmse")) - lines.final_rmse) <= 0.00005);
+  CHECK(run.stop() == 0);
+}
+
+TEST_CASE("serve dashboard cli: a 2-node stream shows both nodes on the page and in /metrics", "[serve][cli][browser][multinode]") {
+  if (!have("chromium")) {
+    test::skip_without("chromium");
+    return;
+  }
+  test::scratch_dir dir;
+  std::vector<std::unique_ptr<test::node_process>> nodes;
+  for (int k = 0; k < 2; ++k)
+    nodes.push_back(std::make_unique<test::node_process>());
+  auto args = stream_args("--metrics");  // --serve needs the local engine
+  args.insert(args.end(), {"--nodes", test::node_list(nodes)});
+  test::child_process run(args, dir.file("stream.log"));
+  auto port = run.wait_for_port();
+  REQUIRE(port != 0);
+  REQUIRE(wait_for_text(run, "final validation rmse", 120s));
+  auto lines = parse_stream_output(run.output());
+  REQUIRE(lines.batches == 80);
+  test::http_client c(port);
+  auto metrics = c.get("/metrics").body;
+  CHECK(metrics.find("recflow_nodes_alive 2\n") != std::string::npos);
+  CHECK(metrics.find("recflow_nodes_lost 0\n") != std::string::npos);
+  auto dom = chromium_dom(dir, "http://127.0.0.1:" + std::to_string(port) + "/");
+  INFO(dom.substr(0, 3000));
+  CHECK(main_attribute(dom, "data-points") == std::to_string(lines.batches));
+  for (const auto& n : nodes)
+    CHECK(dom.find(n->address()) != std::string::npos);
+  CHECK(std::abs(std::stod("0" + main_attribute(dom, "data-last-rmse")) - lines.final_rmse) <= 0.00005);
   CHECK(run.stop() == 0);
 }

@@ -5,7 +5,7 @@
 (function () {
   var MAX_POINTS = 20000;  // as the server's history: past it, old points are thinned
   var main = document.getElementById('dashboard');
-  var s = { points: [], baseline: null, status: {}, info: {}, log: [], queries: [], lastBatch: 0 };
+  var s = { points: [], baseline: null, status: {}, info: {}, log: [], queries: [], lastBatch: 0, events: 0 };
   var source = null, pollTimer = null, dirty = false, charts = {};
 
   function $(id) { return document.getElementById(id); }
@@ -76,6 +76,7 @@
     main.dataset.points = String(p.length);
     main.dataset.chartRows = String(p.length > 0 ? charts.error.numRows() : 0);
     main.dataset.lastBatch = String(s.lastBatch);
+    main.dataset.events = String(s.events);
     main.dataset.lastRmse = last ? String(last[2]) : '';
     main.dataset.finalRmse = st.final_rmse === null || st.final_rmse === undefined ? '' : String(st.final_rmse);
     main.dataset.state = st.finished ? 'done' : 'live';
@@ -158,6 +159,7 @@
     source = new EventSource('/events');
     source.addEventListener('batch', function (e) {
       var d = JSON.parse(e.data);
+      s.events += 1;
       if (s.lastBatch > 0 && d.point[0] > s.lastBatch + 1) { reload(); return; }  // missed some
       addPoint(d.point);
       s.status = d.status;
