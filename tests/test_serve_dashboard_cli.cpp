@@ -270,3 +270,40 @@ TEST_CASE("serve dashboard cli: a 2-node stream shows both nodes on the page and
   CHECK(std::abs(std::stod("0" + main_attribute(dom, "data-last-rmse")) - lines.final_rmse) <= 0.00005);
   CHECK(run.stop() == 0);
 }
+
+TEST_CASE("serve metrics cli: batch and node --metrics serve /metrics that promtool accepts", "[serve][cli][prometheus]") {
+  if (!have("promtool")) {
+    test::skip_without("prometheus (promtool)");
+    return;
+  }
+  test::scratch_dir dir;
+  auto promtool_accepts = [&](std::uint16_t port, const std::string& name) {
+    test::http_client c(port);
+    auto text = c.get("/metrics").body;
+    std::ofstream(dir.file(name)) << text;
+    auto check = run_shell("promtool check metrics < " + dir.file(name) + " 2>&1");
+    INFO(check.output);
+    CHECK(check.status == 0);
+    CHECK(c.get("/").status == 200);
+    return text;
+  };
+  test::child_process batch({"batch", "--data", test::data_dir() + "/ml-100k/u.data", "--split", "0.8",
+                             "--rank", "10", "--iterations", "3", "--metrics", "127.0.0.1:0",
+                             "--metrics-linger", "60"},
+                            dir.file("batch.log"));
+  auto port = batch.wait_for_port();
+  REQUIRE(port != 0);
+  REQUIRE(wait_for_text(batch, "test rmse", 120s));
+  auto text = promtool_accepts(port, "batch.txt");
+  CHECK(text.find("recflow_als_sweeps_total 3\n") != std::string::npos);
+  CHECK(text.find("recflow_validation_rmse 0.") != std::string::npos);
+  batch.stop();
+
+  test::child_process node({"node", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"},
+                           dir.file("node.log"));
+  REQUIRE(wait_for_text(node, "metrics and dashboard on", 30s));
+  port = node.wait_for_port();
+  REQUIRE(port != 0);
+  promtool_accepts(port, "node.txt");
+  CHECK(node.stop() == 0);
+}

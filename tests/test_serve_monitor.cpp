@@ -103,7 +103,7 @@ TEST_CASE("serve monitor: batches reach the metrics and the state, whose history
   CHECK(metrics->body.find("recflow_validation_rmse 0.7\n") != std::string::npos);
   CHECK(metrics->body.find("recflow_checkpoints_written_total 1\n") != std::string::npos);
   CHECK(metrics->body.find("recflow_edge_bytes_total{edge=\"partition_to_users\"} 102400\n") != std::string::npos);
-  CHECK(metrics->body.find("recflow_cluster_events_total{kind=\"recovery\"} 1\n") != std::string::npos);
+  CHECK(metrics->body.find("recflow_events_total{kind=\"recovery\"} 1\n") != std::string::npos);
   CHECK(metrics->body.find("recflow_training 0\n") != std::string::npos);
   auto state = json::parse(mon.state_json());
   CHECK(state["info"]["data"] == "ml-100k");

@@ -137,7 +137,9 @@ void live_monitor::on_checkpoint(std::string_view path) {
 }
 
 void live_monitor::on_event(std::string_view kind, std::string_view text) {
-  registry_.counter("recflow_cluster_events_total", "Node losses and recoveries by kind",
+  registry_.counter("recflow_events_total",
+                    "Lines of the event log by kind (recovery: a node lost and its shards "
+                    "restored; node: a node's own events; sweep: a batch ALS sweep)",
                     {{"kind", std::string(kind)}})
     .add();
   std::string event;
