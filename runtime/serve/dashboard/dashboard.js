@@ -130,7 +130,7 @@
     s.lastBatch = 0;
     (state.points || []).forEach(addPoint);
     noteQueries(s.status);
-    renderSoon();
+    render();  // at once: a reload is rare, and the first view should not wait
   }
 
   function reload(then) {
