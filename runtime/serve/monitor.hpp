@@ -33,7 +33,7 @@ class query_service;
 
 /// Traffic on one edge of the dataflow graph in one batch.
 struct edge_point {
-  std::string name;  ///< e.g. "partition_to_users"
+  std::string name{};  ///< e.g. "partition_to_users"
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
 };
@@ -53,8 +53,8 @@ struct batch_point {
 /// A reply that is not JSON from the query service: a status, a content type and a body.
 struct http_reply {
   int status = 200;
-  std::string content_type;
-  std::string body;
+  std::string content_type{};
+  std::string body{};
   bool cacheable = false;  ///< a static asset (the page and its scripts)
 };
 
