@@ -82,7 +82,7 @@ TEST_CASE("serve metrics: bad names, labels, types and bounds are refused at reg
   CHECK(reg.expose() == "# HELP twice x\n# TYPE twice gauge\ntwice 0\n");
 }
 
-TEST_CASE("serve metrics: help text escapes backslash and newline; collectors run before exposing", "[serve][metrics]") {
+TEST_CASE("serve metrics: help text escapes backslash and newline, and collectors run before exposing", "[serve][metrics]") {
   metrics_registry reg;
   auto& g = reg.gauge("recflow_model_age_seconds", "Age\\of the\nmodel");
   int runs = 0;
