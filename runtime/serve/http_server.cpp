@@ -82,7 +82,7 @@ class session : public std::enable_shared_from_this<session> {
     std::string_view target(req.target().data(), req.target().size());
     auto path = target.substr(0, target.find('?'));
     if (routes_.monitor && path == "/events" && method == "GET") {
-      start_events(req.version());
+      start_events();
       return;
     }
     std::optional<http_reply> a;
@@ -111,7 +111,9 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   /// Answers GET /events: the headers, then every event the hub queues for this client.
-  void start_events(unsigned version) {
+  /// Answered as HTTP/1.1 whatever the request's version: the body ends when the
+  /// connection closes.
+  void start_events() {
     auto self = shared_from_this();
     auto& hub = routes_.monitor->events();
     events_ = hub.subscribe(owner_, [weak = weak_from_this(), ex = stream_.get_executor()] {
@@ -125,7 +127,6 @@ class session : public std::enable_shared_from_this<session> {
       send_error(http::status::service_unavailable, "too many /events clients");
       return;
     }
-    (void)version;  // answered as HTTP/1.1: the body ends when the connection closes
     auto head = std::make_shared<std::string>(
       "HTTP/1.1 200 OK\r\nServer: recflow\r\nContent-Type: text/event-stream\r\n"
       "Cache-Control: no-store\r\nConnection: close\r\nX-Accel-Buffering: no\r\n\r\n"

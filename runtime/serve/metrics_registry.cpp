@@ -201,8 +201,11 @@ metric_gauge& metrics_registry::gauge(std::string_view name, std::string_view he
 metric_histogram& metrics_registry::histogram(std::string_view name, std::string_view help,
                                               const std::vector<double>& bounds,
                                               const metric_labels& labels) {
-  auto fresh = std::make_unique<metric_histogram>(bounds);  // checks the bounds first
   std::lock_guard lock(mutex_);
+  if (auto it = families_.find(name); it != families_.end() && it->second.type == kind::histogram)
+    if (auto h = it->second.histograms.find(labels); h != it->second.histograms.end())
+      return *h->second;  // the common case: no allocation
+  auto fresh = std::make_unique<metric_histogram>(bounds);  // checks the bounds before any change
   auto& f = find_or_add(name, help, kind::histogram, labels);
   if (f.histograms.empty())
     f.bounds = bounds;

@@ -25,7 +25,10 @@ json number_or_null(const std::optional<double>& v) { return v ? number_or_null(
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 /// Latency buckets from 50 microseconds to about 100 seconds.
-std::vector<double> latency_buckets() { return exponential_buckets(0.00005, 2, 22); }
+const std::vector<double>& latency_buckets() {
+  static const std::vector<double> b = exponential_buckets(0.00005, 2, 22);
+  return b;
+}
 
 }  // namespace
 
