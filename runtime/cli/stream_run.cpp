@@ -126,6 +126,8 @@ int run_table(stream_options& o, stream_job_options job, std::shared_ptr<const f
   progress bar("streaming", n_batches, "batches", !o.quiet && ::isatty(STDOUT_FILENO) != 1);
   std::string last_rmse;  // the progress line keeps the last evaluated rmse
   auto on_batch = [&](const stream_report& r) {
+    if (ends->monitoring && o.engine != "local")  // the graph reports through job.on_metrics
+      ends->monitoring->on_report(r);
     if (r.evaluated)
       last_rmse = fmt::format("rmse {:.4f}", r.rmse);
     bar.update(r.batch, last_rmse);

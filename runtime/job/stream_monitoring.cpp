@@ -1,5 +1,6 @@
 #include "recflow/job/stream_monitoring.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -77,6 +78,14 @@ void stream_monitoring::attach(stream_job_options& job) {
     monitor_.on_batch(p);
   };
   job.on_checkpoint = [this](const std::string& path) { monitor_.on_checkpoint(path); };
+}
+
+void stream_monitoring::on_report(const stream_report& r) {
+  monitor_.on_batch({.batch = r.batch, .ratings = r.ratings_seen - std::min(r.ratings_seen, reported_ratings_),
+                     .ratings_seen = r.ratings_seen, .evaluated = r.evaluated, .rmse = r.rmse,
+                     .mae = r.mae, .latency_seconds = r.batch_seconds,
+                     .elapsed_seconds = r.elapsed_seconds});
+  reported_ratings_ = r.ratings_seen;
 }
 
 result<void> stream_monitoring::listen(const std::string& listen, const serve::http_options& http) {

@@ -38,6 +38,8 @@ class stream_monitoring {
   /// Describes the run on the page and routes the job's per-batch measurements,
   /// checkpoints and node events into the monitor.
   void attach(stream_job_options& job);
+  /// A batch the reference loop reported (it has no engine measurements: no edge traffic).
+  void on_report(const stream_report& r);
   /// Starts the --metrics server on `listen` (host and port; http's other fields apply).
   result<void> listen(const std::string& listen, const serve::http_options& http);
   /// The stream ended; the final model's validation error when there is a validation set.
@@ -54,7 +56,8 @@ class stream_monitoring {
   std::atomic<bool> finished_{false};
   serve::live_monitor monitor_;
   std::unique_ptr<serve::http_server> server_;  ///< after monitor_: it serves it
-  std::size_t nodes_ = 0, lost_ = 0;            ///< on the job's driving thread only
+  std::size_t nodes_ = 0, lost_ = 0;            ///< on the engine's event thread only
+  std::uint64_t reported_ratings_ = 0;          ///< ratings_seen of the last on_report
 };
 
 }  // namespace recflow

@@ -47,6 +47,9 @@ live_monitor::live_monitor(monitor_options o) : opts_(o), hub_(o.events) {
                              "Seconds since the last checkpoint was written (NaN before the first)");
   clients_ = &r.gauge("recflow_dashboard_clients", "Open /events connections");
   training_ = &r.gauge("recflow_training", "1 while the stream trains, 0 once it ended");
+  model_users_ = &r.gauge("recflow_model_users", "Users in the model queries see (with a query service)");
+  model_items_ = &r.gauge("recflow_model_items", "Items in the model queries see (with a query service)");
+  model_rank_ = &r.gauge("recflow_model_rank", "Factor dimension of the model queries see (with a query service)");
   batch_latency_ = &r.histogram("recflow_batch_duration_seconds", "Update time of one micro-batch",
                                 latency_buckets());
   query_latency_ = &r.histogram("recflow_query_duration_seconds",
@@ -54,6 +57,8 @@ live_monitor::live_monitor(monitor_options o) : opts_(o), hub_(o.events) {
   rmse_->set(std::nan(""));
   mae_->set(std::nan(""));
   checkpoint_age_->set(std::nan(""));
+  for (auto* g : {model_users_, model_items_, model_rank_})
+    g->set(std::nan(""));  // known only with a query service
   training_->set(1);
   r.on_collect([this] { refresh_gauges(); });
 }
@@ -205,6 +210,11 @@ void live_monitor::refresh_gauges() {
     if (auto s = svc_->snapshot()) {
       version_->set(double(s->version));
       model_age_->set(std::chrono::duration<double>(std::chrono::system_clock::now() - s->published).count());
+      if (s->model) {
+        model_users_->set(double(s->model->n_users()));
+        model_items_->set(double(s->model->n_items()));
+        model_rank_->set(double(s->model->rank()));
+      }
     }
     auto posted = svc_->posted_ratings();
     posted_->add(double(posted - std::min(posted, posted_seen_)));

@@ -128,7 +128,7 @@ class live_monitor {
   // Handles into registry_ (stable for its lifetime).
   metric_counter *batches_, *ratings_, *checkpoints_, *posted_;
   metric_gauge *rmse_, *mae_, *rate_, *version_, *model_age_, *checkpoint_age_, *clients_,
-    *training_;
+    *training_, *model_users_, *model_items_, *model_rank_;
   metric_histogram *batch_latency_, *query_latency_;
 };
 
