@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <atomic>
 #include <regex>
 #include <set>
 #include <string>
@@ -188,4 +189,24 @@ TEST_CASE("serve dashboard: a monitor-only server answers /metrics, the page and
   CHECK(text.find("recflow_http_requests_total{route=\"/predict\",status=\"404\"} 1") != std::string::npos);
   CHECK(text.find("recflow_dashboard_clients 1") != std::string::npos);
   (*server)->stop();
+}
+
+TEST_CASE("serve dashboard: servers stop and go while batches are published to their events clients", "[serve][dashboard]") {
+  live_monitor mon({.events = {.max_clients = 4, .max_queued = 4}});
+  std::atomic<bool> done{false};
+  std::thread publisher([&] {
+    for (std::uint64_t b = 1; !done.load(); ++b)
+      mon.on_batch(point(b, 1.0));
+  });
+  for (int round = 0; round < 10; ++round) {
+    auto server = http_server::start(http_routes{.monitor = &mon}, {.host = "127.0.0.1", .port = 0});
+    REQUIRE(server);
+    sse_reader a((*server)->port()), b((*server)->port());
+    CHECK(a.read_until("event: batch"));
+    CHECK(b.read_until("event: batch"));
+    server->reset();  // stops it while events keep coming
+  }
+  done.store(true);
+  publisher.join();
+  CHECK(mon.events().clients() == 0);
 }

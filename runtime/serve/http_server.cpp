@@ -292,13 +292,15 @@ std::string http_server::address() const {
 void http_server::stop() {
   if (!impl_ || impl_->stopped.exchange(true))
     return;
-  // No event may be posted to this server's connections once its context is gone.
-  if (impl_->routes.monitor)
-    impl_->routes.monitor->events().detach(impl_.get());
   impl_->ioc.stop();
   for (auto& t : impl_->threads)
     if (t.joinable())
       t.join();
+  // No connection subscribes any more (no thread runs the context); from here on no event
+  // is posted to this server's connections, whose context goes with impl_. (Posting to the
+  // stopped context until then is harmless: the handlers are destroyed with it.)
+  if (impl_->routes.monitor)
+    impl_->routes.monitor->events().detach(impl_.get());
   beast::error_code ec;
   impl_->acceptor.close(ec);  // no thread runs the context any more
 }
