@@ -241,6 +241,37 @@ TEST_CASE("serve dashboard cli: a page opened during the stream follows it by Se
   CHECK(run.stop() == 0);
 }
 
+TEST_CASE("serve dashboard cli: a page that polls instead of following events gets every batch too", "[serve][cli][browser]") {
+  if (!have("chromium")) {
+    test::skip_without("chromium");
+    return;
+  }
+  test::scratch_dir dir;
+  auto data = test::data_dir() + "/ml-100k/";
+  test::child_process run({"stream", "--source", "replay:" + data + "u1.base", "--test", data + "u1.test",
+                           "--replay-speed", "3000000", "--batch-size", "1000", "--no-csv",
+                           "--serve", "127.0.0.1:0", "--serve-linger", "120"},
+                          dir.file("stream.log"));
+  auto port = run.wait_for_port();
+  REQUIRE(port != 0);
+  // Polls every second of virtual time; virtual time stands still while a request is out,
+  // so a long budget lasts as long as the stream and then runs out at once.
+  auto r = run_shell("timeout 120 chromium --headless --disable-gpu --no-sandbox --no-first-run "
+                     "--user-data-dir=" + dir.file("profile") + " --virtual-time-budget=100000000 "
+                     "--dump-dom 'http://127.0.0.1:" + std::to_string(port) + "/?transport=poll' 2>>"
+                     + dir.file("chromium.log"));
+  REQUIRE(r.status == 0);
+  const auto& dom = r.output;
+  REQUIRE(wait_for_text(run, "final validation rmse", 120s));
+  auto lines = parse_stream_output(run.output());
+  INFO(dom.substr(0, 2000));
+  CHECK(main_attribute(dom, "data-transport") == "poll");
+  CHECK(main_attribute(dom, "data-events") == "0");
+  CHECK(main_attribute(dom, "data-state") == "done");
+  CHECK(main_attribute(dom, "data-points") == std::to_string(lines.batches));
+  CHECK(run.stop() == 0);
+}
+
 TEST_CASE("serve dashboard cli: a 2-node stream shows both nodes on the page and in /metrics", "[serve][cli][browser][multinode]") {
   if (!have("chromium")) {
     test::skip_without("chromium");

@@ -155,7 +155,10 @@
 
   function follow() {
     if (s.status.finished) { render(); return; }
-    if (!window.EventSource) { poll(); return; }
+    // ?transport=poll: for proxies that buffer event streams (and to test the fallback).
+    var forcePoll = /[?&]transport=poll(&|$)/.test(window.location.search);
+    main.dataset.transport = forcePoll || !window.EventSource ? 'poll' : 'events';
+    if (main.dataset.transport === 'poll') { poll(); return; }
     source = new EventSource('/events');
     source.addEventListener('batch', function (e) {
       var d = JSON.parse(e.data);
@@ -175,7 +178,10 @@
       reload();  // the whole history, with the final model's error
     });
     source.onerror = function () {
-      if (source.readyState === EventSource.CLOSED) poll();  // refused (e.g. too many clients)
+      if (source.readyState === EventSource.CLOSED) {  // refused (e.g. too many clients)
+        main.dataset.transport = 'poll';
+        poll();
+      }
     };
   }
 
