@@ -12,6 +12,7 @@
 
 #include "tests/cli_test_util.hpp"
 #include "tests/node_process.hpp"
+#include "tests/redis_test_util.hpp"
 #include "tests/serve_test_util.hpp"
 #include "tests/skip_test_util.hpp"
 #include "test_util.hpp"
@@ -238,6 +239,37 @@ TEST_CASE("serve dashboard cli: a page opened during the stream follows it by Se
   CHECK(std::stoi("0" + main_attribute(dom, "data-events")) > 0);  // batches came as events
   CHECK(main_attribute(dom, "data-points") == std::to_string(lines.batches));
   CHECK(std::abs(std::stod("0" + main_attribute(dom, "data-last-rmse")) - lines.final_rmse) <= 0.00005);
+  test::http_client c(port);
+  CHECK(c.get("/metrics").body.find("recflow_source_position_ratings 80000\n") != std::string::npos);
+  CHECK(run.stop() == 0);
+}
+
+TEST_CASE("serve metrics cli: a Redis stream's lag and position reach /metrics", "[serve][cli][redis]") {
+  auto server = test::redis_or_skip();
+  if (!server)
+    return;
+  test::scratch_dir dir;
+  auto data = test::data_dir() + "/ml-100k/";
+  auto pub = test::run_cli("publish --redis " + server->address() + " --stream s --data " + data + "u1.base");
+  REQUIRE(pub.status == 0);
+  test::child_process run({"stream", "--source", "redis://" + server->address() + "/s", "--test",
+                           data + "u1.test", "--batch-size", "1000", "--no-csv", "--metrics",
+                           "127.0.0.1:0", "--serve-linger", "120"},
+                          dir.file("stream.log"));
+  auto port = run.wait_for_port();
+  REQUIRE(port != 0);
+  REQUIRE(wait_for_text(run, "final validation rmse", 120s));
+  test::http_client c(port);
+  auto text = c.get("/metrics").body;
+  INFO(text.substr(0, 200));
+  static const std::regex lag(R"(\nrecflow_source_lag_seconds ([-0-9.e+]+)\n)");
+  std::smatch m;
+  REQUIRE(std::regex_search(text, m, lag));
+  CHECK(std::stod(m[1]) >= -1.0);   // clocks of one machine: no entry from the future
+  CHECK(std::stod(m[1]) < 600.0);   // published moments ago
+  CHECK(text.find("recflow_ratings_applied_total 80000\n") != std::string::npos);
+  CHECK(c.get("/dashboard.json").json()["info"]["source position"].get<std::string>().find('-')
+        != std::string::npos);
   CHECK(run.stop() == 0);
 }
 

@@ -1,7 +1,10 @@
 #include "recflow/job/stream_monitoring.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <chrono>
 #include <cstdlib>
+#include <string_view>
 #include <iostream>
 
 #include "recflow/serve/request.hpp"
@@ -69,6 +72,8 @@ void stream_monitoring::attach(stream_job_options& job) {
     };
   }
   job.on_metrics = [this](const stream_report& r, const batch_metrics& m) {
+    if (!m.position.empty())
+      note_position(m.position);
     serve::batch_point p{.batch = r.batch, .ratings = m.ratings, .ratings_seen = r.ratings_seen,
                          .evaluated = r.evaluated, .rmse = r.rmse, .mae = r.mae,
                          .latency_seconds = m.latency_seconds, .elapsed_seconds = r.elapsed_seconds};
@@ -78,6 +83,31 @@ void stream_monitoring::attach(stream_job_options& job) {
     monitor_.on_batch(p);
   };
   job.on_checkpoint = [this](const std::string& path) { monitor_.on_checkpoint(path); };
+}
+
+void stream_monitoring::note_position(const std::string& position) {
+  monitor_.set_info("source position", position);
+  auto& reg = monitor_.registry();
+  // replay: "rating:N", the ratings replayed so far.
+  if (position.starts_with("rating:")) {
+    std::uint64_t n = 0;
+    auto digits = std::string_view(position).substr(7);
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), n).ec == std::errc{})
+      reg.gauge("recflow_source_position_ratings", "replay: ratings of the file replayed so far")
+        .set(double(n));
+    return;
+  }
+  // Redis: an entry id "MS-SEQ", MS the time the entry was added: its age is the lag.
+  auto dash = position.find('-');
+  std::uint64_t ms = 0;
+  if (dash == std::string::npos
+      || std::from_chars(position.data(), position.data() + dash, ms).ec != std::errc{})
+    return;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch()).count();
+  reg.gauge("recflow_source_lag_seconds",
+            "Redis: seconds between adding the last applied entry to the stream and applying it")
+    .set(double(std::int64_t(now) - std::int64_t(ms)) / 1000.0);
 }
 
 void stream_monitoring::on_report(const stream_report& r) {

@@ -51,6 +51,8 @@ class stream_monitoring {
 
  private:
   stream_monitoring() = default;
+  /// Shows where the source stands and, for a replay or a Redis stream, its position or lag.
+  void note_position(const std::string& position);
 
   std::unique_ptr<stop_signals> signals_;  ///< first: blocks the signals before any thread
   std::atomic<bool> finished_{false};
