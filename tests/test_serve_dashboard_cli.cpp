@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -203,8 +204,8 @@ TEST_CASE("serve dashboard cli: headless Chromium shows one chart point per batc
   CHECK(std::abs(std::stod(last) - lines.final_rmse) <= 0.00005);
   CHECK(std::abs(std::stod(final_rmse) - lines.final_rmse) <= 0.00005);
 
-  // A screenshot, kept beside the test binary's working folder for people to look at.
-  auto shot = std::string("dashboard-screenshot.png");
+  // A screenshot, kept in the build folder (beside the recflow binary) for people to look at.
+  auto shot = (std::filesystem::path(RECFLOW_CLI_PATH).parent_path() / "dashboard-screenshot.png").string();
   std::remove(shot.c_str());
   auto taken = run_shell(chromium_command(dir) + "--hide-scrollbars --window-size=1280,1000 --screenshot="
                                   + shot + " " + url + " 2>>" + dir.file("chromium.log"));
