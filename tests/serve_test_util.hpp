@@ -78,14 +78,15 @@ class http_client {
   boost::beast::flat_buffer buffer_;
 };
 
-/// `recflow ARGS` as a child process, stdout and stderr into `log`; stopped with SIGTERM
-/// (then SIGKILL after 10 s) at scope exit at the latest.
+/// `recflow ARGS` (or `exe ARGS`) as a child process, stdout and stderr into `log`; stopped
+/// with SIGTERM (then SIGKILL after 10 s) at scope exit at the latest.
 class child_process {
  public:
-  child_process(const std::vector<std::string>& args, std::string log) : log_(std::move(log)) {
+  child_process(const std::vector<std::string>& args, std::string log,
+                std::string exe = RECFLOW_CLI_PATH)
+      : log_(std::move(log)) {
     // Everything the child needs is prepared before fork: it only calls async-signal-safe
     // functions (open, dup2, execv, _exit).
-    std::string exe = RECFLOW_CLI_PATH;
     std::vector<std::string> copy = args;
     std::vector<char*> argv;
     argv.push_back(exe.data());

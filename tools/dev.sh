@@ -19,6 +19,9 @@ packages=(g++ cmake make libcaf-dev libboost-dev libeigen3-dev libcli11-dev nloh
           clang libclang-rt-14-dev)
 packages+=(libhiredis-dev redis-server)  # stream sources: the Redis client library, and a server for the tests
 packages+=(dpkg-dev)  # dpkg-shlibdeps: the shared libraries of the .deb's Depends (its test checks them)
+packages+=(libjs-dygraphs)  # the dashboard's charting library, embedded in the binary at build time
+packages+=(prometheus)      # promtool and a server: the tests check /metrics with them and scrape a stream
+packages+=(chromium)        # headless browser: the dashboard test reads the live page's DOM and screenshots it
 
 install_deps() {
   local missing=()

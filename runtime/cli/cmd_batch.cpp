@@ -2,6 +2,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -13,6 +14,9 @@
 #include "cli/ranking_output.hpp"
 #include "recflow/engine/cluster_als.hpp"
 #include "recflow/job/als_job.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/monitor.hpp"
+#include "recflow/serve/request.hpp"
 
 namespace recflow::cli {
 
@@ -31,7 +35,34 @@ struct batch_options {
   std::string engine = "local";
   std::string nodes;     ///< --nodes host:port,...: the blocks on `recflow node` processes
   bool explain = false;  ///< --explain: print which node holds which blocks
+  std::string metrics;   ///< --metrics HOST:PORT: /metrics and the dashboard while training
+  double metrics_linger = 0;  ///< seconds to keep /metrics up after training
+  serve::live_monitor* monitor = nullptr;  ///< with --metrics
 };
+
+/// `--metrics`: a monitor on a server of its own (no queries), for the run's length.
+struct batch_metrics_server {
+  serve::live_monitor monitor;
+  std::unique_ptr<serve::http_server> server;  ///< after monitor: it serves it
+};
+
+result<std::unique_ptr<batch_metrics_server>> start_metrics(const batch_options& o) {
+  auto where = serve::parse_listen(o.metrics);
+  if (!where)
+    return error{errc::invalid_argument, "--metrics: " + where.err().message};
+  auto m = std::make_unique<batch_metrics_server>();
+  m->monitor.set_info("command", "batch ALS");
+  m->monitor.set_info("data", o.data.train.empty() ? o.data.data : o.data.train);
+  m->monitor.set_info("rank", std::to_string(o.job.als.rank));
+  m->monitor.set_info("engine", o.engine);
+  auto server = serve::http_server::start(serve::http_routes{.monitor = &m->monitor},
+                                          {.host = where->host, .port = where->port});
+  if (!server)
+    return server.err();
+  m->server = std::move(*server);
+  std::cerr << "recflow: metrics and dashboard on http://" << m->server->address() << std::endl;
+  return m;
+}
 
 /// The choices spelled as words and the checks, in the order the command reports them.
 result<void> parse_choices(batch_options& o) {
@@ -71,6 +102,12 @@ result<factor_model> train_with_progress(const batch_options& o, const rating_ta
   auto model = train_als_job(train, o.job, [&](int it, double rmse) {
     note = fmt::format("train rmse {:.4f}", rmse);
     bar.update(static_cast<std::uint64_t>(it), note);
+    if (o.monitor) {
+      auto& r = o.monitor->registry();
+      r.counter("recflow_als_sweeps_total", "ALS sweeps done (users then items)").add();
+      r.gauge("recflow_als_train_rmse", "Training RMSE after the last ALS sweep").set(rmse);
+      o.monitor->on_event("sweep", label + fmt::format("sweep {}: {}", it, note));
+    }
   });
   bar.finish(note);
   return model;
@@ -89,6 +126,8 @@ result<nlohmann::json> run_folds(const batch_options& o, const loaded_data& data
                            });
   if (!cv)
     return cv.err();
+  if (o.monitor)
+    o.monitor->finish(cv->rmse, cv->mae);
   std::cout << fmt::format("{}-fold cross-validation: rmse {:.4f}  mae {:.4f}  {}\n", o.folds,
                            cv->rmse, cv->mae, ranking_text(cv->ranking));
   nlohmann::json per_fold = nlohmann::json::array();
@@ -107,6 +146,10 @@ result<nlohmann::json> run_once(const batch_options& o, const loaded_data& data)
   if (!model)
     return model.err();
   auto m = evaluate(*model, data.test);
+  if (o.monitor) {
+    o.monitor->set_baseline_rmse(m.rmse);
+    o.monitor->finish(m.rmse, m.mae);
+  }
   auto ranked = evaluate_ranking(*model, data.test, o.ranking);
   std::cout << fmt::format("batch ALS on {}: rank {}, {} iterations, lambda {}\n", data.source,
                            als.rank, als.iterations, als.lambda);
@@ -136,6 +179,14 @@ int run_batch(batch_options& o) {
   auto data = load_data(o.data);
   if (!data)
     return report(data.err());
+  std::unique_ptr<batch_metrics_server> metrics;
+  if (!o.metrics.empty()) {
+    auto started = start_metrics(o);
+    if (!started)
+      return report(started.err());
+    metrics = std::move(*started);
+    o.monitor = &metrics->monitor;
+  }
   if (o.explain && !o.job.nodes.empty())
     std::cout << explain_als_cluster({.nodes = o.job.nodes, .graph = o.job.graph}) << std::flush;
   auto summary = o.folds > 0 ? run_folds(o, *data) : run_once(o, *data);
@@ -152,6 +203,10 @@ int run_batch(batch_options& o) {
   j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (o.json)
     print_json(j);
+  if (metrics && o.metrics_linger > 0) {  // a last scrape of the final numbers
+    std::cout << std::flush;
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.metrics_linger));
+  }
   return exit_ok;
 }
 
@@ -193,6 +248,12 @@ void add_batch_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--save", opts->save, "Write the trained model to this file");
   cmd->add_flag("--json", opts->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet,-q", opts->quiet, "No per-iteration progress on stderr");
+  cmd->add_option("--metrics", opts->metrics,
+                  "HOST:PORT: serve GET /metrics (Prometheus) and the dashboard while training "
+                  "(port 0: any free port; the address is printed on stderr)");
+  cmd->add_option("--metrics-linger", opts->metrics_linger,
+                  "With --metrics: seconds to keep serving them once training ends")
+    ->capture_default_str();
   cmd->callback([opts, &exit_status] { exit_status = run_batch(*opts); });
 }
 

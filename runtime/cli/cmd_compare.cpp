@@ -74,6 +74,12 @@ int run_compare(compare_cli_options& o) {
   } else {
     std::cout << "per-batch CSV " << o.csv << '\n';
   }
+  if (!o.no_html && (!o.no_chart || !o.html.empty())) {
+    auto html = write_compare_report(o, *data, *batch, *stream);
+    if (!html)
+      return report(html.err());
+    files.html = *html;
+  }
   std::cout << fmt::format("final: streaming rmse {:.4f}, batch ALS rmse {:.4f} ({:+.4f}); "
                            "ndcg@{} {:.4f} vs {:.4f}\n",
                            se.rmse, batch->errors.rmse, se.rmse - batch->errors.rmse,
@@ -105,7 +111,11 @@ void add_compare_command(CLI::App& app, int& exit_status) {
                                 "SVG chart (gnuplot; a .png beside it too when pngcairo "
                                 "exists, and the .gp script always)")
                   ->capture_default_str();
-  cmd->add_flag("--no-chart", o->no_chart, "Only the CSV");
+  cmd->add_flag("--no-chart", o->no_chart, "Only the CSV (and the HTML report if --html is given)");
+  cmd->add_option("--html", o->html,
+                  "HTML report with the same chart, drawn in the browser, self-contained and "
+                  "offline (default: the chart's path with .html)");
+  cmd->add_flag("--no-html", o->no_html, "No HTML report");
   cmd->add_option("--name", o->name, "Data set name for the chart title (default: its folder)");
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet,-q", o->quiet, "Fewer lines");

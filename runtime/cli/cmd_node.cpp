@@ -4,12 +4,16 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <mutex>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "recflow/engine/node_host.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/monitor.hpp"
+#include "recflow/serve/request.hpp"
 
 namespace recflow::cli {
 
@@ -18,6 +22,15 @@ namespace {
 struct node_cli_options {
   std::string listen = "127.0.0.1:4242";
   std::size_t workers = 2;
+  std::string metrics;  ///< HOST:PORT: /metrics and the dashboard (the node's events)
+};
+
+/// --metrics: the node's events on the dashboard and as counters, and its settings.
+struct node_metrics {
+  serve::live_monitor monitor;
+  std::unique_ptr<serve::http_server> server;  ///< after monitor: it serves it
+  std::mutex mutex;
+  std::string name;  ///< the node's address once it listens (under mutex: log lines read it)
 };
 
 int run_node(const node_cli_options& o) {
@@ -36,9 +49,41 @@ int run_node(const node_cli_options& o) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  auto host = node_host::start({.listen = *ep, .workers = o.workers});
+  node_host_options hopts{.listen = *ep, .workers = o.workers};
+  std::unique_ptr<node_metrics> metrics;
+  if (!o.metrics.empty()) {
+    auto where = serve::parse_listen(o.metrics);
+    if (!where)
+      return report({errc::invalid_argument, "--metrics: " + where.err().message});
+    metrics = std::make_unique<node_metrics>();
+    metrics->name = o.listen;
+    metrics->monitor.finish(std::nullopt, std::nullopt);  // a node trains nothing of its own
+    auto server = serve::http_server::start(serve::http_routes{.monitor = &metrics->monitor},
+                                            {.host = where->host, .port = where->port});
+    if (!server)
+      return report(server.err());
+    metrics->server = std::move(*server);
+    hopts.log = [m = metrics.get()](const std::string& line) {
+      {
+        std::lock_guard lock(m->mutex);
+        std::cerr << "recflow node " << m->name << ": " << line << std::endl;
+      }
+      m->monitor.on_event("node", line);
+    };
+  }
+  auto host = node_host::start(hopts);
   if (!host)
     return report(host.err());
+  if (metrics) {
+    {
+      std::lock_guard lock(metrics->mutex);
+      metrics->name = (*host)->address().name();
+    }
+    metrics->monitor.set_info("node", (*host)->address().name());
+    metrics->monitor.set_info("workers", std::to_string((*host)->workers()));
+    metrics->monitor.set_info("protocol", std::to_string((*host)->protocol()));
+    std::cerr << "recflow: metrics and dashboard on http://" << metrics->server->address() << std::endl;
+  }
   std::cout << fmt::format("recflow node listening on {} (protocol {}, {} workers)",
                            (*host)->address().name(), (*host)->protocol(), (*host)->workers())
             << std::endl;
@@ -46,6 +91,8 @@ int run_node(const node_cli_options& o) {
   sigwait(&stop_signals, &sig);
   (*host)->log(sig == SIGINT ? "SIGINT received" : "SIGTERM received");
   (*host)->stop();
+  if (metrics)
+    metrics->server->stop();
   return exit_ok;
 }
 
@@ -59,6 +106,9 @@ void add_node_command(CLI::App& app, int& exit_status) {
                   "HOST:PORT to listen on (port 0: any free port, printed at start)")
     ->capture_default_str();
   cmd->add_option("--workers", o->workers, "Actor scheduler threads")->capture_default_str();
+  cmd->add_option("--metrics", o->metrics,
+                  "HOST:PORT: serve GET /metrics (Prometheus) and a page of the node's events "
+                  "(port 0: any free port; the address is printed on stderr)");
   cmd->callback([o, &exit_status] { exit_status = run_node(*o); });
 }
 

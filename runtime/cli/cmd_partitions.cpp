@@ -25,7 +25,7 @@ struct partitions_options {
   std::string strategy = "all";
   std::size_t batch_size = 1000;
   cost_model cost;
-  std::string csv, chart;
+  std::string csv, chart, html;
   bool json = false;
   bool measure = false;
   std::size_t measure_batches = 5;
@@ -91,6 +91,11 @@ int run_partitions(partitions_options& o) {
   if (!o.chart.empty())
     if (auto ok = write_chart(o.chart, costs, data->name, o.batch_size, o.cost.rank); !ok)
       return report(ok.err());
+  if (!o.html.empty()) {
+    if (auto ok = write_html_report(o.html, costs, data->name, o.batch_size, o.cost.rank); !ok)
+      return report(ok.err());
+    std::cout << "HTML report " << o.html << '\n';
+  }
   if (o.measure) {
     measure_options mo;
     mo.batch_size = o.batch_size;
@@ -139,6 +144,9 @@ void add_partitions_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--seed", opts->data.seed, "Seed of synthetic:N")->capture_default_str();
   cmd->add_option("--csv", opts->csv, "Write one line per strategy and count to this file");
   cmd->add_option("--chart", opts->chart, "Write an SVG bar chart to this file");
+  cmd->add_option("--html", opts->html,
+                  "Write a self-contained HTML report (the same measures, drawn by dygraphs in "
+                  "the browser; opens offline) to this file");
   cmd->add_flag("--measure", opts->measure,
                 "Also train a few real batches per strategy on the local engine and compare what "
                 "it measures with the simulation");

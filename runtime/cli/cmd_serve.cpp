@@ -1,4 +1,5 @@
-// `recflow serve`: answer HTTP/JSON queries from a saved model until SIGINT or SIGTERM.
+// `recflow serve`: answer HTTP/JSON queries from a saved model until SIGINT or SIGTERM, with
+// GET /metrics (Prometheus) and the dashboard beside them.
 #include <iostream>
 #include <memory>
 
@@ -10,6 +11,7 @@
 #include "recflow/job/stop_signals.hpp"
 #include "recflow/model/model_io.hpp"
 #include "recflow/serve/http_server.hpp"
+#include "recflow/serve/monitor.hpp"
 #include "recflow/serve/request.hpp"
 #include "recflow/serve/service.hpp"
 
@@ -43,7 +45,13 @@ int run_serve(const serve_cli_options& o) {
   if (auto b = meta.get("batches"))
     version = std::strtoull(b->c_str(), nullptr, 10);
   svc.publish(model, version);
-  auto server = serve::http_server::start(svc, o.tuning.http(*where));
+  // GET /metrics and the dashboard: query latency and traffic; no stream trains here.
+  serve::live_monitor monitor;
+  monitor.set_info("model", o.model);
+  monitor.set_info("rank", std::to_string(model->rank()));
+  monitor.watch(&svc);
+  monitor.finish(std::nullopt, std::nullopt);
+  auto server = serve::http_server::start({.queries = &svc, .monitor = &monitor}, o.tuning.http(*where));
   if (!server)
     return report(server.err());
   std::cout << fmt::format("serving {} (rank {}, {} users, {} items, version {}) on http://{}\n",

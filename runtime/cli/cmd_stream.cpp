@@ -18,8 +18,8 @@ void add_serve_options(CLI::App& cmd, stream_options& o) {
                  "HOST:PORT: answer HTTP/JSON queries from the model as it trains (port 0: any "
                  "free port; the address is printed on stderr)");
   cmd.add_option("--serve-linger", o.serve_linger,
-                 "With --serve: seconds to keep serving the final model once the stream ends "
-                 "(negative: until SIGINT/SIGTERM)")
+                 "With --serve or --metrics: seconds to keep serving the final model (and the "
+                 "metrics) once the stream ends (negative: until SIGINT/SIGTERM)")
     ->capture_default_str();
   cmd.add_option("--publish-interval", o.publish_interval_ms,
                  "With --serve: publish the model to queries at most every MS milliseconds "
@@ -36,6 +36,12 @@ void add_serve_options(CLI::App& cmd, stream_options& o) {
     })
     ->capture_default_str();
   o.serving.add_to(cmd);
+  cmd.add_option("--metrics", o.metrics,
+                 "HOST:PORT: serve only GET /metrics (Prometheus) and the live dashboard (GET /) "
+                 "while training (port 0: any free port; the address is printed on stderr). "
+                 "--serve's server answers both too");
+  cmd.add_option("--baseline-rmse", o.baseline_rmse,
+                 "The batch ALS validation RMSE to draw on the dashboard's error chart (0: none)");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "cli/compare_output.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -7,6 +8,7 @@
 
 #include "cli/chart.hpp"
 #include "cli/ranking_output.hpp"
+#include "recflow/serve/html_report.hpp"
 
 namespace recflow::cli {
 
@@ -73,6 +75,38 @@ result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& 
   return out;
 }
 
+result<std::string> write_compare_report(const compare_cli_options& o, const loaded_data& data,
+                                         const compare_score& batch,
+                                         const compare_stream_result& stream) {
+  const auto& r = o.run;
+  auto path = o.html.empty() ? fs::path(o.chart).replace_extension(".html").string() : o.html;
+  serve::report_chart chart{.title = "Validation RMSE per batch", .x_label = "batch",
+                            .y_label = "validation RMSE"};
+  std::vector<double> rmse;
+  for (const auto& b : stream.reports) {
+    chart.x.push_back(double(b.batch));
+    rmse.push_back(b.evaluated ? b.rmse : std::nan(""));
+  }
+  chart.series.push_back({.label = "streaming", .y = rmse});
+  chart.series.push_back({.label = fmt::format("trend (centered mean of {} batches)", r.smooth | 1),
+                          .y = centered_mean(rmse, r.smooth)});
+  chart.series.push_back({.label = "batch ALS", .y = std::vector<double>(rmse.size(), batch.errors.rmse),
+                          .dashed = true});
+  serve::report_document doc{
+    .title = fmt::format("{}: streaming vs batch ALS", data_name(o)),
+    .notes = {fmt::format("{} training / {} validation ratings, split {}, seed {}.", data.train.size(),
+                          data.test.size(), o.data.split, o.data.seed),
+              fmt::format("Streaming (rank {}, {} passes, batches of {}): RMSE {:.4f} after {} batches. "
+                          "Batch ALS (rank {}, {} iterations): RMSE {:.4f}.",
+                          r.stream.rank, r.stream.passes, r.eval.batch_size, stream.score.errors.rmse,
+                          stream.reports.size(), r.als.rank, r.als.iterations, batch.errors.rmse)},
+    .charts = {std::move(chart)}};
+  if (auto ok = serve::write_report(path, doc); !ok)
+    return ok.err();
+  std::cout << "HTML report " << path << '\n';
+  return path;
+}
+
 nlohmann::json compare_summary(const compare_cli_options& o, const loaded_data& data,
                                const compare_score& batch, const compare_stream_result& stream,
                                const chart_files& files, double seconds) {
@@ -96,6 +130,7 @@ nlohmann::json compare_summary(const compare_cli_options& o, const loaded_data& 
           {"chart", files.chart},
           {"chart_png", files.png},
           {"gnuplot_script", files.script},
+          {"html_report", files.html},
           {"batch_seconds", batch.seconds},
           {"stream_seconds", stream.score.seconds},
           {"seconds", seconds}};

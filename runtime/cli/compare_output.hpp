@@ -19,20 +19,28 @@ struct compare_cli_options {
   std::string chart = "recflow-compare.svg";
   bool chart_requested = false;  ///< --chart was given: failing to draw it is an error
   bool no_chart = false;
+  std::string html;      ///< the HTML report; empty: the chart's path with .html
+  bool no_html = false;
   std::string name;
   bool json = false;
   bool quiet = false;
 };
 
-/// What the chart step wrote: the SVG, the PNG and the script (null when not written).
+/// What the chart step wrote: the SVG, the PNG, the script and the HTML report (null when
+/// not written).
 struct chart_files {
-  nlohmann::json chart = nullptr, png = nullptr, script = nullptr;
+  nlohmann::json chart = nullptr, png = nullptr, script = nullptr, html = nullptr;
   bool failed = false;  ///< --chart was asked for and not drawn
 };
 
 /// The chart: a gnuplot script beside it, rendered when gnuplot is there; prints where.
 result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& data,
                                const compare_score& batch, const compare_stream_result& stream);
+
+/// The HTML report (the same chart, drawn by the browser; needs no gnuplot): its path.
+result<std::string> write_compare_report(const compare_cli_options& o, const loaded_data& data,
+                                         const compare_score& batch,
+                                         const compare_stream_result& stream);
 
 /// The --json summary.
 nlohmann::json compare_summary(const compare_cli_options& o, const loaded_data& data,

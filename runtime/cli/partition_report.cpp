@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "recflow/serve/html_report.hpp"
+
 namespace recflow::cli {
 
 namespace {
@@ -53,6 +55,21 @@ struct panel {
   double y_min = 0.0;
   int decimals = 0;
 };
+
+/// The four measures both charts draw, each with its heading and axis.
+std::vector<panel> cost_panels(std::size_t batch_size, int rank) {
+  return {
+    {"Load imbalance: the busiest partition's ratings / the mean (1 = perfect)",
+     "max / mean ratings", [](const partition_cost& c) { return c.imbalance; }, 1.0, 2},
+    {"Per-batch imbalance: each micro-batch's busiest partition / the mean, averaged over batches",
+     "max / mean per batch", [](const partition_cost& c) { return c.batch_imbalance; }, 1.0, 2},
+    {fmt::format("Traffic per micro-batch of {} ratings (routed ratings + fetched rank-{} rows "
+                 "and gradients)", batch_size, rank),
+     "KB per batch", [](const partition_cost& c) { return c.bytes_per_batch / 1024.0; }, 0.0, 0},
+    {"Keys (users + items) that change owner when one partition is added (n to n+1)",
+     "% of keys moved", [](const partition_cost& c) { return 100.0 * c.moved_fraction(); }, 0.0, 0},
+  };
+}
 
 }  // namespace
 
@@ -162,17 +179,7 @@ result<void> write_chart(const std::string& path, const std::vector<partition_co
     if (std::find(counts.begin(), counts.end(), c.partitions) == counts.end())
       counts.push_back(c.partitions);
   }
-  const std::vector<panel> panels{
-    {"Load imbalance: the busiest partition's ratings / the mean (1 = perfect)",
-     "max / mean ratings", [](const partition_cost& c) { return c.imbalance; }, 1.0, 2},
-    {"Per-batch imbalance: each micro-batch's busiest partition / the mean, averaged over batches",
-     "max / mean per batch", [](const partition_cost& c) { return c.batch_imbalance; }, 1.0, 2},
-    {fmt::format("Traffic per micro-batch of {} ratings (routed ratings + fetched rank-{} rows "
-                 "and gradients)", batch_size, rank),
-     "KB per batch", [](const partition_cost& c) { return c.bytes_per_batch / 1024.0; }, 0.0, 0},
-    {"Keys (users + items) that change owner when one partition is added (n to n+1)",
-     "% of keys moved", [](const partition_cost& c) { return 100.0 * c.moved_fraction(); }, 0.0, 0},
-  };
+  const auto panels = cost_panels(batch_size, rank);
   const chart_frame f;
   const double height = f.top + panels.size() * (f.panel_h + f.gap);
   std::string svg = fmt::format(
@@ -198,6 +205,35 @@ result<void> write_chart(const std::string& path, const std::vector<partition_co
   if (!*out)
     return error{errc::io, "writing " + path + " failed"};
   return {};
+}
+
+result<void> write_html_report(const std::string& path, const std::vector<partition_cost>& costs,
+                              const std::string& title, std::size_t batch_size, int rank) {
+  std::vector<std::string> strategies;
+  std::vector<std::size_t> counts;
+  for (const auto& c : costs) {
+    if (std::find(strategies.begin(), strategies.end(), c.strategy) == strategies.end())
+      strategies.push_back(c.strategy);
+    if (std::find(counts.begin(), counts.end(), c.partitions) == counts.end())
+      counts.push_back(c.partitions);
+  }
+  std::sort(counts.begin(), counts.end());
+  serve::report_document doc{.title = "Partitioning strategies compared: " + title};
+  for (const auto& p : cost_panels(batch_size, rank)) {
+    serve::report_chart chart{.title = p.heading, .x_label = "partitions", .y_label = p.y_label,
+                              .points = true};
+    for (auto n : counts)
+      chart.x.push_back(double(n));
+    for (const auto& s : strategies) {
+      std::vector<double> y(counts.size(), std::nan(""));
+      for (const auto& c : costs)
+        if (c.strategy == s)
+          y[std::size_t(std::find(counts.begin(), counts.end(), c.partitions) - counts.begin())] = p.value(c);
+      chart.series.push_back({.label = s, .y = std::move(y)});
+    }
+    doc.charts.push_back(std::move(chart));
+  }
+  return serve::write_report(path, doc);
 }
 
 nlohmann::json to_json(const std::vector<partition_cost>& costs, double seconds) {

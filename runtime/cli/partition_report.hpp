@@ -24,6 +24,11 @@ result<void> write_csv(const std::string& path, const std::vector<partition_cost
 result<void> write_chart(const std::string& path, const std::vector<partition_cost>& costs,
                          const std::string& title, std::size_t batch_size, int rank);
 
+/// The same four measures as a self-contained HTML report (dygraphs, inlined), one chart
+/// per measure with a line per strategy over the partition counts.
+result<void> write_html_report(const std::string& path, const std::vector<partition_cost>& costs,
+                              const std::string& title, std::size_t batch_size, int rank);
+
 /// The rows as JSON, with the simulation time.
 nlohmann::json to_json(const std::vector<partition_cost>& costs, double seconds);
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +16,7 @@
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/job/source_spec.hpp"
 #include "recflow/job/stream_output.hpp"
+#include "recflow/job/stream_monitoring.hpp"
 #include "recflow/job/stream_serving.hpp"
 #include "recflow/model/ranking.hpp"
 #include "recflow/model/stream_eval.hpp"
@@ -67,6 +69,28 @@ struct stream_options {
   /// (queries come first; engine/thread_priority.hpp).
   std::string training_nice = "idle";
   serve_tuning serving;
+  std::string metrics;        ///< HOST:PORT: /metrics and the dashboard only
+  double baseline_rmse = 0;   ///< the batch ALS RMSE the dashboard draws as a line (0: none)
+};
+
+/// The servers beside a stream: --metrics (with the dashboard) and --serve; each null
+/// without its option. Monitoring is first: --serve's server uses its monitor.
+struct stream_endpoints {
+  std::unique_ptr<stream_monitoring> monitoring;
+  std::unique_ptr<stream_serving> serving;
+
+  /// The stream ended: the final model's validation error for the dashboard.
+  void finish_monitoring(std::optional<double> rmse, std::optional<double> mae) {
+    if (monitoring)
+      monitoring->finish(rmse, mae);
+  }
+  /// Keeps serving (and the metrics up) for --serve-linger, then stops.
+  void linger(double seconds) {
+    if (serving)
+      serving->linger(seconds);
+    else if (monitoring)
+      monitoring->linger(seconds);
+  }
 };
 
 /// Runs `recflow stream`; the exit code.
@@ -94,10 +118,11 @@ int save_and_summarize(const stream_options& o, const factor_model& model, strea
 
 /// With --serve: starts serving the model the stream starts from (`seed`, or empty on
 /// `scale`), lowers the training threads' priority and this (driving) thread's, and
-/// routes the job through the server; null without --serve.
-result<std::unique_ptr<stream_serving>> start_stream_serving(const stream_options& o,
-                                                             stream_job_options& job,
-                                                             rating_scale scale,
-                                                             std::shared_ptr<const factor_model> seed);
+/// routes the job through the server. With --serve or --metrics: a monitor fed by the
+/// job, on --serve's server and on the --metrics one. `what` names the data on the page.
+result<stream_endpoints> start_stream_serving(const stream_options& o, stream_job_options& job,
+                                              rating_scale scale,
+                                              std::shared_ptr<const factor_model> seed,
+                                              const std::string& what);
 
 }  // namespace recflow::cli

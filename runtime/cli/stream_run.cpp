@@ -69,7 +69,8 @@ result<std::pair<std::vector<stream_report>, factor_model>> train(
 
 /// The final lines, --save and --json.
 int finish(const stream_options& o, const tables& data, const std::vector<stream_report>& reports,
-           const factor_model& model, const stream_job_options& job, clock_type::time_point t0) {
+           const factor_model& model, const stream_job_options& job, clock_type::time_point t0,
+           stream_endpoints& ends) {
   stream_facts f{.data = data.source, .params = o.params, .batch_size = o.eval.batch_size,
                  .eval_every = o.eval.eval_every, .mode = o.mode, .engine = o.engine,
                  .init_model = o.init_model, .batches = reports.size(),
@@ -77,6 +78,7 @@ int finish(const stream_options& o, const tables& data, const std::vector<stream
   if (const auto* n = std::get_if<on_nodes>(&job.where))
     f.nodes = n->nodes.size();
   f.final_metrics = evaluate(model, *data.test);
+  ends.finish_monitoring(f.final_metrics.rmse, f.final_metrics.mae);
   auto ranked = evaluate_ranking(model, *data.test, o.ranking);
   f.timed = stream_timing(reports, o.params.passes);
   std::cout << fmt::format("final validation rmse {:.4f}  mae {:.4f} after {} batches "
@@ -100,9 +102,9 @@ int run_table(stream_options& o, stream_job_options job, std::shared_ptr<const f
   job.input = table_input{t.train, o.eval.batch_size, o.eval.order, o.eval.order_seed};
   job.evaluation.validation = t.test;
   job.training = o.params;
-  auto serving = start_stream_serving(o, job, t.train->scale, seed);
-  if (!serving)
-    return report(serving.err());
+  auto ends = start_stream_serving(o, job, t.train->scale, seed, t.source);
+  if (!ends)
+    return report(ends.err());
   std::optional<stream_csv> csv;
   if (!o.no_csv) {
     auto opened = stream_csv::open(o.csv);
@@ -124,6 +126,8 @@ int run_table(stream_options& o, stream_job_options job, std::shared_ptr<const f
   progress bar("streaming", n_batches, "batches", !o.quiet && ::isatty(STDOUT_FILENO) != 1);
   std::string last_rmse;  // the progress line keeps the last evaluated rmse
   auto on_batch = [&](const stream_report& r) {
+    if (ends->monitoring && o.engine != "local")  // the graph reports through job.on_metrics
+      ends->monitoring->on_report(r);
     if (r.evaluated)
       last_rmse = fmt::format("rmse {:.4f}", r.rmse);
     bar.update(r.batch, last_rmse);
@@ -143,12 +147,11 @@ int run_table(stream_options& o, stream_job_options job, std::shared_ptr<const f
   bar.finish();
   // Remember what each user rated, so that recommendations from the saved model skip it.
   model.rated() = rated_in_model(model, t.train->ratings, t.train->users, t.train->items);
-  if (*serving)
-    (*serving)->finish(model, reports.size(), reports.empty() ? 0 : reports.back().ratings_seen);
-  if (int status = finish(o, t, reports, model, job, t0); status != exit_ok)
+  if (ends->serving)
+    ends->serving->finish(model, reports.size(), reports.empty() ? 0 : reports.back().ratings_seen);
+  if (int status = finish(o, t, reports, model, job, t0, *ends); status != exit_ok)
     return status;
-  if (*serving)
-    (*serving)->linger(o.serve_linger);
+  ends->linger(o.serve_linger);
   return exit_ok;
 }
 
@@ -174,24 +177,38 @@ int save_and_summarize(const stream_options& o, const factor_model& model, strea
   return exit_ok;
 }
 
-result<std::unique_ptr<stream_serving>> start_stream_serving(const stream_options& o,
-                                                             stream_job_options& job,
-                                                             rating_scale scale,
-                                                             std::shared_ptr<const factor_model> seed) {
-  if (o.serve.empty())
-    return std::unique_ptr<stream_serving>{};
-  auto s = stream_serving::start(o.serve, o.serving.service(), o.serving.http({}), o.params.rank,
-                                 scale, seed);
-  if (!s)
-    return s.err();
-  job.publish_interval = std::chrono::milliseconds(o.publish_interval_ms);
-  auto priority = thread_priority::parse(o.training_nice);
-  if (!priority)
-    return priority.err();
-  job.engine.priority = *priority;
-  lower_thread_priority(*priority);  // this thread drives the stream and evaluates
-  (*s)->attach(job);
-  return s;
+result<stream_endpoints> start_stream_serving(const stream_options& o, stream_job_options& job,
+                                              rating_scale scale,
+                                              std::shared_ptr<const factor_model> seed,
+                                              const std::string& what) {
+  stream_endpoints ends;
+  if (!o.serve.empty() || !o.metrics.empty()) {
+    // Before any thread: with --serve, stream_serving takes the stop signals instead.
+    ends.monitoring = stream_monitoring::make(o.serve.empty());
+    auto& mon = ends.monitoring->monitor();
+    mon.set_info("data", what);
+    if (o.baseline_rmse > 0)
+      mon.set_baseline_rmse(o.baseline_rmse);
+    ends.monitoring->attach(job);
+  }
+  if (!o.serve.empty()) {
+    auto s = stream_serving::start(o.serve, o.serving.service(), o.serving.http({}), o.params.rank,
+                                   scale, seed, &ends.monitoring->monitor());
+    if (!s)
+      return s.err();
+    job.publish_interval = std::chrono::milliseconds(o.publish_interval_ms);
+    auto priority = thread_priority::parse(o.training_nice);
+    if (!priority)
+      return priority.err();
+    job.engine.priority = *priority;
+    lower_thread_priority(*priority);  // this thread drives the stream and evaluates
+    (*s)->attach(job);
+    ends.serving = std::move(*s);
+  }
+  if (!o.metrics.empty())
+    if (auto ok = ends.monitoring->listen(o.metrics, o.serving.http({})); !ok)
+      return ok.err();
+  return ends;
 }
 
 int run_stream(stream_options& o) {

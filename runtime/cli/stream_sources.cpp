@@ -50,7 +50,7 @@ using clock_type = std::chrono::steady_clock;
 struct tracked_input {
   std::string what;  ///< what is streamed, for people
   std::shared_ptr<dead_letters> dead = std::make_shared<dead_letters>();
-  std::unique_ptr<stream_serving> serving;
+  stream_endpoints ends;
 };
 
 /// Sets the job's input and validation set from --train/--data or --source and --test,
@@ -64,10 +64,10 @@ result<tracked_input> open_input(const stream_options& o, stream_job_options& jo
     return ingest.err();
   tracked_input in;
   auto serve = [&](rating_scale scale) -> result<void> {
-    auto started = start_stream_serving(o, job, scale, seed);
+    auto started = start_stream_serving(o, job, scale, seed, s.source.empty() ? in.what : s.source);
     if (!started)
       return started.err();
-    in.serving = std::move(*started);
+    in.ends = std::move(*started);
     return {};
   };
   if (s.source.empty()) {  // --train/--data as `recflow stream` reads them, in memory
@@ -124,7 +124,7 @@ std::string start_line(const stream_options& o, const stream_job_options& job,
 }
 
 /// The final lines, --save and --json.
-int finish(const stream_options& o, const stream_job_options& job, const tracked_input& in,
+int finish(const stream_options& o, const stream_job_options& job, tracked_input& in,
            const stream_job_result& run, clock_type::time_point t0) {
   const auto& v = job.evaluation.validation;
   stream_facts f{.data = in.what, .params = o.params, .batch_size = o.eval.batch_size,
@@ -133,6 +133,8 @@ int finish(const stream_options& o, const stream_job_options& job, const tracked
                  .tracked = stream_facts::tracked_run{&run, in.dead->count()}};
   if (v)
     f.final_metrics = evaluate(run.model, *v);
+  in.ends.finish_monitoring(v ? std::optional(f.final_metrics.rmse) : std::nullopt,
+                            v ? std::optional(f.final_metrics.mae) : std::nullopt);
   std::cout << fmt::format("{} after {} batches, {} ratings applied ({} users, {} items)\n",
                            v ? fmt::format("final validation rmse {:.4f}  mae {:.4f}",
                                            f.final_metrics.rmse, f.final_metrics.mae)
@@ -198,12 +200,11 @@ int run_stream_tracked(const stream_options& o, stream_job_options job,
     return report(run.err());
   if (csv)
     csv->close();
-  if (in->serving)  // the final model, with what each user rated in the batches streamed
-    in->serving->finish_indexed(run->model, run->mark.batches);
+  if (in->ends.serving)  // the final model, with what each user rated in the batches streamed
+    in->ends.serving->finish_indexed(run->model, run->mark.batches);
   if (int status = finish(o, job, *in, *run, t0); status != exit_ok)
     return status;
-  if (in->serving)
-    in->serving->linger(o.serve_linger);
+  in->ends.linger(o.serve_linger);
   return exit_ok;
 }
 

@@ -134,6 +134,8 @@ result<stream_job_result> drive(Engine& e, stream_job_result out, const stream_j
     out.reports.push_back(r);
     if (on_batch)
       on_batch(r);
+    if (job.on_metrics)
+      job.on_metrics(r, m);
   };
   auto checkpoint = [&]() -> result<void> {
     auto model = e.snapshot();
@@ -143,6 +145,8 @@ result<stream_job_result> drive(Engine& e, stream_job_result out, const stream_j
     if (!path)
       return path.err();
     out.checkpoints_written.push_back(*path);
+    if (job.on_checkpoint)
+      job.on_checkpoint(*path);
     return {};
   };
   const std::size_t unlimited = std::numeric_limits<std::size_t>::max();

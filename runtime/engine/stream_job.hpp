@@ -31,6 +31,7 @@
 
 #include "recflow/engine/cluster_engine.hpp"
 #include "recflow/engine/local_engine.hpp"
+#include "recflow/engine/metrics.hpp"
 #include "recflow/graph/source.hpp"
 #include "recflow/graph/checkpoint.hpp"
 #include "recflow/model/stream_eval.hpp"
@@ -112,6 +113,13 @@ struct stream_job_options {
   std::chrono::milliseconds publish_interval{100};
   /// Hears the checkpoint's model and mark when the run resumes, before the first batch.
   std::function<void(const factor_model& model, const stream_mark& mark)> on_resume{};
+
+  // What monitoring uses (job/stream_monitoring.hpp); any placement.
+  /// Hears each batch's engine measurements (latency, traffic per edge) right after its
+  /// report; `report` is what on_batch heard (numbers continue a resumed run).
+  std::function<void(const stream_report& report, const batch_metrics& m)> on_metrics{};
+  /// Hears the path of every checkpoint written.
+  std::function<void(const std::string& path)> on_checkpoint{};
 };
 
 /// What a streaming run produced.

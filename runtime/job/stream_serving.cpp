@@ -23,6 +23,8 @@ void stream_serving::on_signal() {
 }
 
 stream_serving::~stream_serving() {
+  if (monitor_)
+    monitor_->watch(nullptr);  // a --metrics server may outlive svc_
   signals_.reset();
   if (server_)
     server_->stop();
@@ -32,7 +34,8 @@ result<std::unique_ptr<stream_serving>> stream_serving::start(const std::string&
                                                               const serve::service_options& service,
                                                               const serve::http_options& http,
                                                               int rank, rating_scale scale,
-                                                              std::shared_ptr<const factor_model> seed) {
+                                                              std::shared_ptr<const factor_model> seed,
+                                                              serve::live_monitor* monitor) {
   auto where = serve::parse_listen(listen);
   if (!where)
     return where.err();
@@ -48,10 +51,14 @@ result<std::unique_ptr<stream_serving>> stream_serving::start(const std::string&
   auto at = http;
   at.host = where->host;
   at.port = where->port;
-  auto server = serve::http_server::start(s->svc_, at);
+  auto server = serve::http_server::start(serve::http_routes{.queries = &s->svc_, .monitor = monitor}, at);
   if (!server)
     return server.err();
   s->server_ = std::move(*server);
+  if (monitor) {
+    s->monitor_ = monitor;
+    monitor->watch(&s->svc_);
+  }
   std::cerr << "recflow: serving on http://" << s->server_->address() << " while training"
             << std::endl;
   return s;

@@ -14,6 +14,7 @@
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/job/stop_signals.hpp"
 #include "recflow/serve/http_server.hpp"
+#include "recflow/serve/monitor.hpp"
 #include "recflow/serve/request.hpp"
 #include "recflow/serve/service.hpp"
 #include "recflow/serve/stream_link.hpp"
@@ -27,11 +28,14 @@ class stream_serving {
   /// Construct before any other thread starts.
   /// `http` gives the server's threads and body limit (its host and port come from
   /// `listen`).
+  /// With a `monitor` (which must outlive this object) the server also answers /metrics,
+  /// the dashboard and its events, and the monitor reads the model version from the service.
   static result<std::unique_ptr<stream_serving>> start(const std::string& listen,
                                                        const serve::service_options& service,
                                                        const serve::http_options& http, int rank,
                                                        rating_scale scale,
-                                                       std::shared_ptr<const factor_model> seed = {});
+                                                       std::shared_ptr<const factor_model> seed = {},
+                                                       serve::live_monitor* monitor = nullptr);
   /// Routes the job's source and models through the service; a resumed run's checkpoint
   /// model is published as the version of its batches, and later versions continue from it.
   void attach(stream_job_options& job);
@@ -59,6 +63,7 @@ class stream_serving {
   serve::query_service svc_;
   serve::stream_link link_;
   std::unique_ptr<serve::http_server> server_;
+  serve::live_monitor* monitor_ = nullptr;  ///< watches svc_ until this object goes
   std::atomic<bool> finished_{false};  ///< the stream has ended (finish() was called)
 };
 

@@ -7,6 +7,11 @@
 ///
 /// Bodies larger than `max_body` get 413, unparseable requests 400, and the connection
 /// is closed after either; a request never throws out of the server.
+///
+/// With a live_monitor (serve/monitor.hpp) the server also answers GET /metrics, the
+/// dashboard (GET / and its assets, /dashboard.json) and GET /events (Server-Sent Events,
+/// at most the hub's max_clients at once; more get 503), and counts every request in the
+/// monitor's metrics. Without a query_service only those routes exist (`--metrics`).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +19,7 @@
 #include <string>
 
 #include "recflow/model/error.hpp"
+#include "recflow/serve/monitor.hpp"
 #include "recflow/serve/service.hpp"
 
 namespace recflow::serve {
@@ -29,10 +35,18 @@ struct http_options {
 
 result<void> validate(const http_options& o);
 
+/// What a server answers; either may be null (not both). Both must outlive the server.
+struct http_routes {
+  query_service* queries = nullptr;  ///< /predict, /recommend, /similar, /ratings, /health, /model
+  live_monitor* monitor = nullptr;   ///< /metrics, /, /events, /dashboard.json
+};
+
 class http_server {
  public:
   /// Binds, listens and starts `o.threads` threads. Fails if the address cannot be bound.
   static result<std::unique_ptr<http_server>> start(query_service& service, const http_options& o = {});
+  /// The same for the routes of `routes`.
+  static result<std::unique_ptr<http_server>> start(http_routes routes, const http_options& o = {});
   ~http_server();
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;

@@ -102,6 +102,8 @@ class query_service {
   const service_options& options() const noexcept { return opts_; }
   /// Requests answered so far, by status class (2xx, 4xx, 5xx).
   std::uint64_t answered(int status_class) const noexcept;
+  /// Ratings accepted by POST /ratings so far.
+  std::uint64_t posted_ratings() const noexcept { return posted_ratings_.load(); }
 
  private:
   /// The folded user of `p` against snapshot `s` (re-solved if `s` is newer).
@@ -114,6 +116,7 @@ class query_service {
   rating_sink sink_;
   std::atomic<bool> training_{false};
   std::atomic<std::uint64_t> answered_[3] = {};
+  std::atomic<std::uint64_t> posted_ratings_{0};
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

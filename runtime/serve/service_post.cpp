@@ -129,6 +129,7 @@ answer query_service::post_ratings(std::string_view body) {
   current_.store(std::move(s));
   bool queued = static_cast<bool>(sink_);
   auto n = events.size();
+  posted_ratings_.fetch_add(n, std::memory_order_relaxed);
   if (queued)
     sink_(std::move(events));
   return {queued ? 202 : 200, json{{"accepted", n},

@@ -1,0 +1,135 @@
+/// What a running job shows to people and to Prometheus: the metrics of GET /metrics, the
+/// dashboard page of GET / (built into the binary), its state as JSON (GET /dashboard.json)
+/// and its live updates as Server-Sent Events (GET /events).
+///
+///   live_monitor mon;
+///   mon.set_info("data", "ml-100k/u.data");
+///   mon.on_batch({.batch = 1, .ratings = 1000, .ratings_seen = 1000, .evaluated = true,
+///                 .rmse = 1.21, .mae = 0.93, .latency_seconds = 0.004});
+///   auto server = http_server::start({.monitor = &mon}, {.port = 0}).value();
+///
+/// Memory is bounded however long the job runs: the history keeps at most `max_history`
+/// points (past that, every other old point is dropped: the chart thins, the run goes on),
+/// the event log `max_log` lines, and the events hub bounds its clients and their queues.
+/// Every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "recflow/serve/event_hub.hpp"
+#include "recflow/serve/metrics_registry.hpp"
+
+namespace recflow::serve {
+
+class query_service;
+
+/// Traffic on one edge of the dataflow graph in one batch.
+struct edge_point {
+  std::string name{};  ///< e.g. "partition_to_users"
+  std::uint64_t messages = 0;
+  std::uint64_t bytes = 0;
+};
+
+/// One completed micro-batch, as the dashboard and the metrics see it.
+struct batch_point {
+  std::uint64_t batch = 0;          ///< 1-based, continuing a resumed run
+  std::uint64_t ratings = 0;        ///< ratings trained on in this batch
+  std::uint64_t ratings_seen = 0;   ///< ratings streamed so far
+  bool evaluated = false;           ///< rmse and mae were measured after this batch
+  double rmse = 0.0, mae = 0.0;
+  double latency_seconds = 0.0;     ///< the batch's update time
+  double elapsed_seconds = 0.0;     ///< since the stream began
+  std::vector<edge_point> edges{};  ///< empty when the engine does not measure them
+};
+
+/// A reply that is not JSON from the query service: a status, a content type and a body.
+struct http_reply {
+  int status = 200;
+  std::string content_type{};
+  std::string body{};
+  bool cacheable = false;  ///< a static asset (the page and its scripts)
+};
+
+/// Limits of a live_monitor, with defaults.
+struct monitor_options {
+  std::size_t max_history = 20'000;  ///< batch points kept for the chart
+  std::size_t max_log = 200;         ///< event lines kept (node lost, recovered, ...)
+  event_hub_options events{};
+};
+
+class live_monitor {
+ public:
+  explicit live_monitor(monitor_options o = {});
+  live_monitor(const live_monitor&) = delete;
+  live_monitor& operator=(const live_monitor&) = delete;
+
+  metrics_registry& registry() noexcept { return registry_; }
+  event_hub& events() noexcept { return hub_; }
+
+  /// A fact about the run shown on the page ("partitions" -> "2"); later calls replace it.
+  void set_info(std::string key, std::string value);
+  /// The batch ALS validation RMSE to draw as a line beside the stream's.
+  void set_baseline_rmse(double rmse);
+  /// Reads model version, model age and posted ratings from `svc` (which must outlive
+  /// this monitor's expositions) instead of from the batches.
+  void watch(const query_service* svc);
+
+  void on_batch(const batch_point& p);
+  void on_checkpoint(std::string_view path);
+  /// A line for the event log (a node lost, a recovery); `kind` labels its counter.
+  void on_event(std::string_view kind, std::string_view text);
+  /// The stream ended; `rmse`/`mae` of the final model when there is a validation set.
+  void finish(std::optional<double> rmse, std::optional<double> mae);
+
+  /// Counts an HTTP request (route is one of route_label's values).
+  void record_request(std::string_view route, int status, double seconds);
+  /// The metric label of a request path: a known route, or "other" (bounded cardinality).
+  static std::string_view route_label(std::string_view path) noexcept;
+
+  /// GET /, /metrics, /dashboard.json and the page's assets; nothing for other targets
+  /// (/events is the server's, as it streams).
+  std::optional<http_reply> handle(std::string_view method, std::string_view path);
+
+  /// The whole state as JSON: info, points, status, log (what /dashboard.json answers).
+  std::string state_json() const;
+
+ private:
+  std::string status_json_locked() const;
+  void refresh_gauges();
+  std::string point_json(const batch_point& p) const;
+
+  monitor_options opts_;
+  metrics_registry registry_;
+  event_hub hub_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  mutable std::mutex mutex_;
+  std::map<std::string, std::string> info_;
+  std::optional<double> baseline_;
+  std::deque<std::string> points_;  ///< JSON arrays, one per batch kept
+  std::deque<std::string> log_;
+  std::string last_edges_ = "[]";  ///< JSON of the last batch's edge traffic
+  const query_service* svc_ = nullptr;
+  std::uint64_t last_batch_ = 0;
+  std::uint64_t posted_seen_ = 0;
+  std::optional<double> last_rmse_, last_mae_, final_rmse_, final_mae_;
+  double last_rate_ = 0.0, last_latency_ = 0.0;
+  std::chrono::steady_clock::time_point last_batch_at_{}, last_checkpoint_at_{};
+  bool finished_ = false;
+
+  // Handles into registry_ (stable for its lifetime).
+  metric_counter *batches_, *ratings_, *checkpoints_, *posted_;
+  metric_gauge *rmse_, *mae_, *rate_, *version_, *model_age_, *checkpoint_age_, *clients_,
+    *training_, *model_users_, *model_items_, *model_rank_;
+  metric_histogram *batch_latency_, *query_latency_;
+};
+
+}  // namespace recflow::serve
