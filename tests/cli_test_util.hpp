@@ -24,17 +24,31 @@ struct run_result {
   std::string last_line;  ///< the last non-empty line (the --json summary)
 };
 
-/// Runs `ENV recflow ARGS` through the shell and captures its output and exit status.
-inline run_result run_cli(const std::string& args, const std::string& env = "") {
-  std::string cmd = env + " " + std::string(RECFLOW_CLI_PATH) + " " + args + " 2>&1";
-  run_result r;
+/// A shell command's exit status and stdout.
+struct shell_result {
+  int status = -1;
+  std::string output;
+};
+
+/// Runs `cmd` through the shell and captures its stdout and exit status.
+inline shell_result run_shell(const std::string& cmd) {
+  shell_result r;
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
   char buf[4096];
   while (auto n = fread(buf, 1, sizeof buf, p))
-    r.out.append(buf, n);
+    r.output.append(buf, n);
   int raw = pclose(p);
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+/// Runs `ENV recflow ARGS` through the shell and captures its output and exit status.
+inline run_result run_cli(const std::string& args, const std::string& env = "") {
+  auto shell = run_shell(env + " " + std::string(RECFLOW_CLI_PATH) + " " + args + " 2>&1");
+  run_result r;
+  r.status = shell.status;
+  r.out = std::move(shell.output);
   auto end = r.out.find_last_not_of('\n');
   auto start = end == std::string::npos ? std::string::npos : r.out.rfind('\n', end);
   auto from = start == std::string::npos ? 0 : start + 1;

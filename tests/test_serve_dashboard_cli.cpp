@@ -23,22 +23,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A shell command's exit status and stdout.
-struct shell_result {
-  int status = -1;
-  std::string output;
-};
-
-shell_result run_shell(const std::string& cmd) {
-  shell_result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (auto n = fread(buf, 1, sizeof buf, p))
-    r.output.append(buf, n);
-  int raw = pclose(p);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+/// A MovieLens 100K replay paced to take a few seconds (so that a page opens while it
+/// runs), serving on a free port and lingering after the stream.
+test::child_process paced_replay(test::scratch_dir& dir) {
+  auto data = test::data_dir() + "/ml-100k/";
+  return test::child_process({"stream", "--source", "replay:" + data + "u1.base", "--test",
+                              data + "u1.test", "--replay-speed", "3000000", "--batch-size", "1000",
+                              "--no-csv", "--serve", "127.0.0.1:0", "--serve-linger", "120"},
+                             dir.file("stream.log"));
 }
 
 bool have(const std::string& tool) {
@@ -114,7 +106,7 @@ std::vector<std::string> stream_args(const std::string& endpoint_option) {
 /// Headless Chromium on `url`: the DOM once the page has settled (its scripts ran, its
 /// requests ended), or "" when Chromium failed. Profile and log go to `dir`.
 std::string chromium_dom(const test::scratch_dir& dir, const std::string& url) {
-  auto r = run_shell(chromium_command(dir) + "--dump-dom " + url + " 2>>" + dir.file("chromium.log"));
+  auto r = test::run_shell(chromium_command(dir) + "--dump-dom " + url + " 2>>" + dir.file("chromium.log"));
   return r.status == 0 ? r.output : std::string();
 }
 
@@ -142,7 +134,7 @@ TEST_CASE("serve metrics cli: promtool accepts /metrics and Prometheus scrapes t
   {
     std::ofstream(dir.file("metrics.txt")) << text;
   }
-  auto check = run_shell("promtool check metrics < " + dir.file("metrics.txt") + " 2>&1");
+  auto check = test::run_shell("promtool check metrics < " + dir.file("metrics.txt") + " 2>&1");
   INFO(check.output);
   CHECK(check.status == 0);
 
@@ -207,7 +199,7 @@ TEST_CASE("serve dashboard cli: headless Chromium shows one chart point per batc
   // A screenshot, kept in the build folder (beside the recflow binary) for people to look at.
   auto shot = (std::filesystem::path(RECFLOW_CLI_PATH).parent_path() / "dashboard-screenshot.png").string();
   std::remove(shot.c_str());
-  auto taken = run_shell(chromium_command(dir) + "--hide-scrollbars --window-size=1280,1000 --screenshot="
+  auto taken = test::run_shell(chromium_command(dir) + "--hide-scrollbars --window-size=1280,1000 --screenshot="
                                   + shot + " " + url + " 2>>" + dir.file("chromium.log"));
   CHECK(taken.status == 0);
   std::ifstream png(shot, std::ios::binary | std::ios::ate);
@@ -222,12 +214,7 @@ TEST_CASE("serve dashboard cli: a page opened during the stream follows it by Se
     return;
   }
   test::scratch_dir dir;
-  // A replay paced to take a few seconds, so that the page opens while it runs.
-  auto data = test::data_dir() + "/ml-100k/";
-  test::child_process run({"stream", "--source", "replay:" + data + "u1.base", "--test", data + "u1.test",
-                           "--replay-speed", "3000000", "--batch-size", "1000", "--no-csv",
-                           "--serve", "127.0.0.1:0", "--serve-linger", "120"},
-                          dir.file("stream.log"));
+  auto run = paced_replay(dir);
   auto port = run.wait_for_port();
   REQUIRE(port != 0);
   auto dom = chromium_dom(dir, "http://127.0.0.1:" + std::to_string(port) + "/");
@@ -280,16 +267,12 @@ TEST_CASE("serve dashboard cli: a page that polls instead of following events ge
     return;
   }
   test::scratch_dir dir;
-  auto data = test::data_dir() + "/ml-100k/";
-  test::child_process run({"stream", "--source", "replay:" + data + "u1.base", "--test", data + "u1.test",
-                           "--replay-speed", "3000000", "--batch-size", "1000", "--no-csv",
-                           "--serve", "127.0.0.1:0", "--serve-linger", "120"},
-                          dir.file("stream.log"));
+  auto run = paced_replay(dir);
   auto port = run.wait_for_port();
   REQUIRE(port != 0);
   // Polls every second of virtual time; virtual time stands still while a request is out,
   // so a long budget lasts as long as the stream and then runs out at once.
-  auto r = run_shell("timeout 120 chromium --headless --disable-gpu --no-sandbox --no-first-run "
+  auto r = test::run_shell("timeout 120 chromium --headless --disable-gpu --no-sandbox --no-first-run "
                      "--user-data-dir=" + dir.file("profile") + " --virtual-time-budget=100000000 "
                      "--dump-dom 'http://127.0.0.1:" + std::to_string(port) + "/?transport=poll' 2>>"
                      + dir.file("chromium.log"));
@@ -345,7 +328,7 @@ TEST_CASE("serve metrics cli: batch and node --metrics serve /metrics that promt
     test::http_client c(port);
     auto text = c.get("/metrics").body;
     std::ofstream(dir.file(name)) << text;
-    auto check = run_shell("promtool check metrics < " + dir.file(name) + " 2>&1");
+    auto check = test::run_shell("promtool check metrics < " + dir.file(name) + " 2>&1");
     INFO(check.output);
     CHECK(check.status == 0);
     CHECK(c.get("/").status == 200);
