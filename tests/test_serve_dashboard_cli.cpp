@@ -92,9 +92,9 @@ std::string main_attribute(const std::string& dom, const std::string& name) {
 }
 
 /// The start of a headless Chromium command line (no sandbox: tests may run as root).
-std::string chromium_command(const test::scratch_dir& dir) {
+std::string chromium_command(const test::scratch_dir& dir, long virtual_ms = 10000) {
   return "timeout 120 chromium --headless --disable-gpu --no-sandbox --no-first-run --user-data-dir="
-         + dir.file("profile") + " --virtual-time-budget=10000 ";
+         + dir.file("profile") + " --virtual-time-budget=" + std::to_string(virtual_ms) + " ";
 }
 
 /// The ML-100K stream every case runs: 80 batches of 1000, validated after each.
@@ -272,10 +272,8 @@ TEST_CASE("serve dashboard cli: a page that polls instead of following events ge
   REQUIRE(port != 0);
   // Polls every second of virtual time; virtual time stands still while a request is out,
   // so a long budget lasts as long as the stream and then runs out at once.
-  auto r = test::run_shell("timeout 120 chromium --headless --disable-gpu --no-sandbox --no-first-run "
-                     "--user-data-dir=" + dir.file("profile") + " --virtual-time-budget=100000000 "
-                     "--dump-dom 'http://127.0.0.1:" + std::to_string(port) + "/?transport=poll' 2>>"
-                     + dir.file("chromium.log"));
+  auto r = test::run_shell(chromium_command(dir, 100000000) + "--dump-dom 'http://127.0.0.1:"
+                           + std::to_string(port) + "/?transport=poll' 2>>" + dir.file("chromium.log"));
   REQUIRE(r.status == 0);
   const auto& dom = r.output;
   REQUIRE(wait_for_text(run, "final validation rmse", 120s));

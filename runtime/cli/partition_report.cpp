@@ -167,18 +167,28 @@ std::string draw_panel(const panel& pn, std::size_t p, const chart_frame& f,
   return svg;
 }
 
+/// The strategies and partition counts `costs` holds, each in order of first appearance.
+struct cost_axes {
+  std::vector<std::string> strategies;
+  std::vector<std::size_t> counts;
+};
+
+cost_axes axes_of(const std::vector<partition_cost>& costs) {
+  cost_axes a;
+  for (const auto& c : costs) {
+    if (std::find(a.strategies.begin(), a.strategies.end(), c.strategy) == a.strategies.end())
+      a.strategies.push_back(c.strategy);
+    if (std::find(a.counts.begin(), a.counts.end(), c.partitions) == a.counts.end())
+      a.counts.push_back(c.partitions);
+  }
+  return a;
+}
+
 }  // namespace
 
 result<void> write_chart(const std::string& path, const std::vector<partition_cost>& costs,
                          const std::string& title, std::size_t batch_size, int rank) {
-  std::vector<std::string> strategies;
-  std::vector<std::size_t> counts;
-  for (const auto& c : costs) {
-    if (std::find(strategies.begin(), strategies.end(), c.strategy) == strategies.end())
-      strategies.push_back(c.strategy);
-    if (std::find(counts.begin(), counts.end(), c.partitions) == counts.end())
-      counts.push_back(c.partitions);
-  }
+  auto [strategies, counts] = axes_of(costs);
   const auto panels = cost_panels(batch_size, rank);
   const chart_frame f;
   const double height = f.top + panels.size() * (f.panel_h + f.gap);
@@ -209,14 +219,7 @@ result<void> write_chart(const std::string& path, const std::vector<partition_co
 
 result<void> write_html_report(const std::string& path, const std::vector<partition_cost>& costs,
                               const std::string& title, std::size_t batch_size, int rank) {
-  std::vector<std::string> strategies;
-  std::vector<std::size_t> counts;
-  for (const auto& c : costs) {
-    if (std::find(strategies.begin(), strategies.end(), c.strategy) == strategies.end())
-      strategies.push_back(c.strategy);
-    if (std::find(counts.begin(), counts.end(), c.partitions) == counts.end())
-      counts.push_back(c.partitions);
-  }
+  auto [strategies, counts] = axes_of(costs);
   std::sort(counts.begin(), counts.end());
   serve::report_document doc{.title = "Partitioning strategies compared: " + title};
   for (const auto& p : cost_panels(batch_size, rank)) {
