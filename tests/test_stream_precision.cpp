@@ -9,6 +9,7 @@
 
 #include "recflow/model/random.hpp"
 #include "recflow/model/streaming.hpp"
+#include "tests/gap_test_util.hpp"
 
 using namespace recflow;
 
@@ -66,17 +67,6 @@ void batch_in_double(factor_model& m, std::span<const rating> batch, const strea
   std::transform(P.begin(), P.end(), m.P().data().begin(), [](double v) { return float(v); });
 }
 
-/// Largest |a - b| over the largest |b|.
-template <class A, class B>
-double relative_gap(const A& a, const B& b) {
-  double diff = 0.0, scale = 0.0;
-  for (std::size_t j = 0; j < b.size(); ++j) {
-    diff = std::max(diff, std::abs(double(a[j]) - double(b[j])));
-    scale = std::max(scale, std::abs(double(b[j])));
-  }
-  return diff / scale;
-}
-
 }  // namespace
 
 TEST_CASE("streaming precision: a float batch agrees with double arithmetic within 1e-5",
@@ -118,13 +108,13 @@ TEST_CASE("streaming precision: a float batch agrees with double arithmetic with
   batch_in_double(want, in_model, p);
   REQUIRE(t->apply(batch, users, items));
   const auto& got = t->model();
-  INFO("user factors " << relative_gap(got.U().data(), want.U().data()) << ", item factors "
-                       << relative_gap(got.P().data(), want.P().data()) << ", user biases "
-                       << relative_gap(got.user_bias(), want.user_bias()) << ", item biases "
-                       << relative_gap(got.item_bias(), want.item_bias()));
-  CHECK(relative_gap(got.U().data(), want.U().data()) < 1e-5);
-  CHECK(relative_gap(got.P().data(), want.P().data()) < 1e-5);
-  CHECK(relative_gap(got.user_bias(), want.user_bias()) < 1e-5);
-  CHECK(relative_gap(got.item_bias(), want.item_bias()) < 1e-5);
+  INFO("user factors " << test::relative_gap(got.U().data(), want.U().data()) << ", item factors "
+                       << test::relative_gap(got.P().data(), want.P().data()) << ", user biases "
+                       << test::relative_gap(got.user_bias(), want.user_bias()) << ", item biases "
+                       << test::relative_gap(got.item_bias(), want.item_bias()));
+  CHECK(test::relative_gap(got.U().data(), want.U().data()) < 1e-5);
+  CHECK(test::relative_gap(got.P().data(), want.P().data()) < 1e-5);
+  CHECK(test::relative_gap(got.user_bias(), want.user_bias()) < 1e-5);
+  CHECK(test::relative_gap(got.item_bias(), want.item_bias()) < 1e-5);
   CHECK(got.user_count() == want.user_count());
 }

@@ -10,6 +10,7 @@
 #include "recflow/model/split.hpp"
 #include "recflow/model/streaming.hpp"
 #include "test_util.hpp"
+#include "tests/gap_test_util.hpp"
 
 using namespace recflow;
 
@@ -267,17 +268,12 @@ TEST_CASE("streaming: per-key sums in batch order with the shared kernels reprod
   const auto& want = t.model();
   // Reassociated float sums differ in their last bits (2^-23 relative per addition, a few
   // dozen terms), and the later passes carry that on through the errors.
-  // Largest difference against the largest magnitude: a value near zero may lose all its
-  // relative digits to cancellation, so element-wise relative checks would be meaningless.
+  // Gaps against the largest magnitude (test::relative_gap).
   auto close = [](const auto& a, const auto& b, double rel) {
     REQUIRE(a.size() == b.size());
-    double diff = 0.0, scale = 0.0;
-    for (std::size_t j = 0; j < a.size(); ++j) {
-      diff = std::max(diff, std::abs(double(a[j]) - double(b[j])));
-      scale = std::max(scale, std::abs(double(b[j])));
-    }
-    INFO("largest difference " << diff << " against largest value " << scale);
-    return diff <= rel * scale;
+    auto gap = test::relative_gap(a, b);
+    INFO("largest difference " << gap << " of the largest value");
+    return gap <= rel;
   };
   CHECK(close(m.U().data(), want.U().data(), 1e-6));
   CHECK(close(m.P().data(), want.P().data(), 1e-6));
