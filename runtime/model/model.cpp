@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 
 namespace recflow {
 
@@ -13,14 +12,8 @@ void initial_factors(std::uint64_t seed, side s, std::int64_t external_id, doubl
   std::uint64_t state = seed ^ (0x5851f42d4c957f2dull * (static_cast<std::uint64_t>(s) + 1));
   state ^= splitmix64_next(state) + static_cast<std::uint64_t>(external_id);
   splitmix64_next(state);
-  for (std::size_t k = 0; k < out.size(); k += 2) {
-    // Box-Muller: two independent normals per pair of uniforms.
-    double r = std::sqrt(-2.0 * std::log(unit_open(splitmix64_next(state))));
-    double t = 2.0 * std::numbers::pi * unit_open(splitmix64_next(state));
-    out[k] = static_cast<float>(stddev * r * std::cos(t));
-    if (k + 1 < out.size())
-      out[k + 1] = static_cast<float>(stddev * r * std::sin(t));
-  }
+  for (auto& v : out)
+    v = static_cast<float>(stddev * ziggurat_normal(state));
 }
 
 rated_items rated_items::build(std::span<const rating> rs, index_t n_users) {
@@ -65,6 +58,25 @@ void factor_model::observe_mean(std::span<const rating> rs) noexcept {
   mu_ = mu_ * (static_cast<double>(mu_count_) / static_cast<double>(n))
         + sum / static_cast<double>(n);
   mu_count_ = n;
+}
+
+void factor_model::reserve(std::size_t users, std::size_t items) {
+  // Doubling, so that a caller reserving a little more on every batch pays amortised O(1).
+  auto target = [](std::size_t want, std::size_t have) {
+    return want <= have ? std::size_t(0) : std::max(want, 2 * have);
+  };
+  if (auto n = target(users, user_bias_.capacity())) {
+    users_.reserve(n);
+    user_bias_.reserve(n);
+    user_count_.reserve(n);
+    U_.reserve(static_cast<index_t>(n));
+  }
+  if (auto n = target(items, item_bias_.capacity())) {
+    items_.reserve(n);
+    item_bias_.reserve(n);
+    item_count_.reserve(n);
+    P_.reserve(static_cast<index_t>(n));
+  }
 }
 
 index_t factor_model::add_user(std::int64_t external_id, std::uint64_t seed,

@@ -197,6 +197,7 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   user_xlate_.check(users, model_.users());
   item_xlate_.check(items, model_.items());
   model_.observe_mean(batch);
+  model_.reserve(users.size(), items.size());
   auto users_before = model_.n_users();
   entries_.clear();
   users_.reset(params_.rank, batch.size());
