@@ -13,6 +13,7 @@
 #include "recflow/actors/messages.hpp"
 #include "recflow/model/als_blocks.hpp"
 #include "recflow/model/als_solver.hpp"
+#include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
 
@@ -105,7 +106,7 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
 
   caf::actor_system_config cfg;
   add_als_message_types(cfg);
-  cfg.set("scheduler.max-threads", o.workers);
+  configure_scheduler(cfg, o.workers);
   caf::actor_system sys(cfg);
   std::optional<error> failed;
   factor_model m = *initial;

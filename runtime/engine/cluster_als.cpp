@@ -12,6 +12,7 @@
 #include "recflow/actors/messages.hpp"
 #include "recflow/engine/cluster_connect.hpp"
 #include "recflow/graph/als_wire.hpp"
+#include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
 
@@ -220,7 +221,7 @@ result<factor_model> train_als_cluster(const rating_table& train, const als_para
   add_graph_message_types(cfg);
   add_cluster_message_types(cfg);
   configure_cluster_middleman(cfg);
-  cfg.set("scheduler.max-threads", o.graph.workers);
+  configure_scheduler(cfg, o.graph.workers);
   caf::actor_system sys(cfg);
   factor_model m = *setup->initial;
   std::optional<error> failed;

@@ -62,8 +62,7 @@ struct cluster_engine::impl final : round_driver {
     add_graph_message_types(cfg);
     add_cluster_message_types(cfg);
     configure_cluster_middleman(cfg);
-    cfg.set("scheduler.max-threads", opts.engine.workers);
-    set_thread_priority(cfg, opts.engine.priority);
+    configure_scheduler(cfg, opts.engine.workers, opts.engine.priority);
     sys = std::make_unique<caf::actor_system>(cfg);
     self = std::make_unique<caf::scoped_actor>(*sys);
     where = place_round_robin(core.graph().partitions, opts.nodes.size());

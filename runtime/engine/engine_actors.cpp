@@ -4,25 +4,6 @@
 
 namespace recflow {
 
-namespace {
-/// Lowers the priority of every thread the actor system starts (Linux: per thread).
-class priority_hook : public caf::thread_hook {
- public:
-  explicit priority_hook(thread_priority p) : priority_(p) {}
-  void init(caf::actor_system&) override {}
-  void thread_started() override { lower_thread_priority(priority_); }
-  void thread_terminates() override {}
-
- private:
-  thread_priority priority_;
-};
-}  // namespace
-
-void set_thread_priority(caf::actor_system_config& cfg, thread_priority p) {
-  if (p.lowered())
-    cfg.add_thread_hook<priority_hook>(p);
-}
-
 void wire_owners(caf::scoped_actor& self, const std::vector<caf::actor>& users,
                  const std::vector<caf::actor>& items, const caf::actor& partition) {
   for (auto& u : users)

@@ -1,6 +1,6 @@
 /// The CAF side that local_engine and cluster_engine share around their coordinator
 /// (engine/coordinator.hpp): the driving thread's message handlers, wiring the owners,
-/// loading a model into them, gathering their shards, and the actor threads' priority.
+/// loading a model into them and gathering their shards.
 #pragma once
 
 #include <chrono>
@@ -16,13 +16,9 @@
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/messages.hpp"
 #include "recflow/engine/coordinator.hpp"
-#include "recflow/engine/thread_priority.hpp"
+#include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
-
-/// Every thread the actor system of `cfg` starts runs at `p` (nothing if `p` is not
-/// lowered).
-void set_thread_priority(caf::actor_system_config& cfg, thread_priority p);
 
 /// Waits for one message on `self` and hands it to `core`: the source's answers, the
 /// partition step's and the owners' reports, shard copies, a rejected frame. Reports for

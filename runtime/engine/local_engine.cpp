@@ -35,8 +35,7 @@ struct local_engine::impl final : round_driver {
              *this) {
     const auto& graph = core.graph();
     add_graph_message_types(cfg);
-    cfg.set("scheduler.max-threads", opts.workers);
-    set_thread_priority(cfg, opts.priority);
+    configure_scheduler(cfg, opts.workers, opts.priority);
     sys = std::make_unique<caf::actor_system>(cfg);
     self = std::make_unique<caf::scoped_actor>(*sys);
     auto me = caf::actor_cast<caf::actor>(*self);

@@ -9,6 +9,7 @@
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/messages.hpp"
 #include "recflow/actors/node.hpp"
+#include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
 
@@ -55,7 +56,7 @@ result<std::unique_ptr<node_host>> node_host::start(node_host_options o) {
   add_graph_message_types(p->cfg);
   add_cluster_message_types(p->cfg);
   configure_cluster_middleman(p->cfg);
-  p->cfg.set("scheduler.max-threads", o.workers);
+  configure_scheduler(p->cfg, o.workers);
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
   // The node logs through the host, which names it by the address it listens on (known
   // once published): the raw pointer stays valid while the actor system runs.

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "recflow/actors/tune_worker.hpp"
+#include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
 
@@ -17,7 +18,7 @@ task_executor actor_pool_executor(std::size_t workers) {
     if (n == 0)
       return;
     caf::actor_system_config cfg;
-    cfg.set("scheduler.max-threads", workers);
+    configure_scheduler(cfg, workers);
     caf::actor_system sys(cfg);
     auto fn = std::make_shared<const tune_task_fn>(
       [&run](std::uint64_t task) { run(static_cast<std::size_t>(task)); });

@@ -1,0 +1,45 @@
+#include "recflow/engine/scheduler.hpp"
+
+#include <cstdlib>
+
+#include <caf/all.hpp>
+
+namespace recflow {
+
+namespace {
+/// Lowers the priority of every thread the actor system starts (Linux: per thread).
+class priority_hook : public caf::thread_hook {
+ public:
+  explicit priority_hook(thread_priority p) : priority_(p) {}
+  void init(caf::actor_system&) override {}
+  void thread_started() override { lower_thread_priority(priority_); }
+  void thread_terminates() override {}
+
+ private:
+  thread_priority priority_;
+};
+}  // namespace
+
+void set_thread_priority(caf::actor_system_config& cfg, thread_priority p) {
+  if (p.lowered())
+    cfg.add_thread_hook<priority_hook>(p);
+}
+
+std::size_t idle_polls_setting() {
+  const char* text = std::getenv("RECFLOW_IDLE_POLLS");
+  if (text == nullptr || *text == '\0')
+    return idle_polls;
+  char* end = nullptr;
+  auto n = std::strtoull(text, &end, 10);
+  return *end == '\0' && n > 0 && n <= 100'000'000 ? static_cast<std::size_t>(n) : idle_polls;
+}
+
+void configure_scheduler(caf::actor_system_config& cfg, std::size_t workers,
+                         thread_priority p) {
+  cfg.set("scheduler.max-threads", workers);
+  cfg.set("work-stealing.aggressive-poll-attempts",
+          caf::config_value::integer(static_cast<std::int64_t>(idle_polls_setting())));
+  set_thread_priority(cfg, p);
+}
+
+}  // namespace recflow

@@ -1,0 +1,40 @@
+/// How every actor system recflow starts schedules its threads: one place for the worker
+/// count, the idle workers' polling and the threads' priority, so the local and cluster
+/// engines, a node, batch ALS and the tuning pool all run alike.
+///
+///   caf::actor_system_config cfg;
+///   configure_scheduler(cfg, 2, thread_priority{});
+///   caf::actor_system sys(cfg);
+#pragma once
+
+#include <cstddef>
+
+#include <caf/actor_system_config.hpp>
+
+#include "recflow/engine/thread_priority.hpp"
+
+namespace recflow {
+
+/// How many times an idle CAF worker polls its queue (and every tenth time another
+/// worker's) before it starts sleeping between polls. CAF 0.17 polls 100 times, then
+/// sleeps 50 us between polls: a dataflow graph whose batches cross between the workers
+/// several times per pass can wait out such a sleep at a hop. 10,000 polls cover a few
+/// hundred microseconds, about the gap between two small batches (measured in
+/// docs/benchmarks.md); a worker idle for longer falls back to CAF's sleeps, so an idle
+/// process does not spin.
+inline constexpr std::size_t idle_polls = 10'000;
+
+/// The polls to use: $RECFLOW_IDLE_POLLS when it holds a count (1..10^8; CAF's own default
+/// is 100), for measuring; idle_polls otherwise.
+std::size_t idle_polls_setting();
+
+/// `workers` scheduler threads (scheduler.max-threads), polling idle_polls_setting() times
+/// before sleeping, at priority `p` (see set_thread_priority).
+void configure_scheduler(caf::actor_system_config& cfg, std::size_t workers,
+                         thread_priority p = {});
+
+/// Every thread the actor system of `cfg` starts runs at `p` (nothing if `p` is not
+/// lowered).
+void set_thread_priority(caf::actor_system_config& cfg, thread_priority p);
+
+}  // namespace recflow
