@@ -72,6 +72,20 @@ bool wait_for_text(test::child_process& p, const std::string& needle, std::chron
   return false;
 }
 
+/// The sum of every series of /metrics text whose line starts with `prefix`
+/// (e.g. `recflow_shard_ratings_total{side="user"`), and how many there are.
+std::pair<double, int> sum_series(const std::string& metrics, const std::string& prefix) {
+  std::pair<double, int> sum{0.0, 0};
+  for (auto at = metrics.find("\n" + prefix); at != std::string::npos;
+       at = metrics.find("\n" + prefix, at + 1)) {
+    auto end = metrics.find('\n', at + 1);
+    auto line = metrics.substr(at + 1, end - at - 1);
+    sum.first += std::stod(line.substr(line.rfind(' ') + 1));
+    ++sum.second;
+  }
+  return sum;
+}
+
 /// A port no one listens on now (the OS's choice for a socket bound to port 0).
 std::uint16_t free_port() {
   boost::asio::io_context ioc;
@@ -195,6 +209,9 @@ TEST_CASE("serve dashboard cli: headless Chromium shows one chart point per batc
   // The final line prints 4 decimals; the page holds the full value.
   CHECK(std::abs(std::stod(last) - lines.final_rmse) <= 0.00005);
   CHECK(std::abs(std::stod(final_rmse) - lines.final_rmse) <= 0.00005);
+  // The load of both owner shards of each side, and nothing in flight once it ended.
+  CHECK(main_attribute(dom, "data-shards") == "2");
+  CHECK(main_attribute(dom, "data-in-flight") == "0");
 
   // A screenshot, kept in the build folder (beside the recflow binary) for people to look at.
   auto shot = (std::filesystem::path(RECFLOW_CLI_PATH).parent_path() / "dashboard-screenshot.png").string();
@@ -307,9 +324,14 @@ TEST_CASE("serve dashboard cli: a 2-node stream shows both nodes on the page and
   auto metrics = c.get("/metrics").body;
   CHECK(metrics.find("recflow_nodes_alive 2\n") != std::string::npos);
   CHECK(metrics.find("recflow_nodes_lost 0\n") != std::string::npos);
+  // The owners on the nodes counted their shards' ratings: every rating once per side.
+  CHECK(sum_series(metrics, "recflow_shard_ratings_total{side=\"user\"") == std::pair<double, int>{80000.0, 2});
+  CHECK(sum_series(metrics, "recflow_shard_ratings_total{side=\"item\"") == std::pair<double, int>{80000.0, 2});
+  CHECK(metrics.find("recflow_batches_in_flight 0\n") != std::string::npos);
   auto dom = chromium_dom(dir, "http://127.0.0.1:" + std::to_string(port) + "/");
   INFO(dom.substr(0, 3000));
   CHECK(main_attribute(dom, "data-points") == std::to_string(lines.batches));
+  CHECK(main_attribute(dom, "data-shards") == "2");
   for (const auto& n : nodes)
     CHECK(dom.find(n->address()) != std::string::npos);
   CHECK(std::abs(std::stod("0" + main_attribute(dom, "data-last-rmse")) - lines.final_rmse) <= 0.00005);

@@ -76,7 +76,9 @@ void stream_monitoring::attach(stream_job_options& job) {
       note_position(m.position);
     serve::batch_point p{.batch = r.batch, .ratings = m.ratings, .ratings_seen = r.ratings_seen,
                          .evaluated = r.evaluated, .rmse = r.rmse, .mae = r.mae,
-                         .latency_seconds = m.latency_seconds, .elapsed_seconds = r.elapsed_seconds};
+                         .latency_seconds = m.latency_seconds, .elapsed_seconds = r.elapsed_seconds,
+                         .user_shards = m.user_shard_ratings, .item_shards = m.item_shard_ratings,
+                         .in_flight = m.in_flight};
     for (std::size_t e = 0; e < edge_count; ++e)
       if (m.edges[e].messages > 0)
         p.edges.push_back({edge_names[e], m.edges[e].messages, m.edges[e].bytes});
