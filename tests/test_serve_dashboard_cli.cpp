@@ -275,6 +275,35 @@ TEST_CASE("serve metrics cli: a Redis stream's lag and position reach /metrics",
   CHECK(text.find("recflow_ratings_applied_total 80000\n") != std::string::npos);
   CHECK(c.get("/dashboard.json").json()["info"]["source position"].get<std::string>().find('-')
         != std::string::npos);
+  // Every entry read and acknowledged (the end marker too): nothing pending, nothing unread.
+  CHECK(text.find("\nrecflow_source_pending_entries 0\n") != std::string::npos);
+  CHECK(text.find("\nrecflow_source_unread_entries 0\n") != std::string::npos);
+  CHECK(run.stop() == 0);
+}
+
+TEST_CASE("serve metrics cli: a Redis stream stopped early shows its unread entries in /metrics", "[serve][cli][redis]") {
+  auto server = test::redis_or_skip();
+  if (!server)
+    return;
+  test::scratch_dir dir;
+  auto data = test::data_dir() + "/ml-100k/";
+  auto pub = test::run_cli("publish --redis " + server->address() + " --stream s --data " + data + "u1.base");
+  REQUIRE(pub.status == 0);  // 80,000 entries and the end marker
+  test::child_process run({"stream", "--source", "redis://" + server->address() + "/s", "--test",
+                           data + "u1.test", "--batch-size", "1000", "--max-batches", "10",
+                           "--no-csv", "--metrics", "127.0.0.1:0", "--serve-linger", "120"},
+                          dir.file("stream.log"));
+  auto port = run.wait_for_port();
+  REQUIRE(port != 0);
+  REQUIRE(wait_for_text(run, "final validation rmse", 120s));
+  test::http_client c(port);
+  auto text = c.get("/metrics").body;
+  INFO(text);
+  CHECK(text.find("recflow_ratings_applied_total 10000\n") != std::string::npos);
+  // 10 batches of 1,000 read and applied (acknowledged); the rest, end marker included, unread.
+  CHECK(text.find("\nrecflow_source_pending_entries 0\n") != std::string::npos);
+  CHECK(text.find("\nrecflow_source_unread_entries 70001\n") != std::string::npos);
+  CHECK(c.get("/dashboard.json").json()["info"]["source backlog"] == "0 entries pending, 70001 unread");
   CHECK(run.stop() == 0);
 }
 
