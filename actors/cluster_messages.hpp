@@ -18,8 +18,9 @@ namespace recflow {
 /// The protocol between a driver and its nodes. Bump it whenever a cluster message, the
 /// wire format or the owners' protocol changes: a driver and a node that disagree refuse
 /// each other at connect time, before any message whose layout may differ is sent.
-// 2: edge_traffic counts rows; 3: ALS blocks; 4: factors travel as float (shard parts, ALS)
-inline constexpr std::uint32_t cluster_protocol_version = 4;
+// 2: edge_traffic counts rows; 3: ALS blocks; 4: factors travel as float (shard parts, ALS);
+// 5: owner_done carries the shard's ratings
+inline constexpr std::uint32_t cluster_protocol_version = 5;
 
 /// Driver -> node, before any owner: (mesh_atom, mesh_request) naming the other nodes. The
 /// node connects to each (middleman connect) and answers (mesh_atom, connected count) or

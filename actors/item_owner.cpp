@@ -21,6 +21,7 @@ void item_owner_state::begin(item_slice slice) {
   step_pending_ = false;
   awaiting_consumed_ = false;
   sent_ = {};
+  ratings_ = slice.routes.size();
   sums_.reset(params_.rank, slice.routes.size());
   blocks_.reset(user_shards_);
   values_.clear();
@@ -344,7 +345,8 @@ caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uin
         self->send(st.coordinator, st.core->export_parts());
       }
       st.busy += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      self->send(st.coordinator, owner_done{stamp.batch, side::item, shard, st.core->sent(), st.busy});
+      self->send(st.coordinator, owner_done{stamp.batch, side::item, shard, st.core->sent(), st.busy,
+                                            st.core->ratings()});
       st.busy = 0.0;
       advance(self, shard);
     },

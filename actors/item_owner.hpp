@@ -66,6 +66,8 @@ class item_owner_state {
   const batch_stamp& stamp() const noexcept { return stamp_; }
   std::uint64_t batches_done() const noexcept { return batches_done_; }
   const edge_traffic& sent() const noexcept { return sent_; }
+  /// Ratings of the current (or last) batch in this shard's slice.
+  std::uint64_t ratings() const noexcept { return ratings_; }
   const shard_store& store() const noexcept { return store_; }
   shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
   shard_view view() const { return {batches_done_, side::item, shard_, &store_}; }
@@ -98,6 +100,7 @@ class item_owner_state {
   bool in_batch_ = false;
   std::uint64_t batches_done_ = 0;
   edge_traffic sent_;
+  std::uint64_t ratings_ = 0;
 };
 
 /// Spawns an item owner that reports to `coordinator`; send it the user owners as a

@@ -110,6 +110,7 @@ struct owner_done {
   std::uint32_t shard = 0;
   edge_traffic sent;           ///< rows sent to the other side for this batch
   double busy_seconds = 0.0;   ///< time spent in this batch's handlers
+  std::uint64_t ratings = 0;   ///< ratings of the batch this shard applied (its load)
 };
 
 /// Partition -> coordinator: what routing a batch sent.
@@ -231,7 +232,8 @@ typename Inspector::result_type inspect(Inspector& f, edge_traffic& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, owner_done& x) {
-  return f(caf::meta::type_name("owner_done"), x.batch, x.side, x.shard, x.sent, x.busy_seconds);
+  return f(caf::meta::type_name("owner_done"), x.batch, x.side, x.shard, x.sent, x.busy_seconds,
+           x.ratings);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_done& x) {

@@ -19,6 +19,7 @@ std::vector<user_rows> user_owner_state::begin(user_slice slice) {
   pass_ = 0;
   answered_ = 0;
   sent_ = {};
+  ratings_ = slice.routes.size();
   sums_.reset(params_.rank, slice.routes.size());
   blocks_.reset(item_shards_);
   for (const auto& r : slice.routes) {
@@ -230,7 +231,8 @@ void on_answer(user_owner_self* self, std::uint32_t shard, item_rows answer) {
       self->send(st.coordinator, st.core->export_parts());
     }
     st.busy += std::chrono::duration<double>(clock::now() - t0).count();
-    self->send(st.coordinator, owner_done{stamp.batch, side::user, shard, st.core->sent(), st.busy});
+    self->send(st.coordinator, owner_done{stamp.batch, side::user, shard, st.core->sent(), st.busy,
+                                          st.core->ratings()});
     st.busy = 0.0;
     t0 = clock::now();
     start_next(self);

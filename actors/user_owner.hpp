@@ -54,6 +54,8 @@ class user_owner_state {
   std::uint64_t batches_done() const noexcept { return batches_done_; }
   /// Rows sent to item owners during the current (or last) batch.
   const edge_traffic& sent() const noexcept { return sent_; }
+  /// Ratings of the current (or last) batch in this shard's slice.
+  std::uint64_t ratings() const noexcept { return ratings_; }
   const shard_store& store() const noexcept { return store_; }
   shard_parts export_parts() const { return store_.export_parts(batches_done_, shard_); }
   shard_view view() const { return {batches_done_, side::user, shard_, &store_}; }
@@ -80,6 +82,7 @@ class user_owner_state {
   bool in_batch_ = false;
   std::uint64_t batches_done_ = 0;
   edge_traffic sent_;
+  std::uint64_t ratings_ = 0;
 };
 
 /// Spawns a user owner that reports to `coordinator`; send it the item owners as a

@@ -24,14 +24,15 @@ if [ ! -x "$bin/recflow" ]; then
   echo "docs_commands: no recflow binary in $bin" >&2
   exit 1
 fi
-# The commands use gnuplot (recflow compare --chart): without it the test is skipped (exit 77,
-# CTest's SKIP_RETURN_CODE), or fails under CI=true, whose test command installs it.
+# The commands use gnuplot (recflow compare and partitions --chart): without it the test is
+# skipped (exit 77, CTest's SKIP_RETURN_CODE), or fails under CI=true, whose test command
+# installs it.
 if ! command -v gnuplot >/dev/null 2>&1; then
   if [ "${CI:-}" = "true" ]; then
     echo "docs_commands: gnuplot is not installed, and CI runs every test" >&2
     exit 1
   fi
-  echo "docs_commands: SKIPPED: gnuplot is not installed (recflow compare --chart needs it)"
+  echo "docs_commands: SKIPPED: gnuplot is not installed (recflow compare and partitions --chart need it)"
   exit 77
 fi
 export PATH="$bin:$PATH"

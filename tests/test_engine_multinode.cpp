@@ -11,6 +11,7 @@
 #include <cmath>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 
 #include <caf/all.hpp>
@@ -100,6 +101,14 @@ TEST_CASE("cluster engine: 3 nodes on 127.0.0.1 train the local engine's model",
   const auto& m = (*cluster)->history().back();
   CHECK(m.edges[std::size_t(edge_index::users_to_items)].bytes > 0);
   CHECK(m.edges[std::size_t(edge_index::items_to_users)].bytes > 0);
+  // The owners on the nodes reported their shards' load: every rating, once per side.
+  for (const auto& b : (*cluster)->history()) {
+    REQUIRE(b.user_shard_ratings.size() == partitions);
+    REQUIRE(b.item_shard_ratings.size() == partitions);
+    CHECK(std::accumulate(b.user_shard_ratings.begin(), b.user_shard_ratings.end(), std::uint64_t{0}) == b.ratings);
+    CHECK(std::accumulate(b.item_shard_ratings.begin(), b.item_shard_ratings.end(), std::uint64_t{0}) == b.ratings);
+  }
+  CHECK(std::ranges::equal(m.user_shard_ratings, local->history().back().user_shard_ratings));
   cluster->reset();
   for (auto& n : nodes)
     CHECK(n->running());  // the job ended, the nodes keep serving

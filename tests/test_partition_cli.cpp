@@ -1,8 +1,10 @@
-// `recflow partitions`: the command's outputs (table, CSV, SVG chart, --json) and errors.
+// `recflow partitions`: the command's outputs (table, CSV, SVG chart drawn by gnuplot,
+// --json) and errors. Without gnuplot the chart cases are skipped (tests/skip_test_util.hpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,7 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fmt/format.h>
+
 #include "tests/cli_test_util.hpp"
+#include "tests/skip_test_util.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -23,6 +28,8 @@ int run_cli(const std::string& args, std::string& out) {
   out += r.out;
   return r.status;
 }
+
+bool have_gnuplot() { return std::system("gnuplot --version >/dev/null 2>&1") == 0; }
 
 std::string slurp(const fs::path& f) {
   std::ifstream in(f);
@@ -53,11 +60,50 @@ TEST_CASE("partitions command: writes a table, a CSV, an SVG chart and a JSON li
   }
   auto lines = slurp(csv);
   CHECK(std::count(lines.begin(), lines.end(), '\n') == 15);
+  // The chart is gnuplot's, from the script written beside it.
+  auto script = slurp(dir / "p.gp");
+  CHECK(script.find("set multiplot layout 4,1") != std::string::npos);
+  CHECK(script.find("histogram clustered") != std::string::npos);
+  if (!have_gnuplot()) {
+    CHECK(rc == 1);  // --chart was asked for and could not be drawn
+    CHECK_FALSE(fs::exists(svg));
+    fs::remove_all(dir);
+    recflow::test::skip_without("gnuplot");
+    return;
+  }
+  REQUIRE(rc == 0);
   auto chart = slurp(svg);
-  CHECK(chart.rfind("<svg", 0) == 0);
-  CHECK(chart.find("consistent") != std::string::npos);
+  CHECK(chart.find("<svg") != std::string::npos);
   CHECK(chart.find("</svg>") != std::string::npos);
+  CHECK(chart.find("consistent") != std::string::npos);  // the legend
+  CHECK(chart.find("4 partitions") != std::string::npos);  // a group under its bars
+  CHECK(chart.find("KB per batch") != std::string::npos);  // a panel's axis
+  // Every bar carries its value: the imbalance of each strategy at each count.
+  for (const auto& r : j["results"]) {
+    auto label = fmt::format(">{:.2f}<", r["imbalance"].get<double>());
+    INFO(r["strategy"] << " n=" << r["partitions"] << ": " << label);
+    CHECK(chart.find(label) != std::string::npos);
+  }
   fs::remove_all(dir);
+}
+
+TEST_CASE("partitions command: without gnuplot keeps the table, CSV, HTML and script, and fails",
+          "[partition][cli]") {
+  recflow::test::scratch_dir dir;
+  auto args = "partitions --data synthetic:20000 -p 2,4 --strategy hash-user,range --csv "
+              + dir.file("p.csv") + " --chart " + dir.file("p.svg") + " --html "
+              + dir.file("p.html") + " --json";
+  auto r = recflow::test::run_cli(args, "RECFLOW_GNUPLOT=/nonexistent/gnuplot");
+  INFO(r.out);
+  CHECK(r.status == 1);  // as `recflow compare --chart`: asked for, not drawn
+  CHECK(r.out.find("gnuplot not found") != std::string::npos);
+  CHECK(r.out.find("gnuplot '" + dir.file("p.gp") + "'") != std::string::npos);  // how to render
+  CHECK(fs::exists(dir.file("p.gp")));
+  CHECK(fs::exists(dir.file("p.csv")));
+  CHECK(fs::exists(dir.file("p.html")));
+  CHECK_FALSE(fs::exists(dir.file("p.svg")));
+  CHECK(nlohmann::json::parse(r.last_line)["results"].size() == 4);
+  CHECK(r.out.find("hash-user") != std::string::npos);  // the table
 }
 
 TEST_CASE("partitions command: synthetic data and bad options", "[partition][cli]") {

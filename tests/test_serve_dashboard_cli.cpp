@@ -72,6 +72,20 @@ bool wait_for_text(test::child_process& p, const std::string& needle, std::chron
   return false;
 }
 
+/// The sum of every series of /metrics text whose line starts with `prefix`
+/// (e.g. `recflow_shard_ratings_total{side="user"`), and how many there are.
+std::pair<double, int> sum_series(const std::string& metrics, const std::string& prefix) {
+  std::pair<double, int> sum{0.0, 0};
+  for (auto at = metrics.find("\n" + prefix); at != std::string::npos;
+       at = metrics.find("\n" + prefix, at + 1)) {
+    auto end = metrics.find('\n', at + 1);
+    auto line = metrics.substr(at + 1, end - at - 1);
+    sum.first += std::stod(line.substr(line.rfind(' ') + 1));
+    ++sum.second;
+  }
+  return sum;
+}
+
 /// A port no one listens on now (the OS's choice for a socket bound to port 0).
 std::uint16_t free_port() {
   boost::asio::io_context ioc;
@@ -195,6 +209,9 @@ TEST_CASE("serve dashboard cli: headless Chromium shows one chart point per batc
   // The final line prints 4 decimals; the page holds the full value.
   CHECK(std::abs(std::stod(last) - lines.final_rmse) <= 0.00005);
   CHECK(std::abs(std::stod(final_rmse) - lines.final_rmse) <= 0.00005);
+  // The load of both owner shards of each side, and nothing in flight once it ended.
+  CHECK(main_attribute(dom, "data-shards") == "2");
+  CHECK(main_attribute(dom, "data-in-flight") == "0");
 
   // A screenshot, kept in the build folder (beside the recflow binary) for people to look at.
   auto shot = (std::filesystem::path(RECFLOW_CLI_PATH).parent_path() / "dashboard-screenshot.png").string();
@@ -258,6 +275,35 @@ TEST_CASE("serve metrics cli: a Redis stream's lag and position reach /metrics",
   CHECK(text.find("recflow_ratings_applied_total 80000\n") != std::string::npos);
   CHECK(c.get("/dashboard.json").json()["info"]["source position"].get<std::string>().find('-')
         != std::string::npos);
+  // Every entry read and acknowledged (the end marker too): nothing pending, nothing unread.
+  CHECK(text.find("\nrecflow_source_pending_entries 0\n") != std::string::npos);
+  CHECK(text.find("\nrecflow_source_unread_entries 0\n") != std::string::npos);
+  CHECK(run.stop() == 0);
+}
+
+TEST_CASE("serve metrics cli: a Redis stream stopped early shows its unread entries in /metrics", "[serve][cli][redis]") {
+  auto server = test::redis_or_skip();
+  if (!server)
+    return;
+  test::scratch_dir dir;
+  auto data = test::data_dir() + "/ml-100k/";
+  auto pub = test::run_cli("publish --redis " + server->address() + " --stream s --data " + data + "u1.base");
+  REQUIRE(pub.status == 0);  // 80,000 entries and the end marker
+  test::child_process run({"stream", "--source", "redis://" + server->address() + "/s", "--test",
+                           data + "u1.test", "--batch-size", "1000", "--max-batches", "10",
+                           "--no-csv", "--metrics", "127.0.0.1:0", "--serve-linger", "120"},
+                          dir.file("stream.log"));
+  auto port = run.wait_for_port();
+  REQUIRE(port != 0);
+  REQUIRE(wait_for_text(run, "final validation rmse", 120s));
+  test::http_client c(port);
+  auto text = c.get("/metrics").body;
+  INFO(text);
+  CHECK(text.find("recflow_ratings_applied_total 10000\n") != std::string::npos);
+  // 10 batches of 1,000 read and applied (acknowledged); the rest, end marker included, unread.
+  CHECK(text.find("\nrecflow_source_pending_entries 0\n") != std::string::npos);
+  CHECK(text.find("\nrecflow_source_unread_entries 70001\n") != std::string::npos);
+  CHECK(c.get("/dashboard.json").json()["info"]["source backlog"] == "0 entries pending, 70001 unread");
   CHECK(run.stop() == 0);
 }
 
@@ -307,9 +353,14 @@ TEST_CASE("serve dashboard cli: a 2-node stream shows both nodes on the page and
   auto metrics = c.get("/metrics").body;
   CHECK(metrics.find("recflow_nodes_alive 2\n") != std::string::npos);
   CHECK(metrics.find("recflow_nodes_lost 0\n") != std::string::npos);
+  // The owners on the nodes counted their shards' ratings: every rating once per side.
+  CHECK(sum_series(metrics, "recflow_shard_ratings_total{side=\"user\"") == std::pair<double, int>{80000.0, 2});
+  CHECK(sum_series(metrics, "recflow_shard_ratings_total{side=\"item\"") == std::pair<double, int>{80000.0, 2});
+  CHECK(metrics.find("recflow_batches_in_flight 0\n") != std::string::npos);
   auto dom = chromium_dom(dir, "http://127.0.0.1:" + std::to_string(port) + "/");
   INFO(dom.substr(0, 3000));
   CHECK(main_attribute(dom, "data-points") == std::to_string(lines.batches));
+  CHECK(main_attribute(dom, "data-shards") == "2");
   for (const auto& n : nodes)
     CHECK(dom.find(n->address()) != std::string::npos);
   CHECK(std::abs(std::stod("0" + main_attribute(dom, "data-last-rmse")) - lines.final_rmse) <= 0.00005);

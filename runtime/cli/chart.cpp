@@ -1,5 +1,6 @@
 #include "cli/chart.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sys/wait.h>
@@ -90,6 +91,63 @@ std::string compare_script(const compare_chart& c) {
   if (!c.png.empty())
     s += "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
          + render("pngcairo size 1280,800 font 'Sans,14'", c.png) + "}\n";
+  return s;
+}
+
+std::string bar_chart_script(const bar_chart& c) {
+  const auto n = c.series.size();
+  const double gap = 1.0;  // the clustered histogram's gap, in bar widths
+  std::string s;
+  s += "# Grouped bars, written by `recflow partitions`. Render: gnuplot THIS_FILE\n";
+  s += fmt::format("set terminal svg size 980,{} dynamic font 'Helvetica,12' background '#ffffff' "
+                   "noenhanced\n",
+                   110 + 300 * c.panels.size());
+  s += fmt::format("set output {}\n", gp_quote(c.svg));
+  s += "set datafile missing '?'\n";
+  s += fmt::format("set style data histograms\nset style histogram clustered gap {}\n", gap);
+  s += "set style fill solid 1.0 noborder\n";
+  s += "set grid ytics lc rgb '#dddddd'\n";
+  s += "set xtics nomirror scale 0\nset ytics nomirror\nset border 3\n";
+  s += "set offsets 0, 0, graph 0.12, 0\n";  // room for the labels on the bars
+  s += fmt::format("set xrange [-0.5:{}.5]\n", int(c.groups.size()) - 1);
+  for (std::size_t i = 0; i < n && !c.colors.empty(); ++i)
+    s += fmt::format("set linetype {} lc rgb {}\n", i + 1, gp_quote(c.colors[i % c.colors.size()]));
+  for (std::size_t p = 0; p < c.panels.size(); ++p) {  // each panel's data: a group per line
+    s += fmt::format("$panel{} << EOD\n", p + 1);
+    for (std::size_t g = 0; g < c.groups.size(); ++g) {
+      s += gp_text(c.groups[g]);
+      for (std::size_t i = 0; i < n; ++i) {
+        double v = g < c.panels[p].values.size() && i < c.panels[p].values[g].size()
+                     ? c.panels[p].values[g][i] : std::nan("");
+        s += std::isfinite(v) ? fmt::format(" {:.10g}", v) : std::string(" ?");
+      }
+      s += '\n';
+    }
+    s += "EOD\n";
+  }
+  s += fmt::format("set multiplot layout {},1 title {} font ',14'\n", c.panels.size(),
+                   gp_text(c.title + "\n" + c.subtitle));
+  for (std::size_t p = 0; p < c.panels.size(); ++p) {
+    const auto& pn = c.panels[p];
+    if (p == 0)
+      s += "set key outside top center horizontal\n";
+    else
+      s += "unset key\n";
+    s += fmt::format("set title {}\nset ylabel {}\nset yrange [{}:*]\n", gp_text(pn.heading),
+                     gp_text(pn.y_label), pn.y_min);
+    std::string plot = "plot ";
+    for (std::size_t i = 0; i < n; ++i)
+      plot += fmt::format("{}$panel{} using {}{} title {}, \\\n     ", i == 0 ? "" : "",
+                          p + 1, i + 2, i == 0 ? ":xtic(1)" : "", gp_text(c.series[i]));
+    // The value above each bar: bar i of group j is centred at j + (i - (n-1)/2) / (n + gap).
+    for (std::size_t i = 0; i < n; ++i)
+      plot += fmt::format("$panel{} using ($0 + ({}.0 - {:.1f}) / {:.1f}):{}:(sprintf('%.{}f', ${})) "
+                          "with labels font ',8' offset 0,0.5 notitle{}",
+                          p + 1, i, (double(n) - 1) / 2, double(n) + gap, i + 2, pn.decimals,
+                          i + 2, i + 1 < n ? ", \\\n     " : "\n");
+    s += plot;
+  }
+  s += "unset multiplot\nunset output\n";
   return s;
 }
 

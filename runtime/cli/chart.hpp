@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "recflow/model/error.hpp"
 
@@ -20,6 +21,27 @@ struct compare_chart {
   double batch_rmse = 0.0;  ///< drawn as a horizontal line
 };
 
+/// One panel of grouped bars: a value per group and series (NaN: no bar).
+struct bar_panel {
+  std::string heading;  ///< above the panel
+  std::string y_label;
+  double y_min = 0.0;   ///< where the bars start (1 for a ratio whose best is 1)
+  int decimals = 0;     ///< of the value printed above each bar
+  std::vector<std::vector<double>> values;  ///< [group][series]
+};
+
+/// Panels of grouped bars stacked in one chart (`recflow partitions`: a group per
+/// partition count, a bar per strategy, a panel per measure).
+struct bar_chart {
+  std::string svg;       ///< the SVG to write
+  std::string title;     ///< first line of the title
+  std::string subtitle;  ///< second line
+  std::vector<std::string> groups;  ///< labels under the groups, e.g. "4 partitions"
+  std::vector<std::string> series;  ///< the legend, one bar of each per group
+  std::vector<std::string> colors;  ///< per series, e.g. "#0072B2" (cycled)
+  std::vector<bar_panel> panels;
+};
+
 /// The gnuplot program to run: $RECFLOW_GNUPLOT when set, else "gnuplot" from PATH.
 std::string gnuplot_program();
 
@@ -28,6 +50,10 @@ bool gnuplot_available();
 
 /// The gnuplot script that draws `c` (SVG, then PNG when the terminal exists).
 std::string compare_script(const compare_chart& c);
+
+/// The gnuplot script that draws `c` as SVG, its data inline (a multiplot of clustered
+/// histograms, one panel per measure, each bar labelled with its value).
+std::string bar_chart_script(const bar_chart& c);
 
 /// Writes `script` to `path`; an errc::io error when it cannot.
 result<void> write_text(const std::string& path, const std::string& text);

@@ -88,9 +88,13 @@ int run_partitions(partitions_options& o) {
   if (!o.csv.empty())
     if (auto ok = write_csv(o.csv, costs); !ok)
       return report(ok.err());
-  if (!o.chart.empty())
-    if (auto ok = write_chart(o.chart, costs, data->name, o.batch_size, o.cost.rank); !ok)
-      return report(ok.err());
+  bool chart_failed = false;  // as `recflow compare`: the other outputs still, then status 1
+  if (!o.chart.empty()) {
+    auto drawn = write_chart(o.chart, costs, data->name, o.batch_size, o.cost.rank);
+    if (!drawn)
+      return report(drawn.err());
+    chart_failed = !*drawn;
+  }
   if (!o.html.empty()) {
     if (auto ok = write_html_report(o.html, costs, data->name, o.batch_size, o.cost.rank); !ok)
       return report(ok.err());
@@ -115,7 +119,7 @@ int run_partitions(partitions_options& o) {
   }
   if (o.json)
     print_json(to_json(costs, seconds));
-  return exit_ok;
+  return chart_failed ? exit_failure : exit_ok;
 }
 
 }  // namespace
@@ -143,7 +147,8 @@ void add_partitions_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--passes", opts->cost.passes, "Fetch rounds per batch")->capture_default_str();
   cmd->add_option("--seed", opts->data.seed, "Seed of synthetic:N")->capture_default_str();
   cmd->add_option("--csv", opts->csv, "Write one line per strategy and count to this file");
-  cmd->add_option("--chart", opts->chart, "Write an SVG bar chart to this file");
+  cmd->add_option("--chart", opts->chart,
+                  "Write an SVG bar chart to this file (gnuplot; its script beside it as .gp)");
   cmd->add_option("--html", opts->html,
                   "Write a self-contained HTML report (the same measures, drawn by dygraphs in "
                   "the browser; opens offline) to this file");

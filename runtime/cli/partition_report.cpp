@@ -2,16 +2,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
+#include <iterator>
 
 #include <fmt/format.h>
 
+#include "cli/chart.hpp"
 #include "recflow/serve/html_report.hpp"
 
 namespace recflow::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 std::uint64_t max_ratings(const partition_cost& c) {
   return c.per_partition.empty() ? 0 : *std::max_element(c.per_partition.begin(), c.per_partition.end());
@@ -22,27 +28,6 @@ result<std::ofstream> open_out(const std::string& path) {
   if (!out)
     return error{errc::io, "cannot write " + path};
   return out;
-}
-
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else out += c;
-  }
-  return out;
-}
-
-/// A round tick step giving about `ticks` intervals over `span`.
-double nice_step(double span, int ticks) {
-  double raw = span / ticks;
-  double mag = std::pow(10.0, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (raw <= m * mag)
-      return m * mag;
-  return 10 * mag;
 }
 
 // Colour-blind-safe palette (Okabe-Ito), one colour per strategy.
@@ -56,7 +41,7 @@ struct panel {
   int decimals = 0;
 };
 
-/// The four measures both charts draw, each with its heading and axis.
+/// The four measures the chart and the HTML report draw, each with its heading and axis.
 std::vector<panel> cost_panels(std::size_t batch_size, int rank) {
   return {
     {"Load imbalance: the busiest partition's ratings / the mean (1 = perfect)",
@@ -109,64 +94,6 @@ result<void> write_csv(const std::string& path, const std::vector<partition_cost
 
 namespace {
 
-/// Where the chart's parts go (SVG user units).
-struct chart_frame {
-  double width = 980, left = 80, right = 20, top = 90, panel_h = 250, gap = 70;
-  double plot_w() const { return width - left - right; }
-  double plot_h() const { return panel_h - 40; }
-};
-
-/// Panel `p` of the chart: its heading, grid, axis label and one group of bars per
-/// partition count, a bar per strategy.
-std::string draw_panel(const panel& pn, std::size_t p, const chart_frame& f,
-                       const std::vector<partition_cost>& costs,
-                       const std::vector<std::string>& strategies,
-                       const std::vector<std::size_t>& counts) {
-  const double left = f.left, plot_w = f.plot_w(), plot_h = f.plot_h();
-  std::string svg;
-  double y0 = f.top + p * (f.panel_h + f.gap) + 20;  // top of the plot area
-  double vmax = pn.y_min;
-  for (const auto& c : costs)
-    vmax = std::max(vmax, pn.value(c));
-  double step = nice_step(std::max(vmax - pn.y_min, 1e-9), 5);
-  double ytop = pn.y_min + std::ceil((vmax - pn.y_min) / step + 1e-9) * step;
-  auto ypos = [&](double v) { return y0 + plot_h * (1.0 - (v - pn.y_min) / (ytop - pn.y_min)); };
-  svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" font-weight=\"bold\">{}</text>\n",
-                     left, y0 - 8, escape(pn.heading));
-  for (double v = pn.y_min; v <= ytop + step * 1e-6; v += step) {
-    double y = ypos(v);
-    svg += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>"
-                       "<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:.{}f}</text>\n",
-                       left, left + plot_w, y, y, left - 6, y + 4, v,
-                       step < 0.1 ? 2 : (step < 1 ? 1 : 0));
-  }
-  svg += fmt::format("<text transform=\"translate({},{:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
-                     18, y0 + plot_h / 2, escape(pn.y_label));
-  double group_w = plot_w / counts.size();
-  double bar_w = group_w * 0.8 / std::max<std::size_t>(1, strategies.size());
-  for (std::size_t g = 0; g < counts.size(); ++g) {
-    double gx = left + g * group_w + group_w * 0.1;
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{} partitions</text>\n",
-                       left + (g + 0.5) * group_w, y0 + plot_h + 18, counts[g]);
-    for (const auto& c : costs) {
-      if (c.partitions != counts[g])
-        continue;
-      auto s = std::size_t(std::find(strategies.begin(), strategies.end(), c.strategy) - strategies.begin());
-      double v = pn.value(c), x = gx + s * bar_w, y = ypos(v);
-      svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\">"
-                         "<title>{} n={}: {:.{}f}</title></rect>\n",
-                         x, y, bar_w - 1, std::max(0.0, ypos(pn.y_min) - y), palette[s % 8],
-                         escape(c.strategy), c.partitions, v, pn.decimals);
-      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"9\">{:.{}f}</text>\n",
-                         x + bar_w / 2, y - 3, v, pn.decimals);
-    }
-  }
-  svg += fmt::format("<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2:.1f}\" stroke=\"#333\"/>"
-                     "<line x1=\"{0}\" x2=\"{3}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>\n",
-                     left, y0, y0 + plot_h, left + plot_w);
-  return svg;
-}
-
 /// The strategies and partition counts `costs` holds, each in order of first appearance.
 struct cost_axes {
   std::vector<std::string> strategies;
@@ -186,35 +113,41 @@ cost_axes axes_of(const std::vector<partition_cost>& costs) {
 
 }  // namespace
 
-result<void> write_chart(const std::string& path, const std::vector<partition_cost>& costs,
+result<bool> write_chart(const std::string& path, const std::vector<partition_cost>& costs,
                          const std::string& title, std::size_t batch_size, int rank) {
   auto [strategies, counts] = axes_of(costs);
-  const auto panels = cost_panels(batch_size, rank);
-  const chart_frame f;
-  const double height = f.top + panels.size() * (f.panel_h + f.gap);
-  std::string svg = fmt::format(
-    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-    "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    "<text x=\"{2}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Partitioning strategies compared</text>\n"
-    "<text x=\"{2}\" y=\"40\">{3}</text>\n",
-    f.width, height, f.left, escape(title));
-  // Legend: one swatch per strategy.
-  for (std::size_t s = 0; s < strategies.size(); ++s) {
-    double x = f.left + s * 120.0;
-    svg += fmt::format("<rect x=\"{}\" y=\"52\" width=\"14\" height=\"14\" fill=\"{}\"/>"
-                       "<text x=\"{}\" y=\"64\">{}</text>\n",
-                       x, palette[s % 8], x + 19, escape(strategies[s]));
+  bar_chart c{.svg = path, .title = "Partitioning strategies compared", .subtitle = title,
+              .series = strategies,
+              .colors = std::vector<std::string>(std::begin(palette), std::end(palette))};
+  for (auto n : counts)
+    c.groups.push_back(fmt::format("{} partitions", n));
+  for (const auto& p : cost_panels(batch_size, rank)) {
+    bar_panel bars{.heading = p.heading, .y_label = p.y_label, .y_min = p.y_min,
+                   .decimals = p.decimals,
+                   .values = std::vector<std::vector<double>>(
+                     counts.size(), std::vector<double>(strategies.size(), std::nan("")))};
+    for (const auto& cost : costs) {
+      auto g = std::size_t(std::find(counts.begin(), counts.end(), cost.partitions) - counts.begin());
+      auto i = std::size_t(std::find(strategies.begin(), strategies.end(), cost.strategy)
+                           - strategies.begin());
+      bars.values[g][i] = p.value(cost);
+    }
+    c.panels.push_back(std::move(bars));
   }
-  for (std::size_t p = 0; p < panels.size(); ++p)
-    svg += draw_panel(panels[p], p, f, costs, strategies, counts);
-  svg += "</svg>\n";
-  auto out = open_out(path);
-  if (!out)
-    return out.err();
-  *out << svg;
-  if (!*out)
-    return error{errc::io, "writing " + path + " failed"};
-  return {};
+  auto script = fs::path(path).replace_extension(".gp").string();
+  if (script == path)
+    script += ".gp";
+  if (auto w = write_text(script, bar_chart_script(c)); !w)
+    return w.err();
+  std::error_code ec;
+  fs::remove(path, ec);  // a chart left from an earlier run must not pass for this one
+  auto drawn = run_gnuplot(script);
+  if (drawn && fs::exists(path))
+    return true;
+  std::cerr << fmt::format("recflow: {}; wrote the gnuplot script {}: render it with `{}`\n",
+                           drawn ? "gnuplot wrote no chart" : drawn.err().message, script,
+                           render_hint(script));
+  return false;
 }
 
 result<void> write_html_report(const std::string& path, const std::vector<partition_cost>& costs,

@@ -1,5 +1,5 @@
-/// What `recflow partitions` prints and writes: a terminal table, CSV, JSON and an SVG
-/// chart (written by hand: grouped bars, labelled axes, a legend; no plotting library).
+/// What `recflow partitions` prints and writes: a terminal table, CSV, JSON, an SVG chart
+/// (gnuplot) and an HTML report (dygraphs).
 #pragma once
 
 #include <string>
@@ -20,8 +20,12 @@ std::string format_table(const std::vector<partition_cost>& costs);
 result<void> write_csv(const std::string& path, const std::vector<partition_cost>& costs);
 
 /// Four panels of grouped bars (one group per partition count, one bar per strategy):
-/// imbalance over the whole set and per batch, kilobytes per batch, and the share of keys moved when a partition is added.
-result<void> write_chart(const std::string& path, const std::vector<partition_cost>& costs,
+/// imbalance over the whole set and per batch, kilobytes per batch, and the share of keys
+/// moved when a partition is added. Drawn by gnuplot, as `recflow compare` draws: the
+/// script (its data inline) is written beside `path` with the extension .gp and rendered
+/// into `path`. True when the chart was drawn; false, after telling on stderr how to render
+/// the script, when gnuplot is missing or fails; an error when the script cannot be written.
+result<bool> write_chart(const std::string& path, const std::vector<partition_cost>& costs,
                          const std::string& title, std::size_t batch_size, int rank);
 
 /// The same four measures as a self-contained HTML report (dygraphs, inlined), one chart

@@ -101,6 +101,8 @@ result<tracked_input> open_input(const stream_options& o, stream_job_options& jo
   auto src = open_source(s.source, spec, *ingest, scale, in.dead);
   if (!src)
     return src.err();
+  if (in.ends.monitoring)  // a broker's backlog on /metrics and the page
+    in.ends.monitoring->watch_source(*src);
   job.input = source_input{std::move(*src), scale};
   in.what = s.source;
   return in;

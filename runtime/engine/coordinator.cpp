@@ -154,6 +154,8 @@ void coordinator::route(rating_batch b) {
   f.m.position = b.position;
   f.user_done.assign(graph_.partitions, 0);
   f.item_done.assign(graph_.partitions, 0);
+  f.m.user_shard_ratings.assign(graph_.partitions, 0);
+  f.m.item_shard_ratings.assign(graph_.partitions, 0);
   auto& src_edge = f.m.edges[std::size_t(edge_index::source_to_partition)];
   src_edge.messages = 1;
   src_edge.bytes = sizeof(stamped_batch) + b.size() * sizeof(rating_event);
@@ -198,6 +200,7 @@ void coordinator::on_owner_done(const owner_done& d) {
   done[d.shard] = 1;
   ++f->owners_done;
   f->m.owner_busy_seconds += d.busy_seconds;
+  (d.side == side::user ? f->m.user_shard_ratings : f->m.item_shard_ratings)[d.shard] = d.ratings;
   auto e = d.side == side::user ? edge_index::users_to_items : edge_index::items_to_users;
   f->m.edges[std::size_t(e)] += d.sent;
   try_complete(d.batch);
@@ -261,6 +264,7 @@ void coordinator::try_complete(std::uint64_t batch) {
     f.m.latency_seconds > 0 ? double(f.m.ratings) / f.m.latency_seconds : 0.0;
   if (f.stamp.snapshot)
     after_snapshot(f);
+  f.m.in_flight = in_flight_.size() + backlog_.size();  // this batch included
   auto m = std::move(f.m);
   in_flight_.erase(it);
   record(m);

@@ -1,10 +1,12 @@
-/// What the engine measures: per-batch latency, throughput and traffic per edge.
+/// What the engine measures: per-batch latency, throughput, traffic per edge and load per
+/// shard.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "recflow/actors/messages.hpp"
 
@@ -29,6 +31,12 @@ struct batch_metrics {
   double ratings_per_second = 0.0;    ///< ratings / latency
   double owner_busy_seconds = 0.0;    ///< summed handler time of all owners for this batch
   std::array<edge_traffic, edge_count> edges{};  ///< messages and bytes per edge
+  /// Ratings each owner applied in this batch, by shard (index = shard number): the load
+  /// of the user owners (the partition's exchange by user) and of the item owners.
+  std::vector<std::uint64_t> user_shard_ratings, item_shard_ratings;
+  /// Batches the source had handed over that were not yet applied when this one was,
+  /// this one included (at most the engine's max_in_flight).
+  std::size_t in_flight = 0;
   std::optional<double> rmse, mae;    ///< when the graph evaluates after this batch
   std::string position;               ///< the source's position after this batch
 };

@@ -16,6 +16,9 @@ class ledger_tap final : public rating_source {
     return inner_->resume_after(position);
   }
   void applied(const std::string& position) override { inner_->applied(position); }
+  std::optional<source_backlog> backlog(std::chrono::milliseconds max_age) override {
+    return inner_->backlog(max_age);
+  }
 
  private:
   std::shared_ptr<source_ledger> ledger_;
@@ -42,6 +45,9 @@ class ledger_around final : public rating_source {
       return;
     acked_ = position;
     wrapped_->applied(position);
+  }
+  std::optional<source_backlog> backlog(std::chrono::milliseconds max_age) override {
+    return wrapped_->backlog(max_age);
   }
 
  private:

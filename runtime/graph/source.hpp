@@ -2,6 +2,7 @@
 /// in-memory rating set, a rating file, a seeded synthetic generator and any callable.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +17,13 @@
 #include "recflow/model/error.hpp"
 
 namespace recflow {
+
+/// What a broker source has not finished with (for monitoring): entries delivered to this
+/// reader and not yet acknowledged, and entries not delivered yet when the broker knows.
+struct source_backlog {
+  std::uint64_t pending = 0;
+  std::optional<std::uint64_t> unread{};
+};
 
 /// A stream of micro-batches. `next()` returns the next batch, `std::nullopt` at the end
 /// of the stream, or an error if the stream broke (the engine also turns an exception
@@ -33,6 +41,11 @@ class rating_source {
   /// the engine's driving thread, possibly while next() runs on the source's thread. The
   /// default does nothing.
   virtual void applied(const std::string& position);
+  /// How far behind its broker this reader is (Redis: the consumer group's pending
+  /// entries and lag), asking the broker only if the last answer is older than
+  /// `max_age` (0: ask now). From any thread; may wait for a round trip. The default,
+  /// for sources without a broker: nothing.
+  virtual std::optional<source_backlog> backlog(std::chrono::milliseconds max_age);
 };
 
 /// How an adapter cuts a stream of ratings into micro-batches: a batch ends after

@@ -11,6 +11,10 @@ result<void> rating_source::resume_after(const std::string& position) {
 
 void rating_source::applied(const std::string&) {}
 
+std::optional<source_backlog> rating_source::backlog(std::chrono::milliseconds) {
+  return std::nullopt;
+}
+
 namespace {
 
 class skipping_source final : public rating_source {
@@ -38,6 +42,9 @@ class skipping_source final : public rating_source {
     return inner_->resume_after(position);
   }
   void applied(const std::string& position) override { inner_->applied(position); }
+  std::optional<source_backlog> backlog(std::chrono::milliseconds max_age) override {
+    return inner_->backlog(max_age);
+  }
 
  private:
   std::shared_ptr<rating_source> inner_;

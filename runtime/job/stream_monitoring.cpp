@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <cstdlib>
 #include <string_view>
@@ -71,12 +72,17 @@ void stream_monitoring::attach(stream_job_options& job) {
       monitor_.on_event("recovery", line);
     };
   }
+  if (const auto* live = std::get_if<source_input>(&job.input))
+    source_ = live->source;
   job.on_metrics = [this](const stream_report& r, const batch_metrics& m) {
     if (!m.position.empty())
       note_position(m.position);
+    note_backlog(std::chrono::seconds(1));
     serve::batch_point p{.batch = r.batch, .ratings = m.ratings, .ratings_seen = r.ratings_seen,
                          .evaluated = r.evaluated, .rmse = r.rmse, .mae = r.mae,
-                         .latency_seconds = m.latency_seconds, .elapsed_seconds = r.elapsed_seconds};
+                         .latency_seconds = m.latency_seconds, .elapsed_seconds = r.elapsed_seconds,
+                         .user_shards = m.user_shard_ratings, .item_shards = m.item_shard_ratings,
+                         .in_flight = m.in_flight};
     for (std::size_t e = 0; e < edge_count; ++e)
       if (m.edges[e].messages > 0)
         p.edges.push_back({edge_names[e], m.edges[e].messages, m.edges[e].bytes});
@@ -110,7 +116,25 @@ void stream_monitoring::note_position(const std::string& position) {
     .set(double(std::int64_t(now) - std::int64_t(ms)) / 1000.0);
 }
 
+void stream_monitoring::note_backlog(std::chrono::milliseconds max_age) {
+  if (!source_)
+    return;
+  auto b = source_->backlog(max_age);
+  if (!b)
+    return;
+  auto& reg = monitor_.registry();
+  reg.gauge("recflow_source_pending_entries",
+            "Redis: entries delivered to the consumer group and not yet acknowledged (applied)")
+    .set(double(b->pending));
+  reg.gauge("recflow_source_unread_entries",
+            "Redis 7+: entries of the stream not yet delivered to the consumer group (its lag)")
+    .set(b->unread ? double(*b->unread) : std::nan(""));
+  monitor_.set_info("source backlog", std::to_string(b->pending) + " entries pending, "
+                                        + (b->unread ? std::to_string(*b->unread) : "?") + " unread");
+}
+
 void stream_monitoring::on_report(const stream_report& r) {
+  note_backlog(std::chrono::seconds(1));
   monitor_.on_batch({.batch = r.batch, .ratings = r.ratings_seen - std::min(r.ratings_seen, reported_ratings_),
                      .ratings_seen = r.ratings_seen, .evaluated = r.evaluated, .rmse = r.rmse,
                      .mae = r.mae, .latency_seconds = r.batch_seconds,
@@ -135,6 +159,7 @@ result<void> stream_monitoring::listen(const std::string& listen, const serve::h
 
 void stream_monitoring::finish(std::optional<double> rmse, std::optional<double> mae) {
   finished_.store(true);
+  note_backlog(std::chrono::milliseconds(0));  // every batch applied: the final numbers
   monitor_.finish(rmse, mae);
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,8 +37,11 @@ class stream_monitoring {
   serve::live_monitor& monitor() noexcept { return monitor_; }
 
   /// Describes the run on the page and routes the job's per-batch measurements,
-  /// checkpoints and node events into the monitor.
+  /// checkpoints and node events into the monitor (and watches its live source, if set).
   void attach(stream_job_options& job);
+  /// Shows `source`'s backlog (a Redis consumer group's pending and unread entries) on
+  /// /metrics and the page: for a source given to the job after attach().
+  void watch_source(std::shared_ptr<rating_source> source) { source_ = std::move(source); }
   /// A batch the reference loop reported (it has no engine measurements: no edge traffic).
   void on_report(const stream_report& r);
   /// Starts the --metrics server on `listen` (host and port; http's other fields apply).
@@ -53,6 +57,9 @@ class stream_monitoring {
   stream_monitoring() = default;
   /// Shows where the source stands and, for a replay or a Redis stream, its position or lag.
   void note_position(const std::string& position);
+  /// For a broker source (Redis): its pending and unread entries, asking the broker only
+  /// when the last answer is older than `max_age`.
+  void note_backlog(std::chrono::milliseconds max_age);
 
   std::unique_ptr<stop_signals> signals_;  ///< first: blocks the signals before any thread
   std::atomic<bool> finished_{false};
@@ -60,6 +67,7 @@ class stream_monitoring {
   std::unique_ptr<serve::http_server> server_;  ///< after monitor_: it serves it
   std::size_t nodes_ = 0, lost_ = 0;            ///< on the engine's event thread only
   std::uint64_t reported_ratings_ = 0;          ///< ratings_seen of the last on_report
+  std::shared_ptr<rating_source> source_;       ///< a live source (for its backlog)
 };
 
 }  // namespace recflow

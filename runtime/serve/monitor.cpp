@@ -50,6 +50,9 @@ live_monitor::live_monitor(monitor_options o) : opts_(o), hub_(o.events) {
   model_users_ = &r.gauge("recflow_model_users", "Users in the model queries see (with a query service)");
   model_items_ = &r.gauge("recflow_model_items", "Items in the model queries see (with a query service)");
   model_rank_ = &r.gauge("recflow_model_rank", "Factor dimension of the model queries see (with a query service)");
+  in_flight_gauge_ = &r.gauge("recflow_batches_in_flight",
+                              "Batches handed over by the source and not yet applied when the last "
+                              "one was, that one included (0 once the stream ended)");
   batch_latency_ = &r.histogram("recflow_batch_duration_seconds", "Update time of one micro-batch",
                                 latency_buckets());
   query_latency_ = &r.histogram("recflow_query_duration_seconds",
@@ -59,6 +62,7 @@ live_monitor::live_monitor(monitor_options o) : opts_(o), hub_(o.events) {
   checkpoint_age_->set(std::nan(""));
   for (auto* g : {model_users_, model_items_, model_rank_})
     g->set(std::nan(""));  // known only with a query service
+  in_flight_gauge_->set(std::nan(""));  // known only with an actor graph
   training_->set(1);
   r.on_collect([this] { refresh_gauges(); });
 }
@@ -84,7 +88,9 @@ std::string live_monitor::point_json(const batch_point& p) const {
                            p.evaluated ? number_or_null(p.rmse) : json(nullptr),
                            p.evaluated ? number_or_null(p.mae) : json(nullptr),
                            number_or_null(p.latency_seconds), number_or_null(rate),
-                           number_or_null(p.elapsed_seconds)}));
+                           number_or_null(p.elapsed_seconds),
+                           p.user_shards.empty() ? json(nullptr) : json(max_over_mean(p.user_shards)),
+                           p.item_shards.empty() ? json(nullptr) : json(max_over_mean(p.item_shards))}));
 }
 
 void live_monitor::on_batch(const batch_point& p) {
@@ -103,6 +109,7 @@ void live_monitor::on_batch(const batch_point& p) {
     registry_.counter("recflow_edge_bytes_total", "Bytes sent on a graph edge", {{"edge", e.name}})
       .add(double(e.bytes));
   }
+  count_shards(p);
   auto point = point_json(p);
   std::string event;
   {
@@ -132,6 +139,7 @@ void live_monitor::on_batch(const batch_point& p) {
     if (hub_.clients() == 0)
       return;  // nobody watches: no status to build
     event = sse_event("batch", "{\"point\":" + point + ",\"edges\":" + last_edges_
+                                 + ",\"shards\":" + shards_json_locked()
                                  + ",\"status\":" + status_json_locked() + "}");
   }
   hub_.publish(event);
@@ -163,10 +171,14 @@ void live_monitor::on_event(std::string_view kind, std::string_view text) {
 
 void live_monitor::finish(std::optional<double> rmse, std::optional<double> mae) {
   training_->set(0);
+  if (!std::isnan(in_flight_gauge_->value()))
+    in_flight_gauge_->set(0);
   std::string event;
   {
     std::lock_guard lock(mutex_);
     finished_ = true;
+    if (in_flight_)
+      in_flight_ = 0;
     final_rmse_ = rmse;
     final_mae_ = mae;
     if (rmse)
@@ -274,8 +286,8 @@ std::string live_monitor::state_json() const {
   for (const auto& l : log_)
     log.push_back(l);
   return "{\"info\":" + dump(info) + ",\"baseline_rmse\":" + dump(number_or_null(baseline_))
-         + ",\"points\":" + points + ",\"edges\":" + last_edges_ + ",\"log\":" + dump(log) + ",\"status\":" + status_json_locked()
-         + "}";
+         + ",\"points\":" + points + ",\"edges\":" + last_edges_ + ",\"shards\":" + shards_json_locked()
+         + ",\"log\":" + dump(log) + ",\"status\":" + status_json_locked() + "}";
 }
 
 std::optional<http_reply> live_monitor::handle(std::string_view method, std::string_view path) {

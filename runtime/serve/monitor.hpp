@@ -48,7 +48,16 @@ struct batch_point {
   double latency_seconds = 0.0;     ///< the batch's update time
   double elapsed_seconds = 0.0;     ///< since the stream began
   std::vector<edge_point> edges{};  ///< empty when the engine does not measure them
+  /// Ratings each user owner and each item owner applied in this batch (index = shard);
+  /// empty when the engine does not measure them.
+  std::vector<std::uint64_t> user_shards{}, item_shards{};
+  /// Batches handed over by the source and not yet applied when this one was (this one
+  /// included); none when the engine does not know.
+  std::optional<std::size_t> in_flight{};
 };
+
+/// How uneven a load is: the largest share over the mean (1 when even, or when empty).
+double max_over_mean(const std::vector<std::uint64_t>& load) noexcept;
 
 /// A reply that is not JSON from the query service: a status, a content type and a body.
 struct http_reply {
@@ -105,6 +114,8 @@ class live_monitor {
   std::string status_json_locked() const;
   void refresh_gauges();
   std::string point_json(const batch_point& p) const;
+  void count_shards(const batch_point& p);
+  std::string shards_json_locked() const;
 
   monitor_options opts_;
   metrics_registry registry_;
@@ -117,6 +128,11 @@ class live_monitor {
   std::deque<std::string> points_;  ///< JSON arrays, one per batch kept
   std::deque<std::string> log_;
   std::string last_edges_ = "[]";  ///< JSON of the last batch's edge traffic
+  /// Ratings per shard since the start (user owners, item owners), and of the last batch.
+  std::vector<std::uint64_t> shard_total_[2], shard_last_[2];
+  std::optional<std::size_t> in_flight_;
+  std::vector<metric_counter*> shard_counters_[2];  ///< into registry_, by side and shard
+  metric_gauge* imbalance_[2] = {nullptr, nullptr};
   const query_service* svc_ = nullptr;
   std::uint64_t last_batch_ = 0;
   std::uint64_t posted_seen_ = 0;
@@ -128,7 +144,7 @@ class live_monitor {
   // Handles into registry_ (stable for its lifetime).
   metric_counter *batches_, *ratings_, *checkpoints_, *posted_;
   metric_gauge *rmse_, *mae_, *rate_, *version_, *model_age_, *checkpoint_age_, *clients_,
-    *training_, *model_users_, *model_items_, *model_rank_;
+    *training_, *model_users_, *model_items_, *model_rank_, *in_flight_gauge_;
   metric_histogram *batch_latency_, *query_latency_;
 };
 

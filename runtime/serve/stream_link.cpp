@@ -68,6 +68,9 @@ std::shared_ptr<rating_source> stream_link::wrap(std::shared_ptr<rating_source> 
       return inner_->resume_after(position);
     }
     void applied(const std::string& position) override { inner_->applied(position); }
+    std::optional<source_backlog> backlog(std::chrono::milliseconds max_age) override {
+      return inner_->backlog(max_age);
+    }
 
    private:
     stream_link& link_;

@@ -92,6 +92,44 @@ class redis_stream_source final : public rating_source {
     ack(ids);
   }
 
+  /// XINFO GROUPS on the acknowledging connection: the group's pending entries and its
+  /// lag (Redis 7 and later; nil when the server cannot tell, e.g. after XGROUP SETID).
+  std::optional<source_backlog> backlog(milliseconds max_age) override {
+    std::lock_guard lock(ack_m_);
+    auto now = clock::now();
+    if (backlog_ && max_age.count() > 0 && now - backlog_at_ < max_age)
+      return backlog_;
+    backlog_at_ = now;  // a failed query is not retried before max_age either
+    if (!ack_conn_) {
+      auto c = redis_client::connect(o_.at.server);
+      if (!c)
+        return backlog_;
+      ack_conn_.emplace(std::move(*c));
+    }
+    auto r = ack_conn_->command({"XINFO", "GROUPS", o_.at.stream});
+    if (!r) {
+      ack_conn_.reset();
+      return backlog_;
+    }
+    for (const auto& g : r->elements) {  // one group: [name, NAME, pending, N, lag, N, ...]
+      const redis_reply *name = nullptr, *pending = nullptr, *lag = nullptr;
+      for (std::size_t k = 0; k + 1 < g.elements.size(); k += 2) {
+        const auto& key = g.elements[k].str;
+        const auto* v = &g.elements[k + 1];
+        if (key == "name") name = v;
+        else if (key == "pending") pending = v;
+        else if (key == "lag") lag = v;
+      }
+      if (!name || name->str != o_.group || !pending || pending->kind != redis_reply::integer)
+        continue;
+      source_backlog b{.pending = std::uint64_t(std::max(0LL, pending->integer_value))};
+      if (lag && lag->kind == redis_reply::integer)
+        b.unread = std::uint64_t(std::max(0LL, lag->integer_value));
+      return backlog_ = b;
+    }
+    return backlog_;
+  }
+
   result<std::optional<rating_batch>> next() override {
     if (ended_)
       return std::optional<rating_batch>{};
@@ -255,6 +293,8 @@ class redis_stream_source final : public rating_source {
   std::deque<std::pair<std::string, std::vector<std::string>>> pending_;
   std::mutex ack_m_;
   std::optional<redis_client> ack_conn_;
+  std::optional<source_backlog> backlog_;  ///< the last answer (under ack_m_)
+  clock::time_point backlog_at_{};
 };
 
 void sleep_until(clock::time_point t) {

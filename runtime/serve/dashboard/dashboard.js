@@ -5,7 +5,7 @@
 (function () {
   var MAX_POINTS = 20000;  // as the server's history: past it, old points are thinned
   var main = document.getElementById('dashboard');
-  var s = { points: [], baseline: null, status: {}, info: {}, log: [], queries: [], lastBatch: 0, events: 0 };
+  var s = { points: [], baseline: null, status: {}, info: {}, log: [], queries: [], shards: {}, lastBatch: 0, events: 0 };
   var source = null, pollTimer = null, dirty = false, charts = {};
 
   function $(id) { return document.getElementById(id); }
@@ -37,6 +37,7 @@
     charts.rate = chart('chart-rate', ['batch', 'ratings/s'], { colors: ['#27ae60'], includeZero: true, axes: bigAxis });
     charts.latency = chart('chart-latency', ['batch', 'latency ms'], { colors: ['#8e44ad'], includeZero: true });
     charts.queries = chart('chart-queries', ['seconds', 'p50 ms', 'p99 ms'], { colors: ['#16a085', '#d35400'], includeZero: true });
+    charts.shards = chart('chart-shards', ['batch', 'user owners', 'item owners'], { colors: ['#2c7fb8', '#d35400'] });
   }
 
   function addPoint(p) {
@@ -69,6 +70,8 @@
                                    visibility: [true, true, base !== null && base !== undefined] });
       charts.rate.updateOptions({ file: p.map(function (r) { return [r[0], r[5]]; }) });
       charts.latency.updateOptions({ file: p.map(function (r) { return [r[0], r[4] === null ? null : r[4] * 1e3]; }) });
+      if (p[p.length - 1][7] !== undefined && p[p.length - 1][7] !== null)
+        charts.shards.updateOptions({ file: p.map(function (r) { return [r[0], r[7] === undefined ? null : r[7], r[8] === undefined ? null : r[8]]; }) });
       for (var i = p.length - 1; i >= 0; --i) if (p[i][2] !== null) { last = p[i]; break; }
     }
     if (s.queries.length > 0) charts.queries.updateOptions({ file: s.queries });
@@ -90,6 +93,7 @@
     $('t-age').textContent = seconds(st.model_age_seconds);
     $('t-queries').textContent = st.queries ? seconds(st.query_p50_seconds) + ' / ' + seconds(st.query_p99_seconds) : '-';
     $('t-posted').textContent = big(st.posted_ratings);
+    showShards(s.shards);
     var body = $('info').tBodies[0];
     body.innerHTML = '';
     Object.keys(s.info).forEach(function (k) {
@@ -120,12 +124,51 @@
     });
   }
 
+  // Ratings per shard since the start, as bars scaled to the busiest shard, and how
+  // uneven each side is (the busiest shard over the mean).
+  function showShards(sh) {
+    sh = sh || {};
+    var user = sh.user || { total: [] }, item = sh.item || { total: [] };
+    var n = Math.max(user.total.length, item.total.length);
+    var top = Math.max.apply(null, [1].concat(user.total, item.total));
+    var body = $('shards').tBodies[0];
+    body.innerHTML = '';
+    function cell(tr, v, cls) {
+      var td = tr.insertCell();
+      if (v === undefined) { td.textContent = '-'; return; }
+      var bar = document.createElement('span');
+      bar.className = 'bar ' + cls;
+      bar.style.width = (100 * v / top).toFixed(1) + 'px';
+      td.appendChild(bar);
+      td.appendChild(document.createTextNode(big(v)));
+    }
+    for (var i = 0; i < n; ++i) {
+      var tr = body.insertRow();
+      tr.insertCell().textContent = String(i);
+      cell(tr, user.total[i], 'user');
+      cell(tr, item.total[i], 'item');
+    }
+    var foot = $('shards').tFoot;
+    foot.innerHTML = '';
+    if (n > 0) {
+      var f = foot.insertRow();
+      f.insertCell().textContent = 'max/mean';
+      f.insertCell().textContent = fmt(user.max_over_mean, 3);
+      f.insertCell().textContent = fmt(item.max_over_mean, 3);
+    }
+    main.dataset.shards = String(n);
+    main.dataset.inFlight = sh.in_flight === null || sh.in_flight === undefined ? '' : String(sh.in_flight);
+    $('t-inflight').textContent = main.dataset.inFlight === '' ? '-' : main.dataset.inFlight;
+    $('t-imbalance').textContent = n > 0 ? fmt(user.max_over_mean, 2) + ' / ' + fmt(item.max_over_mean, 2) : '-';
+  }
+
   function load(state) {
     s.info = state.info || {};
     s.baseline = state.baseline_rmse;
     s.log = state.log || [];
     s.status = state.status || {};
     showEdges(state.edges);
+    s.shards = state.shards || {};
     s.points = [];
     s.lastBatch = 0;
     (state.points || []).forEach(addPoint);
@@ -168,6 +211,7 @@
       s.status = d.status;
       noteQueries(d.status);
       showEdges(d.edges);
+      if (d.shards) s.shards = d.shards;
       renderSoon();
     });
     source.addEventListener('log', function (e) { s.log.push(JSON.parse(e.data).line); renderSoon(); });
