@@ -116,11 +116,13 @@ cost_axes axes_of(const std::vector<partition_cost>& costs) {
 result<bool> write_chart(const std::string& path, const std::vector<partition_cost>& costs,
                          const std::string& title, std::size_t batch_size, int rank) {
   auto [strategies, counts] = axes_of(costs);
-  bar_chart c{.svg = path, .title = "Partitioning strategies compared", .subtitle = title,
-              .series = strategies,
-              .colors = std::vector<std::string>(std::begin(palette), std::end(palette))};
+  std::vector<std::string> groups;
   for (auto n : counts)
-    c.groups.push_back(fmt::format("{} partitions", n));
+    groups.push_back(fmt::format("{} partitions", n));
+  bar_chart c{.svg = path, .title = "Partitioning strategies compared", .subtitle = title,
+              .groups = std::move(groups), .series = strategies,
+              .colors = std::vector<std::string>(std::begin(palette), std::end(palette)),
+              .panels = {}};
   for (const auto& p : cost_panels(batch_size, rank)) {
     bar_panel bars{.heading = p.heading, .y_label = p.y_label, .y_min = p.y_min,
                    .decimals = p.decimals,
