@@ -10,6 +10,7 @@
 #include <fstream>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include "tests/cli_test_util.hpp"
 #include "tests/node_process.hpp"
@@ -70,6 +71,23 @@ bool wait_for_text(test::child_process& p, const std::string& needle, std::chron
     std::this_thread::sleep_for(20ms);
   }
   return false;
+}
+
+/// Publishes u1.base (80,000 entries and the end marker) to `server`'s stream `s` and starts
+/// `recflow stream` on it in batches of 1,000, with `extra` options and --metrics on a free
+/// port that stays up after the stream.
+test::child_process stream_redis_with_metrics(const test::redis_server& server,
+                                              test::scratch_dir& dir,
+                                              const std::vector<std::string>& extra) {
+  auto data = test::data_dir() + "/ml-100k/";
+  auto pub = test::run_cli("publish --redis " + server.address() + " --stream s --data " + data + "u1.base");
+  REQUIRE(pub.status == 0);
+  std::vector<std::string> args{"stream", "--source", "redis://" + server.address() + "/s",
+                                "--test", data + "u1.test", "--batch-size", "1000"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  for (const char* a : {"--no-csv", "--metrics", "127.0.0.1:0", "--serve-linger", "120"})
+    args.emplace_back(a);
+  return test::child_process(args, dir.file("stream.log"));
 }
 
 /// The sum of every series of /metrics text whose line starts with `prefix`
@@ -254,13 +272,7 @@ TEST_CASE("serve metrics cli: a Redis stream's lag and position reach /metrics",
   if (!server)
     return;
   test::scratch_dir dir;
-  auto data = test::data_dir() + "/ml-100k/";
-  auto pub = test::run_cli("publish --redis " + server->address() + " --stream s --data " + data + "u1.base");
-  REQUIRE(pub.status == 0);
-  test::child_process run({"stream", "--source", "redis://" + server->address() + "/s", "--test",
-                           data + "u1.test", "--batch-size", "1000", "--no-csv", "--metrics",
-                           "127.0.0.1:0", "--serve-linger", "120"},
-                          dir.file("stream.log"));
+  auto run = stream_redis_with_metrics(*server, dir, {});
   auto port = run.wait_for_port();
   REQUIRE(port != 0);
   REQUIRE(wait_for_text(run, "final validation rmse", 120s));
@@ -286,13 +298,7 @@ TEST_CASE("serve metrics cli: a Redis stream stopped early shows its unread entr
   if (!server)
     return;
   test::scratch_dir dir;
-  auto data = test::data_dir() + "/ml-100k/";
-  auto pub = test::run_cli("publish --redis " + server->address() + " --stream s --data " + data + "u1.base");
-  REQUIRE(pub.status == 0);  // 80,000 entries and the end marker
-  test::child_process run({"stream", "--source", "redis://" + server->address() + "/s", "--test",
-                           data + "u1.test", "--batch-size", "1000", "--max-batches", "10",
-                           "--no-csv", "--metrics", "127.0.0.1:0", "--serve-linger", "120"},
-                          dir.file("stream.log"));
+  auto run = stream_redis_with_metrics(*server, dir, {"--max-batches", "10"});
   auto port = run.wait_for_port();
   REQUIRE(port != 0);
   REQUIRE(wait_for_text(run, "final validation rmse", 120s));
