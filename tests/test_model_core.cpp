@@ -1,14 +1,11 @@
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <cmath>
-#include <iterator>
 #include <vector>
 
 #include "recflow/model/growing_array.hpp"
 #include "recflow/model/metrics.hpp"
 #include "recflow/model/model.hpp"
-#include "recflow/model/random.hpp"
 #include "recflow/model/split.hpp"
 
 using namespace recflow;
@@ -116,49 +113,25 @@ TEST_CASE("model: initial factors depend only on seed, side and id", "[model]") 
   CHECK(a.P().row(i) != a.U().row(0));
 }
 
-TEST_CASE("random: ziggurat draws are standard normal, tails included", "[model]") {
-  // 2 million draws: the moments, the tail beyond the base layer's edge (3.4426, drawn by
-  // the slow path) and the mass in ten bins against the normal distribution.
-  std::uint64_t state = 7;
-  const int n = 2'000'000;
-  const double edges[] = {-2.5, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.5};
-  std::vector<int> bins(std::size(edges) + 1, 0);
-  double sum = 0, sum2 = 0, sum4 = 0;
-  int beyond_edge = 0, beyond_4 = 0, not_finite = 0;
-  for (int k = 0; k < n; ++k) {
-    double x = ziggurat_normal(state);
-    not_finite += !std::isfinite(x);
-    sum += x;
-    sum2 += x * x;
-    sum4 += x * x * x * x;
-    beyond_edge += std::abs(x) > 3.442619855899;
-    beyond_4 += std::abs(x) > 4.0;
-    ++bins[std::size_t(std::upper_bound(std::begin(edges), std::end(edges), x) - std::begin(edges))];
+TEST_CASE("model: reserve changes no parameter and stops the tables from moving", "[model]") {
+  factor_model a(8, {}), b(8, {});
+  b.reserve(100, 50);
+  const float* users_at = b.U().data().data();
+  const float* items_at = b.P().data().data();
+  for (std::int64_t id = 0; id < 100; ++id) {
+    a.add_user(id * 7, 3, 0.1);
+    b.add_user(id * 7, 3, 0.1);
   }
-  auto phi = [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); };
-  CHECK(not_finite == 0);
-  CHECK(std::abs(sum / n) < 0.003);
-  CHECK(sum2 / n == Approx(1.0).margin(0.005));
-  CHECK(sum4 / n == Approx(3.0).margin(0.05));
-  // Expected 2 x 2.88e-4 x n = 1,152 and 2 x 3.17e-5 x n = 127: within 5 standard errors.
-  CHECK(std::abs(beyond_edge - 2 * (1 - phi(3.442619855899)) * n) < 5 * std::sqrt(1152.0));
-  CHECK(std::abs(beyond_4 - 2 * (1 - phi(4.0)) * n) < 5 * std::sqrt(127.0));
-  double chi2 = 0;
-  for (std::size_t b = 0; b < bins.size(); ++b) {
-    double lo = b == 0 ? -INFINITY : edges[b - 1];
-    double hi = b == std::size(edges) ? INFINITY : edges[b];
-    double want = (phi(hi) - phi(lo)) * n;
-    chi2 += (bins[b] - want) * (bins[b] - want) / want;
+  for (std::int64_t id = 0; id < 50; ++id) {
+    a.add_item(id, 3, 0.1);
+    b.add_item(id, 3, 0.1);
   }
-  CHECK(chi2 < 27.9);  // chi-square, 9 degrees of freedom: p = 0.001
-  // The same state gives the same draws.
-  std::uint64_t s1 = 99, s2 = 99;
-  std::vector<double> d1, d2;
-  for (int k = 0; k < 1000; ++k) {
-    d1.push_back(ziggurat_normal(s1));
-    d2.push_back(ziggurat_normal(s2));
-  }
-  CHECK(d1 == d2);
+  CHECK(a == b);
+  CHECK(b.U().data().data() == users_at);  // no reallocation: the rows never moved
+  CHECK(b.P().data().data() == items_at);
+  b.reserve(10, 10);  // less than held: nothing changes
+  CHECK(b.U().data().data() == users_at);
+  CHECK(a == b);
 }
 
 TEST_CASE("model: running mean folds batches exactly", "[model]") {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace recflow {
 
@@ -12,8 +13,14 @@ void initial_factors(std::uint64_t seed, side s, std::int64_t external_id, doubl
   std::uint64_t state = seed ^ (0x5851f42d4c957f2dull * (static_cast<std::uint64_t>(s) + 1));
   state ^= splitmix64_next(state) + static_cast<std::uint64_t>(external_id);
   splitmix64_next(state);
-  for (auto& v : out)
-    v = static_cast<float>(stddev * ziggurat_normal(state));
+  for (std::size_t k = 0; k < out.size(); k += 2) {
+    // Box-Muller: two independent normals per pair of uniforms.
+    double r = std::sqrt(-2.0 * std::log(unit_open(splitmix64_next(state))));
+    double t = 2.0 * std::numbers::pi * unit_open(splitmix64_next(state));
+    out[k] = static_cast<float>(stddev * r * std::cos(t));
+    if (k + 1 < out.size())
+      out[k + 1] = static_cast<float>(stddev * r * std::sin(t));
+  }
 }
 
 rated_items rated_items::build(std::span<const rating> rs, index_t n_users) {

@@ -32,8 +32,8 @@ enum class prediction_source : std::uint8_t {
 
 /// Seeded initial factor vector for one entity: N(0, stddev^2) draws from a generator
 /// keyed by (seed, side, external id), so every process and partition that first sees an
-/// id gives it the same vector, whatever the order of arrival (ziggurat_normal draws in
-/// double, stored rounded to float).
+/// id gives it the same vector, whatever the order of arrival (drawn in double, stored
+/// rounded to float).
 void initial_factors(std::uint64_t seed, side s, std::int64_t external_id, double stddev,
                      std::span<float> out) noexcept;
 
@@ -80,8 +80,7 @@ struct rated_items {
 /// agrees with the same batch computed in double within 1e-5 of the largest factor (also
 /// for a key with 5,000 ratings in the batch: tests/test_stream_precision.cpp), and the
 /// accuracy tests check that the RMSE figures did not move (MovieLens 100K ALS 0.9093,
-/// ml-latest-small streaming 0.8682, the same to four digits as with double storage;
-/// 0.8696 since initial factors come from ziggurat_normal, within the seeds' spread).
+/// ml-latest-small streaming 0.8682, the same to four digits as with double storage).
 class factor_table {
  public:
   using row_map = Eigen::Map<Eigen::VectorXf>;

@@ -40,13 +40,6 @@ constexpr double unit_open(std::uint64_t bits) noexcept {
   return (static_cast<double>(bits >> 11) + 0.5) * 0x1.0p-53;
 }
 
-/// A standard normal draw from the generator state `state` by Marsaglia and Tsang's
-/// ziggurat (128 layers): about 99% of draws take one 64-bit output, a table look-up and
-/// a multiply, no log or trig, several times faster than Box-Muller (initial factors draw
-/// rank normals for every new entity). The tables are computed once, in double, from the
-/// layers' defining equations; the tail beyond r uses Marsaglia's exponential method.
-double ziggurat_normal(std::uint64_t& state) noexcept;
-
 /// A seeded splitmix64 generator with the draws the code needs.
 class splitmix64 {
  public:

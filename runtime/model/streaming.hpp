@@ -59,9 +59,9 @@ enum class update_mode {
 
 /// Parameters of streaming training, with the shipped defaults. The defaults were tuned
 /// on ml-latest-small (80/20 random_split seed 42, batches of 1,000 in random order, from
-/// an empty model): final validation RMSE 0.870, worst after batch 40 0.894 (split and
-/// order seeds 1, 2, 3: 0.875, 0.866, 0.877; worst after batch 40 at most 0.905); sgd mode
-/// gives the same to 1e-3; MovieLens 100K u1.base/u1.test: 0.960. Rank 10 matches
+/// an empty model): final validation RMSE 0.868, worst after batch 40 0.893 (split and
+/// order seeds 1, 2, 3: 0.873, 0.866, 0.878; worst after batch 40 at most 0.905); sgd mode
+/// gives the same to 1e-3; MovieLens 100K u1.base/u1.test: 0.962. Rank 10 matches
 /// als_params' default, so a default ALS model can seed a default trainer; ranks
 /// 20/50/100 reach 0.865/0.862/0.860.
 /// Steps are summed per key over a batch, so a key with n ratings in one batch would move
