@@ -178,24 +178,27 @@ metrics_registry::family& metrics_registry::find_or_add(std::string_view name, s
   return it->second;
 }
 
+namespace {
+/// The series of `labels` in a family's map of counters or gauges, created at first use.
+template <class Series>
+Series& series_of(std::map<metric_labels, std::unique_ptr<Series>>& series, const metric_labels& labels) {
+  auto& slot = series[labels];
+  if (!slot)
+    slot = std::make_unique<Series>();
+  return *slot;
+}
+}  // namespace
+
 metric_counter& metrics_registry::counter(std::string_view name, std::string_view help,
                                           const metric_labels& labels) {
   std::lock_guard lock(mutex_);
-  auto& f = find_or_add(name, help, kind::counter, labels);
-  auto& slot = f.counters[labels];
-  if (!slot)
-    slot = std::make_unique<metric_counter>();
-  return *slot;
+  return series_of(find_or_add(name, help, kind::counter, labels).counters, labels);
 }
 
 metric_gauge& metrics_registry::gauge(std::string_view name, std::string_view help,
                                       const metric_labels& labels) {
   std::lock_guard lock(mutex_);
-  auto& f = find_or_add(name, help, kind::gauge, labels);
-  auto& slot = f.gauges[labels];
-  if (!slot)
-    slot = std::make_unique<metric_gauge>();
-  return *slot;
+  return series_of(find_or_add(name, help, kind::gauge, labels).gauges, labels);
 }
 
 metric_histogram& metrics_registry::histogram(std::string_view name, std::string_view help,

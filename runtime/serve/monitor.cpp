@@ -82,8 +82,7 @@ void live_monitor::watch(const query_service* svc) {
   svc_ = svc;
 }
 
-std::string live_monitor::point_json(const batch_point& p) const {
-  double rate = p.latency_seconds > 0 ? double(p.ratings) / p.latency_seconds : 0.0;
+std::string live_monitor::point_json(const batch_point& p, double rate) const {
   return dump(json::array({p.batch, p.ratings_seen,
                            p.evaluated ? number_or_null(p.rmse) : json(nullptr),
                            p.evaluated ? number_or_null(p.mae) : json(nullptr),
@@ -103,14 +102,9 @@ void live_monitor::on_batch(const batch_point& p) {
     rmse_->set(p.rmse);
     mae_->set(p.mae);
   }
-  for (const auto& e : p.edges) {
-    registry_.counter("recflow_edge_messages_total", "Messages sent on a graph edge", {{"edge", e.name}})
-      .add(double(e.messages));
-    registry_.counter("recflow_edge_bytes_total", "Bytes sent on a graph edge", {{"edge", e.name}})
-      .add(double(e.bytes));
-  }
+  count_edges(p.edges);
   count_shards(p);
-  auto point = point_json(p);
+  auto point = point_json(p, rate);
   std::string event;
   {
     std::lock_guard lock(mutex_);
@@ -130,15 +124,11 @@ void live_monitor::on_batch(const batch_point& p) {
       kept.push_back(std::move(points_.back()));
       points_ = std::move(kept);
     }
-    if (!p.edges.empty()) {
-      auto edges = json::array();
-      for (const auto& e : p.edges)
-        edges.push_back(json{{"name", e.name}, {"messages", e.messages}, {"bytes", e.bytes}});
-      last_edges_ = dump(edges);
-    }
+    if (!p.edges.empty())
+      last_edges_ = p.edges;
     if (hub_.clients() == 0)
       return;  // nobody watches: no status to build
-    event = sse_event("batch", "{\"point\":" + point + ",\"edges\":" + last_edges_
+    event = sse_event("batch", "{\"point\":" + point + ",\"edges\":" + edges_json_locked()
                                  + ",\"shards\":" + shards_json_locked()
                                  + ",\"status\":" + status_json_locked() + "}");
   }
@@ -218,38 +208,41 @@ void live_monitor::record_request(std::string_view route, int status, double sec
 void live_monitor::refresh_gauges() {
   clients_->set(double(hub_.clients()));
   std::lock_guard lock(mutex_);
+  auto served = served_model_locked();
+  version_->set(double(served.version));
+  model_age_->set(served.age_seconds);
   if (svc_) {
-    if (auto s = svc_->snapshot()) {
-      version_->set(double(s->version));
-      model_age_->set(std::chrono::duration<double>(std::chrono::system_clock::now() - s->published).count());
-      if (s->model) {
-        model_users_->set(double(s->model->n_users()));
-        model_items_->set(double(s->model->n_items()));
-        model_rank_->set(double(s->model->rank()));
-      }
+    if (auto s = svc_->snapshot(); s && s->model) {
+      model_users_->set(double(s->model->n_users()));
+      model_items_->set(double(s->model->n_items()));
+      model_rank_->set(double(s->model->rank()));
     }
     auto posted = svc_->posted_ratings();
     posted_->add(double(posted - std::min(posted, posted_seen_)));
     posted_seen_ = std::max(posted_seen_, posted);
-  } else {
-    version_->set(double(last_batch_));
-    model_age_->set(last_batch_ > 0 ? seconds_since(last_batch_at_) : seconds_since(started_));
   }
   if (checkpoints_->value() > 0)
     checkpoint_age_->set(seconds_since(last_checkpoint_at_));
 }
 
+live_monitor::served_model live_monitor::served_model_locked() const {
+  if (svc_)
+    if (auto s = svc_->snapshot())
+      return {s->version,
+              std::chrono::duration<double>(std::chrono::system_clock::now() - s->published).count()};
+  return {last_batch_, last_batch_ > 0 ? seconds_since(last_batch_at_) : seconds_since(started_)};
+}
+
+std::string live_monitor::edges_json_locked() const {
+  auto edges = json::array();
+  for (const auto& e : last_edges_)
+    edges.push_back(json{{"name", e.name}, {"messages", e.messages}, {"bytes", e.bytes}});
+  return dump(edges);
+}
+
 std::string live_monitor::status_json_locked() const {
-  std::uint64_t version = last_batch_;
-  double age = last_batch_ > 0 ? seconds_since(last_batch_at_) : seconds_since(started_);
-  std::uint64_t posted = 0;
-  if (svc_) {
-    if (auto s = svc_->snapshot()) {
-      version = s->version;
-      age = std::chrono::duration<double>(std::chrono::system_clock::now() - s->published).count();
-    }
-    posted = svc_->posted_ratings();
-  }
+  auto [version, age] = served_model_locked();
+  std::uint64_t posted = svc_ ? svc_->posted_ratings() : 0;
   auto q = query_latency_->snapshot();
   return dump(json{{"batches", last_batch_},
                    {"ratings_per_second", number_or_null(last_rate_)},
@@ -286,7 +279,7 @@ std::string live_monitor::state_json() const {
   for (const auto& l : log_)
     log.push_back(l);
   return "{\"info\":" + dump(info) + ",\"baseline_rmse\":" + dump(number_or_null(baseline_))
-         + ",\"points\":" + points + ",\"edges\":" + last_edges_ + ",\"shards\":" + shards_json_locked()
+         + ",\"points\":" + points + ",\"edges\":" + edges_json_locked() + ",\"shards\":" + shards_json_locked()
          + ",\"log\":" + dump(log) + ",\"status\":" + status_json_locked() + "}";
 }
 

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "recflow/serve/event_hub.hpp"
@@ -113,9 +114,18 @@ class live_monitor {
  private:
   std::string status_json_locked() const;
   void refresh_gauges();
-  std::string point_json(const batch_point& p) const;
+  std::string point_json(const batch_point& p, double rate) const;
+  void count_edges(const std::vector<edge_point>& edges);
   void count_shards(const batch_point& p);
   std::string shards_json_locked() const;
+  std::string edges_json_locked() const;
+  /// The version and age of the model queries see (with a query service), else of the
+  /// last batch applied.
+  struct served_model {
+    std::uint64_t version;
+    double age_seconds;
+  };
+  served_model served_model_locked() const;
 
   monitor_options opts_;
   metrics_registry registry_;
@@ -127,7 +137,9 @@ class live_monitor {
   std::optional<double> baseline_;
   std::deque<std::string> points_;  ///< JSON arrays, one per batch kept
   std::deque<std::string> log_;
-  std::string last_edges_ = "[]";  ///< JSON of the last batch's edge traffic
+  std::vector<edge_point> last_edges_;  ///< the last measured batch's edge traffic
+  /// (messages, bytes) counters into registry_, by edge name.
+  std::map<std::string, std::pair<metric_counter*, metric_counter*>, std::less<>> edge_counters_;
   /// Ratings per shard since the start (user owners, item owners), and of the last batch.
   std::vector<std::uint64_t> shard_total_[2], shard_last_[2];
   std::optional<std::size_t> in_flight_;

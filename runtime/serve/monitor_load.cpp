@@ -20,6 +20,24 @@ namespace {
 constexpr const char* side_names[2] = {"user", "item"};
 }  // namespace
 
+/// Messages and bytes per edge (each edge's two counters registered at its first batch).
+void live_monitor::count_edges(const std::vector<edge_point>& edges) {
+  std::lock_guard lock(mutex_);
+  for (const auto& e : edges) {
+    auto it = edge_counters_.find(e.name);
+    if (it == edge_counters_.end())
+      it = edge_counters_
+             .emplace(e.name,
+                      std::pair{&registry_.counter("recflow_edge_messages_total",
+                                                   "Messages sent on a graph edge", {{"edge", e.name}}),
+                                &registry_.counter("recflow_edge_bytes_total",
+                                                   "Bytes sent on a graph edge", {{"edge", e.name}})})
+             .first;
+    it->second.first->add(double(e.messages));
+    it->second.second->add(double(e.bytes));
+  }
+}
+
 /// Counters per shard and the imbalance gauges (registered at a side's first batch).
 void live_monitor::count_shards(const batch_point& p) {
   const std::vector<std::uint64_t>* batch[2] = {&p.user_shards, &p.item_shards};
