@@ -20,10 +20,9 @@
 #include <boost/asio/write.hpp>
 #include <fmt/core.h>
 
-#include "recflow/data/ingest.hpp"
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/job/stream_monitoring.hpp"
-#include "recflow/model/split.hpp"
+#include "split_data.hpp"
 
 using namespace recflow;
 using clock_type = std::chrono::steady_clock;
@@ -31,7 +30,7 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 struct options {
-  std::string data = "../shared/data/ml-latest-small/ratings.csv";
+  std::string data = bench::data_file("ml-latest-small/ratings.csv");
   int rank = 10;
   double seconds = 3.0;
   int rounds = 3;
@@ -94,14 +93,10 @@ enum class watch { none, nobody, page };
 
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
-  auto table = read_ratings(o.data);
-  if (!table) {
-    fmt::print(stderr, "{}\n", table.err().message);
+  auto data = bench::read_split(o.data);
+  if (!data)
     return 1;
-  }
-  auto sp = random_split(table->ratings, 0.8, 42);
-  auto train = std::make_shared<const rating_table>(table->with_ratings(sp.train));
-  auto validation = std::make_shared<const rating_table>(table->with_ratings(sp.test));
+  auto [train, validation] = *data;
   stream_params params;
   params.rank = o.rank;
   fmt::print("bench_dashboard: {} ({} training ratings in batches of 1000, validated after each), "

@@ -24,14 +24,13 @@
 #include <boost/beast/http.hpp>
 #include <fmt/core.h>
 
-#include "recflow/data/ingest.hpp"
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/engine/thread_priority.hpp"
 #include "recflow/model/random.hpp"
-#include "recflow/model/split.hpp"
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/service.hpp"
 #include "recflow/serve/stream_link.hpp"
+#include "split_data.hpp"
 
 using namespace recflow;
 using clock_type = std::chrono::steady_clock;
@@ -40,7 +39,7 @@ namespace http = boost::beast::http;
 namespace {
 
 struct options {
-  std::string data = "../shared/data/ml-latest-small/ratings.csv";
+  std::string data = bench::data_file("ml-latest-small/ratings.csv");
   int rank = 50;
   std::size_t connections = 4;
   double seconds = 3.0;
@@ -53,8 +52,6 @@ struct options {
 
 options parse(int argc, char** argv) {
   options o;
-  if (const char* d = std::getenv("RECFLOW_DATA"))
-    o.data = std::string(d) + "/ml-latest-small/ratings.csv";
   if (argc % 2 == 0) {  // an option without its value, or --help
     fmt::print(stderr, "usage: bench_serve [--data FILE] [--rank N] [--connections N] [--seconds S] [--rate Q/s]\n"
                        "                   [--server-threads N] [--publish-interval MS] [--training-nice idle|N]\n"
@@ -150,19 +147,14 @@ load_result run_load(std::uint16_t port, std::size_t conns, double seconds, doub
 
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
-  auto table = read_ratings(o.data);
-  if (!table) {
-    fmt::print(stderr, "{}\n", table.err().message);
+  auto data = bench::read_split(o.data);
+  if (!data)
     return 1;
-  }
-  auto sp = random_split(table->ratings, 0.8, 42);
-  auto train = table->with_ratings(sp.train);
-  auto validation = table->with_ratings(sp.test);
+  auto [train_table, validation_table] = *data;
+  const rating_table& train = *train_table;
   stream_params params;
   params.rank = o.rank;
   stream_eval_options eval;  // batches of 1,000
-  auto train_table = std::make_shared<const rating_table>(train);
-  auto validation_table = std::make_shared<const rating_table>(validation);
   fmt::print("bench_serve: {} ({} training ratings in batches of {}), rank {}, {} connections, "
              "{} server thread(s), {:.0f} s phases, paced rate {:.0f}/s, publish interval {} ms, {} cores\n",
              o.data, train.size(), eval.batch_size, o.rank, o.connections, o.server_threads,
