@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sys/wait.h>
 
@@ -137,8 +138,8 @@ std::string bar_chart_script(const bar_chart& c) {
                      gp_text(pn.y_label), pn.y_min);
     std::string plot = "plot ";
     for (std::size_t i = 0; i < n; ++i)
-      plot += fmt::format("{}$panel{} using {}{} title {}, \\\n     ", i == 0 ? "" : "",
-                          p + 1, i + 2, i == 0 ? ":xtic(1)" : "", gp_text(c.series[i]));
+      plot += fmt::format("$panel{} using {}{} title {}, \\\n     ", p + 1, i + 2,
+                          i == 0 ? ":xtic(1)" : "", gp_text(c.series[i]));
     // The value above each bar: bar i of group j is centred at j + (i - (n-1)/2) / (n + gap).
     for (std::size_t i = 0; i < n; ++i)
       plot += fmt::format("$panel{} using ($0 + ({}.0 - {:.1f}) / {:.1f}):{}:(sprintf('%.{}f', ${})) "
@@ -171,6 +172,20 @@ result<void> run_gnuplot(const std::string& script_path) {
 
 std::string render_hint(const std::string& script_path) {
   return "gnuplot " + shell_quote(script_path);
+}
+
+result<std::string> render_chart(const std::string& script_path, const std::string& script,
+                                 const std::string& chart, const std::string& also) {
+  if (auto w = write_text(script_path, script); !w)
+    return w.err();
+  std::error_code ec;
+  std::filesystem::remove(chart, ec);
+  if (!also.empty())
+    std::filesystem::remove(also, ec);
+  auto drawn = run_gnuplot(script_path);
+  if (!drawn)
+    return drawn.err().message;
+  return std::filesystem::exists(chart) ? std::string() : std::string("gnuplot wrote no chart");
 }
 
 }  // namespace recflow::cli

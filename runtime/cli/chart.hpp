@@ -65,4 +65,12 @@ result<void> run_gnuplot(const std::string& script_path);
 /// A command line that renders the script by hand: "gnuplot 'FILE'".
 std::string render_hint(const std::string& script_path);
 
+/// Writes `script` to `script_path`, removes `chart` and `also` (a second output; empty:
+/// none) left from an earlier run, so that an old file cannot pass for this run's, and
+/// renders the script. Empty when gnuplot wrote `chart`; else why not (gnuplot missing or
+/// failing, or no chart written), for a message that names render_hint(). An error only
+/// when the script cannot be written.
+result<std::string> render_chart(const std::string& script_path, const std::string& script,
+                                 const std::string& chart, const std::string& also = "");
+
 }  // namespace recflow::cli

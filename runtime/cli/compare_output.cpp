@@ -51,15 +51,12 @@ result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& 
                          stream.reports.size(), r.als.rank, r.als.iterations, batch.errors.rmse);
   c.trend_label = fmt::format("streaming trend (centered mean of {} batches)", r.smooth | 1);
   c.batch_rmse = batch.errors.rmse;
-  if (auto w = write_text(script, compare_script(c)); !w)
-    return w.err();
+  auto why = render_chart(script, compare_script(c), c.svg, c.png);
+  if (!why)
+    return why.err();
   chart_files out;
   out.script = script;
-  std::error_code ec;
-  fs::remove(c.svg, ec);
-  if (!c.png.empty())
-    fs::remove(c.png, ec);
-  if (auto drawn = run_gnuplot(script); drawn && fs::exists(c.svg)) {
+  if (why->empty()) {
     out.chart = c.svg;
     if (!c.png.empty() && fs::exists(c.png))
       out.png = c.png;
@@ -69,8 +66,7 @@ result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& 
     out.failed = o.chart_requested;
     std::cerr << fmt::format("recflow: {}; wrote the per-batch CSV {} and the gnuplot script "
                              "{}: render it with `{}`\n",
-                             drawn ? "gnuplot wrote no chart" : drawn.err().message, o.csv,
-                             script, render_hint(script));
+                             *why, o.csv, script, render_hint(script));
   }
   return out;
 }

@@ -139,16 +139,13 @@ result<bool> write_chart(const std::string& path, const std::vector<partition_co
   auto script = fs::path(path).replace_extension(".gp").string();
   if (script == path)
     script += ".gp";
-  if (auto w = write_text(script, bar_chart_script(c)); !w)
-    return w.err();
-  std::error_code ec;
-  fs::remove(path, ec);  // a chart left from an earlier run must not pass for this one
-  auto drawn = run_gnuplot(script);
-  if (drawn && fs::exists(path))
+  auto why = render_chart(script, bar_chart_script(c), path);
+  if (!why)
+    return why.err();
+  if (why->empty())
     return true;
-  std::cerr << fmt::format("recflow: {}; wrote the gnuplot script {}: render it with `{}`\n",
-                           drawn ? "gnuplot wrote no chart" : drawn.err().message, script,
-                           render_hint(script));
+  std::cerr << fmt::format("recflow: {}; wrote the gnuplot script {}: render it with `{}`\n", *why,
+                           script, render_hint(script));
   return false;
 }
 
