@@ -61,14 +61,15 @@ void stream_monitoring::attach(stream_job_options& job) {
     mon.set_info("nodes", names);
     auto& alive = mon.registry().gauge("recflow_nodes_alive", "Nodes hosting factor owners");
     alive.set(double(nodes_));
-    mon.registry().gauge("recflow_nodes_lost", "Nodes lost since the run began").set(0);
+    auto& lost = mon.registry().gauge("recflow_nodes_lost", "Nodes lost since the run began");
+    lost.set(0);
     auto previous = n->on_event;
-    n->on_event = [this, previous, &alive](const std::string& line) {
+    n->on_event = [this, previous, &alive, &lost](const std::string& line) {
       if (previous)
         previous(line);
       lost_ += occurrences(line, "lost node");
       alive.set(double(nodes_ - std::min(nodes_, lost_)));
-      monitor_.registry().gauge("recflow_nodes_lost", "Nodes lost since the run began").set(double(lost_));
+      lost.set(double(lost_));
       monitor_.on_event("recovery", line);
     };
   }
