@@ -16,7 +16,6 @@
 #include "recflow/job/als_job.hpp"
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/monitor.hpp"
-#include "recflow/serve/request.hpp"
 
 namespace recflow::cli {
 
@@ -47,20 +46,15 @@ struct batch_metrics_server {
 };
 
 result<std::unique_ptr<batch_metrics_server>> start_metrics(const batch_options& o) {
-  auto where = serve::parse_listen(o.metrics);
-  if (!where)
-    return error{errc::invalid_argument, "--metrics: " + where.err().message};
   auto m = std::make_unique<batch_metrics_server>();
   m->monitor.set_info("command", "batch ALS");
   m->monitor.set_info("data", o.data.train.empty() ? o.data.data : o.data.train);
   m->monitor.set_info("rank", std::to_string(o.job.als.rank));
   m->monitor.set_info("engine", o.engine);
-  auto server = serve::http_server::start(serve::http_routes{.monitor = &m->monitor},
-                                          {.host = where->host, .port = where->port});
+  auto server = serve::http_server::start_metrics(m->monitor, o.metrics);
   if (!server)
     return server.err();
   m->server = std::move(*server);
-  std::cerr << "recflow: metrics and dashboard on http://" << m->server->address() << std::endl;
   return m;
 }
 

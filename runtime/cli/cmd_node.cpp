@@ -13,7 +13,6 @@
 #include "recflow/engine/node_host.hpp"
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/monitor.hpp"
-#include "recflow/serve/request.hpp"
 
 namespace recflow::cli {
 
@@ -52,14 +51,10 @@ int run_node(const node_cli_options& o) {
   node_host_options hopts{.listen = *ep, .workers = o.workers};
   std::unique_ptr<node_metrics> metrics;
   if (!o.metrics.empty()) {
-    auto where = serve::parse_listen(o.metrics);
-    if (!where)
-      return report({errc::invalid_argument, "--metrics: " + where.err().message});
     metrics = std::make_unique<node_metrics>();
     metrics->name = o.listen;
     metrics->monitor.finish(std::nullopt, std::nullopt);  // a node trains nothing of its own
-    auto server = serve::http_server::start(serve::http_routes{.monitor = &metrics->monitor},
-                                            {.host = where->host, .port = where->port});
+    auto server = serve::http_server::start_metrics(metrics->monitor, o.metrics);
     if (!server)
       return report(server.err());
     metrics->server = std::move(*server);
@@ -82,7 +77,6 @@ int run_node(const node_cli_options& o) {
     metrics->monitor.set_info("node", (*host)->address().name());
     metrics->monitor.set_info("workers", std::to_string((*host)->workers()));
     metrics->monitor.set_info("protocol", std::to_string((*host)->protocol()));
-    std::cerr << "recflow: metrics and dashboard on http://" << metrics->server->address() << std::endl;
   }
   std::cout << fmt::format("recflow node listening on {} (protocol {}, {} workers)",
                            (*host)->address().name(), (*host)->protocol(), (*host)->workers())

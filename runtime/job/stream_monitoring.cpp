@@ -8,7 +8,6 @@
 #include <string_view>
 #include <iostream>
 
-#include "recflow/serve/request.hpp"
 
 namespace recflow {
 
@@ -144,17 +143,10 @@ void stream_monitoring::on_report(const stream_report& r) {
 }
 
 result<void> stream_monitoring::listen(const std::string& listen, const serve::http_options& http) {
-  auto where = serve::parse_listen(listen);
-  if (!where)
-    return error{errc::invalid_argument, "--metrics: " + where.err().message};
-  auto at = http;
-  at.host = where->host;
-  at.port = where->port;
-  auto server = serve::http_server::start(serve::http_routes{.monitor = &monitor_}, at);
+  auto server = serve::http_server::start_metrics(monitor_, listen, http);
   if (!server)
     return server.err();
   server_ = std::move(*server);
-  std::cerr << "recflow: metrics and dashboard on http://" << server_->address() << std::endl;
   return {};
 }
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -12,6 +13,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "recflow/serve/request.hpp"
 
 namespace recflow::serve {
 
@@ -303,6 +306,20 @@ void http_server::stop() {
     impl_->routes.monitor->events().detach(impl_.get());
   beast::error_code ec;
   impl_->acceptor.close(ec);  // no thread runs the context any more
+}
+
+result<std::unique_ptr<http_server>> http_server::start_metrics(live_monitor& monitor,
+                                                               std::string_view listen,
+                                                               http_options o) {
+  auto where = parse_listen(listen);
+  if (!where)
+    return error{errc::invalid_argument, "--metrics: " + where.err().message};
+  o.host = where->host;
+  o.port = where->port;
+  auto server = start(http_routes{.monitor = &monitor}, o);
+  if (server)
+    std::cerr << "recflow: metrics and dashboard on http://" << (*server)->address() << std::endl;
+  return server;
 }
 
 }  // namespace recflow::serve

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "recflow/model/error.hpp"
 #include "recflow/serve/monitor.hpp"
@@ -57,6 +58,14 @@ class http_server {
   std::string address() const;
   /// Stops accepting, closes connections and joins the threads. Idempotent.
   void stop();
+
+  /// A `--metrics HOST:PORT` server: only `monitor`'s routes (/metrics, the dashboard and
+  /// its events), on `listen` with the rest of `o`; prints "recflow: metrics and dashboard
+  /// on http://ADDRESS" on stderr once it listens. A bad address is an invalid_argument
+  /// error that names --metrics.
+  static result<std::unique_ptr<http_server>> start_metrics(live_monitor& monitor,
+                                                            std::string_view listen,
+                                                            http_options o = {});
 
   struct impl;
 
