@@ -13,15 +13,18 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/job/stream_monitoring.hpp"
+#include "recflow/serve/monitor.hpp"
 #include "split_data.hpp"
 
 using namespace recflow;
@@ -52,7 +55,8 @@ options parse(int argc, char** argv) {
   return o;
 }
 
-/// A client following /events until stopped: counts the batch events it read.
+/// A client following /events until stopped: counts the batch events it read and the
+/// batch points they carried.
 class events_client {
  public:
   explicit events_client(std::uint16_t port) : socket_(ioc_) {
@@ -61,16 +65,26 @@ class events_client {
     boost::asio::write(socket_, boost::asio::buffer(req));
     thread_ = std::thread([this] {
       char buf[16384];
-      std::string tail;
+      std::string text;
       for (;;) {
         boost::system::error_code ec;
         auto n = socket_.read_some(boost::asio::buffer(buf), ec);
         if (ec)
           return;
-        tail.append(buf, n);
-        for (auto at = tail.find("event: batch"); at != std::string::npos; at = tail.find("event: batch", at + 1))
-          batches.fetch_add(1);
-        tail.erase(0, tail.size() > 16 ? tail.size() - 16 : 0);
+        text.append(buf, n);
+        std::size_t start = 0;
+        for (auto end = text.find("\n\n"); end != std::string::npos; end = text.find("\n\n", start)) {
+          constexpr std::string_view head = "event: batch\ndata: ";
+          std::string_view e(text.data() + start, end - start);
+          if (e.starts_with(head)) {
+            batches.fetch_add(1);
+            auto d = nlohmann::json::parse(e.substr(head.size()), nullptr, false);
+            if (!d.is_discarded() && d.contains("points"))
+              points.fetch_add(d["points"].size());
+          }
+          start = end + 2;
+        }
+        text.erase(0, start);
       }
     });
   }
@@ -79,7 +93,7 @@ class events_client {
     socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     thread_.join();
   }
-  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> batches{0}, points{0};
 
  private:
   boost::asio::io_context ioc_;
@@ -103,8 +117,13 @@ int main(int argc, char** argv) {
              "rank {}, {:.0f} s phases, {} rounds, {} cores\n",
              o.data, train->size(), o.rank, o.seconds, o.rounds, std::thread::hardware_concurrency());
 
-  // Repeated whole streams for at least `seconds`; ratings/s of training (evaluation included).
-  auto phase = [&](watch w, std::uint64_t& events) {
+  // Repeated whole streams for at least `seconds`: ratings/s of training (evaluation
+  // included), batches applied, and the batch events and points the page read.
+  struct phase_result {
+    double rate = 0;
+    std::uint64_t batches = 0, events = 0, points = 0;
+  };
+  auto phase = [&](watch w) {
     auto mon = w == watch::none ? nullptr : stream_monitoring::make(false);
     if (mon && !mon->listen("127.0.0.1:0", {}))
       std::abort();
@@ -115,6 +134,7 @@ int main(int argc, char** argv) {
       while (mon->monitor().events().clients() == 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
+    phase_result out;
     std::uint64_t ratings = 0;
     auto start = clock_type::now();
     do {
@@ -128,36 +148,39 @@ int main(int argc, char** argv) {
       if (!run)
         std::abort();
       ratings += run->mark.ratings;
+      out.batches += run->mark.batches;
     } while (std::chrono::duration<double>(clock_type::now() - start).count() < o.seconds);
-    double rate = double(ratings) / std::chrono::duration<double>(clock_type::now() - start).count();
-    if (page) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      events = page->batches.load();
+    out.rate = double(ratings) / std::chrono::duration<double>(clock_type::now() - start).count();
+    if (page) {  // the last batches reach the page within one event interval
+      std::this_thread::sleep_for(serve::monitor_options{}.event_interval + std::chrono::milliseconds(100));
+      out.events = page->batches.load();
+      out.points = page->points.load();
     }
-    return rate;
+    return out;
   };
 
-  std::uint64_t warm = 0;
-  phase(watch::none, warm);  // caches, allocator and CPU frequency settle; not counted
+  phase(watch::none);  // caches, allocator and CPU frequency settle; not counted
   std::vector<double> nobody_ratio, page_ratio;
   for (int r = 0; r < o.rounds; ++r) {
-    std::uint64_t events = 0, unused = 0;
     // Alternate the order, so a drift of the machine does not favour one phase.
-    double base = 0, nobody = 0, page = 0;
+    phase_result base, nobody, page;
     if (r % 2 == 0) {
-      base = phase(watch::none, unused);
-      nobody = phase(watch::nobody, unused);
-      page = phase(watch::page, events);
+      base = phase(watch::none);
+      nobody = phase(watch::nobody);
+      page = phase(watch::page);
     } else {
-      page = phase(watch::page, events);
-      nobody = phase(watch::nobody, unused);
-      base = phase(watch::none, unused);
+      page = phase(watch::page);
+      nobody = phase(watch::nobody);
+      base = phase(watch::none);
     }
-    nobody_ratio.push_back(nobody / base);
-    page_ratio.push_back(page / base);
+    nobody_ratio.push_back(nobody.rate / base.rate);
+    page_ratio.push_back(page.rate / base.rate);
     fmt::print("round {}: no monitor {:.0f} ratings/s; nobody watching {:.0f} (x{:.3f}); one page open "
-               "{:.0f} (x{:.3f}, {} batch events read)\n",
-               r + 1, base, nobody, nobody / base, page, page / base, events);
+               "{:.0f} (x{:.3f}; {} batches sent as {} events)\n",
+               r + 1, base.rate, nobody.rate, nobody.rate / base.rate, page.rate, page.rate / base.rate,
+               page.points, page.events);
+    if (page.points != page.batches)
+      fmt::print("  the page read {} batch points of the {} batches applied\n", page.points, page.batches);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());

@@ -40,10 +40,10 @@ class sse_reader {
     std::string req = "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
     boost::asio::write(socket_, boost::asio::buffer(req));
   }
-  /// Reads until `text` holds `needle` (or the timeout, or the server closes).
-  bool read_until(const std::string& needle) {
+  /// Reads until `text` holds `needle` after `from` (or the timeout, or the server closes).
+  bool read_until(const std::string& needle, std::size_t from = 0) {
     char buf[4096];
-    while (text.find(needle) == std::string::npos) {
+    while (text.find(needle, from) == std::string::npos) {
       boost::system::error_code ec;
       auto n = socket_.read_some(boost::asio::buffer(buf), ec);
       if (ec || n == 0)
@@ -209,4 +209,40 @@ TEST_CASE("serve dashboard: servers stop and go while batches are published to t
   done.store(true);
   publisher.join();
   CHECK(mon.events().clients() == 0);
+}
+
+TEST_CASE("serve dashboard: a burst of batches reaches an events client as a few events carrying every point in order",
+          "[serve][dashboard]") {
+  live_monitor mon({.event_interval = std::chrono::milliseconds(100)});
+  auto server = http_server::start(http_routes{.monitor = &mon}, {.host = "127.0.0.1", .port = 0});
+  REQUIRE(server);
+  sse_reader events((*server)->port());
+  REQUIRE(events.read_until("retry: 2000\n\n"));
+  for (int i = 0; i < 200 && mon.events().clients() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(mon.events().clients() == 1);
+  constexpr std::uint64_t burst = 3000;
+  for (std::uint64_t b = 1; b <= burst; ++b)
+    mon.on_batch(point(b, 1.0 / double(b)));
+  // No finish(): the monitor's own thread sends the last ones within the interval.
+  const std::string last = "\"point\":[" + std::to_string(burst) + ",";
+  REQUIRE(events.read_until(last));
+  REQUIRE(events.read_until("\n\n", events.text.find(last)));  // the rest of that event
+
+  std::uint64_t next = 1, batch_events = 0;
+  const std::string head = "event: batch\ndata: ";
+  for (auto at = events.text.find(head); at != std::string::npos; at = events.text.find(head, at + 1)) {
+    auto end = events.text.find("\n\n", at);
+    REQUIRE(end != std::string::npos);
+    auto d = json::parse(events.text.substr(at + head.size(), end - at - head.size()));
+    ++batch_events;
+    CHECK(d["point"] == d["points"].back());
+    for (const auto& p : d["points"])
+      CHECK(p[0].get<std::uint64_t>() == next++);
+    CHECK(d["status"]["batches"].get<std::uint64_t>() == d["points"].back()[0].get<std::uint64_t>());
+  }
+  CHECK(next == burst + 1);  // every batch once, in order
+  // Events go at most every interval or every max_points_per_event batches: a few, not 3,000.
+  CHECK(batch_events <= burst / monitor_options{}.max_points_per_event + 1 + 2);
+  (*server)->stop();
 }

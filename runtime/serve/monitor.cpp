@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <nlohmann/json.hpp>
 
 #include "recflow/serve/dashboard_assets.hpp"
@@ -65,6 +68,22 @@ live_monitor::live_monitor(monitor_options o) : opts_(o), hub_(o.events) {
   in_flight_gauge_->set(std::nan(""));  // known only with an actor graph
   training_->set(1);
   r.on_collect([this] { refresh_gauges(); });
+  // The sender takes no process signal (SIGTERM and SIGINT belong to whoever waits for
+  // them, e.g. stop_signals): it starts with every signal blocked.
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &before);
+  sender_ = std::thread([this] { send_waiting(); });
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
+live_monitor::~live_monitor() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  points_waiting_.notify_one();
+  sender_.join();
 }
 
 void live_monitor::set_info(std::string key, std::string value) {
@@ -82,14 +101,21 @@ void live_monitor::watch(const query_service* svc) {
   svc_ = svc;
 }
 
-std::string live_monitor::point_json(const batch_point& p, double rate) const {
-  return dump(json::array({p.batch, p.ratings_seen,
-                           p.evaluated ? number_or_null(p.rmse) : json(nullptr),
-                           p.evaluated ? number_or_null(p.mae) : json(nullptr),
-                           number_or_null(p.latency_seconds), number_or_null(rate),
-                           number_or_null(p.elapsed_seconds),
-                           p.user_shards.empty() ? json(nullptr) : json(max_over_mean(p.user_shards)),
-                           p.item_shards.empty() ? json(nullptr) : json(max_over_mean(p.item_shards))}));
+live_monitor::chart_point live_monitor::to_chart_point(const batch_point& p, double rate) {
+  const double none = std::nan("");
+  return {.batch = p.batch, .ratings_seen = p.ratings_seen,
+          .rmse = p.evaluated ? p.rmse : none, .mae = p.evaluated ? p.mae : none,
+          .latency_seconds = p.latency_seconds, .rate = rate, .elapsed_seconds = p.elapsed_seconds,
+          .user_imbalance = p.user_shards.empty() ? none : max_over_mean(p.user_shards),
+          .item_imbalance = p.item_shards.empty() ? none : max_over_mean(p.item_shards)};
+}
+
+/// [batch, ratings seen, rmse, mae, latency, rate, elapsed, user max/mean, item max/mean]
+void live_monitor::append_json(std::string& out, const chart_point& p) {
+  out += dump(json::array({p.batch, p.ratings_seen, number_or_null(p.rmse), number_or_null(p.mae),
+                           number_or_null(p.latency_seconds), number_or_null(p.rate),
+                           number_or_null(p.elapsed_seconds), number_or_null(p.user_imbalance),
+                           number_or_null(p.item_imbalance)}));
 }
 
 void live_monitor::on_batch(const batch_point& p) {
@@ -102,37 +128,74 @@ void live_monitor::on_batch(const batch_point& p) {
     rmse_->set(p.rmse);
     mae_->set(p.mae);
   }
-  count_edges(p.edges);
-  count_shards(p);
-  auto point = point_json(p, rate);
-  std::string event;
-  {
-    std::lock_guard lock(mutex_);
-    last_batch_ = p.batch;
-    last_batch_at_ = clock_type::now();
-    last_rate_ = rate;
-    last_latency_ = p.latency_seconds;
-    if (p.evaluated) {
-      last_rmse_ = p.rmse;
-      last_mae_ = p.mae;
-    }
-    points_.push_back(point);
-    if (points_.size() > opts_.max_history) {  // thin: keep every other point but the last
-      std::deque<std::string> kept;
-      for (std::size_t i = 0; i + 1 < points_.size(); i += 2)
-        kept.push_back(std::move(points_[i]));
-      kept.push_back(std::move(points_.back()));
-      points_ = std::move(kept);
-    }
-    if (!p.edges.empty())
-      last_edges_ = p.edges;
-    if (hub_.clients() == 0)
-      return;  // nobody watches: no status to build
-    event = sse_event("batch", "{\"point\":" + point + ",\"edges\":" + edges_json_locked()
-                                 + ",\"shards\":" + shards_json_locked()
-                                 + ",\"status\":" + status_json_locked() + "}");
+  if (p.in_flight)
+    in_flight_gauge_->set(double(*p.in_flight));
+  auto point = to_chart_point(p, rate);
+  std::lock_guard lock(mutex_);
+  count_edges_locked(p.edges);
+  count_shards_locked(p);
+  last_batch_ = p.batch;
+  last_batch_at_ = clock_type::now();
+  last_rate_ = rate;
+  last_latency_ = p.latency_seconds;
+  if (p.evaluated) {
+    last_rmse_ = p.rmse;
+    last_mae_ = p.mae;
   }
-  hub_.publish(event);
+  points_.push_back(point);
+  if (points_.size() > opts_.max_history) {  // thin: keep every other point but the last
+    std::deque<chart_point> kept;
+    for (std::size_t i = 0; i + 1 < points_.size(); i += 2)
+      kept.push_back(points_[i]);
+    kept.push_back(points_.back());
+    points_ = std::move(kept);
+  }
+  if (!p.edges.empty())
+    last_edges_ = p.edges;
+  if (hub_.clients() == 0) {
+    unsent_.clear();  // nobody watches: nothing to send
+    return;
+  }
+  unsent_.push_back(point);
+  if (last_batch_at_ - last_published_ >= opts_.event_interval || unsent_.size() >= opts_.max_points_per_event)
+    publish_points_locked();
+  else if (unsent_.size() == 1)
+    points_waiting_.notify_one();  // the sender publishes it when the interval has passed
+}
+
+void live_monitor::publish_points_locked() {
+  if (unsent_.empty())
+    return;
+  // "point" (the last one) stays for clients written before "points" carried them all.
+  std::string data = "{\"point\":";
+  append_json(data, unsent_.back());
+  data += ",\"points\":[";
+  for (std::size_t i = 0; i < unsent_.size(); ++i) {
+    if (i > 0)
+      data += ',';
+    append_json(data, unsent_[i]);
+  }
+  data += "],\"edges\":" + edges_json_locked() + ",\"shards\":" + shards_json_locked()
+          + ",\"status\":" + status_json_locked() + "}";
+  unsent_.clear();
+  last_published_ = clock_type::now();
+  publish_locked(sse_event("batch", data));
+}
+
+void live_monitor::send_waiting() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (unsent_.empty()) {
+      points_waiting_.wait(lock);
+      continue;
+    }
+    auto due = last_published_ + opts_.event_interval;
+    if (clock_type::now() < due) {
+      points_waiting_.wait_until(lock, due);
+      continue;
+    }
+    publish_points_locked();
+  }
 }
 
 void live_monitor::on_checkpoint(std::string_view path) {
@@ -148,22 +211,20 @@ void live_monitor::on_event(std::string_view kind, std::string_view text) {
                     "restored; node: a node's own events; sweep: a batch ALS sweep)",
                     {{"kind", std::string(kind)}})
     .add();
-  std::string event;
   {
     std::lock_guard lock(mutex_);
     log_.push_back(std::string(text.substr(0, 1000)));
     if (log_.size() > opts_.max_log)
       log_.pop_front();
-    event = sse_event("log", dump(json{{"line", log_.back()}, {"kind", kind}}));
+    publish_points_locked();  // the batches before this line, first
+    publish_locked(sse_event("log", dump(json{{"line", log_.back()}, {"kind", kind}})));
   }
-  hub_.publish(event);
 }
 
 void live_monitor::finish(std::optional<double> rmse, std::optional<double> mae) {
   training_->set(0);
   if (!std::isnan(in_flight_gauge_->value()))
     in_flight_gauge_->set(0);
-  std::string event;
   {
     std::lock_guard lock(mutex_);
     finished_ = true;
@@ -175,9 +236,9 @@ void live_monitor::finish(std::optional<double> rmse, std::optional<double> mae)
       rmse_->set(*rmse);
     if (mae)
       mae_->set(*mae);
-    event = sse_event("end", "{\"status\":" + status_json_locked() + "}");
+    publish_points_locked();  // the last batches, before the end
+    publish_locked(sse_event("end", "{\"status\":" + status_json_locked() + "}"));
   }
-  hub_.publish(event);
 }
 
 std::string_view live_monitor::route_label(std::string_view path) noexcept {
@@ -269,7 +330,7 @@ std::string live_monitor::state_json() const {
   for (std::size_t i = 0; i < points_.size(); ++i) {
     if (i > 0)
       points += ',';
-    points += points_[i];
+    append_json(points, points_[i]);
   }
   points += ']';
   json info = json::object();

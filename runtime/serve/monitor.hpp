@@ -12,9 +12,15 @@
 /// points (past that, every other old point is dropped: the chart thins, the run goes on),
 /// the event log `max_log` lines, and the events hub bounds its clients and their queues.
 /// Every method may be called from any thread.
+///
+/// What it costs training: a batch stores one point (numbers; JSON is written when read).
+/// While pages follow /events, the batches are sent at most every `event_interval`, many
+/// points to an event (a thread of the monitor sends what waits), so a stream of thousands
+/// of batches a second builds a few events a second, not one per batch.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -22,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -73,6 +80,11 @@ struct monitor_options {
   std::size_t max_history = 20'000;  ///< batch points kept for the chart
   std::size_t max_log = 200;         ///< event lines kept (node lost, recovered, ...)
   event_hub_options events{};
+  /// Batches are sent to /events clients at most this often (a batch after a quieter
+  /// interval goes at once; the ones of a burst wait for the next event) ...
+  std::chrono::milliseconds event_interval{200};
+  /// ... or when this many wait, whichever comes first.
+  std::size_t max_points_per_event = 500;
 };
 
 class live_monitor {
@@ -80,6 +92,7 @@ class live_monitor {
   explicit live_monitor(monitor_options o = {});
   live_monitor(const live_monitor&) = delete;
   live_monitor& operator=(const live_monitor&) = delete;
+  ~live_monitor();
 
   metrics_registry& registry() noexcept { return registry_; }
   event_hub& events() noexcept { return hub_; }
@@ -112,11 +125,24 @@ class live_monitor {
   std::string state_json() const;
 
  private:
+  /// A batch as the chart keeps it (NaN: not measured; written as null).
+  struct chart_point {
+    std::uint64_t batch, ratings_seen;
+    double rmse, mae, latency_seconds, rate, elapsed_seconds, user_imbalance, item_imbalance;
+  };
+  static chart_point to_chart_point(const batch_point& p, double rate);
+  static void append_json(std::string& out, const chart_point& p);
+
   std::string status_json_locked() const;
   void refresh_gauges();
-  std::string point_json(const batch_point& p, double rate) const;
-  void count_edges(const std::vector<edge_point>& edges);
-  void count_shards(const batch_point& p);
+  void count_edges_locked(const std::vector<edge_point>& edges);
+  void count_shards_locked(const batch_point& p);
+  /// Queues `event` for every client (under mutex_, so clients see events in order).
+  void publish_locked(const std::string& event) { hub_.publish(event); }
+  /// One `batch` event with the points not yet sent, and the current status.
+  void publish_points_locked();
+  /// The sender thread: publishes waiting points once event_interval has passed.
+  void send_waiting();
   std::string shards_json_locked() const;
   std::string edges_json_locked() const;
   /// The version and age of the model queries see (with a query service), else of the
@@ -135,7 +161,7 @@ class live_monitor {
   mutable std::mutex mutex_;
   std::map<std::string, std::string> info_;
   std::optional<double> baseline_;
-  std::deque<std::string> points_;  ///< JSON arrays, one per batch kept
+  std::deque<chart_point> points_;  ///< one per batch kept
   std::deque<std::string> log_;
   std::vector<edge_point> last_edges_;  ///< the last measured batch's edge traffic
   /// (messages, bytes) counters into registry_, by edge name.
@@ -158,6 +184,14 @@ class live_monitor {
   metric_gauge *rmse_, *mae_, *rate_, *version_, *model_age_, *checkpoint_age_, *clients_,
     *training_, *model_users_, *model_items_, *model_rank_, *in_flight_gauge_;
   metric_histogram *batch_latency_, *query_latency_;
+
+  // Points of batches applied but not yet sent to /events clients (none while nobody
+  // follows), when the last batch event went out, and the thread that sends what waits.
+  std::vector<chart_point> unsent_;
+  std::chrono::steady_clock::time_point last_published_{};
+  bool stopping_ = false;
+  std::condition_variable points_waiting_;
+  std::thread sender_;  // last: it starts once everything above is built
 };
 
 }  // namespace recflow::serve

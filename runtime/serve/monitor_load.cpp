@@ -21,8 +21,7 @@ constexpr const char* side_names[2] = {"user", "item"};
 }  // namespace
 
 /// Messages and bytes per edge (each edge's two counters registered at its first batch).
-void live_monitor::count_edges(const std::vector<edge_point>& edges) {
-  std::lock_guard lock(mutex_);
+void live_monitor::count_edges_locked(const std::vector<edge_point>& edges) {
   for (const auto& e : edges) {
     auto it = edge_counters_.find(e.name);
     if (it == edge_counters_.end())
@@ -39,11 +38,8 @@ void live_monitor::count_edges(const std::vector<edge_point>& edges) {
 }
 
 /// Counters per shard and the imbalance gauges (registered at a side's first batch).
-void live_monitor::count_shards(const batch_point& p) {
+void live_monitor::count_shards_locked(const batch_point& p) {
   const std::vector<std::uint64_t>* batch[2] = {&p.user_shards, &p.item_shards};
-  if (p.in_flight)
-    in_flight_gauge_->set(double(*p.in_flight));
-  std::lock_guard lock(mutex_);
   if (p.in_flight)
     in_flight_ = p.in_flight;
   for (int side = 0; side < 2; ++side) {

@@ -205,9 +205,10 @@
     source = new EventSource('/events');
     source.addEventListener('batch', function (e) {
       var d = JSON.parse(e.data);
+      var points = d.points || [d.point];  // the batches since the last event, in order
       s.events += 1;
-      if (s.lastBatch > 0 && d.point[0] > s.lastBatch + 1) { reload(); return; }  // missed some
-      addPoint(d.point);
+      if (s.lastBatch > 0 && points[0][0] > s.lastBatch + 1) { reload(); return; }  // missed some
+      points.forEach(addPoint);
       s.status = d.status;
       noteQueries(d.status);
       showEdges(d.edges);
