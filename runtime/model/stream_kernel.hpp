@@ -127,6 +127,21 @@ struct ops {
     }
   }
 
+  /// apply_step with the new row written to `out` (x is left as it was): the same
+  /// operations, the same bits.
+  void apply_step_to(float* __restrict out, double& b, const float* __restrict x, double& g_b,
+                     float* __restrict g_x, double n, const rates& s) const noexcept {
+    b += capped(s.gamma_bias, n, s.max_step) * (g_b - (n * s.lambda_bias) * b);
+    g_b = 0.0;
+    const auto g = static_cast<float>(capped(s.gamma, n, s.max_step));
+    const auto l = static_cast<float>(n * s.lambda);
+    const int m = size();
+    for (int k = 0; k < m; ++k) {
+      out[k] = x[k] + g * (g_x[k] - l * x[k]);
+      g_x[k] = 0.0f;
+    }
+  }
+
   /// One B-SGD step for a rating with error e: b_u += gb(e - lb*b_u);
   /// b_i += gb(e - lb*b_i) in double; u += g(e*p - l*u); p += g(e*u_old - l*p) in float
   /// (g, l and e rounded to float once).

@@ -81,8 +81,7 @@ void streaming_trainer::touched::reset(int r, std::size_t max_keys) {
   if (count.size() < max_keys) {
     factors.resize(max_keys * stride);
     bias.resize(max_keys);
-    sums.resize(max_keys * stride, 0.0f);  // new rows zero; the old ones are zero already
-    bias_sums.resize(max_keys, 0.0);
+    next.resize(max_keys * stride);
     count.resize(max_keys);
   }
 }
@@ -202,6 +201,8 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   entries_.clear();
   users_.reset(params_.rank, batch.size());
   items_.reset(params_.rank, batch.size());
+  if (sums_.size() < users_.stride)
+    sums_.assign(users_.stride, 0.0f);
   for (const auto& r : batch) {
     auto u = to_model(side::user, r.user, users);
     auto i = to_model(side::item, r.item, items);
@@ -273,17 +274,19 @@ void streaming_trainer::batch_gradient_pass(const Ops& ops) {
   const double mu = model_.mu();
   const auto r = rates_of(params_);
   const float* uf = users_.factors.data();
-  const float* itf = items_.factors.data();
-  const double* ub = users_.bias.data();
-  const double* ib = items_.bias.data();
-  float* us = users_.sums.data();
-  float* is = items_.sums.data();
-  double* ubs = users_.bias_sums.data();
-  double* ibs = items_.bias_sums.data();
+  float* itf = items_.factors.data();
+  float* next_uf = users_.next.data();
+  double* ub = users_.bias.data();
+  double* ib = items_.bias.data();
+  const double* u_count = users_.count.data();
+  const double* i_count = items_.count.data();
   double* err = errors_.data();
-  // All errors against the parameters at the start of the pass: the pass reads only
-  // parameters and writes only sums. By user: each user's row and sums stay in cache
-  // while its ratings (in batch order) add to its sums; the items' rows are prefetched.
+  float* g = sums_.data();  // the current key's factor gradient sum (zero between keys)
+  double g_b = 0.0;         // and its bias gradient sum
+  // All errors against the parameters at the start of the pass. By user: each user's
+  // ratings (in batch order) are consecutive, so its sums stay in cache and its step is
+  // taken after its last rating. No later rating reads that user's row or bias, but the
+  // item side below reads the rows the pass began with: the new rows wait in next_uf.
   for (std::size_t j = 0; j < n; ++j) {
     if (j + ahead < n)
       stream_kernel::prefetch(itf + by_user_[j + ahead].i * stride, k);
@@ -292,25 +295,24 @@ void streaming_trainer::batch_gradient_pass(const Ops& ops) {
     const float* p = itf + en.i * stride;
     double e = ops.error_of(static_cast<double>(en.r), mu, ub[en.u], ib[en.i], u, p);
     err[j] = e;
-    ubs[en.u] += e;
-    ops.accumulate(us + en.u * stride, e, p);
+    g_b += e;
+    ops.accumulate(g, e, p);
+    if (j + 1 == n || by_user_[j + 1].u != en.u)  // clears g and g_b
+      ops.apply_step_to(next_uf + en.u * stride, ub[en.u], u, g_b, g, u_count[en.u], r);
   }
-  // By item, each item's ratings in batch order: the item sums.
+  // By item, each item's ratings in batch order, against the users' starting rows; an
+  // item's row is read only by its own ratings here, so its step goes in place.
   for (std::size_t j = 0; j < n; ++j) {
     if (j + ahead < n)
       stream_kernel::prefetch(uf + by_item_[j + ahead].u * stride, k);
     const auto& en = by_item_[j];
     double e = err[en.k];
-    ibs[en.i] += e;
-    ops.accumulate(is + en.i * stride, e, uf + en.u * stride);
+    g_b += e;
+    ops.accumulate(g, e, uf + en.u * stride);
+    if (j + 1 == n || by_item_[j + 1].i != en.i)
+      ops.apply_step(ib[en.i], itf + en.i * stride, g_b, g, i_count[en.i], r);
   }
-  // Each sum applied once; apply_step also clears the sums for the next pass.
-  for (auto* t : {&users_, &items_}) {
-    float* x = t->factors.data();
-    float* g = t->sums.data();
-    for (std::size_t s = 0; s < t->keys.size(); ++s, x += stride, g += stride)
-      ops.apply_step(t->bias[s], x, t->bias_sums[s], g, t->count[s], r);
-  }
+  std::swap(users_.factors, users_.next);
 }
 
 template <class Ops>

@@ -180,11 +180,10 @@ class streaming_trainer {
   using lines = std::vector<T, line_allocator<T>>;
 
   /// Dense working copies of the keys one side touches in the current batch, by slot (in
-  /// order of first appearance): factor rows and factor gradient sums in rows of `stride`
-  /// floats (rank, padded to whole cache lines), biases and bias sums. A rating reads one
-  /// compact row of the other side, and a key's sums are contiguous. The tables keep their
-  /// rows across batches (sized for the largest batch so far), and the sums are all zero
-  /// between passes (apply_step clears them), so a batch allocates and clears nothing.
+  /// order of first appearance): factor rows in rows of `stride` floats (rank, padded to
+  /// whole cache lines) and biases. A rating reads one compact row of the other side. The
+  /// tables keep their rows across batches (sized for the largest batch so far), so a batch
+  /// allocates and clears nothing.
   struct touched {
     std::size_t rank = 0;
     std::size_t stride = 0;        ///< rank rounded up to a cache line (16 floats)
@@ -192,8 +191,9 @@ class streaming_trainer {
     std::vector<index_t> keys;     ///< slot -> model index
     lines<float> factors;          ///< rows of `stride` floats, the first keys.size() used
     std::vector<double> bias;      ///< by slot
-    lines<float> sums;             ///< factor gradient sums, rows of `stride` floats
-    std::vector<double> bias_sums; ///< by slot
+    /// The users' rows after the current pass (batch_gradient writes them here while the
+    /// item side still reads the rows the pass began with), rows of `stride` floats.
+    lines<float> next;
     std::vector<double> count;     ///< ratings of each slot's key in the batch
     /// Room for `max_keys` keys (a batch of n ratings touches at most n per side).
     void reset(int rank, std::size_t max_keys);
@@ -256,6 +256,7 @@ class streaming_trainer {
   std::vector<entry> by_user_;         ///< grouped by user slot, batch order within a user
   std::vector<item_entry> by_item_;    ///< grouped by item slot, batch order within an item
   std::vector<double> errors_;         ///< this pass's error of by_user_[k]
+  lines<float> sums_;                  ///< one key's factor gradient sum (rank floats), zero between keys
   std::vector<index_t> at_, pos_;      ///< counting sort: group starts; by_user_ position
 };
 
