@@ -109,6 +109,9 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(s, "replay-speed") == src.spec.replay_speed);
   CHECK(s.at("redis-group") == src.spec.redis_group);
   CHECK(s.at("redis-consumer") == src.spec.redis_consumer);
+  CHECK(num(s, "tcp-max-line") == static_cast<double>(src.spec.tcp_max_line));
+  CHECK(num(s, "tcp-connect-timeout") == src.spec.tcp_connect_timeout);
+  CHECK(num(s, "tcp-read-timeout") == src.spec.tcp_read_timeout);
 
   const auto& t = toml.at("tune");
   recflow::tune_options tune;
