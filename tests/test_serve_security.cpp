@@ -1,15 +1,18 @@
 // The HTTP surface under a hostile client: the bearer token (401), the Host allow-list
 // (403), JSON-only POSTs (415), the bounds on what POST /ratings can grow (LRU of posted
 // users, ratings per user, the training queue: 503, new ids per minute: 429), paths kept
-// out of GET /model, the per-client connection limit and the idle and header timeouts.
+// out of GET /model, the per-client connection limit, the idle and header timeouts, and
+// the accept loop's pause when the process is out of descriptors.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -321,4 +324,57 @@ TEST_CASE("serve cli: --token-file guards POST /ratings of recflow serve; a bad 
   auto reads = test::run_cli("serve --model " + model_path + " --listen 127.0.0.1:0 --token-reads");
   CHECK(reads.status != 0);
   CHECK(reads.out.find("--token-reads needs --token-file") != std::string::npos);
+}
+
+TEST_CASE("serve limits: out of descriptors, the accept loop pauses instead of spinning, then serves again",
+          "[serve]") {
+  query_service svc;
+  svc.publish(small_model(), 1);
+  auto server = http_server::start(svc, {.host = "127.0.0.1", .port = 0, .threads = 1});
+  REQUIRE(server);
+  auto port = (*server)->port();
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_port = htons(port);
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fds[3];
+  for (int& fd : fds)
+    REQUIRE((fd = ::socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+  for (int k = 0; k < 2; ++k)
+    REQUIRE(::connect(fds[k], reinterpret_cast<sockaddr*>(&at), sizeof at) == 0);
+  std::this_thread::sleep_for(100ms);  // the server has accepted both
+  // Every descriptor this process may have is in use: the server's next accept fails.
+  std::size_t open_now = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)e;
+    ++open_now;
+  }
+  --open_now;  // the iterator's own
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = open_now;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  REQUIRE(::connect(fds[2], reinterpret_cast<sockaddr*>(&at), sizeof at) == 0);  // the kernel queues it
+  auto cpu = [] {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  double c0 = cpu();
+  std::this_thread::sleep_for(500ms);
+  double spent = cpu() - c0;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(spent < 0.1);  // a spinning accept loop burns the whole 0.5 s
+  // Descriptors again: the queued connection is accepted (within the 1 s pause) and answered.
+  timeval tv{3, 0};
+  ::setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string get = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  REQUIRE(::send(fds[2], get.data(), get.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(get.size()));
+  char buf[256] = {};
+  auto n = ::recv(fds[2], buf, sizeof buf - 1, 0);
+  REQUIRE(n > 0);
+  CHECK(std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 200", 0) == 0);
+  for (int fd : fds)
+    ::close(fd);
 }
