@@ -23,6 +23,7 @@
 #include "recflow/serve/service.hpp"
 #include "tests/cli_test_util.hpp"
 #include "tests/serve_test_util.hpp"
+#include "test_util.hpp"
 
 using namespace recflow;
 using namespace recflow::serve;
@@ -396,4 +397,46 @@ TEST_CASE("serve limits: out of descriptors, the accept loop pauses instead of s
   CHECK(std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 200", 0) == 0);
   for (int fd : fds)
     ::close(fd);
+}
+
+TEST_CASE("serve cli: stream --serve and --metrics take the same access options as serve", "[serve][cli]") {
+  test::scratch_dir dir;
+  auto data = test::data_dir() + "/ml-100k/u.data";
+  auto token_path = dir.file("token");
+  std::ofstream(token_path) << "stream-token\n";
+  test::child_process p({"stream", "--data", data, "--split", "0.8", "--rank", "5", "--batch-size", "1000",
+                         "--max-batches", "3", "--no-csv", "-q", "--serve", "127.0.0.1:0",
+                         "--serve-linger", "-1", "--token-file", token_path, "--token-reads",
+                         "--allow-host", "recs.example", "--max-new-ids-per-minute", "2"},
+                        dir.file("log"));
+  auto port = p.wait_for_port();
+  INFO(p.output());
+  REQUIRE(port != 0);
+  test::http_client c(port);
+  c.set_header("Host", "recs.example:" + std::to_string(port));
+  CHECK(c.get("/health").status == 401);  // --token-reads
+  c.set_header("Authorization", "Bearer stream-token");
+  CHECK(c.get("/health").status == 200);
+  // Two new ids a minute: a new user (and item 50, if no batch has brought it yet) pass,
+  // two more new users wait.
+  auto first = c.post("/ratings", R"({"user": 777777, "item": 50, "rating": 5})");
+  CHECK((first.status == 202 || first.status == 200));  // 200 once the 3 batches are done
+  auto second = c.post("/ratings", R"([{"user": 777778, "item": 50, "rating": 5},
+                                       {"user": 777779, "item": 50, "rating": 5}])");
+  CHECK(second.status == 429);
+  CHECK_FALSE(second.header("retry-after").empty());
+  c.set_header("Host", "localhost");  // a default that --allow-host replaced
+  CHECK(c.get("/health").status == 403);
+  CHECK(p.stop() == 0);
+  // The --metrics server of a stream checks the same way.
+  test::child_process m({"stream", "--data", data, "--split", "0.8", "--rank", "5", "--max-batches", "2",
+                         "--no-csv", "-q", "--metrics", "127.0.0.1:0", "--serve-linger", "-1"},
+                        dir.file("log2"));
+  auto mport = m.wait_for_port();
+  INFO(m.output());
+  REQUIRE(mport != 0);
+  test::http_client mc(mport);
+  CHECK(mc.get("/metrics").status == 200);
+  mc.set_header("Host", "rebound.example");
+  CHECK(mc.get("/metrics").status == 403);
 }
