@@ -316,7 +316,7 @@ TEST_CASE("serve limits: a request whose body stalls is closed after the request
   CHECK(svc.posted_ratings() == 0);
 }
 
-TEST_CASE("serve cli: --token-file guards POST /ratings of recflow serve; a bad token file is refused",
+TEST_CASE("serve cli: --token-file guards POST /ratings of recflow serve, a bad token file is refused",
           "[serve][cli]") {
   test::scratch_dir dir;
   auto model_path = dir.file("m.rfm");
