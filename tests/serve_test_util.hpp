@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <map>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -31,7 +33,13 @@ namespace recflow::test {
 struct http_reply {
   int status = 0;
   std::string body;
+  std::map<std::string, std::string> headers;  ///< by lower-case name
   nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+  /// The value of header `name` (lower case), or "".
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
 };
 
 /// One keep-alive connection to 127.0.0.1:port.
@@ -45,17 +53,31 @@ class http_client {
   http_reply post(const std::string& target, const std::string& body) {
     return send(boost::beast::http::verb::post, target, body);
   }
+  /// Sends every later request with header `name: value` (replacing an earlier one).
+  void set_header(const std::string& name, const std::string& value) { headers_[name] = value; }
+  /// A POST's body is JSON (Content-Type: application/json) unless `set_header` says otherwise.
   http_reply send(boost::beast::http::verb verb, const std::string& target, const std::string& body) {
     namespace http = boost::beast::http;
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, "127.0.0.1");
+    if (verb == http::verb::post)
+      req.set(http::field::content_type, "application/json");
+    for (const auto& [name, value] : headers_)
+      req.set(name, value);
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();
     http::write(socket_, req);
     http::response<http::string_body> res;
     http::read(socket_, buffer_, res);
-    return {static_cast<int>(res.result_int()), res.body()};
+    http_reply out{static_cast<int>(res.result_int()), res.body(), {}};
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(f.value());
+    }
+    return out;
   }
   /// Writes raw bytes and reads whatever comes back until the server closes.
   std::string raw(const std::string& bytes) {
@@ -76,6 +98,7 @@ class http_client {
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::socket socket_;
   boost::beast::flat_buffer buffer_;
+  std::map<std::string, std::string> headers_;
 };
 
 /// `recflow ARGS` (or `exe ARGS`) as a child process, stdout and stderr into `log`; stopped

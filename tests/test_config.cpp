@@ -109,6 +109,9 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(s, "replay-speed") == src.spec.replay_speed);
   CHECK(s.at("redis-group") == src.spec.redis_group);
   CHECK(s.at("redis-consumer") == src.spec.redis_consumer);
+  CHECK(num(s, "tcp-max-line") == static_cast<double>(src.spec.tcp_max_line));
+  CHECK(num(s, "tcp-connect-timeout") == src.spec.tcp_connect_timeout);
+  CHECK(num(s, "tcp-read-timeout") == src.spec.tcp_read_timeout);
 
   const auto& t = toml.at("tune");
   recflow::tune_options tune;
@@ -130,6 +133,16 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
     CHECK(num(v, "max-n") == static_cast<double>(service.max_n));
     CHECK(num(v, "fold-in-lambda") == service.fold_in.lambda);
     CHECK(num(v, "fold-in-lambda-bias") == service.fold_in.lambda_bias);
+    CHECK(v.at("token-reads") == "false");
+    CHECK(v.at("model-paths") == (service.show_paths ? "true" : "false"));
+    CHECK(num(v, "max-posted-users") == static_cast<double>(service.max_posted_users));
+    CHECK(num(v, "max-posted-per-user") == static_cast<double>(service.max_posted_per_user));
+    CHECK(num(v, "max-pending") == static_cast<double>(service.max_pending));
+    CHECK(num(v, "max-new-ids-per-minute") == static_cast<double>(service.max_new_ids_per_minute));
+    CHECK(num(v, "max-connections-per-client") == static_cast<double>(http.max_connections_per_client));
+    CHECK(num(v, "http-idle-timeout") * 1000 == static_cast<double>(http.idle_timeout.count()));
+    CHECK(num(v, "http-header-timeout") * 1000 == static_cast<double>(http.header_timeout.count()));
+    CHECK(num(v, "http-request-timeout") * 1000 == static_cast<double>(http.request_timeout.count()));
   }
   CHECK(toml.at("serve").at("listen") == "127.0.0.1:8080");
   CHECK(num(s, "serve-linger") == -1.0);

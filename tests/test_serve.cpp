@@ -257,7 +257,7 @@ TEST_CASE("serve cli: recflow serve answers on the port it prints and stops on S
   auto model_path = dir.file("m.rfm");
   auto saved = save_model(*tiny_model(), model_path);
   REQUIRE(saved);
-  test::child_process p({"serve", "--model", model_path, "--listen", "127.0.0.1:0"}, dir.file("log"));
+  test::child_process p({"serve", "--model", model_path, "--listen", "127.0.0.1:0", "--model-paths"}, dir.file("log"));
   auto port = p.wait_for_port();
   INFO(p.output());
   REQUIRE(port != 0);

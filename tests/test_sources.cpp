@@ -3,6 +3,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -117,14 +118,21 @@ TEST_CASE("checkpoints: newest good one loads, a corrupt newest falls back, keep
   }
   SECTION("a truncated newest and a torn temporary file: the previous one is used") {
     std::filesystem::resize_file(files.back(), 40);
-    std::ofstream(o.dir + "/ckpt-000000000020.rfm.tmp.123") << "torn";
+    // Left by a writer that died (a child reaped here: its pid runs no process).
+    pid_t dead = ::fork();
+    if (dead == 0)
+      ::_exit(0);
+    REQUIRE(dead > 0);
+    ::waitpid(dead, nullptr, 0);
+    auto torn = o.dir + "/ckpt-000000000020.rfm.tmp." + std::to_string(dead);
+    std::ofstream(torn) << "torn";
     auto back = load_latest_checkpoint(o.dir);
     REQUIRE(back.has_value());
     REQUIRE(back->has_value());
     CHECK((*back)->mark.batches == 10);
     // The next checkpoint written clears the torn temporary file away.
     REQUIRE(write_checkpoint(o, small_model(1, 2100), {21, 2100, "pos-21"}));
-    CHECK_FALSE(std::filesystem::exists(o.dir + "/ckpt-000000000020.rfm.tmp.123"));
+    CHECK_FALSE(std::filesystem::exists(torn));
   }
   SECTION("every checkpoint corrupt: an error naming the folder") {
     for (const auto& f : files)

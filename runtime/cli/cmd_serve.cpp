@@ -1,5 +1,6 @@
 // `recflow serve`: answer HTTP/JSON queries from a saved model until SIGINT or SIGTERM, with
 // GET /metrics (Prometheus) and the dashboard beside them.
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -37,8 +38,11 @@ int run_serve(const serve_cli_options& o) {
   auto m = load_model(o.model, meta);
   if (!m)
     return report(m.err());
+  auto http = o.tuning.http(*where);
+  if (!http)
+    return report(http.err());
   auto entries = meta.entries;
-  entries.emplace_back("file", o.model);
+  entries.emplace_back("file", o.model);  // GET /model shows it only with --model-paths
   serve::query_service svc(svc_opts, std::move(entries));
   auto model = std::make_shared<const factor_model>(std::move(*m));
   std::uint64_t version = 0;
@@ -47,11 +51,12 @@ int run_serve(const serve_cli_options& o) {
   svc.publish(model, version);
   // GET /metrics and the dashboard: query latency and traffic; no stream trains here.
   serve::live_monitor monitor;
-  monitor.set_info("model", o.model);
+  // The dashboard names the model file, not its folder, unless --model-paths.
+  monitor.set_info("model", o.tuning.model_paths ? o.model : std::filesystem::path(o.model).filename().string());
   monitor.set_info("rank", std::to_string(model->rank()));
   monitor.watch(&svc);
   monitor.finish(std::nullopt, std::nullopt);
-  auto server = serve::http_server::start({.queries = &svc, .monitor = &monitor}, o.tuning.http(*where));
+  auto server = serve::http_server::start({.queries = &svc, .monitor = &monitor}, *http);
   if (!server)
     return report(server.err());
   std::cout << fmt::format("serving {} (rank {}, {} users, {} items, version {}) on http://{}\n",

@@ -191,8 +191,11 @@ result<stream_endpoints> start_stream_serving(const stream_options& o, stream_jo
       mon.set_baseline_rmse(o.baseline_rmse);
     ends.monitoring->attach(job);
   }
+  auto http = o.serving.http({});  // the address comes from --serve or --metrics
+  if (!http && (!o.serve.empty() || !o.metrics.empty()))
+    return http.err();
   if (!o.serve.empty()) {
-    auto s = stream_serving::start(o.serve, o.serving.service(), o.serving.http({}), o.params.rank,
+    auto s = stream_serving::start(o.serve, o.serving.service(), *http, o.params.rank,
                                    scale, seed, &ends.monitoring->monitor());
     if (!s)
       return s.err();
@@ -206,7 +209,7 @@ result<stream_endpoints> start_stream_serving(const stream_options& o, stream_jo
     ends.serving = std::move(*s);
   }
   if (!o.metrics.empty())
-    if (auto ok = ends.monitoring->listen(o.metrics, o.serving.http({})); !ok)
+    if (auto ok = ends.monitoring->listen(o.metrics, *http); !ok)
       return ok.err();
   return ends;
 }

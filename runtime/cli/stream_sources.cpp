@@ -39,6 +39,15 @@ void source_cli_options::add_to(CLI::App& cmd) {
   cmd.add_option("--redis-group", spec.redis_group, "redis://: consumer group")->capture_default_str();
   cmd.add_option("--redis-consumer", spec.redis_consumer, "redis://: consumer name in the group")
     ->capture_default_str();
+  cmd.add_option("--tcp-max-line", spec.tcp_max_line,
+                 "tcp://: longest line in bytes; a longer one is a dead letter (its bytes are dropped)")
+    ->capture_default_str();
+  cmd.add_option("--tcp-connect-timeout", spec.tcp_connect_timeout,
+                 "tcp://: seconds to connect before failing")
+    ->capture_default_str();
+  cmd.add_option("--tcp-read-timeout", spec.tcp_read_timeout,
+                 "tcp://: fail after this many seconds without data from the peer (0: wait for ever)")
+    ->capture_default_str();
 }
 
 

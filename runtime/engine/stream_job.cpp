@@ -228,6 +228,14 @@ result<stream_job_result> run_stream_job(const stream_job_options& job,
       on_note(s);
   };
   stream_job_result out;
+  // One writer per checkpoint folder, for the whole run (resume included).
+  std::optional<checkpoint_lock> folder_lock;
+  if (!job.checkpoints.dir.empty()) {
+    auto lock = checkpoint_lock::acquire(job.checkpoints.dir);
+    if (!lock)
+      return lock.err();
+    folder_lock.emplace(std::move(*lock));
+  }
   auto source = open_input(job.input);
   std::optional<factor_model> seed;
   if (job.resume) {

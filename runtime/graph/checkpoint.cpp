@@ -1,9 +1,18 @@
 #include "recflow/graph/checkpoint.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <charconv>
 #include <filesystem>
 #include <system_error>
+
+#include "recflow/model/temp_file.hpp"
 
 namespace recflow {
 
@@ -79,13 +88,17 @@ result<std::string> write_checkpoint(const checkpoint_options& o, const factor_m
   auto all = list_checkpoints(o.dir);
   for (std::size_t j = 0; j + o.keep < all.size(); ++j)
     fs::remove(all[j], ec);  // best effort: an old checkpoint left behind does no harm
-  // Temporary files of a run killed while saving (`ckpt-N.rfm.tmp.<pid>`): one writer
-  // per folder, so any that is not being written now is debris.
+  // Temporary files of a run killed while saving (`ckpt-N.rfm.tmp.<pid>.<random>`): only
+  // this process's and those of a process that no longer runs; a live writer's (say, one
+  // that does not take the folder lock) stay.
   for (fs::directory_iterator it(o.dir, ec), end; !ec && it != end; it.increment(ec)) {
     auto name = it->path().filename().string();
     auto tmp = name.find(".rfm.tmp.");
-    if (tmp != std::string::npos && is_checkpoint_name(name.substr(0, tmp + suffix.size())))
-      fs::remove(it->path(), ec);
+    if (tmp == std::string::npos || !is_checkpoint_name(name.substr(0, tmp + suffix.size())))
+      continue;
+    auto pid = temp_name_pid(name.substr(tmp + 9));
+    if (pid > 0 && (pid == ::getpid() || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)))
+      fs::remove(it->path(), ec);  // a link is removed, never followed
   }
   return path;
 }
@@ -114,6 +127,52 @@ result<std::optional<loaded_checkpoint>> load_latest_checkpoint(const std::strin
   if (!rejected.empty())
     return error{errc::corrupt, dir + ": no checkpoint loads; the newest failed: " + rejected.front()};
   return std::optional<loaded_checkpoint>{};
+}
+
+result<checkpoint_lock> checkpoint_lock::acquire(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return error{errc::io, dir + ": cannot create the checkpoint folder: " + ec.message()};
+  auto path = (fs::path(dir) / "ckpt.lock").string();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return error{errc::io, dir + ": cannot open the checkpoint lock " + path + ": "
+                             + std::strerror(errno)};
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    char text[32] = {};
+    auto n = ::pread(fd, text, sizeof text - 1, 0);
+    ::close(fd);
+    std::string holder = n > 0 ? std::string(text, static_cast<std::size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' '))
+      holder.pop_back();
+    if (e != EWOULDBLOCK)
+      return error{errc::io, dir + ": cannot lock " + path + ": " + std::strerror(e)};
+    return error{errc::io,  // a state of the folder, not a wrong argument: exit status 1
+                 "checkpoint folder " + dir + " is in use by another writer (pid "
+                   + (holder.empty() ? std::string("unknown") : holder) + ", holding " + path
+                   + "); two runs must not write checkpoints into one folder"};
+  }
+  auto pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    // The lock holds without the pid; a refused writer then says "pid unknown".
+  }
+  return checkpoint_lock(fd);
+}
+
+checkpoint_lock& checkpoint_lock::operator=(checkpoint_lock&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0)
+      ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+checkpoint_lock::~checkpoint_lock() {
+  if (fd_ >= 0)
+    ::close(fd_);  // releases the lock; the file stays (removing it would race a new writer)
 }
 
 }  // namespace recflow

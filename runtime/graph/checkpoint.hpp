@@ -7,12 +7,15 @@
 /// and `stream_position` (the source's position after the last applied batch; may be
 /// empty). The newest `keep` checkpoints are kept. Loading takes the newest that loads
 /// cleanly; one that fails (torn, checksum, missing keys) is reported and the previous
-/// one is used.
+/// one is used. A writer holds `checkpoint_lock` on the folder; temporary files of a save
+/// carry the writer's pid and an unpredictable suffix, and only those of this process or
+/// of a process that no longer runs are removed as debris.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recflow/model/error.hpp"
@@ -59,5 +62,26 @@ result<std::optional<loaded_checkpoint>> load_latest_checkpoint(const std::strin
 
 /// The checkpoint files in `dir`, oldest first.
 std::vector<std::string> list_checkpoints(const std::string& dir);
+
+/// The right to write checkpoints into a folder: an exclusive lock (flock) on the file
+/// `DIR/ckpt.lock`, which holds the writer's pid, kept until this object goes (or the
+/// process ends, however it ends). A stream with checkpoints holds it for its whole run,
+/// so two writers never interleave or remove each other's files.
+class checkpoint_lock {
+ public:
+  /// Creates `dir` if missing and takes the lock. Fails at once, naming the folder and
+  /// the holder's pid, when another writer (another process, or another lock in this
+  /// one) holds it.
+  static result<checkpoint_lock> acquire(const std::string& dir);
+  checkpoint_lock(checkpoint_lock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  checkpoint_lock& operator=(checkpoint_lock&& o) noexcept;
+  checkpoint_lock(const checkpoint_lock&) = delete;
+  checkpoint_lock& operator=(const checkpoint_lock&) = delete;
+  ~checkpoint_lock();
+
+ private:
+  explicit checkpoint_lock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
 
 }  // namespace recflow

@@ -55,6 +55,14 @@ result<std::shared_ptr<rating_source>> open_source(const std::string& s,
     t.interval = to_ms(o.batch_interval);
     t.scale = scale;
     t.dead = std::move(dead);
+    t.max_line = o.tcp_max_line;
+    if (!in(o.tcp_connect_timeout, max_seconds) || !in(o.tcp_read_timeout, max_seconds))
+      return error{errc::invalid_argument,
+                   "--tcp-connect-timeout and --tcp-read-timeout must be 0..1e9 seconds"};
+    t.connect_timeout = to_ms(o.tcp_connect_timeout);
+    t.read_timeout = to_ms(o.tcp_read_timeout);
+    if (auto ok = validate(t); !ok)
+      return error{errc::invalid_argument, "tcp source: " + ok.err().message};
     return socket_source(std::move(t));
   }
   auto interval = static_cast<std::int64_t>(o.batch_interval);

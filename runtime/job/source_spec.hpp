@@ -26,6 +26,9 @@ struct source_spec_options {
   double replay_speed = 86'400.0;   ///< replay: event seconds per wall second (0: no pacing)
   std::string redis_group = "recflow";
   std::string redis_consumer = "trainer";
+  std::size_t tcp_max_line = 64 * 1024;  ///< tcp: longer lines are dead letters
+  double tcp_connect_timeout = 5.0;      ///< tcp: seconds to connect
+  double tcp_read_timeout = 0.0;         ///< tcp: seconds without data before failing (0: never)
 };
 
 /// The source `spec` names; files are read with `ingest`, records of brokers and sockets

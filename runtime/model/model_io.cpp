@@ -1,4 +1,5 @@
 #include "recflow/model/model_io.hpp"
+#include "recflow/model/temp_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -149,12 +150,18 @@ result<void> save_model(const factor_model& m, const std::string& path,
   store<std::uint32_t>(header.data() + 12, endian_marker);
   store<std::uint64_t>(header.data() + 24, total);
 
-  temp_file tmp{path + ".tmp." + std::to_string(::getpid())};
+  // A fresh name no one can guess, created only if nothing is there (not followed if a
+  // link is): another user of the folder cannot redirect or pre-empt the write.
+  temp_file tmp{unpredictable_temp_name(path)};
   auto fail = [&](const char* doing, int e) {
     return error{errc::io, "saving model to " + path + ": cannot " + doing + " temporary file "
                                + tmp.path + ": " + os_reason(e)};
   };
-  tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  tmp.fd = create_new_file(tmp.path);
+  for (int attempt = 0; tmp.fd < 0 && errno == EEXIST && attempt < 8; ++attempt) {
+    tmp.path = unpredictable_temp_name(path);
+    tmp.fd = create_new_file(tmp.path);
+  }
   if (tmp.fd < 0) {
     int e = errno;
     tmp.keep = true;  // not ours: nothing was created

@@ -1,15 +1,19 @@
 #include "recflow/serve/http_server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -30,6 +34,14 @@ result<void> validate(const http_options& o) {
     return error{errc::invalid_argument, "max body must be positive, got 0"};
   if (o.max_connections == 0)
     return error{errc::invalid_argument, "max connections must be positive, got 0"};
+  if (o.max_connections_per_client == 0)
+    return error{errc::invalid_argument, "max connections per client must be positive, got 0"};
+  for (auto [name, t] : {std::pair{"idle", o.idle_timeout}, std::pair{"header", o.header_timeout},
+                         std::pair{"request", o.request_timeout}})
+    if (t.count() <= 0)
+      return error{errc::invalid_argument, std::string("the HTTP ") + name
+                                             + " timeout must be positive, got "
+                                             + std::to_string(t.count()) + " ms"};
   return {};
 }
 
@@ -37,17 +49,62 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+/// What every connection of a server shares: routes, options, and the connections open
+/// in all and per client address.
+struct server_state {
+  http_routes routes;
+  http_options opts;
+  const void* owner = nullptr;  ///< the server, as the event hub knows it
+  std::atomic<std::size_t> open{0};
+  std::mutex clients_mutex;
+  std::unordered_map<std::string, std::size_t> per_client;
+
+  server_state(http_routes r, http_options o, const void* who)
+      : routes(r), opts(std::move(o)), owner(who) {}
+
+  /// Counts a connection from `client`; false (nothing counted) when a limit is reached.
+  bool admit(const std::string& client) {
+    if (open.fetch_add(1) >= opts.max_connections) {
+      open.fetch_sub(1);
+      return false;
+    }
+    std::lock_guard lock(clients_mutex);
+    auto& n = per_client[client];
+    if (n >= opts.max_connections_per_client) {
+      if (n == 0)
+        per_client.erase(client);
+      open.fetch_sub(1);
+      return false;
+    }
+    ++n;
+    return true;
+  }
+  void release(const std::string& client) noexcept {
+    {
+      std::lock_guard lock(clients_mutex);
+      if (auto it = per_client.find(client); it != per_client.end() && --it->second == 0)
+        per_client.erase(it);
+    }
+    open.fetch_sub(1);
+  }
+};
+
 /// One connection: read a request, answer it, repeat while the client keeps it alive. A
 /// GET /events turns it into a Server-Sent Events stream until either side closes.
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(tcp::socket s, http_routes routes, std::size_t max_body, std::atomic<std::size_t>& open,
-          const void* owner)
-      : stream_(std::move(s)), routes_(routes), max_body_(max_body), open_(open), owner_(owner) {}
+  session(tcp::socket s, server_state& state, std::string client)
+      : stream_(std::move(s)), st_(state), routes_(state.routes), max_body_(state.opts.max_body),
+        client_(std::move(client)) {
+    beast::error_code ec;
+    auto local = stream_.socket().local_endpoint(ec);
+    if (!ec)
+      local_address_ = local.address().to_string();
+  }
   ~session() {
     if (events_)
       routes_.monitor->events().unsubscribe(events_.get());
-    open_.fetch_sub(1);
+    st_.release(client_);
   }
 
   void run() {
@@ -55,10 +112,42 @@ class session : public std::enable_shared_from_this<session> {
   }
 
  private:
+  /// Waits (at most the idle timeout) for the first byte of the next request.
   void read() {
     parser_.emplace();
     parser_->body_limit(max_body_);
-    stream_.expires_after(std::chrono::seconds(60));
+    if (buffer_.size() > 0) {  // pipelined: the next request has begun
+      read_header();
+      return;
+    }
+    stream_.expires_after(st_.opts.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(1024),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec)
+                                self->on_read(ec);
+                              else
+                                self->read_header();
+                            });
+  }
+
+  /// The headers within the header timeout, the whole request within the request timeout,
+  /// both from the request's first byte.
+  void read_header() {
+    auto now = clock_type::now();
+    request_deadline_ = now + st_.opts.request_timeout;
+    stream_.expires_at(std::min(now + st_.opts.header_timeout, request_deadline_));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec)
+                                self->on_read(ec);
+                              else
+                                self->read_body();
+                            });
+  }
+
+  void read_body() {
+    stream_.expires_at(request_deadline_);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
@@ -79,20 +168,45 @@ class session : public std::enable_shared_from_this<session> {
       send_error(http::status::bad_request, "malformed HTTP request: " + ec.message());
       return;
     }
+    try {
+      answer_request();
+    } catch (...) {  // out of memory, say: this connection ends, the server goes on
+      beast::error_code ignored;
+      stream_.socket().close(ignored);
+    }
+  }
+
+  static std::string_view view(beast::string_view s) { return {s.data(), s.size()}; }
+
+  void answer_request() {
     const auto& req = parser_->get();
     auto t0 = clock_type::now();
-    std::string_view method(req.method_string().data(), req.method_string().size());
-    std::string_view target(req.target().data(), req.target().size());
+    std::string_view method = view(req.method_string());
+    std::string_view target = view(req.target());
     auto path = target.substr(0, target.find('?'));
-    if (routes_.monitor && path == "/events" && method == "GET") {
+    std::optional<http_reply> a;
+    int retry_after = 0;
+    auto refused = check_access(st_.opts.access,
+                                {.method = method,
+                                 .host = view(req[http::field::host]),
+                                 .authorization = view(req[http::field::authorization]),
+                                 .content_type = view(req[http::field::content_type])},
+                                st_.opts.host, local_address_);
+    if (refused) {
+      std::string escaped;
+      for (char c : refused->message)
+        if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20)
+          escaped += c;
+      a = http_reply{refused->status, "application/json", "{\"error\":\"" + escaped + "\"}\n"};
+    } else if (routes_.monitor && path == "/events" && method == "GET") {
       start_events();
       return;
     }
-    std::optional<http_reply> a;
-    if (routes_.monitor)
+    if (!a && routes_.monitor)
       a = routes_.monitor->handle(method, path);
     if (!a && routes_.queries) {
       auto q = routes_.queries->handle(method, target, req.body());
+      retry_after = q.retry_after;
       a = http_reply{q.status, "application/json", std::move(q.body) + '\n'};
     }
     if (!a)
@@ -106,6 +220,10 @@ class session : public std::enable_shared_from_this<session> {
     res->set(http::field::server, "recflow");
     res->set(http::field::content_type, a->content_type);
     res->set(http::field::cache_control, a->cacheable ? "max-age=3600" : "no-store");
+    if (a->status == 401)
+      res->set(http::field::www_authenticate, "Bearer realm=\"recflow\"");
+    if (retry_after > 0)
+      res->set(http::field::retry_after, std::to_string(retry_after));
     res->keep_alive(req.keep_alive());
     if (method != "HEAD")
       res->body() = std::move(a->body);
@@ -119,7 +237,7 @@ class session : public std::enable_shared_from_this<session> {
   void start_events() {
     auto self = shared_from_this();
     auto& hub = routes_.monitor->events();
-    events_ = hub.subscribe(owner_, [weak = weak_from_this(), ex = stream_.get_executor()] {
+    events_ = hub.subscribe(st_.owner, [weak = weak_from_this(), ex = stream_.get_executor()] {
       asio::post(ex, [weak] {
         if (auto s = weak.lock())
           s->pump();
@@ -206,10 +324,12 @@ class session : public std::enable_shared_from_this<session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  server_state& st_;
   http_routes routes_;
   std::size_t max_body_;
-  std::atomic<std::size_t>& open_;
-  const void* owner_;
+  std::string client_;         ///< the peer's address (for the per-client limit)
+  std::string local_address_;  ///< the address the connection arrived on (Host check)
+  clock_type::time_point request_deadline_{};
   std::shared_ptr<event_queue> events_;
   std::array<char, 256> scratch_{};
 };
@@ -217,31 +337,65 @@ class session : public std::enable_shared_from_this<session> {
 }  // namespace
 
 struct http_server::impl {
-  http_routes routes;
-  http_options opts;
-  std::atomic<std::size_t> open{0};  // before ioc: sessions destroyed with it decrement it
+  server_state state;  // before ioc: sessions destroyed with it release their counts
+  http_routes& routes = state.routes;
+  const http_options& opts = state.opts;
   std::atomic<bool> stopped{false};
   asio::io_context ioc;
   tcp::acceptor acceptor{asio::make_strand(ioc)};
+  asio::steady_timer backoff{acceptor.get_executor()};
+  std::chrono::milliseconds backoff_delay{0};
   std::vector<std::thread> threads;
 
-  impl(http_routes r, http_options o) : routes(r), opts(std::move(o)), ioc(int(opts.threads)) {}
+  impl(http_routes r, http_options o) : state(r, std::move(o), this), ioc(int(state.opts.threads)) {}
 
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open())
         return;
-      if (!ec) {
-        if (open.fetch_add(1) >= opts.max_connections) {
-          open.fetch_sub(1);
-          beast::error_code ignored;
-          s.close(ignored);
-        } else {
-          std::make_shared<session>(std::move(s), routes, opts.max_body, open, this)->run();
-        }
+      if (ec) {
+        // Out of descriptors (EMFILE, ENFILE), or another failure: accepting again at once
+        // would fail again at once. Wait, 10 ms doubling to 1 s while it lasts.
+        backoff_delay = std::clamp(backoff_delay * 2, std::chrono::milliseconds(10),
+                                   std::chrono::milliseconds(1000));
+        if (backoff_delay == std::chrono::milliseconds(10))
+          std::cerr << "recflow: HTTP accept failed (" << ec.message()
+                    << "); accepting again after a pause" << std::endl;
+        backoff.expires_after(backoff_delay);
+        backoff.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && acceptor.is_open())
+            accept();
+        });
+        return;
+      }
+      backoff_delay = std::chrono::milliseconds(0);
+      beast::error_code peer_ec;
+      auto peer = s.remote_endpoint(peer_ec);
+      auto client = peer_ec ? std::string() : peer.address().to_string();
+      if (!state.admit(client)) {
+        beast::error_code ignored;
+        s.close(ignored);
+      } else {
+        std::make_shared<session>(std::move(s), state, std::move(client))->run();
       }
       accept();
     });
+  }
+
+  /// One I/O thread: an exception out of a handler ends that handler (and its connection,
+  /// whose last reference it held), not the thread or the process.
+  void run_thread() {
+    for (;;) {
+      try {
+        ioc.run();
+        return;
+      } catch (...) {
+        try {
+          std::cerr << "recflow: an HTTP connection failed (an exception); serving on" << std::endl;
+        } catch (...) {
+        }
+      }
+    }
   }
 };
 
@@ -276,7 +430,7 @@ result<std::unique_ptr<http_server>> http_server::start(http_routes routes, cons
     return error{errc::io, "cannot listen on " + where + ": " + ec.message()};
   p->accept();
   for (std::size_t t = 0; t < o.threads; ++t)
-    p->threads.emplace_back([raw = p.get()] { raw->ioc.run(); });
+    p->threads.emplace_back([raw = p.get()] { raw->run_thread(); });
   return std::unique_ptr<http_server>(new http_server(std::move(p)));
 }
 

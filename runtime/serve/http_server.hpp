@@ -6,7 +6,12 @@
 ///   server->stop();                // also done by the destructor
 ///
 /// Bodies larger than `max_body` get 413, unparseable requests 400, and the connection
-/// is closed after either; a request never throws out of the server.
+/// is closed after either; a request never throws out of the server, and an exception
+/// (out of memory, say) in a connection's handler closes that connection, not the process.
+/// `http_options::access` adds a bearer token (401), a Host allow-list (403) and the JSON
+/// Content-Type of POSTs (415). Connections are limited in number, per client too, and in
+/// time (idle, headers, whole request); when the process runs out of descriptors the
+/// server stops accepting for a while (10 ms, doubling to 1 s) instead of spinning.
 ///
 /// With a live_monitor (serve/monitor.hpp) the server also answers GET /metrics, the
 /// dashboard (GET / and its assets, /dashboard.json) and GET /events (Server-Sent Events,
@@ -14,12 +19,14 @@
 /// monitor's metrics. Without a query_service only those routes exist (`--metrics`).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "recflow/model/error.hpp"
+#include "recflow/serve/http_access.hpp"
 #include "recflow/serve/monitor.hpp"
 #include "recflow/serve/service.hpp"
 
@@ -32,6 +39,14 @@ struct http_options {
   std::size_t threads = 1;             ///< threads running the I/O (and the queries)
   std::size_t max_body = 1 << 20;      ///< bytes in a request body
   std::size_t max_connections = 1024;  ///< accepted at once; more are closed at once
+  std::size_t max_connections_per_client = 64;  ///< open at once from one address; more are closed
+  /// A keep-alive connection that sends no byte of a next request for this long is closed.
+  std::chrono::milliseconds idle_timeout{60'000};
+  /// A request whose headers are not complete this long after its first byte: closed.
+  std::chrono::milliseconds header_timeout{10'000};
+  /// A request not read whole (headers and body) this long after its first byte: closed.
+  std::chrono::milliseconds request_timeout{30'000};
+  http_access access{};  ///< token, Host allow-list, Content-Type (serve/http_access.hpp)
 };
 
 result<void> validate(const http_options& o);

@@ -72,9 +72,10 @@ void query_service::publish(std::shared_ptr<const factor_model> m, std::uint64_t
   current_.store(std::move(s));
 }
 
-void query_service::set_rating_sink(rating_sink sink) {
+void query_service::set_rating_sink(rating_sink sink, std::function<std::size_t()> pending) {
   std::lock_guard lock(write_);
   sink_ = std::move(sink);
+  pending_ = sink_ ? std::move(pending) : std::function<std::size_t()>{};
 }
 
 namespace {
@@ -183,7 +184,13 @@ answer query_service::handle(std::string_view method, std::string_view target_te
       return recommend(*snap, *user, *n, only ? &*only : nullptr, include_rated);
     }();
   } catch (const std::exception& e) {
-    a = fail(500, std::string("internal error: ") + e.what());
+    try {
+      a = fail(500, std::string("internal error: ") + e.what());
+    } catch (...) {  // out of memory again: a body short enough to need no allocation
+      a = answer{500, "{\"error\":\"oom\"}"};
+    }
+  } catch (...) {
+    a = answer{500, "{\"error\":\"?\"}"};
   }
   if (int k = status_slot(a.status); k >= 0)
     answered_[k].fetch_add(1, std::memory_order_relaxed);
@@ -285,7 +292,8 @@ answer query_service::model_info() const {
     folded += p->fold;
   json meta = json::object();
   for (const auto& [k, v] : metadata_)
-    meta[k] = v;
+    if (opts_.show_paths || (k != "file" && k != "data" && k != "init_model"))
+      meta[k] = v;
   auto since = [](auto t) {
     return std::chrono::duration<double>(t.time_since_epoch()).count();
   };
@@ -299,6 +307,7 @@ answer query_service::model_info() const {
     {"mu", m.mu()},
     {"scale", {{"min", m.scale().min}, {"max", m.scale().max}}},
     {"posted_users", s->posted->size()},
+    {"posted_users_evicted", evicted_users_.load()},
     {"folded_users", folded},
     {"published_at", since(s->published)},
     {"uptime_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count()},

@@ -35,6 +35,20 @@ struct service_options {
   std::size_t max_n = 1000;          ///< largest n of /recommend and /similar
   std::size_t max_ratings_per_post = 10'000;  ///< ratings in one POST /ratings
   std::size_t max_filter_items = 10'000;      ///< ids in one &items= filter
+  // Bounds on the memory a client can grow through POST /ratings (0: no bound).
+  /// Users kept with their posted ratings; past it the least recently posted one is
+  /// forgotten (a user unknown to the model is then served by cold start again).
+  std::size_t max_posted_users = 100'000;
+  /// Posted ratings kept per user (for fold-in and top-N exclusion): the newest.
+  std::size_t max_posted_per_user = 1'000;
+  /// Posted ratings waiting for the next micro-batch; a post that would pass it gets 503
+  /// with Retry-After.
+  std::size_t max_pending = 100'000;
+  /// Ids the model does not know (new users, new items) accepted per minute; a post that
+  /// would pass it gets 429 with Retry-After.
+  std::size_t max_new_ids_per_minute = 10'000;
+  /// GET /model shows the metadata that names files (file, data, init_model).
+  bool show_paths = false;
 };
 
 /// "max n must be positive" and friends.
@@ -47,6 +61,7 @@ struct posted_user {
   folded_user folded;
   std::uint64_t solved_version = 0;
   bool fold = true;  ///< false: a user the model knows (their posts are only excluded from top-N)
+  std::uint64_t last_post = 0;  ///< sequence number of the user's latest post (for the LRU bound)
 };
 
 /// One immutable state of the model as queries see it.
@@ -65,6 +80,7 @@ struct serving_snapshot {
 struct answer {
   int status = 200;
   std::string body;
+  int retry_after = 0;  ///< seconds; sent as a Retry-After header when positive (429, 503)
 };
 
 class query_service {
@@ -82,8 +98,9 @@ class query_service {
 
   /// Where POSTed ratings go besides fold-in: in `stream --serve`, the next micro-batch.
   /// Without a sink (serving a saved model) they are only folded in.
+  /// `pending` tells how many posted ratings wait for training (for max_pending).
   using rating_sink = std::function<void(std::vector<rating_event>)>;
-  void set_rating_sink(rating_sink sink);
+  void set_rating_sink(rating_sink sink, std::function<std::size_t()> pending = {});
   /// Marks the stream as running or ended (shown by /health and /model).
   void set_training(bool training) { training_.store(training); }
 
@@ -104,6 +121,8 @@ class query_service {
   std::uint64_t answered(int status_class) const noexcept;
   /// Ratings accepted by POST /ratings so far.
   std::uint64_t posted_ratings() const noexcept { return posted_ratings_.load(); }
+  /// Posted users forgotten so far to keep max_posted_users.
+  std::uint64_t evicted_users() const noexcept { return evicted_users_.load(); }
 
  private:
   /// The folded user of `p` against snapshot `s` (re-solved if `s` is newer).
@@ -114,6 +133,14 @@ class query_service {
   std::atomic<std::shared_ptr<const serving_snapshot>> current_;
   std::mutex write_;  ///< serialises publish and POST (readers never take it)
   rating_sink sink_;
+  std::function<std::size_t()> pending_;
+  // Under write_: the posted users by the sequence number of their latest post (oldest
+  // first), and the new ids accepted in the current minute.
+  std::map<std::uint64_t, std::int64_t> lru_;
+  std::uint64_t post_seq_ = 0;
+  std::chrono::steady_clock::time_point new_ids_window_{};
+  std::size_t new_ids_in_window_ = 0;
+  std::atomic<std::uint64_t> evicted_users_{0};
   std::atomic<bool> training_{false};
   std::atomic<std::uint64_t> answered_[3] = {};
   std::atomic<std::uint64_t> posted_ratings_{0};

@@ -1,5 +1,6 @@
 // POST /ratings: validate the body, fold new users in at once, pass the ratings on to the
 // stream (when there is one).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -98,19 +99,64 @@ answer query_service::post_ratings(std::string_view body) {
   std::lock_guard lock(write_);
   auto cur = current_.load();
   const auto& m = *cur->model;
-  auto posted = std::make_shared<std::map<std::int64_t, std::shared_ptr<const posted_user>>>(*cur->posted);
   std::map<std::int64_t, std::vector<item_rating>> by_user;
   for (const auto& e : events)
     by_user[e.user].push_back({e.item, e.value});
+  // The bounds, before anything changes: the training queue, then the new ids.
+  bool queued = static_cast<bool>(sink_);
+  if (queued && opts_.max_pending > 0 && pending_) {
+    auto waiting = pending_();
+    if (waiting + events.size() > opts_.max_pending) {
+      auto a = fail(503, "the training queue is full (" + std::to_string(waiting)
+                           + " posted ratings wait for the next batch; at most "
+                           + std::to_string(opts_.max_pending) + ")");
+      a.retry_after = 1;
+      return a;
+    }
+  }
+  if (opts_.max_new_ids_per_minute > 0) {
+    std::size_t fresh = 0;
+    for (const auto& [user, rs] : by_user)
+      fresh += !cur->posted->count(user) && !m.user_known(m.users().find(user));
+    std::vector<std::int64_t> items;
+    for (const auto& e : events)
+      if (!m.item_known(m.items().find(e.item)))
+        items.push_back(e.item);
+    std::sort(items.begin(), items.end());
+    fresh += static_cast<std::size_t>(std::unique(items.begin(), items.end()) - items.begin());
+    auto now_t = std::chrono::steady_clock::now();
+    if (now_t - new_ids_window_ >= std::chrono::minutes(1)) {
+      new_ids_window_ = now_t;
+      new_ids_in_window_ = 0;
+    }
+    if (fresh > 0 && new_ids_in_window_ + fresh > opts_.max_new_ids_per_minute) {
+      auto left = std::chrono::minutes(1) - (now_t - new_ids_window_);
+      auto a = fail(429, "too many new ids: " + std::to_string(new_ids_in_window_)
+                           + " users and items unknown to the model accepted this minute, at most "
+                           + std::to_string(opts_.max_new_ids_per_minute) + "; this post has "
+                           + std::to_string(fresh));
+      a.retry_after = std::max(1, static_cast<int>(std::chrono::ceil<std::chrono::seconds>(left).count()));
+      return a;
+    }
+    new_ids_in_window_ += fresh;
+  }
+  auto posted = std::make_shared<std::map<std::int64_t, std::shared_ptr<const posted_user>>>(*cur->posted);
   json users = json::array();
+  std::vector<std::pair<std::uint64_t, std::int64_t>> replaced;  // (their previous post, user)
+  auto seq = post_seq_;
   for (auto& [user, rs] : by_user) {
     auto next = std::make_shared<posted_user>();
     if (auto it = posted->find(user); it != posted->end()) {
       *next = *it->second;
+      replaced.emplace_back(next->last_post, user);
     } else {
       next->fold = !m.user_known(m.users().find(user));
     }
+    next->last_post = ++seq;
     next->ratings.insert(next->ratings.end(), rs.begin(), rs.end());
+    if (opts_.max_posted_per_user > 0 && next->ratings.size() > opts_.max_posted_per_user)
+      next->ratings.erase(next->ratings.begin(),
+                          next->ratings.end() - static_cast<std::ptrdiff_t>(opts_.max_posted_per_user));
     if (next->fold) {
       auto f = fold_in(m, next->ratings, opts_.fold_in);
       if (!f)
@@ -124,10 +170,20 @@ answer query_service::post_ratings(std::string_view body) {
                          {"ratings_used", next->fold ? next->folded.used : 0}});
     (*posted)[user] = std::move(next);
   }
+  for (const auto& [previous, user] : replaced)
+    lru_.erase(previous);
+  for (const auto& [user, rs] : by_user)
+    lru_.emplace(++post_seq_, user);
+  // The least recently posted users go first (those of this post only if it alone has
+  // more users than the bound).
+  while (opts_.max_posted_users > 0 && posted->size() > opts_.max_posted_users && !lru_.empty()) {
+    posted->erase(lru_.begin()->second);
+    lru_.erase(lru_.begin());
+    evicted_users_.fetch_add(1, std::memory_order_relaxed);
+  }
   auto s = std::make_shared<serving_snapshot>(*cur);
   s->posted = std::move(posted);
   current_.store(std::move(s));
-  bool queued = static_cast<bool>(sink_);
   auto n = events.size();
   posted_ratings_.fetch_add(n, std::memory_order_relaxed);
   if (queued)

@@ -8,7 +8,7 @@ stream_link::stream_link(query_service& svc) : svc_(svc) {
   svc_.set_rating_sink([this](std::vector<rating_event> rs) {
     std::lock_guard lock(queue_mutex_);
     queue_.insert(queue_.end(), rs.begin(), rs.end());
-  });
+  }, [this] { return pending(); });
   svc_.set_training(true);
   thread_ = std::thread([this] { publisher(); });
 }

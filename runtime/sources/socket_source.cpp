@@ -1,11 +1,15 @@
 #include "recflow/sources/socket_source.hpp"
 
+#include <poll.h>
+
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include <boost/asio.hpp>
 
@@ -22,7 +26,25 @@ result<host_port> parse_tcp_url(std::string_view url) {
   return parse_host_port(url.substr(scheme.size()));
 }
 
+result<void> validate(const socket_source_options& o) {
+  if (o.max_line == 0)
+    return error{errc::invalid_argument, "the maximum line length must be positive, got 0"};
+  if (o.connect_timeout.count() <= 0)
+    return error{errc::invalid_argument, "the connect timeout must be positive, got "
+                                           + std::to_string(o.connect_timeout.count()) + " ms"};
+  if (o.read_timeout.count() < 0)
+    return error{errc::invalid_argument, "the read timeout must be >= 0, got "
+                                           + std::to_string(o.read_timeout.count()) + " ms"};
+  return {};
+}
+
 namespace {
+
+/// A line as read: its text, or (too_long) only the fact that it passed max_line.
+struct read_line {
+  std::string text;
+  bool too_long = false;
+};
 
 /// A reader thread fills a queue of lines; next() takes them with a deadline, so a
 /// batch can end on time while the socket is quiet.
@@ -50,6 +72,8 @@ class tcp_line_source final : public rating_source {
   result<std::optional<rating_batch>> next() override {
     if (o_.max_ratings == 0 && o_.interval.count() <= 0)
       return error{errc::invalid_argument, "a socket batch needs a size or an interval, got neither"};
+    if (auto ok = validate(o_); !ok)
+      return ok.err();
     if (!socket_)
       if (auto ok = open(); !ok)
         return ok.err();
@@ -70,10 +94,17 @@ class tcp_line_source final : public rating_source {
         }
         continue;
       }
-      auto line = std::move(lines_.front());
+      auto got = std::move(lines_.front());
       lines_.pop_front();
+      queued_bytes_ -= got.text.size();
       cv_.notify_all();
       ++line_no_;
+      if (got.too_long) {
+        o_.dead->add(name_ + " line " + std::to_string(line_no_) + ": longer than "
+                     + std::to_string(o_.max_line) + " bytes");
+        continue;
+      }
+      const auto& line = got.text;
       if (line.empty() || line == "\r")
         continue;
       if (auto ev = parse_rating_text(line, o_.scale)) {
@@ -100,7 +131,24 @@ class tcp_line_source final : public rating_source {
       asio::ip::tcp::resolver resolver(io_);
       auto endpoints = resolver.resolve(o_.peer.host, std::to_string(o_.peer.port));
       socket_.emplace(io_);
-      asio::connect(*socket_, endpoints);
+      // Connect within connect_timeout: a peer that never answers (a dropped SYN, a full
+      // accept queue) fails the source instead of holding it for minutes.
+      boost::system::error_code ec = asio::error::would_block;
+      asio::async_connect(*socket_, endpoints,
+                          [&ec](const boost::system::error_code& e, const auto&) { ec = e; });
+      io_.restart();
+      io_.run_for(o_.connect_timeout);
+      if (ec == asio::error::would_block) {
+        boost::system::error_code ignored;
+        socket_->close(ignored);
+        io_.restart();
+        io_.run();  // the cancelled connect's handler
+        socket_.reset();
+        return error{errc::io, name_ + ": cannot connect: no answer within "
+                                 + std::to_string(o_.connect_timeout.count()) + " ms (connect timeout)"};
+      }
+      if (ec)
+        throw boost::system::system_error(ec);
     } catch (const std::exception& e) {
       socket_.reset();
       return error{errc::io, name_ + ": cannot connect: " + e.what()};
@@ -109,37 +157,66 @@ class tcp_line_source final : public rating_source {
     return {};
   }
 
+  /// Waits until the socket has data (or the read timeout passes: false).
+  bool wait_readable() {
+    if (o_.read_timeout.count() <= 0)
+      return true;
+    pollfd p{socket_->native_handle(), POLLIN, 0};
+    int rc = 0;
+    do
+      rc = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(o_.read_timeout.count(), 1 << 30)));
+    while (rc < 0 && errno == EINTR);
+    return rc != 0;  // an error or a hang-up: the read reports it
+  }
+
   void read_loop() {
-    asio::streambuf buf;
+    std::vector<char> chunk(16 * 1024);
+    std::string partial;    // the line being read, at most max_line bytes
+    bool too_long = false;  // it passed max_line: its bytes are dropped until its newline
     boost::system::error_code ec;
     for (;;) {
       {  // backpressure: a slow graph stops the reading, and TCP stops the peer
         std::unique_lock lock(m_);
-        cv_.wait(lock, [&] { return lines_.size() < max_queued || stop_; });
+        cv_.wait(lock, [&] {
+          return (lines_.size() < max_queued && queued_bytes_ < max_queued_bytes) || stop_;
+        });
       }
-      asio::read_until(*socket_, buf, '\n', ec);
-      std::deque<std::string> got;
-      // Every complete line in the buffer; a last line without '\n' only at EOF.
-      while (buf.size() > 0) {
-        auto data = static_cast<const char*>(buf.data().data());
-        std::string_view view(data, buf.size());
-        auto nl = view.find('\n');
-        if (nl == std::string_view::npos) {
-          if (!ec)
-            break;
-          got.emplace_back(view);
-          buf.consume(view.size());
-          break;
+      std::optional<std::string> timed_out;
+      std::size_t n = 0;
+      if (!wait_readable())
+        timed_out = "no data for " + std::to_string(o_.read_timeout.count()) + " ms (read timeout)";
+      else
+        n = socket_->read_some(asio::buffer(chunk), ec);
+      std::deque<read_line> got;
+      std::string_view data(chunk.data(), n);
+      while (!data.empty()) {
+        auto nl = data.find('\n');
+        auto piece = data.substr(0, nl);
+        if (!too_long && partial.size() + piece.size() > o_.max_line) {
+          too_long = true;
+          std::string().swap(partial);
         }
-        got.emplace_back(view.substr(0, nl));
-        buf.consume(nl + 1);
+        if (!too_long)
+          partial.append(piece);
+        if (nl == std::string_view::npos)
+          break;
+        got.push_back({std::move(partial), too_long});
+        partial.clear();
+        too_long = false;
+        data.remove_prefix(nl + 1);
       }
+      if ((ec || timed_out) && (!partial.empty() || too_long))  // a last line without '\n'
+        got.push_back({std::move(partial), too_long});
       std::lock_guard lock(m_);
-      for (auto& l : got)
+      for (auto& l : got) {
+        queued_bytes_ += l.text.size();
         lines_.push_back(std::move(l));
-      if (ec || stop_) {
+      }
+      if (ec || timed_out || stop_) {
         closed_ = true;
-        if (ec && ec != asio::error::eof && !stop_)
+        if (timed_out && !stop_)
+          read_error_ = *timed_out;
+        else if (ec && ec != asio::error::eof && !stop_)
           read_error_ = ec.message();
       }
       cv_.notify_all();
@@ -148,7 +225,9 @@ class tcp_line_source final : public rating_source {
     }
   }
 
-  static constexpr std::size_t max_queued = 100'000;
+  static constexpr std::size_t max_queued = 100'000;          ///< lines read ahead at most...
+  static constexpr std::size_t max_queued_bytes = 16 << 20;   ///< ...and bytes
+  std::size_t queued_bytes_ = 0;
   socket_source_options o_;
   std::string name_;
   asio::io_context io_;
@@ -156,7 +235,7 @@ class tcp_line_source final : public rating_source {
   std::thread reader_;
   std::mutex m_;
   std::condition_variable cv_;
-  std::deque<std::string> lines_;
+  std::deque<read_line> lines_;
   bool closed_ = false;
   bool stop_ = false;
   std::optional<std::string> read_error_;

@@ -1,7 +1,8 @@
 /// A TCP text source, as Spark's socketTextStream: connects to HOST:PORT and reads
 /// newline-delimited ratings (`user,item,rating[,timestamp]`, or tab, space or "::"
-/// separated), cut into micro-batches by count and by time. A malformed line is counted
-/// as a dead letter with its reason and skipped. The stream ends when the peer closes
+/// separated), cut into micro-batches by count and by time. A malformed line, or one
+/// longer than `max_line`, is counted as a dead letter with its reason and skipped. The
+/// connect and, when set, the wait for data are bounded in time. The stream ends when the peer closes
 /// the connection. Positions are "line:N"; a socket cannot replay, so it cannot resume.
 #pragma once
 
@@ -24,9 +25,18 @@ struct socket_source_options {
   std::size_t max_ratings = 1000;         ///< a batch ends after this many ratings...
   std::chrono::milliseconds interval{0};  ///< ...or this long after its first line (0: count only)
   rating_scale scale{0.5, 5.0};           ///< valid ratings; others are dead letters
-  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds connect_timeout{5000};  ///< a connect not done by then fails
+  /// The stream fails (an error naming the peer) after this long without a byte from it
+  /// while the source waits for data (0: waits for ever; a quiet stream is no error).
+  std::chrono::milliseconds read_timeout{0};
+  /// A line longer than this many bytes (without its newline) is a dead letter naming the
+  /// peer and the line number; its bytes are dropped as they arrive, never held.
+  std::size_t max_line = 64 * 1024;
   std::shared_ptr<dead_letters> dead{};   ///< the dead-letter count (created if null)
 };
+
+/// "max line must be positive" and friends.
+result<void> validate(const socket_source_options& o);
 
 /// `tcp://HOST:PORT`.
 result<host_port> parse_tcp_url(std::string_view url);

@@ -93,6 +93,8 @@ class client {
       }
       http::request<http::string_body> req{verb, target, 11};
       req.set(http::field::host, "127.0.0.1");
+      if (verb == http::verb::post)
+        req.set(http::field::content_type, "application/json");
       req.keep_alive(true);
       req.body() = body;
       req.prepare_payload();

@@ -1,0 +1,442 @@
+// The HTTP surface under a hostile client: the bearer token (401), the Host allow-list
+// (403), JSON-only POSTs (415), the bounds on what POST /ratings can grow (LRU of posted
+// users, ratings per user, the training queue: 503, new ids per minute: 429), paths kept
+// out of GET /model, the per-client connection limit, the idle and header timeouts, and
+// the accept loop's pause when the process is out of descriptors.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "recflow/model/model_io.hpp"
+#include "recflow/serve/http_access.hpp"
+#include "recflow/serve/http_server.hpp"
+#include "recflow/serve/service.hpp"
+#include "tests/cli_test_util.hpp"
+#include "tests/serve_test_util.hpp"
+#include "test_util.hpp"
+
+using namespace recflow;
+using namespace recflow::serve;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Rank 2; users 1, 2; items 10, 11, 12.
+std::shared_ptr<const factor_model> small_model() {
+  factor_model::parts p;
+  p.rank = 2;
+  p.mu = 3.0;
+  p.mu_count = 10;
+  p.users.insert(1);
+  p.users.insert(2);
+  for (std::int64_t i : {10, 11, 12})
+    p.items.insert(i);
+  p.user_bias = {0.1, -0.1};
+  p.item_bias = {0.5, -0.2, 0.3};
+  p.U = {1.0, 0.0, 0.0, 1.0};
+  p.P = {1.0, 0.0, 2.0, 0.1, 0.0, 1.0};
+  p.user_count = {3, 2};
+  p.item_count = {100, 50, 20};
+  p.rated.offsets = {0, 1, 1};
+  p.rated.items = {0};
+  auto m = factor_model::from_parts(std::move(p));
+  REQUIRE(m);
+  return std::make_shared<const factor_model>(std::move(*m));
+}
+
+std::string post_of(std::int64_t user, std::int64_t item = 10) {
+  return R"({"user": )" + std::to_string(user) + R"(, "ratings": [{"item": )" + std::to_string(item)
+         + R"(, "rating": 4}]})";
+}
+
+/// A raw connection to 127.0.0.1:port: sends `bytes`, then reads until the server closes
+/// (or 3 s pass). Returns the seconds until the close, or -1 if it stayed open.
+double seconds_until_closed(std::uint16_t port, const std::string& bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{3, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  auto t0 = std::chrono::steady_clock::now();
+  if (!bytes.empty())
+    REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+  char buf[512];
+  double closed = -1;
+  for (;;) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      closed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      break;
+    }
+    if (n < 0 && errno != EINTR)
+      break;  // the receive timeout: still open
+  }
+  ::close(fd);
+  return closed;
+}
+
+}  // namespace
+
+TEST_CASE("serve access: tokens compare in full, Host headers reduce to their name", "[serve]") {
+  CHECK(constant_time_equal("s3cret", "s3cret"));
+  CHECK_FALSE(constant_time_equal("s3cret", "s3creT"));
+  CHECK_FALSE(constant_time_equal("s3cret", "s3cret2"));
+  CHECK_FALSE(constant_time_equal("", "x"));
+  CHECK(host_name("LocalHost:8080") == "localhost");
+  CHECK(host_name("[::1]:8080") == "::1");
+  CHECK(host_name("::1") == "::1");
+  CHECK(host_name("example.com.") == "example.com");
+  http_access a{.token = "t0k", .check_host = true};
+  auto check = [&](request_head r) { return check_access(a, r, "127.0.0.1", "127.0.0.1"); };
+  CHECK_FALSE(check({.method = "GET", .host = "localhost:80"}));
+  CHECK_FALSE(check({.method = "GET", .host = "[::1]:80"}));
+  CHECK(check({.method = "GET", .host = "rebound.example:80"})->status == 403);
+  CHECK(check({.method = "POST", .host = "127.0.0.1", .content_type = "application/json"})->status == 401);
+  CHECK(check({.method = "POST", .host = "127.0.0.1", .authorization = "Bearer t0k",
+               .content_type = "text/plain"})->status == 415);
+  CHECK_FALSE(check({.method = "POST", .host = "127.0.0.1", .authorization = "bearer  t0k ",
+                     .content_type = "application/json; charset=utf-8"}));
+  // The address the connection arrived on, as an address, is always allowed.
+  CHECK_FALSE(check_access(a, {.method = "GET", .host = "10.1.2.3:80"}, "0.0.0.0", "10.1.2.3"));
+  a.allowed_hosts = {"recs.example"};
+  CHECK_FALSE(check({.method = "GET", .host = "recs.example:8080"}));
+  CHECK(check({.method = "GET", .host = "localhost"})->status == 403);  // the list replaces the defaults
+  a.allowed_hosts = {"*"};
+  CHECK_FALSE(check({.method = "GET", .host = "anything.example"}));
+}
+
+TEST_CASE("serve security: writes need the bearer token (401 with WWW-Authenticate), reads too when asked",
+          "[serve]") {
+  query_service svc;
+  svc.publish(small_model(), 1);
+  bool reads = GENERATE(false, true);
+  http_options o{.host = "127.0.0.1", .port = 0};
+  o.access.token = "s3cret-token";
+  o.access.token_reads = reads;
+  auto server = http_server::start(svc, o);
+  REQUIRE(server);
+  test::http_client c((*server)->port());
+  auto no = c.post("/ratings", post_of(1000));
+  CHECK(no.status == 401);
+  CHECK(no.header("www-authenticate").rfind("Bearer", 0) == 0);
+  c.set_header("Authorization", "Bearer wrong-token!");
+  CHECK(c.post("/ratings", post_of(1000)).status == 401);
+  CHECK(c.get("/health").status == (reads ? 401 : 200));
+  c.set_header("Authorization", "Bearer s3cret-token");
+  CHECK(c.post("/ratings", post_of(1000)).status == 200);
+  CHECK(c.get("/health").status == 200);
+  CHECK(svc.posted_ratings() == 1);  // only the authorised post got through
+}
+
+TEST_CASE("serve security: a foreign Host gets 403, a text/plain POST 415", "[serve]") {
+  query_service svc;
+  svc.publish(small_model(), 1);
+  http_options o{.host = "127.0.0.1", .port = 0};
+  o.access.check_host = true;
+  auto server = http_server::start(svc, o);
+  REQUIRE(server);
+  auto port = (*server)->port();
+  test::http_client c(port);
+  CHECK(c.get("/health").status == 200);  // Host: 127.0.0.1
+  c.set_header("Host", "localhost:" + std::to_string(port));
+  CHECK(c.get("/health").status == 200);
+  c.set_header("Host", "attacker.example:" + std::to_string(port));  // DNS rebinding
+  CHECK(c.get("/health").status == 403);
+  CHECK(c.post("/ratings", post_of(1000)).status == 403);
+  c.set_header("Host", "127.0.0.1");
+  c.set_header("Content-Type", "text/plain");  // a "simple" cross-site POST
+  auto plain = c.post("/ratings", post_of(1000));
+  CHECK(plain.status == 415);
+  CHECK(plain.json()["error"].get<std::string>().find("application/json") != std::string::npos);
+  CHECK(svc.posted_ratings() == 0);
+  c.set_header("Content-Type", "application/json");
+  CHECK(c.post("/ratings", post_of(1000)).status == 200);
+}
+
+TEST_CASE("serve bounds: posted users are kept least-recently-posted first, ratings per user newest first",
+          "[serve]") {
+  service_options o;
+  o.max_posted_users = 3;
+  o.max_posted_per_user = 2;
+  query_service svc(o);
+  svc.publish(small_model(), 1);
+  for (std::int64_t u = 1000; u < 1005; ++u)
+    REQUIRE(svc.handle("POST", "/ratings", post_of(u)).status == 200);
+  auto posted = svc.snapshot()->posted;
+  CHECK(posted->size() == 3);
+  CHECK(posted->count(1002) + posted->count(1003) + posted->count(1004) == 3);
+  CHECK(svc.evicted_users() == 2);
+  // 1002 posts again: now 1003 is the least recently posted one and goes next.
+  REQUIRE(svc.handle("POST", "/ratings", post_of(1002, 11)).status == 200);
+  REQUIRE(svc.handle("POST", "/ratings", post_of(1005)).status == 200);
+  posted = svc.snapshot()->posted;
+  CHECK(posted->size() == 3);
+  CHECK(posted->count(1002) == 1);
+  CHECK(posted->count(1003) == 0);
+  // A flood of new users keeps the map at its bound.
+  for (std::int64_t u = 2000; u < 2500; ++u)
+    REQUIRE(svc.handle("POST", "/ratings", post_of(u)).status == 200);
+  CHECK(svc.snapshot()->posted->size() == 3);
+  // Ratings per user: the newest two are kept.
+  for (std::int64_t item : {10, 11, 12})
+    REQUIRE(svc.handle("POST", "/ratings", post_of(2499, item)).status == 200);
+  const auto& kept = svc.snapshot()->posted->at(2499)->ratings;
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[0].item == 11);
+  CHECK(kept[1].item == 12);
+}
+
+TEST_CASE("serve bounds: a full training queue answers 503 and too many new ids 429, with Retry-After",
+          "[serve]") {
+  service_options o;
+  o.max_pending = 3;
+  o.max_new_ids_per_minute = 4;
+  query_service svc(o);
+  svc.publish(small_model(), 1);
+  std::size_t waiting = 0;
+  svc.set_rating_sink([&](std::vector<rating_event> rs) { waiting += rs.size(); }, [&] { return waiting; });
+  http_options h{.host = "127.0.0.1", .port = 0};
+  auto server = http_server::start(svc, h);
+  REQUIRE(server);
+  test::http_client c((*server)->port());
+  // Known users and items are not new: only the queue bounds them.
+  CHECK(c.post("/ratings", post_of(1, 10)).status == 202);
+  CHECK(c.post("/ratings", post_of(2, 11)).status == 202);
+  CHECK(c.post("/ratings", post_of(1, 12)).status == 202);
+  auto full = c.post("/ratings", post_of(2, 10));
+  CHECK(full.status == 503);
+  CHECK(full.header("retry-after") == "1");
+  CHECK(waiting == 3);
+  waiting = 0;  // the next batch took them
+  // New ids: users 1000, 1001 and items 90, 91 fill the minute's four.
+  CHECK(c.post("/ratings", post_of(1000, 90)).status == 202);
+  CHECK(c.post("/ratings", post_of(1001, 91)).status == 202);
+  CHECK(c.post("/ratings", post_of(1000, 10)).status == 202);  // 1000 is posted already: not new
+  waiting = 0;
+  auto many = c.post("/ratings", post_of(1002, 10));
+  CHECK(many.status == 429);
+  auto retry = std::stoi(many.header("retry-after"));
+  CHECK(retry >= 1);
+  CHECK(retry <= 60);
+  CHECK(svc.snapshot()->posted->count(1002) == 0);
+  CHECK(waiting == 0);  // nothing of the refused post was queued
+}
+
+TEST_CASE("serve security: GET /model names no file unless asked", "[serve]") {
+  std::vector<std::pair<std::string, std::string>> meta = {
+    {"file", "/srv/secret/models/m.rfm"}, {"data", "/home/me/ratings.csv"}, {"rank", "2"}};
+  bool show = GENERATE(false, true);
+  service_options o;
+  o.show_paths = show;
+  query_service svc(o, meta);
+  svc.publish(small_model(), 1);
+  auto a = svc.handle("GET", "/model", "");
+  REQUIRE(a.status == 200);
+  CHECK((a.body.find("/srv/secret") != std::string::npos) == show);
+  CHECK((a.body.find("/home/me") != std::string::npos) == show);
+  CHECK(json::parse(a.body)["metadata"]["rank"] == "2");
+}
+
+TEST_CASE("serve limits: connections per client, idle and header timeouts close connections", "[serve]") {
+  query_service svc;
+  svc.publish(small_model(), 1);
+  http_options o{.host = "127.0.0.1", .port = 0};
+  o.max_connections_per_client = 2;
+  o.idle_timeout = 600ms;
+  o.header_timeout = 200ms;
+  o.request_timeout = 2s;
+  auto server = http_server::start(svc, o);
+  REQUIRE(server);
+  auto port = (*server)->port();
+  {
+    test::http_client a(port), b(port);
+    CHECK(a.get("/health").status == 200);
+    CHECK(b.get("/health").status == 200);
+    // A third connection from the same address is closed at once, unanswered.
+    auto third = seconds_until_closed(port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    CHECK(third >= 0);
+    CHECK(third < 0.25);
+  }
+  // The two closed: room again (the server notices the close asynchronously).
+  for (int k = 0; k < 100; ++k) {
+    try {
+      test::http_client again(port);
+      if (again.get("/health").status == 200)
+        break;
+    } catch (...) {
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  // A silent connection is closed after the idle timeout.
+  auto idle = seconds_until_closed(port, "");
+  CHECK(idle >= 0.55);
+  CHECK(idle < 1.5);
+  // Headers trickling in: closed after the header timeout, well before the idle one would.
+  auto slow = seconds_until_closed(port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  CHECK(slow >= 0.15);
+  CHECK(slow < 0.5);
+  // A kept-alive connection still answers after its requests (the timeouts restart).
+  test::http_client c(port);
+  CHECK(c.get("/health").status == 200);
+  std::this_thread::sleep_for(300ms);  // longer than the header timeout, shorter than idle
+  CHECK(c.get("/health").status == 200);
+}
+
+TEST_CASE("serve limits: a request whose body stalls is closed after the request timeout", "[serve]") {
+  query_service svc;
+  svc.publish(small_model(), 1);
+  http_options o{.host = "127.0.0.1", .port = 0};
+  o.idle_timeout = 5s;
+  o.header_timeout = 5s;
+  o.request_timeout = 300ms;
+  auto server = http_server::start(svc, o);
+  REQUIRE(server);
+  // Whole headers at once, then 10 of the 100 body bytes promised, then nothing.
+  auto stalled = seconds_until_closed((*server)->port(),
+                                      "POST /ratings HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                      "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                                      "{\"user\": 1");
+  CHECK(stalled >= 0.25);
+  CHECK(stalled < 1.5);
+  CHECK(svc.posted_ratings() == 0);
+}
+
+TEST_CASE("serve cli: --token-file guards POST /ratings of recflow serve, a bad token file is refused",
+          "[serve][cli]") {
+  test::scratch_dir dir;
+  auto model_path = dir.file("m.rfm");
+  REQUIRE(save_model(*small_model(), model_path));
+  auto token_path = dir.file("token");
+  std::ofstream(token_path) << "  tok-123456  \n";
+  test::child_process p({"serve", "--model", model_path, "--listen", "127.0.0.1:0", "--token-file",
+                         token_path, "--max-posted-users", "10"},
+                        dir.file("log"));
+  auto port = p.wait_for_port();
+  REQUIRE(port != 0);
+  test::http_client c(port);
+  CHECK(c.post("/ratings", post_of(1000)).status == 401);
+  CHECK(c.get("/model").status == 200);
+  CHECK(c.get("/model").body.find(model_path) == std::string::npos);  // no --model-paths
+  c.set_header("Authorization", "Bearer tok-123456");
+  CHECK(c.post("/ratings", post_of(1000)).status == 200);
+  c.set_header("Host", "elsewhere.example");
+  CHECK(c.get("/health").status == 403);
+  p.stop();
+  auto missing = test::run_cli("serve --model " + model_path + " --listen 127.0.0.1:0 --token-file "
+                               + dir.file("no-such-token"));
+  CHECK(missing.status == 1);
+  CHECK(missing.out.find("--token-file") != std::string::npos);
+  auto reads = test::run_cli("serve --model " + model_path + " --listen 127.0.0.1:0 --token-reads");
+  CHECK(reads.status != 0);
+  CHECK(reads.out.find("--token-reads needs --token-file") != std::string::npos);
+}
+
+TEST_CASE("serve limits: out of descriptors, the accept loop pauses instead of spinning, then serves again",
+          "[serve]") {
+  query_service svc;
+  svc.publish(small_model(), 1);
+  auto server = http_server::start(svc, {.host = "127.0.0.1", .port = 0, .threads = 1});
+  REQUIRE(server);
+  auto port = (*server)->port();
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_port = htons(port);
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fds[3];
+  for (int& fd : fds)
+    REQUIRE((fd = ::socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+  for (int k = 0; k < 2; ++k)
+    REQUIRE(::connect(fds[k], reinterpret_cast<sockaddr*>(&at), sizeof at) == 0);
+  std::this_thread::sleep_for(100ms);  // the server has accepted both
+  // Every descriptor this process may have is in use: the server's next accept fails.
+  std::size_t open_now = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)e;
+    ++open_now;
+  }
+  --open_now;  // the iterator's own
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = open_now;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  REQUIRE(::connect(fds[2], reinterpret_cast<sockaddr*>(&at), sizeof at) == 0);  // the kernel queues it
+  auto cpu = [] {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  double c0 = cpu();
+  std::this_thread::sleep_for(500ms);
+  double spent = cpu() - c0;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(spent < 0.1);  // a spinning accept loop burns the whole 0.5 s
+  // Descriptors again: the queued connection is accepted (within the 1 s pause) and answered.
+  timeval tv{3, 0};
+  ::setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string get = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  REQUIRE(::send(fds[2], get.data(), get.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(get.size()));
+  char buf[256] = {};
+  auto n = ::recv(fds[2], buf, sizeof buf - 1, 0);
+  REQUIRE(n > 0);
+  CHECK(std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 200", 0) == 0);
+  for (int fd : fds)
+    ::close(fd);
+}
+
+TEST_CASE("serve cli: stream --serve and --metrics take the same access options as serve", "[serve][cli]") {
+  test::scratch_dir dir;
+  auto data = test::data_dir() + "/ml-100k/u.data";
+  auto token_path = dir.file("token");
+  std::ofstream(token_path) << "stream-token\n";
+  test::child_process p({"stream", "--data", data, "--split", "0.8", "--rank", "5", "--batch-size", "1000",
+                         "--max-batches", "3", "--no-csv", "-q", "--serve", "127.0.0.1:0",
+                         "--serve-linger", "-1", "--token-file", token_path, "--token-reads",
+                         "--allow-host", "recs.example", "--max-new-ids-per-minute", "2"},
+                        dir.file("log"));
+  auto port = p.wait_for_port();
+  INFO(p.output());
+  REQUIRE(port != 0);
+  test::http_client c(port);
+  c.set_header("Host", "recs.example:" + std::to_string(port));
+  CHECK(c.get("/health").status == 401);  // --token-reads
+  c.set_header("Authorization", "Bearer stream-token");
+  CHECK(c.get("/health").status == 200);
+  // Two new ids a minute: a new user (and item 50, if no batch has brought it yet) pass,
+  // two more new users wait.
+  auto first = c.post("/ratings", R"({"user": 777777, "item": 50, "rating": 5})");
+  CHECK((first.status == 202 || first.status == 200));  // 200 once the 3 batches are done
+  auto second = c.post("/ratings", R"([{"user": 777778, "item": 50, "rating": 5},
+                                       {"user": 777779, "item": 50, "rating": 5}])");
+  CHECK(second.status == 429);
+  CHECK_FALSE(second.header("retry-after").empty());
+  c.set_header("Host", "localhost");  // a default that --allow-host replaced
+  CHECK(c.get("/health").status == 403);
+  CHECK(p.stop() == 0);
+  // The --metrics server of a stream checks the same way.
+  test::child_process m({"stream", "--data", data, "--split", "0.8", "--rank", "5", "--max-batches", "2",
+                         "--no-csv", "-q", "--metrics", "127.0.0.1:0", "--serve-linger", "-1"},
+                        dir.file("log2"));
+  auto mport = m.wait_for_port();
+  INFO(m.output());
+  REQUIRE(mport != 0);
+  test::http_client mc(mport);
+  CHECK(mc.get("/metrics").status == 200);
+  mc.set_header("Host", "rebound.example");
+  CHECK(mc.get("/metrics").status == 403);
+}
