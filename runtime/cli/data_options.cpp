@@ -22,7 +22,7 @@ void data_options::add_to(CLI::App& app) {
     ->capture_default_str();
   app.add_option("--seed", seed, "Seed of the split, the initial factors and the order")
     ->capture_default_str();
-  app.add_option("--format", format, "detect, ml100k, ml-csv, ml-dat or delimited")
+  app.add_option("--format", format, "detect, ml100k, ml-csv, ml-dat, delimited or events")
     ->capture_default_str();
   app.add_option("--separator", separator, "Field separator of a delimited file (e.g. ',' or '::')");
   app.add_flag("--header", header, "A delimited file starts with a header line");
@@ -37,7 +37,7 @@ result<ingest_options> make_ingest_options(const data_options& opts) {
   auto fmt = parse_input_format(opts.format);
   if (!fmt)
     return error{errc::invalid_argument, "unknown --format '" + opts.format
-                                           + "' (detect, ml100k, ml-csv, ml-dat, delimited)"};
+                                           + "' (detect, ml100k, ml-csv, ml-dat, delimited, events)"};
   io.format = *fmt;
   // Column order and a header only mean something for a delimited file: asking for
   // them says the file is one.

@@ -1,5 +1,6 @@
 // Messages for bad lines: only reached when a line fails, so clarity beats speed here.
 #include <charconv>
+#include <limits>
 #include <tuple>
 
 #include "recflow/data/line_parser.hpp"
@@ -49,7 +50,7 @@ std::string field_name(const layout& l, int f) {
   switch (l.roles[static_cast<std::size_t>(f)]) {
     case field_role::user: return "user id";
     case field_role::item: return "item id";
-    case field_role::value: return "rating";
+    case field_role::value: return l.format == input_format::events ? "weight" : "rating";
     case field_role::timestamp: return "timestamp";
     case field_role::ignore: break;
   }
@@ -136,10 +137,14 @@ error describe_failure(const layout& l, std::string_view name, std::uint64_t lin
       code = errc::invalid_value;
       auto c = static_cast<std::size_t>(value_column(l));
       auto v = c < fields.size() ? fields[c] : std::string_view{};
-      reason = fail.kind == fail_kind::not_finite
-                   ? "rating " + quote(v) + " is not finite"
-                   : "rating " + quote(v) + " is outside the scale " + number(l.scale.min) + ".."
-                         + number(l.scale.max);
+      const bool events = l.format == input_format::events;
+      const std::string what = (events ? "weight " : "rating ") + quote(v);
+      if (fail.kind == fail_kind::not_finite)
+        reason = what + " is not finite";
+      else if (events && l.scale.max == std::numeric_limits<double>::max())
+        reason = what + " is not positive";
+      else
+        reason = what + " is outside the scale " + number(l.scale.min) + ".." + number(l.scale.max);
       break;
     }
   }
