@@ -20,6 +20,7 @@
 #include "recflow/model/ratings.hpp"
 #include "recflow/model/model.hpp"
 #include "recflow/model/als.hpp"
+#include "recflow/model/implicit_als.hpp"
 #include "recflow/model/streaming.hpp"
 #include "recflow/model/stream_eval.hpp"
 #include "recflow/model/metrics.hpp"
