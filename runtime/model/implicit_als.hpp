@@ -37,12 +37,20 @@ enum class implicit_solver {
 /// n events (exponent 0: the `implicit` library's plain lambda; 1: Spark's, which scales
 /// lambda by the number of events). There are no biases: the model's mu and biases stay 0,
 /// so its score of (u, i) is x_u . y_i.
+///
+/// The defaults were chosen on MovieLens 100K with every rating as an event of weight 1
+/// (the NCF paper's conversion), leave-latest-out, 100 sampled negatives, seed 42,
+/// maximising HR@10 (tests/test_implicit_accuracy.cpp): rank 32, lambda 50, alpha 10
+/// reach HR@10 0.679, NDCG@10 0.388 (popularity 0.424). Over rank 10..64, lambda
+/// 0.1..100, alpha 1..30, lambda exponent 0..1, log confidence and weight = rating, no
+/// setting passed 0.683; seeds 1..3 move HR@10 by about 0.02 (0.662..0.681). With ratings
+/// >= 4 as events (55k events) the same settings give 0.61..0.64.
 struct implicit_params {
-  int rank = 10;                ///< factor dimension k
-  int iterations = 10;          ///< user-then-item sweeps
-  double lambda = 1.0;          ///< factor regularisation
+  int rank = 32;                ///< factor dimension k
+  int iterations = 15;          ///< user-then-item sweeps
+  double lambda = 50.0;         ///< factor regularisation
   double lambda_exponent = 0.0; ///< reg = lambda * n^exponent (0: plain lambda)
-  double alpha = 1.0;           ///< confidence scale
+  double alpha = 10.0;          ///< confidence scale
   confidence_form confidence = confidence_form::linear;
   double epsilon = 1.0;         ///< weight scale of the log form
   implicit_solver solver = implicit_solver::cholesky;
