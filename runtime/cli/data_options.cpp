@@ -104,6 +104,14 @@ result<std::string> default_data_file() {
                "To download MovieLens from GroupLens: tools/download-data.sh data"};
 }
 
+}  // namespace
+
+result<std::string> data_file(const data_options& opts) {
+  return opts.data.empty() ? default_data_file() : result<std::string>(opts.data);
+}
+
+namespace {
+
 /// Reads and splits the data (load_data without the report on stderr).
 result<loaded_data> read_data(const data_options& opts) {
   auto io = make_ingest_options(opts);
