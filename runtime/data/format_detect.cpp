@@ -73,9 +73,10 @@ constexpr rating_scale any_value{-std::numeric_limits<double>::infinity(),
                                  std::numeric_limits<double>::infinity()};
 constexpr rating_scale one_to_five{1.0, 5.0};
 constexpr rating_scale half_to_five{0.5, 5.0};
-/// Event weights: any positive finite number.
-constexpr rating_scale positive_weight{std::numeric_limits<double>::min(),
-                                       std::numeric_limits<double>::max()};
+/// Event weights: positive numbers a float holds as a normal number (weights are stored
+/// in `rating::value`).
+constexpr rating_scale positive_weight{std::numeric_limits<float>::min(),
+                                       std::numeric_limits<float>::max()};
 
 /// `n` fields in the order user, item, then value and timestamp as far as there are fields
 /// (a rating file has 3 or 4, an event file 2, 3 or 4).

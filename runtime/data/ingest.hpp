@@ -34,8 +34,8 @@ enum class input_format {
   /// Implicit feedback: `user item [weight] [timestamp]`, one event per line (a click, a
   /// play, a purchase). The separator (`::`, tabs, commas or blanks), the number of fields
   /// (2, 3 or 4, the same on every line) and a header are detected as above. The weight (a
-  /// count or a strength) defaults to 1 and must be positive (or within `scale` when one
-  /// is given); it is read into `rating::value`. Repeated events are not merged here:
+  /// count or a strength) defaults to 1 and must be positive and a normal float (1.2e-38
+  /// .. 3.4e38), or within `scale` when one is given; it is read into `rating::value`. Repeated events are not merged here:
   /// `read_events` (data/events.hpp) adds them up.
   events,
 };

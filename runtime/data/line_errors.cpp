@@ -81,6 +81,13 @@ std::pair<errc, std::string> syntax_reason(const layout& l, int f, std::string_v
   return {errc::parse, name + " " + quote(t) + " has trailing characters"};
 }
 
+/// The number `s` reads as (NaN when it does not).
+double parsed_number(std::string_view s) {
+  double x = std::numeric_limits<double>::quiet_NaN();
+  std::from_chars(s.data(), s.data() + s.size(), x);
+  return x;
+}
+
 int value_column(const layout& l) {
   for (int f = 0; f < l.fields; ++f)
     if (l.roles[static_cast<std::size_t>(f)] == field_role::value) return f;
@@ -141,8 +148,11 @@ error describe_failure(const layout& l, std::string_view name, std::uint64_t lin
       const std::string what = (events ? "weight " : "rating ") + quote(v);
       if (fail.kind == fail_kind::not_finite)
         reason = what + " is not finite";
-      else if (events && l.scale.max == std::numeric_limits<double>::max())
+      else if (events && !(parsed_number(v) > 0.0))
         reason = what + " is not positive";
+      else if (events && l.scale.min == std::numeric_limits<float>::min()
+               && l.scale.max == std::numeric_limits<float>::max())
+        reason = what + " is outside what a weight can hold (1.2e-38..3.4e38)";
       else
         reason = what + " is outside the scale " + number(l.scale.min) + ".." + number(l.scale.max);
       break;

@@ -168,8 +168,8 @@ result<factor_model> train_implicit_als(const rating_table& events, const implic
   if (!blocks)
     return blocks.err();
   for (float w : blocks->by_user.values)
-    if (!(w > 0.0f))
-      return invalid("event weights must be positive, got " + std::to_string(w));
+    if (!(w > 0.0f && std::isfinite(w)))
+      return invalid("event weights must be positive and finite, got " + std::to_string(w));
   // Seeded factors as explicit ALS starts from; no mean, no biases, preferences 0..1.
   als_params start;
   start.rank = p.rank;
