@@ -20,10 +20,12 @@
 #include "recflow/model/ratings.hpp"
 #include "recflow/model/model.hpp"
 #include "recflow/model/als.hpp"
+#include "recflow/model/implicit_als.hpp"
 #include "recflow/model/streaming.hpp"
 #include "recflow/model/stream_eval.hpp"
 #include "recflow/model/metrics.hpp"
 #include "recflow/model/ranking.hpp"
+#include "recflow/model/events.hpp"
 #include "recflow/model/split.hpp"
 #include "recflow/model/recommend.hpp"
 #include "recflow/model/similar.hpp"
@@ -32,6 +34,7 @@
 // data: rating files in, whole or in batches
 #include "recflow/data/ingest.hpp"
 #include "recflow/data/rating_reader.hpp"
+#include "recflow/data/events.hpp"
 
 // graph: batches, sources, partitioners and the dataflow as data
 #include "recflow/graph/batch.hpp"

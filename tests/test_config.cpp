@@ -11,6 +11,7 @@
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/service.hpp"
 #include "recflow/model/als.hpp"
+#include "recflow/job/implicit_job.hpp"
 #include "recflow/model/ranking.hpp"
 #include "recflow/model/stream_eval.hpp"
 #include "recflow/model/streaming.hpp"
@@ -66,6 +67,14 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(b, "init-stddev") == als.init_stddev);
   CHECK(b.at("unweighted") == (als.weighted_lambda ? "false" : "true"));
   CHECK(num(b, "seed") == als.seed);
+  recflow::implicit_params implicit;
+  CHECK(b.at("implicit") == "false");
+  CHECK(num(b, "alpha") == implicit.alpha);
+  CHECK(num(b, "cg-steps") == implicit.cg_steps);
+  CHECK(num(b, "epsilon") == implicit.epsilon);
+  CHECK(b.at("solver") == recflow::to_string(implicit.solver));
+  CHECK(b.at("confidence") == recflow::to_string(implicit.confidence));
+  CHECK(num(b, "negatives") == static_cast<double>(recflow::sampled_ranking_options{}.negatives));
   recflow::ranking_options ranking;
   for (const char* section : {"batch", "stream", "compare"}) {
     INFO("section " << section);

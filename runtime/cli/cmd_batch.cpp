@@ -1,4 +1,5 @@
-// `recflow batch`: train batch ALS, evaluate on held-out ratings, optionally save.
+// `recflow batch`: train batch ALS, evaluate on held-out ratings, optionally save; with
+// --implicit, implicit ALS on events (cli/batch_implicit.cpp).
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -6,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/batch_implicit.hpp"
 #include "cli/commands.hpp"
 #include "cli/data_options.hpp"
 #include "cli/nodes_option.hpp"
@@ -37,6 +39,7 @@ struct batch_options {
   std::string metrics;   ///< --metrics HOST:PORT: /metrics and the dashboard while training
   double metrics_linger = 0;  ///< seconds to keep /metrics up after training
   serve::live_monitor* monitor = nullptr;  ///< with --metrics
+  implicit_options implicit;  ///< --implicit and the options only it has
 };
 
 /// `--metrics`: a monitor on a server of its own (no queries), for the run's length.
@@ -166,6 +169,17 @@ result<nlohmann::json> run_once(const batch_options& o, const loaded_data& data)
   return summary;
 }
 
+/// `--implicit`: what it does not support yet, then the run.
+int run_implicit(const batch_options& o, const CLI::App& cmd) {
+  if (o.folds > 0 || !o.nodes.empty() || !o.metrics.empty())
+    return report(error{errc::invalid_argument,
+                        "--implicit trains on one thread: --folds, --nodes and --metrics are "
+                        "not supported with it yet"});
+  return run_batch_implicit(o.implicit, {.data = o.data, .als = o.job.als, .cmd = cmd,
+                                         .k = o.ranking.k, .save = o.save, .json = o.json,
+                                         .quiet = o.quiet});
+}
+
 int run_batch(batch_options& o) {
   auto t0 = std::chrono::steady_clock::now();
   if (auto ok = parse_choices(o); !ok)
@@ -226,6 +240,7 @@ void add_batch_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--init-stddev", p.init_stddev, "Stddev of the seeded initial factors")
     ->capture_default_str();
   add_ranking_options(*cmd, opts->ranking);
+  opts->implicit.add_to(*cmd);
   cmd->add_option("--engine", opts->engine,
                   "local (user and item blocks as actors, Spark's in/out blocks) or reference "
                   "(one thread); both give the same model")
@@ -248,7 +263,9 @@ void add_batch_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--metrics-linger", opts->metrics_linger,
                   "With --metrics: seconds to keep serving them once training ends")
     ->capture_default_str();
-  cmd->callback([opts, &exit_status] { exit_status = run_batch(*opts); });
+  cmd->callback([opts, cmd, &exit_status] {
+    exit_status = opts->implicit.implicit ? run_implicit(*opts, *cmd) : run_batch(*opts);
+  });
 }
 
 }  // namespace recflow::cli

@@ -22,7 +22,7 @@ void data_options::add_to(CLI::App& app) {
     ->capture_default_str();
   app.add_option("--seed", seed, "Seed of the split, the initial factors and the order")
     ->capture_default_str();
-  app.add_option("--format", format, "detect, ml100k, ml-csv, ml-dat or delimited")
+  app.add_option("--format", format, "detect, ml100k, ml-csv, ml-dat, delimited or events")
     ->capture_default_str();
   app.add_option("--separator", separator, "Field separator of a delimited file (e.g. ',' or '::')");
   app.add_flag("--header", header, "A delimited file starts with a header line");
@@ -37,7 +37,7 @@ result<ingest_options> make_ingest_options(const data_options& opts) {
   auto fmt = parse_input_format(opts.format);
   if (!fmt)
     return error{errc::invalid_argument, "unknown --format '" + opts.format
-                                           + "' (detect, ml100k, ml-csv, ml-dat, delimited)"};
+                                           + "' (detect, ml100k, ml-csv, ml-dat, delimited, events)"};
   io.format = *fmt;
   // Column order and a header only mean something for a delimited file: asking for
   // them says the file is one.
@@ -103,6 +103,14 @@ result<std::string> default_data_file() {
                "--test FILE), or set RECFLOW_DATA to a folder holding ml-100k/u.data. "
                "To download MovieLens from GroupLens: tools/download-data.sh data"};
 }
+
+}  // namespace
+
+result<std::string> data_file(const data_options& opts) {
+  return opts.data.empty() ? default_data_file() : result<std::string>(opts.data);
+}
+
+namespace {
 
 /// Reads and splits the data (load_data without the report on stderr).
 result<loaded_data> read_data(const data_options& opts) {

@@ -44,6 +44,10 @@ struct loaded_data {
 /// reported on stderr.
 result<loaded_data> load_data(const data_options& opts);
 
+/// The one file `--data` names, or without it the default MovieLens 100K `u.data` (as
+/// load_data looks for it), or an error on how to get it.
+result<std::string> data_file(const data_options& opts);
+
 /// Ingest options from the format flags.
 result<ingest_options> make_ingest_options(const data_options& opts);
 

@@ -63,7 +63,7 @@ layout make_layout(input_format f, std::string_view sep, bool header, int fields
   l.roles.fill(field_role::ignore);
   l.roles[static_cast<std::size_t>(user)] = field_role::user;
   l.roles[static_cast<std::size_t>(item)] = field_role::item;
-  l.roles[static_cast<std::size_t>(value)] = field_role::value;
+  if (value >= 0) l.roles[static_cast<std::size_t>(value)] = field_role::value;
   if (ts >= 0) l.roles[static_cast<std::size_t>(ts)] = field_role::timestamp;
   l.scale = scale;
   return l;
@@ -73,6 +73,16 @@ constexpr rating_scale any_value{-std::numeric_limits<double>::infinity(),
                                  std::numeric_limits<double>::infinity()};
 constexpr rating_scale one_to_five{1.0, 5.0};
 constexpr rating_scale half_to_five{0.5, 5.0};
+/// Event weights: positive numbers a float holds as a normal number (weights are stored
+/// in `rating::value`).
+constexpr rating_scale positive_weight{std::numeric_limits<float>::min(),
+                                       std::numeric_limits<float>::max()};
+
+/// `n` fields in the order user, item, then value and timestamp as far as there are fields
+/// (a rating file has 3 or 4, an event file 2, 3 or 4).
+layout positional(input_format f, const std::string& sep, bool header, int n) {
+  return make_layout(f, sep, header, n, 0, 1, n >= 3 ? 2 : -1, n == 4 ? 3 : -1, any_value);
+}
 
 /// Number of sample lines that read under `l`.
 std::size_t score(const layout& l, const std::vector<sample_line>& lines) {
@@ -89,12 +99,13 @@ int modal_fields(const layout& l, const std::vector<sample_line>& lines) {
   return best == counts.end() ? 0 : static_cast<int>(best->first);
 }
 
-error undetectable(std::string_view name, const std::vector<sample_line>& lines, bool whole) {
+error undetectable(std::string_view name, const std::vector<sample_line>& lines, bool whole,
+                   bool events) {
   auto line = lines.empty() ? 1 : lines.front().number;
+  std::string expected = events ? "'user item [weight] [timestamp]'" : "'user item rating [timestamp]'";
   std::string why = lines.empty() && !whole
                         ? "line 1 is longer than " + std::to_string(head_bytes) + " bytes"
-                        : "expected 'user item rating [timestamp]' separated by tabs, commas, "
-                          "spaces or '::'";
+                        : "expected " + expected + " separated by tabs, commas, spaces or '::'";
   return error{errc::parse, std::string(name) + ":" + std::to_string(line)
                                 + ": cannot detect the format: " + why};
 }
@@ -155,6 +166,7 @@ result<layout> resolve_layout(std::string_view head, bool whole, std::string_vie
     case input_format::ml_csv:
       return make_layout(opts.format, ",", true, 4, 0, 1, 2, 3, scale_or(half_to_five));
     case input_format::delimited:
+    case input_format::events:
     case input_format::detect: break;
   }
   auto lines = sample(head, whole);
@@ -178,35 +190,40 @@ result<layout> resolve_layout(std::string_view head, bool whole, std::string_vie
   }
 
   // Detection: the candidate layout that reads the most sample lines; ties go to the
-  // earlier separator and to four fields over three.
+  // earlier separator and to more fields over fewer.
+  const bool events = opts.format == input_format::events;
   if (lines.empty() && whole) {
-    layout none = make_layout(input_format::detect, ",", false, 4, 0, 1, 2, 3,
-                              scale_or(half_to_five));
-    return none;  // nothing to read: zero ratings
+    layout none = make_layout(events ? input_format::events : input_format::detect, ",", false,
+                              4, 0, 1, 2, 3, scale_or(events ? positive_weight : half_to_five));
+    return none;  // nothing to read: zero events or ratings
   }
+  const std::vector<int> field_counts = events ? std::vector<int>{4, 3, 2} : std::vector<int>{4, 3};
   layout best;
   std::size_t best_score = 0;
   for (auto& sep : seps)
-    for (int n : {4, 3}) {
-      auto l = make_layout(input_format::delimited, sep, false, n, 0, 1, 2, n == 4 ? 3 : -1,
-                           any_value);
+    for (int n : field_counts) {
+      auto l = positional(input_format::delimited, sep, false, n);
       if (auto s = score(l, lines); s > best_score) best = l, best_score = s;
     }
   bool header_only = lines.size() == 1 && whole && has_letter(lines[0].text);
   if (best_score == 0 && header_only) {
-    for (auto& sep : seps) {  // a header and no ratings: pick what the header suggests
-      auto l = make_layout(input_format::delimited, sep, true, 4, 0, 1, 2, 3, any_value);
-      auto n = split_fields(l, lines[0].text).size();
-      if (n == 3 || n == 4) {
-        best = make_layout(input_format::delimited, sep, true, static_cast<int>(n), 0, 1, 2,
-                           n == 4 ? 3 : -1, any_value);
+    for (auto& sep : seps) {  // a header and no data: pick what the header suggests
+      auto n = static_cast<int>(split_fields(positional(input_format::delimited, sep, true, 4),
+                                             lines[0].text).size());
+      if (std::find(field_counts.begin(), field_counts.end(), n) != field_counts.end()) {
+        best = positional(input_format::delimited, sep, true, n);
         best_score = 1;
         break;
       }
     }
   }
-  if (best_score == 0) return undetectable(name, lines, whole);
+  if (best_score == 0) return undetectable(name, lines, whole, events);
   best.header = header_only || (!reads(best, lines[0].text) && has_letter(lines[0].text));
+  if (events) {
+    best.format = input_format::events;
+    best.scale = scale_or(positive_weight);
+    return best;
+  }
   best.format = classify(best);
   bool movielens_1_to_5 = best.format == input_format::ml100k || best.format == input_format::ml_dat;
   best.scale = scale_or(movielens_1_to_5 ? one_to_five : half_to_five);

@@ -20,6 +20,7 @@ std::optional<input_format> parse_input_format(std::string_view name) noexcept {
   if (name == "ml-csv") return input_format::ml_csv;
   if (name == "ml-dat") return input_format::ml_dat;
   if (name == "delimited") return input_format::delimited;
+  if (name == "events") return input_format::events;
   return std::nullopt;
 }
 
@@ -30,6 +31,7 @@ const char* to_string(input_format f) noexcept {
     case input_format::ml_csv: return "ml-csv";
     case input_format::ml_dat: return "ml-dat";
     case input_format::delimited: return "delimited";
+    case input_format::events: return "events";
   }
   return "unknown";
 }

@@ -31,9 +31,16 @@ enum class input_format {
   ml_csv,      ///< `userId,movieId,rating,timestamp` with a header, scale 0.5..5
   ml_dat,      ///< `user::item::rating::timestamp`, no header, scale 1..5
   delimited,   ///< generic: separator, header and column order from `ingest_options`
+  /// Implicit feedback: `user item [weight] [timestamp]`, one event per line (a click, a
+  /// play, a purchase). The separator (`::`, tabs, commas or blanks), the number of fields
+  /// (2, 3 or 4, the same on every line) and a header are detected as above. The weight (a
+  /// count or a strength) defaults to 1 and must be positive and a normal float (1.2e-38
+  /// .. 3.4e38), or within `scale` when one is given; it is read into `rating::value`. Repeated events are not merged here:
+  /// `read_events` (data/events.hpp) adds them up.
+  events,
 };
 
-/// Parses "detect", "ml100k", "ml-csv", "ml-dat", "delimited"; nothing if unknown.
+/// Parses "detect", "ml100k", "ml-csv", "ml-dat", "delimited", "events"; nothing if unknown.
 std::optional<input_format> parse_input_format(std::string_view name) noexcept;
 const char* to_string(input_format f) noexcept;
 

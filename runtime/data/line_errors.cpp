@@ -1,5 +1,6 @@
 // Messages for bad lines: only reached when a line fails, so clarity beats speed here.
 #include <charconv>
+#include <limits>
 #include <tuple>
 
 #include "recflow/data/line_parser.hpp"
@@ -49,7 +50,7 @@ std::string field_name(const layout& l, int f) {
   switch (l.roles[static_cast<std::size_t>(f)]) {
     case field_role::user: return "user id";
     case field_role::item: return "item id";
-    case field_role::value: return "rating";
+    case field_role::value: return l.format == input_format::events ? "weight" : "rating";
     case field_role::timestamp: return "timestamp";
     case field_role::ignore: break;
   }
@@ -78,6 +79,13 @@ std::pair<errc, std::string> syntax_reason(const layout& l, int f, std::string_v
   if (prefix == t.size() || prefix == 0)
     return {errc::parse, name + " " + quote(t) + " is not an integer"};
   return {errc::parse, name + " " + quote(t) + " has trailing characters"};
+}
+
+/// The number `s` reads as (NaN when it does not).
+double parsed_number(std::string_view s) {
+  double x = std::numeric_limits<double>::quiet_NaN();
+  std::from_chars(s.data(), s.data() + s.size(), x);
+  return x;
 }
 
 int value_column(const layout& l) {
@@ -136,10 +144,17 @@ error describe_failure(const layout& l, std::string_view name, std::uint64_t lin
       code = errc::invalid_value;
       auto c = static_cast<std::size_t>(value_column(l));
       auto v = c < fields.size() ? fields[c] : std::string_view{};
-      reason = fail.kind == fail_kind::not_finite
-                   ? "rating " + quote(v) + " is not finite"
-                   : "rating " + quote(v) + " is outside the scale " + number(l.scale.min) + ".."
-                         + number(l.scale.max);
+      const bool events = l.format == input_format::events;
+      const std::string what = (events ? "weight " : "rating ") + quote(v);
+      if (fail.kind == fail_kind::not_finite)
+        reason = what + " is not finite";
+      else if (events && !(parsed_number(v) > 0.0))
+        reason = what + " is not positive";
+      else if (events && l.scale.min == std::numeric_limits<float>::min()
+               && l.scale.max == std::numeric_limits<float>::max())
+        reason = what + " is outside what a weight can hold (1.2e-38..3.4e38)";
+      else
+        reason = what + " is outside the scale " + number(l.scale.min) + ".." + number(l.scale.max);
       break;
     }
   }

@@ -123,6 +123,7 @@ const char* parse_fields(const layout& l, const Sep& sep, const char* p, line_va
                          line_fail& fail) noexcept {
   p = lead(sep, p);
   if constexpr (S == shape::any) {
+    v.value = 1.0;  // an event line without a weight field weighs 1
     for (int f = 0; f < l.fields; ++f)
       if (!field(sep, l.roles[static_cast<std::size_t>(f)], f, l.fields, p, v, fail))
         return nullptr;

@@ -59,14 +59,13 @@ result<als_graph_setup> prepare_als_graph(const rating_table& train, const als_p
     return ok.err();
   if (auto ok = validate(o); !ok)
     return ok.err();
-  if (train.ratings.empty())
-    return invalid("training set is empty: ALS needs at least one rating");
-  if (auto ok = check_ratings(train); !ok)
-    return ok.err();
+  auto blocks_or = als_training_blocks(train);
+  if (!blocks_or)
+    return blocks_or.err();
 
   const auto parts = static_cast<std::uint32_t>(o.partitions);
   als_graph_setup s;
-  s.blocks = rating_blocks::build(train.ratings, train.users.size(), train.items.size());
+  s.blocks = std::move(*blocks_or);
   const auto& blocks = s.blocks;
   s.initial = std::make_shared<const factor_model>(als_initial_model(train, blocks, p));
   std::vector<std::uint32_t> user_block(blocks.n_users()), item_block(blocks.n_items());

@@ -47,23 +47,15 @@ result<factor_model> train_als(const rating_table& train, const als_params& p,
                                const als_progress& progress) {
   if (auto ok = validate(p); !ok)
     return ok.err();
-  if (train.ratings.empty())
-    return invalid("training set is empty: ALS needs at least one rating");
-  if (auto ok = check_ratings(train); !ok)
-    return ok.err();
-
-  auto blocks = rating_blocks::build(train.ratings, train.users.size(), train.items.size());
-  auto m = als_initial_model(train, blocks, p);
-
+  auto blocks = als_training_blocks(train);
+  if (!blocks)
+    return blocks.err();
   als_solver solver(p);
-  for (int it = 1; it <= p.iterations; ++it) {
-    als_sweep(blocks, m, solver);
-    if (progress)
-      progress(it, training_rmse(m, blocks.by_user));
-  }
-
-  m.rated() = als_rated_items(blocks);
-  return m;
+  return run_als_sweeps(
+      *blocks, als_initial_model(train, *blocks, p), p.iterations,
+      [&](const rating_blocks& b, factor_model& m) { als_sweep(b, m, solver); },
+      [](const rating_blocks& b, const factor_model& m) { return training_rmse(m, b.by_user); },
+      progress);
 }
 
 }  // namespace recflow

@@ -1,6 +1,7 @@
 #include "recflow/model/als_solver.hpp"
 
 #include <cmath>
+#include <string>
 
 #include <Eigen/QR>
 
@@ -68,16 +69,30 @@ void als_solver::accumulate(Eigen::Index n, Eigen::Index d) {
   }
 }
 
-void als_solver::solve_system(Eigen::Index d, Eigen::Ref<Eigen::VectorXd> z) {
-  auto A = A_.topLeftCorner(d, d);
-  llt_.compute(A);  // reads the lower triangle only
-  if (llt_.info() == Eigen::Success) {
-    z = llt_.solve(rhs_.head(d));
+result<rating_blocks> als_training_blocks(const rating_table& train, const char* what) {
+  if (train.ratings.empty())
+    return error{errc::invalid_argument,
+                 std::string("training set is empty: ALS needs at least one ") + what};
+  if (auto ok = check_ratings(train); !ok)
+    return ok.err();
+  return rating_blocks::build(train.ratings, train.users.size(), train.items.size());
+}
+
+void solve_normal_equations(const Eigen::Ref<const Eigen::MatrixXd>& A,
+                            const Eigen::Ref<const Eigen::VectorXd>& rhs,
+                            Eigen::LLT<Eigen::MatrixXd>& llt, Eigen::Ref<Eigen::VectorXd> z) {
+  llt.compute(A);  // reads the lower triangle only
+  if (llt.info() == Eigen::Success) {
+    z = llt.solve(rhs);
     return;
   }
   // Singular (lambda 0 and too few ratings): the minimum-norm least-squares solution.
   Eigen::MatrixXd full = A.selfadjointView<Eigen::Lower>();
-  z = full.completeOrthogonalDecomposition().solve(rhs_.head(d));
+  z = full.completeOrthogonalDecomposition().solve(rhs);
+}
+
+void als_solver::solve_system(Eigen::Index d, Eigen::Ref<Eigen::VectorXd> z) {
+  solve_normal_equations(A_.topLeftCorner(d, d), rhs_.head(d), llt_, z);
 }
 
 void als_solver::solve(std::span<const index_t> others, std::span<const float> values,

@@ -30,6 +30,33 @@ factor_model als_initial_model(const rating_table& train, const rating_blocks& b
 /// train_als and the actor graph put in the model they return).
 rated_items als_rated_items(const rating_blocks& blocks);
 
+/// The ratings of `train` grouped both ways, after the checks every batch ALS trainer
+/// starts with: at least one rating ("training set is empty: ALS needs at least one
+/// `what`") and every index within the table's id maps.
+result<rating_blocks> als_training_blocks(const rating_table& train, const char* what = "rating");
+
+/// What every batch ALS trainer does around its sweeps: from `m`, `iterations` times
+/// `sweep(blocks, m)`, then `progress(iteration, score(blocks, m))` when progress is set;
+/// finally the rated-items index of `blocks`.
+template <class Sweep, class Score>
+factor_model run_als_sweeps(const rating_blocks& blocks, factor_model m, int iterations,
+                            Sweep&& sweep, Score&& score, const als_progress& progress) {
+  for (int it = 1; it <= iterations; ++it) {
+    sweep(blocks, m);
+    if (progress)
+      progress(it, score(blocks, m));
+  }
+  m.rated() = als_rated_items(blocks);
+  return m;
+}
+
+/// Solves A z = rhs for a symmetric positive semi-definite A of which only the lower
+/// triangle is read: by Cholesky (`llt` is reused scratch), or, when A is singular
+/// (lambda 0 and too few ratings), as the minimum-norm least-squares solution.
+void solve_normal_equations(const Eigen::Ref<const Eigen::MatrixXd>& A,
+                            const Eigen::Ref<const Eigen::VectorXd>& rhs,
+                            Eigen::LLT<Eigen::MatrixXd>& llt, Eigen::Ref<Eigen::VectorXd> z);
+
 /// Solves one entity (a user against fixed items, or an item against fixed users).
 /// Holds scratch buffers, so reuse one solver for many entities; not thread-safe.
 class als_solver {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "recflow/model/random.hpp"
 #include "recflow/model/recommend.hpp"
 #include "recflow/model/top_n.hpp"
 
@@ -136,6 +137,93 @@ ranking_metrics evaluate_ranking(const factor_model& model, std::span<const rati
     total.recall /= n;
     total.ndcg /= n;
     total.map /= n;
+  }
+  return total;
+}
+
+result<void> validate(const sampled_ranking_options& o) {
+  if (o.k == 0)
+    return error{errc::invalid_argument, "ranking k must be positive, got 0"};
+  if (o.negatives == 0)
+    return error{errc::invalid_argument, "sampled negatives must be positive, got 0"};
+  if (o.ranker != sampled_ranker::model && o.ranker != sampled_ranker::popularity)
+    return error{errc::invalid_argument, "ranker must be model or popularity"};
+  return {};
+}
+
+namespace {
+
+/// Up to `n` distinct entries of `pool` that are neither in `seen` (sorted) nor `positive`,
+/// uniformly without replacement from `rng`; all of them when there are no more than n.
+void sample_negatives(std::span<const index_t> pool, std::span<const index_t> seen,
+                      index_t positive, std::size_t n, splitmix64& rng,
+                      std::vector<index_t>& out) {
+  out.clear();
+  auto eligible = [&](index_t i) {
+    return i != positive && !std::binary_search(seen.begin(), seen.end(), i);
+  };
+  std::size_t available = 0;
+  for (auto i : pool)  // pool and seen are sorted: count the eligible items
+    available += eligible(i) ? 1 : 0;
+  if (available <= n) {
+    for (auto i : pool)
+      if (eligible(i))
+        out.push_back(i);
+    return;
+  }
+  std::vector<char> taken(pool.size(), 0);
+  while (out.size() < n) {
+    auto j = rng.below(static_cast<std::uint32_t>(pool.size()));
+    if (taken[j] || !eligible(pool[j]))
+      continue;
+    taken[j] = 1;
+    out.push_back(pool[j]);
+  }
+}
+
+}  // namespace
+
+sampled_ranking_metrics evaluate_sampled_ranking(const factor_model& model,
+                                                 std::span<const rating> held_out,
+                                                 const id_map& users, const id_map& items,
+                                                 const sampled_ranking_options& o) {
+  sampled_ranking_metrics total;
+  total.k = o.k;
+  total.negatives = o.negatives;
+  std::vector<index_t> pool;  // the model's known items, ascending
+  for (index_t i = 0; i < model.n_items(); ++i)
+    if (model.item_known(i))
+      pool.push_back(i);
+  auto score = [&](index_t u, index_t i) {
+    return o.ranker == sampled_ranker::popularity ? double(model.item_count()[i])
+                                                  : model.raw_predict(u, i);
+  };
+  std::vector<index_t> negatives;
+  for (const auto& r : held_out) {
+    if (r.user >= users.size() || r.item >= items.size())
+      continue;
+    ++total.held_out;
+    const auto user_id = users.external(r.user);
+    const index_t u = model.users().find(user_id);
+    const index_t positive = model.items().find(items.external(r.item));
+    if (!model.user_known(u) || !model.item_known(positive)) {
+      ++total.unknown;
+      continue;
+    }
+    splitmix64 rng(splitmix64_hash(o.seed) ^ splitmix64_hash(static_cast<std::uint64_t>(user_id)));
+    sample_negatives(pool, model.rated().of(u), positive, o.negatives, rng, negatives);
+    const double s = score(u, positive);
+    std::size_t rank = 0;
+    for (auto i : negatives)
+      rank += score(u, i) >= s ? 1 : 0;
+    if (rank < o.k) {
+      total.hit_rate += 1.0;
+      total.ndcg += 1.0 / std::log2(static_cast<double>(rank) + 2.0);
+    }
+  }
+  if (total.held_out > 0) {
+    total.hit_rate /= static_cast<double>(total.held_out);
+    total.ndcg /= static_cast<double>(total.held_out);
   }
   return total;
 }

@@ -1,5 +1,6 @@
 /// Ranking metrics of a model's top-k lists on held-out ratings, as Spark's
-/// RankingEvaluator (mllib RankingMetrics) defines them.
+/// RankingEvaluator (mllib RankingMetrics) defines them; and the sampled leave-one-out
+/// protocol of the NCF paper (HR@k and NDCG@k against sampled negatives).
 #pragma once
 
 #include <cstddef>
@@ -68,5 +69,49 @@ inline ranking_metrics evaluate_ranking(const factor_model& model, const rating_
                                         const ranking_options& o = {}) {
   return evaluate_ranking(model, test.ratings, test.users, test.items, o);
 }
+
+/// What scores the candidates of a sampled ranking.
+enum class sampled_ranker {
+  model,       ///< the model's score U_u . P_i + mu + b_u + b_i (implicit models: U_u . P_i)
+  popularity,  ///< the item's number of training ratings or events (the model's item count)
+};
+
+/// The leave-one-out protocol of He et al. 2017 (NCF), with its defaults: each held-out
+/// item is ranked among `negatives` items sampled for its user.
+struct sampled_ranking_options {
+  std::size_t k = 10;            ///< a hit is a rank below k ("@10")
+  std::size_t negatives = 100;   ///< sampled items the user has no training event on
+  std::uint64_t seed = 42;       ///< the negatives are drawn from (seed, user id)
+  sampled_ranker ranker = sampled_ranker::model;
+};
+
+/// "k must be positive" and friends; empty when the options are fine.
+result<void> validate(const sampled_ranking_options& o);
+
+/// HR@k and NDCG@k of held-out items, averaged over them.
+struct sampled_ranking_metrics {
+  double hit_rate = 0.0;  ///< HR@k: the fraction of held-out items ranked below k
+  double ndcg = 0.0;      ///< NDCG@k: mean 1 / log2(rank + 2) over hits (0 for a miss)
+  std::size_t k = 0;
+  std::size_t negatives = 0;   ///< negatives asked for per held-out item
+  std::size_t held_out = 0;    ///< held-out items scored
+  std::size_t unknown = 0;     ///< of which the model never trained on the user or item
+                               ///< (scored as misses)
+};
+
+/// Scores each held-out rating of `held_out` (indices in the id space `users`, `items`,
+/// mapped to the model by external id; one per user, e.g. leave_latest_out's test part) as
+/// NCF does: its item is ranked among `o.negatives` items drawn uniformly without
+/// replacement from the model's known items that the user has no training event on
+/// (`model.rated()`, which must be filled) and that are not the held-out item itself,
+/// seeded by (o.seed, the user's external id), so every ranker and every model sees the
+/// same negatives. Its rank is the number of negatives scoring at least as high (ties
+/// count against it); a hit when below k, with gain 1 / log2(rank + 2): with one relevant
+/// item these are ranking_of's recall@k and NDCG@k. A user with fewer eligible items gets
+/// all of them. A held-out user or item unknown to the model is a miss.
+sampled_ranking_metrics evaluate_sampled_ranking(const factor_model& model,
+                                                 std::span<const rating> held_out,
+                                                 const id_map& users, const id_map& items,
+                                                 const sampled_ranking_options& o = {});
 
 }  // namespace recflow

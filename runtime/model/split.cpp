@@ -5,6 +5,8 @@
 #include <numeric>
 #include <random>
 
+#include "recflow/model/random.hpp"
+
 namespace recflow {
 
 namespace {
@@ -48,6 +50,36 @@ split_ratings k_fold(std::span<const rating> rs, int k, int fold, std::uint64_t 
   split_ratings out;
   for (std::size_t j = 0; j < rs.size(); ++j)
     (fold_of[j] == fold ? out.test : out.train).push_back(rs[j]);
+  return out;
+}
+
+split_ratings leave_latest_out(std::span<const rating> rs, std::uint64_t seed) {
+  index_t users = 0;
+  for (const auto& r : rs)
+    users = std::max(users, r.user + 1);
+  // Per user: how many ratings, the latest timestamp, and how many ratings carry it.
+  std::vector<std::size_t> count(users, 0), ties(users, 0);
+  std::vector<std::int64_t> latest(users, 0);
+  for (const auto& r : rs) {
+    if (count[r.user]++ == 0 || r.timestamp > latest[r.user]) {
+      latest[r.user] = r.timestamp;
+      ties[r.user] = 0;
+    }
+    if (r.timestamp == latest[r.user])
+      ++ties[r.user];
+  }
+  // The tie to hold out, then the ratings in order: the chosen one goes to test.
+  std::vector<std::size_t> pick(users, 0);
+  for (index_t u = 0; u < users; ++u)
+    if (ties[u] > 1)
+      pick[u] = splitmix64(splitmix64_hash(seed) ^ splitmix64_hash(u)).below(
+          static_cast<std::uint32_t>(ties[u]));
+  split_ratings out;
+  out.train.reserve(rs.size());
+  for (const auto& r : rs) {
+    bool held = count[r.user] >= 2 && r.timestamp == latest[r.user] && pick[r.user]-- == 0;
+    (held ? out.test : out.train).push_back(r);
+  }
   return out;
 }
 

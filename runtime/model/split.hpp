@@ -1,4 +1,5 @@
-/// Seeded train/test splits: random fraction, k-fold, and order for streaming.
+/// Seeded train/test splits: random fraction, k-fold, leave-latest-out, and order for
+/// streaming.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,13 @@ split_ratings random_split(std::span<const rating> rs, double train_fraction,
 
 /// Fold `fold` (0-based) of a seeded k-fold partition: that fold is the test part.
 split_ratings k_fold(std::span<const rating> rs, int k, int fold, std::uint64_t seed);
+
+/// Leave-one-out, as the NCF paper (He et al. 2017) holds out: for every user with at
+/// least two ratings (or events), the latest by timestamp goes to test and the rest to
+/// train; among several at the latest timestamp (all of them, in a file without
+/// timestamps) one is picked at random, seeded by `seed` and the user's index. A user
+/// with a single rating keeps it in train. Train keeps the input order.
+split_ratings leave_latest_out(std::span<const rating> rs, std::uint64_t seed);
 
 /// Order in which a stream presents ratings.
 enum class stream_order { random, time };

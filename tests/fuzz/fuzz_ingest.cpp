@@ -3,6 +3,7 @@
 // file reader (with a tiny block, so lines straddle blocks) agree: the same ratings, or
 // the same error.
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 
 #include "recflow/data/ingest.hpp"
@@ -18,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ingest_options opts;
   static constexpr input_format formats[] = {input_format::detect, input_format::ml100k,
                                              input_format::ml_csv, input_format::ml_dat,
-                                             input_format::delimited};
-  opts.format = formats[data[0] % 5];
+                                             input_format::delimited, input_format::events};
+  opts.format = formats[data[0] % std::size(formats)];
   opts.strict = (data[0] & 0x08) == 0;
   if (opts.format == input_format::delimited) {
     static const char* separators[] = {"", ",", "\t", " ", "::"};

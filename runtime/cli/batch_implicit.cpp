@@ -1,0 +1,162 @@
+// `recflow batch --implicit`: options, the run, and what it prints.
+#include "cli/batch_implicit.hpp"
+
+#include <chrono>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/output.hpp"
+#include "cli/progress.hpp"
+#include "recflow/data/events.hpp"
+
+namespace recflow::cli {
+
+void implicit_options::add_to(CLI::App& cmd) {
+  auto& p = job.als;
+  cmd.add_flag("--implicit", implicit,
+               "Implicit feedback: train implicit ALS (as Spark's ALS.trainImplicit) on events "
+               "'user item [weight] [timestamp]' and score each user's latest event against "
+               "sampled items (HR@k, NDCG@k) beside item popularity");
+  cmd.add_option("--alpha", p.alpha, "With --implicit: confidence 1 + alpha * weight")
+    ->capture_default_str();
+  cmd.add_option("--implicit-threshold", threshold,
+                 "With --implicit: read a rating file and keep ratings >= this as events of "
+                 "weight 1");
+  cmd.add_option("--solver", solver,
+                 "With --implicit: cholesky (exact solves) or cg (a few conjugate-gradient "
+                 "steps per solve)")
+    ->capture_default_str();
+  cmd.add_option("--cg-steps", p.cg_steps, "With --solver cg: steps per solve")
+    ->capture_default_str();
+  cmd.add_option("--confidence", confidence,
+                 "With --implicit: linear (1 + alpha * w) or log (1 + alpha * log(1 + w / "
+                 "epsilon))")
+    ->capture_default_str();
+  cmd.add_option("--epsilon", p.epsilon, "With --confidence log: the weight scale")
+    ->capture_default_str();
+  cmd.add_option("--negatives", job.ranking.negatives,
+                 "With --implicit: sampled items each held-out event is ranked against")
+    ->capture_default_str();
+}
+
+namespace {
+
+/// The implicit parameters after the shared options given and the words parsed.
+result<void> resolve(implicit_options& o, const implicit_shared& s) {
+  auto& p = o.job.als;
+  auto given = [&](const char* name) { return s.cmd.count(name) > 0; };
+  if (given("--rank")) p.rank = s.als.rank;
+  if (given("--iterations")) p.iterations = s.als.iterations;
+  if (given("--lambda")) p.lambda = s.als.lambda;
+  if (given("--lambda-exponent")) p.lambda_exponent = s.als.lambda_exponent;
+  if (given("--init-stddev")) p.init_stddev = s.als.init_stddev;
+  o.job.ranking.k = s.k;
+  p.seed = s.data.seed;
+  o.job.split_seed = s.data.seed;
+  o.job.ranking.seed = s.data.seed;
+  auto solver = parse_implicit_solver(o.solver);
+  if (!solver)
+    return error{errc::invalid_argument, "--solver must be cholesky or cg, got '" + o.solver + "'"};
+  p.solver = *solver;
+  auto form = parse_confidence_form(o.confidence);
+  if (!form)
+    return error{errc::invalid_argument,
+                 "--confidence must be linear or log, got '" + o.confidence + "'"};
+  p.confidence = *form;
+  if (!s.data.train.empty() || !s.data.test.empty())
+    return error{errc::invalid_argument,
+                 "--implicit holds out each user's latest event of one file: give --data, "
+                 "not --train/--test"};
+  if (auto ok = validate(p); !ok)
+    return ok;
+  return validate(o.job.ranking);
+}
+
+std::string events_text(const implicit_options& o) {
+  return o.threshold ? fmt::format("ratings >= {} as events", *o.threshold) : "events";
+}
+
+}  // namespace
+
+int run_batch_implicit(implicit_options o, const implicit_shared& s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (auto ok = resolve(o, s); !ok)
+    return report(ok.err());
+  auto file = data_file(s.data);
+  if (!file)
+    return report(file.err());
+  auto ingest = make_ingest_options(s.data);
+  if (!ingest)
+    return report(ingest.err());
+  ingest_report read;
+  auto events = read_events(*file, {.ingest = *ingest, .threshold = o.threshold}, &read);
+  if (!events)
+    return report(events.err());
+  if (read.skipped > 0)
+    std::cerr << "recflow: skipped " << read.skipped << " bad lines (--lenient)\n";
+
+  const auto& p = o.job.als;
+  progress bar("implicit ALS", static_cast<std::uint64_t>(p.iterations), "iterations", !s.quiet);
+  std::string note;
+  auto run = run_implicit_job(*events, o.job, [&](int it, double objective) {
+    note = fmt::format("objective {:.6g}", objective);
+    bar.update(static_cast<std::uint64_t>(it), note);
+  });
+  bar.finish(note);
+  if (!run)
+    return report(run.err());
+  const auto& r = *run;
+  const auto k = r.ranking.k;
+  const double per_iteration = r.train_seconds / p.iterations;
+  std::cout << fmt::format("implicit ALS on {} ({}): rank {}, {} iterations, lambda {}, alpha {}, "
+                           "{} confidence, solver {}{}\n",
+                           *file, events_text(o), p.rank, p.iterations, p.lambda, p.alpha,
+                           to_string(p.confidence), to_string(p.solver),
+                           p.solver == implicit_solver::cg ? fmt::format(" ({} steps)", p.cg_steps)
+                                                           : std::string());
+  std::cout << fmt::format("leave-latest-out: {} train events ({} users, {} items), {} held out, "
+                           "each ranked against {} sampled items (seed {})\n",
+                           r.train_events, r.model.n_users(), r.model.n_items(), r.held_out,
+                           r.ranking.negatives, o.job.ranking.seed);
+  std::cout << fmt::format("test HR@{0} {1:.4f}  NDCG@{0} {2:.4f}   popularity baseline HR@{0} "
+                           "{3:.4f}  NDCG@{0} {4:.4f}\n",
+                           k, r.ranking.hit_rate, r.ranking.ndcg, r.popularity.hit_rate,
+                           r.popularity.ndcg);
+  std::cout << fmt::format("trained in {:.2f} s ({:.3f} s per iteration)\n", r.train_seconds,
+                           per_iteration);
+  if (r.ranking.unknown > 0)
+    std::cout << fmt::format("{} held-out events name an item with no training event (misses)\n",
+                             r.ranking.unknown);
+  if (!s.save.empty()) {
+    if (auto saved = save_model(r.model, s.save, implicit_metadata(o.job, *file, r)); !saved)
+      return report(saved.err());
+    std::cout << "saved model to " << s.save << '\n';
+  }
+  if (s.json) {
+    nlohmann::json j = {
+        {"command", "batch"}, {"feedback", "implicit"}, {"engine", "reference"},
+        {"data", *file}, {"rank", p.rank}, {"iterations", p.iterations},
+        {"lambda", p.lambda}, {"lambda_exponent", p.lambda_exponent}, {"alpha", p.alpha},
+        {"confidence", to_string(p.confidence)}, {"epsilon", p.epsilon},
+        {"solver", to_string(p.solver)}, {"cg_steps", p.cg_steps},
+        {"train_events", r.train_events}, {"held_out", r.held_out},
+        {"unknown", r.ranking.unknown}, {"users", r.model.n_users()},
+        {"items", r.model.n_items()}, {"k", k}, {"negatives", r.ranking.negatives},
+        {fmt::format("hr_at_{}", k), r.ranking.hit_rate},
+        {fmt::format("ndcg_at_{}", k), r.ranking.ndcg},
+        {fmt::format("popularity_hr_at_{}", k), r.popularity.hit_rate},
+        {fmt::format("popularity_ndcg_at_{}", k), r.popularity.ndcg},
+        {"train_seconds", r.train_seconds}, {"seconds_per_iteration", per_iteration}};
+    if (o.threshold)
+      j["implicit_threshold"] = *o.threshold;
+    if (!s.save.empty())
+      j["model"] = s.save;
+    j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    print_json(j);
+  }
+  return exit_ok;
+}
+
+}  // namespace recflow::cli

@@ -1,0 +1,79 @@
+#include "recflow/job/implicit_job.hpp"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "recflow/model/split.hpp"
+
+namespace recflow {
+
+result<implicit_job_result> run_implicit_job(const rating_table& events,
+                                             const implicit_job_options& o,
+                                             const als_progress& on_sweep) {
+  if (auto ok = validate(o.als); !ok)
+    return ok.err();
+  if (auto ok = validate(o.ranking); !ok)
+    return ok.err();
+  auto parts = leave_latest_out(events.ratings, o.split_seed);
+  implicit_job_result r;
+  r.train_events = parts.train.size();
+  r.held_out = parts.test.size();
+  const auto train = events.with_ratings(std::move(parts.train));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto model = train_implicit_als(train, o.als, on_sweep);
+  if (!model)
+    return model.err();
+  r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.model = std::move(*model);
+  auto ranking = o.ranking;
+  ranking.ranker = sampled_ranker::model;
+  r.ranking = evaluate_sampled_ranking(r.model, parts.test, events.users, events.items, ranking);
+  ranking.ranker = sampled_ranker::popularity;
+  r.popularity = evaluate_sampled_ranking(r.model, parts.test, events.users, events.items, ranking);
+  return r;
+}
+
+model_metadata implicit_metadata(const implicit_job_options& o, const std::string& data,
+                                 const implicit_job_result& r) {
+  const auto& p = o.als;
+  model_metadata meta;
+  meta.set("trainer", "implicit-als");
+  meta.set("recflow_version", RECFLOW_VERSION);
+  meta.set("data", data);
+  meta.set("rank", std::to_string(p.rank));
+  meta.set("iterations", std::to_string(p.iterations));
+  meta.set("lambda", fmt::format("{}", p.lambda));
+  meta.set("lambda_exponent", fmt::format("{}", p.lambda_exponent));
+  meta.set("alpha", fmt::format("{}", p.alpha));
+  meta.set("confidence", to_string(p.confidence));
+  meta.set("epsilon", fmt::format("{}", p.epsilon));
+  meta.set("solver", to_string(p.solver));
+  meta.set("cg_steps", std::to_string(p.cg_steps));
+  meta.set("seed", std::to_string(p.seed));
+  meta.set(fmt::format("hr_at_{}", r.ranking.k), fmt::format("{:.6f}", r.ranking.hit_rate));
+  meta.set(fmt::format("ndcg_at_{}", r.ranking.k), fmt::format("{:.6f}", r.ranking.ndcg));
+  return meta;
+}
+
+const char* to_string(implicit_solver s) noexcept {
+  return s == implicit_solver::cg ? "cg" : "cholesky";
+}
+
+std::optional<implicit_solver> parse_implicit_solver(const std::string& s) noexcept {
+  if (s == "cholesky") return implicit_solver::cholesky;
+  if (s == "cg") return implicit_solver::cg;
+  return std::nullopt;
+}
+
+const char* to_string(confidence_form f) noexcept {
+  return f == confidence_form::log ? "log" : "linear";
+}
+
+std::optional<confidence_form> parse_confidence_form(const std::string& s) noexcept {
+  if (s == "linear") return confidence_form::linear;
+  if (s == "log") return confidence_form::log;
+  return std::nullopt;
+}
+
+}  // namespace recflow

@@ -1,0 +1,52 @@
+/// Implicit ALS as `recflow batch --implicit` runs it: events held out by
+/// leave-latest-out, the model trained on the rest, scored by HR@k and NDCG@k against
+/// sampled negatives beside the popularity baseline, and the metadata of the saved model.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "recflow/model/als.hpp"
+#include "recflow/model/implicit_als.hpp"
+#include "recflow/model/model_io.hpp"
+#include "recflow/model/ranking.hpp"
+
+namespace recflow {
+
+/// What the run does, with defaults.
+struct implicit_job_options {
+  implicit_params als{};
+  sampled_ranking_options ranking{};  ///< k, negatives, seed (the ranker is set per score)
+  std::uint64_t split_seed = 42;      ///< leave-latest-out among ties
+};
+
+/// What it measured.
+struct implicit_job_result {
+  factor_model model;
+  std::size_t train_events = 0;
+  std::size_t held_out = 0;
+  sampled_ranking_metrics ranking{};     ///< the model
+  sampled_ranking_metrics popularity{};  ///< the popularity baseline, same negatives
+  double train_seconds = 0.0;            ///< training alone (all sweeps)
+};
+
+/// Holds out each user's latest event of `events` (one per (user, item) pair: see
+/// read_events), trains implicit ALS on the rest and scores both the model and item
+/// popularity on the held-out events. `on_sweep(iteration, objective)` after each sweep.
+result<implicit_job_result> run_implicit_job(const rating_table& events,
+                                             const implicit_job_options& o,
+                                             const als_progress& on_sweep = {});
+
+/// The saved model's metadata (trainer "implicit-als", the parameters, HR and NDCG).
+model_metadata implicit_metadata(const implicit_job_options& o, const std::string& data,
+                                 const implicit_job_result& r);
+
+/// "cholesky" or "cg"; and the reverse (nothing for another word).
+const char* to_string(implicit_solver s) noexcept;
+std::optional<implicit_solver> parse_implicit_solver(const std::string& s) noexcept;
+/// "linear" or "log"; and the reverse.
+const char* to_string(confidence_form f) noexcept;
+std::optional<confidence_form> parse_confidence_form(const std::string& s) noexcept;
+
+}  // namespace recflow

@@ -1,0 +1,57 @@
+// Implicit ALS on MovieLens 100K with the shipped defaults, scored by the NCF protocol
+// (leave-latest-out, 100 sampled negatives, seed 42) beside the popularity baseline.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "recflow/data/events.hpp"
+#include "recflow/job/implicit_job.hpp"
+#include "skip_test_util.hpp"
+#include "test_util.hpp"
+
+using namespace recflow;
+
+namespace {
+
+/// The model's and popularity's figures on MovieLens 100K, ratings >= `threshold` as events.
+implicit_job_result run_ml100k(const std::string& file, double threshold) {
+  auto events = read_events(file, {.ingest = {}, .threshold = threshold});
+  REQUIRE(events);
+  auto r = run_implicit_job(*events, implicit_job_options{});
+  REQUIRE(r);
+  std::printf("implicit ALS defaults, MovieLens 100K ratings >= %g as events: HR@10 %.4f "
+              "NDCG@10 %.4f, popularity HR@10 %.4f NDCG@10 %.4f (%zu held out)\n",
+              threshold, r->ranking.hit_rate, r->ranking.ndcg, r->popularity.hit_rate,
+              r->popularity.ndcg, r->held_out);
+  return std::move(*r);
+}
+
+}  // namespace
+
+// Every rating is an event, as the NCF paper converts MovieLens: its protocol's figures
+// then compare with the literature. Measured 0.679 / 0.388 (popularity 0.424 / 0.230); the
+// issue's HR@10 >= 0.70 is not reached (docs/implicit.md), so the tolerance guards what is.
+TEST_CASE("implicit: MovieLens 100K, every rating an event, shipped defaults beat popularity",
+          "[implicit][accuracy]") {
+  auto file = test::data_dir() + "/ml-100k/u.data";
+  if (!std::filesystem::exists(file)) {  // skipped as a case without its tool is
+    if (test::in_ci())
+      FAIL(file << " is missing, and CI runs every test");
+    WARN("SKIPPED: " << file << " is missing (set RECFLOW_DATA; tools/download-data.sh data)");
+    test::any_skipped() = true;
+    return;
+  }
+  auto all = run_ml100k(file, 1.0);
+  CHECK(all.held_out == 943);
+  CHECK(all.ranking.hit_rate >= 0.665);
+  CHECK(all.ranking.ndcg >= 0.38);
+  CHECK(all.ranking.hit_rate >= all.popularity.hit_rate + 0.2);
+  CHECK(all.ranking.ndcg >= all.popularity.ndcg + 0.1);
+
+  // Ratings >= 4 only: 55k events; measured 0.631 / 0.365 (popularity 0.413 / 0.232).
+  auto liked = run_ml100k(file, 4.0);
+  CHECK(liked.ranking.hit_rate >= 0.61);
+  CHECK(liked.ranking.hit_rate >= liked.popularity.hit_rate + 0.15);
+}

@@ -1,0 +1,203 @@
+// Implicit ALS (Hu, Koren, Volinsky 2008): planted preferences, the two solvers, the
+// objective through Y^T Y, and bad parameters.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "recflow/model/als_solver.hpp"
+#include "recflow/model/implicit_als.hpp"
+#include "recflow/model/random.hpp"
+#include "recflow/model/recommend.hpp"
+
+using namespace recflow;
+
+namespace {
+
+/// 3 groups of 20 users; group g likes items 10g .. 10g+9 and has events on 6 of them
+/// (seeded), weights 1..3. A user's true top items are the 4 unseen items of its group.
+struct planted {
+  rating_table table;
+  static constexpr int groups = 3, users_per_group = 20, items_per_group = 10, seen = 6;
+};
+
+planted make_planted() {
+  planted d;
+  splitmix64 rng(7);
+  for (std::int64_t i = 0; i < planted::groups * planted::items_per_group; ++i)
+    d.table.items.insert(1000 + i);
+  for (int g = 0; g < planted::groups; ++g)
+    for (int k = 0; k < planted::users_per_group; ++k) {
+      auto u = d.table.users.insert(g * planted::users_per_group + k);
+      std::vector<int> block(planted::items_per_group);
+      for (int j = 0; j < planted::items_per_group; ++j)
+        block[static_cast<std::size_t>(j)] = g * planted::items_per_group + j;
+      for (int j = 0; j < planted::seen; ++j) {  // a seeded partial shuffle
+        auto pick = j + static_cast<int>(rng.below(static_cast<std::uint32_t>(planted::items_per_group - j)));
+        std::swap(block[static_cast<std::size_t>(j)], block[static_cast<std::size_t>(pick)]);
+        d.table.ratings.push_back({u, static_cast<index_t>(block[static_cast<std::size_t>(j)]),
+                                   static_cast<float>(1 + rng.below(3)), 0});
+      }
+    }
+  return d;
+}
+
+/// A small random problem for one solve: Y (n_other x k), an entity's events.
+struct one_solve {
+  factor_table other{4};
+  std::vector<index_t> cols{0, 3, 5, 6};
+  std::vector<float> weights{1.0f, 4.0f, 2.0f, 0.5f};
+};
+
+one_solve make_solve() {
+  one_solve s;
+  s.other.resize(8);
+  splitmix64 rng(3);
+  for (auto& v : s.other.data())
+    v = static_cast<float>(rng.normal(0.5));
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("implicit als: a planted data set ranks each user's unseen group items first",
+          "[model][implicit]") {
+  auto d = make_planted();
+  auto solver = GENERATE(implicit_solver::cholesky, implicit_solver::cg);
+  auto form = GENERATE(confidence_form::linear, confidence_form::log);
+  implicit_params p;
+  p.rank = 3;         // one dimension per group
+  p.iterations = 20;  // CG's 3 steps per solve need more sweeps than exact solves
+  p.lambda = 0.1;
+  p.alpha = 5.0;
+  p.solver = solver;
+  p.confidence = form;
+  p.init_stddev = 0.1;
+  auto m = train_implicit_als(d.table, p);
+  REQUIRE(m);
+  CHECK(m->n_users() == 60);
+  CHECK(m->n_items() == 30);
+  CHECK(m->mu() == 0.0);
+  int misplaced = 0;
+  for (index_t u = 0; u < m->n_users(); ++u) {
+    auto group = m->users().external(u) / planted::users_per_group;
+    auto top = recommend(*m, u, {.n = 4, .exclude_rated = true, .candidates = {}, .scan = nullptr});
+    REQUIRE(top.size() == 4);
+    for (const auto& s : top)
+      misplaced += (s.external_id - 1000) / planted::items_per_group != group ? 1 : 0;
+  }
+  INFO("solver " << (solver == implicit_solver::cg ? "cg" : "cholesky"));
+  CHECK(misplaced == 0);
+}
+
+TEST_CASE("implicit als: conjugate gradient converges to the Cholesky solution",
+          "[model][implicit]") {
+  auto s = make_solve();
+  implicit_params p;
+  p.rank = 4;
+  p.alpha = 3.0;
+  p.lambda = 0.5;
+  implicit_als_solver exact(p);
+  exact.prepare(s.other);
+  std::vector<float> x_exact(4, 0.0f);
+  exact.solve(s.cols, s.weights, s.other, x_exact);
+
+  auto steps = GENERATE(1, 2, 8);
+  p.solver = implicit_solver::cg;
+  p.cg_steps = steps;
+  implicit_als_solver cg(p);
+  cg.prepare(s.other);
+  std::vector<float> x{0.1f, -0.2f, 0.3f, 0.0f};
+  double before = 0.0, after = 0.0;
+  for (std::size_t a = 0; a < 4; ++a)
+    before += std::pow(double(x[a]) - x_exact[a], 2);
+  cg.solve(s.cols, s.weights, s.other, x);
+  for (std::size_t a = 0; a < 4; ++a)
+    after += std::pow(double(x[a]) - x_exact[a], 2);
+  INFO("cg steps " << steps << ": distance " << std::sqrt(before) << " -> " << std::sqrt(after));
+  CHECK(after < before);
+  if (steps >= 4)  // k steps solve a k x k system exactly, up to rounding
+    CHECK(std::sqrt(after) < 1e-5);
+}
+
+TEST_CASE("implicit als: the Y^T Y objective equals the sum over every pair, and Cholesky "
+          "sweeps never raise it", "[model][implicit]") {
+  auto d = make_planted();
+  implicit_params p;
+  p.rank = 3;
+  p.iterations = 1;
+  p.alpha = 2.0;
+  p.lambda = 0.3;
+  p.lambda_exponent = 0.5;
+  auto blocks = als_training_blocks(d.table);
+  REQUIRE(blocks);
+  std::vector<double> objective;
+  auto m = train_implicit_als(d.table, p, [&](int, double v) { objective.push_back(v); });
+  REQUIRE(m);
+  // Brute force over all 60 x 30 pairs.
+  double brute = 0.0;
+  for (index_t u = 0; u < blocks->n_users(); ++u) {
+    auto cols = blocks->by_user.cols_of(u);
+    auto w = blocks->by_user.values_of(u);
+    for (index_t i = 0; i < blocks->n_items(); ++i) {
+      double s = m->U().row(u).cast<double>().dot(m->P().row(i).cast<double>());
+      double c = 1.0, pref = 0.0;
+      for (std::size_t j = 0; j < cols.size(); ++j)
+        if (cols[j] == i)
+          c = confidence(p, w[j]), pref = 1.0;
+      brute += c * (pref - s) * (pref - s);
+    }
+    brute += p.lambda * std::sqrt(double(cols.size())) * m->U().row(u).cast<double>().squaredNorm();
+  }
+  for (index_t i = 0; i < blocks->n_items(); ++i)
+    brute += p.lambda * std::sqrt(double(blocks->by_item.count(i)))
+             * m->P().row(i).cast<double>().squaredNorm();
+  REQUIRE(objective.size() == 1);
+  CHECK(objective[0] == Approx(brute).epsilon(1e-9));
+
+  p.iterations = 6;
+  objective.clear();
+  REQUIRE(train_implicit_als(d.table, p, [&](int, double v) { objective.push_back(v); }));
+  for (std::size_t k = 1; k < objective.size(); ++k)
+    CHECK(objective[k] <= objective[k - 1] * (1 + 1e-6));  // float storage rounds
+}
+
+TEST_CASE("implicit als: confidence forms", "[model][implicit]") {
+  implicit_params p;
+  p.alpha = 2.0;
+  CHECK(confidence(p, 3.0) == 7.0);
+  p.confidence = confidence_form::log;
+  p.epsilon = 0.5;
+  CHECK(confidence(p, 3.0) == Approx(1.0 + 2.0 * std::log(7.0)));
+}
+
+TEST_CASE("implicit als: bad parameters and bad events are errors with a reason",
+          "[model][implicit]") {
+  auto d = make_planted();
+  struct bad {
+    implicit_params p;
+    const char* reason;
+  };
+  auto with = [](auto change) {
+    implicit_params p;
+    change(p);
+    return p;
+  };
+  auto b = GENERATE_COPY(
+      bad{with([](implicit_params& p) { p.rank = 0; }), "rank must be positive, got 0"},
+      bad{with([](implicit_params& p) { p.alpha = -1; }), "alpha must be non-negative"},
+      bad{with([](implicit_params& p) { p.lambda = NAN; }), "lambda must be non-negative"},
+      bad{with([](implicit_params& p) { p.epsilon = 0; }), "epsilon must be positive"},
+      bad{with([](implicit_params& p) { p.cg_steps = 0; }), "cg steps must be positive"},
+      bad{with([](implicit_params& p) { p.iterations = 0; }), "iterations must be positive"});
+  auto m = train_implicit_als(d.table, b.p);
+  REQUIRE_FALSE(m);
+  CHECK(m.err().message.find(b.reason) == 0);
+
+  auto empty = train_implicit_als(d.table.with_ratings({}), implicit_params{});
+  REQUIRE_FALSE(empty);
+  CHECK(empty.err().message == "training set is empty: ALS needs at least one event");
+  auto negative = d.table;
+  negative.ratings[3].value = -1.0f;
+  CHECK_FALSE(train_implicit_als(negative, implicit_params{}));
+}

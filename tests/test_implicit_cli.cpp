@@ -1,0 +1,114 @@
+// `recflow batch --implicit`: the report and JSON summary, the options and the config file,
+// bad input.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/cli_test_util.hpp"
+
+using recflow::test::run_cli;
+using recflow::test::scratch_dir;
+
+namespace {
+
+/// 3 groups of 12 users; group g has events on items 10g .. 10g+7 (weight 1 or 2; the
+/// latest is a different item for different users); no item crosses groups, so the
+/// held-out item is easy to rank.
+std::string planted_events(const scratch_dir& dir) {
+  auto path = (dir.path / "events.tsv").string();
+  std::ofstream out(path);
+  for (int g = 0; g < 3; ++g)
+    for (int u = 0; u < 12; ++u)
+      for (int i = 0; i < 8; ++i)
+        if ((u + i) % 5 != 0)
+          out << g * 100 + u << '\t' << g * 10 + i << '\t' << 1 + (u + i) % 2 << '\t'
+              << 1000 + (u + i) % 8 << '\n';
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("cli: batch --implicit prints HR@10 and NDCG@10 beside the popularity baseline",
+          "[cli][implicit]") {
+  scratch_dir dir;
+  auto data = planted_events(dir);
+  auto solver = GENERATE(std::string("cholesky"), std::string("cg"));
+  auto r = run_cli("batch --implicit --data " + data + " --rank 3 --lambda 0.1 --alpha 5 "
+                   "--iterations 10 --negatives 20 --solver " + solver + " --json -q");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("popularity baseline HR@10") != std::string::npos);
+  auto j = nlohmann::json::parse(r.last_line);
+  CHECK(j["feedback"] == "implicit");
+  CHECK(j["solver"] == solver);
+  CHECK(j["rank"] == 3);
+  CHECK(j["alpha"] == 5.0);
+  CHECK(j["held_out"] == 36);
+  CHECK(j["negatives"] == 20);
+  CHECK(j["hr_at_10"].get<double>() == 1.0);  // 20 negatives, at most 7 of them in-group
+  CHECK(j["ndcg_at_10"].get<double>() > 0.3);
+  CHECK(j.contains("popularity_hr_at_10"));
+  CHECK(j.contains("popularity_ndcg_at_10"));
+  CHECK(j["seconds_per_iteration"].get<double>() > 0.0);
+}
+
+TEST_CASE("cli: batch --implicit reads its options from the config file", "[cli][implicit]") {
+  scratch_dir dir;
+  auto data = planted_events(dir);
+  auto config = (dir.path / "implicit.toml").string();
+  std::ofstream(config) << "[batch]\nimplicit = true\nrank = 4\niterations = 3\nalpha = 2.5\n"
+                           "solver = \"cg\"\ncg-steps = 2\nconfidence = \"log\"\nepsilon = 0.5\n"
+                           "data = \"" + data + "\"\njson = true\nquiet = true\n";
+  auto r = run_cli("--config " + config + " batch");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.last_line);
+  CHECK(j["rank"] == 4);
+  CHECK(j["iterations"] == 3);
+  CHECK(j["alpha"] == 2.5);
+  CHECK(j["solver"] == "cg");
+  CHECK(j["cg_steps"] == 2);
+  CHECK(j["confidence"] == "log");
+  CHECK(j["epsilon"] == 0.5);
+  CHECK(j["lambda"] == 50.0);  // not set: implicit ALS's own default
+}
+
+TEST_CASE("cli: batch --implicit-threshold turns a rating file into events", "[cli][implicit]") {
+  scratch_dir dir;
+  auto path = (dir.path / "ratings.csv").string();
+  std::ofstream(path) << "1,10,5,1\n1,11,2,2\n1,12,4,3\n2,10,4,4\n2,12,5,5\n2,13,1,6\n"
+                         "3,11,4,7\n3,12,4,8\n";
+  auto r = run_cli("batch --implicit --implicit-threshold 4 --data " + path
+                   + " --rank 2 --iterations 2 --json -q");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.last_line);
+  CHECK(j["implicit_threshold"] == 4.0);
+  CHECK(j["train_events"] == 3);  // 6 events >= 4, one held out per user
+  CHECK(j["held_out"] == 3);
+}
+
+TEST_CASE("cli: batch --implicit fails on bad input with file:line, and on bad options",
+          "[cli][implicit]") {
+  scratch_dir dir;
+  auto path = (dir.path / "bad.tsv").string();
+  std::ofstream(path) << "1\t10\t1\n1\t11\t0\n";
+  auto r = run_cli("batch --implicit --data " + path + " -q");
+  CHECK(r.status == 1);
+  CHECK(r.out.find(path + ":2: weight '0' is not positive") != std::string::npos);
+
+  auto data = planted_events(dir);
+  auto s = run_cli("batch --implicit --data " + data + " --solver lu -q");
+  CHECK(s.status == 2);
+  CHECK(s.out.find("--solver must be cholesky or cg, got 'lu'") != std::string::npos);
+  auto a = run_cli("batch --implicit --data " + data + " --alpha -1 -q");
+  CHECK(a.status == 2);
+  CHECK(a.out.find("alpha must be non-negative") != std::string::npos);
+  auto f = run_cli("batch --implicit --data " + data + " --folds 3 -q");
+  CHECK(f.status == 2);
+  auto t = run_cli("batch --implicit --train " + data + " --test " + data + " -q");
+  CHECK(t.status == 2);
+}
