@@ -12,6 +12,7 @@
 #include <cctype>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -27,7 +28,32 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "recflow/model/model.hpp"
+
 namespace recflow::test {
+
+/// Rank 2; users 1, 2 (user 1 rated item 10); items 10..13, 13 never trained.
+inline std::shared_ptr<const factor_model> tiny_model() {
+  factor_model::parts p;
+  p.rank = 2;
+  p.mu = 3.0;
+  p.mu_count = 10;
+  p.users.insert(1);
+  p.users.insert(2);
+  for (std::int64_t i : {10, 11, 12, 13})
+    p.items.insert(i);
+  p.user_bias = {0.1, -0.1};
+  p.item_bias = {0.5, -0.2, 0.3, 0.9};
+  p.U = {1.0, 0.0, 0.0, 1.0};
+  p.P = {1.0, 0.0, 2.0, 0.1, 0.0, 1.0, 1.0, 0.0};
+  p.user_count = {3, 2};
+  p.item_count = {100, 50, 20, 0};
+  p.rated.offsets = {0, 1, 1};
+  p.rated.items = {0};
+  auto m = factor_model::from_parts(std::move(p));
+  REQUIRE(m);
+  return std::make_shared<const factor_model>(std::move(*m));
+}
 
 /// A status and a body.
 struct http_reply {

@@ -22,29 +22,6 @@ using json = nlohmann::json;
 
 namespace {
 
-/// Rank 2; users 1, 2 (user 1 rated item 10); items 10..13, 13 never trained.
-std::shared_ptr<const factor_model> tiny_model() {
-  factor_model::parts p;
-  p.rank = 2;
-  p.mu = 3.0;
-  p.mu_count = 10;
-  p.users.insert(1);
-  p.users.insert(2);
-  for (std::int64_t i : {10, 11, 12, 13})
-    p.items.insert(i);
-  p.user_bias = {0.1, -0.1};
-  p.item_bias = {0.5, -0.2, 0.3, 0.9};
-  p.U = {1.0, 0.0, 0.0, 1.0};
-  p.P = {1.0, 0.0, 2.0, 0.1, 0.0, 1.0, 1.0, 0.0};
-  p.user_count = {3, 2};
-  p.item_count = {100, 50, 20, 0};
-  p.rated.offsets = {0, 1, 1};
-  p.rated.items = {0};
-  auto m = factor_model::from_parts(std::move(p));
-  REQUIRE(m);
-  return std::make_shared<const factor_model>(std::move(*m));
-}
-
 json body(const answer& a) { return json::parse(a.body); }
 
 }  // namespace
@@ -77,7 +54,7 @@ TEST_CASE("serve requests: targets, ids and listen addresses parse strictly", "[
 TEST_CASE("serve routes: predict, recommend, similar answer from the snapshot with its version", "[serve]") {
   query_service svc;
   CHECK(svc.handle("GET", "/predict?user=1&item=10", "").status == 503);  // nothing published
-  svc.publish(tiny_model(), 7);
+  svc.publish(test::tiny_model(), 7);
   auto p = body(svc.handle("GET", "/predict?user=1&item=11", ""));
   CHECK(p["version"] == 7);
   CHECK(p["source"] == "full");
@@ -115,7 +92,7 @@ TEST_CASE("serve routes: predict, recommend, similar answer from the snapshot wi
 
 TEST_CASE("serve routes: bad requests get a 4xx with a JSON error", "[serve]") {
   query_service svc;
-  svc.publish(tiny_model(), 1);
+  svc.publish(test::tiny_model(), 1);
   struct bad { const char* method; const char* target; int status; };
   auto b = GENERATE(bad{"GET", "/nope", 404}, bad{"GET", "/", 404},
                     bad{"POST", "/predict?user=1&item=1", 405}, bad{"GET", "/ratings", 405},
@@ -139,7 +116,7 @@ TEST_CASE("serve routes: bad requests get a 4xx with a JSON error", "[serve]") {
 
 TEST_CASE("serve ratings: posts are validated, new users folded in at once, sent to the sink", "[serve]") {
   query_service svc;
-  svc.publish(tiny_model(), 3);
+  svc.publish(test::tiny_model(), 3);
   std::vector<rating_event> sunk;
   auto bad = GENERATE(as<std::string>{}, "", "{", "[]", "{\"ratings\": []}", "{\"ratings\": 5}", "17",
                       "{\"user\": 5, \"ratings\": [{\"item\": 10}]}",
@@ -184,7 +161,7 @@ TEST_CASE("serve ratings: posts are validated, new users folded in at once, sent
   REQUIRE(r1["items"].size() == 1);
   CHECK(r1["items"][0]["item"] == 12);
   // A new snapshot keeps the folded user (re-solved against it).
-  svc.publish(tiny_model(), 4);
+  svc.publish(test::tiny_model(), 4);
   auto p4 = body(svc.handle("GET", "/predict?user=5&item=10", ""));
   CHECK(p4["version"] == 4);
   CHECK(p4["prediction"].get<double>() == Approx(p["prediction"].get<double>()));
@@ -193,7 +170,7 @@ TEST_CASE("serve ratings: posts are validated, new users folded in at once, sent
 
 TEST_CASE("serve http: routes, malformed and oversized requests on a real server", "[serve]") {
   query_service svc;
-  svc.publish(tiny_model(), 2);
+  svc.publish(test::tiny_model(), 2);
   auto server = http_server::start(svc, {.host = "127.0.0.1", .port = 0, .threads = 2, .max_body = 4096});
   REQUIRE(server);
   auto port = (*server)->port();
@@ -255,7 +232,7 @@ TEST_CASE("serve http: routes, malformed and oversized requests on a real server
 TEST_CASE("serve cli: recflow serve answers on the port it prints and stops on SIGTERM", "[serve][cli]") {
   test::scratch_dir dir;
   auto model_path = dir.file("m.rfm");
-  auto saved = save_model(*tiny_model(), model_path);
+  auto saved = save_model(*test::tiny_model(), model_path);
   REQUIRE(saved);
   test::child_process p({"serve", "--model", model_path, "--listen", "127.0.0.1:0", "--model-paths"}, dir.file("log"));
   auto port = p.wait_for_port();

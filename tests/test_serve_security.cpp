@@ -32,29 +32,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Rank 2; users 1, 2; items 10, 11, 12.
-std::shared_ptr<const factor_model> small_model() {
-  factor_model::parts p;
-  p.rank = 2;
-  p.mu = 3.0;
-  p.mu_count = 10;
-  p.users.insert(1);
-  p.users.insert(2);
-  for (std::int64_t i : {10, 11, 12})
-    p.items.insert(i);
-  p.user_bias = {0.1, -0.1};
-  p.item_bias = {0.5, -0.2, 0.3};
-  p.U = {1.0, 0.0, 0.0, 1.0};
-  p.P = {1.0, 0.0, 2.0, 0.1, 0.0, 1.0};
-  p.user_count = {3, 2};
-  p.item_count = {100, 50, 20};
-  p.rated.offsets = {0, 1, 1};
-  p.rated.items = {0};
-  auto m = factor_model::from_parts(std::move(p));
-  REQUIRE(m);
-  return std::make_shared<const factor_model>(std::move(*m));
-}
-
 std::string post_of(std::int64_t user, std::int64_t item = 10) {
   return R"({"user": )" + std::to_string(user) + R"(, "ratings": [{"item": )" + std::to_string(item)
          + R"(, "rating": 4}]})";
@@ -123,7 +100,7 @@ TEST_CASE("serve access: tokens compare in full, Host headers reduce to their na
 TEST_CASE("serve security: writes need the bearer token (401 with WWW-Authenticate), reads too when asked",
           "[serve]") {
   query_service svc;
-  svc.publish(small_model(), 1);
+  svc.publish(test::tiny_model(), 1);
   bool reads = GENERATE(false, true);
   http_options o{.host = "127.0.0.1", .port = 0};
   o.access.token = "s3cret-token";
@@ -145,7 +122,7 @@ TEST_CASE("serve security: writes need the bearer token (401 with WWW-Authentica
 
 TEST_CASE("serve security: a foreign Host gets 403, a text/plain POST 415", "[serve]") {
   query_service svc;
-  svc.publish(small_model(), 1);
+  svc.publish(test::tiny_model(), 1);
   http_options o{.host = "127.0.0.1", .port = 0};
   o.access.check_host = true;
   auto server = http_server::start(svc, o);
@@ -174,7 +151,7 @@ TEST_CASE("serve bounds: posted users are kept least-recently-posted first, rati
   o.max_posted_users = 3;
   o.max_posted_per_user = 2;
   query_service svc(o);
-  svc.publish(small_model(), 1);
+  svc.publish(test::tiny_model(), 1);
   for (std::int64_t u = 1000; u < 1005; ++u)
     REQUIRE(svc.handle("POST", "/ratings", post_of(u)).status == 200);
   auto posted = svc.snapshot()->posted;
@@ -207,7 +184,7 @@ TEST_CASE("serve bounds: a full training queue answers 503 and too many new ids 
   o.max_pending = 3;
   o.max_new_ids_per_minute = 4;
   query_service svc(o);
-  svc.publish(small_model(), 1);
+  svc.publish(test::tiny_model(), 1);
   std::size_t waiting = 0;
   svc.set_rating_sink([&](std::vector<rating_event> rs) { waiting += rs.size(); }, [&] { return waiting; });
   http_options h{.host = "127.0.0.1", .port = 0};
@@ -244,7 +221,7 @@ TEST_CASE("serve security: GET /model names no file unless asked", "[serve]") {
   service_options o;
   o.show_paths = show;
   query_service svc(o, meta);
-  svc.publish(small_model(), 1);
+  svc.publish(test::tiny_model(), 1);
   auto a = svc.handle("GET", "/model", "");
   REQUIRE(a.status == 200);
   CHECK((a.body.find("/srv/secret") != std::string::npos) == show);
@@ -254,7 +231,7 @@ TEST_CASE("serve security: GET /model names no file unless asked", "[serve]") {
 
 TEST_CASE("serve limits: connections per client, idle and header timeouts close connections", "[serve]") {
   query_service svc;
-  svc.publish(small_model(), 1);
+  svc.publish(test::tiny_model(), 1);
   http_options o{.host = "127.0.0.1", .port = 0};
   o.max_connections_per_client = 2;
   o.idle_timeout = 600ms;
@@ -299,7 +276,7 @@ TEST_CASE("serve limits: connections per client, idle and header timeouts close 
 
 TEST_CASE("serve limits: a request whose body stalls is closed after the request timeout", "[serve]") {
   query_service svc;
-  svc.publish(small_model(), 1);
+  svc.publish(test::tiny_model(), 1);
   http_options o{.host = "127.0.0.1", .port = 0};
   o.idle_timeout = 5s;
   o.header_timeout = 5s;
@@ -320,7 +297,7 @@ TEST_CASE("serve cli: --token-file guards POST /ratings of recflow serve, a bad 
           "[serve][cli]") {
   test::scratch_dir dir;
   auto model_path = dir.file("m.rfm");
-  REQUIRE(save_model(*small_model(), model_path));
+  REQUIRE(save_model(*test::tiny_model(), model_path));
   auto token_path = dir.file("token");
   std::ofstream(token_path) << "  tok-123456  \n";
   test::child_process p({"serve", "--model", model_path, "--listen", "127.0.0.1:0", "--token-file",
@@ -349,7 +326,7 @@ TEST_CASE("serve cli: --token-file guards POST /ratings of recflow serve, a bad 
 TEST_CASE("serve limits: out of descriptors, the accept loop pauses instead of spinning, then serves again",
           "[serve]") {
   query_service svc;
-  svc.publish(small_model(), 1);
+  svc.publish(test::tiny_model(), 1);
   auto server = http_server::start(svc, {.host = "127.0.0.1", .port = 0, .threads = 1});
   REQUIRE(server);
   auto port = (*server)->port();

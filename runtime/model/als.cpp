@@ -14,27 +14,36 @@ error invalid(std::string message) { return error{errc::invalid_argument, std::m
 
 bool non_negative_finite(double v) noexcept { return std::isfinite(v) && v >= 0.0; }
 
-std::string shown(double v) {
-  auto s = std::to_string(v);
-  return std::isfinite(v) ? s : (std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
-}
-
 }  // namespace
 
-result<void> validate(const als_params& p) {
+std::string shown_parameter(double v) {
+  return std::isfinite(v) ? std::to_string(v) : (std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
+}
+
+result<void> validate(const als_common_params& p) {
   if (p.rank <= 0)
     return invalid("rank must be positive, got " + std::to_string(p.rank));
   if (p.iterations <= 0)
     return invalid("iterations must be positive, got " + std::to_string(p.iterations));
   if (!non_negative_finite(p.lambda))
-    return invalid("lambda must be non-negative and finite, got " + shown(p.lambda));
-  if (!non_negative_finite(p.lambda_bias))
-    return invalid("lambda_bias must be non-negative and finite, got " + shown(p.lambda_bias));
+    return invalid("lambda must be non-negative and finite, got " + shown_parameter(p.lambda));
   if (!non_negative_finite(p.lambda_exponent))
     return invalid("lambda_exponent must be non-negative and finite, got "
-                   + shown(p.lambda_exponent));
+                   + shown_parameter(p.lambda_exponent));
   if (!non_negative_finite(p.init_stddev))
-    return invalid("init_stddev must be non-negative and finite, got " + shown(p.init_stddev));
+    return invalid("init_stddev must be non-negative and finite, got "
+                   + shown_parameter(p.init_stddev));
+  return {};
+}
+
+result<void> validate(const als_params& p) {
+  if (auto ok = validate(als_common_params{p.rank, p.iterations, p.lambda, p.lambda_exponent,
+                                           p.init_stddev});
+      !ok)
+    return ok;
+  if (!non_negative_finite(p.lambda_bias))
+    return invalid("lambda_bias must be non-negative and finite, got "
+                   + shown_parameter(p.lambda_bias));
   if (p.biases != bias_mode::joint && p.biases != bias_mode::alternate)
     return invalid("biases must be joint or alternate");
   if (p.method != normal_equations::gathered && p.method != normal_equations::rank_one

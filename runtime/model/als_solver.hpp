@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <span>
+#include <string>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -29,6 +30,19 @@ factor_model als_initial_model(const rating_table& train, const rating_blocks& b
 /// The rated-items index of a model trained on `blocks`, in its compact indices (what
 /// train_als and the actor graph put in the model they return).
 rated_items als_rated_items(const rating_blocks& blocks);
+
+/// What the parameters of every batch ALS trainer (explicit and implicit) share.
+struct als_common_params {
+  int rank = 0, iterations = 0;
+  double lambda = 0.0, lambda_exponent = 0.0, init_stddev = 0.0;
+};
+
+/// The checks of those, alike for every trainer: rank and iterations positive; lambda,
+/// lambda_exponent and init_stddev non-negative and finite.
+result<void> validate(const als_common_params& p);
+
+/// A parameter's value as the trainers' error messages show it ("nan", "inf", "-inf").
+std::string shown_parameter(double v);
 
 /// The ratings of `train` grouped both ways, after the checks every batch ALS trainer
 /// starts with: at least one rating ("training set is empty: ALS needs at least one

@@ -13,8 +13,6 @@ error invalid(std::string message) { return error{errc::invalid_argument, std::m
 
 bool non_negative_finite(double v) noexcept { return std::isfinite(v) && v >= 0.0; }
 
-std::string shown(double v) { return std::isfinite(v) ? std::to_string(v) : "not finite"; }
-
 double regularisation(const implicit_params& p, std::size_t n) noexcept {
   return p.lambda_exponent == 0.0 ? p.lambda : p.lambda * std::pow(double(n), p.lambda_exponent);
 }
@@ -22,27 +20,20 @@ double regularisation(const implicit_params& p, std::size_t n) noexcept {
 }  // namespace
 
 result<void> validate(const implicit_params& p) {
-  if (p.rank <= 0)
-    return invalid("rank must be positive, got " + std::to_string(p.rank));
-  if (p.iterations <= 0)
-    return invalid("iterations must be positive, got " + std::to_string(p.iterations));
-  if (!non_negative_finite(p.lambda))
-    return invalid("lambda must be non-negative and finite, got " + shown(p.lambda));
-  if (!non_negative_finite(p.lambda_exponent))
-    return invalid("lambda_exponent must be non-negative and finite, got "
-                   + shown(p.lambda_exponent));
+  if (auto ok = validate(als_common_params{p.rank, p.iterations, p.lambda, p.lambda_exponent,
+                                           p.init_stddev});
+      !ok)
+    return ok;
   if (!non_negative_finite(p.alpha))
-    return invalid("alpha must be non-negative and finite, got " + shown(p.alpha));
+    return invalid("alpha must be non-negative and finite, got " + shown_parameter(p.alpha));
   if (!(std::isfinite(p.epsilon) && p.epsilon > 0.0))
-    return invalid("epsilon must be positive and finite, got " + shown(p.epsilon));
+    return invalid("epsilon must be positive and finite, got " + shown_parameter(p.epsilon));
   if (p.confidence != confidence_form::linear && p.confidence != confidence_form::log)
     return invalid("confidence must be linear or log");
   if (p.solver != implicit_solver::cholesky && p.solver != implicit_solver::cg)
     return invalid("solver must be cholesky or cg");
   if (p.cg_steps <= 0)
     return invalid("cg steps must be positive, got " + std::to_string(p.cg_steps));
-  if (!non_negative_finite(p.init_stddev))
-    return invalid("init_stddev must be non-negative and finite, got " + shown(p.init_stddev));
   return {};
 }
 

@@ -110,16 +110,24 @@ struct ops {
     return max_step > 0.0 && rate * n > max_step ? max_step / n : rate;
   }
 
+  /// The factor step's rate and decay of a key with n ratings in the batch, after its
+  /// bias step (both forms of apply_step share them).
+  struct factor_rates {
+    float g, l;
+  };
+  static factor_rates step_bias(double& b, double& g_b, double n, const rates& s) noexcept {
+    b += capped(s.gamma_bias, n, s.max_step) * (g_b - (n * s.lambda_bias) * b);
+    g_b = 0.0;
+    return {static_cast<float>(capped(s.gamma, n, s.max_step)), static_cast<float>(n * s.lambda)};
+  }
+
   /// A summed step for one key with n ratings in the batch, clearing the sums after:
   /// b += gb * (g_b - (n * lambda_bias) * b) in double; x += g * (g_x - l * x) in float,
   /// where gb = capped(gamma_bias, n, max_step), g = float(capped(gamma, n, max_step))
   /// and l = float(n * lambda).
   void apply_step(double& b, float* __restrict x, double& g_b, float* __restrict g_x,
                   double n, const rates& s) const noexcept {
-    b += capped(s.gamma_bias, n, s.max_step) * (g_b - (n * s.lambda_bias) * b);
-    g_b = 0.0;
-    const auto g = static_cast<float>(capped(s.gamma, n, s.max_step));
-    const auto l = static_cast<float>(n * s.lambda);
+    const auto [g, l] = step_bias(b, g_b, n, s);
     const int m = size();
     for (int k = 0; k < m; ++k) {
       x[k] += g * (g_x[k] - l * x[k]);
@@ -131,10 +139,7 @@ struct ops {
   /// operations, the same bits.
   void apply_step_to(float* __restrict out, double& b, const float* __restrict x, double& g_b,
                      float* __restrict g_x, double n, const rates& s) const noexcept {
-    b += capped(s.gamma_bias, n, s.max_step) * (g_b - (n * s.lambda_bias) * b);
-    g_b = 0.0;
-    const auto g = static_cast<float>(capped(s.gamma, n, s.max_step));
-    const auto l = static_cast<float>(n * s.lambda);
+    const auto [g, l] = step_bias(b, g_b, n, s);
     const int m = size();
     for (int k = 0; k < m; ++k) {
       out[k] = x[k] + g * (g_x[k] - l * x[k]);
