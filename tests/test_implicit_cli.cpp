@@ -54,7 +54,7 @@ TEST_CASE("cli: batch --implicit prints HR@10 and NDCG@10 beside the popularity 
   CHECK(j.contains("popularity_ndcg_at_10"));
   CHECK(j["seconds_per_iteration"].get<double>() > 0.0);
   CHECK(j["weighting"] == "none");
-  CHECK(j["recency_boost"] == 0.0);  // the default
+  CHECK(j["recency_boost"] == 10.0);  // the default
 }
 
 TEST_CASE("cli: batch --implicit reads its options from the config file", "[cli][implicit]") {
