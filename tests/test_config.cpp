@@ -74,6 +74,12 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(b, "epsilon") == implicit.epsilon);
   CHECK(b.at("solver") == recflow::to_string(implicit.solver));
   CHECK(b.at("confidence") == recflow::to_string(implicit.confidence));
+  CHECK(num(b, "recency-boost") == implicit.recency_boost);
+  CHECK(num(b, "recency-half-life") == implicit.recency_half_life);
+  CHECK(b.at("weighting") == recflow::to_string(implicit.weighting));
+  CHECK(num(b, "bm25-k1") == implicit.bm25_k1);
+  CHECK(num(b, "bm25-b") == implicit.bm25_b);
+  CHECK(num(b, "missing-exponent") == implicit.missing_exponent);
   CHECK(num(b, "negatives") == static_cast<double>(recflow::sampled_ranking_options{}.negatives));
   recflow::ranking_options ranking;
   for (const char* section : {"batch", "stream", "compare"}) {

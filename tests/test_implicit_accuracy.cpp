@@ -31,8 +31,8 @@ implicit_job_result run_ml100k(const std::string& file, double threshold) {
 }  // namespace
 
 // Every rating is an event, as the NCF paper converts MovieLens: its protocol's figures
-// then compare with the literature. Measured 0.679 / 0.388 (popularity 0.424 / 0.230); the
-// issue's HR@10 >= 0.70 is not reached (docs/implicit.md), so the tolerance guards what is.
+// then compare with the literature. Measured 0.7105 / 0.4356 (popularity 0.424 / 0.230),
+// the issue's HR@10 >= 0.70 (docs/implicit.md); without the recency boost 0.679 / 0.388.
 TEST_CASE("implicit: MovieLens 100K, every rating an event, shipped defaults beat popularity",
           "[implicit][accuracy]") {
   auto file = test::data_dir() + "/ml-100k/u.data";
@@ -45,13 +45,13 @@ TEST_CASE("implicit: MovieLens 100K, every rating an event, shipped defaults bea
   }
   auto all = run_ml100k(file, 1.0);
   CHECK(all.held_out == 943);
-  CHECK(all.ranking.hit_rate >= 0.665);
-  CHECK(all.ranking.ndcg >= 0.38);
+  CHECK(all.ranking.hit_rate >= 0.70);
+  CHECK(all.ranking.ndcg >= 0.425);
   CHECK(all.ranking.hit_rate >= all.popularity.hit_rate + 0.2);
   CHECK(all.ranking.ndcg >= all.popularity.ndcg + 0.1);
 
-  // Ratings >= 4 only: 55k events; measured 0.631 / 0.365 (popularity 0.413 / 0.232).
+  // Ratings >= 4 only: 55k events; measured 0.661 / 0.393 (popularity 0.413 / 0.232).
   auto liked = run_ml100k(file, 4.0);
-  CHECK(liked.ranking.hit_rate >= 0.61);
+  CHECK(liked.ranking.hit_rate >= 0.645);
   CHECK(liked.ranking.hit_rate >= liked.popularity.hit_rate + 0.15);
 }

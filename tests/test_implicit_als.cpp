@@ -129,8 +129,12 @@ TEST_CASE("implicit als: the Y^T Y objective equals the sum over every pair, and
   p.alpha = 2.0;
   p.lambda = 0.3;
   p.lambda_exponent = 0.5;
+  p.recency_boost = 0.0;  // the weights as read
+  p.missing_exponent = GENERATE(0.0, 0.7);
+  INFO("missing exponent " << p.missing_exponent);
   auto blocks = als_training_blocks(d.table);
   REQUIRE(blocks);
+  const auto missing = missing_weights(*blocks, p);
   std::vector<double> objective;
   auto m = train_implicit_als(d.table, p, [&](int, double v) { objective.push_back(v); });
   REQUIRE(m);
@@ -141,7 +145,7 @@ TEST_CASE("implicit als: the Y^T Y objective equals the sum over every pair, and
     auto w = blocks->by_user.values_of(u);
     for (index_t i = 0; i < blocks->n_items(); ++i) {
       double s = m->U().row(u).cast<double>().dot(m->P().row(i).cast<double>());
-      double c = 1.0, pref = 0.0;
+      double c = missing[i], pref = 0.0;
       for (std::size_t j = 0; j < cols.size(); ++j)
         if (cols[j] == i)
           c = confidence(p, w[j]), pref = 1.0;
@@ -160,6 +164,93 @@ TEST_CASE("implicit als: the Y^T Y objective equals the sum over every pair, and
   REQUIRE(train_implicit_als(d.table, p, [&](int, double v) { objective.push_back(v); }));
   for (std::size_t k = 1; k < objective.size(); ++k)
     CHECK(objective[k] <= objective[k - 1] * (1 + 1e-6));  // float storage rounds
+}
+
+TEST_CASE("implicit als: missing pairs weigh n_i^exponent, mean 1", "[model][implicit]") {
+  rating_table t;
+  for (std::int64_t i = 1; i <= 3; ++i)
+    t.items.insert(i);
+  for (std::int64_t u = 1; u <= 4; ++u)
+    t.users.insert(u);
+  // item 1: 4 events, item 2: 1, item 3: 1
+  t.ratings = {{0, 0, 1.0f, 0}, {1, 0, 1.0f, 0}, {2, 0, 1.0f, 0}, {3, 0, 1.0f, 0},
+               {0, 1, 1.0f, 0}, {1, 2, 1.0f, 0}};
+  auto blocks = als_training_blocks(t);
+  REQUIRE(blocks);
+  implicit_params p;
+  CHECK(missing_weights(*blocks, p) == std::vector<double>{1.0, 1.0, 1.0});
+  p.missing_exponent = 0.5;  // 2, 1, 1 scaled to mean 1
+  auto m = missing_weights(*blocks, p);
+  REQUIRE(m.size() == 3);
+  CHECK(m[0] == Approx(1.5));
+  CHECK(m[1] == Approx(0.75));
+  CHECK(m[2] == Approx(0.75));
+}
+
+TEST_CASE("implicit als: recency multiplies each user's latest events' weights",
+          "[model][implicit]") {
+  implicit_params p;
+  p.recency_boost = 4.0;
+  p.recency_half_life = 1.0;
+  // user 0: t 10, 20, 20, 30 (in file order 20, 10, 30, 20); user 1: no timestamps
+  std::vector<rating> rs{{0, 0, 1.0f, 20}, {0, 1, 2.0f, 10}, {0, 2, 1.0f, 30},
+                         {0, 3, 1.0f, 20}, {1, 0, 1.0f, 0},  {1, 1, 3.0f, 0}};
+  apply_recency(rs, p);
+  CHECK(rs[2].value == Approx(5.0));         // the latest: 1 + 4
+  CHECK(rs[0].value == Approx(3.0));         // one later event: 1 + 4 / 2
+  CHECK(rs[3].value == Approx(3.0));         // its tie too
+  CHECK(rs[1].value == Approx(2.0 * 1.5));   // three later: 1 + 4 / 8, times the weight 2
+  CHECK(rs[4].value == Approx(5.0));         // no timestamps: all latest
+  CHECK(rs[5].value == Approx(15.0));
+  for (std::size_t j = 0; j < rs.size(); ++j)
+    CHECK(rs[j].item == index_t(j < 4 ? j : j - 4));  // the order is kept
+
+  p.recency_boost = 0.0;
+  auto before = rs;
+  apply_recency(rs, p);
+  for (std::size_t j = 0; j < rs.size(); ++j)
+    CHECK(rs[j].value == before[j].value);
+}
+
+TEST_CASE("implicit als: BM25 and TF-IDF weights, the same in both directions",
+          "[model][implicit]") {
+  rating_table t;
+  for (std::int64_t i = 1; i <= 5; ++i)
+    t.items.insert(i);
+  for (std::int64_t u = 1; u <= 3; ++u)
+    t.users.insert(u);
+  // user 0: items 0, 1 (weights 1, 3); user 1: item 0 (2); user 2: items 2, 3, 4 (1 each)
+  t.ratings = {{0, 0, 1.0f, 0}, {0, 1, 3.0f, 0}, {1, 0, 2.0f, 0},
+               {2, 2, 1.0f, 0}, {2, 3, 1.0f, 0}, {2, 4, 1.0f, 0}};
+  auto blocks = als_training_blocks(t);
+  REQUIRE(blocks);
+  REQUIRE(blocks->n_items() == 5);
+  implicit_params p;
+  p.weighting = GENERATE(event_weighting::bm25, event_weighting::tfidf);
+  p.bm25_k1 = 10.0;
+  p.bm25_b = 0.5;
+  apply_event_weighting(*blocks, p);
+  // Items are the documents: idf_u = log 5 - log1p(n_u); item lengths 3, 3, 1, 1, 1.
+  const double idf0 = std::log(5.0) - std::log(3.0);
+  const double norm1 = 0.5 + 0.5 * 3.0 / 1.8;
+  const double expected = p.weighting == event_weighting::tfidf
+                              ? std::sqrt(3.0) * idf0
+                              : 3.0 * 11.0 / (10.0 * norm1 + 3.0) * idf0;
+  auto value = [](const rating_csr& rows, index_t row, index_t col) {
+    auto cols = rows.cols_of(row);
+    for (std::size_t j = 0; j < cols.size(); ++j)
+      if (cols[j] == col)
+        return double(rows.values_of(row)[j]);
+    return -1.0;
+  };
+  const index_t u0 = 0, i1 = 1;
+  REQUIRE(blocks->user_of[u0] == 0);
+  REQUIRE(blocks->item_of[i1] == 1);
+  CHECK(value(blocks->by_user, u0, i1) == Approx(expected).epsilon(1e-6));
+  CHECK(value(blocks->by_item, i1, u0) == Approx(expected).epsilon(1e-6));
+  for (index_t u = 0; u < blocks->n_users(); ++u)
+    for (auto i : blocks->by_user.cols_of(u))
+      CHECK(value(blocks->by_user, u, i) == value(blocks->by_item, i, u));
 }
 
 TEST_CASE("implicit als: confidence forms", "[model][implicit]") {
@@ -189,7 +280,14 @@ TEST_CASE("implicit als: bad parameters and bad events are errors with a reason"
       bad{with([](implicit_params& p) { p.lambda = NAN; }), "lambda must be non-negative"},
       bad{with([](implicit_params& p) { p.epsilon = 0; }), "epsilon must be positive"},
       bad{with([](implicit_params& p) { p.cg_steps = 0; }), "cg steps must be positive"},
-      bad{with([](implicit_params& p) { p.iterations = 0; }), "iterations must be positive"});
+      bad{with([](implicit_params& p) { p.iterations = 0; }), "iterations must be positive"},
+      bad{with([](implicit_params& p) { p.recency_boost = -1; }),
+          "recency boost must be non-negative"},
+      bad{with([](implicit_params& p) { p.recency_half_life = 0; }),
+          "recency half-life must be positive"},
+      bad{with([](implicit_params& p) { p.bm25_b = 2; }), "bm25 b must be in 0..1"},
+      bad{with([](implicit_params& p) { p.missing_exponent = -1; }),
+          "missing exponent must be non-negative"});
   auto m = train_implicit_als(d.table, b.p);
   REQUIRE_FALSE(m);
   CHECK(m.err().message.find(b.reason) == 0);

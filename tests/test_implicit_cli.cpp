@@ -53,6 +53,8 @@ TEST_CASE("cli: batch --implicit prints HR@10 and NDCG@10 beside the popularity 
   CHECK(j.contains("popularity_hr_at_10"));
   CHECK(j.contains("popularity_ndcg_at_10"));
   CHECK(j["seconds_per_iteration"].get<double>() > 0.0);
+  CHECK(j["weighting"] == "none");
+  CHECK(j["recency_boost"] == 10.0);  // the default
 }
 
 TEST_CASE("cli: batch --implicit reads its options from the config file", "[cli][implicit]") {
@@ -61,6 +63,9 @@ TEST_CASE("cli: batch --implicit reads its options from the config file", "[cli]
   auto config = (dir.path / "implicit.toml").string();
   std::ofstream(config) << "[batch]\nimplicit = true\nrank = 4\niterations = 3\nalpha = 2.5\n"
                            "solver = \"cg\"\ncg-steps = 2\nconfidence = \"log\"\nepsilon = 0.5\n"
+                           "weighting = \"bm25\"\nbm25-k1 = 50.0\nbm25-b = 0.9\n"
+                           "missing-exponent = 0.3\nrecency-boost = 2.0\n"
+                           "recency-half-life = 7.0\n"
                            "data = \"" + data + "\"\njson = true\nquiet = true\n";
   auto r = run_cli("--config " + config + " batch");
   INFO(r.out);
@@ -73,6 +78,12 @@ TEST_CASE("cli: batch --implicit reads its options from the config file", "[cli]
   CHECK(j["cg_steps"] == 2);
   CHECK(j["confidence"] == "log");
   CHECK(j["epsilon"] == 0.5);
+  CHECK(j["weighting"] == "bm25");
+  CHECK(j["bm25_k1"] == 50.0);
+  CHECK(j["bm25_b"] == 0.9);
+  CHECK(j["missing_exponent"] == 0.3);
+  CHECK(j["recency_boost"] == 2.0);
+  CHECK(j["recency_half_life"] == 7.0);
   CHECK(j["lambda"] == 50.0);  // not set: implicit ALS's own default
 }
 
@@ -104,6 +115,9 @@ TEST_CASE("cli: batch --implicit fails on bad input with file:line, and on bad o
   auto s = run_cli("batch --implicit --data " + data + " --solver lu -q");
   CHECK(s.status == 2);
   CHECK(s.out.find("--solver must be cholesky or cg, got 'lu'") != std::string::npos);
+  auto w = run_cli("batch --implicit --data " + data + " --weighting idf -q");
+  CHECK(w.status == 2);
+  CHECK(w.out.find("--weighting must be none, bm25 or tfidf, got 'idf'") != std::string::npos);
   auto a = run_cli("batch --implicit --data " + data + " --alpha -1 -q");
   CHECK(a.status == 2);
   CHECK(a.out.find("alpha must be non-negative") != std::string::npos);

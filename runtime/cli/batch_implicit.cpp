@@ -36,6 +36,25 @@ void implicit_options::add_to(CLI::App& cmd) {
     ->capture_default_str();
   cmd.add_option("--epsilon", p.epsilon, "With --confidence log: the weight scale")
     ->capture_default_str();
+  cmd.add_option("--weighting", weighting,
+                 "With --implicit: reweight the training events before confidence: none, "
+                 "bm25 or tfidf (items as documents, users as terms)")
+    ->capture_default_str();
+  cmd.add_option("--bm25-k1", p.bm25_k1, "With --weighting bm25: saturation k1")
+    ->capture_default_str();
+  cmd.add_option("--bm25-b", p.bm25_b, "With --weighting bm25: length normalisation b")
+    ->capture_default_str();
+  cmd.add_option("--missing-exponent", p.missing_exponent,
+                 "With --implicit: a pair without an event on item i weighs n_i^this (mean 1; "
+                 "0: all 1)")
+    ->capture_default_str();
+  cmd.add_option("--recency-boost", p.recency_boost,
+                 "With --implicit: an event's weight times 1 + this * 2^(-a / half-life), a "
+                 "the user's later training events (0: off)")
+    ->capture_default_str();
+  cmd.add_option("--recency-half-life", p.recency_half_life,
+                 "With --recency-boost: the half-life in events")
+    ->capture_default_str();
   cmd.add_option("--negatives", job.ranking.negatives,
                  "With --implicit: sampled items each held-out event is ranked against")
     ->capture_default_str();
@@ -65,6 +84,11 @@ result<void> resolve(implicit_options& o, const implicit_shared& s) {
     return error{errc::invalid_argument,
                  "--confidence must be linear or log, got '" + o.confidence + "'"};
   p.confidence = *form;
+  auto weighting = parse_event_weighting(o.weighting);
+  if (!weighting)
+    return error{errc::invalid_argument,
+                 "--weighting must be none, bm25 or tfidf, got '" + o.weighting + "'"};
+  p.weighting = *weighting;
   if (!s.data.train.empty() || !s.data.test.empty())
     return error{errc::invalid_argument,
                  "--implicit holds out each user's latest event of one file: give --data, "
@@ -72,6 +96,21 @@ result<void> resolve(implicit_options& o, const implicit_shared& s) {
   if (auto ok = validate(p); !ok)
     return ok;
   return validate(o.job.ranking);
+}
+
+/// ", bm25 weighting (k1 100, b 0.8)" and friends; empty for the plain model.
+std::string weighting_text(const implicit_params& p) {
+  std::string t;
+  if (p.weighting == event_weighting::bm25)
+    t += fmt::format(", bm25 weighting (k1 {}, b {})", p.bm25_k1, p.bm25_b);
+  else if (p.weighting == event_weighting::tfidf)
+    t += ", tfidf weighting";
+  if (p.missing_exponent != 0.0)
+    t += fmt::format(", missing pairs weighted by popularity^{}", p.missing_exponent);
+  if (p.recency_boost != 0.0)
+    t += fmt::format(", recency boost {} (half-life {} events)", p.recency_boost,
+                     p.recency_half_life);
+  return t;
 }
 
 std::string events_text(const implicit_options& o) {
@@ -111,9 +150,9 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
   const auto k = r.ranking.k;
   const double per_iteration = r.train_seconds / p.iterations;
   std::cout << fmt::format("implicit ALS on {} ({}): rank {}, {} iterations, lambda {}, alpha {}, "
-                           "{} confidence, solver {}{}\n",
+                           "{} confidence{}, solver {}{}\n",
                            *file, events_text(o), p.rank, p.iterations, p.lambda, p.alpha,
-                           to_string(p.confidence), to_string(p.solver),
+                           to_string(p.confidence), weighting_text(p), to_string(p.solver),
                            p.solver == implicit_solver::cg ? fmt::format(" ({} steps)", p.cg_steps)
                                                            : std::string());
   std::cout << fmt::format("leave-latest-out: {} train events ({} users, {} items), {} held out, "
@@ -141,6 +180,9 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
         {"lambda", p.lambda}, {"lambda_exponent", p.lambda_exponent}, {"alpha", p.alpha},
         {"confidence", to_string(p.confidence)}, {"epsilon", p.epsilon},
         {"solver", to_string(p.solver)}, {"cg_steps", p.cg_steps},
+        {"weighting", to_string(p.weighting)}, {"bm25_k1", p.bm25_k1}, {"bm25_b", p.bm25_b},
+        {"missing_exponent", p.missing_exponent},
+        {"recency_boost", p.recency_boost}, {"recency_half_life", p.recency_half_life},
         {"train_events", r.train_events}, {"held_out", r.held_out},
         {"unknown", r.ranking.unknown}, {"users", r.model.n_users()},
         {"items", r.model.n_items()}, {"k", k}, {"negatives", r.ranking.negatives},

@@ -19,6 +19,7 @@ struct implicit_options {
   std::optional<double> threshold{};   ///< --implicit-threshold: ratings >= T as events
   std::string solver = "cholesky";
   std::string confidence = "linear";
+  std::string weighting = "none";
 
   /// Registers --implicit, --alpha, --implicit-threshold, --solver, --cg-steps,
   /// --confidence, --epsilon and --negatives.

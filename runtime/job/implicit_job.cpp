@@ -48,6 +48,12 @@ model_metadata implicit_metadata(const implicit_job_options& o, const std::strin
   meta.set("alpha", fmt::format("{}", p.alpha));
   meta.set("confidence", to_string(p.confidence));
   meta.set("epsilon", fmt::format("{}", p.epsilon));
+  meta.set("weighting", to_string(p.weighting));
+  meta.set("bm25_k1", fmt::format("{}", p.bm25_k1));
+  meta.set("bm25_b", fmt::format("{}", p.bm25_b));
+  meta.set("missing_exponent", fmt::format("{}", p.missing_exponent));
+  meta.set("recency_boost", fmt::format("{}", p.recency_boost));
+  meta.set("recency_half_life", fmt::format("{}", p.recency_half_life));
   meta.set("solver", to_string(p.solver));
   meta.set("cg_steps", std::to_string(p.cg_steps));
   meta.set("seed", std::to_string(p.seed));
@@ -73,6 +79,21 @@ const char* to_string(confidence_form f) noexcept {
 std::optional<confidence_form> parse_confidence_form(const std::string& s) noexcept {
   if (s == "linear") return confidence_form::linear;
   if (s == "log") return confidence_form::log;
+  return std::nullopt;
+}
+
+const char* to_string(event_weighting w) noexcept {
+  switch (w) {
+    case event_weighting::bm25: return "bm25";
+    case event_weighting::tfidf: return "tfidf";
+    default: return "none";
+  }
+}
+
+std::optional<event_weighting> parse_event_weighting(const std::string& s) noexcept {
+  if (s == "none") return event_weighting::none;
+  if (s == "bm25") return event_weighting::bm25;
+  if (s == "tfidf") return event_weighting::tfidf;
   return std::nullopt;
 }
 

@@ -48,5 +48,8 @@ std::optional<implicit_solver> parse_implicit_solver(const std::string& s) noexc
 /// "linear" or "log"; and the reverse.
 const char* to_string(confidence_form f) noexcept;
 std::optional<confidence_form> parse_confidence_form(const std::string& s) noexcept;
+/// "none", "bm25" or "tfidf"; and the reverse.
+const char* to_string(event_weighting w) noexcept;
+std::optional<event_weighting> parse_event_weighting(const std::string& s) noexcept;
 
 }  // namespace recflow

@@ -1,6 +1,8 @@
 #include "recflow/model/implicit_als.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 
 #include "recflow/model/als_solver.hpp"
@@ -34,6 +36,21 @@ result<void> validate(const implicit_params& p) {
     return invalid("solver must be cholesky or cg");
   if (p.cg_steps <= 0)
     return invalid("cg steps must be positive, got " + std::to_string(p.cg_steps));
+  if (p.weighting != event_weighting::none && p.weighting != event_weighting::bm25
+      && p.weighting != event_weighting::tfidf)
+    return invalid("weighting must be none, bm25 or tfidf");
+  if (!non_negative_finite(p.bm25_k1))
+    return invalid("bm25 k1 must be non-negative and finite, got " + shown_parameter(p.bm25_k1));
+  if (!(p.bm25_b >= 0.0 && p.bm25_b <= 1.0))
+    return invalid("bm25 b must be in 0..1, got " + shown_parameter(p.bm25_b));
+  if (!non_negative_finite(p.missing_exponent))
+    return invalid("missing exponent must be non-negative and finite, got "
+                   + shown_parameter(p.missing_exponent));
+  if (!non_negative_finite(p.recency_boost))
+    return invalid("recency boost must be non-negative and finite, got " + shown_parameter(p.recency_boost));
+  if (!(std::isfinite(p.recency_half_life) && p.recency_half_life > 0.0))
+    return invalid("recency half-life must be positive and finite, got "
+                   + shown_parameter(p.recency_half_life));
   return {};
 }
 
@@ -51,34 +68,79 @@ implicit_als_solver::implicit_als_solver(const implicit_params& p) : p_(p) {
   llt_.compute(Eigen::MatrixXd::Identity(1, 1));  // see als_solver: no indeterminate status
 }
 
-void implicit_als_solver::prepare(const factor_table& other) {
+void implicit_als_solver::prepare(const factor_table& other, std::span<const double> missing) {
   const auto k = Eigen::Index(p_.rank);
+  const auto rows = Eigen::Index(other.rows());
   Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>> Y(
-      other.data().data(), k, Eigen::Index(other.rows()));  // column r is row r of the table
+      other.data().data(), k, rows);  // column r is row r of the table
   gram_.setZero();
-  gram_.selfadjointView<Eigen::Lower>().rankUpdate(Y.cast<double>());
+  missing_.assign(missing.begin(), missing.end());
+  if (missing_.empty()) {
+    gram_.selfadjointView<Eigen::Lower>().rankUpdate(Y.cast<double>());
+  } else {
+    Eigen::Map<const Eigen::VectorXd> m(missing_.data(), rows);
+    const Eigen::MatrixXd Yd = Y.cast<double>();
+    gram_.selfadjointView<Eigen::Lower>().rankUpdate(Yd * m.cwiseSqrt().asDiagonal());
+  }
   gram_.triangularView<Eigen::StrictlyUpper>() = gram_.transpose();
 }
 
 void implicit_als_solver::solve(std::span<const index_t> others, std::span<const float> weights,
-                                const factor_table& other, std::span<float> x) {
+                                const factor_table& other, std::span<float> x,
+                                double self_missing) {
   const auto n = Eigen::Index(others.size());
   if (n == 0)
     return;
   const auto k = Eigen::Index(p_.rank);
-  const double reg = regularisation(p_, others.size());
   if (Yt_.cols() < n) {
     Yt_.resize(k, n);
     c_.resize(n);
     s_.resize(n);
+    m_.resize(n);
   }
   auto Y = Yt_.leftCols(n);
   auto c = c_.head(n);
+  auto m = m_.head(n);  // the missing weight each event replaces
   for (Eigen::Index j = 0; j < n; ++j) {
     Y.col(j) = other.row(others[j]).cast<double>();
     c[j] = confidence(p_, double(weights[j]));
+    m[j] = missing_.empty() ? self_missing : missing_[others[j]];
   }
+  const double reg = regularisation(p_, others.size());
   Eigen::Map<Eigen::VectorXf> xv(x.data(), k);
+  const bool weighted = !missing_.empty() || self_missing != 1.0;
+
+  if (weighted) {
+    // A = s Y^T M Y + reg I + sum (c - m) y y^T, b = sum c y: the events' corrections
+    // may be negative (a popular item's missing weight above c), so A is summed in full.
+    b_.noalias() = Y * c;
+    A_ = self_missing * gram_;
+    A_.diagonal().array() += reg;
+    A_.noalias() += Y * (c - m).asDiagonal() * Y.transpose();
+    if (p_.solver == implicit_solver::cholesky) {
+      solve_normal_equations(A_, b_, llt_, z_);
+      xv = z_.cast<float>();
+      return;
+    }
+    z_ = xv.cast<double>();
+    r_.noalias() = b_ - A_ * z_;
+    d_ = r_;
+    double rs = r_.squaredNorm();
+    for (int step = 0; step < p_.cg_steps && rs > 1e-20; ++step) {
+      Ad_.noalias() = A_ * d_;
+      const double dAd = d_.dot(Ad_);
+      if (!(dAd > 0.0))
+        break;
+      const double a = rs / dAd;
+      z_ += a * d_;
+      r_ -= a * Ad_;
+      const double rs_next = r_.squaredNorm();
+      d_ = r_ + (rs_next / rs) * d_;
+      rs = rs_next;
+    }
+    xv = z_.cast<float>();
+    return;
+  }
 
   if (p_.solver == implicit_solver::cholesky) {
     // A = Y^T Y + reg I + sum (c - 1) y y^T (lower triangle), b = sum c y.
@@ -120,20 +182,91 @@ void implicit_als_solver::solve(std::span<const index_t> others, std::span<const
 }
 
 void implicit_half_sweep(const rating_csr& rows, const factor_table& other, factor_table& self,
-                         implicit_als_solver& solver) {
-  solver.prepare(other);
+                         implicit_als_solver& solver, std::span<const double> other_missing,
+                         std::span<const double> self_missing) {
+  solver.prepare(other, other_missing);
   for (index_t e = 0; e < rows.rows(); ++e)
-    solver.solve(rows.cols_of(e), rows.values_of(e), other, self.row_span(e));
+    solver.solve(rows.cols_of(e), rows.values_of(e), other, self.row_span(e),
+                 self_missing.empty() ? 1.0 : self_missing[e]);
+}
+
+void apply_event_weighting(rating_blocks& blocks, const implicit_params& p) {
+  if (p.weighting == event_weighting::none)
+    return;
+  const index_t nu = blocks.n_users(), ni = blocks.n_items();
+  // Items are the documents, users the terms: idf_u = log(N_items) - log1p(n_u), and
+  // BM25's length of item i is its summed weight.
+  std::vector<double> idf(nu), length(ni, 0.0);
+  for (index_t u = 0; u < nu; ++u)
+    idf[u] = std::max(0.0, std::log(double(ni)) - std::log1p(double(blocks.by_user.count(u))));
+  double mean_length = 0.0;
+  for (index_t i = 0; i < ni; ++i) {
+    for (float w : blocks.by_item.values_of(i))
+      length[i] += double(w);
+    mean_length += length[i];
+  }
+  mean_length = ni > 0 ? mean_length / double(ni) : 1.0;
+  auto weight = [&](index_t u, index_t i, double w) {
+    if (p.weighting == event_weighting::tfidf)
+      return std::sqrt(w) * idf[u];
+    const double norm = (1.0 - p.bm25_b) + p.bm25_b * length[i] / mean_length;
+    return w * (p.bm25_k1 + 1.0) / (p.bm25_k1 * norm + w) * idf[u];
+  };
+  auto& bu = blocks.by_user;
+  for (index_t u = 0; u < nu; ++u)
+    for (auto j = bu.offsets[u]; j < bu.offsets[u + 1]; ++j)
+      bu.values[j] = float(weight(u, bu.cols[j], double(bu.values[j])));
+  auto& bi = blocks.by_item;
+  for (index_t i = 0; i < ni; ++i)
+    for (auto j = bi.offsets[i]; j < bi.offsets[i + 1]; ++j)
+      bi.values[j] = float(weight(bi.cols[j], i, double(bi.values[j])));
+}
+
+void apply_recency(std::span<rating> events, const implicit_params& p) {
+  if (p.recency_boost == 0.0)
+    return;
+  std::vector<std::size_t> order(events.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const auto& x = events[a];
+    const auto& y = events[b];
+    return x.user != y.user ? x.user < y.user : x.timestamp > y.timestamp;  // latest first
+  });
+  std::size_t first = 0;  // where the current user's events start in `order`
+  std::size_t later = 0;  // how many of the user's events are strictly later than this one
+  for (std::size_t j = 0; j < order.size(); ++j) {
+    const auto& e = events[order[j]];
+    if (j == 0 || events[order[j - 1]].user != e.user)
+      first = j, later = 0;
+    else if (events[order[j - 1]].timestamp != e.timestamp)
+      later = j - first;
+    events[order[j]].value = float(
+        double(e.value) * (1.0 + p.recency_boost * std::exp2(-double(later) / p.recency_half_life)));
+  }
+}
+
+std::vector<double> missing_weights(const rating_blocks& blocks, const implicit_params& p) {
+  const index_t ni = blocks.n_items();
+  std::vector<double> m(ni, 1.0);
+  if (p.missing_exponent == 0.0 || ni == 0)
+    return m;
+  double total = 0.0;
+  for (index_t i = 0; i < ni; ++i)
+    total += m[i] = std::pow(double(blocks.by_item.count(i)), p.missing_exponent);
+  for (auto& v : m)
+    v *= double(ni) / total;
+  return m;
 }
 
 double implicit_objective(const factor_model& m, const rating_blocks& blocks,
                           const implicit_params& p) {
   implicit_als_solver items(p);
-  items.prepare(m.P());
+  const auto missing = missing_weights(blocks, p);
+  items.prepare(m.P(), p.missing_exponent == 0.0 ? std::span<const double>{} : missing);
   const auto& G = items.gram();
   double total = 0.0;
-  // Every pair without an event contributes (x . y)^2 (c = 1, p = 0): x^T (Y^T Y) x over
-  // all items, corrected on the user's events to c (1 - x . y)^2.
+  // Every pair without an event contributes m_i (x . y)^2 (c = m_i, p = 0): x^T (Y^T M Y) x
+  // over all items, corrected on the user's events to c (1 - x . y)^2.
   for (index_t u = 0; u < blocks.n_users(); ++u) {
     const Eigen::VectorXd x = m.U().row(u).cast<double>();
     total += x.dot(G * x);
@@ -141,7 +274,8 @@ double implicit_objective(const factor_model& m, const rating_blocks& blocks,
     auto weights = blocks.by_user.values_of(u);
     for (std::size_t j = 0; j < cols.size(); ++j) {
       const double s = x.dot(m.P().row(cols[j]).cast<double>());
-      total += confidence(p, double(weights[j])) * (1.0 - s) * (1.0 - s) - s * s;
+      total += confidence(p, double(weights[j])) * (1.0 - s) * (1.0 - s)
+               - missing[cols[j]] * s * s;
     }
     total += regularisation(p, cols.size()) * x.squaredNorm();
   }
@@ -155,12 +289,18 @@ result<factor_model> train_implicit_als(const rating_table& events, const implic
                                         const als_progress& progress) {
   if (auto ok = validate(p); !ok)
     return ok.err();
-  auto blocks = als_training_blocks(events, "event");
+  std::vector<rating> rs(events.ratings.begin(), events.ratings.end());
+  apply_recency(rs, p);
+  const auto weighted_events = events.with_ratings(std::move(rs));
+  auto blocks = als_training_blocks(weighted_events, "event");
   if (!blocks)
     return blocks.err();
   for (float w : blocks->by_user.values)
     if (!(w > 0.0f && std::isfinite(w)))
       return invalid("event weights must be positive and finite, got " + std::to_string(w));
+  apply_event_weighting(*blocks, p);
+  const auto missing = missing_weights(*blocks, p);
+  const bool uniform = p.missing_exponent == 0.0;
   // Seeded factors as explicit ALS starts from; no mean, no biases, preferences 0..1.
   als_params start;
   start.rank = p.rank;
@@ -171,8 +311,10 @@ result<factor_model> train_implicit_als(const rating_table& events, const implic
   return run_als_sweeps(
       *blocks, als_initial_model(ids, *blocks, start), p.iterations,
       [&](const rating_blocks& b, factor_model& m) {
-        implicit_half_sweep(b.by_user, m.P(), m.U(), solver);
-        implicit_half_sweep(b.by_item, m.U(), m.P(), solver);
+        implicit_half_sweep(b.by_user, m.P(), m.U(), solver,
+                            uniform ? std::span<const double>{} : missing);
+        implicit_half_sweep(b.by_item, m.U(), m.P(), solver, {},
+                            uniform ? std::span<const double>{} : missing);
       },
       [&](const rating_blocks& b, const factor_model& m) { return implicit_objective(m, b, p); },
       progress);
