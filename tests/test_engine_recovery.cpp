@@ -89,6 +89,8 @@ TEST_CASE("cluster recovery: a node killed at any batch costs no rating and no m
   REQUIRE(sum);
   CHECK(sum->end_of_stream);
   CHECK((*cluster)->recoveries() == 1);
+  for (const auto& e : events)
+    UNSCOPED_INFO("event: " << e);
   REQUIRE(events.size() == 1);
   INFO(events[0]);
   CHECK_THAT(events[0], Catch::StartsWith("lost node " + nodes[victim]->address() + " at batch "));

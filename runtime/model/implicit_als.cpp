@@ -19,6 +19,27 @@ double regularisation(const implicit_params& p, std::size_t n) noexcept {
   return p.lambda_exponent == 0.0 ? p.lambda : p.lambda * std::pow(double(n), p.lambda_exponent);
 }
 
+/// `steps` steps of conjugate gradient on A z = b from z, whose residual b - A z is in r;
+/// apply(d, Ad) sets Ad = A d. d and Ad are scratch.
+template <class ApplyA>
+void conjugate_gradient(int steps, Eigen::VectorXd& z, Eigen::VectorXd& r, Eigen::VectorXd& d,
+                        Eigen::VectorXd& Ad, ApplyA&& apply) {
+  d = r;
+  double rs = r.squaredNorm();
+  for (int step = 0; step < steps && rs > 1e-20; ++step) {
+    apply(d, Ad);
+    const double dAd = d.dot(Ad);
+    if (!(dAd > 0.0))
+      break;
+    const double a = rs / dAd;
+    z += a * d;
+    r -= a * Ad;
+    const double rs_next = r.squaredNorm();
+    d = r + (rs_next / rs) * d;
+    rs = rs_next;
+  }
+}
+
 }  // namespace
 
 result<void> validate(const implicit_params& p) {
@@ -124,20 +145,8 @@ void implicit_als_solver::solve(std::span<const index_t> others, std::span<const
     }
     z_ = xv.cast<double>();
     r_.noalias() = b_ - A_ * z_;
-    d_ = r_;
-    double rs = r_.squaredNorm();
-    for (int step = 0; step < p_.cg_steps && rs > 1e-20; ++step) {
-      Ad_.noalias() = A_ * d_;
-      const double dAd = d_.dot(Ad_);
-      if (!(dAd > 0.0))
-        break;
-      const double a = rs / dAd;
-      z_ += a * d_;
-      r_ -= a * Ad_;
-      const double rs_next = r_.squaredNorm();
-      d_ = r_ + (rs_next / rs) * d_;
-      rs = rs_next;
-    }
+    conjugate_gradient(p_.cg_steps, z_, r_, d_, Ad_,
+                       [&](const Eigen::VectorXd& d, Eigen::VectorXd& Ad) { Ad.noalias() = A_ * d; });
     xv = z_.cast<float>();
     return;
   }
@@ -162,22 +171,11 @@ void implicit_als_solver::solve(std::span<const index_t> others, std::span<const
   s.noalias() = Y.transpose() * z_;  // y . x per event
   r_.noalias() = -(gram_ * z_) - reg * z_;
   r_.noalias() += Y * (c.array() - (c.array() - 1.0) * s.array()).matrix();
-  d_ = r_;
-  double rs = r_.squaredNorm();
-  for (int step = 0; step < p_.cg_steps && rs > 1e-20; ++step) {
-    s.noalias() = Y.transpose() * d_;
-    Ad_.noalias() = gram_ * d_ + reg * d_;
-    Ad_.noalias() += Y * ((c.array() - 1.0) * s.array()).matrix();
-    const double dAd = d_.dot(Ad_);
-    if (!(dAd > 0.0))
-      break;
-    const double a = rs / dAd;
-    z_ += a * d_;
-    r_ -= a * Ad_;
-    const double rs_next = r_.squaredNorm();
-    d_ = r_ + (rs_next / rs) * d_;
-    rs = rs_next;
-  }
+  conjugate_gradient(p_.cg_steps, z_, r_, d_, Ad_, [&](const Eigen::VectorXd& d, Eigen::VectorXd& Ad) {
+    s.noalias() = Y.transpose() * d;
+    Ad.noalias() = gram_ * d + reg * d;
+    Ad.noalias() += Y * ((c.array() - 1.0) * s.array()).matrix();
+  });
   xv = z_.cast<float>();
 }
 
