@@ -81,7 +81,6 @@ void streaming_trainer::touched::reset(int r, std::size_t max_keys) {
   if (count.size() < max_keys) {
     factors.resize(max_keys * stride);
     bias.resize(max_keys);
-    next.resize(max_keys * stride);
     count.resize(max_keys);
   }
 }
@@ -201,6 +200,10 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   entries_.clear();
   users_.reset(params_.rank, batch.size());
   items_.reset(params_.rank, batch.size());
+  // Only the users' new rows wait beside the old ones (batch_gradient_pass): the items step
+  // in place and sgd steps every row in place.
+  if (params_.mode == update_mode::batch_gradient && users_.next.size() < users_.factors.size())
+    users_.next.resize(users_.factors.size());
   if (sums_.size() < users_.stride)
     sums_.assign(users_.stride, 0.0f);
   for (const auto& r : batch) {
