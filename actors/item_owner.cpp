@@ -22,18 +22,18 @@ void item_owner_state::begin(item_slice slice) {
   awaiting_consumed_ = false;
   sent_ = {};
   ratings_ = slice.routes.size();
-  sums_.reset(params_.rank, slice.routes.size());
+  sums_->reset(params_.rank, slice.routes.size());
   blocks_.reset(user_shards_);
   values_.clear();
   for (const auto& r : slice.routes) {
     auto key = store_.touch(r.item, stamp_.offset + r.pos);
     ++store_.count(key);
-    auto s = sums_.slot(key);
-    sums_.count_rating(s);
+    auto s = sums_->slot(key);
+    sums_->count_rating(s);
     values_.push_back(static_cast<double>(r.value));
     blocks_.add(s, r.user_shard);
   }
-  sums_.gather(store_);
+  sums_->gather(store_);
   rows_.assign(user_shards_, {});
   user_local_.assign(user_shards_, {});
   got_.assign(user_shards_, 0);
@@ -86,10 +86,10 @@ void item_owner_state::join_pass(std::vector<item_rows>& out) {
         stream_kernel::prefetch(uf[es[r + ahead].block] + std::size_t(es[r + ahead].row) * k, k);
       const auto& x = es[r];
       const float* urow = uf[x.block] + std::size_t(x.row) * k;
-      double e = o.error_of(values[r], mu, ub[x.block][x.row], sums_.bias(x.slot), urow,
-                            sums_.row(x.slot));
+      double e = o.error_of(values[r], mu, ub[x.block][x.row], sums_->bias(x.slot), urow,
+                            sums_->row(x.slot));
       eo[x.block][x.pos] = e;
-      sums_.add(o, x.slot, e, urow);
+      sums_->add(o, x.slot, e, urow);
     }
   });
 }
@@ -98,7 +98,7 @@ std::vector<item_rows> item_owner_state::finish_pass() {
   // Every user owner has sent this pass's rows, so all have read the previous pass's
   // item rows: the deferred item step of that pass can be applied now.
   if (step_pending_) {
-    sums_.apply(params_);
+    sums_->apply(params_);
     step_pending_ = false;
   }
   std::vector<item_rows> out(user_shards_);
@@ -116,7 +116,8 @@ std::vector<item_rows> item_owner_state::finish_pass() {
     auto& m = out[s];
     if (pass_ == 0)
       m.local = blocks_.slots(s);
-    m.factors = sums_.factor_data();
+    m.factors = sums_->factor_data();
+    m.keep = sums_;
     sent_.messages += 1;
     auto distinct = blocks_.distinct(s).size();
     sent_.rows += distinct;
@@ -135,9 +136,9 @@ std::vector<item_rows> item_owner_state::finish_pass() {
 bool item_owner_state::consumed(const rows_consumed&) {
   if (++consumed_ < user_shards_)
     return false;
-  sums_.apply(params_);
+  sums_->apply(params_);
   step_pending_ = false;
-  sums_.write_back(store_);
+  sums_->write_back(store_);
   consumed_ = 0;
   awaiting_consumed_ = false;
   in_batch_ = false;

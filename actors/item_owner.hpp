@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -80,7 +81,10 @@ class item_owner_state {
   std::uint32_t shard_, user_shards_;
   stream_params params_;
   shard_store store_;
-  gradient_sums sums_;
+  /// Shared with the in-process messages that point into it (`keep` of user_rows and
+  /// item_rows): an owner in this process reading them in place keeps the rows alive
+  /// even when this owner is stopped first (a recovery stops owners in any order).
+  std::shared_ptr<gradient_sums> sums_ = std::make_shared<gradient_sums>();
   block_index blocks_;
   std::vector<double> values_;        ///< rating of each rating (batch order)
   std::vector<user_rows> rows_;       ///< this pass, by user shard

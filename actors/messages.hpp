@@ -54,7 +54,9 @@ struct user_rows {
   const double* bias = nullptr;    ///< by slot (local only)
   const float* factors = nullptr;  ///< rank floats per slot (local only)
   /// Across processes (graph/wire.hpp): `local` indexes the block's distinct rows,
-  /// `rows` of them, which `bias` and `factors` point into and `keep` owns.
+  /// `rows` of them, which `bias` and `factors` point into and `keep` owns. In one
+  /// process `keep` holds the sender's buffer, so the rows stay readable even if the
+  /// sender is stopped before the receiver has read them.
   std::uint32_t rows = 0;
   std::shared_ptr<const void> keep{};
   /// In one process: the error buffer of the receiver's previous answer, read and handed
@@ -74,7 +76,7 @@ struct item_rows {
   std::vector<double> errors;
   const float* factors = nullptr;  ///< rank floats per slot (local only)
   std::uint32_t rows = 0;           ///< across processes, as in user_rows
-  std::shared_ptr<const void> keep{};
+  std::shared_ptr<const void> keep{};  ///< as in user_rows
 };
 
 /// User owner -> every item owner, after the batch's last pass: the item rows it was

@@ -20,16 +20,16 @@ std::vector<user_rows> user_owner_state::begin(user_slice slice) {
   answered_ = 0;
   sent_ = {};
   ratings_ = slice.routes.size();
-  sums_.reset(params_.rank, slice.routes.size());
+  sums_->reset(params_.rank, slice.routes.size());
   blocks_.reset(item_shards_);
   for (const auto& r : slice.routes) {
     auto key = store_.touch(r.user, stamp_.offset + r.pos);
     ++store_.count(key);
-    auto s = sums_.slot(key);
-    sums_.count_rating(s);
+    auto s = sums_->slot(key);
+    sums_->count_rating(s);
     blocks_.add(s, r.item_shard);
   }
-  sums_.gather(store_);
+  sums_->gather(store_);
   answers_.assign(item_shards_, {});
   got_.assign(item_shards_, 0);
   answer_rows_.assign(item_shards_, 0);
@@ -48,8 +48,9 @@ std::vector<user_rows> user_owner_state::rows(bool first_pass) {
       m.local = blocks_.slots(t);
     else  // the previous pass's answer has been summed: its buffer serves the next answer
       m.spare = std::move(answers_[t].errors);
-    m.bias = sums_.bias_data();
-    m.factors = sums_.factor_data();
+    m.bias = sums_->bias_data();
+    m.factors = sums_->factor_data();
+    m.keep = sums_;
     sent_.messages += 1;
     sent_.bytes += sizeof(user_rows) + m.local.size() * sizeof(std::uint32_t);
     auto distinct = blocks_.distinct(t).size();
@@ -88,7 +89,7 @@ void user_owner_state::sum_answers() {
       if (r + ahead < n)  // the item row of a rating a few ahead
         stream_kernel::prefetch(pf[es[r + ahead].block] + std::size_t(es[r + ahead].row) * k, k);
       const auto& x = es[r];
-      sums_.add(o, x.slot, ei[x.block][x.pos], pf[x.block] + std::size_t(x.row) * k);
+      sums_->add(o, x.slot, ei[x.block][x.pos], pf[x.block] + std::size_t(x.row) * k);
     }
   });
 }
@@ -97,12 +98,12 @@ std::vector<user_rows> user_owner_state::finish_pass() {
   if (pass_ == 0)  // every block's pass-0 answer is in: each rating's item row, once
     blocks_.resolve(item_local_);
   sum_answers();
-  sums_.apply(params_);
+  sums_->apply(params_);
   answered_ = 0;
   got_.assign(item_shards_, 0);
   if (++pass_ < std::uint32_t(params_.passes))
     return rows(false);
-  sums_.write_back(store_);
+  sums_->write_back(store_);
   in_batch_ = false;
   ++batches_done_;
   return {};

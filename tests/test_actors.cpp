@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <stdexcept>
 
 #include "recflow/actors/item_owner.hpp"
@@ -200,6 +201,41 @@ TEST_CASE("owner states driven by hand reproduce the streaming trainer on a few 
   auto model = assemble_model(p.rank, data.table.scale, mu, count, up, ip);
   REQUIRE(model);
   CHECK(*model == ref.model());
+}
+
+TEST_CASE("owner states: rows read in place stay readable after their sender is stopped",
+          "[actors]") {
+  // A recovery stops owners in any order: an item owner may still join the rows a user
+  // owner of its process sent it in place after that owner is gone (the sanitizer build
+  // sees a use after free if the rows do not keep the sender's buffer).
+  stream_params p;
+  p.rank = 4;
+  p.passes = 2;
+  partition_state part(hash_partitioner{1}, hash_partitioner{1, 9});
+  auto data = test::make_planted({.users = 30, .items = 20});
+  std::span<const rating> all(data.table.ratings);
+  auto span = all.subspan(0, 60);
+  auto run = [&](bool stop_sender) {
+    std::optional<user_owner_state> user(std::in_place, 0, 1, p);
+    item_owner_state item(0, 1, p);
+    double mu = 0;
+    std::uint64_t count = 0;
+    auto out = part.split(make_stamped(to_batch(span, data.table.users, data.table.items), 0, 0,
+                                       mu, count));
+    auto rows = user->begin(std::move(out.users[0]));
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].keep != nullptr);
+    if (stop_sender)
+      user.reset();
+    item.take(std::move(rows[0]));
+    item.begin(std::move(out.items[0]));
+    REQUIRE(item.ready());
+    return item.finish_pass().at(0).errors;
+  };
+  auto kept = run(false);
+  auto stopped = run(true);
+  REQUIRE(kept.size() == span.size());
+  CHECK(stopped == kept);
 }
 
 TEST_CASE("messages: registered types travel between actors of a local system", "[actors]") {
