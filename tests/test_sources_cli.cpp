@@ -459,3 +459,63 @@ TEST_CASE("recflow publish and stream --source redis: an ACL user from an owner-
                          + pw + " --no-csv --json");
   CHECK(json_of(by_file)["train_ratings"] == 200);
 }
+
+TEST_CASE("recflow stream --redis-claim-idle: the entries a killed trainer left pending are "
+          "claimed by another and applied once",
+          "[cli][redis]") {
+  auto server = recflow::test::redis_or_skip();
+  if (!server)
+    return;
+  scratch_dir dir;
+  auto files = write_split(dir);
+  std::vector<rating_event> events;
+  {
+    auto t = read_ratings(files.train);
+    REQUIRE(t.has_value());
+    events = to_batch(t->ratings, t->users, t->items).ratings;
+  }
+  const std::size_t cut = 30'500;  // the first trainer holds 500 entries read, not applied
+  redis_stream_address at{server->endpoint(), "shared"};
+  auto first = publish_ratings({.at = at, .end_marker = false}, std::span(events).first(cut));
+  REQUIRE(first.has_value());
+  auto url = "redis://" + server->address() + "/shared";
+  child_guard a{spawn_cli({"stream", "--source", url, "--redis-consumer", "a", "--test",
+                           files.test, "--no-csv", "-q", "--batch-size", "1000"},
+                          dir.file("a.log"))};
+  auto c = redis_client::connect(server->endpoint());
+  REQUIRE(c.has_value());
+  auto group_field = [&](const std::string& name) -> redis_reply {
+    auto g = c->command({"XINFO", "GROUPS", "shared"});
+    if (!g || g->elements.empty())
+      return {};
+    const auto& fields = g->elements[0].elements;
+    for (std::size_t k = 0; k + 1 < fields.size(); k += 2)
+      if (fields[k].str == name)
+        return fields[k + 1];
+    return {};
+  };
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (group_field("last-delivered-id").str != first->last_id
+         && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(group_field("last-delivered-id").str == first->last_id);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its batches applied meanwhile
+  ::kill(a.pid, SIGKILL);
+  ::waitpid(a.pid, nullptr, 0);
+  a.pid = -1;
+  auto left = group_field("pending").integer_value;
+  INFO("the killed trainer left " << left << " entries pending");
+  REQUIRE(left >= 500);
+  REQUIRE(publish_ratings({.at = at}, std::span(events).subspan(cut)).has_value());
+
+  auto b = json_of(run_cli("stream --source " + url + " --redis-consumer b --redis-claim-idle 0.2"
+                           + " --test " + files.test + " --no-csv -q --json --batch-size 1000"
+                           + " --save " + dir.file("b.rfm")));
+  // What the killed trainer acknowledged (applied) plus what the second applied: each once.
+  auto acked_by_a = cut - std::size_t(left);
+  CHECK(b["train_ratings"] == files.train_size - acked_by_a);
+  CHECK(group_field("pending").integer_value == 0);
+  auto m = load_model(dir.file("b.rfm"));
+  REQUIRE(m.has_value());
+  CHECK(m->mu_count() == files.train_size - acked_by_a);
+}
