@@ -155,7 +155,8 @@ class redis_stream_source final : public rating_source {
         break;
       // Wait at most until the batch's interval ends, or the idle timeout, or a second
       // (then look again: Redis's BLOCK 0 would wait forever); not at all once the end
-      // key is set (then an empty read is the end).
+      // key is set (then an empty read is the end), nor when the last read came back full
+      // (the stream may be at its end: look, and check the end key, before waiting).
       milliseconds wait{1000};
       if (batch_end)
         wait = std::chrono::duration_cast<milliseconds>(*batch_end - now);
@@ -163,7 +164,7 @@ class redis_stream_source final : public rating_source {
         wait = std::min(wait, std::chrono::duration_cast<milliseconds>(
                                 idle_since + o_.idle_timeout - now));
       wait = std::max(wait, milliseconds{1});
-      if (end_seen_)
+      if (end_seen_ || !drained_)
         wait = milliseconds{0};
       if (o_.max_ratings > 0 && batch_.size() >= o_.max_ratings)  // a reconnect can fill it
         break;
