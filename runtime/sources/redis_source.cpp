@@ -13,6 +13,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "redis_ack.hpp"
 #include "redis_entries.hpp"
 
 namespace recflow {
@@ -68,18 +69,24 @@ enum class read_kind : std::uint8_t {
   claimed,  ///< XAUTOCLAIM: pending too long, maybe at a consumer that died
 };
 
+/// `o` with what its empty fields stand for filled in.
+redis_source_options with_defaults(redis_source_options o) {
+  if (!o.dead)
+    o.dead = std::make_shared<dead_letters>();
+  if (o.dead_letter_stream.empty())
+    o.dead_letter_stream = o.at.stream + ":dead";
+  o.end_key = redis_end_key(o.at, o.end_key);
+  if (!o.log)
+    o.log = [](const std::string& note) { std::cerr << "recflow: " << note << '\n'; };
+  return o;
+}
+
 class redis_stream_source final : public rating_source {
  public:
-  explicit redis_stream_source(redis_source_options o) : o_(std::move(o)) {
-    if (!o_.dead)
-      o_.dead = std::make_shared<dead_letters>();
-    if (o_.dead_letter_stream.empty())
-      o_.dead_letter_stream = o_.at.stream + ":dead";
-    o_.end_key = redis_end_key(o_.at, o_.end_key);
-    if (!o_.log)
-      o_.log = [](const std::string& note) { std::cerr << "recflow: " << note << '\n'; };
-    name_ = "redis " + o_.at.server.host + ":" + std::to_string(o_.at.server.port);
-  }
+  explicit redis_stream_source(redis_source_options o)
+      : o_(with_defaults(std::move(o))),
+        name_("redis " + o_.at.server.host + ":" + std::to_string(o_.at.server.port)),
+        acks_(o_, name_) {}
 
   result<void> resume_after(const std::string& position) override {
     if (!parse_entry_id(position))
@@ -110,36 +117,15 @@ class redis_stream_source final : public rating_source {
   }
 
   /// XINFO GROUPS on the acknowledging connection: the group's pending entries and its
-  /// lag (Redis 7 and later; nil when the server cannot tell, e.g. after XGROUP SETID).
+  /// lag (Redis 7 and later; nil when the server cannot tell, e.g. after XGROUP SETID),
+  /// and this reader's counts.
   std::optional<source_backlog> backlog(milliseconds max_age) override {
-    std::lock_guard lock(ack_m_);
-    auto counted = [&]() -> std::optional<source_backlog> {
-      if (!backlog_)
-        return backlog_;
-      auto b = *backlog_;
-      b.failed_acks = failed_acks_.load();
-      b.reconnects = reconnects_.load();
-      b.claimed = claimed_.load();
-      return b;
-    };
-    auto now = clock::now();
-    if (backlog_ && max_age.count() > 0 && now - backlog_at_ < max_age)
-      return counted();
-    backlog_at_ = now;  // a failed query is not retried before max_age either
-    if (!ack_conn_) {
-      auto c = redis_client::connect(o_.at.server, std::chrono::seconds(5), o_.auth);
-      if (!c)
-        return counted();
-      ack_conn_.emplace(std::move(*c));
+    auto b = acks_.backlog(max_age);
+    if (b) {
+      b->reconnects = reconnects_.load();
+      b->claimed = claimed_.load();
     }
-    auto r = ack_conn_->command({"XINFO", "GROUPS", o_.at.stream});
-    if (!r) {
-      ack_conn_.reset();
-      return counted();
-    }
-    if (auto b = redis_detail::group_backlog(*r, o_.group))
-      backlog_ = b;
-    return counted();
+    return b;
   }
 
   result<std::optional<rating_batch>> next() override {
@@ -491,45 +477,18 @@ class redis_stream_source final : public rating_source {
     }
   }
 
-  /// XACK, with the entries whose acknowledgement failed before; a failure is counted,
-  /// logged, and tried again with the next acknowledgement.
+  /// XACK (on the acknowledging connection); the entries acknowledged are no longer this
+  /// reader's to skip when claimed.
   void ack(std::vector<std::string> ids) {
-    std::lock_guard lock(ack_m_);
-    ids.insert(ids.end(), unacked_.begin(), unacked_.end());
-    unacked_.clear();
-    if (ids.empty())
-      return;
-    std::string why;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      if (!ack_conn_) {
-        auto c = redis_client::connect(o_.at.server, std::chrono::seconds(5), o_.auth);
-        if (!c) {
-          why = c.err().message;
-          continue;
-        }
-        ack_conn_.emplace(std::move(*c));
-      }
-      std::vector<std::string> args{"XACK", o_.at.stream, o_.group};
-      args.insert(args.end(), ids.begin(), ids.end());
-      if (auto r = ack_conn_->command(args)) {
-        std::lock_guard mine(m_);
-        for (const auto& id : ids)
-          mine_.erase(id);
-        return;
-      } else {
-        why = r.err().message;
-        ack_conn_.reset();
-      }
-    }
-    failed_acks_ += ids.size();
-    o_.log(name_ + ": could not acknowledge " + std::to_string(ids.size()) + " entries of "
-           + o_.at.stream + " (XACK): " + why
-           + "; they stay pending and are acknowledged with the next batch");
-    unacked_ = std::move(ids);
+    auto done = acks_.ack(std::move(ids));
+    std::lock_guard lock(m_);
+    for (const auto& id : done)
+      mine_.erase(id);
   }
 
   redis_source_options o_;
   std::string name_;
+  redis_detail::acknowledger acks_;        ///< the acknowledging connection
   std::optional<redis_client> conn_;
   // The reading thread's state.
   rating_batch batch_;                     ///< the batch being read
@@ -548,12 +507,7 @@ class redis_stream_source final : public rating_source {
   std::mutex m_;
   std::deque<std::pair<std::string, std::vector<std::string>>> pending_;
   std::unordered_set<std::string> mine_;   ///< taken and not yet acknowledged
-  std::mutex ack_m_;
-  std::optional<redis_client> ack_conn_;
-  std::vector<std::string> unacked_;       ///< (under ack_m_) to acknowledge again
-  std::optional<source_backlog> backlog_;  ///< the last answer (under ack_m_)
-  clock::time_point backlog_at_{};
-  std::atomic<std::uint64_t> failed_acks_{0}, reconnects_{0}, claimed_{0};
+  std::atomic<std::uint64_t> reconnects_{0}, claimed_{0};
 };
 
 }  // namespace
