@@ -1,6 +1,6 @@
 /// A real redis-server for tests: started on 127.0.0.1 on a free port with its own temp
-/// folder and no persistence, stopped (and the folder removed) by the destructor, also
-/// when a test fails. Tests are skipped when redis-server is not installed, and fail in CI
+/// folder and no persistence (or an append-only file, to be killed and restarted with its
+/// data), stopped (and the folder removed) by the destructor, also when a test fails. Tests are skipped when redis-server is not installed, and fail in CI
 /// (tools/dev.sh installs it; tests/skip_test_util.hpp).
 #pragma once
 
@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "recflow/sources/redis_client.hpp"
 #include "skip_test_util.hpp"
@@ -55,16 +56,22 @@ inline int free_port() {
   return ntohs(a.sin_port);
 }
 
+/// How a test server runs besides the defaults.
+struct redis_server_options {
+  bool persistent = false;  ///< appendonly yes, appendfsync always: restart() keeps the data
+  std::vector<std::string> args{};  ///< more arguments, e.g. {"--user", "alice on >pw ~* +@all"}
+};
+
 class redis_server {
  public:
   /// Starts a server (retrying on another port if one was taken meanwhile); null when
   /// redis-server is not installed.
-  static std::unique_ptr<redis_server> start() {
+  static std::unique_ptr<redis_server> start(redis_server_options o = {}) {
     auto exe = find_redis_server();
     if (exe.empty())
       return nullptr;
     for (int attempt = 0; attempt < 5; ++attempt) {
-      auto s = std::unique_ptr<redis_server>(new redis_server(exe, free_port()));
+      auto s = std::unique_ptr<redis_server>(new redis_server(exe, free_port(), std::move(o)));
       if (s->wait_ready())
         return s;
     }
@@ -80,32 +87,60 @@ class redis_server {
   host_port endpoint() const { return {"127.0.0.1", port_}; }
 
   void stop() {
+    kill();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  /// SIGKILL, keeping the folder (and the append-only file of a persistent server).
+  void kill() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
       pid_ = -1;
     }
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+  }
+
+  /// Starts the server again on the same port and folder (after kill()); false when it
+  /// does not answer within 10 s.
+  bool restart() {
+    kill();
+    launch();
+    return wait_ready();
   }
 
  private:
-  redis_server(const std::string& exe, int port) : port_(port) {
+  redis_server(std::string exe, int port, redis_server_options o)
+      : exe_(std::move(exe)), port_(port), o_(std::move(o)) {
     dir_ = std::filesystem::temp_directory_path()
            / ("recflow-redis-" + std::to_string(::getpid()) + "-" + std::to_string(port));
     std::filesystem::create_directories(dir_);
+    launch();
+  }
+
+  void launch() {
+    const auto& exe = exe_;
+    auto port = port_;
+    std::vector<std::string> args{exe, "--port", std::to_string(port), "--bind", "127.0.0.1",
+                                  "--dir", dir_.string(), "--save", "", "--logfile", "",
+                                  "--loglevel", "warning"};
+    if (o_.persistent)
+      args.insert(args.end(), {"--appendonly", "yes", "--appendfsync", "always"});
+    else
+      args.insert(args.end(), {"--appendonly", "no"});
+    args.insert(args.end(), o_.args.begin(), o_.args.end());
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
-      auto p = std::to_string(port);
       if (int null = ::open("/dev/null", O_WRONLY); null >= 0) {  // quiet: its log is not ours
         ::dup2(null, STDOUT_FILENO);
         ::dup2(null, STDERR_FILENO);
       }
-      auto d = dir_.string();
-      ::execl(exe.c_str(), exe.c_str(), "--port", p.c_str(), "--bind", "127.0.0.1", "--dir",
-              d.c_str(), "--save", "", "--appendonly", "no", "--logfile", "", "--loglevel",
-              "warning", static_cast<char*>(nullptr));
+      ::execv(exe.c_str(), argv.data());
       ::_exit(127);
     }
   }
@@ -117,24 +152,30 @@ class redis_server {
         pid_ = -1;
         return false;
       }
-      if (auto c = redis_client::connect(endpoint(), std::chrono::milliseconds(200)))
-        if (c->command({"PING"}))
+      // Up: PING answers, or asks for a login (a server whose default user is off);
+      // not while it loads its data.
+      if (auto c = redis_client::connect(endpoint(), std::chrono::milliseconds(200))) {
+        auto pong = c->command({"PING"});
+        if (pong || pong.err().message.find("NOAUTH") != std::string::npos)
           return true;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     stop();
     return false;
   }
 
+  std::string exe_;
   int port_ = 0;
+  redis_server_options o_;
   pid_t pid_ = -1;
   std::filesystem::path dir_;
 };
 
 /// Starts a server, or skips the test case (fails it in CI) and returns null, so that the
 /// test returns at once.
-inline std::unique_ptr<redis_server> redis_or_skip() {
-  auto s = redis_server::start();
+inline std::unique_ptr<redis_server> redis_or_skip(redis_server_options o = {}) {
+  auto s = redis_server::start(std::move(o));
   if (!s)
     skip_without("redis-server");
   return s;

@@ -124,6 +124,9 @@ TEST_CASE("config: recflow.toml states the compiled-in defaults", "[cli]") {
   CHECK(num(s, "replay-speed") == src.spec.replay_speed);
   CHECK(s.at("redis-group") == src.spec.redis_group);
   CHECK(s.at("redis-consumer") == src.spec.redis_consumer);
+  CHECK(num(s, "redis-reconnect-limit") == src.spec.redis_reconnect_limit);
+  CHECK(num(s, "redis-claim-idle") == src.spec.redis_claim_idle);
+  CHECK(num(s, "redis-dead-letter-max") == static_cast<double>(src.spec.redis_dead_letter_max));
   CHECK(num(s, "tcp-max-line") == static_cast<double>(src.spec.tcp_max_line));
   CHECK(num(s, "tcp-connect-timeout") == src.spec.tcp_connect_timeout);
   CHECK(num(s, "tcp-read-timeout") == src.spec.tcp_read_timeout);

@@ -73,7 +73,7 @@ bool wait_for_text(test::child_process& p, const std::string& needle, std::chron
   return false;
 }
 
-/// Publishes u1.base (80,000 entries and the end marker) to `server`'s stream `s` and starts
+/// Publishes u1.base (80,000 entries, then the end key) to `server`'s stream `s` and starts
 /// `recflow stream` on it in batches of 1,000, with `extra` options and --metrics on a free
 /// port that stays up after the stream.
 test::child_process stream_redis_with_metrics(const test::redis_server& server,
@@ -287,9 +287,12 @@ TEST_CASE("serve metrics cli: a Redis stream's lag and position reach /metrics",
   CHECK(text.find("recflow_ratings_applied_total 80000\n") != std::string::npos);
   CHECK(c.get("/dashboard.json").json()["info"]["source position"].get<std::string>().find('-')
         != std::string::npos);
-  // Every entry read and acknowledged (the end marker too): nothing pending, nothing unread.
+  // Every entry read and acknowledged: nothing pending, nothing unread, no failed
+  // acknowledgement, no reconnect.
   CHECK(text.find("\nrecflow_source_pending_entries 0\n") != std::string::npos);
   CHECK(text.find("\nrecflow_source_unread_entries 0\n") != std::string::npos);
+  CHECK(text.find("\nrecflow_source_failed_acks 0\n") != std::string::npos);
+  CHECK(text.find("\nrecflow_source_reconnects 0\n") != std::string::npos);
   CHECK(run.stop() == 0);
 }
 
@@ -306,10 +309,11 @@ TEST_CASE("serve metrics cli: a Redis stream stopped early shows its unread entr
   auto text = c.get("/metrics").body;
   INFO(text);
   CHECK(text.find("recflow_ratings_applied_total 10000\n") != std::string::npos);
-  // 10 batches of 1,000 read and applied (acknowledged); the rest, end marker included, unread.
+  // 10 batches of 1,000 read and applied (acknowledged); the rest unread (the end is a key,
+  // not an entry).
   CHECK(text.find("\nrecflow_source_pending_entries 0\n") != std::string::npos);
-  CHECK(text.find("\nrecflow_source_unread_entries 70001\n") != std::string::npos);
-  CHECK(c.get("/dashboard.json").json()["info"]["source backlog"] == "0 entries pending, 70001 unread");
+  CHECK(text.find("\nrecflow_source_unread_entries 70000\n") != std::string::npos);
+  CHECK(c.get("/dashboard.json").json()["info"]["source backlog"] == "0 entries pending, 70000 unread");
   CHECK(run.stop() == 0);
 }
 

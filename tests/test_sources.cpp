@@ -288,7 +288,7 @@ TEST_CASE("redis source: published ratings arrive once, acknowledged, dead lette
   CHECK(got == ev);
   auto newest = c->command({"XREVRANGE", "ratings", "+", "-", "COUNT", "1"});
   REQUIRE(newest.has_value());
-  CHECK(bs[2].position == newest->elements.at(0).elements.at(0).str);  // the end marker
+  CHECK(bs[2].position == newest->elements.at(0).elements.at(0).str);  // the last rating: the end is a key, not an entry
   CHECK(dead->count() == 2);
   auto dl = c->command({"XLEN", "ratings:dead"});
   REQUIRE(dl.has_value());

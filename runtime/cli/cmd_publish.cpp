@@ -25,6 +25,9 @@ struct publish_options {
   std::string data;
   std::string rate = "0";
   std::string format = "detect";
+  std::string redis_user;
+  std::string redis_password_file;
+  std::string eos_key;
   bool no_end = false;
   bool lenient = false;
   bool json = false;
@@ -79,7 +82,12 @@ int run_publish(const publish_options& o) {
       print_json({{"command", "publish"}, {"published", *sent}});
     return exit_ok;
   }
-  redis_publish_options p{{*server, o.stream}, *rate, !o.no_end};
+  auto auth = read_redis_credentials(o.redis_password_file, o.redis_user);
+  if (!auth)
+    return report(auth.err());
+  redis_publish_options p{.at = {*server, o.stream}, .rate = *rate, .end_marker = !o.no_end,
+                          .auth = std::move(*auth), .end_key = o.eos_key};
+  auto end_key = redis_end_key(p.at, p.end_key);
   auto rep = publish_ratings(p, events);
   if (!rep)
     return report(rep.err());
@@ -87,13 +95,14 @@ int run_publish(const publish_options& o) {
                            "({:.0f} ratings/s){}\n",
                            rep->published, o.data, server->host, server->port, o.stream,
                            rep->seconds, rep->seconds > 0 ? rep->published / rep->seconds : 0.0,
-                           o.no_end ? "" : ", then the end marker");
+                           o.no_end ? "" : ", then set the end key " + end_key);
   if (o.json)
     print_json({{"command", "publish"},
                 {"published", rep->published},
                 {"stream", o.stream},
                 {"last_id", rep->last_id},
                 {"end_marker", !o.no_end},
+                {"end_key", o.no_end ? std::string() : end_key},
                 {"seconds", rep->seconds}});
   return exit_ok;
 }
@@ -116,7 +125,16 @@ void add_publish_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--format", o->format, "detect, ml100k, ml-csv, ml-dat or delimited")
     ->capture_default_str();
   cmd->add_flag("--no-end", o->no_end,
-                "Do not append the end-of-stream marker (an entry with the field eos)");
+                "Do not set the end key after the last entry (the stream goes on)");
+  cmd->add_option("--redis-eos-key", o->eos_key,
+                  "The control key set (to the last entry id) after the last entry, which ends "
+                  "`recflow stream --source redis://` (default STREAM:eos)");
+  cmd->add_option("--redis-user", o->redis_user,
+                  "Log in as this ACL user (else the user in --redis-password-file or "
+                  "RECFLOW_REDIS_USER)");
+  cmd->add_option("--redis-password-file", o->redis_password_file,
+                  "The password (one line) or the user and the password (two lines), in a file "
+                  "readable by its owner only (else RECFLOW_REDIS_PASSWORD)");
   cmd->add_flag("--lenient", o->lenient, "Skip and count bad lines instead of stopping");
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line of stdout");
   cmd->callback([o, &exit_status] { exit_status = run_publish(*o); });

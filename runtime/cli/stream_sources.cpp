@@ -31,13 +31,36 @@ void source_cli_options::add_to(CLI::App& cmd) {
     ->capture_default_str();
   cmd.add_option("--idle-timeout", spec.idle_timeout,
                  "redis://: end the stream after this many seconds without an entry (0: run "
-                 "until the end marker that `recflow publish` appends)")
+                 "until the end key, --redis-eos-key, that `recflow publish` sets)")
     ->capture_default_str();
   cmd.add_option("--replay-speed", spec.replay_speed,
                  "replay:: event seconds per wall second (86400 = a day per second; 0: no pacing)")
     ->capture_default_str();
   cmd.add_option("--redis-group", spec.redis_group, "redis://: consumer group")->capture_default_str();
   cmd.add_option("--redis-consumer", spec.redis_consumer, "redis://: consumer name in the group")
+    ->capture_default_str();
+  cmd.add_option("--redis-user", spec.redis_user,
+                 "redis://: log in as this ACL user (else the user in --redis-password-file or "
+                 "RECFLOW_REDIS_USER)");
+  cmd.add_option("--redis-password-file", spec.redis_password_file,
+                 "redis://: the password (one line) or the user and the password (two lines), "
+                 "in a file readable by its owner only (else RECFLOW_REDIS_PASSWORD); never "
+                 "on the command line");
+  cmd.add_option("--redis-eos-key", spec.redis_eos_key,
+                 "redis://: the control key whose existence ends the stream once every entry "
+                 "is read (default STREAM:eos, set by `recflow publish`); an entry with a "
+                 "field eos is a dead letter");
+  cmd.add_option("--redis-reconnect-limit", spec.redis_reconnect_limit,
+                 "redis://: seconds to keep connecting again after the connection dropped "
+                 "(pauses of 50 ms doubling to 2 s; 0: fail at once)")
+    ->capture_default_str();
+  cmd.add_option("--redis-claim-idle", spec.redis_claim_idle,
+                 "redis://: take over entries other consumers of the group left pending this "
+                 "many seconds (XAUTOCLAIM) and train on them once (0: never)")
+    ->capture_default_str();
+  cmd.add_option("--redis-dead-letter-max", spec.redis_dead_letter_max,
+                 "redis://: keep about this many entries in the dead-letter stream STREAM:dead "
+                 "(XADD MAXLEN ~; 0: no cap)")
     ->capture_default_str();
   cmd.add_option("--tcp-max-line", spec.tcp_max_line,
                  "tcp://: longest line in bytes; a longer one is a dead letter (its bytes are dropped)")

@@ -19,10 +19,14 @@
 namespace recflow {
 
 /// What a broker source has not finished with (for monitoring): entries delivered to this
-/// reader and not yet acknowledged, and entries not delivered yet when the broker knows.
+/// reader and not yet acknowledged, and entries not delivered yet when the broker knows;
+/// and the reader's own counts since it started.
 struct source_backlog {
   std::uint64_t pending = 0;
   std::optional<std::uint64_t> unread{};
+  std::uint64_t failed_acks = 0;  ///< entries whose acknowledgement failed (retried later)
+  std::uint64_t reconnects = 0;   ///< connections made again after one dropped
+  std::uint64_t claimed = 0;      ///< entries taken over from other consumers and applied
 };
 
 /// A stream of micro-batches. `next()` returns the next batch, `std::nullopt` at the end

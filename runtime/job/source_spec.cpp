@@ -41,6 +41,17 @@ result<std::shared_ptr<rating_source>> open_source(const std::string& s,
     r.idle_timeout = to_ms(o.idle_timeout);
     r.scale = scale;
     r.dead = std::move(dead);
+    if (!in(o.redis_reconnect_limit, max_seconds) || !in(o.redis_claim_idle, max_seconds))
+      return error{errc::invalid_argument,
+                   "--redis-reconnect-limit and --redis-claim-idle must be 0..1e9 seconds"};
+    r.reconnect_limit = to_ms(o.redis_reconnect_limit);
+    r.claim_idle = to_ms(o.redis_claim_idle);
+    r.end_key = o.redis_eos_key;
+    r.dead_letter_max = o.redis_dead_letter_max;
+    auto auth = read_redis_credentials(o.redis_password_file, o.redis_user);
+    if (!auth)
+      return auth.err();
+    r.auth = std::move(*auth);
     if (auto ok = validate(r); !ok)
       return ok.err();
     return redis_source(std::move(r));

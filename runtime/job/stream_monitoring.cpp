@@ -129,6 +129,14 @@ void stream_monitoring::note_backlog(std::chrono::milliseconds max_age) {
   reg.gauge("recflow_source_unread_entries",
             "Redis 7+: entries of the stream not yet delivered to the consumer group (its lag)")
     .set(b->unread ? double(*b->unread) : std::nan(""));
+  reg.gauge("recflow_source_failed_acks",
+            "Redis: entries whose acknowledgement (XACK) failed; they are acknowledged again later")
+    .set(double(b->failed_acks));
+  reg.gauge("recflow_source_reconnects", "Redis: connections made again after one dropped")
+    .set(double(b->reconnects));
+  reg.gauge("recflow_source_claimed_entries",
+            "Redis: entries taken over from other consumers of the group (XAUTOCLAIM)")
+    .set(double(b->claimed));
   monitor_.set_info("source backlog", std::to_string(b->pending) + " entries pending, "
                                         + (b->unread ? std::to_string(*b->unread) : "?") + " unread");
 }

@@ -62,7 +62,8 @@ redis_reply copy_reply(const redisReply* r) {
 
 }  // namespace
 
-result<redis_client> redis_client::connect(const host_port& at, std::chrono::milliseconds timeout) {
+result<redis_client> redis_client::connect(const host_port& at, std::chrono::milliseconds timeout,
+                                           const redis_credentials& auth) {
   std::string name = "redis " + at.host + ":" + std::to_string(at.port);
   auto* c = redisConnectWithTimeout(at.host.c_str(), at.port, to_timeval(timeout));
   if (c == nullptr)
@@ -75,6 +76,16 @@ result<redis_client> redis_client::connect(const host_port& at, std::chrono::mil
   redis_client client(c, name);
   if (auto ok = client.set_timeout(std::chrono::seconds(5)); !ok)
     return ok.err();
+  if (!auth.password.empty()) {
+    std::vector<std::string> args{"AUTH"};
+    if (!auth.user.empty())
+      args.push_back(auth.user);
+    args.push_back(auth.password);
+    if (auto r = client.command(args); !r)  // the message names the server, never the password
+      return error{r.err().code, r.err().message + " (logging in as user '"
+                                   + (auth.user.empty() ? std::string("default") : auth.user)
+                                   + "')"};
+  }
   return client;
 }
 
@@ -97,6 +108,8 @@ redis_client::~redis_client() {
   if (ctx_)
     redisFree(ctx_);
 }
+
+bool redis_client::broken() const noexcept { return ctx_ == nullptr || ctx_->err != 0; }
 
 error redis_client::failure(const std::string& what) const {
   return error{errc::io, name_ + ": " + what + ": "

@@ -32,11 +32,29 @@ struct host_port {
 };
 result<host_port> parse_host_port(std::string_view text);
 
+/// Who to log in as (AUTH): an ACL user and its password. An empty password: no AUTH
+/// (the server's default user without a password); an empty user with a password: the
+/// default user's password (AUTH PASSWORD).
+struct redis_credentials {
+  std::string user;
+  std::string password;
+};
+
+/// The credentials of `recflow stream` and `recflow publish`, never from the command line
+/// but the user name: from `password_file` when given (one line: the password; two lines:
+/// the user, then the password), refused when the file is open to group or others; else
+/// from the environment (RECFLOW_REDIS_USER, RECFLOW_REDIS_PASSWORD). `user` (from
+/// --redis-user) names the user when the file or the environment does not.
+result<redis_credentials> read_redis_credentials(const std::string& password_file,
+                                                 const std::string& user);
+
 class redis_client {
  public:
-  /// Connects to `at`, giving up after `timeout`.
+  /// Connects to `at`, giving up after `timeout`, and logs in with `auth` (AUTH) when it
+  /// has a password; a refused login is an error naming the server and the user.
   static result<redis_client> connect(const host_port& at,
-                                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                      const redis_credentials& auth = {});
   redis_client(redis_client&&) noexcept;
   redis_client& operator=(redis_client&&) noexcept;
   ~redis_client();
@@ -53,6 +71,9 @@ class redis_client {
   result<redis_reply> read_reply();
   /// How long a read may wait for the server (default 5 s + what a command blocks).
   result<void> set_timeout(std::chrono::milliseconds t);
+  /// The connection failed (I/O error, closed by the server): every later command fails;
+  /// connect again. A Redis error reply leaves the connection usable.
+  bool broken() const noexcept;
   /// "redis HOST:PORT", for messages.
   const std::string& name() const noexcept { return name_; }
 

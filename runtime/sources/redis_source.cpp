@@ -1,13 +1,20 @@
 #include "recflow/sources/redis_source.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <atomic>
 #include <deque>
+#include <iostream>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
+#include <unordered_set>
+#include <utility>
 
 #include <hiredis/hiredis.h>
+
+#include "redis_ack.hpp"
+#include "redis_entries.hpp"
 
 namespace recflow {
 
@@ -44,35 +51,52 @@ result<void> validate(const redis_source_options& o) {
   return {};
 }
 
+std::string redis_end_key(const redis_stream_address& at, const std::string& key) {
+  return key.empty() ? at.stream + ":eos" : key;
+}
+
 namespace {
 
-bool valid_entry_id(std::string_view id) {
-  auto dash = id.find('-');
-  if (dash == std::string_view::npos || dash == 0 || dash + 1 >= id.size())
-    return false;
-  auto digits = [](std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  return digits(id.substr(0, dash)) && digits(id.substr(dash + 1));
+using redis_detail::entry_id;
+using redis_detail::parse_entry_id;
+
+std::string id_text(entry_id id) { return std::to_string(id.ms) + "-" + std::to_string(id.seq); }
+
+/// How an entry reached the reader, which decides whether it is new to it.
+enum class read_kind : std::uint8_t {
+  fresh,    ///< XREADGROUP ">": never delivered to the group before
+  history,  ///< XREADGROUP "0" after a reconnect: delivered to this consumer, maybe unseen
+  claimed,  ///< XAUTOCLAIM: pending too long, maybe at a consumer that died
+};
+
+/// `o` with what its empty fields stand for filled in.
+redis_source_options with_defaults(redis_source_options o) {
+  if (!o.dead)
+    o.dead = std::make_shared<dead_letters>();
+  if (o.dead_letter_stream.empty())
+    o.dead_letter_stream = o.at.stream + ":dead";
+  o.end_key = redis_end_key(o.at, o.end_key);
+  if (!o.log)
+    o.log = [](const std::string& note) { std::cerr << "recflow: " << note << '\n'; };
+  return o;
 }
 
 class redis_stream_source final : public rating_source {
  public:
-  explicit redis_stream_source(redis_source_options o) : o_(std::move(o)) {
-    if (!o_.dead)
-      o_.dead = std::make_shared<dead_letters>();
-    if (o_.dead_letter_stream.empty())
-      o_.dead_letter_stream = o_.at.stream + ":dead";
-  }
+  explicit redis_stream_source(redis_source_options o)
+      : o_(with_defaults(std::move(o))),
+        name_("redis " + o_.at.server.host + ":" + std::to_string(o_.at.server.port)),
+        acks_(o_, name_) {}
 
   result<void> resume_after(const std::string& position) override {
-    if (!valid_entry_id(position))
+    if (!parse_entry_id(position))
       return error{errc::invalid_argument, "'" + position + "' is not a Redis stream entry id"};
     if (auto ok = open(); !ok)
       return ok;
     auto r = conn_->command({"XGROUP", "SETID", o_.at.stream, o_.group, position});
     if (!r)
       return r.err();
+    resumed_at_ = parse_entry_id(position);
     return {};
   }
 
@@ -89,45 +113,19 @@ class redis_stream_source final : public rating_source {
           break;
       }
     }
-    ack(ids);
+    ack(std::move(ids));
   }
 
   /// XINFO GROUPS on the acknowledging connection: the group's pending entries and its
-  /// lag (Redis 7 and later; nil when the server cannot tell, e.g. after XGROUP SETID).
+  /// lag (Redis 7 and later; nil when the server cannot tell, e.g. after XGROUP SETID),
+  /// and this reader's counts.
   std::optional<source_backlog> backlog(milliseconds max_age) override {
-    std::lock_guard lock(ack_m_);
-    auto now = clock::now();
-    if (backlog_ && max_age.count() > 0 && now - backlog_at_ < max_age)
-      return backlog_;
-    backlog_at_ = now;  // a failed query is not retried before max_age either
-    if (!ack_conn_) {
-      auto c = redis_client::connect(o_.at.server);
-      if (!c)
-        return backlog_;
-      ack_conn_.emplace(std::move(*c));
+    auto b = acks_.backlog(max_age);
+    if (b) {
+      b->reconnects = reconnects_.load();
+      b->claimed = claimed_.load();
     }
-    auto r = ack_conn_->command({"XINFO", "GROUPS", o_.at.stream});
-    if (!r) {
-      ack_conn_.reset();
-      return backlog_;
-    }
-    for (const auto& g : r->elements) {  // one group: [name, NAME, pending, N, lag, N, ...]
-      const redis_reply *name = nullptr, *pending = nullptr, *lag = nullptr;
-      for (std::size_t k = 0; k + 1 < g.elements.size(); k += 2) {
-        const auto& key = g.elements[k].str;
-        const auto* v = &g.elements[k + 1];
-        if (key == "name") name = v;
-        else if (key == "pending") pending = v;
-        else if (key == "lag") lag = v;
-      }
-      if (!name || name->str != o_.group || !pending || pending->kind != redis_reply::integer)
-        continue;
-      source_backlog b{.pending = std::uint64_t(std::max(0LL, pending->integer_value))};
-      if (lag && lag->kind == redis_reply::integer)
-        b.unread = std::uint64_t(std::max(0LL, lag->integer_value));
-      return backlog_ = b;
-    }
-    return backlog_;
+    return b;
   }
 
   result<std::optional<rating_batch>> next() override {
@@ -135,16 +133,16 @@ class redis_stream_source final : public rating_source {
       return std::optional<rating_batch>{};
     if (auto ok = open(); !ok)
       return ok.err();
-    rating_batch b;
-    std::vector<std::string> ids;
     auto idle_since = clock::now();
     std::optional<clock::time_point> batch_end;
     for (;;) {
       auto now = clock::now();
-      if (!b.empty() && batch_end && now >= *batch_end)
+      if (!batch_.empty() && batch_end && now >= *batch_end)
         break;
       // Wait at most until the batch's interval ends, or the idle timeout, or a second
-      // (then look again: Redis's BLOCK 0 would wait forever).
+      // (then look again: Redis's BLOCK 0 would wait forever); not at all once the end
+      // key is set (then an empty read is the end), nor when the last read came back full
+      // (the stream may be at its end: look, and check the end key, before waiting).
       milliseconds wait{1000};
       if (batch_end)
         wait = std::chrono::duration_cast<milliseconds>(*batch_end - now);
@@ -152,66 +150,53 @@ class redis_stream_source final : public rating_source {
         wait = std::min(wait, std::chrono::duration_cast<milliseconds>(
                                 idle_since + o_.idle_timeout - now));
       wait = std::max(wait, milliseconds{1});
-      auto want = o_.max_ratings > 0 ? o_.max_ratings - b.size() : std::size_t{1000};
-      if (auto ok = conn_->set_timeout(wait + std::chrono::seconds(5)); !ok)
-        return ok.err();
-      // Decoded straight from hiredis's reply: [[stream, [[id, [f, v, ...]], ...]]].
-      std::size_t got = 0;
-      std::vector<std::pair<std::string, std::string>> dead;  // (entry id, reason)
-      auto read = conn_->command_raw(
-        {"XREADGROUP", "GROUP", o_.group, o_.consumer, "COUNT", std::to_string(want), "BLOCK",
-         std::to_string(wait.count()), "STREAMS", o_.at.stream, ">"},
-        [&](const redisReply& r) {
-          if (r.type != REDIS_REPLY_ARRAY || r.elements == 0)
-            return;
-          const auto* s = r.element[0];
-          if (s->type != REDIS_REPLY_ARRAY || s->elements != 2
-              || s->element[1]->type != REDIS_REPLY_ARRAY)
-            return;
-          const auto* entries = s->element[1];
-          std::vector<std::string_view> kv;
-          for (std::size_t j = 0; j < entries->elements && !ended_; ++j) {
-            const auto* e = entries->element[j];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
-              continue;
-            ++got;
-            ids.emplace_back(e->element[0]->str, e->element[0]->len);
-            const auto* f = e->element[1];
-            kv.clear();
-            bool pairs = f->type == REDIS_REPLY_ARRAY && f->elements % 2 == 0;
-            for (std::size_t k = 0; f->type == REDIS_REPLY_ARRAY && k < f->elements; ++k)
-              kv.emplace_back(f->element[k]->str ? f->element[k]->str : "", f->element[k]->len);
-            std::string reason;
-            if (auto ev = decode(kv, pairs, reason))
-              b.ratings.push_back(*ev);
-            else if (!reason.empty())
-              dead.emplace_back(ids.back(), std::move(reason));
-          }
-        });
-      if (!read)
-        return read.err();
-      for (auto& [id, reason] : dead)
-        dead_letter(id, reason);
-      if (got == 0) {
-        if (o_.idle_timeout.count() > 0 && clock::now() - idle_since >= o_.idle_timeout) {
+      if (end_seen_ || !drained_)
+        wait = milliseconds{0};
+      if (o_.max_ratings > 0 && batch_.size() >= o_.max_ratings)  // a reconnect can fill it
+        break;
+      auto want = o_.max_ratings > 0 ? o_.max_ratings - batch_.size() : std::size_t{1000};
+      auto got = read_round(want, wait);
+      if (!got)
+        return got.err();
+      if (*got == 0 && end_seen_) {
+        auto swept = claim_sweep();  // at the end, what dead consumers left is still ours
+        if (!swept)
+          return swept.err();
+        if (*swept == 0) {
+          ended_ = true;
+          break;
+        }
+        continue;
+      }
+      if (drained_ && !end_seen_) {  // read everything there is: did the producer end it?
+        auto key = on_conn([&] { return conn_->command({"EXISTS", o_.end_key}); });
+        if (!key)
+          return key.err();
+        end_seen_ = key->integer_value > 0;  // set after the producer's last entry
+      }
+      if (*got == 0) {
+        if (!end_seen_ && o_.idle_timeout.count() > 0
+            && clock::now() - idle_since >= o_.idle_timeout) {
           ended_ = true;
           break;
         }
         continue;
       }
       idle_since = clock::now();
-      if (!b.empty() && !batch_end && o_.interval.count() > 0)
+      if (!batch_.empty() && !batch_end && o_.interval.count() > 0)
         batch_end = clock::now() + o_.interval;
-      if (ended_ || (o_.max_ratings > 0 && b.size() >= o_.max_ratings))
+      if (o_.max_ratings > 0 && batch_.size() >= o_.max_ratings)
         break;
     }
-    if (b.empty()) {  // only dead letters or the end marker: nothing to train on
-      ack(ids);
+    auto ids = std::exchange(batch_ids_, {});
+    if (batch_.empty()) {  // only dead letters: nothing to train on
+      ack(std::move(ids));
       if (ended_)
         return std::optional<rating_batch>{};
       return next();
     }
-    b.position = ids.back();
+    auto b = std::exchange(batch_, {});
+    b.position = id_text(*last_read_);
     {
       std::lock_guard lock(m_);
       pending_.emplace_back(b.position, std::move(ids));
@@ -225,7 +210,12 @@ class redis_stream_source final : public rating_source {
       return {};
     if (auto ok = validate(o_); !ok)
       return ok;
-    auto c = redis_client::connect(o_.at.server);
+    return join();
+  }
+
+  /// Connects, logs in and joins the group (created at the stream's start if missing).
+  result<void> join() {
+    auto c = redis_client::connect(o_.at.server, std::chrono::seconds(5), o_.auth);
     if (!c)
       return c.err();
     auto r = c->command({"XGROUP", "CREATE", o_.at.stream, o_.group, "0", "MKSTREAM"});
@@ -235,137 +225,295 @@ class redis_stream_source final : public rating_source {
     return {};
   }
 
-  /// The rating of an entry's fields (key, value, key, value, ...), or nothing: the end
-  /// marker (sets ended_) or a dead letter (sets `reason`).
-  std::optional<rating_event> decode(const std::vector<std::string_view>& kv, bool pairs,
-                                     std::string& reason) {
-    std::string_view user, item, rating, timestamp, unknown;
-    bool has_user = false, has_item = false, has_rating = false;
-    for (std::size_t j = 0; j + 1 < kv.size(); j += 2) {
-      auto k = kv[j], v = kv[j + 1];
-      if (k == "user") { user = v; has_user = true; }
-      else if (k == "item") { item = v; has_item = true; }
-      else if (k == "rating") { rating = v; has_rating = true; }
-      else if (k == "timestamp") timestamp = v;
-      else if (k == "eos") { ended_ = true; return std::nullopt; }
-      else if (unknown.empty()) unknown = k;
+  /// Runs `f` (a command on the reading connection); when the connection dropped, the
+  /// server is still loading its data or lost the group (a restart), connects again and
+  /// runs it once more.
+  template <class F>
+  auto on_conn(F&& f) -> decltype(f()) {
+    if (!conn_)
+      if (auto ok = join(); !ok)
+        return ok.err();
+    for (;;) {
+      auto r = f();
+      if (r)
+        return r;
+      const auto& why = r.err().message;
+      if (!conn_->broken() && why.find("LOADING") == std::string::npos
+          && why.find("NOGROUP") == std::string::npos)
+        return r;
+      if (auto ok = reconnect(r.err()); !ok)
+        return ok.err();
     }
-    if (!pairs)
-      reason = "fields are not key/value pairs";
-    else if (!has_user || !has_item || !has_rating)
-      reason = std::string("missing field ")
-               + (!has_user ? "user" : !has_item ? "item" : "rating")
-               + (unknown.empty() ? "" : " (has unknown field '" + std::string(unknown) + "')");
-    else if (auto ev = parse_rating_fields(user, item, rating, timestamp, o_.scale))
-      return *ev;
-    else
-      reason = ev.err().message;
-    return std::nullopt;
   }
 
-  /// Counts a dead letter and adds it, with the reason, to the dead-letter stream.
-  void dead_letter(const std::string& id, const std::string& reason) {
-    o_.dead->add("entry " + id + ": " + reason);
-    // Best effort: the count above is what the run reports.
-    (void)conn_->command({"XADD", o_.dead_letter_stream, "*", "id", id, "reason", reason});
+  /// Connects again, pausing reconnect_first, doubling up to reconnect_max, for at most
+  /// reconnect_limit; then reads the entries delivered to this consumer that it never saw.
+  result<void> reconnect(const error& cause) {
+    conn_.reset();
+    o_.log(cause.message + "; connecting again");
+    auto start = clock::now();
+    auto pause = o_.reconnect_first;
+    std::string last = cause.message;
+    for (;;) {
+      auto spent = std::chrono::duration_cast<milliseconds>(clock::now() - start);
+      if (spent >= o_.reconnect_limit)
+        return error{errc::io, name_ + ": gave up connecting again after "
+                                 + std::to_string(spent.count()) + " ms (the limit is "
+                                 + std::to_string(o_.reconnect_limit.count()) + " ms): " + last};
+      std::this_thread::sleep_for(std::min(pause, o_.reconnect_limit - spent));
+      pause = std::min(pause * 2, o_.reconnect_max);
+      auto ok = join();
+      if (ok)
+        ok = read_history();
+      if (ok) {
+        ++reconnects_;
+        o_.log(name_ + ": connected again after "
+               + std::to_string(std::chrono::duration_cast<milliseconds>(clock::now() - start)
+                                  .count())
+               + " ms");
+        return {};
+      }
+      last = ok.err().message;
+      conn_.reset();
+      if (last.find("WRONGPASS") != std::string::npos)  // the login is refused: no use trying
+        return ok.err();
+    }
   }
 
-  void ack(const std::vector<std::string>& ids) {
-    if (ids.empty())
-      return;
-    std::lock_guard lock(ack_m_);
-    if (!ack_conn_) {
-      auto c = redis_client::connect(o_.at.server);
+  /// The entries the group delivered to this consumer (XREADGROUP from id 0), the way
+  /// XREADGROUP hands them over: those after the last one read were lost with a reply.
+  result<void> read_history() {
+    std::string from = "0";
+    for (;;) {
+      std::string last;
+      auto r = conn_->command_raw({"XREADGROUP", "GROUP", o_.group, o_.consumer, "COUNT", "1000",
+                                   "STREAMS", o_.at.stream, from},
+                                  [&](const redisReply& reply) {
+                                    take_reply(reply, read_kind::history, &last);
+                                  });
+      if (!r)
+        return r;
+      if (last.empty())
+        return {};
+      from = last;
+    }
+  }
+
+  /// One round: stale entries of others when due, then new entries (waiting up to `wait`
+  /// for them unless some were claimed). Returns how many entries it claimed and how many
+  /// new ones the server delivered (0: nothing new anywhere).
+  result<std::size_t> read_round(std::size_t want, milliseconds wait) {
+    std::size_t took = 0;
+    if (claim_due()) {
+      auto c = claim(want);
       if (!c)
-        return;  // the entries stay pending; a resume reads them again anyway
-      ack_conn_.emplace(std::move(*c));
+        return c;
+      took = *c;
+      if (took >= want)
+        return took;
+      want -= took;
+      wait = milliseconds{0};
     }
-    std::vector<std::string> args{"XACK", o_.at.stream, o_.group};
-    args.insert(args.end(), ids.begin(), ids.end());
-    if (!ack_conn_->command(args))
-      ack_conn_.reset();
+    std::vector<std::string> args{"XREADGROUP", "GROUP", o_.group, o_.consumer, "COUNT",
+                                  std::to_string(want)};
+    if (wait.count() > 0) {
+      args.push_back("BLOCK");
+      args.push_back(std::to_string(wait.count()));
+    }
+    args.insert(args.end(), {"STREAMS", o_.at.stream, ">"});
+    std::size_t returned = 0;
+    auto r = on_conn([&]() -> result<void> {
+      if (auto ok = conn_->set_timeout(wait + std::chrono::seconds(5)); !ok)
+        return ok;
+      return conn_->command_raw(args, [&](const redisReply& reply) {
+        returned = take_reply(reply, read_kind::fresh, nullptr);
+      });
+    });
+    if (!r)
+      return r.err();
+    flush_dead();
+    drained_ = returned < want;
+    caught_up_ = caught_up_ || drained_;
+    return took + returned;
+  }
+
+  bool claim_due() const {
+    return o_.claim_idle.count() > 0 && (last_read_ || caught_up_) && clock::now() >= next_claim_;
+  }
+
+  /// One XAUTOCLAIM step from the cursor: takes over up to `want` entries pending longer than
+  /// claim_idle; returns how many were new to this reader.
+  result<std::size_t> claim(std::size_t want) {
+    std::size_t before = batch_ids_.size();
+    std::string cursor;
+    auto r = on_conn([&] {
+      return conn_->command_raw(
+        {"XAUTOCLAIM", o_.at.stream, o_.group, o_.consumer, std::to_string(o_.claim_idle.count()),
+         claim_cursor_, "COUNT", std::to_string(std::max<std::size_t>(want, 1))},
+        [&](const redisReply& reply) {  // [cursor, [[id, [f, v, ...]], ...], [deleted ids]]
+          if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 2)
+            return;
+          if (reply.element[0]->type == REDIS_REPLY_STRING)
+            cursor.assign(reply.element[0]->str, reply.element[0]->len);
+          take_entries(*reply.element[1], read_kind::claimed, nullptr);
+        });
+    });
+    if (!r)
+      return r.err();
+    flush_dead();
+    claim_cursor_ = cursor.empty() ? "0-0" : cursor;
+    auto every = std::max(o_.claim_idle / 2, milliseconds{100});
+    next_claim_ = claim_cursor_ == "0-0" ? clock::now() + every : clock::now();
+    auto n = batch_ids_.size() - before;
+    claimed_ += n;
+    return n;
+  }
+
+  /// Claims through the whole pending list; how many entries were new to this reader.
+  result<std::size_t> claim_sweep() {
+    if (o_.claim_idle.count() <= 0)
+      return std::size_t{0};
+    std::size_t n = 0;
+    claim_cursor_ = "0-0";
+    do {
+      auto c = claim(1000);
+      if (!c)
+        return c;
+      n += *c;
+    } while (claim_cursor_ != "0-0");
+    return n;
+  }
+
+  /// Takes the entries of an XREADGROUP reply ([[stream, [[id, [f, v, ...]], ...]]]);
+  /// returns how many it held. `last`: the id of the last one.
+  std::size_t take_reply(const redisReply& r, read_kind k, std::string* last) {
+    if (r.type != REDIS_REPLY_ARRAY || r.elements == 0)
+      return 0;
+    const auto* s = r.element[0];
+    if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 || s->element[1]->type != REDIS_REPLY_ARRAY)
+      return 0;
+    return take_entries(*s->element[1], k, last);
+  }
+
+  /// Takes the entries new to this reader into the batch (ratings) or the dead letters.
+  std::size_t take_entries(const redisReply& entries, read_kind k, std::string* last) {
+    std::vector<std::string_view> kv;
+    std::size_t held = 0;
+    for (std::size_t j = 0; j < entries.elements; ++j) {
+      const auto* e = entries.element[j];
+      if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
+        continue;
+      ++held;
+      std::string text(e->element[0]->str, e->element[0]->len);
+      if (last)
+        *last = text;
+      auto id = parse_entry_id(text);
+      auto take = id ? what_to_do(*id, text, k) : action::skip;
+      if (take == action::skip)
+        continue;
+      batch_ids_.push_back(text);
+      {
+        std::lock_guard lock(m_);
+        mine_.insert(text);
+      }
+      if (take == action::acknowledge)
+        continue;
+      last_read_ = std::max(last_read_.value_or(*id), *id);
+      const auto* f = e->element[1];
+      if (f->type != REDIS_REPLY_ARRAY)  // deleted since it was delivered: acknowledge only
+        continue;
+      kv.clear();
+      for (std::size_t i = 0; i < f->elements; ++i)
+        kv.emplace_back(f->element[i]->str ? f->element[i]->str : "", f->element[i]->len);
+      std::string reason;
+      if (auto ev = redis_detail::decode_entry(kv, f->elements % 2 == 0, o_.scale, reason))
+        batch_.ratings.push_back(*ev);
+      else
+        dead_pending_.emplace_back(std::move(text), std::move(reason));
+    }
+    return held;
+  }
+
+  enum class action : std::uint8_t { skip, take, acknowledge };
+
+  /// What to do with an entry: take it if this reader has not taken it yet (nothing is
+  /// applied twice, nothing left out), or only acknowledge it.
+  action what_to_do(entry_id id, const std::string& text, read_kind k) {
+    bool after_last = !last_read_ || id > *last_read_;
+    if (k == read_kind::fresh) {
+      ahead_.erase(id);
+      // Never skipped unless the server lost the group's position (a restart without fsync).
+      return after_last ? action::take : action::skip;
+    }
+    if (k == read_kind::history)  // after the last one read: its reply was lost with the connection
+      return last_read_ && after_last && !ahead_.contains(id) ? action::take : action::skip;
+    {
+      std::lock_guard lock(m_);
+      if (mine_.contains(text))  // taken by this reader and not yet acknowledged
+        return action::skip;
+    }
+    if (resumed_at_ && id <= *resumed_at_)  // the checkpoint resumed from has it
+      return action::acknowledge;
+    // A claimed entry after the last one read is delivered again by ">" after a resume
+    // moved the group back; taken only once ">" has nothing more (then it never will).
+    if (after_last && !caught_up_) {
+      ahead_.insert(id);
+      return action::skip;
+    }
+    return action::take;
+  }
+
+  /// Counts the dead letters of the last command and adds them to the dead-letter stream.
+  void flush_dead() {
+    auto dead = std::exchange(dead_pending_, {});
+    for (auto& [id, reason] : dead) {
+      o_.dead->add("entry " + id + ": " + reason);
+      std::vector<std::string> args{"XADD", o_.dead_letter_stream};
+      if (o_.dead_letter_max > 0)
+        args.insert(args.end(), {"MAXLEN", "~", std::to_string(o_.dead_letter_max)});
+      args.insert(args.end(), {"*", "id", id, "reason", reason});
+      // Best effort: the count above is what the run reports.
+      (void)on_conn([&] { return conn_->command(args); });
+    }
+  }
+
+  /// XACK (on the acknowledging connection); the entries acknowledged are no longer this
+  /// reader's to skip when claimed.
+  void ack(std::vector<std::string> ids) {
+    auto done = acks_.ack(std::move(ids));
+    std::lock_guard lock(m_);
+    for (const auto& id : done)
+      mine_.erase(id);
   }
 
   redis_source_options o_;
+  std::string name_;
+  redis_detail::acknowledger acks_;        ///< the acknowledging connection
   std::optional<redis_client> conn_;
+  // The reading thread's state.
+  rating_batch batch_;                     ///< the batch being read
+  std::vector<std::string> batch_ids_;     ///< the ids of its entries, dead letters too
+  std::vector<std::pair<std::string, std::string>> dead_pending_;  ///< (entry id, reason)
+  std::optional<entry_id> last_read_;      ///< the newest entry taken
+  std::set<entry_id> ahead_;               ///< claimed after last_read_, not taken (yet)
+  bool caught_up_ = false;                 ///< a ">" read has found the stream's end
+  bool drained_ = false;                   ///< the last ">" read returned less than asked
+  bool end_seen_ = false;                  ///< the end key is set
   bool ended_ = false;
+  std::optional<entry_id> resumed_at_;     ///< the position resume_after() moved the group to
+  std::string claim_cursor_ = "0-0";
+  clock::time_point next_claim_{};
+  // Shared with the acknowledging thread.
   std::mutex m_;
   std::deque<std::pair<std::string, std::vector<std::string>>> pending_;
-  std::mutex ack_m_;
-  std::optional<redis_client> ack_conn_;
-  std::optional<source_backlog> backlog_;  ///< the last answer (under ack_m_)
-  clock::time_point backlog_at_{};
+  std::unordered_set<std::string> mine_;   ///< taken and not yet acknowledged
+  std::atomic<std::uint64_t> reconnects_{0}, claimed_{0};
 };
-
-void sleep_until(clock::time_point t) {
-  if (t > clock::now())
-    std::this_thread::sleep_until(t);
-}
-
-std::string number_text(float v) {  // shortest text that reads back as v
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;
-  return std::string(buf, end);
-}
 
 }  // namespace
 
 std::shared_ptr<rating_source> redis_source(redis_source_options o) {
   return std::make_shared<redis_stream_source>(std::move(o));
-}
-
-result<redis_publish_report> publish_ratings(const redis_publish_options& o,
-                                             std::span<const rating_event> events,
-                                             const std::function<void(std::uint64_t)>& on_sent) {
-  if (o.at.stream.empty())
-    return error{errc::invalid_argument, "Redis stream name is empty"};
-  if (!(o.rate >= 0.0))
-    return error{errc::invalid_argument, "publish rate must be >= 0 ratings/s"};
-  auto c = redis_client::connect(o.at.server);
-  if (!c)
-    return c.err();
-  redis_publish_report rep;
-  auto start = clock::now();
-  auto chunk = std::max<std::size_t>(1, o.pipeline);
-  if (o.rate > 0.0)  // at least 20 sends a second, so pacing stays smooth
-    chunk = std::min<std::size_t>(chunk, std::max<std::size_t>(1, std::size_t(o.rate / 20)));
-  std::size_t at = 0;
-  while (at < events.size()) {
-    if (o.rate > 0.0)
-      sleep_until(start + std::chrono::duration_cast<clock::duration>(
-                            std::chrono::duration<double>(double(at) / o.rate)));
-    auto n = std::min(chunk, events.size() - at);
-    for (std::size_t j = 0; j < n; ++j) {
-      const auto& e = events[at + j];
-      std::vector<std::string> args{"XADD", o.at.stream, "*", "user", std::to_string(e.user),
-                                    "item", std::to_string(e.item), "rating",
-                                    number_text(e.value)};
-      if (e.timestamp != 0) {
-        args.push_back("timestamp");
-        args.push_back(std::to_string(e.timestamp));
-      }
-      if (auto ok = c->append(args); !ok)
-        return ok.err();
-    }
-    for (std::size_t j = 0; j < n; ++j) {
-      auto r = c->read_reply();
-      if (!r)
-        return r.err();
-      rep.last_id = r->str;
-    }
-    at += n;
-    rep.published = at;
-    if (on_sent)
-      on_sent(at);
-  }
-  if (o.end_marker) {
-    auto r = c->command({"XADD", o.at.stream, "*", "eos", "1"});
-    if (!r)
-      return r.err();
-  }
-  rep.seconds = std::chrono::duration<double>(clock::now() - start).count();
-  return rep;
 }
 
 }  // namespace recflow

@@ -3,14 +3,22 @@
 /// (XACK) a batch's entries only once every owner has applied it; and a publisher that
 /// replays ratings into a stream (`recflow publish`).
 ///
-/// An entry holds the fields `user`, `item`, `rating` and optionally `timestamp`; an
-/// entry with the field `eos` ends the stream (`recflow publish` appends one unless told
-/// not to). Anything else is a dead letter: counted, added to the dead-letter stream
-/// (`STREAM:dead` by default) with the entry id and the reason, acknowledged, and never
-/// trained on. A batch's position is the id of the last entry it covers; resuming after
-/// a position moves the group there (XGROUP SETID), so every entry after it is read
-/// again whether or not it was acknowledged: with checkpoints, nothing is lost and
-/// nothing is applied twice.
+/// An entry holds the fields `user`, `item`, `rating` and optionally `timestamp`.
+/// Anything else is a dead letter: counted, added to the dead-letter stream
+/// (`STREAM:dead` by default, capped with MAXLEN ~) with the entry id and the reason,
+/// acknowledged, and never trained on. An entry with a field `eos` is a dead letter too:
+/// the stream ends only when the control key (`STREAM:eos` by default, which `recflow
+/// publish` sets after its last entry) exists and every entry has been read, so a producer
+/// that may only add entries cannot end training.
+///
+/// A batch's position is the id of the last entry it covers; resuming after a position
+/// moves the group there (XGROUP SETID), so every entry after it is read again whether or
+/// not it was acknowledged: with checkpoints, nothing is lost and nothing is applied twice.
+///
+/// When the connection drops (Redis restarted), the source connects again with an
+/// exponential back-off and first reads the entries the group delivered to it that it
+/// never saw (XREADGROUP from id 0), skipping those it has; with `claim_idle`, it takes
+/// over entries other consumers left pending that long (XAUTOCLAIM) and applies them once.
 #pragma once
 
 #include <chrono>
@@ -37,15 +45,27 @@ result<redis_stream_address> parse_redis_url(std::string_view url);
 /// How the Redis source reads, with defaults.
 struct redis_source_options {
   redis_stream_address at{};
+  redis_credentials auth{};          ///< AUTH (an ACL user); no password: no AUTH
   std::string group = "recflow";     ///< consumer group (created at the stream's start if missing)
   std::string consumer = "trainer";  ///< this reader's name in the group
   std::size_t max_ratings = 1000;    ///< a batch ends after this many ratings...
   std::chrono::milliseconds interval{0};  ///< ...or this long after its first entry (0: count only)
-  std::chrono::milliseconds idle_timeout{0};  ///< end after this long with no entry (0: wait for eos)
+  std::chrono::milliseconds idle_timeout{0};  ///< end after this long with no entry (0: wait for the end key)
   rating_scale scale{0.5, 5.0};      ///< valid ratings; others are dead letters
+  std::string end_key{};             ///< the control key that ends the stream; empty: STREAM + ":eos"
   std::string dead_letter_stream{};  ///< empty: STREAM + ":dead"
+  std::size_t dead_letter_max = 100'000;  ///< MAXLEN ~ of the dead-letter stream (0: no cap)
+  std::chrono::milliseconds reconnect_first{50};   ///< first pause before connecting again...
+  std::chrono::milliseconds reconnect_max{2000};   ///< ...doubling up to this
+  std::chrono::milliseconds reconnect_limit{60'000};  ///< give up after trying this long (0: at once)
+  std::chrono::milliseconds claim_idle{0};  ///< XAUTOCLAIM entries pending this long (0: never)
   std::shared_ptr<dead_letters> dead{};  ///< the dead-letter count (created if null)
+  /// Notes for people (a reconnect, a failed acknowledgement); null: "recflow: ..." on stderr.
+  std::function<void(const std::string&)> log{};
 };
+
+/// The control key of a stream: `key`, or STREAM + ":eos" when it is empty.
+std::string redis_end_key(const redis_stream_address& at, const std::string& key);
 
 /// "batch size or interval needed" and friends.
 result<void> validate(const redis_source_options& o);
@@ -57,8 +77,10 @@ std::shared_ptr<rating_source> redis_source(redis_source_options o);
 struct redis_publish_options {
   redis_stream_address at{};
   double rate = 0.0;             ///< ratings per second; 0 = as fast as the server takes them
-  bool end_marker = true;        ///< append an `eos` entry at the end
+  bool end_marker = true;        ///< set the end key at the end (to the last entry's id)
   std::size_t pipeline = 256;    ///< entries sent before waiting for their replies
+  redis_credentials auth{};      ///< AUTH (an ACL user); no password: no AUTH
+  std::string end_key{};         ///< empty: STREAM + ":eos"
 };
 
 /// What a publish did.
