@@ -4,6 +4,7 @@
 /// process (driver and nodes), beside add_graph_message_types.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,8 +20,13 @@ namespace recflow {
 /// wire format or the owners' protocol changes: a driver and a node that disagree refuse
 /// each other at connect time, before any message whose layout may differ is sent.
 // 2: edge_traffic counts rows; 3: ALS blocks; 4: factors travel as float (shard parts, ALS);
-// 5: owner_done carries the shard's ratings
-inline constexpr std::uint32_t cluster_protocol_version = 5;
+// 5: owner_done carries the shard's ratings; 6: the shared-secret challenge (challenge_atom,
+// auth_atom) and the node's refusals of unauthenticated peers
+inline constexpr std::uint32_t cluster_protocol_version = 6;
+
+/// The most peers one mesh_request may name (a node connects to the job's own nodes only:
+/// a longer list is refused, so a node cannot be made to scan a network).
+inline constexpr std::size_t max_mesh_peers = 64;
 
 /// Driver -> node, before any owner: (mesh_atom, mesh_request) naming the other nodes. The
 /// node connects to each (middleman connect) and answers (mesh_atom, connected count) or
@@ -31,6 +37,11 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;    ///< driver -> nod
 using spawn_atom = caf::atom_constant<caf::atom("spawnown")>;  ///< driver -> node
 using mesh_atom = caf::atom_constant<caf::atom("mesh")>;      ///< driver -> node
 using ping_atom = caf::atom_constant<caf::atom("ping")>;      ///< driver -> node: alive?
+/// driver -> node after hello, with a shared secret: (challenge_atom, driver nonce) ->
+/// (challenge_atom, node nonce, node proof), then (auth_atom, driver proof) ->
+/// (auth_atom, accepted, message). See link_auth.hpp.
+using challenge_atom = caf::atom_constant<caf::atom("challenge")>;
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
 
 /// A slice or a pass's rows as one blob (graph/wire.hpp); the receiver validates it.
 struct wire_frame {

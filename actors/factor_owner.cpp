@@ -1,6 +1,7 @@
 #include "recflow/actors/factor_owner.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace recflow {
 
@@ -52,6 +53,10 @@ result<void> shard_store::load(const shard_parts& p, std::uint64_t key_base) {
                  "seed shard sizes disagree: " + std::to_string(n) + " ids, "
                    + std::to_string(p.factors.size()) + " factor values at rank "
                    + std::to_string(rank_)};
+  auto finite = [](auto x) { return std::isfinite(x); };
+  if (!std::all_of(p.bias.begin(), p.bias.end(), finite)
+      || !std::all_of(p.factors.begin(), p.factors.end(), finite))
+    return error{errc::invalid_argument, "seed shard holds NaN or infinity"};
   for (std::size_t j = 0; j < n; ++j) {
     if (find(p.ids[j]) != id_map::npos)
       return error{errc::invalid_argument,

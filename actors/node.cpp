@@ -4,12 +4,14 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
 #include "recflow/actors/als_cluster_messages.hpp"
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/item_owner.hpp"
+#include "recflow/actors/link_auth.hpp"
 #include "recflow/actors/user_owner.hpp"
 #include "recflow/graph/als_wire.hpp"
 #include "recflow/graph/wire.hpp"
@@ -18,11 +20,19 @@ namespace recflow {
 
 namespace {
 
+/// Challenges given out and not yet answered, at most this many (the oldest goes first).
+constexpr std::size_t max_open_challenges = 256;
+
 struct node_state {
   node_options opts;
   /// Per job (its coordinator's address): the actors spawned for it.
   std::map<caf::actor_addr, std::vector<caf::actor>> jobs;
   std::uint64_t jobs_started = 0;
+  /// CAF node ids that proved the secret (with a secret only).
+  std::set<caf::node_id> authenticated;
+  /// The nonce given to each node id that asked for a challenge, in the order given.
+  std::map<caf::node_id, std::string> challenges;
+  std::vector<caf::node_id> challenge_order;
   static inline const char* name = "recflow.node";
 };
 
@@ -39,9 +49,97 @@ std::string sender_node(node_self* self) {
   return s ? caf::to_string(s->node()) : std::string("an unknown peer");
 }
 
+/// Why the current message's sender may not ask for `what` (logged), or nothing when it
+/// may: with a secret, only node ids that proved it may ask for anything but the handshake.
+std::optional<std::string> unauthenticated(node_self* self, const std::string& what) {
+  const auto& st = self->state;
+  if (st.opts.secret.empty())
+    return std::nullopt;
+  auto s = self->current_sender();
+  if (s && st.authenticated.count(s->node()) > 0)
+    return std::nullopt;
+  auto why = "this node needs the shared secret (--secret-file) and " + sender_node(self)
+             + " has not proven it: " + what + " refused";
+  log(self, why);
+  return why;
+}
+
+/// Stops every job's actors and the node.
+void stop_everything(node_self* self, const std::string& why) {
+  std::size_t n = 0;
+  for (auto& [coordinator, actors] : self->state.jobs)
+    for (auto& a : actors) {
+      self->send_exit(a, caf::exit_reason::kill);
+      ++n;
+    }
+  self->state.jobs.clear();
+  log(self, "stopping (" + why + "; " + std::to_string(n) + " actors of running jobs stopped)");
+  self->quit();
+}
+
+/// stop_node_atom from a peer: obeyed only when the sender drove every running job.
+void stop_from_peer(node_self* self) {
+  if (unauthenticated(self, "stop"))
+    return;
+  auto s = self->current_sender();
+  bool own = false, foreign = false;
+  for (const auto& job : self->state.jobs)
+    (s && job.first.node() == s->node() ? own : foreign) = true;
+  if (!own || foreign) {
+    log(self, "ignored a stop from " + sender_node(self) + ": "
+                + (!own ? "it has no job on this node" : "other drivers' jobs run here"));
+    return;
+  }
+  stop_everything(self, "stopped by driver " + sender_node(self));
+}
+
+/// (challenge_atom, driver nonce): a fresh nonce for the sender and the node's proof.
+caf::message challenge(node_self* self, const std::string& driver_nonce) {
+  auto& st = self->state;
+  auto s = self->current_sender();
+  if (st.opts.secret.empty() || !s || driver_nonce.size() > 256)
+    return caf::make_message(challenge_atom::value, std::string{}, std::string{});
+  if (st.challenges.size() >= max_open_challenges) {
+    st.challenges.erase(st.challenge_order.front());
+    st.challenge_order.erase(st.challenge_order.begin());
+  }
+  auto nonce = link_auth::nonce();
+  if (st.challenges.insert_or_assign(s->node(), nonce).second)
+    st.challenge_order.push_back(s->node());
+  return caf::make_message(challenge_atom::value, nonce,
+                           link_auth::node_proof(st.opts.secret, driver_nonce, nonce));
+}
+
+/// (auth_atom, proof): records the sender as authenticated if the proof answers its
+/// challenge. One answer per challenge, right or wrong.
+caf::message authenticate(node_self* self, const std::string& proof) {
+  auto& st = self->state;
+  auto s = self->current_sender();
+  auto refuse = [&](const std::string& why) {
+    log(self, "refused driver " + sender_node(self) + ": " + why);
+    return caf::make_message(auth_atom::value, false, why);
+  };
+  if (st.opts.secret.empty())
+    return caf::make_message(auth_atom::value, true, std::string("this node asks no secret"));
+  auto it = s ? st.challenges.find(s->node()) : st.challenges.end();
+  if (it == st.challenges.end())
+    return refuse("no challenge was given to it");
+  auto nonce = std::move(it->second);
+  st.challenges.erase(it);
+  std::erase(st.challenge_order, s->node());
+  if (!link_auth::same(proof, link_auth::driver_proof(st.opts.secret, nonce,
+                                                      caf::to_string(s->node()))))
+    return refuse("wrong proof of the shared secret");
+  st.authenticated.insert(s->node());
+  log(self, "driver " + sender_node(self) + " proved the shared secret");
+  return caf::make_message(auth_atom::value, true, std::string("authenticated"));
+}
+
 /// Spawns one batch-ALS block for a driver (als_cluster_messages.hpp): (block, "") or
 /// (null, why) when the spec or its layout blob is refused.
 caf::message spawn_als(node_self* self, als_block_spec& spec) {
+  if (auto why = unauthenticated(self, "an ALS block"))
+    return caf::make_message(caf::actor{}, *why);
   auto refuse = [&](const std::string& why) {
     log(self, "refused an ALS block for " + sender_node(self) + ": " + why);
     return caf::make_message(caf::actor{}, why);
@@ -90,23 +188,29 @@ caf::behavior node_fn(node_self* self, node_options o) {
                 + "): stopped its " + std::to_string(it->second.size()) + " actors; serving");
     self->state.jobs.erase(it);
   });
+  // The node is linked to nothing: an exit message can only come from outside.
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    log(self, "ignored an exit message (" + self->system().render(em.reason) + ")");
+  });
   return {
-    [=](stop_node_atom) {
-      std::size_t n = 0;
-      for (auto& [coordinator, actors] : self->state.jobs)
-        for (auto& a : actors) {
-          self->send_exit(a, caf::exit_reason::kill);
-          ++n;
-        }
-      self->state.jobs.clear();
-      log(self, "stopping (" + std::to_string(n) + " actors of running jobs stopped)");
-      self->quit();
+    [=](stop_node&) { stop_everything(self, "asked by this process"); },
+    [=](stop_node_atom) { stop_from_peer(self); },
+    [=](challenge_atom, const std::string& driver_nonce) {
+      return challenge(self, driver_nonce);
     },
+    [=](auth_atom, const std::string& proof) { return authenticate(self, proof); },
     [=](mesh_atom, const mesh_request& req) -> caf::result<mesh_atom, std::uint32_t> {
+      if (auto why = unauthenticated(self, "a mesh of peers"))
+        return caf::make_error(caf::sec::invalid_argument, *why);
       const auto& hosts = req.hosts;
       const auto& ports = req.ports;
-      if (hosts.size() != ports.size() || hosts.size() > 4096)
-        return caf::make_error(caf::sec::invalid_argument, "malformed peer list");
+      if (hosts.size() != ports.size() || hosts.size() > max_mesh_peers) {
+        log(self, "refused a mesh of " + std::to_string(hosts.size()) + " peers from "
+                    + sender_node(self) + " (at most " + std::to_string(max_mesh_peers) + ")");
+        return caf::make_error(caf::sec::invalid_argument,
+                               "malformed peer list or more than "
+                                 + std::to_string(max_mesh_peers) + " peers");
+      }
       auto rp = self->make_response_promise<mesh_atom, std::uint32_t>();
       auto left = std::make_shared<std::size_t>(hosts.size());
       auto failed = std::make_shared<bool>(false);
@@ -150,6 +254,8 @@ caf::behavior node_fn(node_self* self, node_options o) {
     },
     [=](als_block_spec& spec) -> caf::message { return spawn_als(self, spec); },
     [=](owner_spec& spec) -> caf::message {
+      if (auto why = unauthenticated(self, "an owner"))
+        return caf::make_message(caf::actor{}, *why);
       auto refuse = [&](const std::string& why) {
         log(self, "refused an owner for " + sender_node(self) + ": " + why);
         return caf::make_message(caf::actor{}, why);

@@ -5,7 +5,15 @@
 ///
 ///   driver -> node: (hello_atom, protocol version, driver name)
 ///   node -> driver: (hello_atom, node's version, accepted, message)
+///   with a secret: the challenge of link_auth.hpp (challenge_atom, auth_atom)
+///   driver -> node: (mesh_atom, mesh_request)  ->  node -> driver: (mesh_atom, count)
 ///   driver -> node: owner_spec  ->  node -> driver: (owner actor or null, error text)
+///
+/// A node given a secret refuses owner_spec, als_block_spec, mesh_atom and stop_node_atom
+/// from any CAF node id that has not proven it (the refusal is the reply, and a log line
+/// naming the peer). stop_node_atom from a peer is obeyed only when that peer is the
+/// driver of every job running here; the node's own process stops it with stop_node.
+/// Exit messages from outside are ignored (the node is linked to nothing).
 #pragma once
 
 #include <cstdint>
@@ -16,8 +24,17 @@
 
 namespace recflow {
 
-/// Local -> node: stop every job's actors, then stop the node (SIGINT/SIGTERM).
+/// Driver -> node: stop every job's actors, then stop the node; obeyed only from the
+/// (authenticated) driver of every running job.
 using stop_node_atom = caf::atom_constant<caf::atom("stopnode")>;
+
+/// Same process -> node: stop (SIGINT/SIGTERM). Never registered as a message type, so
+/// it cannot arrive over the network: a peer's frame naming it fails to deserialize.
+struct stop_node {};
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stop_node&) {
+  return f(caf::meta::type_name("recflow::stop_node"));
+}
 
 /// How a node runs, with defaults.
 struct node_options {
@@ -25,6 +42,9 @@ struct node_options {
   std::function<void(const std::string&)> log;    ///< one line per event (may be empty)
   /// The protocol this node speaks (tests set another to check the refusal).
   std::uint32_t protocol = 0;                     ///< 0: cluster_protocol_version
+  /// The shared secret every driver must prove (link_auth.hpp); empty: none asked
+  /// (node_host allows that only when told insecure).
+  std::string secret;
 };
 
 /// Spawns the node actor on `sys` (whose config has the graph and cluster messages).

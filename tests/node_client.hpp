@@ -12,6 +12,9 @@
 
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/messages.hpp"
+#include "recflow/engine/cluster_connect.hpp"
+
+#include "node_process.hpp"
 
 namespace recflow::test {
 
@@ -26,14 +29,25 @@ struct node_client_config {
   }
 };
 
-/// The system and the node at 127.0.0.1:`port` (REQUIREs that it answers).
+/// The system and the node at 127.0.0.1:`port` (REQUIREs that it answers), having proven
+/// `secret` as a driver does (REQUIREd to succeed; empty: no proof, a stranger).
 struct node_client : node_client_config {
   caf::actor_system sys{cfg};
   caf::actor node;
-  explicit node_client(std::uint16_t port) {
+  explicit node_client(std::uint16_t port, const std::string& secret = node_secret()) {
     auto found = sys.middleman().remote_actor("127.0.0.1", port);
     REQUIRE(found);
     node = *found;
+    if (!secret.empty()) {
+      auto ok = authenticate(secret);
+      INFO((ok ? std::string() : ok.err().message));
+      REQUIRE(ok);
+    }
+  }
+  /// The secret's challenge, as connect_nodes does it.
+  result<void> authenticate(const std::string& secret) {
+    caf::scoped_actor self{sys};
+    return prove_secret(sys, self, node, "under test", secret, std::chrono::seconds(10));
   }
 };
 

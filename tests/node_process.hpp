@@ -1,6 +1,7 @@
 /// A `recflow node` child process for multi-node tests: started on 127.0.0.1 with a free
-/// port (port 0, read back from its first line), always stopped by the destructor, and
-/// killed by the kernel if the test process dies (PR_SET_PDEATHSIG).
+/// port (port 0, read back from its first line) and the tests' shared secret
+/// (node_secret_file), always stopped by the destructor, and killed by the kernel if the
+/// test process dies (PR_SET_PDEATHSIG).
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -26,15 +27,61 @@
 
 namespace recflow::test {
 
+/// The shared secret of the test nodes, in a file of mode 0600 in the temporary folder
+/// (one per test process, removed at exit).
+class secret_file {
+ public:
+  static const secret_file& get() {
+    static secret_file f;
+    return f;
+  }
+  const std::string& path() const noexcept { return path_; }
+  const std::string& value() const noexcept { return value_; }
+  ~secret_file() {
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+  }
+
+ private:
+  secret_file() {
+    path_ = (std::filesystem::temp_directory_path()
+             / ("recflow-test-secret-" + std::to_string(::getpid())))
+              .string();
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    std::string text = value_ + "\n";
+    REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+    ::close(fd);
+  }
+  std::string path_;
+  std::string value_ = "recflow test secret: not for real clusters";
+};
+
+inline const std::string& node_secret() { return secret_file::get().value(); }
+inline const std::string& node_secret_file() { return secret_file::get().path(); }
+
+/// How a test node's links are secured: the arguments after `recflow node --listen ...`.
+inline std::vector<std::string> with_secret() { return {"--secret-file", node_secret_file()}; }
+inline std::vector<std::string> insecure() { return {"--insecure"}; }
+
 class node_process {
  public:
-  node_process() {
+  explicit node_process(std::vector<std::string> link = with_secret()) {
     log_ = (std::filesystem::temp_directory_path()
             / ("recflow-node-" + std::to_string(::getpid()) + "-"
                + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".log"))
              .string();
     int out[2];
     REQUIRE(::pipe(out) == 0);
+    node_secret_file();  // written before the fork (the child only reads it)
+    // The arguments are built before the fork: the child of a threaded process only execs.
+    std::vector<std::string> args{RECFLOW_CLI_PATH, "node", "--listen", "127.0.0.1:0",
+                                  "--workers", "1"};
+    args.insert(args.end(), link.begin(), link.end());
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
@@ -45,8 +92,7 @@ class node_process {
         ::dup2(err, STDERR_FILENO);
       ::close(out[0]);
       ::close(out[1]);
-      ::execl(RECFLOW_CLI_PATH, RECFLOW_CLI_PATH, "node", "--listen", "127.0.0.1:0", "--workers",
-              "1", static_cast<char*>(nullptr));
+      ::execv(RECFLOW_CLI_PATH, argv.data());
       ::_exit(127);
     }
     ::close(out[1]);
@@ -154,6 +200,9 @@ inline node_group start_nodes(std::size_t n) {
   return out;
 }
 
+/// "--nodes 127.0.0.1:P1,... --secret-file PATH": a driver's options for the nodes.
+inline std::string node_args(const node_group& nodes);
+
 /// "127.0.0.1:P1,127.0.0.1:P2,...": the nodes as `--nodes` takes them.
 inline std::string node_list(const node_group& nodes) {
   std::string out;
@@ -163,6 +212,10 @@ inline std::string node_list(const node_group& nodes) {
     out.append(n->address());
   }
   return out;
+}
+
+inline std::string node_args(const node_group& nodes) {
+  return "--nodes " + node_list(nodes) + " --secret-file " + node_secret_file();
 }
 
 /// What a command printed (stdout and stderr, as `cmd` redirects them) and its wait status,

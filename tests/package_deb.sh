@@ -48,7 +48,7 @@ done
 echo "   $(grep -c '\.hpp$' <<<"$contents") headers, $(grep -c '\.a$' <<<"$contents") libraries"
 
 depends=$(dpkg-deb -f "$deb" Depends)
-for package in libcaf-dev libeigen3-dev libboost-dev nlohmann-json3-dev libhiredis-dev libfmt-dev; do
+for package in libcaf-dev libeigen3-dev libboost-dev nlohmann-json3-dev libhiredis-dev libfmt-dev libssl-dev; do
   grep -qE "(^|, )$package( |,|$)" <<<"$depends" || fail "Depends lacks $package: $depends"
 done
 # dpkg-shlibdeps's share: the command's own shared libraries (libfmt is linked by it alone).

@@ -127,6 +127,16 @@ TEST_CASE("ALS wire: rows frames are checked against the receiving block's layou
   CHECK(decoded->bias == good.bias);
   CHECK(decoded->factors == good.factors);
   CHECK(wire::check_als_rows(user_block, 4, *decoded));
+  for (double bad : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    auto r = good;
+    r.factors[1] = static_cast<float>(bad);
+    auto refused = wire::decode_als_rows(wire::encode_als_rows(r, 4));
+    REQUIRE_FALSE(refused);
+    CHECK_THAT(refused.err().message, Catch::Contains("a row holds NaN or infinity"));
+    r = good;
+    r.bias[0] = bad;
+    CHECK_FALSE(wire::decode_als_rows(wire::encode_als_rows(r, 4)));
+  }
   auto blob = wire::encode_als_rows(good, 4);
   for (std::size_t k = 0; k < blob.size(); ++k)
     REQUIRE_FALSE(wire::decode_als_rows(std::span(blob.data(), k)));

@@ -19,7 +19,7 @@
 #include "test_util.hpp"
 
 using recflow::test::node_process;
-using recflow::test::node_list;
+using recflow::test::node_args;
 using recflow::test::run_cli;
 using recflow::test::run_killing;
 
@@ -47,7 +47,7 @@ TEST_CASE("cli: recflow batch --nodes saves the local graph's model and explains
                        + " --rank 10 --iterations 5 --partitions 3 --json -q";
   auto local = run_cli(common + " --save " + local_model);
   REQUIRE(local.status == 0);
-  auto remote = run_cli(common + " --save " + remote_model + " --nodes " + node_list(nodes)
+  auto remote = run_cli(common + " --save " + remote_model + " " + node_args(nodes)
                         + " --explain");
   INFO(remote.out);
   REQUIRE(remote.status == 0);
@@ -74,7 +74,7 @@ TEST_CASE("cli: a node killed mid-training ends recflow batch with the node, the
   // the first is out, the sweeps are running: kill a node.
   std::string cmd = "RECFLOW_PROGRESS_INTERVAL=0 " + std::string(RECFLOW_CLI_PATH)
                     + " batch --train " + u1("base") + " --test " + u1("test")
-                    + " --rank 10 --iterations 1000 --partitions 3 --nodes " + node_list(nodes)
+                    + " --rank 10 --iterations 1000 --partitions 3 " + node_args(nodes)
                     + " 2>&1";
   auto run = run_killing(cmd, *nodes[2], [](const std::string& line) {
     return line.find("batch ALS") != std::string::npos;

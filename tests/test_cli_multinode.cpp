@@ -2,7 +2,10 @@
 // 127.0.0.1 (always stopped), the same results as the local graph, a node killed mid-run.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,7 +17,7 @@
 #include "test_util.hpp"
 
 using recflow::test::node_process;
-using recflow::test::node_list;
+using recflow::test::node_args;
 using recflow::test::run_cli;
 using recflow::test::run_killing;
 
@@ -33,7 +36,7 @@ TEST_CASE("cli: recflow stream --nodes gives the local graph's results and expla
                        + " --split 0.8 --seed 42 --max-batches 20 --partitions 3 --no-csv --json";
   auto local = run_cli(common);
   REQUIRE(local.status == 0);
-  auto remote = run_cli(common + " --nodes " + node_list(nodes) + " --explain");
+  auto remote = run_cli(common + " " + node_args(nodes) + " --explain");
   INFO(remote.out);
   REQUIRE(remote.status == 0);
   CHECK_THAT(remote.out, Catch::Contains("node " + nodes[0]->address() + ": user shards 0, item shards 0"));
@@ -56,7 +59,7 @@ TEST_CASE("cli: a node killed mid-stream ends the run with the node, the batch a
     nodes.push_back(std::make_unique<node_process>());
   // stdbuf: per-batch lines reach the pipe as they are printed, not at exit.
   std::string cmd = "stdbuf -oL " + std::string(RECFLOW_CLI_PATH) + " stream --data " + ml100k()
-                    + " --split 0.8 --seed 42 --no-csv --passes 6 --nodes " + node_list(nodes)
+                    + " --split 0.8 --seed 42 --no-csv --passes 6 " + node_args(nodes)
                     + " 2>&1";
   auto run = run_killing(cmd, *nodes[2], [](const std::string& line) {
     return line.rfind("batch     3 ", 0) == 0;
@@ -79,4 +82,49 @@ TEST_CASE("cli: bad --nodes and unreachable nodes are clear errors", "[cli][mult
   CHECK_THAT(ref.out, Catch::Contains("--nodes runs the actor graph"));
   auto node = run_cli("node --listen nonsense");
   CHECK(node.status == 2);
+}
+
+TEST_CASE("cli: node links need --secret-file or --insecure, and a secret file only its owner reads",
+          "[cli][multinode][security]") {
+  recflow::test::scratch_dir dir;
+  auto secret = dir.file("node.secret");
+  std::ofstream(secret) << "a secret of more than sixteen bytes\n";
+  REQUIRE(::chmod(secret.c_str(), 0644) == 0);
+  // Group or others may read it: refused like ssh refuses a private key, naming the file.
+  auto open = run_cli("node --listen 127.0.0.1:0 --secret-file " + secret);
+  CHECK(open.status == 2);
+  CHECK_THAT(open.out, Catch::Contains("the secret file " + secret + " has mode 0644"));
+  CHECK_THAT(open.out, Catch::Contains("chmod 600 " + secret));
+  auto driver = run_cli("stream --data " + ml100k() + " --no-csv --nodes 127.0.0.1:9 --secret-file "
+                        + secret);
+  CHECK(driver.status == 2);
+  CHECK_THAT(driver.out, Catch::Contains("--nodes: the secret file " + secret + " has mode 0644"));
+  // Neither a secret nor --insecure: refused, the node before it listens.
+  auto bare = run_cli("node --listen 127.0.0.1:0");
+  CHECK(bare.status == 2);
+  CHECK_THAT(bare.out, Catch::Contains("need a shared secret (--secret-file PATH"));
+  auto u1 = recflow::test::data_dir() + "/ml-100k/u1.";
+  auto bare_driver = run_cli("batch --train " + u1 + "base --test " + u1 + "test --nodes 127.0.0.1:9");
+  CHECK(bare_driver.status == 2);
+  CHECK_THAT(bare_driver.out, Catch::Contains("--nodes: node links need a shared secret"));
+  // The same file at mode 0600 is taken.
+  REQUIRE(::chmod(secret.c_str(), 0600) == 0);
+  node_process node({"--secret-file", secret});
+  CHECK(node.running());
+}
+
+TEST_CASE("cli: --insecure runs plain links with a warning, and a driver with a secret refuses such a node",
+          "[cli][multinode][security]") {
+  node_process node(recflow::test::insecure());
+  CHECK_THAT(node.log(), Catch::Contains("warning: --insecure: node links are not authenticated"));
+  auto careful = run_cli("stream --data " + ml100k() + " --no-csv --max-batches 2 --nodes "
+                         + node.address() + " --secret-file " + recflow::test::node_secret_file());
+  CHECK(careful.status != 0);
+  CHECK_THAT(careful.out, Catch::Contains("node " + node.address() + " asks no shared secret"));
+  auto plain = run_cli("stream --data " + ml100k() + " --no-csv --max-batches 2 --nodes "
+                       + node.address() + " --insecure");
+  INFO(plain.out);
+  CHECK(plain.status == 0);
+  CHECK_THAT(plain.out, Catch::Contains("recflow: warning: --insecure"));
+  CHECK(node.running());
 }

@@ -17,7 +17,7 @@
 #include "test_util.hpp"
 
 using recflow::test::node_process;
-using recflow::test::node_list;
+using recflow::test::node_args;
 using recflow::test::run_cli;
 using recflow::test::scratch_dir;
 
@@ -56,8 +56,8 @@ TEST_CASE("cli: recflow stream --nodes --recover survives a killed node with the
   auto local = run_cli(common + " --save " + dir.file("local.rfm"));
   REQUIRE(local.status == 0);
   bool killed = false;
-  auto run = run_watching(common + " --save " + dir.file("recovered.rfm") + " --nodes "
-                            + node_list(nodes) + " --recover --checkpoint-every 10",
+  auto run = run_watching(common + " --save " + dir.file("recovered.rfm") + " "
+                            + node_args(nodes) + " --recover --checkpoint-every 10",
                           [&](const std::string& line) {
                             if (!killed && line.rfind("batch    25 ", 0) == 0) {
                               nodes[1]->kill_hard();
@@ -100,7 +100,7 @@ TEST_CASE("cli: --checkpoint-dir and --resume run with --nodes and continue on t
   // The first run recovers from a lost node, then stops after 35 batches (checkpoint 30
   // and the one at its end, 35).
   bool killed = false;
-  auto first = run_watching(common + " --max-batches 35 --recover --nodes " + node_list(nodes),
+  auto first = run_watching(common + " --max-batches 35 --recover " + node_args(nodes),
                             [&](const std::string& line) {
                               if (!killed && line.rfind("batch    13 ", 0) == 0) {
                                 nodes[0]->kill_hard();
@@ -114,7 +114,8 @@ TEST_CASE("cli: --checkpoint-dir and --resume run with --nodes and continue on t
   CHECK_THAT(first.out, Catch::Contains("ckpt-000000000035.rfm"));
   // The second resumes on the two nodes left and streams the rest.
   auto second = run_cli(common + " --resume --save " + dir.file("resumed.rfm") + " --nodes "
-                        + nodes[1]->address() + "," + nodes[2]->address());
+                        + nodes[1]->address() + "," + nodes[2]->address() + " --secret-file "
+                        + recflow::test::node_secret_file());
   INFO(second.out);
   REQUIRE(second.status == 0);
   CHECK_THAT(second.out, Catch::Contains("resuming from "));

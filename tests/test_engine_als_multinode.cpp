@@ -39,7 +39,7 @@ TEST_CASE("ALS across 3 nodes on 127.0.0.1 trains train_als's model", "[engine][
   auto nodes = start_nodes(3);
   als_params p{.rank = 10, .iterations = 4};
   auto expected = train_als(u1_base(), p).value();
-  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .graph = {.partitions = parts}};
+  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret(), .graph = {.partitions = parts}};
   std::vector<als_sweep_metrics> sweeps;
   auto got = train_als_cluster(u1_base(), p, o,
                                [&](const als_sweep_metrics& m) { sweeps.push_back(m); });
@@ -69,7 +69,7 @@ TEST_CASE("ALS across nodes: a node killed mid-training stops the job with the n
           "[engine][multinode][als]") {
   auto nodes = start_nodes(3);
   als_params p{.rank = 10, .iterations = 8};
-  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .graph = {.partitions = 3}};
+  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret(), .graph = {.partitions = 3}};
   auto t0 = std::chrono::steady_clock::now();
   auto got = train_als_cluster(u1_base(), p, o, [&](const als_sweep_metrics& m) {
     if (m.iteration == 2)
@@ -87,7 +87,7 @@ TEST_CASE("ALS across nodes: a node that stops answering ends the job after the 
           "[engine][multinode][als]") {
   auto nodes = start_nodes(2);
   als_params p{.rank = 10, .iterations = 6};
-  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .graph = {.partitions = 2}};
+  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret(), .graph = {.partitions = 2}};
   o.graph.stall_timeout = std::chrono::milliseconds(1500);
   auto got = train_als_cluster(u1_base(), p, o, [&](const als_sweep_metrics& m) {
     if (m.iteration == 1)

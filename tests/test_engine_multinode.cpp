@@ -79,7 +79,7 @@ TEST_CASE("cluster engine: 3 nodes on 127.0.0.1 train the local engine's model",
   REQUIRE(expected);
 
   auto g = make_streaming_graph(replay(batches), params(), partitions, scale);
-  auto cluster = cluster_engine::make(g, {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
+  auto cluster = cluster_engine::make(g, {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
   INFO((cluster ? std::string() : cluster.err().message));
   REQUIRE(cluster);
   auto text = (*cluster)->explain();
@@ -131,7 +131,7 @@ TEST_CASE("cluster engine: evaluation after each batch matches the local engine'
   };
   auto local = local_engine::make(graph()).value();
   REQUIRE(local->run());
-  auto cluster = cluster_engine::make(graph(), {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
+  auto cluster = cluster_engine::make(graph(), {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
   REQUIRE(cluster);
   REQUIRE((*cluster)->run());
   REQUIRE(local->history().size() == (*cluster)->history().size());
@@ -153,7 +153,7 @@ TEST_CASE("cluster engine: history_limit bounds the history as on the local engi
   auto graph = [&] { return make_streaming_graph(replay(batches), params(), 2, {1.0, 5.0}); };
   auto local = local_engine::make(graph(), eo).value();
   REQUIRE(local->run());
-  auto cluster = cluster_engine::make(graph(), {.nodes = recflow::test::endpoints<node_endpoint>(nodes),
+  auto cluster = cluster_engine::make(graph(), {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret(),
                                                 .engine = eo});
   REQUIRE(cluster);
   auto sum = (*cluster)->run();
@@ -184,7 +184,7 @@ TEST_CASE("cluster engine: the graph's on_model gets the local engine's models",
   auto local = local_engine::make(graph(from_local)).value();
   REQUIRE(local->run());
   auto cluster = cluster_engine::make(graph(from_cluster),
-                                      {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
+                                      {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
   REQUIRE(cluster);
   REQUIRE((*cluster)->run());
   REQUIRE(from_cluster.size() == batches.size());  // publish_interval 0: every batch
@@ -200,7 +200,7 @@ TEST_CASE("cluster engine: a node killed mid-stream stops the job with the node 
   auto nodes = start_nodes(3);
   auto batches = ml100k_batches(40);
   auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 3, {1, 5}),
-                                      {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
+                                      {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
   REQUIRE(cluster);
   REQUIRE((*cluster)->run_n(5));
   nodes[1]->kill_hard();
@@ -228,7 +228,7 @@ TEST_CASE("cluster engine: nodes that cannot be reached are an error naming them
   auto port = ntohs(a.sin_port);
   ::close(fd);
   auto e = cluster_engine::make(make_streaming_graph(replay(ml100k_batches(1)), params(), 2),
-                                {.nodes = {{"127.0.0.1", port}}});
+                                {.nodes = {{"127.0.0.1", port}}, .secret = recflow::test::node_secret()});
   REQUIRE_FALSE(e);
   CHECK_THAT(e.err().message,
              Catch::Contains("cannot connect to node 127.0.0.1:" + std::to_string(port)));
@@ -290,7 +290,7 @@ TEST_CASE("node: garbage and truncated frames on its port do not stop it serving
   auto local = local_engine::make(g).value();
   REQUIRE(local->run());
   auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 2, {1, 5}),
-                                      {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
+                                      {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
   INFO((cluster ? std::string() : cluster.err().message) << "\nnode log:\n" << nodes[0]->log());
   REQUIRE(cluster);
   REQUIRE((*cluster)->run());
@@ -302,7 +302,7 @@ TEST_CASE("node: a second job runs after the first driver went away", "[engine][
   auto batches = ml100k_batches(6);
   for (int job = 0; job < 2; ++job) {
     auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 2, {1, 5}),
-                                        {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
+                                        {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
     INFO("job " << job << ": " << (cluster ? std::string() : cluster.err().message));
     REQUIRE(cluster);
     REQUIRE((*cluster)->run_n(3));  // left unfinished: the node cleans up on disconnect
@@ -361,12 +361,14 @@ TEST_CASE("cluster engine: a node of another protocol version is refused with a 
   auto lines = std::make_shared<log_lines>();
   auto other = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 1,
                                  .log = [lines](const std::string& l) { lines->add(l); },
-                                 .protocol = cluster_protocol_version + 1});
+                                 .protocol = cluster_protocol_version + 1,
+                                 .secret = recflow::test::node_secret()});
   REQUIRE(other);
   CHECK((*other)->protocol() == cluster_protocol_version + 1);
   REQUIRE((*other)->address().port != 0);
   auto e = cluster_engine::make(make_streaming_graph(replay(ml100k_batches(1)), params(), 2),
-                                {.nodes = {{"127.0.0.1", good.port()}, (*other)->address()}});
+                                {.nodes = {{"127.0.0.1", good.port()}, (*other)->address()},
+                                 .secret = recflow::test::node_secret()});
   REQUIRE_FALSE(e);
   CHECK(e.err().code == errc::version);
   CHECK_THAT(e.err().message,
@@ -382,10 +384,28 @@ TEST_CASE("node host: refuses bad options, reports a port it cannot bind, stops 
   auto none = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 0});
   REQUIRE_FALSE(none);
   CHECK(none.err().message == "workers must be positive, got 0");
-  auto first = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 1, .log = [](auto&) {}});
+  // Neither a secret nor insecure, both, or a short secret: refused before listening.
+  auto open = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 1});
+  REQUIRE_FALSE(open);
+  CHECK_THAT(open.err().message, Catch::Contains("need a shared secret (--secret-file"));
+  CHECK_THAT(open.err().message, Catch::Contains("--insecure"));
+  auto both = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 1,
+                                .secret = recflow::test::node_secret(), .insecure = true});
+  REQUIRE_FALSE(both);
+  CHECK_THAT(both.err().message, Catch::Contains("exclude each other"));
+  auto shorter = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 1, .secret = "short"});
+  REQUIRE_FALSE(shorter);
+  CHECK_THAT(shorter.err().message, Catch::Contains("5 bytes, fewer than 16"));
+  std::vector<std::string> said;
+  auto first = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 1,
+                                 .log = [&said](const std::string& l) { said.push_back(l); },
+                                 .insecure = true});
   REQUIRE(first);
+  REQUIRE(said.size() == 1);  // insecure: the warning, once
+  CHECK_THAT(said[0], Catch::StartsWith("warning: --insecure: node links are not authenticated"));
   auto taken = (*first)->address();
-  auto second = node_host::start({.listen = taken, .workers = 1, .log = [](auto&) {}});
+  auto second = node_host::start({.listen = taken, .workers = 1, .log = [](auto&) {},
+                                  .secret = recflow::test::node_secret()});
   REQUIRE_FALSE(second);
   CHECK(second.err().code == errc::io);
   CHECK_THAT(second.err().message, Catch::StartsWith("cannot listen on " + taken.name()));
@@ -442,7 +462,7 @@ TEST_CASE("cluster engine: a node that stops answering ends the job after the st
           "[engine][multinode]") {
   auto nodes = start_nodes(3);
   auto batches = ml100k_batches(30);
-  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
   o.engine.stall_timeout = std::chrono::milliseconds(1500);
   auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 3, {1, 5}), o);
   REQUIRE(cluster);

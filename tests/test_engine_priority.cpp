@@ -167,7 +167,7 @@ TEST_CASE("thread priority: a cluster engine runs the driver's actor threads at 
   auto nodes = test::start_nodes(2);  // other processes: their threads are not counted
   check_engine_threads(priority, [&](streaming_graph g, const engine_options& o) {
     return cluster_engine::make(std::move(g),
-                                {.nodes = test::endpoints<node_endpoint>(nodes), .engine = o});
+                                {.nodes = test::endpoints<node_endpoint>(nodes), .secret = test::node_secret(), .engine = o});
   });
 }
 #endif

@@ -70,7 +70,7 @@ TEST_CASE("cluster recovery: a node killed at any batch costs no rating and no m
   INFO("node killed after batch " << kill_at << " completed");
   auto nodes = start_nodes(3);
   std::vector<std::string> events;
-  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
   o.recover = true;
   o.checkpoint_every = 10;
   o.on_event = [&](const std::string& line) { events.push_back(line); };
@@ -139,7 +139,7 @@ TEST_CASE("cluster recovery: a second node lost after a recovery is recovered fr
   auto expected = reference(batches);
   auto nodes = start_nodes(3);
   std::vector<std::string> events;
-  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
   o.recover = true;
   o.checkpoint_every = 5;
   o.on_event = [&](const std::string& line) { events.push_back(line); };
@@ -176,6 +176,7 @@ TEST_CASE("cluster recovery: a second node lost after a recovery is recovered fr
   // A job on one node: when it goes, nothing can hold the shards.
   node_process single;
   auto again = cluster_engine::make(graph_of(batches), {.nodes = {{"127.0.0.1", single.port()}},
+                                                        .secret = recflow::test::node_secret(),
                                                         .recover = true});
   INFO((again ? std::string() : again.err().message));
   REQUIRE(again);
@@ -200,7 +201,7 @@ TEST_CASE("cluster engine: a seed model is loaded into the owners on the nodes",
   auto nodes = start_nodes(2);
   auto cg = graph_of(rest);
   cg.seed_model = seed;
-  auto cluster = cluster_engine::make(cg, {.nodes = recflow::test::endpoints<node_endpoint>(nodes)});
+  auto cluster = cluster_engine::make(cg, {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
   INFO((cluster ? std::string() : cluster.err().message));
   REQUIRE(cluster);
   REQUIRE((*cluster)->run());
@@ -214,7 +215,7 @@ TEST_CASE("cluster recovery: a node lost between runs is recovered from by the n
   auto batches = ml100k_batches(20);
   std::vector<rating_batch> first(batches.begin(), batches.begin() + 12);
   auto nodes = start_nodes(3);
-  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
   o.recover = true;
   o.checkpoint_every = 5;
   auto cluster = cluster_engine::make(graph_of(batches), o);
@@ -238,7 +239,7 @@ TEST_CASE("cluster recovery: a node that stops answering is recovered from after
   auto batches = ml100k_batches(16);
   auto nodes = start_nodes(3);
   std::vector<std::string> events;
-  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
   o.engine.stall_timeout = std::chrono::milliseconds(1500);
   o.recover = true;
   o.checkpoint_every = 5;
@@ -278,7 +279,7 @@ TEST_CASE("cluster recovery: with history_limit the history stays bounded throug
   auto batches = ml100k_batches(n_batches);
   auto expected = reference(batches);
   auto nodes = start_nodes(3);
-  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes)};
+  cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
   o.engine.history_limit = 4;
   o.recover = true;
   o.checkpoint_every = 10;

@@ -352,7 +352,8 @@ TEST_CASE("serve dashboard cli: a 2-node stream shows both nodes on the page and
   for (int k = 0; k < 2; ++k)
     nodes.push_back(std::make_unique<test::node_process>());
   auto args = stream_args("--metrics");  // --serve needs the local engine
-  args.insert(args.end(), {"--nodes", test::node_list(nodes)});
+  args.insert(args.end(), {"--nodes", test::node_list(nodes), "--secret-file",
+                           test::node_secret_file()});
   test::child_process run(args, dir.file("stream.log"));
   auto port = run.wait_for_port();
   REQUIRE(port != 0);
@@ -405,7 +406,8 @@ TEST_CASE("serve metrics cli: batch and node --metrics serve /metrics that promt
   CHECK(text.find("recflow_validation_rmse 0.") != std::string::npos);
   batch.stop();
 
-  test::child_process node({"node", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"},
+  test::child_process node({"node", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
+                            "--insecure"},
                            dir.file("node.log"));
   REQUIRE(wait_for_text(node, "metrics and dashboard on", 30s));
   port = node.wait_for_port();

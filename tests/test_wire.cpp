@@ -116,6 +116,33 @@ TEST_CASE("wire: rows gather the shipped slots and round-trip", "[wire]") {
   CHECK_FALSE(wire::decode_rows(f.user_rows(), wire::kind::item_rows));
 }
 
+TEST_CASE("wire: rows holding NaN or infinity are refused: factors, biases, errors", "[wire]") {
+  auto bad = GENERATE(std::numeric_limits<double>::quiet_NaN(),
+                      std::numeric_limits<double>::infinity(),
+                      -std::numeric_limits<double>::infinity());
+  auto refused = [](const wire::bytes& blob, wire::kind k, const std::string& what) {
+    auto d = wire::decode_rows(blob, k);
+    REQUIRE_FALSE(d);
+    CHECK(d.err().code == errc::corrupt);
+    CHECK_THAT(d.err().message, Catch::Contains(what + " holds NaN or infinity"));
+  };
+  rows_fixture f;
+  f.factors[5] = static_cast<float>(bad);  // slot 2 is shipped first
+  refused(f.user_rows(), wire::kind::user_rows, "a row");
+  refused(f.item_rows(), wire::kind::item_rows, "a row");
+  f = rows_fixture{};
+  f.bias[2] = bad;
+  refused(f.user_rows(), wire::kind::user_rows, "a row");
+  f = rows_fixture{};
+  f.errors[3] = bad;
+  refused(f.item_rows(), wire::kind::item_rows, "an error");
+  // A value that is not shipped (slot 1 is not gathered) does not matter.
+  f = rows_fixture{};
+  f.factors[2] = static_cast<float>(bad);
+  f.bias[1] = bad;
+  CHECK(wire::decode_rows(f.user_rows(), wire::kind::user_rows));
+}
+
 TEST_CASE("wire: user rows of a shard with no ratings in the batch decode", "[wire]") {
   // An owner whose shard got no ratings has an empty working set: no rows, no biases.
   auto blob = wire::encode_rows(wire::kind::user_rows,

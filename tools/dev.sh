@@ -15,7 +15,7 @@ jobs=${JOBS:-$(nproc)}
 
 # What the build needs, one Debian 12 package each (README.md says why each is there);
 # gnuplot-nox draws the charts of `recflow compare` (its test checks one).
-packages=(g++ cmake make libcaf-dev libboost-dev libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 gnuplot-nox
+packages=(g++ cmake make libcaf-dev libssl-dev libboost-dev libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 gnuplot-nox
           clang libclang-rt-14-dev)
 packages+=(libhiredis-dev redis-server)  # stream sources: the Redis client library, and a server for the tests
 packages+=(dpkg-dev)  # dpkg-shlibdeps: the shared libraries of the .deb's Depends (its test checks them)

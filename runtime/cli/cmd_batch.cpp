@@ -35,6 +35,7 @@ struct batch_options {
   bool quiet = false;
   std::string engine = "local";
   std::string nodes;     ///< --nodes host:port,...: the blocks on `recflow node` processes
+  link_options link;     ///< --secret-file, --insecure: how the driver proves itself to them
   bool explain = false;  ///< --explain: print which node holds which blocks
   std::string metrics;   ///< --metrics HOST:PORT: /metrics and the dashboard while training
   double metrics_linger = 0;  ///< seconds to keep /metrics up after training
@@ -79,10 +80,11 @@ result<void> parse_choices(batch_options& o) {
   if (o.job.graph.workers == 0)
     return error{errc::invalid_argument, "workers must be positive, got 0"};
   if (!o.nodes.empty()) {
-    auto nodes = nodes_option(o.nodes, o.engine);
+    auto nodes = nodes_option(o.nodes, o.engine, o.link);
     if (!nodes)
       return nodes.err();
-    o.job.nodes = std::move(*nodes);
+    o.job.nodes = std::move(nodes->nodes);
+    o.job.secret = std::move(nodes->secret);
   }
   als.seed = o.data.seed;
   if (auto ok = validate(als); !ok)
@@ -252,6 +254,7 @@ void add_batch_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--nodes", opts->nodes,
                   "Run the user and item blocks on these `recflow node` processes "
                   "(host:port,host:port,...; round robin); the driver keeps the coordinator");
+  opts->link.add(*cmd);
   cmd->add_flag("--explain", opts->explain, "With --nodes: print which node holds which blocks");
   cmd->add_option("--folds", opts->folds, "Run k-fold cross-validation over all ratings instead");
   cmd->add_option("--save", opts->save, "Write the trained model to this file");

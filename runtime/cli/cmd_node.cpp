@@ -1,6 +1,9 @@
-// `recflow node --listen HOST:PORT`: a worker process that hosts the factor owners a
+// `recflow node --listen HOST:PORT --secret-file PATH`: a worker process that hosts the factor owners a
 // driver (`recflow stream --nodes ...`) deploys to it, over CAF's middleman. Runs until
-// SIGINT or SIGTERM; a driver that disconnects only ends its own job.
+// SIGINT or SIGTERM, or until the driver of every job on it stops it; a driver that
+// disconnects only ends its own job.
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -9,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/nodes_option.hpp"
 #include "cli/output.hpp"
 #include "recflow/engine/node_host.hpp"
 #include "recflow/serve/http_server.hpp"
@@ -22,6 +26,7 @@ struct node_cli_options {
   std::string listen = "127.0.0.1:4242";
   std::size_t workers = 2;
   std::string metrics;  ///< HOST:PORT: /metrics and the dashboard (the node's events)
+  link_options link;    ///< --secret-file or --insecure: one of them is required
 };
 
 /// --metrics: the node's events on the dashboard and as counters, and its settings.
@@ -41,14 +46,21 @@ int run_node(const node_cli_options& o) {
     return report(ep.err());
   if (any_port)
     ep->port = 0;
+  // The secret is read (and the file's mode checked) before anything listens.
+  auto secret = o.link.secret();
+  if (!secret)
+    return report(secret.err());
   // Signals are taken by sigwait on this thread: block them before the node starts its
   // threads, which inherit the mask.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGUSR1);  // from on_stopped: the node's driver stopped it
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  node_host_options hopts{.listen = *ep, .workers = o.workers};
+  node_host_options hopts{.listen = *ep, .workers = o.workers, .secret = *secret,
+                          .insecure = o.link.insecure,
+                          .on_stopped = [] { ::kill(::getpid(), SIGUSR1); }};
   std::unique_ptr<node_metrics> metrics;
   if (!o.metrics.empty()) {
     metrics = std::make_unique<node_metrics>();
@@ -83,7 +95,9 @@ int run_node(const node_cli_options& o) {
             << std::endl;
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  (*host)->log(sig == SIGINT ? "SIGINT received" : "SIGTERM received");
+  (*host)->log(sig == SIGINT    ? "SIGINT received"
+               : sig == SIGTERM ? "SIGTERM received"
+                                : "the driver of its jobs stopped it: exiting");
   (*host)->stop();
   if (metrics)
     metrics->server->stop();
@@ -100,6 +114,7 @@ void add_node_command(CLI::App& app, int& exit_status) {
                   "HOST:PORT to listen on (port 0: any free port, printed at start)")
     ->capture_default_str();
   cmd->add_option("--workers", o->workers, "Actor scheduler threads")->capture_default_str();
+  o->link.add(*cmd);
   cmd->add_option("--metrics", o->metrics,
                   "HOST:PORT: serve GET /metrics (Prometheus) and a page of the node's events "
                   "(port 0: any free port; the address is printed on stderr)");

@@ -97,6 +97,7 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--nodes", o->nodes,
                   "Run the factor owners on these `recflow node` processes "
                   "(host:port,host:port,...; round robin); the driver keeps the source");
+  o->link.add(*cmd);
   cmd->add_flag("--explain", o->explain, "With --nodes: print which node owns which shards");
   cmd->add_flag("--recover", o->recover,
                 "With --nodes: when a node is lost, restore every owner from the last checkpoint "

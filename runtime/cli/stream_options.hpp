@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/data_options.hpp"
+#include "cli/nodes_option.hpp"
 #include "cli/serve_options.hpp"
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/job/source_spec.hpp"
@@ -53,6 +54,7 @@ struct stream_options {
   std::size_t partitions = stream_job_options{}.partitions;
   std::string partitioner{to_string(stream_job_options{}.partitioner)};
   std::string nodes;     ///< --nodes host:port,...: run the owners on `recflow node` processes
+  link_options link;     ///< --secret-file, --insecure: how the driver proves itself to them
   bool explain = false;  ///< --explain: print which node owns which shards
   bool recover = false;  ///< --recover
   std::string csv = "recflow-stream.csv";

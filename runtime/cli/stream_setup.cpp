@@ -43,10 +43,11 @@ result<stream_job_options> configure_stream(stream_options& o) {
     return ok.err();
   stream_job_options job;
   if (!o.nodes.empty()) {
-    auto nodes = nodes_option(o.nodes, o.engine);
+    auto nodes = nodes_option(o.nodes, o.engine, o.link);
     if (!nodes)
       return nodes.err();
-    on_nodes where{.nodes = std::move(*nodes), .recover = o.recover,
+    on_nodes where{.nodes = std::move(nodes->nodes), .secret = std::move(nodes->secret),
+                   .recover = o.recover,
                    .checkpoint_every = o.sources.checkpoint_every};
     if (o.explain)
       where.on_placement = [](const std::string& text) { std::cout << text << std::flush; };

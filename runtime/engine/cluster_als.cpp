@@ -228,7 +228,7 @@ result<factor_model> train_als_cluster(const rating_table& train, const als_para
   {
     caf::scoped_actor self(sys);
     als_job job{o, sys, self, {}, {}, {}, {}};
-    auto nodes = connect_nodes(sys, self, o.nodes, o.connect_timeout);
+    auto nodes = connect_nodes(sys, self, o.nodes, o.secret, o.connect_timeout);
     if (!nodes)
       return nodes.err();
     job.nodes = std::move(*nodes);

@@ -30,6 +30,8 @@ namespace recflow {
 /// How batch ALS runs across nodes, with defaults.
 struct als_cluster_options {
   std::vector<node_endpoint> nodes{};  ///< at least one
+  /// The nodes' shared secret, as cluster_options::secret; empty: no proof sent.
+  std::string secret{};
   /// Blocks per side, partitioners and the stall timeout; `workers` are the driver's
   /// threads (the blocks run on the nodes' own).
   als_graph_options graph{};

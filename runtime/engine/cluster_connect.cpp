@@ -7,6 +7,7 @@
 #include <caf/io/all.hpp>
 
 #include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/link_auth.hpp"
 
 namespace recflow {
 
@@ -16,8 +17,48 @@ std::string cluster_driver_name() {
   return "pid " + std::to_string(::getpid()) + " on " + host;
 }
 
+result<void> prove_secret(caf::actor_system& sys, caf::scoped_actor& self, const caf::actor& node,
+                          const std::string& name, const std::string& secret,
+                          std::chrono::milliseconds timeout) {
+  std::optional<error> err;
+  auto no_answer = [&](caf::error& e) {
+    err = error{errc::io, "node " + name + " did not answer the secret's challenge: "
+                            + sys.render(e)};
+  };
+  auto mine = link_auth::nonce();
+  std::string theirs;
+  self->request(node, timeout, challenge_atom::value, mine)
+    .receive(
+      [&](challenge_atom, const std::string& nonce, const std::string& proof) {
+        if (nonce.empty())
+          err = error{errc::io, "node " + name
+                                  + " asks no shared secret (started with --insecure?): "
+                                    "this driver has one and will not use it"};
+        else if (!link_auth::same(proof, link_auth::node_proof(secret, mine, nonce)))
+          err = error{errc::io, "node " + name
+                                  + " does not know the shared secret (a wrong --secret-file "
+                                    "on one side, or not the node you meant)"};
+        theirs = nonce;
+      },
+      no_answer);
+  if (err)
+    return *err;
+  auto proof = link_auth::driver_proof(secret, theirs, caf::to_string(sys.node()));
+  self->request(node, timeout, auth_atom::value, proof)
+    .receive(
+      [&](auth_atom, bool ok, const std::string& msg) {
+        if (!ok)
+          err = error{errc::io, "node " + name + " refused this driver's secret: " + msg};
+      },
+      no_answer);
+  if (err)
+    return *err;
+  return {};
+}
+
 result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scoped_actor& self,
                                               const std::vector<node_endpoint>& eps,
+                                              const std::string& secret,
                                               std::chrono::milliseconds timeout) {
   std::vector<caf::actor> nodes;
   for (const auto& ep : eps) {
@@ -40,6 +81,9 @@ result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scope
         });
     if (err)
       return *err;
+    if (!secret.empty())
+      if (auto ok = prove_secret(sys, self, *node, ep.name(), secret, timeout); !ok)
+        return ok.err();
     self->monitor(*node);
     nodes.push_back(*node);
   }

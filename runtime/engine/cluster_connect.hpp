@@ -19,11 +19,22 @@ namespace recflow {
 std::string cluster_driver_name();
 
 /// Connects to every node in order (a refused handshake is an errc::version error naming
-/// the node), monitors each from `self`, then has every node connect to every other.
-/// Returns the node actors, index for index with `nodes`.
+/// the node); with a `secret`, proves it to each node and checks each node's proof (a
+/// node that does not know it, or refuses this driver's proof, is an errc::io error
+/// naming the node); monitors each from `self`, then has every node connect to every
+/// other. Returns the node actors, index for index with `nodes`.
 result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scoped_actor& self,
                                               const std::vector<node_endpoint>& nodes,
+                                              const std::string& secret,
                                               std::chrono::milliseconds timeout);
+
+/// The shared-secret challenge (actors/link_auth.hpp) with `node`, named `name` in
+/// errors, after its hello: checks the node's proof, then proves the secret as this
+/// actor system's node id. errc::io errors: the node asks no secret, does not know it,
+/// refuses this driver's proof, or does not answer within `timeout`.
+result<void> prove_secret(caf::actor_system& sys, caf::scoped_actor& self, const caf::actor& node,
+                          const std::string& name, const std::string& secret,
+                          std::chrono::milliseconds timeout);
 
 /// The first node that does not answer a ping within a second (after a stall), as
 /// "HOST:PORT"; empty when all answer.

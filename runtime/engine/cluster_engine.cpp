@@ -106,7 +106,7 @@ struct cluster_engine::impl final : round_driver {
   result<void> start() {
     // The handshake, then every node connects to every other before any owner exists
     // (see mesh_atom).
-    auto connected = connect_nodes(*sys, *self, opts.nodes, opts.connect_timeout);
+    auto connected = connect_nodes(*sys, *self, opts.nodes, opts.secret, opts.connect_timeout);
     if (!connected)
       return connected.err();
     nodes = std::move(*connected);

@@ -60,6 +60,10 @@ result<std::vector<node_endpoint>> parse_endpoints(const std::string& list);
 /// How the cluster engine runs, with defaults.
 struct cluster_options {
   std::vector<node_endpoint> nodes{};///< at least one
+  /// The shared secret the nodes ask for (read_secret_file, link_secret.hpp); the driver
+  /// proves it to each node and checks that each node knows it too. Empty: no proof is
+  /// sent (only nodes started insecure accept the job).
+  std::string secret{};
   engine_options engine{};           ///< driver threads, batches in flight, stall timeout
   /// Connecting, the handshake and each spawn must finish within this time.
   std::chrono::milliseconds connect_timeout{10'000};

@@ -1,5 +1,6 @@
 #include "recflow/engine/node_host.hpp"
 
+#include <atomic>
 #include <iostream>
 #include <mutex>
 
@@ -9,6 +10,7 @@
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/messages.hpp"
 #include "recflow/actors/node.hpp"
+#include "recflow/engine/link_secret.hpp"
 #include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
@@ -18,6 +20,8 @@ result<void> validate(const node_host_options& o) {
     return error{errc::invalid_argument, "workers must be positive, got 0"};
   if (o.listen.host.empty())
     return error{errc::invalid_argument, "node address has no host"};
+  if (auto ok = check_link_security(o.secret, o.insecure); !ok)
+    return ok;
   return {};
 }
 
@@ -27,10 +31,12 @@ struct node_host::impl {
   std::size_t workers = 0;
   std::function<void(const std::string&)> user_log;
   mutable std::mutex log_mutex;  ///< one line at a time, from any actor thread
+  std::atomic<bool> stopping{false};  ///< stop() was called: on_stopped is not (outlives sys)
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::actor node;
   bool stopped = false;
+
 
   void log(const std::string& line) const {
     std::lock_guard<std::mutex> lock(log_mutex);
@@ -63,10 +69,16 @@ result<std::unique_ptr<node_host>> node_host::start(node_host_options o) {
   const impl* self = p.get();
   p->node = spawn_node(*p->sys, {.name = "",
                                  .log = [self](const std::string& line) { self->log(line); },
-                                 .protocol = p->protocol});
+                                 .protocol = p->protocol,
+                                 .secret = o.secret});
+  p->node->attach_functor([self, on_stopped = std::move(o.on_stopped)] {
+    if (on_stopped && !self->stopping.load())
+      on_stopped();
+  });
   auto port = p->sys->middleman().publish(p->node, o.listen.port, o.listen.host.c_str(), true);
   if (!port) {
-    caf::anon_send(p->node, stop_node_atom::value);
+    p->stopping = true;
+    caf::anon_send(p->node, stop_node{});
     return error{errc::io, "cannot listen on " + o.listen.name() + ": "
                              + p->sys->render(port.error())};
   }
@@ -74,6 +86,8 @@ result<std::unique_ptr<node_host>> node_host::start(node_host_options o) {
     std::lock_guard<std::mutex> lock(p->log_mutex);
     p->address.port = *port;
   }
+  if (o.insecure)
+    p->log(insecure_warning);
   return std::unique_ptr<node_host>(new node_host(std::move(p)));
 }
 
@@ -86,7 +100,8 @@ void node_host::stop() {
   if (!impl_ || impl_->stopped)
     return;
   impl_->stopped = true;
-  caf::anon_send(impl_->node, stop_node_atom::value);
+  impl_->stopping = true;
+  caf::anon_send(impl_->node, stop_node{});
   impl_->sys->middleman().unpublish(impl_->node, impl_->address.port);
   impl_->node = nullptr;
   impl_->sys.reset();  // waits for the node's actors to finish

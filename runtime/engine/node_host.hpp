@@ -3,7 +3,8 @@
 /// it over CAF's network layer. `recflow node` is option parsing around this class; a
 /// program or a test may host a node the same way.
 ///
-///   auto host = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 2});
+///   auto host = node_host::start({.listen = {"127.0.0.1", 0}, .workers = 2,
+///                                 .secret = read_secret_file("node.secret").value()});
 ///   if (host) std::cout << (*host)->address().name() << "\n";   // the port picked
 ///   ...                                                          // drivers come and go
 ///   (*host)->stop();                                            // or let it go out of scope
@@ -29,14 +30,25 @@ struct node_host_options {
   /// The cluster protocol version this node claims; 0 is this build's. Another value
   /// makes drivers refuse it (what a test of the refusal needs).
   std::uint32_t protocol = 0;
+  /// The shared secret every driver must prove before anything else (see actors/node.hpp);
+  /// at least link_auth::min_secret_bytes bytes. Empty only with `insecure`.
+  std::string secret{};
+  /// No secret: any peer that reaches the port may deploy jobs and stop them. Must be
+  /// asked for; the node then logs a warning when it starts.
+  bool insecure = false;
+  /// Called once, from an actor thread, when the node stops on its own: its driver stopped
+  /// it (stop_node_atom, see actors/node.hpp). Not called when stop() stops it. May be empty.
+  std::function<void()> on_stopped{};
 };
 
-/// "workers must be positive, got 0" and friends; empty when the options are fine.
+/// "workers must be positive, got 0", "a node needs a shared secret or insecure" and
+/// friends; empty when the options are fine.
 result<void> validate(const node_host_options& o);
 
 class node_host {
  public:
-  /// Starts the actor system and listens; fails if the options are invalid or the
+  /// Starts the actor system and listens (logging a warning first when insecure); fails
+  /// if the options are invalid or the
   /// address cannot be bound ("cannot listen on 127.0.0.1:80: ...").
   static result<std::unique_ptr<node_host>> start(node_host_options o);
   /// Stops the node (its jobs end; drivers see it gone) and stops listening.

@@ -71,6 +71,8 @@ struct in_process {};
 /// ...or on `recflow node` processes (cluster_engine); the driver keeps the source.
 struct on_nodes {
   std::vector<node_endpoint> nodes;
+  /// The nodes' shared secret (cluster_options::secret); empty: no proof sent.
+  std::string secret{};
   /// Recover from a lost node (cluster_options::recover), keeping a checkpoint in memory
   /// every `checkpoint_every` batches; `on_event` hears what happened.
   bool recover = false;

@@ -17,14 +17,6 @@ constexpr std::uint32_t max_blocks = 65536;
 
 std::string str(std::uint64_t v) { return std::to_string(v); }
 
-template <class T>
-bool all_finite(std::span<const T> v) noexcept {
-  for (auto x : v)
-    if (!std::isfinite(x))
-      return false;
-  return true;
-}
-
 }  // namespace
 
 bytes encode_als_layout(const als_block_layout& l, const factor_model& initial) {
@@ -209,6 +201,8 @@ result<als_rows> decode_als_rows(std::span<const char> blob) {
   r.get_bytes(out.bias.data(), out.bias.size() * 8);
   out.factors.resize(std::size_t(n) * rank);
   r.get_bytes(out.factors.data(), out.factors.size() * 4);
+  if (!all_finite(std::span<const double>(out.bias)) || !all_finite(std::span<const float>(out.factors)))
+    return bad(k, "a row holds NaN or infinity");
   return out;
 }
 

@@ -272,6 +272,10 @@ result<rows> decode_rows(std::span<const char> blob, kind k) {
   }
   out.factors.resize(std::size_t(out.n_rows) * out.rank);
   r.get_bytes(out.factors.data(), out.factors.size() * 4);
+  if (!all_finite(std::span<const double>(out.errors)))
+    return bad(k, "an error holds NaN or infinity");
+  if (!all_finite(std::span<const double>(out.bias)) || !all_finite(std::span<const float>(out.factors)))
+    return bad(k, "a row holds NaN or infinity");
   return out;
 }
 

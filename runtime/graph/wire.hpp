@@ -18,8 +18,9 @@
 /// The decoder checks the magic, version, kind, that the payload size is exactly what
 /// the counts imply (no overflow, no trailing bytes), every index bound it can know
 /// (row indices < n_rows, shard numbers < the receiver's shard count), rank limits and
-/// that ratings and the mean are finite (factor rows are shipped as they are: a model
-/// that diverges does so the same way on one node or many). Any violation is an
+/// that ratings, the mean, errors, biases and factor rows are finite (a NaN or infinity
+/// from a peer would poison the model; a model that diverges on nodes therefore ends its
+/// job with a rejected frame, where the local engine trains on). Any violation is an
 /// errc::corrupt error saying what is wrong.
 #pragma once
 

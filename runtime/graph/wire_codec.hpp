@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <cmath>
 #include <span>
 #include <string>
 
@@ -39,6 +40,15 @@ class writer {
   bytes buf_;
   std::size_t at_ = 0;
 };
+
+/// Whether every value is a number, neither NaN nor infinite.
+template <class T>
+bool all_finite(std::span<const T> v) noexcept {
+  for (auto x : v)
+    if (!std::isfinite(x))
+      return false;
+  return true;
+}
 
 inline error bad(kind k, const std::string& what) {
   return error{errc::corrupt, std::string("malformed ") + to_string(k) + " frame: " + what};

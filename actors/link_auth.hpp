@@ -1,0 +1,34 @@
+/// Proving a shared secret over a node link (issue 16): HMAC-SHA256 challenges, no CAF.
+///
+///   driver -> node: (challenge_atom, driver nonce)
+///   node -> driver: (challenge_atom, node nonce, node_proof(secret, driver nonce, node nonce))
+///   driver -> node: (auth_atom, driver_proof(secret, node nonce, driver's CAF node id))
+///   node -> driver: (auth_atom, accepted, message)
+///
+/// Each side draws its nonce from the kernel (32 bytes, hex), so a proof answers one
+/// challenge only; the driver's proof names the node id it connects from, so the node
+/// records that id as authenticated and no other. Proofs compare in constant time.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace recflow::link_auth {
+
+/// Bytes a secret must have at least (a file with less is refused).
+inline constexpr std::size_t min_secret_bytes = 16;
+
+/// 32 random bytes from getrandom, as 64 hex digits.
+std::string nonce();
+/// HMAC-SHA256(secret, text) as 64 hex digits.
+std::string hmac_hex(std::string_view secret, std::string_view text);
+/// What a node answers a challenge with: proves the node holds the secret too.
+std::string node_proof(std::string_view secret, std::string_view driver_nonce,
+                       std::string_view node_nonce);
+/// What a driver sends: HMAC over the node's nonce and the driver's CAF node id.
+std::string driver_proof(std::string_view secret, std::string_view node_nonce,
+                         std::string_view driver_id);
+/// Equal strings, in a time that does not depend on where they differ.
+bool same(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace recflow::link_auth
