@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "cli/redis_login_option.hpp"
 #include "recflow/data/ingest.hpp"
 #include "recflow/graph/batch.hpp"
 #include "recflow/sources/redis_source.hpp"
@@ -129,12 +130,7 @@ void add_publish_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--redis-eos-key", o->eos_key,
                   "The control key set (to the last entry id) after the last entry, which ends "
                   "`recflow stream --source redis://` (default STREAM:eos)");
-  cmd->add_option("--redis-user", o->redis_user,
-                  "Log in as this ACL user (else the user in --redis-password-file or "
-                  "RECFLOW_REDIS_USER)");
-  cmd->add_option("--redis-password-file", o->redis_password_file,
-                  "The password (one line) or the user and the password (two lines), in a file "
-                  "readable by its owner only (else RECFLOW_REDIS_PASSWORD)");
+  add_redis_login_options(*cmd, o->redis_user, o->redis_password_file);
   cmd->add_flag("--lenient", o->lenient, "Skip and count bad lines instead of stopping");
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line of stdout");
   cmd->callback([o, &exit_status] { exit_status = run_publish(*o); });

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/output.hpp"
+#include "cli/redis_login_option.hpp"
 #include "cli/stream_options.hpp"
 #include "recflow/job/stream_output.hpp"
 #include "recflow/model/metrics.hpp"
@@ -39,13 +40,7 @@ void source_cli_options::add_to(CLI::App& cmd) {
   cmd.add_option("--redis-group", spec.redis_group, "redis://: consumer group")->capture_default_str();
   cmd.add_option("--redis-consumer", spec.redis_consumer, "redis://: consumer name in the group")
     ->capture_default_str();
-  cmd.add_option("--redis-user", spec.redis_user,
-                 "redis://: log in as this ACL user (else the user in --redis-password-file or "
-                 "RECFLOW_REDIS_USER)");
-  cmd.add_option("--redis-password-file", spec.redis_password_file,
-                 "redis://: the password (one line) or the user and the password (two lines), "
-                 "in a file readable by its owner only (else RECFLOW_REDIS_PASSWORD); never "
-                 "on the command line");
+  add_redis_login_options(cmd, spec.redis_user, spec.redis_password_file);
   cmd.add_option("--redis-eos-key", spec.redis_eos_key,
                  "redis://: the control key whose existence ends the stream once every entry "
                  "is read (default STREAM:eos, set by `recflow publish`); an entry with a "
