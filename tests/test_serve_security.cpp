@@ -323,6 +323,52 @@ TEST_CASE("serve cli: --token-file guards POST /ratings of recflow serve, a bad 
   CHECK(reads.out.find("--token-reads needs --token-file") != std::string::npos);
 }
 
+TEST_CASE("serve cli: the --metrics servers of recflow node and batch check Host and, with "
+          "--token-file, want the token for every request",
+          "[serve][cli]") {
+  test::scratch_dir dir;
+  auto token_path = dir.file("token");
+  std::ofstream(token_path) << "metrics-tok-42\n";
+  test::child_process node({"node", "--listen", "127.0.0.1:0", "--insecure", "--metrics",
+                            "127.0.0.1:0", "--token-file", token_path},
+                           dir.file("node.log"));
+  auto port = node.wait_for_port();
+  INFO(node.output());
+  REQUIRE(port != 0);
+  test::http_client c(port);
+  CHECK(c.get("/metrics").status == 401);  // a read-only server: the token guards reads
+  CHECK(c.get("/").status == 401);
+  c.set_header("Authorization", "Bearer metrics-tok-42");
+  auto ok = c.get("/metrics");
+  CHECK(ok.status == 200);
+  CHECK(ok.body.find("recflow_") != std::string::npos);
+  c.set_header("Host", "elsewhere.example");
+  CHECK(c.get("/metrics").status == 403);
+  node.stop();
+  // batch: a foreign Host is refused without a token too; a token file without --metrics
+  // is a usage error, as is an unreadable one.
+  test::child_process batch({"batch", "--data", test::data_dir() + "/ml-100k/u.data", "--split",
+                             "0.8", "--rank", "5", "--iterations", "2", "--metrics",
+                             "127.0.0.1:0", "--metrics-linger", "60"},
+                            dir.file("batch.log"));
+  port = batch.wait_for_port();
+  INFO(batch.output());
+  REQUIRE(port != 0);
+  test::http_client b(port);
+  CHECK(b.get("/metrics").status == 200);
+  b.set_header("Host", "elsewhere.example");
+  CHECK(b.get("/metrics").status == 403);
+  batch.stop();
+  auto alone = test::run_cli("batch --data " + test::data_dir() + "/ml-100k/u.data --token-file "
+                             + token_path);
+  CHECK(alone.status != 0);
+  CHECK(alone.out.find("need --metrics") != std::string::npos);
+  auto missing = test::run_cli("node --listen 127.0.0.1:0 --insecure --metrics 127.0.0.1:0 "
+                               "--token-file " + dir.file("no-such-token"));
+  CHECK(missing.status != 0);
+  CHECK(missing.out.find("--token-file") != std::string::npos);
+}
+
 TEST_CASE("serve limits: out of descriptors, the accept loop pauses instead of spinning, then serves again",
           "[serve]") {
   query_service svc;

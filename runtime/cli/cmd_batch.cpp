@@ -12,6 +12,7 @@
 #include "cli/data_options.hpp"
 #include "cli/nodes_option.hpp"
 #include "cli/output.hpp"
+#include "cli/serve_options.hpp"
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
 #include "recflow/engine/cluster_als.hpp"
@@ -38,6 +39,7 @@ struct batch_options {
   link_options link;     ///< --secret-file, --insecure: how the driver proves itself to them
   bool explain = false;  ///< --explain: print which node holds which blocks
   std::string metrics;   ///< --metrics HOST:PORT: /metrics and the dashboard while training
+  http_access_options access;  ///< --metrics: token and Host allow-list
   double metrics_linger = 0;  ///< seconds to keep /metrics up after training
   serve::live_monitor* monitor = nullptr;  ///< with --metrics
   implicit_options implicit;  ///< --implicit and the options only it has
@@ -49,13 +51,14 @@ struct batch_metrics_server {
   std::unique_ptr<serve::http_server> server;  ///< after monitor: it serves it
 };
 
-result<std::unique_ptr<batch_metrics_server>> start_metrics(const batch_options& o) {
+result<std::unique_ptr<batch_metrics_server>> start_metrics(const batch_options& o,
+                                                            const serve::http_options& http) {
   auto m = std::make_unique<batch_metrics_server>();
   m->monitor.set_info("command", "batch ALS");
   m->monitor.set_info("data", o.data.train.empty() ? o.data.data : o.data.train);
   m->monitor.set_info("rank", std::to_string(o.job.als.rank));
   m->monitor.set_info("engine", o.engine);
-  auto server = serve::http_server::start_metrics(m->monitor, o.metrics);
+  auto server = serve::http_server::start_metrics(m->monitor, o.metrics, http);
   if (!server)
     return server.err();
   m->server = std::move(*server);
@@ -186,12 +189,15 @@ int run_batch(batch_options& o) {
   auto t0 = std::chrono::steady_clock::now();
   if (auto ok = parse_choices(o); !ok)
     return report(ok.err());
+  serve::http_options http;
+  if (auto ok = metrics_access(o.metrics, o.access, http); !ok)
+    return report(ok.err());
   auto data = load_data(o.data);
   if (!data)
     return report(data.err());
   std::unique_ptr<batch_metrics_server> metrics;
   if (!o.metrics.empty()) {
-    auto started = start_metrics(o);
+    auto started = start_metrics(o, http);
     if (!started)
       return report(started.err());
     metrics = std::move(*started);
@@ -266,6 +272,7 @@ void add_batch_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--metrics-linger", opts->metrics_linger,
                   "With --metrics: seconds to keep serving them once training ends")
     ->capture_default_str();
+  opts->access.add_to(*cmd);
   cmd->callback([opts, cmd, &exit_status] {
     exit_status = opts->implicit.implicit ? run_implicit(*opts, *cmd) : run_batch(*opts);
   });

@@ -14,6 +14,7 @@
 #include "cli/commands.hpp"
 #include "cli/nodes_option.hpp"
 #include "cli/output.hpp"
+#include "cli/serve_options.hpp"
 #include "recflow/engine/node_host.hpp"
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/monitor.hpp"
@@ -26,6 +27,7 @@ struct node_cli_options {
   std::string listen = "127.0.0.1:4242";
   std::size_t workers = 2;
   std::string metrics;  ///< HOST:PORT: /metrics and the dashboard (the node's events)
+  http_access_options access;  ///< --metrics: token and Host allow-list
   link_options link;    ///< --secret-file or --insecure: one of them is required
 };
 
@@ -50,6 +52,9 @@ int run_node(const node_cli_options& o) {
   auto secret = o.link.secret();
   if (!secret)
     return report(secret.err());
+  serve::http_options http;
+  if (auto ok = metrics_access(o.metrics, o.access, http); !ok)
+    return report(ok.err());
   // Signals are taken by sigwait on this thread: block them before the node starts its
   // threads, which inherit the mask.
   sigset_t stop_signals;
@@ -66,7 +71,7 @@ int run_node(const node_cli_options& o) {
     metrics = std::make_unique<node_metrics>();
     metrics->name = o.listen;
     metrics->monitor.finish(std::nullopt, std::nullopt);  // a node trains nothing of its own
-    auto server = serve::http_server::start_metrics(metrics->monitor, o.metrics);
+    auto server = serve::http_server::start_metrics(metrics->monitor, o.metrics, http);
     if (!server)
       return report(server.err());
     metrics->server = std::move(*server);
@@ -118,6 +123,7 @@ void add_node_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--metrics", o->metrics,
                   "HOST:PORT: serve GET /metrics (Prometheus) and a page of the node's events "
                   "(port 0: any free port; the address is printed on stderr)");
+  o->access.add_to(*cmd);
   cmd->callback([o, &exit_status] { exit_status = run_node(*o); });
 }
 

@@ -16,6 +16,57 @@
 
 namespace recflow::cli {
 
+/// Who may use an HTTP server: a bearer token and the Host allow-list (--token-file,
+/// --token-reads, --allow-host). `recflow serve`, `stream --serve/--metrics`, `node
+/// --metrics` and `batch --metrics` take them from here.
+struct http_access_options {
+  std::string token_file;                ///< the bearer token's file; empty: no token
+  bool token_reads = false;              ///< the token for reads too
+  std::vector<std::string> allow_hosts;  ///< Host names allowed; empty: the defaults; "*": any
+
+  void add_to(CLI::App& cmd) {
+    cmd.add_option("--token-file", token_file,
+                   "File holding a bearer token that writes (POST) must send as "
+                   "'Authorization: Bearer TOKEN' (else 401; on the --metrics server of node "
+                   "and batch, every request); without it, no token");
+    cmd.add_flag("--token-reads", token_reads, "With --token-file: reads (GET) need the token too");
+    cmd.add_option("--allow-host", allow_hosts,
+                   "Host a request may name (repeatable; else 403). Default: the listen host, "
+                   "localhost, 127.0.0.1 and [::1]; '*': any. A Host that is the address the "
+                   "connection arrived on is always allowed");
+  }
+  /// Whether any of the options was given.
+  bool given() const { return !token_file.empty() || token_reads || !allow_hosts.empty(); }
+  /// Turns the Host check on and sets the token (read from its file) in `o`. On a server
+  /// that only reads (`metrics_only`: /metrics and the dashboard), a token guards reads.
+  result<void> apply(serve::http_options& o, bool metrics_only = false) const {
+    o.access.check_host = true;
+    o.access.allowed_hosts = allow_hosts;
+    o.access.token_reads = token_reads || (metrics_only && !token_file.empty());
+    if (token_reads && token_file.empty())
+      return error{errc::invalid_argument, "--token-reads needs --token-file"};
+    if (!token_file.empty()) {
+      auto token = serve::read_token_file(token_file);
+      if (!token)
+        return error{token.err().code, "--token-file: " + token.err().message};
+      o.access.token = std::move(*token);
+    }
+    return {};
+  }
+};
+
+/// The HTTP options of a `--metrics` server of its own (`recflow node`, `recflow batch`):
+/// `access` applied, the token guarding reads. An error if `access` is given without
+/// `--metrics` (`metrics` empty), or if the token file cannot be read.
+inline result<void> metrics_access(const std::string& metrics, const http_access_options& access,
+                                   serve::http_options& out) {
+  if (!metrics.empty())
+    return access.apply(out, true);
+  if (access.given())
+    return error{errc::invalid_argument, "--token-file, --token-reads and --allow-host need --metrics"};
+  return {};
+}
+
 struct serve_tuning {
   std::size_t threads = 1;
   std::size_t max_body = 1 << 20;
@@ -23,9 +74,7 @@ struct serve_tuning {
   double fold_in_lambda = fold_in_params{}.lambda;
   double fold_in_lambda_bias = fold_in_params{}.lambda_bias;
   // Access and bounds (docs/security.md).
-  std::string token_file;            ///< the bearer token's file; empty: no token
-  bool token_reads = false;          ///< the token for reads too
-  std::vector<std::string> allow_hosts;  ///< Host names allowed; empty: the defaults; "*": any
+  http_access_options access;
   bool model_paths = false;          ///< GET /model shows file paths
   std::size_t max_posted_users = serve::service_options{}.max_posted_users;
   std::size_t max_posted_per_user = serve::service_options{}.max_posted_per_user;
@@ -50,14 +99,7 @@ struct serve_tuning {
     cmd.add_option("--fold-in-lambda-bias", fold_in_lambda_bias,
                    "Fold-in bias regularisation (times n^0.5)")
       ->capture_default_str();
-    cmd.add_option("--token-file", token_file,
-                   "File holding a bearer token that writes (POST) must send as "
-                   "'Authorization: Bearer TOKEN' (else 401); without it, no token");
-    cmd.add_flag("--token-reads", token_reads, "With --token-file: reads (GET) need the token too");
-    cmd.add_option("--allow-host", allow_hosts,
-                   "Host a request may name (repeatable; else 403). Default: the listen host, "
-                   "localhost, 127.0.0.1 and [::1]; '*': any. A Host that is the address the "
-                   "connection arrived on is always allowed");
+    access.add_to(cmd);
     cmd.add_flag("--model-paths", model_paths, "GET /model shows the model's file paths");
     cmd.add_option("--max-posted-users", max_posted_users,
                    "Users kept with their POSTed ratings; past it the least recently posted "
@@ -105,17 +147,8 @@ struct serve_tuning {
     o.idle_timeout = millis(idle_timeout);
     o.header_timeout = millis(header_timeout);
     o.request_timeout = millis(request_timeout);
-    o.access.check_host = true;
-    o.access.allowed_hosts = allow_hosts;
-    o.access.token_reads = token_reads;
-    if (token_reads && token_file.empty())
-      return error{errc::invalid_argument, "--token-reads needs --token-file"};
-    if (!token_file.empty()) {
-      auto token = serve::read_token_file(token_file);
-      if (!token)
-        return error{token.err().code, "--token-file: " + token.err().message};
-      o.access.token = std::move(*token);
-    }
+    if (auto ok = access.apply(o); !ok)
+      return ok.err();
     return o;
   }
 
