@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "recflow/model/private_file.hpp"
+
 namespace recflow::serve {
 
 namespace {
@@ -14,14 +16,6 @@ std::string lower(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
-}
-
-std::string_view trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 bool host_allowed(const http_access& a, std::string_view header, std::string_view listen_host,
@@ -59,7 +53,7 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
 }
 
 std::string host_name(std::string_view h) {
-  h = trim(h);
+  h = trim_blanks(h);
   if (!h.empty() && h.front() == '[') {
     auto close = h.find(']');
     return lower(h.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
@@ -80,15 +74,15 @@ std::optional<access_refusal> check_access(const http_access& a, const request_h
                                  + "' is not allowed (see --allow-host)"};
   bool read = r.method == "GET" || r.method == "HEAD";
   if (!a.token.empty() && (!read || a.token_reads)) {
-    auto auth = trim(r.authorization);
+    auto auth = trim_blanks(r.authorization);
     auto space = auth.find(' ');
     bool bearer = space != std::string_view::npos && lower(auth.substr(0, space)) == "bearer";
-    if (!bearer || !constant_time_equal(trim(auth.substr(space + 1)), a.token))
+    if (!bearer || !constant_time_equal(trim_blanks(auth.substr(space + 1)), a.token))
       return access_refusal{401, read ? "this server needs a bearer token for every request"
                                       : "this server needs a bearer token for writes"};
   }
   if (a.require_json && r.method == "POST") {
-    auto type = lower(trim(r.content_type.substr(0, r.content_type.find(';'))));
+    auto type = lower(trim_blanks(r.content_type.substr(0, r.content_type.find(';'))));
     if (type != "application/json")
       return access_refusal{415, "POST needs Content-Type: application/json"};
   }
@@ -102,7 +96,7 @@ result<std::string> read_token_file(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   auto all = text.str();
-  auto token = trim(all);
+  auto token = trim_blanks(all);
   if (token.empty())
     return error{errc::invalid_argument, "the token file " + path + " holds no token"};
   if (std::any_of(token.begin(), token.end(),

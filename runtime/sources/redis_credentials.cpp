@@ -1,27 +1,13 @@
 // Redis credentials from a file readable by its owner only, or from the environment.
-#include <sys/stat.h>
-
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
 
-#include <fmt/format.h>
-
+#include "recflow/model/private_file.hpp"
 #include "recflow/sources/redis_client.hpp"
 
 namespace recflow {
 
 namespace {
-
-std::string trim(std::string s) {
-  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && blank(s.back()))
-    s.pop_back();
-  std::size_t from = 0;
-  while (from < s.size() && blank(s[from]))
-    ++from;
-  return s.substr(from);
-}
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -30,21 +16,14 @@ std::string env(const char* name) {
 
 /// Reads `path`: one line (the password) or two (the user, then the password).
 result<redis_credentials> from_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return error{errc::io, "cannot read the Redis password file " + path};
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-    return error{errc::invalid_argument,
-                 fmt::format("the Redis password file {} is open to group or others (mode {:04o}); "
-                             "make it readable by its owner only: chmod 600 {}",
-                             path, st.st_mode & 07777, path)};
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return error{errc::io, "cannot read the Redis password file " + path};
+  auto text = read_private_file(path, "Redis password file");
+  if (!text)
+    return text.err();
+  std::istringstream in(*text);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);)
-    if (auto t = trim(line); !t.empty())
-      lines.push_back(std::move(t));
+    if (auto t = trim_blanks(line); !t.empty())
+      lines.emplace_back(t);
   if (lines.empty() || lines.size() > 2)
     return error{errc::invalid_argument,
                  "the Redis password file " + path
