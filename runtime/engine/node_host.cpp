@@ -37,7 +37,6 @@ struct node_host::impl {
   caf::actor node;
   bool stopped = false;
 
-
   void log(const std::string& line) const {
     std::lock_guard<std::mutex> lock(log_mutex);
     if (user_log)
