@@ -91,7 +91,7 @@ namespace {
 /// the model's rows are scattered over tables far larger than the caches.
 template <class F>
 void for_rows(std::span<const index_t> keys, const float* table, std::size_t k, F&& f) {
-  constexpr auto ahead = stream_kernel::prefetch_ahead;
+  constexpr auto ahead = 2 * stream_kernel::prefetch_ahead;
   const auto n = keys.size();
   for (std::size_t s = 0; s < n; ++s) {
     if (s + ahead < n)
@@ -168,10 +168,8 @@ void streaming_trainer::translation::check(const id_map& table_ids, const id_map
   model_tag = model_ids.tag();
 }
 
-index_t streaming_trainer::to_model(side s, index_t t, const id_map& table_ids) {
+index_t streaming_trainer::add_to_model(side s, index_t t, const id_map& table_ids) {
   auto& xlate = (s == side::user ? user_xlate_ : item_xlate_).model_of;
-  if (t < xlate.size() && xlate[t] != id_map::npos)
-    return xlate[t];
   if (t >= xlate.size())
     xlate.resize(std::max<std::size_t>(table_ids.size(), std::size_t(t) + 1), id_map::npos);
   auto ext = table_ids.external(t);
@@ -197,7 +195,6 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
   model_.observe_mean(batch);
   model_.reserve(users.size(), items.size());
   auto users_before = model_.n_users();
-  entries_.clear();
   users_.reset(params_.rank, batch.size());
   items_.reset(params_.rank, batch.size());
   // Only the users' new rows wait beside the old ones (batch_gradient_pass): the items step
@@ -206,14 +203,40 @@ result<void> streaming_trainer::apply(std::span<const rating> batch, const id_ma
     users_.next.resize(users_.factors.size());
   if (sums_.size() < users_.stride)
     sums_.assign(users_.stride, 0.0f);
-  for (const auto& r : batch) {
-    auto u = to_model(side::user, r.user, users);
-    auto i = to_model(side::item, r.item, items);
-    auto su = users_.slot(u);
-    auto si = items_.slot(i);
-    users_.count[su] += 1.0;
-    items_.count[si] += 1.0;
-    entries_.push_back({su, si, r.value});
+  // Two sweeps over the batch, each with the lookups of a rating a few ahead prefetched:
+  // the translation and slot tables are indexed at random and, with the model's rows
+  // passing through the caches, most lookups would otherwise miss. First the model
+  // indices (adding new ids in batch order), then the slots.
+  constexpr std::size_t ahead = 2 * stream_kernel::prefetch_ahead;
+  const auto n = batch.size();
+  entries_.resize(n);
+  {
+    const auto& user_of = user_xlate_.model_of;
+    const auto& item_of = item_xlate_.model_of;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (j + ahead < n) {
+        const auto& next = batch[j + ahead];
+        if (next.user < user_of.size())
+          __builtin_prefetch(user_of.data() + next.user);
+        if (next.item < item_of.size())
+          __builtin_prefetch(item_of.data() + next.item);
+      }
+      const auto& r = batch[j];
+      entries_[j] = {to_model(side::user, r.user, users), to_model(side::item, r.item, items),
+                     r.value};
+    }
+  }
+  for (std::size_t j = 0; j < n; ++j) {
+    if (j + ahead < n) {
+      const auto& next = entries_[j + ahead];
+      users_.prefetch_slot(next.u);
+      items_.prefetch_slot(next.i);
+    }
+    auto& en = entries_[j];
+    en.u = users_.slot(en.u);
+    en.i = items_.slot(en.i);
+    users_.count[en.u] += 1.0;
+    items_.count[en.i] += 1.0;
   }
   // Keep a seed model's rated-items index consistent: new users get empty rows.
   auto& rated = model_.rated();

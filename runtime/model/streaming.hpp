@@ -209,6 +209,11 @@ class streaming_trainer {
       }
       return s;
     }
+    /// Asks for the cache line of key's slot (a hint for slot(key) a few keys later).
+    void prefetch_slot(index_t key) const noexcept {
+      if (key < slot_of.size())
+        __builtin_prefetch(slot_of.data() + key);
+    }
     /// Copies every key's parameters into its working row.
     void gather(const std::vector<double>& model_bias, const factor_table& f);
     /// Copies the parameters back into the model, adds each key's ratings to its count
@@ -234,7 +239,14 @@ class streaming_trainer {
     /// Forgets every translation if `table_ids` or `model_ids` is not the map it was.
     void check(const id_map& table_ids, const id_map& model_ids);
   };
-  index_t to_model(side s, index_t table_index, const id_map& table_ids);
+  /// The model index of a table index, adding the id to the model on first sight.
+  index_t to_model(side s, index_t table_index, const id_map& table_ids) {
+    const auto& xlate = (s == side::user ? user_xlate_ : item_xlate_).model_of;
+    if (table_index < xlate.size() && xlate[table_index] != id_map::npos)
+      return xlate[table_index];
+    return add_to_model(s, table_index, table_ids);
+  }
+  index_t add_to_model(side s, index_t table_index, const id_map& table_ids);
   /// Orders the batch by user and by item (stable counting sorts: each key's ratings stay
   /// in batch order) for the batch-gradient passes.
   void group_batch();
