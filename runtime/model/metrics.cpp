@@ -1,4 +1,5 @@
 #include "recflow/model/metrics.hpp"
+#include "recflow/model/predict_errors.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -57,21 +58,35 @@ void resolve(std::vector<index_t>& cache, const id_map& table, const id_map& mod
 
 }  // namespace
 
+namespace {
+
+/// The errors of the ratings in `order`, each against the model's rows (one clone per ISA:
+/// this loop runs over the whole validation set after every batch).
+RECFLOW_VECTOR_LOOP void model_errors(const factor_model& model, std::span<const rating> test,
+                                      std::span<const std::uint32_t> order,
+                                      const std::vector<index_t>& user_model,
+                                      const std::vector<index_t>& item_model, double* errors) {
+  auto job_of = [&](std::size_t j) {
+    const auto k = order[j];
+    const auto& r = test[k];
+    auto u = r.user < user_model.size() ? user_model[r.user] : id_map::npos;
+    auto i = r.item < item_model.size() ? item_model[r.item] : id_map::npos;
+    error_job job{.user = {}, .item = {}, .value = r.value, .pos = k};
+    if (model.user_known(u))
+      job.user = {model.user_bias()[u], model.U().row(u).data()};
+    if (model.item_known(i))
+      job.item = {model.item_bias()[i], model.P().row(i).data()};
+    return job;
+  };
+  predict_errors(order.size(), job_of, model.mu(), model.scale(), model.rank(), errors);
+}
+
+}  // namespace
+
 error_metrics validation_evaluator::operator()(const factor_model& model) {
   resolve(user_model_, *users_, model.users());
   resolve(item_model_, *items_, model.items());
-  const int rank = model.rank();
-  for (auto k : order_) {
-    const auto& r = test_[k];
-    auto u = r.user < user_model_.size() ? user_model_[r.user] : id_map::npos;
-    auto i = r.item < item_model_.size() ? item_model_[r.item] : id_map::npos;
-    known_row user, item;
-    if (model.user_known(u))
-      user = {model.user_bias()[u], model.U().row(u).data()};
-    if (model.item_known(i))
-      item = {model.item_bias()[i], model.P().row(i).data()};
-    errors_[k] = predict_rows(model.mu(), model.scale(), user, item, rank) - r.value;
-  }
+  model_errors(model, test_, order_, user_model_, item_model_, errors_.data());
   return metrics_of_errors(errors_);
 }
 

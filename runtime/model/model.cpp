@@ -1,4 +1,5 @@
 #include "recflow/model/model.hpp"
+#include "recflow/model/predict_errors.hpp"
 #include "recflow/model/random.hpp"
 #include "recflow/model/stream_kernel.hpp"
 
@@ -121,19 +122,8 @@ index_t factor_model::add_item(std::int64_t external_id, std::uint64_t seed,
 
 double predict_rows(double mu, const rating_scale& scale, known_row user, known_row item,
                     int rank) noexcept {
-  double p = mu;
-  if (user.known() && item.known())
-    p = mu + user.bias + item.bias
-        + stream_kernel::with_rank(rank, [&](const auto& o) {
-            return o.dot(user.factors, item.factors);
-          });
-  else if (user.known())
-    p += user.bias;
-  else if (item.known())
-    p += item.bias;
-  if (!std::isfinite(p))
-    p = mu;
-  return scale.clamp(p);
+  return stream_kernel::with_rank(
+    rank, [&](const auto& o) { return detail::predict_with(o, mu, scale, user, item); });
 }
 
 double factor_model::predict(index_t u, index_t i, prediction_source* source) const noexcept {
