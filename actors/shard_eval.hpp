@@ -17,18 +17,19 @@
 namespace recflow {
 
 /// The validation ratings of one user shard, grouped by user, with the store keys of their
-/// user and item cached once found (stores only ever add keys).
+/// user and item cached once found (stores only ever add keys). It reads the ratings from
+/// the validation set, which must outlive it: 16 bytes a rating of its own.
 class shard_evaluation {
  public:
   struct entry {
     std::uint32_t pos = 0;  ///< position in the validation set
     std::uint32_t item_shard = 0;
-    std::int64_t user = 0, item = 0;  ///< external ids
-    double value = 0.0;
+    std::uint32_t user_key = id_map::npos;  ///< npos until the user store has the user
+    std::uint32_t item_key = id_map::npos;  ///< npos until the item store has the item
   };
 
   shard_evaluation() = default;
-  explicit shard_evaluation(std::vector<entry> entries);
+  shard_evaluation(const rating_table& validation, std::vector<entry> entries);
 
   /// Writes prediction - value of every entry to errors[pos], from the stores as they are
   /// now (mu: the running mean after the batch evaluated).
@@ -38,8 +39,8 @@ class shard_evaluation {
   std::size_t size() const noexcept { return entries_.size(); }
 
  private:
+  const rating_table* validation_ = nullptr;
   std::vector<entry> entries_;
-  std::vector<std::uint32_t> user_key_, item_key_;  ///< npos until the store has the key
 };
 
 /// Cuts `validation` by the user shard of each rating (`users` maps user ids to shards,
