@@ -21,10 +21,15 @@ targets=()
 for f in "$root"/tests/fuzz/fuzz_*.cpp; do targets+=("$(basename "$f" .cpp)"); done
 cmake --build "$dir" -j "$jobs" --target "${targets[@]}"
 
-# Seeds: the head of each real rating file, and small valid model files.
+# Seeds: the small inputs kept in the repository (tests/fuzz/corpus/TARGET: synthetic, one
+# per kind of input the target reads), the head of each real rating file, and small valid
+# model files.
 seed() {
   local corpus=$dir/corpus/$1
   mkdir -p "$corpus"
+  if [ -d "$root/tests/fuzz/corpus/$1" ]; then
+    cp "$root/tests/fuzz/corpus/$1"/* "$corpus"/
+  fi
   case $1 in
     fuzz_ingest)
       # The first byte of an input picks the format and mode (see fuzz_ingest.cpp).
