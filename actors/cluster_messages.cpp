@@ -17,6 +17,21 @@ void add_cluster_message_types(caf::actor_system_config& cfg) {
   add_als_cluster_message_types(cfg);  // batch ALS across nodes (protocol 3)
 }
 
+caf::error load_frame_bytes(caf::deserializer& source, std::vector<char>& bytes) {
+  std::size_t n = 0;
+  if (auto err = source.begin_sequence(n))
+    return err;
+  const auto* binary = dynamic_cast<const caf::binary_deserializer*>(&source);
+  const auto left = binary ? binary->remaining() : max_loaded_frame_bytes;
+  if (n > left)
+    return caf::make_error(caf::sec::end_of_stream);
+  bytes.resize(n);
+  if (n > 0)
+    if (auto err = source.apply_raw(n, bytes.data()))
+      return err;
+  return source.end_sequence();
+}
+
 void configure_cluster_middleman(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
   // Node-to-node connections are made explicitly (mesh_atom) before a job starts: CAF

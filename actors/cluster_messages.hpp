@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -68,9 +69,21 @@ struct frame_rejected {
   std::string message;  ///< names the receiving owner, the peer and what was wrong
 };
 
+/// Loads a frame's bytes, refusing a length above the bytes left in the message (or, for a
+/// source that cannot tell, above `max_loaded_frame_bytes`) before it allocates anything.
+/// CAF 0.17 loads a std::vector<char> by resizing it to the length the sender claims and
+/// only then finds the bytes missing: a 7-byte input made a process zero-fill 4 GiB.
+caf::error load_frame_bytes(caf::deserializer& source, std::vector<char>& bytes);
+
+/// The cap load_frame_bytes applies when its source cannot say how many bytes are left.
+inline constexpr std::size_t max_loaded_frame_bytes = std::size_t(1) << 30;
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, wire_frame& x) {
-  return f(caf::meta::type_name("wire_frame"), x.bytes);
+  if constexpr (std::is_base_of_v<caf::deserializer, Inspector>)
+    return load_frame_bytes(f, x.bytes);
+  else
+    return f(caf::meta::type_name("wire_frame"), x.bytes);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_params& x) {

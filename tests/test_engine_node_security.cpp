@@ -3,6 +3,8 @@
 // the node from their own actor systems (node_client): without the secret, with a wrong
 // proof, asking for a mesh too large, stopping a node whose job is not theirs, sending
 // rows with NaN.
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -244,4 +246,56 @@ TEST_CASE("node security: rows with NaN or infinity are refused naming the peer,
                                     + caf::to_string(client.sys.node())));
   CHECK_THAT(got, Catch::Contains("a row holds NaN or infinity"));
   CHECK(node.running());
+}
+
+TEST_CASE("node security: a frame whose length exceeds its message is refused before any "
+          "allocation", "[security][wire]") {
+  caf::actor_system_config cfg;
+  add_graph_message_types(cfg);
+  add_cluster_message_types(cfg);
+  cfg.set("scheduler.max-threads", 1);
+  caf::actor_system sys{cfg};
+
+  SECTION("a frame round-trips through CAF's binary serializer") {
+    wire_frame sent{{'r', 'o', 'w', 's', '\0', '\xff'}};
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    REQUIRE_FALSE(sink(sent));
+    wire_frame got;
+    caf::binary_deserializer source{sys, buf};
+    REQUIRE_FALSE(source(got));
+    CHECK(got.bytes == sent.bytes);
+    CHECK(source.remaining() == 0);
+  }
+  SECTION("a length of 4 GiB with 2 bytes behind it: an error, and nothing allocated") {
+    // CAF's varbyte length 0xffffffff, then two bytes: CAF 0.17 itself would resize the
+    // vector to 4 GiB (zero-filled) before finding the bytes missing.
+    const std::vector<char> buf{'\xff', '\xff', '\xff', '\xff', '\x0f', 'a', 'b'};
+    wire_frame got;
+    caf::binary_deserializer source{sys, buf};
+    CHECK(source(got));
+    CHECK(got.bytes.capacity() == 0);
+  }
+  SECTION("the same inside a message, as a peer's frame arrives: no 4 GiB of memory") {
+    auto msg = caf::make_message(wire_frame{{'a', 'b', 'c'}});
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    REQUIRE_FALSE(sink(msg));
+    // The message ends with the frame: its varbyte length (3), then its 3 bytes. Claim
+    // 4 GiB instead, with 2 bytes behind the claim.
+    REQUIRE(buf.size() > 4);
+    REQUIRE(buf[buf.size() - 4] == 3);
+    buf.resize(buf.size() - 4);
+    buf.insert(buf.end(), {'\xff', '\xff', '\xff', '\xff', '\x0f', 'a', 'b'});
+    auto peak_mb = [] {
+      rusage ru{};
+      ::getrusage(RUSAGE_SELF, &ru);
+      return ru.ru_maxrss / 1024;
+    };
+    const auto before = peak_mb();
+    caf::message got;
+    caf::binary_deserializer source{sys, buf};
+    CHECK(source(got));
+    CHECK(peak_mb() - before < 512);
+  }
 }
