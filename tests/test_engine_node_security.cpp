@@ -267,22 +267,14 @@ TEST_CASE("node security: a frame whose length exceeds its message is refused be
     CHECK(got.bytes == sent.bytes);
     CHECK(source.remaining() == 0);
   }
-  SECTION("a length of 4 GiB with 2 bytes behind it: an error, and nothing allocated") {
-    // CAF's varbyte length 0xffffffff, then two bytes: CAF 0.17 itself would resize the
-    // vector to 4 GiB (zero-filled) before finding the bytes missing.
-    const std::vector<char> buf{'\xff', '\xff', '\xff', '\xff', '\x0f', 'a', 'b'};
-    wire_frame got;
-    caf::binary_deserializer source{sys, buf};
-    CHECK(source(got));
-    CHECK(got.bytes.capacity() == 0);
-  }
-  SECTION("the same inside a message, as a peer's frame arrives: no 4 GiB of memory") {
+  SECTION("a 4 GiB claim inside a message, as a peer's frame arrives: no 4 GiB of memory") {
     auto msg = caf::make_message(wire_frame{{'a', 'b', 'c'}});
     std::vector<char> buf;
     caf::binary_serializer sink{sys, buf};
     REQUIRE_FALSE(sink(msg));
     // The message ends with the frame: its varbyte length (3), then its 3 bytes. Claim
-    // 4 GiB instead, with 2 bytes behind the claim.
+    // 4 GiB instead (CAF's varbyte 0xffffffff), with 2 bytes behind the claim. (Before the
+    // section that loads such a frame alone: the peak RSS is the process's.)
     REQUIRE(buf.size() > 4);
     REQUIRE(buf[buf.size() - 4] == 3);
     buf.resize(buf.size() - 4);
@@ -295,7 +287,19 @@ TEST_CASE("node security: a frame whose length exceeds its message is refused be
     const auto before = peak_mb();
     caf::message got;
     caf::binary_deserializer source{sys, buf};
-    CHECK(source(got));
+    // CAF 0.17 reports no error for a message whose element fails to load: the message
+    // comes out empty, so no handler sees a frame.
+    (void)source(got);
+    CHECK(got.empty());
     CHECK(peak_mb() - before < 512);
+  }
+  SECTION("the same frame alone: an error, and nothing allocated") {
+    // CAF 0.17 itself would resize the vector to 4 GiB (zero-filled) before finding the
+    // bytes missing.
+    const std::vector<char> buf{'\xff', '\xff', '\xff', '\xff', '\x0f', 'a', 'b'};
+    wire_frame got;
+    caf::binary_deserializer source{sys, buf};
+    CHECK(source(got));
+    CHECK(got.bytes.capacity() == 0);
   }
 }
