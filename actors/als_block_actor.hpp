@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include <caf/all.hpp>
 
 #include "recflow/actors/als_block.hpp"
+#include "recflow/actors/messages.hpp"
 
 namespace recflow {
 
@@ -51,6 +53,9 @@ typename Inspector::result_type inspect(Inspector& f, als_block_done& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, als_block_parts& x) {
+  if constexpr (std::is_base_of_v<caf::serializer, Inspector>)  // see finite_values
+    if (!finite_values(x.bias) || !finite_values(x.factors))
+      return non_finite_parameters("an ALS block's parameters");
   return f(caf::meta::type_name("als_block_parts"), x.side, x.block, x.bias, x.factors);
 }
 

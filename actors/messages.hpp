@@ -3,9 +3,11 @@
 /// the graph, tests included). Payloads are moved into messages, never copied per hop.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -241,8 +243,28 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, partition_done& x) {
   return f(caf::meta::type_name("partition_done"), x.batch, x.to_users, x.to_items);
 }
+/// Whether every value is finite. CAF 0.17's binary serializer never returns from an
+/// infinite float or double (its IEEE-754 packing halves the value until it is below 2),
+/// so parameters that may have diverged are checked before they reach it.
+template <class T>
+bool finite_values(const std::vector<T>& v) noexcept {
+  for (auto x : v)
+    if (!std::isfinite(x))
+      return false;
+  return true;
+}
+
+/// The error a serializer gets for parameters that are not all finite (finite_values).
+inline caf::error non_finite_parameters(const char* what) {
+  return caf::make_error(caf::sec::invalid_argument,
+                         std::string(what) + " holds a parameter that is NaN or infinite");
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shard_parts& x) {
+  if constexpr (std::is_base_of_v<caf::serializer, Inspector>)
+    if (!finite_values(x.bias) || !finite_values(x.factors))
+      return non_finite_parameters("a shard sent for a snapshot");
   return f(caf::meta::type_name("shard_parts"), x.batch, x.side, x.shard, x.ids, x.first_seen,
            x.counts, x.bias, x.factors);
 }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <limits>
 #include <optional>
 #include <string>
@@ -18,6 +19,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "recflow/actors/als_block_actor.hpp"
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/link_auth.hpp"
 #include "recflow/actors/node.hpp"
@@ -302,4 +304,41 @@ TEST_CASE("node security: a frame whose length exceeds its message is refused be
     CHECK(source(got));
     CHECK(got.bytes.capacity() == 0);
   }
+}
+
+TEST_CASE("node security: a diverged shard is refused by the serializer instead of hanging it",
+          "[security][wire]") {
+  // CAF 0.17's binary serializer never returns from an infinite float: a node sending such
+  // a shard for a snapshot would hang its middleman. The guard turns that into an error.
+  caf::actor_system_config cfg;
+  add_graph_message_types(cfg);
+  add_cluster_message_types(cfg);
+  cfg.set("scheduler.max-threads", 1);
+  caf::actor_system sys{cfg};
+  auto value = GENERATE(std::numeric_limits<double>::infinity(),
+                        -std::numeric_limits<double>::infinity(),
+                        std::numeric_limits<double>::quiet_NaN());
+  const bool in_factors = GENERATE(false, true);
+  shard_parts parts{.batch = 3, .side = side::user, .shard = 0, .ids = {7, 8},
+                    .first_seen = {0, 1}, .counts = {1, 1}, .bias = {0.1, -0.2},
+                    .factors = {0.5f, 0.25f, -0.5f, 1.0f}};
+  if (in_factors)
+    parts.factors[2] = static_cast<float>(value);
+  else
+    parts.bias[1] = value;
+  als_block_parts block{.side = side::item, .block = 1, .bias = parts.bias,
+                        .factors = parts.factors};
+  // On a thread, so that a serializer that hangs fails the test instead of stopping it.
+  auto serialized = std::async(std::launch::async, [&] {
+    std::vector<char> a, b;
+    caf::binary_serializer to_a{sys, a}, to_b{sys, b};
+    return std::pair{static_cast<bool>(to_a(parts)), static_cast<bool>(to_b(block))};
+  });
+  if (serialized.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    FAIL_CHECK("serializing a non-finite shard did not return within 20 s");
+    std::_Exit(1);
+  }
+  auto [shard_refused, block_refused] = serialized.get();
+  CHECK(shard_refused);
+  CHECK(block_refused);
 }
