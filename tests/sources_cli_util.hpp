@@ -1,14 +1,10 @@
 /// What the CLI tests on live sources share (test_sources_cli.cpp and
 /// test_sources_redis_cli.cpp): a split of ml-latest-small written as CSV, the JSON line of
-/// a run, models compared by external id, and the CLI as a child process that can be
-/// killed at a chosen moment.
+/// a run, models compared by external id; the CLI as a child process that can be killed at
+/// a chosen moment is child_process.hpp's.
 #pragma once
 
 #include <catch2/catch.hpp>
-
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -20,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "child_process.hpp"
 #include "cli_test_util.hpp"
 #include "recflow/data/ingest.hpp"
 #include "recflow/model/model.hpp"
@@ -27,7 +24,6 @@
 #include "test_util.hpp"
 
 namespace recflow::test {
-
 
 /// ml-latest-small split 80/20 (seed 42), the training part shuffled (seed 42), written
 /// as CSV files: the stream order is the file order, for the file source and for Redis.
@@ -91,35 +87,5 @@ inline void require_same_model(const factor_model& a, const factor_model& b) {
   INFO("largest relative difference " << worst);
   CHECK(worst <= 1e-9);
 }
-
-/// Runs the CLI as a child process (stdout and stderr to `log`); returns its pid.
-inline pid_t spawn_cli(const std::vector<std::string>& args, const std::string& log) {
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::FILE* f = std::freopen(log.c_str(), "w", stdout);
-    (void)f;
-    ::dup2(STDOUT_FILENO, STDERR_FILENO);
-    std::vector<char*> argv{const_cast<char*>(RECFLOW_CLI_PATH)};
-    for (const auto& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(RECFLOW_CLI_PATH, argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-/// Kills a child on scope exit unless it was reaped.
-struct child_guard {
-  pid_t pid = -1;
-  ~child_guard() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
 
 }  // namespace recflow::test

@@ -6,7 +6,6 @@
 
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -27,12 +26,11 @@
 #include "test_util.hpp"
 
 using namespace recflow;
-using recflow::test::child_guard;
+using recflow::test::child_process;
 using recflow::test::json_of;
 using recflow::test::require_same_model;
 using recflow::test::run_cli;
 using recflow::test::scratch_dir;
-using recflow::test::spawn_cli;
 using recflow::test::write_split;
 
 TEST_CASE("recflow publish + stream --source redis: the model equals the file-source run's, "
@@ -88,16 +86,13 @@ TEST_CASE("recflow publish + stream --source redis: the model equals the file-so
   std::vector<std::string> args{"stream", "--source", "redis://" + redis + "/paced", "--test",
                                 files.test, "--no-csv", "-q", "--checkpoint-dir", ckpt,
                                 "--checkpoint-every", "5"};
-  child_guard trainer{spawn_cli(args, dir.file("killed.log"))};
+  child_process trainer(args, dir.file("killed.log"));
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (list_checkpoints(ckpt).size() < 2 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   REQUIRE(list_checkpoints(ckpt).size() >= 2);
-  ::kill(trainer.pid, SIGKILL);
-  int status = 0;
-  ::waitpid(trainer.pid, &status, 0);
-  trainer.pid = -1;
-  CHECK(WIFSIGNALED(status));
+  trainer.signal(SIGKILL);
+  CHECK(trainer.wait(std::chrono::seconds(60)) == 128 + SIGKILL);
   auto killed_at = load_latest_checkpoint(ckpt);
   REQUIRE(killed_at.has_value());
   REQUIRE(killed_at->has_value());
@@ -218,23 +213,18 @@ TEST_CASE("recflow publish --tcp + stream --source tcp://, and --source replay:,
   auto file = json_of(run_cli("stream --source file:" + d + "u1.base --test " + d
                               + "u1.test --no-csv -q --json"));
   auto port = std::to_string(recflow::test::free_port());
-  child_guard server{spawn_cli({"publish", "--tcp", "127.0.0.1:" + port, "--data", d + "u1.base"},
-                               dir.file("serve.log"))};
+  child_process server({"publish", "--tcp", "127.0.0.1:" + port, "--data", d + "u1.base"},
+                       dir.file("serve.log"));
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  auto serving = [&] {
-    std::ifstream f(dir.file("serve.log"));
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    return s.find("serving") != std::string::npos;
-  };
+  auto serving = [&] { return server.output().find("serving") != std::string::npos; };
   while (!serving() && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   REQUIRE(serving());
   auto tcp = json_of(run_cli("stream --source tcp://127.0.0.1:" + port + " --test " + d
                              + "u1.test --no-csv -q --json"));
-  int status = -1;
-  ::waitpid(server.pid, &status, 0);
-  server.pid = -1;
-  CHECK(WIFEXITED(status));
+  const int status = server.wait(std::chrono::seconds(60));  // 128 + N: killed by signal N
+  CHECK(status >= 0);
+  CHECK(status < 128);
   CHECK(tcp["train_ratings"] == file["train_ratings"]);
   CHECK(tcp["rmse"] == file["rmse"]);  // same lines, same batches: the same model
   CHECK(tcp["dead_letters"] == 0);

@@ -5,7 +5,6 @@
 
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,12 +23,11 @@
 #include "test_util.hpp"
 
 using namespace recflow;
-using recflow::test::child_guard;
+using recflow::test::child_process;
 using recflow::test::json_of;
 using recflow::test::require_same_model;
 using recflow::test::run_cli;
 using recflow::test::scratch_dir;
-using recflow::test::spawn_cli;
 using recflow::test::write_split;
 
 TEST_CASE("recflow stream --source redis: redis-server killed and restarted mid-stream, the run "
@@ -55,10 +53,10 @@ TEST_CASE("recflow stream --source redis: redis-server killed and restarted mid-
   auto first = publish_ratings({.at = at, .end_marker = false}, std::span(events).first(cut));
   REQUIRE(first.has_value());
 
-  child_guard trainer{spawn_cli({"stream", "--source", "redis://" + server->address() + "/restart",
-                                 "--test", files.test, "--no-csv", "-q", "--json", "--batch-size",
-                                 "1000", "--save", dir.file("redis.rfm")},
-                                dir.file("trainer.log"))};
+  child_process trainer({"stream", "--source", "redis://" + server->address() + "/restart",
+                         "--test", files.test, "--no-csv", "-q", "--json", "--batch-size", "1000",
+                         "--save", dir.file("redis.rfm")},
+                        dir.file("trainer.log"));
   // Wait until the group has delivered everything published so far, then kill the server.
   auto delivered = [&] {
     auto c = redis_client::connect(server->endpoint());
@@ -84,21 +82,10 @@ TEST_CASE("recflow stream --source redis: redis-server killed and restarted mid-
   auto rest = publish_ratings({.at = at}, std::span(events).subspan(cut));
   REQUIRE(rest.has_value());
 
-  int status = -1;
-  until = std::chrono::steady_clock::now() + std::chrono::seconds(180);
-  while (std::chrono::steady_clock::now() < until) {
-    if (::waitpid(trainer.pid, &status, WNOHANG) == trainer.pid) {
-      trainer.pid = -1;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  std::ifstream log_file(dir.file("trainer.log"));
-  std::string log((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+  const int status = trainer.wait(std::chrono::seconds(180));  // -1: still running
+  const auto log = trainer.output();
   INFO(log);
-  REQUIRE(trainer.pid == -1);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(status == 0);
   CHECK_THAT(log, Catch::Contains("connecting again") && Catch::Contains("connected again"));
   auto json = nlohmann::json::parse(log.substr(log.rfind("\n{") + 1));
   CHECK(json["train_ratings"] == files.train_size);
@@ -174,9 +161,9 @@ TEST_CASE("recflow stream --redis-claim-idle: the entries a killed trainer left 
   auto first = publish_ratings({.at = at, .end_marker = false}, std::span(events).first(cut));
   REQUIRE(first.has_value());
   auto url = "redis://" + server->address() + "/shared";
-  child_guard a{spawn_cli({"stream", "--source", url, "--redis-consumer", "a", "--test",
-                           files.test, "--no-csv", "-q", "--batch-size", "1000"},
-                          dir.file("a.log"))};
+  child_process a({"stream", "--source", url, "--redis-consumer", "a", "--test", files.test,
+                   "--no-csv", "-q", "--batch-size", "1000"},
+                  dir.file("a.log"));
   auto c = redis_client::connect(server->endpoint());
   REQUIRE(c.has_value());
   auto group_field = [&](const std::string& name) -> redis_reply {
@@ -195,9 +182,8 @@ TEST_CASE("recflow stream --redis-claim-idle: the entries a killed trainer left 
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   REQUIRE(group_field("last-delivered-id").str == first->last_id);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its batches applied meanwhile
-  ::kill(a.pid, SIGKILL);
-  ::waitpid(a.pid, nullptr, 0);
-  a.pid = -1;
+  a.signal(SIGKILL);
+  REQUIRE(a.wait(std::chrono::seconds(60)) == 128 + SIGKILL);
   auto left = group_field("pending").integer_value;
   INFO("the killed trainer left " << left << " entries pending");
   REQUIRE(left >= 500);
