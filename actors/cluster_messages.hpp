@@ -109,7 +109,8 @@ void add_cluster_message_types(caf::actor_system_config& cfg);
 
 /// Middleman settings every process of a cluster uses: heartbeats, and an application
 /// identifier so unrelated CAF programs are refused. (Direct node-to-node connections
-/// come from mesh_atom; a silent peer is caught by the driver's stall timeout.)
+/// come from mesh_atom; a silent peer is caught by the driver's stall timeout. TLS is not
+/// CAF's: see link_layer.hpp.)
 void configure_cluster_middleman(caf::actor_system_config& cfg);
 
 /// A readable name of the process hosting `a` ("node 127.0.0.1:4242" is up to the

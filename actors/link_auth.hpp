@@ -13,6 +13,23 @@
 #include <string>
 #include <string_view>
 
+namespace recflow {
+
+/// TLS on node links (CAF's OpenSSL module): this process's certificate chain and private
+/// key, both PEM, and the CA that signed every node's and driver's certificate. Each side
+/// proves its certificate to the other (mutual TLS), so a peer without a certificate from
+/// that CA is refused during the TLS handshake, before CAF reads any of its bytes. All
+/// three files or none; none: plain TCP. (Checked by check_link_tls, link_secret.hpp.)
+struct link_tls {
+  std::string certificate{};  ///< PEM certificate chain, this process's first
+  std::string key{};          ///< PEM private key, unencrypted, mode 0600 or stricter
+  std::string ca{};           ///< PEM certificate(s) of the CA that signs every node and driver
+
+  bool enabled() const noexcept { return !certificate.empty() || !key.empty() || !ca.empty(); }
+};
+
+}  // namespace recflow
+
 namespace recflow::link_auth {
 
 /// Bytes a secret must have at least (a file with less is refused).

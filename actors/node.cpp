@@ -216,7 +216,8 @@ caf::behavior node_fn(node_self* self, node_options o) {
       auto failed = std::make_shared<bool>(false);
       if (hosts.empty())
         rp.deliver(mesh_atom::value, std::uint32_t{0});
-      auto mm = self->system().middleman().actor_handle();
+      auto mm = self->state.opts.links ? self->state.opts.links
+                                        : self->system().middleman().actor_handle();
       for (std::size_t k = 0; k < hosts.size(); ++k) {
         auto where = hosts[k] + ":" + std::to_string(ports[k]);
         self->request(mm, std::chrono::seconds(30), caf::connect_atom::value, hosts[k], ports[k])

@@ -21,6 +21,7 @@
 #include <string>
 
 #include <caf/all.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 namespace recflow {
 
@@ -45,6 +46,9 @@ struct node_options {
   /// The shared secret every driver must prove (link_auth.hpp); empty: none asked
   /// (node_host allows that only when told insecure).
   std::string secret;
+  /// The middleman actor the node's mesh connects through (link_layer::handle: TLS when
+  /// the node runs it); empty: CAF's plain one.
+  caf::io::middleman_actor links{};
 };
 
 /// Spawns the node actor on `sys` (whose config has the graph and cluster messages).

@@ -64,6 +64,63 @@ inline const std::string& node_secret_file() { return secret_file::get().path();
 inline std::vector<std::string> with_secret() { return {"--secret-file", node_secret_file()}; }
 inline std::vector<std::string> insecure() { return {"--insecure"}; }
 
+/// Certificates for mutual TLS on node links, made once per test process by
+/// tools/tls-certs.sh (the script users run) in a temporary folder, removed at exit: a CA
+/// that signed "node" and "driver", and a stranger's CA that signed its own "driver" (a
+/// certificate the nodes do not trust).
+class tls_certs {
+ public:
+  /// The certificates, or null when the openssl command is missing (the caller skips:
+  /// skip_without("openssl")).
+  static const tls_certs* get() {
+    static const bool have = std::system("command -v openssl >/dev/null 2>&1") == 0;
+    if (!have)
+      return nullptr;
+    static tls_certs certs;
+    return &certs;
+  }
+  std::string cert(const std::string& name, bool stranger = false) const {
+    return dir(stranger) + "/" + name + ".pem";
+  }
+  std::string key(const std::string& name, bool stranger = false) const {
+    return dir(stranger) + "/" + name + "-key.pem";
+  }
+  std::string ca(bool stranger = false) const { return dir(stranger) + "/ca.pem"; }
+  /// A TLS node's arguments after `recflow node --listen ...`.
+  std::vector<std::string> node_args() const {
+    return {"--tls-cert", cert("node"), "--tls-key", key("node"), "--tls-ca", ca()};
+  }
+  /// A driver's TLS options on a command line ("--tls-cert ... --tls-ca ...").
+  std::string driver_args(bool stranger = false) const {
+    return "--tls-cert " + cert("driver", stranger) + " --tls-key " + key("driver", stranger)
+           + " --tls-ca " + ca(stranger);
+  }
+  /// The driver's files as link_tls, e.g. files<link_tls>("driver").
+  template <class Tls>
+  Tls files(const std::string& name, bool stranger = false) const {
+    return Tls{cert(name, stranger), key(name, stranger), ca(stranger)};
+  }
+  ~tls_certs() {
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+
+ private:
+  tls_certs() {
+    root_ = (std::filesystem::temp_directory_path()
+             / ("recflow-test-tls-" + std::to_string(::getpid())))
+              .string();
+    const std::string script = std::string(RECFLOW_SOURCE_DIR) + "/tools/tls-certs.sh";
+    for (bool stranger : {false, true}) {
+      auto cmd = script + " " + dir(stranger) + " node driver >/dev/null";
+      INFO(cmd);
+      REQUIRE(std::system(cmd.c_str()) == 0);
+    }
+  }
+  std::string dir(bool stranger) const { return root_ + (stranger ? "/stranger" : "/ours"); }
+  std::string root_;
+};
+
 class node_process {
  public:
   explicit node_process(std::vector<std::string> link = with_secret()) {
@@ -116,6 +173,15 @@ class node_process {
   node_process& operator=(const node_process&) = delete;
 
   std::uint16_t port() const noexcept { return port_; }
+  pid_t pid() const noexcept { return pid_; }
+  /// The node's resident memory in MB (VmRSS), 0 when it is not running.
+  long rss_mb() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("VmRSS:", 0) == 0)
+        return std::stol(line.substr(6)) / 1024;
+    return 0;
+  }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   bool running() {
     if (pid_ <= 0)
@@ -192,16 +258,13 @@ class node_process {
 /// Nodes a test starts; each stops when its node_process is destroyed.
 using node_group = std::vector<std::unique_ptr<node_process>>;
 
-/// Starts `n` nodes on free ports of 127.0.0.1.
-inline node_group start_nodes(std::size_t n) {
+/// Starts `n` nodes on free ports of 127.0.0.1, their links secured by `link`.
+inline node_group start_nodes(std::size_t n, const std::vector<std::string>& link = with_secret()) {
   node_group out;
   for (std::size_t k = 0; k < n; ++k)
-    out.push_back(std::make_unique<node_process>());
+    out.push_back(std::make_unique<node_process>(link));
   return out;
 }
-
-/// "--nodes 127.0.0.1:P1,... --secret-file PATH": a driver's options for the nodes.
-inline std::string node_args(const node_group& nodes);
 
 /// "127.0.0.1:P1,127.0.0.1:P2,...": the nodes as `--nodes` takes them.
 inline std::string node_list(const node_group& nodes) {
@@ -214,8 +277,11 @@ inline std::string node_list(const node_group& nodes) {
   return out;
 }
 
-inline std::string node_args(const node_group& nodes) {
-  return "--nodes " + node_list(nodes) + " --secret-file " + node_secret_file();
+/// "--nodes 127.0.0.1:P1,... --secret-file PATH": a driver's options for the nodes; with
+/// `tls`, its TLS options instead of the secret (for nodes started with tls->node_args()).
+inline std::string node_args(const node_group& nodes, const tls_certs* tls = nullptr) {
+  return "--nodes " + node_list(nodes) + " "
+         + (tls ? tls->driver_args() : "--secret-file " + node_secret_file());
 }
 
 /// What a command printed (stdout and stderr, as `cmd` redirects them) and its wait status,

@@ -36,7 +36,7 @@ struct batch_options {
   bool quiet = false;
   std::string engine = "local";
   std::string nodes;     ///< --nodes host:port,...: the blocks on `recflow node` processes
-  link_options link;     ///< --secret-file, --insecure: how the driver proves itself to them
+  link_options link;     ///< --secret-file, --tls-*, --insecure: how the driver proves itself
   bool explain = false;  ///< --explain: print which node holds which blocks
   std::string metrics;   ///< --metrics HOST:PORT: /metrics and the dashboard while training
   http_access_options access;  ///< --metrics: token and Host allow-list
@@ -88,6 +88,7 @@ result<void> parse_choices(batch_options& o) {
       return nodes.err();
     o.job.nodes = std::move(nodes->nodes);
     o.job.secret = std::move(nodes->secret);
+    o.job.tls = std::move(nodes->tls);
   }
   als.seed = o.data.seed;
   if (auto ok = validate(als); !ok)

@@ -28,7 +28,7 @@ struct node_cli_options {
   std::size_t workers = 2;
   std::string metrics;  ///< HOST:PORT: /metrics and the dashboard (the node's events)
   http_access_options access;  ///< --metrics: token and Host allow-list
-  link_options link;    ///< --secret-file or --insecure: one of them is required
+  link_options link;    ///< --secret-file, TLS (--tls-*) or both, or else --insecure
 };
 
 /// --metrics: the node's events on the dashboard and as counters, and its settings.
@@ -48,7 +48,7 @@ int run_node(const node_cli_options& o) {
     return report(ep.err());
   if (any_port)
     ep->port = 0;
-  // The secret is read (and the file's mode checked) before anything listens.
+  // The secret is read and the TLS files checked (modes too) before anything listens.
   auto secret = o.link.secret();
   if (!secret)
     return report(secret.err());
@@ -64,7 +64,7 @@ int run_node(const node_cli_options& o) {
   sigaddset(&stop_signals, SIGUSR1);  // from on_stopped: the node's driver stopped it
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   node_host_options hopts{.listen = *ep, .workers = o.workers, .secret = *secret,
-                          .insecure = o.link.insecure,
+                          .tls = o.link.tls, .insecure = o.link.insecure,
                           .on_stopped = [] { ::kill(::getpid(), SIGUSR1); }};
   std::unique_ptr<node_metrics> metrics;
   if (!o.metrics.empty()) {

@@ -54,7 +54,7 @@ struct stream_options {
   std::size_t partitions = stream_job_options{}.partitions;
   std::string partitioner{to_string(stream_job_options{}.partitioner)};
   std::string nodes;     ///< --nodes host:port,...: run the owners on `recflow node` processes
-  link_options link;     ///< --secret-file, --insecure: how the driver proves itself to them
+  link_options link;     ///< --secret-file, --tls-*, --insecure: how the driver proves itself
   bool explain = false;  ///< --explain: print which node owns which shards
   bool recover = false;  ///< --recover
   std::string csv = "recflow-stream.csv";

@@ -47,7 +47,7 @@ result<stream_job_options> configure_stream(stream_options& o) {
     if (!nodes)
       return nodes.err();
     on_nodes where{.nodes = std::move(nodes->nodes), .secret = std::move(nodes->secret),
-                   .recover = o.recover,
+                   .tls = std::move(nodes->tls), .recover = o.recover,
                    .checkpoint_every = o.sources.checkpoint_every};
     if (o.explain)
       where.on_placement = [](const std::string& text) { std::cout << text << std::flush; };

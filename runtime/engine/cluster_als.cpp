@@ -11,6 +11,7 @@
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/messages.hpp"
 #include "recflow/engine/cluster_connect.hpp"
+#include "recflow/engine/link_secret.hpp"
 #include "recflow/graph/als_wire.hpp"
 #include "recflow/engine/scheduler.hpp"
 
@@ -185,6 +186,9 @@ result<void> validate(const als_cluster_options& o) {
     return error{errc::invalid_argument, "at least one node is needed"};
   if (o.connect_timeout.count() <= 0)
     return error{errc::invalid_argument, "connect timeout must be positive"};
+  if (o.tls.enabled())
+    if (auto ok = check_link_tls(o.tls); !ok)
+      return ok;
   return validate(o.graph);
 }
 
@@ -228,7 +232,10 @@ result<factor_model> train_als_cluster(const rating_table& train, const als_para
   {
     caf::scoped_actor self(sys);
     als_job job{o, sys, self, {}, {}, {}, {}};
-    auto nodes = connect_nodes(sys, self, o.nodes, o.secret, o.connect_timeout);
+    auto links = link_layer::start(sys, o.tls);
+    if (!links)
+      return links.err();
+    auto nodes = connect_nodes(sys, self, **links, o.nodes, o.secret, o.connect_timeout);
     if (!nodes)
       return nodes.err();
     job.nodes = std::move(*nodes);

@@ -32,6 +32,8 @@ struct als_cluster_options {
   std::vector<node_endpoint> nodes{};  ///< at least one
   /// The nodes' shared secret, as cluster_options::secret; empty: no proof sent.
   std::string secret{};
+  /// TLS files, as cluster_options::tls; empty: plain TCP.
+  link_tls tls{};
   /// Blocks per side, partitioners and the stall timeout; `workers` are the driver's
   /// threads (the blocks run on the nodes' own).
   als_graph_options graph{};

@@ -57,12 +57,13 @@ result<void> prove_secret(caf::actor_system& sys, caf::scoped_actor& self, const
 }
 
 result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scoped_actor& self,
+                                              link_layer& links,
                                               const std::vector<node_endpoint>& eps,
                                               const std::string& secret,
                                               std::chrono::milliseconds timeout) {
   std::vector<caf::actor> nodes;
   for (const auto& ep : eps) {
-    auto node = sys.middleman().remote_actor(ep.host, ep.port);
+    auto node = links.remote_actor(ep.host, ep.port);
     if (!node)
       return error{errc::io, "cannot connect to node " + ep.name() + ": " + sys.render(node.error())};
     std::optional<error> err;
@@ -87,10 +88,13 @@ result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scope
     self->monitor(*node);
     nodes.push_back(*node);
   }
+  // Each node connects to the nodes after it: one connection per pair, which carries both
+  // directions. (A second connection of the same pair, made from the other end, broke the
+  // routes of CAF 0.17 over TLS: replies from the first node never reached the driver.)
   for (std::size_t n = 0; n < nodes.size(); ++n) {
     mesh_request peers;
     for (std::size_t m = 0; m < nodes.size(); ++m)
-      if (m != n && nodes[m].node() != nodes[n].node()) {
+      if (m > n && nodes[m].node() != nodes[n].node()) {
         peers.hosts.push_back(eps[m].host);
         peers.ports.push_back(eps[m].port);
       }

@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "recflow/actors/link_layer.hpp"
 #include "recflow/engine/cluster_engine.hpp"
 #include "recflow/model/error.hpp"
 
@@ -18,12 +19,13 @@ namespace recflow {
 /// "pid 1234 on host": how the nodes' logs name this driver.
 std::string cluster_driver_name();
 
-/// Connects to every node in order (a refused handshake is an errc::version error naming
+/// Connects to every node in order through `links` (plain or TLS; a refused handshake is an errc::version error naming
 /// the node); with a `secret`, proves it to each node and checks each node's proof (a
 /// node that does not know it, or refuses this driver's proof, is an errc::io error
 /// naming the node); monitors each from `self`, then has every node connect to every
 /// other. Returns the node actors, index for index with `nodes`.
 result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scoped_actor& self,
+                                              link_layer& links,
                                               const std::vector<node_endpoint>& nodes,
                                               const std::string& secret,
                                               std::chrono::milliseconds timeout);

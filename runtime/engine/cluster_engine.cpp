@@ -40,6 +40,7 @@ struct cluster_engine::impl final : round_driver {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<caf::scoped_actor> self;
+  std::unique_ptr<link_layer> links;  ///< plain or TLS; destroyed before the system
   std::vector<caf::actor> nodes;
   std::vector<bool> alive;  ///< per node: not lost
   caf::actor source, partition;
@@ -84,6 +85,7 @@ struct cluster_engine::impl final : round_driver {
     nodes.clear();
     partition = nullptr;
     source = nullptr;
+    links.reset();  // its middleman actor is detached: the system waits for it
     self.reset();
     sys.reset();
   }
@@ -106,7 +108,12 @@ struct cluster_engine::impl final : round_driver {
   result<void> start() {
     // The handshake, then every node connects to every other before any owner exists
     // (see mesh_atom).
-    auto connected = connect_nodes(*sys, *self, opts.nodes, opts.secret, opts.connect_timeout);
+    auto layer = link_layer::start(*sys, opts.tls);
+    if (!layer)
+      return layer.err();
+    links = std::move(*layer);
+    auto connected = connect_nodes(*sys, *self, *links, opts.nodes, opts.secret,
+                                   opts.connect_timeout);
     if (!connected)
       return connected.err();
     nodes = std::move(*connected);

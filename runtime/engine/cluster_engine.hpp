@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "recflow/actors/link_auth.hpp"
 #include "recflow/engine/stream_engine.hpp"
 
 namespace recflow {
@@ -64,6 +65,9 @@ struct cluster_options {
   /// proves it to each node and checks that each node knows it too. Empty: no proof is
   /// sent (only nodes started insecure accept the job).
   std::string secret{};
+  /// TLS files (check_link_tls): the driver connects to the nodes over mutual TLS, which
+  /// nodes started with TLS require. Empty: plain TCP.
+  link_tls tls{};
   engine_options engine{};           ///< driver threads, batches in flight, stall timeout
   /// Connecting, the handshake and each spawn must finish within this time.
   std::chrono::milliseconds connect_timeout{10'000};

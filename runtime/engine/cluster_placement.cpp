@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "recflow/engine/link_secret.hpp"
+
 namespace recflow {
 
 result<node_endpoint> parse_endpoint(const std::string& text) {
@@ -51,6 +53,9 @@ result<void> validate(const cluster_options& o) {
     return error{errc::invalid_argument, "connect timeout must be positive"};
   if (o.recover && o.checkpoint_every == 0)
     return error{errc::invalid_argument, "checkpoint interval must be positive, got 0"};
+  if (o.tls.enabled())
+    if (auto ok = check_link_tls(o.tls); !ok)
+      return ok;
   return validate(o.engine);
 }
 

@@ -1,18 +1,21 @@
-/// The shared secret of node links (issue 16): read from a file only the owner can read,
-/// and the rule that a node or driver runs with a secret, or plain text when asked for by
-/// name (`insecure`). The challenge itself is actors/link_auth.hpp.
+/// How node links are secured (issue 16): the shared secret, read from a file only the
+/// owner can read; the TLS files, checked before CAF uses them; and the rule that a node
+/// or driver runs with a secret, TLS or both, or plain text when asked for by name
+/// (`insecure`). The challenge itself is actors/link_auth.hpp; TLS is CAF's OpenSSL module
+/// (configure_cluster_middleman).
 #pragma once
 
 #include <string>
 
+#include "recflow/actors/link_auth.hpp"
 #include "recflow/model/error.hpp"
 
 namespace recflow {
 
 /// The line a node or driver writes on standard error when it runs without a secret.
 inline constexpr const char* insecure_warning =
-  "warning: --insecure: node links are not authenticated; anyone who reaches the node's "
-  "port can deploy jobs on it and stop them";
+  "warning: --insecure: node links are not authenticated nor encrypted; anyone who reaches "
+  "the node's port can deploy jobs on it and stop them";
 
 /// The secret in `path`: its content without surrounding white space, at least
 /// link_auth::min_secret_bytes bytes. Refused like ssh refuses a private key when the file
@@ -20,8 +23,17 @@ inline constexpr const char* insecure_warning =
 /// has mode 0644: others may read it; chmod 600 PATH").
 result<std::string> read_secret_file(const std::string& path);
 
-/// A secret, or insecure: exactly one ("a node needs a shared secret (--secret-file) or
-/// --insecure"); a secret of at least link_auth::min_secret_bytes bytes.
-result<void> check_link_security(const std::string& secret, bool insecure);
+/// A secret, TLS or both, or else insecure ("node links need a shared secret
+/// (--secret-file PATH ...), TLS (--tls-cert ...) or ... --insecure"); a secret of at
+/// least link_auth::min_secret_bytes bytes; TLS files that check_link_tls accepts.
+result<void> check_link_security(const std::string& secret, bool insecure,
+                                 const link_tls& tls = {});
+
+/// TLS files that CAF can use, checked before it does (CAF 0.17 reads them per connection,
+/// on its I/O thread, and ends the process on a file it cannot read): all three given; the
+/// key a regular file that only its owner may read or write, unencrypted PEM, the key of
+/// the certificate; the CA's PEM readable; the certificate signed by that CA. Errors name
+/// the file ("the certificate node.pem is not signed by the CA in ca.pem: ...").
+result<void> check_link_tls(const link_tls& tls);
 
 }  // namespace recflow

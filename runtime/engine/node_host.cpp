@@ -8,6 +8,7 @@
 #include <caf/io/all.hpp>
 
 #include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/link_layer.hpp"
 #include "recflow/actors/messages.hpp"
 #include "recflow/actors/node.hpp"
 #include "recflow/engine/link_secret.hpp"
@@ -18,9 +19,11 @@ namespace recflow {
 result<void> validate(const node_host_options& o) {
   if (o.workers == 0)
     return error{errc::invalid_argument, "workers must be positive, got 0"};
+  if (o.handshake_timeout.count() <= 0)
+    return error{errc::invalid_argument, "handshake timeout must be positive"};
   if (o.listen.host.empty())
     return error{errc::invalid_argument, "node address has no host"};
-  if (auto ok = check_link_security(o.secret, o.insecure); !ok)
+  if (auto ok = check_link_security(o.secret, o.insecure, o.tls); !ok)
     return ok;
   return {};
 }
@@ -34,6 +37,7 @@ struct node_host::impl {
   std::atomic<bool> stopping{false};  ///< stop() was called: on_stopped is not (outlives sys)
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<link_layer> links;  ///< plain or TLS
   caf::actor node;
   bool stopped = false;
 
@@ -63,18 +67,27 @@ result<std::unique_ptr<node_host>> node_host::start(node_host_options o) {
   configure_cluster_middleman(p->cfg);
   configure_scheduler(p->cfg, o.workers);
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
+  // The node's links: TLS through the tunnel (whose refusals the node logs, naming the
+  // peer), or plain.
+  const impl* self = p.get();
+  auto links = link_layer::start(
+    *p->sys, o.tls, [self](const std::string& line) { self->log("TLS: " + line); },
+    o.handshake_timeout);
+  if (!links)
+    return links.err();
+  p->links = std::move(*links);
   // The node logs through the host, which names it by the address it listens on (known
   // once published): the raw pointer stays valid while the actor system runs.
-  const impl* self = p.get();
   p->node = spawn_node(*p->sys, {.name = "",
                                  .log = [self](const std::string& line) { self->log(line); },
                                  .protocol = p->protocol,
-                                 .secret = o.secret});
+                                 .secret = o.secret,
+                                 .links = p->links->handle()});
   p->node->attach_functor([self, on_stopped = std::move(o.on_stopped)] {
     if (on_stopped && !self->stopping.load())
       on_stopped();
   });
-  auto port = p->sys->middleman().publish(p->node, o.listen.port, o.listen.host.c_str(), true);
+  auto port = p->links->publish(p->node, o.listen.port, o.listen.host);
   if (!port) {
     p->stopping = true;
     caf::anon_send(p->node, stop_node{});
@@ -101,8 +114,9 @@ void node_host::stop() {
   impl_->stopped = true;
   impl_->stopping = true;
   caf::anon_send(impl_->node, stop_node{});
-  impl_->sys->middleman().unpublish(impl_->node, impl_->address.port);
+  impl_->links->unpublish(impl_->node, impl_->address.port);
   impl_->node = nullptr;
+  impl_->links.reset();  // its middleman actor and tunnel, before the system
   impl_->sys.reset();  // waits for the node's actors to finish
 }
 

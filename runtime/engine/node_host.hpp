@@ -10,6 +10,7 @@
 ///   (*host)->stop();                                            // or let it go out of scope
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,8 +34,14 @@ struct node_host_options {
   /// The shared secret every driver must prove before anything else (see actors/node.hpp);
   /// at least link_auth::min_secret_bytes bytes. Empty only with `insecure`.
   std::string secret{};
-  /// No secret: any peer that reaches the port may deploy jobs and stop them. Must be
-  /// asked for; the node then logs a warning when it starts.
+  /// Mutual TLS on every link (check_link_tls): only drivers and nodes with a certificate
+  /// from `tls.ca` get past the TLS handshake. Alone or with a secret.
+  link_tls tls{};
+  /// With TLS: a connection that has not finished its TLS handshake after this time is
+  /// closed (and logged with the peer's address).
+  std::chrono::milliseconds handshake_timeout{10'000};
+  /// No secret and no TLS: any peer that reaches the port may deploy jobs and stop them.
+  /// Must be asked for; the node then logs a warning when it starts.
   bool insecure = false;
   /// Called once, from an actor thread, when the node stops on its own: its driver stopped
   /// it (stop_node_atom, see actors/node.hpp). Not called when stop() stops it. May be empty.

@@ -270,6 +270,7 @@ result<stream_job_result> run_stream_job(const stream_job_options& job,
   if (const auto* nodes = std::get_if<on_nodes>(&job.where)) {
     cluster_options co{.nodes = nodes->nodes, .engine = job.engine};
     co.secret = nodes->secret;
+    co.tls = nodes->tls;
     co.recover = nodes->recover;
     co.checkpoint_every = nodes->checkpoint_every;
     co.on_event = nodes->on_event;

@@ -73,6 +73,8 @@ struct on_nodes {
   std::vector<node_endpoint> nodes;
   /// The nodes' shared secret (cluster_options::secret); empty: no proof sent.
   std::string secret{};
+  /// TLS files (cluster_options::tls); empty: plain TCP.
+  link_tls tls{};
   /// Recover from a lost node (cluster_options::recover), keeping a checkpoint in memory
   /// every `checkpoint_every` batches; `on_event` hears what happened.
   bool recover = false;

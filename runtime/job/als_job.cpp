@@ -39,7 +39,7 @@ result<factor_model> train_als_job(const rating_table& train, const als_job_opti
     return train_als(train, o.als, sweep);
   if (o.nodes.empty())
     return train_als_graph(train, o.als, o.graph, graph_sweep);
-  return train_als_cluster(train, o.als, {.nodes = o.nodes, .secret = o.secret, .graph = o.graph}, graph_sweep);
+  return train_als_cluster(train, o.als, {.nodes = o.nodes, .secret = o.secret, .tls = o.tls, .graph = o.graph}, graph_sweep);
 }
 
 result<cross_validation> cross_validate(const rating_table& train, const rating_table& test,

@@ -24,6 +24,7 @@ struct als_job_options {
   als_graph_options graph{};           ///< blocks per side and workers of the graph
   std::vector<node_endpoint> nodes{};  ///< the graph's blocks on these nodes; empty: here
   std::string secret{};                ///< the nodes' shared secret (als_cluster_options)
+  link_tls tls{};                      ///< TLS files of the node links (als_cluster_options)
 };
 
 /// Trains on `train` where `o` says; `on_sweep(iteration, train_rmse)` after each sweep.

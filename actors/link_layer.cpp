@@ -1,0 +1,164 @@
+#include "recflow/actors/link_layer.hpp"
+
+#include <caf/io/all.hpp>
+#include <caf/io/basp_broker.hpp>
+#include <caf/io/middleman_actor_impl.hpp>
+#include <caf/io/network/default_multiplexer.hpp>
+#include <caf/io/network/doorman_impl.hpp>
+#include <caf/io/network/scribe_impl.hpp>
+
+#include "recflow/actors/tls_tunnel.hpp"
+
+namespace recflow {
+
+namespace {
+
+using caf::io::network::default_multiplexer;
+using caf::io::network::native_socket;
+
+/// CAF's plain stream over a local socket of the tunnel. CAF 0.17 asks a connection for
+/// its peer's TCP address and ends the process on any other socket family, so this one
+/// names the TLS end instead.
+class tunnel_scribe : public caf::io::network::scribe_impl {
+ public:
+  tunnel_scribe(default_multiplexer& mx, native_socket fd, std::string addr, std::uint16_t port)
+      : scribe_impl(mx, fd), addr_(std::move(addr)), port_(port) {}
+  std::string addr() const override { return addr_; }
+  std::uint16_t port() const override { return port_; }
+
+ private:
+  std::string addr_;
+  std::uint16_t port_;
+};
+
+/// CAF's acceptor on the tunnel's Unix socket: each authenticated peer arrives here as a
+/// tunnel_scribe; its address is the TLS one the node serves on.
+class tunnel_doorman : public caf::io::network::doorman_impl {
+ public:
+  tunnel_doorman(default_multiplexer& mx, native_socket fd, std::string addr, std::uint16_t port)
+      : doorman_impl(mx, fd), addr_(std::move(addr)), port_(port) {}
+  bool new_connection() override {
+    if (detached())
+      return false;
+    auto& mx = acceptor_.backend();
+    auto fd = acceptor_.accepted_socket();
+    caf::io::network::nonblocking(fd, true);
+    auto s = caf::make_counted<tunnel_scribe>(mx, fd, addr_, port_);
+    auto hdl = s->hdl();
+    parent()->add_scribe(std::move(s));
+    return doorman::new_connection(&mx, hdl);
+  }
+  std::string addr() const override { return addr_; }
+  std::uint16_t port() const override { return port_; }
+
+ private:
+  std::string addr_;
+  std::uint16_t port_;
+};
+
+/// CAF's middleman actor with its two socket steps replaced: connect() dials through the
+/// tunnel and hands CAF the plain end of a socketpair; open() serves TLS through the
+/// tunnel and hands CAF the Unix socket the tunnel forwards authenticated peers to.
+class tls_middleman : public caf::io::middleman_actor_impl {
+ public:
+  tls_middleman(caf::actor_config& cfg, caf::actor broker, std::shared_ptr<tls_tunnel> tunnel)
+      : caf::io::middleman_actor_impl(cfg, std::move(broker)), tunnel_(std::move(tunnel)) {}
+
+  const char* name() const override { return "recflow::tls_middleman"; }
+
+ protected:
+  caf::expected<caf::io::scribe_ptr> connect(const std::string& host, std::uint16_t port) override {
+    auto fd = tunnel_->dial(host, port);  // blocks this actor until connected or refused
+    if (!fd)
+      return caf::make_error(caf::sec::cannot_connect_to_node, fd.err().message);
+    caf::io::network::nonblocking(*fd, true);
+    return caf::io::scribe_ptr{caf::make_counted<tunnel_scribe>(mpx(), *fd, host, port)};
+  }
+
+  caf::expected<caf::io::doorman_ptr> open(std::uint16_t port, const char* addr, bool) override {
+    const std::string host = addr ? addr : "0.0.0.0";
+    auto served = tunnel_->serve(host, port);
+    if (!served)
+      return caf::make_error(caf::sec::cannot_open_port, served.err().message);
+    caf::io::network::nonblocking(served->local_fd, true);
+    return caf::io::doorman_ptr{
+      caf::make_counted<tunnel_doorman>(mpx(), served->local_fd, host, served->port)};
+  }
+
+ private:
+  default_multiplexer& mpx() {
+    return static_cast<default_multiplexer&>(system().middleman().backend());
+  }
+
+  std::shared_ptr<tls_tunnel> tunnel_;
+};
+
+}  // namespace
+
+link_layer::link_layer(caf::actor_system& sys, std::shared_ptr<tls_tunnel> tunnel,
+                       caf::io::middleman_actor mm)
+    : sys_(sys), tunnel_(std::move(tunnel)), mm_(std::move(mm)) {}
+
+link_layer::~link_layer() {
+  if (tunnel_)
+    caf::anon_send_exit(mm_, caf::exit_reason::user_shutdown);
+}
+
+result<std::unique_ptr<link_layer>> link_layer::start(caf::actor_system& sys, const link_tls& tls,
+                                                      std::function<void(const std::string&)> log,
+                                                      std::chrono::milliseconds handshake_timeout) {
+  if (!tls.enabled())
+    return std::unique_ptr<link_layer>(new link_layer(sys, nullptr, sys.middleman().actor_handle()));
+  auto tunnel = tls_tunnel::start(
+    {.files = tls, .handshake_timeout = handshake_timeout, .log = std::move(log)});
+  if (!tunnel)
+    return tunnel.err();
+  std::shared_ptr<tls_tunnel> shared(std::move(*tunnel));
+  auto broker = sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+  auto mm = sys.spawn<tls_middleman, caf::detached + caf::hidden>(std::move(broker), shared);
+  return std::unique_ptr<link_layer>(
+    new link_layer(sys, std::move(shared), caf::actor_cast<caf::io::middleman_actor>(mm)));
+}
+
+bool link_layer::tls() const noexcept { return tunnel_ != nullptr; }
+
+caf::io::middleman_actor link_layer::handle() const { return mm_; }
+
+std::size_t link_layer::connections() const noexcept { return tunnel_ ? tunnel_->connections() : 0; }
+
+caf::expected<std::uint16_t> link_layer::publish(const caf::actor& a, std::uint16_t port,
+                                                 const std::string& host) {
+  if (!tunnel_)
+    return sys_.middleman().publish(a, port, host.c_str(), true);
+  auto f = caf::make_function_view(mm_);
+  auto res = f(caf::publish_atom::value, port, caf::actor_cast<caf::strong_actor_ptr>(a),
+               sys_.message_types(a), host, true);
+  if (!res)
+    return std::move(res.error());
+  tls_port_ = tunnel_->served_port();
+  return tls_port_;
+}
+
+void link_layer::unpublish(const caf::actor& a, std::uint16_t port) {
+  if (!tunnel_) {
+    sys_.middleman().unpublish(a, port);
+    return;
+  }
+  // The doorman is CAF's Unix socket (port 0 to CAF); the TLS side closes with the tunnel.
+  caf::anon_send(mm_, caf::unpublish_atom::value, a.address(), std::uint16_t{0});
+}
+
+caf::expected<caf::actor> link_layer::remote_actor(const std::string& host, std::uint16_t port) {
+  if (!tunnel_)
+    return sys_.middleman().remote_actor(host, port);
+  auto f = caf::make_function_view(mm_);
+  auto res = f(caf::connect_atom::value, host, port);
+  if (!res)
+    return std::move(res.error());
+  auto ptr = std::get<1>(*res);
+  if (!ptr)
+    return caf::make_error(caf::sec::no_actor_published_at_port, host + ":" + std::to_string(port));
+  return caf::actor_cast<caf::actor>(std::move(ptr));
+}
+
+}  // namespace recflow
