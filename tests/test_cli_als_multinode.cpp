@@ -16,6 +16,7 @@
 
 #include "cli_test_util.hpp"
 #include "node_process.hpp"
+#include "skip_test_util.hpp"
 #include "test_util.hpp"
 
 using recflow::test::node_process;
@@ -35,10 +36,15 @@ std::string slurp(const std::string& path) {
 }  // namespace
 
 TEST_CASE("cli: recflow batch --nodes saves the local graph's model and explains placement",
-          "[cli][multinode][als]") {
-  std::vector<std::unique_ptr<node_process>> nodes;
-  for (int k = 0; k < 3; ++k)
-    nodes.push_back(std::make_unique<node_process>());
+          "[cli][multinode][als][tls]") {
+  // The same job with the links secured by the shared secret, then by mutual TLS.
+  const bool tls = GENERATE(false, true);
+  const auto* certs = tls ? recflow::test::tls_certs::get() : nullptr;
+  if (tls && !certs) {
+    recflow::test::skip_without("openssl");
+    return;
+  }
+  auto nodes = recflow::test::start_nodes(3, certs ? certs->node_args() : recflow::test::with_secret());
   auto dir = std::filesystem::temp_directory_path()
              / ("recflow-als-nodes-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -47,7 +53,7 @@ TEST_CASE("cli: recflow batch --nodes saves the local graph's model and explains
                        + " --rank 10 --iterations 5 --partitions 3 --json -q";
   auto local = run_cli(common + " --save " + local_model);
   REQUIRE(local.status == 0);
-  auto remote = run_cli(common + " --save " + remote_model + " " + node_args(nodes)
+  auto remote = run_cli(common + " --save " + remote_model + " " + node_args(nodes, certs)
                         + " --explain");
   INFO(remote.out);
   REQUIRE(remote.status == 0);

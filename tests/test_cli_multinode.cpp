@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "cli_test_util.hpp"
 #include "node_process.hpp"
+#include "skip_test_util.hpp"
 #include "test_util.hpp"
 
 using recflow::test::node_process;
@@ -28,15 +30,20 @@ std::string ml100k() { return recflow::test::data_dir() + "/ml-100k/u.data"; }
 }  // namespace
 
 TEST_CASE("cli: recflow stream --nodes gives the local graph's results and explains placement",
-          "[cli][multinode]") {
-  std::vector<std::unique_ptr<node_process>> nodes;
-  for (int k = 0; k < 3; ++k)
-    nodes.push_back(std::make_unique<node_process>());
+          "[cli][multinode][tls]") {
+  // The same job with the links secured by the shared secret, then by mutual TLS.
+  const bool tls = GENERATE(false, true);
+  const auto* certs = tls ? recflow::test::tls_certs::get() : nullptr;
+  if (tls && !certs) {
+    recflow::test::skip_without("openssl");
+    return;
+  }
+  auto nodes = recflow::test::start_nodes(3, certs ? certs->node_args() : recflow::test::with_secret());
   std::string common = "stream --data " + ml100k()
                        + " --split 0.8 --seed 42 --max-batches 20 --partitions 3 --no-csv --json";
   auto local = run_cli(common);
   REQUIRE(local.status == 0);
-  auto remote = run_cli(common + " " + node_args(nodes) + " --explain");
+  auto remote = run_cli(common + " " + node_args(nodes, certs) + " --explain");
   INFO(remote.out);
   REQUIRE(remote.status == 0);
   CHECK_THAT(remote.out, Catch::Contains("node " + nodes[0]->address() + ": user shards 0, item shards 0"));
@@ -126,5 +133,47 @@ TEST_CASE("cli: --insecure runs plain links with a warning, and a driver with a 
   INFO(plain.out);
   CHECK(plain.status == 0);
   CHECK_THAT(plain.out, Catch::Contains("recflow: warning: --insecure"));
+  CHECK(node.running());
+}
+
+TEST_CASE("cli: --tls-cert, --tls-key and --tls-ca come together, are checked before a node "
+          "listens, and a driver without a certificate is refused",
+          "[cli][multinode][security][tls]") {
+  const auto* certs = recflow::test::tls_certs::get();
+  if (!certs) {
+    recflow::test::skip_without("openssl");
+    return;
+  }
+  const std::string cert = certs->cert("node"), key = certs->key("node"), ca = certs->ca();
+  auto partial = run_cli("node --listen 127.0.0.1:0 --tls-cert " + cert);
+  CHECK(partial.status == 2);
+  CHECK_THAT(partial.out, Catch::Contains("needs all three files: --tls-cert, --tls-key and --tls-ca"));
+  auto both = run_cli("node --listen 127.0.0.1:0 --tls-cert " + cert + " --tls-key " + key
+                      + " --tls-ca " + ca + " --insecure");
+  CHECK(both.status == 2);
+  CHECK_THAT(both.out, Catch::Contains("TLS and --insecure exclude each other"));
+  recflow::test::scratch_dir dir;
+  auto open_key = dir.file("node-key.pem");
+  std::filesystem::copy_file(key, open_key);
+  REQUIRE(::chmod(open_key.c_str(), 0644) == 0);
+  auto readable = run_cli("node --listen 127.0.0.1:0 --tls-cert " + cert + " --tls-key " + open_key
+                          + " --tls-ca " + ca);
+  CHECK(readable.status == 2);
+  CHECK_THAT(readable.out, Catch::Contains("chmod 600 " + open_key));
+  // A driver whose certificate another CA signed, naming the nodes' CA: refused before it
+  // connects.
+  auto stranger = run_cli("stream --data " + ml100k() + " --no-csv --nodes 127.0.0.1:9 --tls-cert "
+                          + certs->cert("driver", true) + " --tls-key " + certs->key("driver", true)
+                          + " --tls-ca " + ca);
+  CHECK(stranger.status == 2);
+  CHECK_THAT(stranger.out, Catch::Contains("--nodes: the TLS certificate " + certs->cert("driver", true)
+                                           + " is not signed by the CA in " + ca));
+  // A TLS node, and a driver with the secret only: the node refuses it in the handshake.
+  node_process node(certs->node_args());
+  auto plain = run_cli("stream --data " + ml100k() + " --no-csv --max-batches 2 --nodes "
+                       + node.address() + " --secret-file " + recflow::test::node_secret_file());
+  CHECK(plain.status != 0);
+  CHECK_THAT(plain.out, Catch::Contains("cannot connect to node " + node.address()));
+  CHECK_THAT(node.log(), Catch::Contains("TLS: refused 127.0.0.1:"));
   CHECK(node.running());
 }

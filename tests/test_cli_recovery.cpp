@@ -14,6 +14,7 @@
 #include "engine_test_util.hpp"
 #include "recflow/model/model_io.hpp"
 #include "node_process.hpp"
+#include "skip_test_util.hpp"
 #include "test_util.hpp"
 
 using recflow::test::node_process;
@@ -46,18 +47,23 @@ recflow::test::run_result run_watching(const std::string& args, F on_line) {
 }  // namespace
 
 TEST_CASE("cli: recflow stream --nodes --recover survives a killed node with the same model",
-          "[cli][multinode][recovery]") {
+          "[cli][multinode][recovery][tls]") {
   scratch_dir dir;
-  std::vector<std::unique_ptr<node_process>> nodes;
-  for (int k = 0; k < 3; ++k)
-    nodes.push_back(std::make_unique<node_process>());
+  // The same job with the links secured by the shared secret, then by mutual TLS.
+  const bool tls = GENERATE(false, true);
+  const auto* certs = tls ? recflow::test::tls_certs::get() : nullptr;
+  if (tls && !certs) {
+    recflow::test::skip_without("openssl");
+    return;
+  }
+  auto nodes = recflow::test::start_nodes(3, certs ? certs->node_args() : recflow::test::with_secret());
   std::string common = "stream --data " + ml100k() + " --split 0.8 --seed 42 --passes 3 "
                        "--partitions 3 --no-csv --json";
   auto local = run_cli(common + " --save " + dir.file("local.rfm"));
   REQUIRE(local.status == 0);
   bool killed = false;
   auto run = run_watching(common + " --save " + dir.file("recovered.rfm") + " "
-                            + node_args(nodes) + " --recover --checkpoint-every 10",
+                            + node_args(nodes, certs) + " --recover --checkpoint-every 10",
                           [&](const std::string& line) {
                             if (!killed && line.rfind("batch    25 ", 0) == 0) {
                               nodes[1]->kill_hard();
