@@ -4,9 +4,12 @@
 // Prints ratings x passes per second, their ratio, and bytes on the wire per rating.
 // Then batch ALS on a rating file: train_als_graph (one process) against train_als_cluster
 // with its blocks on the same nodes: sweeps per second, their ratio, bytes on the wire
-// per sweep.
+// per sweep. Each cluster run is made twice, with plain links (--insecure) and with mutual
+// TLS (certificates from tools/tls-certs.sh, in a temporary folder), on nodes of each kind
+// started here: the "TLS/plain" column is the TLS run's throughput over the plain run's.
 //
 //   ./bench_multinode                          # 1M ratings, ranks 10 50, 2 nodes; ALS on ml-100k
+//   ./bench_multinode --tls off                # plain links only
 //   ./bench_multinode --ratings 200000 --ranks 10 --batch 5000 --nodes 3 --recflow ./recflow
 //   ./bench_multinode --only als --als-data ratings.csv --als-iterations 10
 #include <fcntl.h>
@@ -51,6 +54,7 @@ struct options {
   std::string only;         ///< "stream" or "als": run one part only
   std::string als_data;     ///< batch ALS ratings (default: ml-100k/u.data under RECFLOW_DATA)
   int als_iterations = 10;
+  bool tls = true;          ///< also run the cluster over mutual TLS
 };
 
 options parse(int argc, char** argv) {
@@ -69,6 +73,7 @@ options parse(int argc, char** argv) {
     else if (k == "--only") o.only = v;
     else if (k == "--als-data") o.als_data = v;
     else if (k == "--als-iterations") o.als_iterations = std::stoi(v);
+    else if (k == "--tls") o.tls = v != "off";
     else if (k == "--ranks") {
       o.ranks.clear();
       for (std::size_t at = 0; at < v.size();) {
@@ -84,10 +89,17 @@ options parse(int argc, char** argv) {
   return o;
 }
 
-/// A `recflow node --listen 127.0.0.1:0 --insecure` child, stopped (SIGTERM) when destroyed.
+/// A `recflow node --listen 127.0.0.1:0 LINK...` child (LINK: --insecure, or the TLS
+/// options), stopped (SIGTERM) when destroyed.
 class node_child {
  public:
-  explicit node_child(const std::string& recflow) {
+  node_child(const std::string& recflow, std::vector<std::string> link) {
+    std::vector<std::string> args{recflow, "node", "--listen", "127.0.0.1:0", "--workers", "1"};
+    args.insert(args.end(), link.begin(), link.end());
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
     int out[2];
     if (::pipe(out) != 0)
       std::exit(1);
@@ -98,10 +110,7 @@ class node_child {
       int null = ::open("/dev/null", O_WRONLY);
       ::dup2(null, STDERR_FILENO);
       ::close(out[0]);
-      // --insecure: the shared secret's challenge costs one round trip per node at
-      // connect time and nothing per message, so it does not change the figures.
-      ::execl(recflow.c_str(), recflow.c_str(), "node", "--listen", "127.0.0.1:0", "--workers",
-              "1", "--insecure", static_cast<char*>(nullptr));
+      ::execv(recflow.c_str(), argv.data());
       ::_exit(127);
     }
     ::close(out[1]);
@@ -130,6 +139,50 @@ class node_child {
  private:
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+};
+
+/// Nodes of one kind of link, and the TLS files a driver needs for them (none: plain).
+struct node_set {
+  std::vector<std::unique_ptr<node_child>> children;
+  std::vector<node_endpoint> endpoints;
+  link_tls tls;
+};
+
+node_set start_nodes(const options& o, const std::vector<std::string>& link, link_tls tls = {}) {
+  node_set s;
+  s.tls = std::move(tls);
+  for (std::size_t n = 0; n < o.nodes; ++n) {
+    s.children.push_back(std::make_unique<node_child>(o.recflow, link));
+    s.endpoints.push_back({"127.0.0.1", s.children.back()->port()});
+  }
+  return s;
+}
+
+/// A CA, a node's and a driver's certificates made by tools/tls-certs.sh in a temporary
+/// folder, removed when destroyed.
+struct cert_dir {
+  std::filesystem::path dir = std::filesystem::temp_directory_path()
+                              / ("recflow-bench-tls-" + std::to_string(::getpid()));
+  cert_dir() {
+    auto cmd = std::string(RECFLOW_SOURCE_DIR) + "/tools/tls-certs.sh " + dir.string()
+               + " node driver >/dev/null";
+    if (std::system(cmd.c_str()) != 0) {
+      fmt::print(stderr, "cannot make certificates ({}): is openssl installed?\n", cmd);
+      std::exit(1);
+    }
+  }
+  ~cert_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::string file(const std::string& name) const { return (dir / name).string(); }
+  link_tls driver() const {
+    return {file("driver.pem"), file("driver-key.pem"), file("ca.pem")};
+  }
+  std::vector<std::string> node_args() const {
+    return {"--tls-cert", file("node.pem"), "--tls-key", file("node-key.pem"), "--tls-ca",
+            file("ca.pem")};
+  }
 };
 
 std::shared_ptr<rating_source> replay(const std::vector<rating_batch>& batches) {
@@ -183,8 +236,9 @@ measured run(Engine& e) {
 }  // namespace
 
 /// Batch ALS at each rank: the local graph (o.workers threads, o.partitions blocks per
-/// side) against the same blocks on the nodes, the driver with 1 thread.
-void bench_als(const options& o, const std::vector<node_endpoint>& nodes) {
+/// side) against the same blocks on the nodes, the driver with 1 thread; then on the TLS
+/// nodes when there are any.
+void bench_als(const options& o, const node_set& plain, const node_set* tls) {
   auto path = o.als_data;
   if (path.empty()) {
     const char* env = std::getenv("RECFLOW_DATA");
@@ -199,8 +253,9 @@ void bench_als(const options& o, const std::vector<node_endpoint>& nodes) {
              "side; local graph: {} workers; cluster: the same nodes + the driver (1 thread)\n",
              path, train->size(), train->users.size(), train->items.size(), o.als_iterations,
              o.partitions, o.workers);
-  fmt::print("{:>5} {:>13} {:>13} {:>7} {:>12} {:>15} {:>15} {:>10}\n", "rank", "local sweep/s",
-             "nodes sweep/s", "ratio", "rows/sweep", "wire B/sweep", "B/row shipped", "max diff");
+  fmt::print("{:>5} {:>13} {:>13} {:>7} {:>12} {:>15} {:>15} {:>10} {:>11} {:>9}\n", "rank",
+             "local sweep/s", "nodes sweep/s", "ratio", "rows/sweep", "wire B/sweep",
+             "B/row shipped", "max diff", "TLS sweep/s", "TLS/plain");
   for (int rank : o.ranks) {
     als_params p{.rank = rank, .iterations = o.als_iterations};
     als_graph_options g{.partitions = o.partitions, .workers = o.workers};
@@ -208,7 +263,7 @@ void bench_als(const options& o, const std::vector<node_endpoint>& nodes) {
     auto t0 = clock_type::now();
     auto local = train_als_graph(*train, p, g);
     double local_s = std::chrono::duration<double>(clock_type::now() - t0).count();
-    als_cluster_options co{.nodes = nodes, .graph = g};
+    als_cluster_options co{.nodes = plain.endpoints, .graph = g};
     co.graph.workers = 1;
     t0 = clock_type::now();
     auto remote = train_als_cluster(*train, p, co, [&](const als_sweep_metrics& m) {
@@ -225,9 +280,25 @@ void bench_als(const options& o, const std::vector<node_endpoint>& nodes) {
                             max_rel_diff(local->user_bias(), remote->user_bias()),
                             max_rel_diff(local->item_bias(), remote->item_bias())});
     double it = o.als_iterations;
-    fmt::print("{:>5} {:>13.2f} {:>13.2f} {:>7.2f} {:>12.0f} {:>15.0f} {:>15.1f} {:>10.1e}\n", rank,
-               it / local_s, it / remote_s, local_s / remote_s, rows / it, bytes / it,
-               rows > 0 ? bytes / rows : 0.0, diff);
+    std::string tls_rate = "-", tls_ratio = "-";
+    if (tls) {
+      auto secured = co;
+      secured.nodes = tls->endpoints;
+      secured.tls = tls->tls;
+      t0 = clock_type::now();
+      auto over_tls = train_als_cluster(*train, p, secured);
+      double tls_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+      if (!over_tls) {
+        fmt::print(stderr, "batch ALS over TLS failed: {}\n", over_tls.err().message);
+        std::exit(1);
+      }
+      tls_rate = fmt::format("{:.2f}", it / tls_s);
+      tls_ratio = fmt::format("{:.2f}", remote_s / tls_s);
+    }
+    fmt::print("{:>5} {:>13.2f} {:>13.2f} {:>7.2f} {:>12.0f} {:>15.0f} {:>15.1f} {:>10.1e} {:>11} "
+               "{:>9}\n",
+               rank, it / local_s, it / remote_s, local_s / remote_s, rows / it, bytes / it,
+               rows > 0 ? bytes / rows : 0.0, diff, tls_rate, tls_ratio);
   }
   fmt::print("ratio: nodes sweeps/s / local (wall time, including setup and collecting the "
              "model); rows/sweep: factor rows shipped between blocks (both halves); wire "
@@ -247,15 +318,20 @@ int main(int argc, char** argv) {
       break;
     batches.push_back(std::move(**b));
   }
-  std::vector<std::unique_ptr<node_child>> nodes;
-  cluster_options co;
-  for (std::size_t n = 0; n < o.nodes; ++n) {
-    nodes.push_back(std::make_unique<node_child>(o.recflow));
-    co.nodes.push_back({"127.0.0.1", nodes.back()->port()});
+  // --insecure: the shared secret's challenge costs one round trip per node at connect
+  // time and nothing per message, so plain links stand for secret-only links too.
+  auto plain = start_nodes(o, {"--insecure"});
+  std::unique_ptr<cert_dir> certs;
+  std::unique_ptr<node_set> secured;
+  if (o.tls) {
+    certs = std::make_unique<cert_dir>();
+    secured = std::make_unique<node_set>(start_nodes(o, certs->node_args(), certs->driver()));
   }
+  cluster_options co;
+  co.nodes = plain.endpoints;
   co.engine = {.workers = o.workers, .max_in_flight = o.in_flight};
   if (o.only == "als") {
-    bench_als(o, co.nodes);
+    bench_als(o, plain, secured.get());
     return 0;
   }
   fmt::print("{} ratings in {} batches of {}, 100,000 users x 20,000 items, {} pass(es), {} "
@@ -263,8 +339,9 @@ int main(int argc, char** argv) {
              "the driver ({} workers), {} batches in flight\n",
              o.ratings, batches.size(), o.batch, o.passes, o.partitions, o.workers, o.nodes,
              o.workers, o.in_flight);
-  fmt::print("{:>5} {:>14} {:>14} {:>7} {:>15} {:>14} {:>13} {:>10}\n", "rank", "local r*p/s",
-             "nodes r*p/s", "ratio", "local B/rating", "wire B/rating", "msgs/batch", "max diff");
+  fmt::print("{:>5} {:>14} {:>14} {:>7} {:>15} {:>14} {:>13} {:>10} {:>12} {:>9}\n", "rank",
+             "local r*p/s", "nodes r*p/s", "ratio", "local B/rating", "wire B/rating",
+             "msgs/batch", "max diff", "TLS r*p/s", "TLS/plain");
   for (int rank : o.ranks) {
     stream_params p;
     p.rank = rank;
@@ -283,19 +360,36 @@ int main(int argc, char** argv) {
     }
     auto c = run(**cluster);
     cluster->reset();
+    std::string tls_rate = "-", tls_ratio = "-";
+    if (secured) {
+      auto over = co;
+      over.nodes = secured->endpoints;
+      over.tls = secured->tls;
+      auto e = cluster_engine::make(
+        make_streaming_graph(replay(batches), p, o.partitions, sp.scale), over);
+      if (!e) {
+        fmt::print(stderr, "{}\n", e.err().message);
+        return 1;
+      }
+      auto t = run(**e);
+      tls_rate = fmt::format("{:.0f}", double(o.ratings) * o.passes / t.seconds);
+      tls_ratio = fmt::format("{:.2f}", c.seconds / t.seconds);
+    }
     double work = double(o.ratings) * o.passes;
     double diff = std::max({max_rel_diff(l.model.U().data(), c.model.U().data()),
                             max_rel_diff(l.model.P().data(), c.model.P().data()),
                             max_rel_diff(l.model.user_bias(), c.model.user_bias()),
                             max_rel_diff(l.model.item_bias(), c.model.item_bias())});
-    fmt::print("{:>5} {:>14.0f} {:>14.0f} {:>7.2f} {:>15.1f} {:>14.1f} {:>13.1f} {:>10.1e}\n", rank,
-               work / l.seconds, work / c.seconds, l.seconds / c.seconds,
+    fmt::print("{:>5} {:>14.0f} {:>14.0f} {:>7.2f} {:>15.1f} {:>14.1f} {:>13.1f} {:>10.1e} {:>12} "
+               "{:>9}\n",
+               rank, work / l.seconds, work / c.seconds, l.seconds / c.seconds,
                l.wire_bytes / double(o.ratings), c.wire_bytes / double(o.ratings),
-               c.messages / double(batches.size()), diff);
+               c.messages / double(batches.size()), diff, tls_rate, tls_ratio);
   }
   fmt::print("ratio: nodes throughput / local; B/rating: payload bytes of slices and rows per "
              "rating (local: in-process messages, rows shared by pointer; nodes: wire frames); "
-             "max diff: largest relative difference of the two models\n");
+             "max diff: largest relative difference of the two models; TLS/plain: the same "
+             "cluster run over mutual TLS, its throughput over the plain run's\n");
   if (o.only != "stream")
-    bench_als(o, co.nodes);
+    bench_als(o, plain, secured.get());
 }
