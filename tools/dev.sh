@@ -18,6 +18,7 @@ jobs=${JOBS:-$(nproc)}
 packages=(g++ cmake make libcaf-dev libssl-dev libboost-dev libeigen3-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 gnuplot-nox
           clang libclang-rt-14-dev)
 packages+=(libhiredis-dev redis-server)  # stream sources: the Redis client library, and a server for the tests
+packages+=(openssl)   # tools/tls-certs.sh: certificates of TLS node links (the TLS tests make theirs with it)
 packages+=(dpkg-dev)  # dpkg-shlibdeps: the shared libraries of the .deb's Depends (its test checks them)
 packages+=(libjs-dygraphs)  # the dashboard's charting library, embedded in the binary at build time
 packages+=(prometheus)      # promtool and a server: the tests check /metrics with them and scrape a stream
