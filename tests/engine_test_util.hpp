@@ -15,6 +15,7 @@
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/graph/source.hpp"
 #include "recflow/model/model.hpp"
+#include "test_util.hpp"
 
 namespace recflow::test {
 
@@ -29,6 +30,21 @@ inline std::vector<rating_batch> take_batches(rating_source& src, std::size_t ma
     out.push_back(std::move(**b));
   }
   return out;
+}
+
+/// The first `n` batches of `size` ratings of MovieLens 100K's u.data.
+inline std::vector<rating_batch> ml100k_batches(std::size_t n, std::size_t size = 1000) {
+  auto src = file_source(data_dir() + "/ml-100k/u.data", {}, {.max_ratings = size});
+  return take_batches(*src, n);
+}
+
+/// The streaming parameters of the multi-node tests: `rank`, 3 passes, seed 42.
+inline stream_params cluster_test_params(int rank = 10) {
+  stream_params p;
+  p.rank = rank;
+  p.passes = 3;
+  p.seed = 42;
+  return p;
 }
 
 /// A source that replays `batches` as they are.

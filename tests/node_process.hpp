@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "skip_test_util.hpp"
+
 namespace recflow::test {
 
 /// The shared secret of the test nodes, in a file of mode 0600 in the temporary folder
@@ -264,6 +266,26 @@ inline node_group start_nodes(std::size_t n, const std::vector<std::string>& lin
   for (std::size_t k = 0; k < n; ++k)
     out.push_back(std::make_unique<node_process>(link));
   return out;
+}
+
+/// The nodes of a case that runs once with the shared secret and once over mutual TLS
+/// (`tls` from GENERATE(false, true)): `certs` is null with the secret. With TLS and no
+/// openssl command the case is skipped (skip_without) and no node starts: see `skipped`.
+struct secured_nodes {
+  const tls_certs* certs = nullptr;
+  node_group nodes;
+  bool skipped = false;
+};
+
+inline secured_nodes start_secured_nodes(std::size_t n, bool tls) {
+  secured_nodes s;
+  if (tls && !(s.certs = tls_certs::get())) {
+    skip_without("openssl");
+    s.skipped = true;
+    return s;
+  }
+  s.nodes = start_nodes(n, s.certs ? s.certs->node_args() : with_secret());
+  return s;
 }
 
 /// "127.0.0.1:P1,127.0.0.1:P2,...": the nodes as `--nodes` takes them.

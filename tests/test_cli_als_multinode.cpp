@@ -16,7 +16,6 @@
 
 #include "cli_test_util.hpp"
 #include "node_process.hpp"
-#include "skip_test_util.hpp"
 #include "test_util.hpp"
 
 using recflow::test::node_process;
@@ -38,13 +37,11 @@ std::string slurp(const std::string& path) {
 TEST_CASE("cli: recflow batch --nodes saves the local graph's model and explains placement",
           "[cli][multinode][als][tls]") {
   // The same job with the links secured by the shared secret, then by mutual TLS.
-  const bool tls = GENERATE(false, true);
-  const auto* certs = tls ? recflow::test::tls_certs::get() : nullptr;
-  if (tls && !certs) {
-    recflow::test::skip_without("openssl");
+  auto secured = recflow::test::start_secured_nodes(3, GENERATE(false, true));
+  if (secured.skipped)
     return;
-  }
-  auto nodes = recflow::test::start_nodes(3, certs ? certs->node_args() : recflow::test::with_secret());
+  const auto& nodes = secured.nodes;
+  const auto* certs = secured.certs;
   auto dir = std::filesystem::temp_directory_path()
              / ("recflow-als-nodes-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

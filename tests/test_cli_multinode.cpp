@@ -15,7 +15,6 @@
 
 #include "cli_test_util.hpp"
 #include "node_process.hpp"
-#include "skip_test_util.hpp"
 #include "test_util.hpp"
 
 using recflow::test::node_process;
@@ -32,13 +31,11 @@ std::string ml100k() { return recflow::test::data_dir() + "/ml-100k/u.data"; }
 TEST_CASE("cli: recflow stream --nodes gives the local graph's results and explains placement",
           "[cli][multinode][tls]") {
   // The same job with the links secured by the shared secret, then by mutual TLS.
-  const bool tls = GENERATE(false, true);
-  const auto* certs = tls ? recflow::test::tls_certs::get() : nullptr;
-  if (tls && !certs) {
-    recflow::test::skip_without("openssl");
+  auto secured = recflow::test::start_secured_nodes(3, GENERATE(false, true));
+  if (secured.skipped)
     return;
-  }
-  auto nodes = recflow::test::start_nodes(3, certs ? certs->node_args() : recflow::test::with_secret());
+  const auto& nodes = secured.nodes;
+  const auto* certs = secured.certs;
   std::string common = "stream --data " + ml100k()
                        + " --split 0.8 --seed 42 --max-batches 20 --partitions 3 --no-csv --json";
   auto local = run_cli(common);

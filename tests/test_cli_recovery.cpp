@@ -14,7 +14,6 @@
 #include "engine_test_util.hpp"
 #include "recflow/model/model_io.hpp"
 #include "node_process.hpp"
-#include "skip_test_util.hpp"
 #include "test_util.hpp"
 
 using recflow::test::node_process;
@@ -50,13 +49,11 @@ TEST_CASE("cli: recflow stream --nodes --recover survives a killed node with the
           "[cli][multinode][recovery][tls]") {
   scratch_dir dir;
   // The same job with the links secured by the shared secret, then by mutual TLS.
-  const bool tls = GENERATE(false, true);
-  const auto* certs = tls ? recflow::test::tls_certs::get() : nullptr;
-  if (tls && !certs) {
-    recflow::test::skip_without("openssl");
+  auto secured = recflow::test::start_secured_nodes(3, GENERATE(false, true));
+  if (secured.skipped)
     return;
-  }
-  auto nodes = recflow::test::start_nodes(3, certs ? certs->node_args() : recflow::test::with_secret());
+  const auto& nodes = secured.nodes;
+  const auto* certs = secured.certs;
   std::string common = "stream --data " + ml100k() + " --split 0.8 --seed 42 --passes 3 "
                        "--partitions 3 --no-csv --json";
   auto local = run_cli(common + " --save " + dir.file("local.rfm"));

@@ -34,23 +34,6 @@ using recflow::test::replay;
 using recflow::test::require_equivalent;
 
 namespace {
-
-std::vector<rating_batch> ml100k_batches(std::size_t n, std::size_t size = 1000) {
-  auto src = file_source(test::data_dir() + "/ml-100k/u.data", {}, {.max_ratings = size});
-  return test::take_batches(*src, n);
-}
-
-stream_params params(int rank = 10) {
-  stream_params p;
-  p.rank = rank;
-  p.passes = 3;
-  p.seed = 42;
-  return p;
-}
-
-}  // namespace
-
-namespace {
 /// A node's log lines, written from its actor threads.
 struct log_lines {
   std::mutex m;
@@ -70,15 +53,15 @@ TEST_CASE("cluster engine: 3 nodes on 127.0.0.1 train the local engine's model",
           "[engine][multinode]") {
   auto nodes = start_nodes(3);
   auto partitions = GENERATE(std::size_t{2}, std::size_t{4});
-  auto batches = ml100k_batches(25);
+  auto batches = test::ml100k_batches(25);
   rating_scale scale{1.0, 5.0};
-  auto local = local_engine::make(make_streaming_graph(replay(batches), params(), partitions, scale))
+  auto local = local_engine::make(make_streaming_graph(replay(batches), test::cluster_test_params(), partitions, scale))
                  .value();
   REQUIRE(local->run());
   auto expected = local->snapshot();
   REQUIRE(expected);
 
-  auto g = make_streaming_graph(replay(batches), params(), partitions, scale);
+  auto g = make_streaming_graph(replay(batches), test::cluster_test_params(), partitions, scale);
   auto cluster = cluster_engine::make(g, {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
   INFO((cluster ? std::string() : cluster.err().message));
   REQUIRE(cluster);
@@ -117,7 +100,7 @@ TEST_CASE("cluster engine: 3 nodes on 127.0.0.1 train the local engine's model",
 TEST_CASE("cluster engine: evaluation after each batch matches the local engine's",
           "[engine][multinode]") {
   auto nodes = start_nodes(2);
-  auto batches = ml100k_batches(8);
+  auto batches = test::ml100k_batches(8);
   auto validation = std::make_shared<rating_table>();
   for (std::size_t k = 0; k < 300; ++k) {
     const auto& e = batches[k % batches.size()].ratings[k];
@@ -125,7 +108,7 @@ TEST_CASE("cluster engine: evaluation after each batch matches the local engine'
                                    e.value, 0});
   }
   auto graph = [&] {
-    auto g = make_streaming_graph(replay(batches), params(), 2, {1.0, 5.0});
+    auto g = make_streaming_graph(replay(batches), test::cluster_test_params(), 2, {1.0, 5.0});
     g.evaluation = evaluation_options{validation, 1};
     return g;
   };
@@ -147,10 +130,10 @@ TEST_CASE("cluster engine: evaluation after each batch matches the local engine'
 TEST_CASE("cluster engine: history_limit bounds the history as on the local engine",
           "[engine][multinode]") {
   auto nodes = start_nodes(2);
-  auto batches = ml100k_batches(25);
+  auto batches = test::ml100k_batches(25);
   auto limit = GENERATE(std::size_t{1}, std::size_t{4});
   engine_options eo{.history_limit = limit};
-  auto graph = [&] { return make_streaming_graph(replay(batches), params(), 2, {1.0, 5.0}); };
+  auto graph = [&] { return make_streaming_graph(replay(batches), test::cluster_test_params(), 2, {1.0, 5.0}); };
   auto local = local_engine::make(graph(), eo).value();
   REQUIRE(local->run());
   auto cluster = cluster_engine::make(graph(), {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret(),
@@ -173,10 +156,10 @@ TEST_CASE("cluster engine: history_limit bounds the history as on the local engi
 TEST_CASE("cluster engine: the graph's on_model gets the local engine's models",
           "[engine][multinode]") {
   auto nodes = start_nodes(2);
-  auto batches = ml100k_batches(6);
+  auto batches = test::ml100k_batches(6);
   using handed = std::vector<std::pair<std::uint64_t, factor_model>>;
   auto graph = [&](handed& out) {
-    auto g = make_streaming_graph(replay(batches), params(), 2, {1.0, 5.0});
+    auto g = make_streaming_graph(replay(batches), test::cluster_test_params(), 2, {1.0, 5.0});
     g.on_model = [&out](std::uint64_t batch, factor_model&& m) { out.emplace_back(batch, std::move(m)); };
     return g;
   };
@@ -198,8 +181,8 @@ TEST_CASE("cluster engine: the graph's on_model gets the local engine's models",
 TEST_CASE("cluster engine: a node killed mid-stream stops the job with the node and batch",
           "[engine][multinode]") {
   auto nodes = start_nodes(3);
-  auto batches = ml100k_batches(40);
-  auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 3, {1, 5}),
+  auto batches = test::ml100k_batches(40);
+  auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), test::cluster_test_params(), 3, {1, 5}),
                                       {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
   REQUIRE(cluster);
   REQUIRE((*cluster)->run_n(5));
@@ -227,7 +210,7 @@ TEST_CASE("cluster engine: nodes that cannot be reached are an error naming them
   REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
   auto port = ntohs(a.sin_port);
   ::close(fd);
-  auto e = cluster_engine::make(make_streaming_graph(replay(ml100k_batches(1)), params(), 2),
+  auto e = cluster_engine::make(make_streaming_graph(replay(test::ml100k_batches(1)), test::cluster_test_params(), 2),
                                 {.nodes = {{"127.0.0.1", port}}, .secret = recflow::test::node_secret()});
   REQUIRE_FALSE(e);
   CHECK_THAT(e.err().message,
@@ -285,11 +268,11 @@ TEST_CASE("node: garbage and truncated frames on its port do not stop it serving
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   REQUIRE(nodes[0]->running());
   // A job across both nodes still runs and gives the local model.
-  auto batches = ml100k_batches(5);
-  auto g = make_streaming_graph(replay(batches), params(), 2, {1, 5});
+  auto batches = test::ml100k_batches(5);
+  auto g = make_streaming_graph(replay(batches), test::cluster_test_params(), 2, {1, 5});
   auto local = local_engine::make(g).value();
   REQUIRE(local->run());
-  auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 2, {1, 5}),
+  auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), test::cluster_test_params(), 2, {1, 5}),
                                       {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
   INFO((cluster ? std::string() : cluster.err().message) << "\nnode log:\n" << nodes[0]->log());
   REQUIRE(cluster);
@@ -299,9 +282,9 @@ TEST_CASE("node: garbage and truncated frames on its port do not stop it serving
 
 TEST_CASE("node: a second job runs after the first driver went away", "[engine][multinode]") {
   auto nodes = start_nodes(2);
-  auto batches = ml100k_batches(6);
+  auto batches = test::ml100k_batches(6);
   for (int job = 0; job < 2; ++job) {
-    auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 2, {1, 5}),
+    auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), test::cluster_test_params(), 2, {1, 5}),
                                         {.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()});
     INFO("job " << job << ": " << (cluster ? std::string() : cluster.err().message));
     REQUIRE(cluster);
@@ -366,7 +349,7 @@ TEST_CASE("cluster engine: a node of another protocol version is refused with a 
   REQUIRE(other);
   CHECK((*other)->protocol() == cluster_protocol_version + 1);
   REQUIRE((*other)->address().port != 0);
-  auto e = cluster_engine::make(make_streaming_graph(replay(ml100k_batches(1)), params(), 2),
+  auto e = cluster_engine::make(make_streaming_graph(replay(test::ml100k_batches(1)), test::cluster_test_params(), 2),
                                 {.nodes = {{"127.0.0.1", good.port()}, (*other)->address()},
                                  .secret = recflow::test::node_secret()});
   REQUIRE_FALSE(e);
@@ -422,11 +405,11 @@ TEST_CASE("node: an owner rejects hostile frames from a peer and says who sent t
   caf::scoped_actor self{sys};
   auto me = caf::actor_cast<caf::actor>(self);
   caf::actor owner;
-  self->request(node, std::chrono::seconds(10), owner_spec{side::user, 0, 2, params(), me})
+  self->request(node, std::chrono::seconds(10), owner_spec{side::user, 0, 2, test::cluster_test_params(), me})
     .receive([&](caf::actor& a, std::string&) { owner = a; }, [&](caf::error&) {});
   REQUIRE(owner);
   // A refused spec is an answer, not a crash.
-  auto bad_spec = owner_spec{static_cast<side>(7), 0, 2, params(), me};
+  auto bad_spec = owner_spec{static_cast<side>(7), 0, 2, test::cluster_test_params(), me};
   std::string why;
   self->request(node, std::chrono::seconds(10), bad_spec)
     .receive([&](caf::actor&, std::string& w) { why = w; }, [&](caf::error&) {});
@@ -461,10 +444,10 @@ TEST_CASE("node: an owner rejects hostile frames from a peer and says who sent t
 TEST_CASE("cluster engine: a node that stops answering ends the job after the stall timeout",
           "[engine][multinode]") {
   auto nodes = start_nodes(3);
-  auto batches = ml100k_batches(30);
+  auto batches = test::ml100k_batches(30);
   cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
   o.engine.stall_timeout = std::chrono::milliseconds(1500);
-  auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), params(), 3, {1, 5}), o);
+  auto cluster = cluster_engine::make(make_streaming_graph(replay(batches), test::cluster_test_params(), 3, {1, 5}), o);
   REQUIRE(cluster);
   REQUIRE((*cluster)->run_n(3));
   nodes[1]->freeze();

@@ -39,23 +39,10 @@ namespace {
 
 constexpr auto answer_within = std::chrono::seconds(10);
 
-std::vector<rating_batch> ml100k_batches(std::size_t n) {
-  auto src = file_source(test::data_dir() + "/ml-100k/u.data", {}, {.max_ratings = 1000});
-  return test::take_batches(*src, n);
-}
-
-stream_params params() {
-  stream_params p;
-  p.rank = 10;
-  p.passes = 3;
-  p.seed = 42;
-  return p;
-}
-
 /// (owner or null, why) for an owner spec whose coordinator is `self`.
 std::pair<caf::actor, std::string> ask_owner(caf::scoped_actor& self, const caf::actor& node) {
   std::pair<caf::actor, std::string> out;
-  self->request(node, answer_within, owner_spec{side::user, 0, 2, params(), caf::actor_cast<caf::actor>(self)})
+  self->request(node, answer_within, owner_spec{side::user, 0, 2, test::cluster_test_params(), caf::actor_cast<caf::actor>(self)})
     .receive([&](caf::actor& a, std::string& why) { out = {a, why}; },
              [&](caf::error& e) { out.second = "error: " + caf::to_string(e); });
   return out;
@@ -97,9 +84,9 @@ bool ends(node_process& node) {
 TEST_CASE("node security: drivers without the secret or with a wrong one are refused, the real job goes on",
           "[engine][multinode][security]") {
   auto nodes = test::start_nodes(2);
-  auto batches = ml100k_batches(12);
+  auto batches = test::ml100k_batches(12);
   auto cluster = cluster_engine::make(
-    make_streaming_graph(replay(batches), params(), 2, {1, 5}),
+    make_streaming_graph(replay(batches), test::cluster_test_params(), 2, {1, 5}),
     {.nodes = test::endpoints<node_endpoint>(nodes), .secret = test::node_secret()});
   INFO((cluster ? std::string() : cluster.err().message));
   REQUIRE(cluster);
@@ -154,7 +141,7 @@ TEST_CASE("node security: drivers without the secret or with a wrong one are ref
                               + ": wrong proof of the shared secret"));
 
   // The cluster engine as a driver: with a wrong secret and with none.
-  auto graph = [&] { return make_streaming_graph(replay(batches), params(), 2, {1, 5}); };
+  auto graph = [&] { return make_streaming_graph(replay(batches), test::cluster_test_params(), 2, {1, 5}); };
   auto other = cluster_engine::make(graph(), {.nodes = test::endpoints<node_endpoint>(nodes),
                                               .secret = "another secret, also long enough"});
   REQUIRE_FALSE(other);

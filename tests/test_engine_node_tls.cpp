@@ -37,19 +37,6 @@ using recflow::test::tls_certs;
 
 namespace {
 
-std::vector<rating_batch> ml100k_batches(std::size_t n) {
-  auto src = file_source(test::data_dir() + "/ml-100k/u.data", {}, {.max_ratings = 1000});
-  return test::take_batches(*src, n);
-}
-
-stream_params params() {
-  stream_params p;
-  p.rank = 10;
-  p.passes = 3;
-  p.seed = 42;
-  return p;
-}
-
 /// Connects to the node at `port` from a fresh actor system of the cluster's settings with
 /// `tls` (empty: plain TCP), as a driver's first step; the error CAF gave, or "" when the
 /// connection stood.
@@ -84,16 +71,16 @@ TEST_CASE("node tls: a job over mutual TLS trains the local engine's model; stra
     return;
   }
   auto nodes = test::start_nodes(2, certs->node_args());
-  auto batches = ml100k_batches(25);
+  auto batches = test::ml100k_batches(25);
   rating_scale scale{1.0, 5.0};
   auto local =
-    local_engine::make(make_streaming_graph(test::replay(batches), params(), 4, scale)).value();
+    local_engine::make(make_streaming_graph(test::replay(batches), test::cluster_test_params(), 4, scale)).value();
   REQUIRE(local->run());
   auto expected = local->snapshot();
   REQUIRE(expected);
 
   auto cluster = cluster_engine::make(
-    make_streaming_graph(test::replay(batches), params(), 4, scale),
+    make_streaming_graph(test::replay(batches), test::cluster_test_params(), 4, scale),
     {.nodes = test::endpoints<node_endpoint>(nodes), .tls = certs->files<link_tls>("driver")});
   INFO((cluster ? std::string() : cluster.err().message));
   REQUIRE(cluster);
@@ -104,7 +91,7 @@ TEST_CASE("node tls: a job over mutual TLS trains the local engine's model; stra
   CHECK_FALSE(connect_error(nodes[0]->port(), {}).empty());
   CHECK_FALSE(connect_error(nodes[1]->port(), certs->files<link_tls>("driver", true)).empty());
   auto stranger = cluster_engine::make(
-    make_streaming_graph(test::replay(batches), params(), 4, scale),
+    make_streaming_graph(test::replay(batches), test::cluster_test_params(), 4, scale),
     {.nodes = test::endpoints<node_endpoint>(nodes),
      .tls = certs->files<link_tls>("driver", true),
      .connect_timeout = std::chrono::seconds(5)});
@@ -115,7 +102,7 @@ TEST_CASE("node tls: a job over mutual TLS trains the local engine's model; stra
   auto mixed = certs->files<link_tls>("driver", true);
   mixed.ca = certs->ca();
   auto refused = cluster_engine::make(
-    make_streaming_graph(test::replay(batches), params(), 4, scale),
+    make_streaming_graph(test::replay(batches), test::cluster_test_params(), 4, scale),
     {.nodes = test::endpoints<node_endpoint>(nodes), .tls = mixed});
   REQUIRE_FALSE(refused);
   CHECK_THAT(refused.err().message, Catch::Contains("is not signed by the CA in"));

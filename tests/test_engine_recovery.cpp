@@ -23,11 +23,6 @@ using recflow::test::require_equivalent;
 
 namespace {
 
-std::vector<rating_batch> ml100k_batches(std::size_t n, std::size_t size = 1000) {
-  auto src = file_source(test::data_dir() + "/ml-100k/u.data", {}, {.max_ratings = size});
-  return test::take_batches(*src, n);
-}
-
 streaming_graph graph_of(const std::vector<rating_batch>& batches) {
   stream_params p;
   p.rank = 10;
@@ -60,7 +55,7 @@ factor_model reference(const std::vector<rating_batch>& batches) {
 TEST_CASE("cluster recovery: a node killed at any batch costs no rating and no model change",
           "[engine][multinode][recovery]") {
   const std::size_t n_batches = 30;
-  auto batches = ml100k_batches(n_batches);
+  auto batches = test::ml100k_batches(n_batches);
   auto expected = reference(batches);
   REQUIRE(applied(expected) == ratings_in(batches));
   // Before the first checkpoint, at one (10), just after one, mid-way, near the end.
@@ -135,7 +130,7 @@ TEST_CASE("cluster recovery: a node killed at any batch costs no rating and no m
 TEST_CASE("cluster recovery: a second node lost after a recovery is recovered from too, "
           "and losing every node is a clear error",
           "[engine][multinode][recovery]") {
-  auto batches = ml100k_batches(24);
+  auto batches = test::ml100k_batches(24);
   auto expected = reference(batches);
   auto nodes = start_nodes(3);
   std::vector<std::string> events;
@@ -190,7 +185,7 @@ TEST_CASE("cluster recovery: a second node lost after a recovery is recovered fr
 
 TEST_CASE("cluster engine: a seed model is loaded into the owners on the nodes",
           "[engine][multinode][recovery]") {
-  auto batches = ml100k_batches(12);
+  auto batches = test::ml100k_batches(12);
   std::vector<rating_batch> first(batches.begin(), batches.begin() + 6);
   std::vector<rating_batch> rest(batches.begin() + 6, batches.end());
   auto seed = std::make_shared<const factor_model>(reference(first));
@@ -212,7 +207,7 @@ TEST_CASE("cluster engine: a seed model is loaded into the owners on the nodes",
 
 TEST_CASE("cluster recovery: a node lost between runs is recovered from by the next snapshot",
           "[engine][multinode][recovery]") {
-  auto batches = ml100k_batches(20);
+  auto batches = test::ml100k_batches(20);
   std::vector<rating_batch> first(batches.begin(), batches.begin() + 12);
   auto nodes = start_nodes(3);
   cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
@@ -236,7 +231,7 @@ TEST_CASE("cluster recovery: a node lost between runs is recovered from by the n
 TEST_CASE("cluster recovery: a node that stops answering is recovered from after the stall "
           "timeout",
           "[engine][multinode][recovery]") {
-  auto batches = ml100k_batches(16);
+  auto batches = test::ml100k_batches(16);
   auto nodes = start_nodes(3);
   std::vector<std::string> events;
   cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
@@ -276,7 +271,7 @@ TEST_CASE("cluster placement: a lost node's shards go to the live nodes holding 
 TEST_CASE("cluster recovery: with history_limit the history stays bounded through a recovery",
           "[engine][multinode][recovery]") {
   const std::size_t n_batches = 30;
-  auto batches = ml100k_batches(n_batches);
+  auto batches = test::ml100k_batches(n_batches);
   auto expected = reference(batches);
   auto nodes = start_nodes(3);
   cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes), .secret = recflow::test::node_secret()};
