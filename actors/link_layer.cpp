@@ -108,7 +108,8 @@ result<std::unique_ptr<link_layer>> link_layer::start(caf::actor_system& sys, co
                                                       std::function<void(const std::string&)> log,
                                                       std::chrono::milliseconds handshake_timeout) {
   if (!tls.enabled())
-    return std::unique_ptr<link_layer>(new link_layer(sys, nullptr, sys.middleman().actor_handle()));
+    return std::unique_ptr<link_layer>(
+      new link_layer(sys, nullptr, sys.middleman().actor_handle()));
   auto tunnel = tls_tunnel::start(
     {.files = tls, .handshake_timeout = handshake_timeout, .log = std::move(log)});
   if (!tunnel)
@@ -124,7 +125,9 @@ bool link_layer::tls() const noexcept { return tunnel_ != nullptr; }
 
 caf::io::middleman_actor link_layer::handle() const { return mm_; }
 
-std::size_t link_layer::connections() const noexcept { return tunnel_ ? tunnel_->connections() : 0; }
+std::size_t link_layer::connections() const noexcept {
+  return tunnel_ ? tunnel_->connections() : 0;
+}
 
 caf::expected<std::uint16_t> link_layer::publish(const caf::actor& a, std::uint16_t port,
                                                  const std::string& host) {

@@ -54,7 +54,8 @@ class link_layer {
   std::size_t connections() const noexcept;
 
  private:
-  link_layer(caf::actor_system& sys, std::shared_ptr<tls_tunnel> tunnel, caf::io::middleman_actor mm);
+  link_layer(caf::actor_system& sys, std::shared_ptr<tls_tunnel> tunnel,
+             caf::io::middleman_actor mm);
   caf::actor_system& sys_;
   std::shared_ptr<tls_tunnel> tunnel_;  ///< shared with the middleman actor
   caf::io::middleman_actor mm_;

@@ -76,33 +76,24 @@ class link : public std::enable_shared_from_this<link> {
   ~link() { t_.open.fetch_sub(1); }
 
   void run() {
-    from_peer();
-    to_peer();
+    copy(tls_, plain_, in_);
+    copy(plain_, tls_, out_);
   }
 
  private:
-  void from_peer() {
-    tls_.async_read_some(asio::buffer(in_), [self = shared_from_this()](error_code ec, std::size_t n) {
+  /// Reads what `from` has, writes it all to `to`, and again, until either fails.
+  template <class From, class To>
+  void copy(From& from, To& to, std::array<char, 65536>& buf) {
+    auto self = shared_from_this();
+    from.async_read_some(asio::buffer(buf), [self, &from, &to, &buf](error_code ec, std::size_t n) {
       if (ec)
         return self->close();
-      asio::async_write(self->plain_, asio::buffer(self->in_.data(), n),
-                        [self](error_code ec, std::size_t) {
-                          if (ec)
-                            return self->close();
-                          self->from_peer();
-                        });
-    });
-  }
-  void to_peer() {
-    plain_.async_read_some(asio::buffer(out_), [self = shared_from_this()](error_code ec, std::size_t n) {
-      if (ec)
-        return self->close();
-      asio::async_write(self->tls_, asio::buffer(self->out_.data(), n),
-                        [self](error_code ec, std::size_t) {
-                          if (ec)
-                            return self->close();
-                          self->to_peer();
-                        });
+      auto again = [self, &from, &to, &buf](error_code ec, std::size_t) {
+        if (ec)
+          return self->close();
+        self->copy(from, to, buf);
+      };
+      asio::async_write(to, asio::buffer(buf.data(), n), again);
     });
   }
   void close() {
@@ -317,10 +308,10 @@ result<int> tls_tunnel::dial(const std::string& host, std::uint16_t port) {
       a->resolver.cancel();
       a->tls.lowest_layer().close(ignored);
     });
-    a->resolver.async_resolve(host, std::to_string(port), [&t, a, fail](error_code ec, tcp::resolver::results_type found) {
+    auto resolved = [&t, a, fail](error_code ec, tcp::resolver::results_type found) {
       if (ec)
         return fail(ec.message());
-      asio::async_connect(a->tls.lowest_layer(), found, [&t, a, fail](error_code ec, const tcp::endpoint&) {
+      auto connected = [&t, a, fail](error_code ec, const tcp::endpoint&) {
         if (ec)
           return fail(ec.message());
         error_code ignored;
@@ -337,8 +328,10 @@ result<int> tls_tunnel::dial(const std::string& host, std::uint16_t port) {
           std::make_shared<link>(t, std::move(a->tls), std::move(mine))->run();
           a->done.set_value(fd);
         });
-      });
-    });
+      };
+      asio::async_connect(a->tls.lowest_layer(), found, connected);
+    };
+    a->resolver.async_resolve(host, std::to_string(port), resolved);
   });
   return answer.get();
 }

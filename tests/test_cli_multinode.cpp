@@ -171,6 +171,7 @@ TEST_CASE("cli: --tls-cert, --tls-key and --tls-ca come together, are checked be
                        + node.address() + " --secret-file " + recflow::test::node_secret_file());
   CHECK(plain.status != 0);
   CHECK_THAT(plain.out, Catch::Contains("cannot connect to node " + node.address()));
+  CHECK_THAT(plain.out, Catch::Contains("refuses a driver without --tls-cert"));
   CHECK_THAT(node.log(), Catch::Contains("TLS: refused 127.0.0.1:"));
   CHECK(node.running());
 }

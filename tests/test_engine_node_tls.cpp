@@ -53,6 +53,18 @@ std::string connect_error(std::uint16_t port, const link_tls& tls) {
   return node ? std::string() : sys.render(node.error());
 }
 
+/// A plain TCP connection to 127.0.0.1:`port` (its descriptor).
+int connect_raw(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
@@ -73,14 +85,16 @@ TEST_CASE("node tls: a job over mutual TLS trains the local engine's model; stra
   auto nodes = test::start_nodes(2, certs->node_args());
   auto batches = test::ml100k_batches(25);
   rating_scale scale{1.0, 5.0};
-  auto local =
-    local_engine::make(make_streaming_graph(test::replay(batches), test::cluster_test_params(), 4, scale)).value();
+  auto graph = [&] {
+    return make_streaming_graph(test::replay(batches), test::cluster_test_params(), 4, scale);
+  };
+  auto local = local_engine::make(graph()).value();
   REQUIRE(local->run());
   auto expected = local->snapshot();
   REQUIRE(expected);
 
   auto cluster = cluster_engine::make(
-    make_streaming_graph(test::replay(batches), test::cluster_test_params(), 4, scale),
+    graph(),
     {.nodes = test::endpoints<node_endpoint>(nodes), .tls = certs->files<link_tls>("driver")});
   INFO((cluster ? std::string() : cluster.err().message));
   REQUIRE(cluster);
@@ -91,7 +105,7 @@ TEST_CASE("node tls: a job over mutual TLS trains the local engine's model; stra
   CHECK_FALSE(connect_error(nodes[0]->port(), {}).empty());
   CHECK_FALSE(connect_error(nodes[1]->port(), certs->files<link_tls>("driver", true)).empty());
   auto stranger = cluster_engine::make(
-    make_streaming_graph(test::replay(batches), test::cluster_test_params(), 4, scale),
+    graph(),
     {.nodes = test::endpoints<node_endpoint>(nodes),
      .tls = certs->files<link_tls>("driver", true),
      .connect_timeout = std::chrono::seconds(5)});
@@ -102,7 +116,7 @@ TEST_CASE("node tls: a job over mutual TLS trains the local engine's model; stra
   auto mixed = certs->files<link_tls>("driver", true);
   mixed.ca = certs->ca();
   auto refused = cluster_engine::make(
-    make_streaming_graph(test::replay(batches), test::cluster_test_params(), 4, scale),
+    graph(),
     {.nodes = test::endpoints<node_endpoint>(nodes), .tls = mixed});
   REQUIRE_FALSE(refused);
   CHECK_THAT(refused.err().message, Catch::Contains("is not signed by the CA in"));
@@ -134,13 +148,7 @@ TEST_CASE("node tls: a BASP header claiming 4 GiB, sent without a handshake, cos
   REQUIRE(before > 0);
   // A plain node sizes its read buffer to the claimed length before any handshake (877 MB
   // of RSS within 3 s, docs/security.md); a TLS node reads these bytes as a TLS record.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(node.port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int fd = connect_raw(node.port());
   // BASP 0.17's header: operation (1 byte), 3 padding bytes, payload length (4 bytes,
   // network order) and 24 more bytes; then 3 bytes of "payload".
   std::vector<unsigned char> header(32, 0);
@@ -174,13 +182,7 @@ TEST_CASE("node tls: a connection that never finishes its handshake is closed af
                                 .tls = certs->files<link_tls>("node"),
                                 .handshake_timeout = std::chrono::milliseconds(300)});
   REQUIRE(host);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((*host)->address().port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  int fd = connect_raw((*host)->address().port);
   // Silent: the node closes the connection (read gives 0) long before this 10 s wait ends.
   timeval wait{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);

@@ -64,8 +64,13 @@ result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scope
   std::vector<caf::actor> nodes;
   for (const auto& ep : eps) {
     auto node = links.remote_actor(ep.host, ep.port);
-    if (!node)
-      return error{errc::io, "cannot connect to node " + ep.name() + ": " + sys.render(node.error())};
+    if (!node) {
+      auto why = sys.render(node.error());
+      if (!links.tls() && why.find("disconnect_during_handshake") != std::string::npos)
+        why += " (a node that runs TLS refuses a driver without --tls-cert, --tls-key and "
+               "--tls-ca)";
+      return error{errc::io, "cannot connect to node " + ep.name() + ": " + why};
+    }
     std::optional<error> err;
     self->request(*node, timeout, hello_atom::value, cluster_protocol_version, cluster_driver_name())
       .receive(
