@@ -1,6 +1,7 @@
 #include "recflow/actors/link_layer.hpp"
 
 #include <caf/io/all.hpp>
+#include <caf/io/basp/header.hpp>
 #include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman_actor_impl.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
@@ -12,6 +13,9 @@
 namespace recflow {
 
 namespace {
+
+// The tunnel reads BASP headers to bound a peer's messages (tls_tunnel.hpp).
+static_assert(caf::io::basp::header_size == basp_header_bytes);
 
 using caf::io::network::default_multiplexer;
 using caf::io::network::native_socket;
@@ -104,14 +108,12 @@ link_layer::~link_layer() {
     caf::anon_send_exit(mm_, caf::exit_reason::user_shutdown);
 }
 
-result<std::unique_ptr<link_layer>> link_layer::start(caf::actor_system& sys, const link_tls& tls,
-                                                      std::function<void(const std::string&)> log,
-                                                      std::chrono::milliseconds handshake_timeout) {
-  if (!tls.enabled())
+result<std::unique_ptr<link_layer>> link_layer::start(caf::actor_system& sys,
+                                                      tls_tunnel_options o) {
+  if (!o.files.enabled())
     return std::unique_ptr<link_layer>(
       new link_layer(sys, nullptr, sys.middleman().actor_handle()));
-  auto tunnel = tls_tunnel::start(
-    {.files = tls, .handshake_timeout = handshake_timeout, .log = std::move(log)});
+  auto tunnel = tls_tunnel::start(std::move(o));
   if (!tunnel)
     return tunnel.err();
   std::shared_ptr<tls_tunnel> shared(std::move(*tunnel));

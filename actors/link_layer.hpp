@@ -4,7 +4,7 @@
 /// serves the published port through it; BASP, node ids and proxies stay CAF's.
 ///
 ///   caf::actor_system sys{cfg};  // configure_cluster_middleman(cfg) before
-///   auto links = link_layer::start(sys, tls, log).value();
+///   auto links = link_layer::start(sys, {.files = tls, .log = log}).value();
 ///   auto port = links->publish(node, 4242, "0.0.0.0");       // a node
 ///   auto node = links->remote_actor("10.0.0.5", 4242);       // a driver
 ///
@@ -21,21 +21,17 @@
 #include <caf/io/middleman_actor.hpp>
 
 #include "recflow/actors/link_auth.hpp"
+#include "recflow/actors/tls_tunnel.hpp"
 #include "recflow/model/error.hpp"
 
 namespace recflow {
 
-class tls_tunnel;
-
 class link_layer {
  public:
-  /// Plain links when `tls` is empty; else starts the tunnel with the files (checked
-  /// beforehand: check_link_tls) and the middleman actor that uses it. `log` hears the
-  /// tunnel's refusals (with the peer's address); may be empty. A TLS peer that has not
-  /// finished its handshake after `handshake_timeout` is closed.
-  static result<std::unique_ptr<link_layer>> start(
-    caf::actor_system& sys, const link_tls& tls, std::function<void(const std::string&)> log = {},
-    std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10));
+  /// Plain links when `o.files` is empty; else starts the tunnel with those files (checked
+  /// beforehand: check_link_tls), its limits and its log (which hears refusals, with the
+  /// peer's address), and the middleman actor that uses it.
+  static result<std::unique_ptr<link_layer>> start(caf::actor_system& sys, tls_tunnel_options o);
   ~link_layer();
   link_layer(const link_layer&) = delete;
   link_layer& operator=(const link_layer&) = delete;

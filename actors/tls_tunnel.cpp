@@ -67,31 +67,82 @@ std::string name_of(const tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-/// One authenticated link: bytes copied both ways between the TLS stream and the local
-/// socket CAF holds, until either side ends; then both close.
-class link : public std::enable_shared_from_this<link> {
+/// Follows the BASP frames in a byte stream, chunk by chunk: the length of each payload
+/// is read from its header as the header goes by.
+class basp_frames {
  public:
-  link(tls_tunnel::impl& t, ssl::stream<tcp::socket> tls, unix_socket::socket plain)
-      : t_(t), tls_(std::move(tls)), plain_(std::move(plain)) {}
-  ~link() { t_.open.fetch_sub(1); }
-
-  void run() {
-    copy(tls_, plain_, in_);
-    copy(plain_, tls_, out_);
+  explicit basp_frames(std::size_t max) : max_(max) {}
+  /// The length of a frame in `chunk` (the next bytes of the stream) that is over the
+  /// maximum, or 0 when every header in it is fine.
+  std::uint64_t too_long(const char* chunk, std::size_t n) {
+    for (std::size_t at = 0; at < n;) {
+      if (payload_left_ > 0) {
+        const auto take = std::min<std::uint64_t>(payload_left_, n - at);
+        payload_left_ -= take;
+        at += take;
+        continue;
+      }
+      header_[filled_++] = static_cast<unsigned char>(chunk[at++]);
+      if (filled_ < basp_header_bytes)
+        continue;
+      filled_ = 0;
+      std::uint64_t length = 0;
+      for (std::size_t k = 0; k < 4; ++k)
+        length = (length << 8) | header_[basp_length_offset + k];
+      if (length > max_)
+        return length;
+      payload_left_ = length;
+    }
+    return 0;
   }
 
  private:
-  /// Reads what `from` has, writes it all to `to`, and again, until either fails.
+  std::size_t max_;
+  std::array<unsigned char, basp_header_bytes> header_{};
+  std::size_t filled_ = 0;
+  std::uint64_t payload_left_ = 0;
+};
+
+/// One authenticated link: bytes copied both ways between the TLS stream and the local
+/// socket CAF holds, until either side ends; then both close. What the peer sends is
+/// checked frame by frame (basp_frames) before CAF gets it.
+class link : public std::enable_shared_from_this<link> {
+ public:
+  link(tls_tunnel::impl& t, ssl::stream<tcp::socket> tls, unix_socket::socket plain,
+       std::string peer)
+      : t_(t),
+        tls_(std::move(tls)),
+        plain_(std::move(plain)),
+        peer_(std::move(peer)),
+        frames_(t.opts.max_message_bytes) {}
+  ~link() { t_.open.fetch_sub(1); }
+
+  void run() {
+    copy(tls_, plain_, in_, &frames_);
+    copy(plain_, tls_, out_, nullptr);
+  }
+
+ private:
+  /// Reads what `from` has, writes it all to `to`, and again, until either fails; with
+  /// `frames`, closes the link on a frame over the maximum instead of passing it on.
   template <class From, class To>
-  void copy(From& from, To& to, std::array<char, 65536>& buf) {
+  void copy(From& from, To& to, std::array<char, 65536>& buf, basp_frames* frames) {
     auto self = shared_from_this();
-    from.async_read_some(asio::buffer(buf), [self, &from, &to, &buf](error_code ec, std::size_t n) {
+    from.async_read_some(asio::buffer(buf), [self, &from, &to, &buf, frames](error_code ec,
+                                                                          std::size_t n) {
       if (ec)
         return self->close();
-      auto again = [self, &from, &to, &buf](error_code ec, std::size_t) {
+      if (frames)
+        if (auto length = frames->too_long(buf.data(), n)) {
+          self->t_.log("closed " + self->peer_ + ": it sent a message of " + std::to_string(length)
+                       + " bytes (at most " + std::to_string(self->t_.opts.max_message_bytes)
+                       + ")");
+          return self->close();
+        }
+      auto again = [self, &from, &to, &buf, frames](error_code ec, std::size_t) {
         if (ec)
           return self->close();
-        self->copy(from, to, buf);
+        self->copy(from, to, buf, frames);
       };
       asio::async_write(to, asio::buffer(buf.data(), n), again);
     });
@@ -105,6 +156,8 @@ class link : public std::enable_shared_from_this<link> {
   tls_tunnel::impl& t_;
   ssl::stream<tcp::socket> tls_;
   unix_socket::socket plain_;
+  std::string peer_;
+  basp_frames frames_;
   std::array<char, 65536> in_{};
   std::array<char, 65536> out_{};
 };
@@ -143,7 +196,8 @@ class handshake : public std::enable_shared_from_this<handshake> {
           return;
         }
         self->linked_ = true;
-        std::make_shared<link>(self->t_, std::move(self->tls_), std::move(*plain))->run();
+        std::make_shared<link>(self->t_, std::move(self->tls_), std::move(*plain), self->peer_)
+          ->run();
       });
     });
   }
@@ -298,7 +352,7 @@ result<int> tls_tunnel::dial(const std::string& host, std::uint16_t port) {
     a->done.set_value(error{errc::io, "cannot connect to " + where + ": "
                                         + (a->timed_out ? std::string("timed out") : what)});
   };
-  asio::post(t.io, [&t, a, host, port, fail] {
+  asio::post(t.io, [&t, a, host, port, fail, where] {
     a->timer.expires_after(t.opts.connect_timeout);
     a->timer.async_wait([a](error_code ec) {
       if (ec)
@@ -308,15 +362,15 @@ result<int> tls_tunnel::dial(const std::string& host, std::uint16_t port) {
       a->resolver.cancel();
       a->tls.lowest_layer().close(ignored);
     });
-    auto resolved = [&t, a, fail](error_code ec, tcp::resolver::results_type found) {
+    auto resolved = [&t, a, fail, where](error_code ec, tcp::resolver::results_type found) {
       if (ec)
         return fail(ec.message());
-      auto connected = [&t, a, fail](error_code ec, const tcp::endpoint&) {
+      auto connected = [&t, a, fail, where](error_code ec, const tcp::endpoint&) {
         if (ec)
           return fail(ec.message());
         error_code ignored;
         a->tls.lowest_layer().set_option(tcp::no_delay(true), ignored);
-        a->tls.async_handshake(ssl::stream_base::client, [&t, a, fail](error_code ec) {
+        a->tls.async_handshake(ssl::stream_base::client, [&t, a, fail, where](error_code ec) {
           if (ec)
             return fail("TLS handshake failed: " + ec.message());
           a->timer.cancel();
@@ -325,7 +379,7 @@ result<int> tls_tunnel::dial(const std::string& host, std::uint16_t port) {
           if (ec)
             return fail("no socketpair: " + ec.message());
           int fd = theirs.release();
-          std::make_shared<link>(t, std::move(a->tls), std::move(mine))->run();
+          std::make_shared<link>(t, std::move(a->tls), std::move(mine), where)->run();
           a->done.set_value(fd);
         });
       };

@@ -11,7 +11,11 @@
 /// Both ends present a certificate signed by the CA and check the other's (mutual TLS,
 /// TLS 1.2 or later). A peer that does not finish its handshake within the handshake
 /// timeout is closed, and at most `max_connections` connections are open at once; a
-/// refused peer is logged with its address. No CAF here (actors/link_layer.hpp adapts it).
+/// refused peer is logged with its address. What a peer sends is read as CAF's BASP
+/// frames (a 32-byte header whose bytes 4..7 give the payload's length, big-endian): a
+/// frame longer than `max_message_bytes` closes the connection before CAF sees its header
+/// (CAF 0.17 would size a buffer to any claimed length, up to 4 GiB). No CAF here
+/// (actors/link_layer.hpp adapts it and checks the header's size against CAF's).
 #pragma once
 
 #include <chrono>
@@ -25,6 +29,10 @@
 
 namespace recflow {
 
+/// The bytes of a BASP header (CAF 0.17), and where its payload length sits.
+inline constexpr std::size_t basp_header_bytes = 32;
+inline constexpr std::size_t basp_length_offset = 4;
+
 /// How a tunnel runs, with defaults.
 struct tls_tunnel_options {
   link_tls files{};  ///< this process's certificate and key, and the CA (all three)
@@ -34,6 +42,9 @@ struct tls_tunnel_options {
   std::chrono::milliseconds connect_timeout{10'000};
   /// Open connections (accepted and dialled) at most; more are closed at once.
   std::size_t max_connections = 256;
+  /// The longest BASP payload a peer may send (a factor shard of a large model is the
+  /// longest message recflow sends); a longer one closes that connection.
+  std::size_t max_message_bytes = std::size_t{1} << 30;
   /// One line per refused or failed peer ("TLS handshake with 10.0.0.7:51514 failed:
   /// ..."); may be empty. Called on the tunnel's thread.
   std::function<void(const std::string&)> log{};

@@ -21,6 +21,7 @@
 
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/link_layer.hpp"
+#include "recflow/actors/tls_tunnel.hpp"
 #include "recflow/engine/cluster_engine.hpp"
 #include "recflow/engine/link_secret.hpp"
 #include "recflow/engine/local_engine.hpp"
@@ -47,7 +48,7 @@ std::string connect_error(std::uint16_t port, const link_tls& tls) {
   configure_cluster_middleman(cfg);
   cfg.set("scheduler.max-threads", 1);
   caf::actor_system sys{cfg};
-  auto links = link_layer::start(sys, tls);
+  auto links = link_layer::start(sys, {.files = tls});
   REQUIRE(links);
   auto node = (*links)->remote_actor("127.0.0.1", port);
   return node ? std::string() : sys.render(node.error());
@@ -194,6 +195,47 @@ TEST_CASE("node tls: a connection that never finishes its handshake is closed af
   std::lock_guard lock(m);
   CHECK_THAT(log, Catch::Contains("TLS: closed 127.0.0.1:"));
   CHECK_THAT(log, Catch::Contains(": no TLS handshake within 300 ms"));
+}
+
+TEST_CASE("node tls: a message over the maximum closes the peer's connection before CAF reads "
+          "it", "[engine][multinode][security][tls]") {
+  const auto* certs = tls_certs::get();
+  if (!certs) {
+    test::skip_without("openssl");
+    return;
+  }
+  std::mutex m;
+  std::string log;
+  auto host = node_host::start({.listen = {"127.0.0.1", 0},
+                                .log = [&](const std::string& line) {
+                                  std::lock_guard lock(m);
+                                  log += line + "\n";
+                                },
+                                .tls = certs->files<link_tls>("node"),
+                                .max_message_bytes = std::size_t{1} << 20});
+  REQUIRE(host);
+  // A certificate holder that speaks BASP badly: through a tunnel of its own, a header
+  // claiming a 2 MiB payload (bytes 4..7, big-endian) and a few bytes of it.
+  auto tunnel = tls_tunnel::start({.files = certs->files<link_tls>("driver")});
+  REQUIRE(tunnel);
+  auto fd = (*tunnel)->dial("127.0.0.1", (*host)->address().port);
+  INFO((fd ? std::string() : fd.err().message));
+  REQUIRE(fd);
+  std::vector<unsigned char> frame(basp_header_bytes, 0);
+  frame[basp_length_offset + 1] = 0x20;  // 0x00200000
+  frame.insert(frame.end(), {'a', 'b', 'c'});
+  CHECK(::send(*fd, frame.data(), frame.size(), MSG_NOSIGNAL) == ssize_t(frame.size()));
+  // The node closes the link: what it sent first (its BASP handshake), then the end.
+  timeval wait{10, 0};
+  ::setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  char buf[4096];
+  ssize_t got = 0;
+  while ((got = ::recv(*fd, buf, sizeof buf, 0)) > 0) {
+  }
+  CHECK(got == 0);
+  ::close(*fd);
+  std::lock_guard lock(m);
+  CHECK_THAT(log, Catch::Contains(": it sent a message of 2097152 bytes (at most 1048576)"));
 }
 
 TEST_CASE("link tls: the files are checked before CAF reads them, and errors name the file",

@@ -26,6 +26,7 @@ namespace {
 struct node_cli_options {
   std::string listen = "127.0.0.1:4242";
   std::size_t workers = 2;
+  std::size_t max_message_mb = 1024;  ///< with TLS: the longest message a peer may send
   std::string metrics;  ///< HOST:PORT: /metrics and the dashboard (the node's events)
   http_access_options access;  ///< --metrics: token and Host allow-list
   link_options link;    ///< --secret-file, TLS (--tls-*) or both, or else --insecure
@@ -64,7 +65,9 @@ int run_node(const node_cli_options& o) {
   sigaddset(&stop_signals, SIGUSR1);  // from on_stopped: the node's driver stopped it
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   node_host_options hopts{.listen = *ep, .workers = o.workers, .secret = *secret,
-                          .tls = o.link.tls, .insecure = o.link.insecure,
+                          .tls = o.link.tls,
+                          .max_message_bytes = o.max_message_mb << 20,
+                          .insecure = o.link.insecure,
                           .on_stopped = [] { ::kill(::getpid(), SIGUSR1); }};
   std::unique_ptr<node_metrics> metrics;
   if (!o.metrics.empty()) {
@@ -120,6 +123,11 @@ void add_node_command(CLI::App& app, int& exit_status) {
     ->capture_default_str();
   cmd->add_option("--workers", o->workers, "Actor scheduler threads")->capture_default_str();
   o->link.add(*cmd);
+  cmd->add_option("--max-message-mb", o->max_message_mb,
+                  "With TLS: the longest message (MiB) a peer may send; a longer one closes its "
+                  "connection before CAF reads it")
+    ->check(CLI::Range(std::size_t{1}, std::size_t{4095}))
+    ->capture_default_str();
   cmd->add_option("--metrics", o->metrics,
                   "HOST:PORT: serve GET /metrics (Prometheus) and a page of the node's events "
                   "(port 0: any free port; the address is printed on stderr)");

@@ -21,6 +21,9 @@ result<void> validate(const node_host_options& o) {
     return error{errc::invalid_argument, "workers must be positive, got 0"};
   if (o.handshake_timeout.count() <= 0)
     return error{errc::invalid_argument, "handshake timeout must be positive"};
+  if (o.max_message_bytes < basp_header_bytes)
+    return error{errc::invalid_argument, "the largest message must be at least "
+                                           + std::to_string(basp_header_bytes) + " bytes"};
   if (o.listen.host.empty())
     return error{errc::invalid_argument, "node address has no host"};
   if (auto ok = check_link_security(o.secret, o.insecure, o.tls); !ok)
@@ -71,8 +74,10 @@ result<std::unique_ptr<node_host>> node_host::start(node_host_options o) {
   // peer), or plain.
   const impl* self = p.get();
   auto links = link_layer::start(
-    *p->sys, o.tls, [self](const std::string& line) { self->log("TLS: " + line); },
-    o.handshake_timeout);
+    *p->sys, {.files = o.tls,
+              .handshake_timeout = o.handshake_timeout,
+              .max_message_bytes = o.max_message_bytes,
+              .log = [self](const std::string& line) { self->log("TLS: " + line); }});
   if (!links)
     return links.err();
   p->links = std::move(*links);
