@@ -75,7 +75,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("node tls: a job over mutual TLS trains the local engine's model; strangers are "
+TEST_CASE("node tls: a job over mutual TLS trains the local engine's model, strangers are "
           "refused in the handshake and the job goes on",
           "[engine][multinode][security][tls]") {
   const auto* certs = tls_certs::get();
