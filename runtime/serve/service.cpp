@@ -66,8 +66,7 @@ void query_service::publish(std::shared_ptr<const factor_model> m, std::uint64_t
   s->scan = std::move(scan);
   s->version = version;
   s->ratings_seen = ratings_seen;
-  s->posted = old ? old->posted
-                  : std::make_shared<const std::map<std::int64_t, std::shared_ptr<const posted_user>>>();
+  s->posted = old ? old->posted : std::make_shared<const posted_users>();
   s->published = std::chrono::system_clock::now();
   current_.store(std::move(s));
 }
@@ -201,9 +200,9 @@ answer query_service::predict(const serving_snapshot& s, std::int64_t user,
                               std::int64_t item) const {
   const auto& m = *s.model;
   json j{{"user", user}, {"item", item}, {"version", s.version}};
-  auto p = s.posted->find(user);
-  if (p != s.posted->end() && p->second->fold) {
-    auto f = folded_for(s, *p->second);
+  const auto* p = s.posted->find(user);
+  if (p && p->fold) {
+    auto f = folded_for(s, *p);
     j["prediction"] = predict_folded(m, f, item);
     j["source"] = f.used > 0 ? "fold_in" : "cold_start";
     return reply(200, j);
@@ -228,8 +227,7 @@ answer query_service::recommend(const serving_snapshot& s, std::int64_t user, st
   }
   recommend_options o{.n = n, .exclude_rated = !include_rated, .candidates = candidates, .scan = s.scan.get()};
   json j{{"user", user}, {"version", s.version}};
-  auto p = s.posted->find(user);
-  const posted_user* posted = p == s.posted->end() ? nullptr : p->second.get();
+  const posted_user* posted = s.posted->find(user);
   if (posted && posted->fold) {
     auto f = folded_for(s, *posted);
     j["source"] = f.used > 0 ? "fold_in" : "cold_start";
@@ -283,13 +281,12 @@ answer query_service::model_info() const {
   if (!s)
     return fail(503, "no model yet");
   const auto& m = *s->model;
-  std::size_t known_users = 0, known_items = 0, folded = 0;
+  std::size_t known_users = 0, known_items = 0;
   for (index_t u = 0; u < m.n_users(); ++u)
     known_users += m.user_known(u);
   for (index_t i = 0; i < m.n_items(); ++i)
     known_items += m.item_known(i);
-  for (const auto& [id, p] : *s->posted)
-    folded += p->fold;
+  const auto folded = s->posted->folded();
   json meta = json::object();
   for (const auto& [k, v] : metadata_)
     if (opts_.show_paths || (k != "file" && k != "data" && k != "init_model"))

@@ -25,6 +25,7 @@
 #include "recflow/model/fold_in.hpp"
 #include "recflow/model/model.hpp"
 #include "recflow/model/top_n.hpp"
+#include "recflow/serve/posted_users.hpp"
 
 namespace recflow::serve {
 
@@ -54,16 +55,6 @@ struct service_options {
 /// "max n must be positive" and friends.
 result<void> validate(const service_options& o);
 
-/// A user who arrived through POST /ratings while unknown to the model: everything they
-/// posted and their fold-in, solved against the snapshot of version `solved_version`.
-struct posted_user {
-  std::vector<item_rating> ratings;
-  folded_user folded;
-  std::uint64_t solved_version = 0;
-  bool fold = true;  ///< false: a user the model knows (their posts are only excluded from top-N)
-  std::uint64_t last_post = 0;  ///< sequence number of the user's latest post (for the LRU bound)
-};
-
 /// One immutable state of the model as queries see it.
 struct serving_snapshot {
   std::shared_ptr<const factor_model> model;
@@ -71,8 +62,8 @@ struct serving_snapshot {
   std::shared_ptr<const item_scan_table> scan;
   std::uint64_t version = 0;       ///< micro-batches applied (0 for a model loaded from a file)
   std::uint64_t ratings_seen = 0;  ///< training ratings the stream has applied
-  /// Users who posted ratings, by external id (copy-on-write: entries are shared).
-  std::shared_ptr<const std::map<std::int64_t, std::shared_ptr<const posted_user>>> posted;
+  /// Users who posted ratings, by external id (copy-on-write by shard, posted_users.hpp).
+  std::shared_ptr<const posted_users> posted;
   std::chrono::system_clock::time_point published;
 };
 

@@ -140,14 +140,14 @@ answer query_service::post_ratings(std::string_view body) {
     }
     new_ids_in_window_ += fresh;
   }
-  auto posted = std::make_shared<std::map<std::int64_t, std::shared_ptr<const posted_user>>>(*cur->posted);
+  auto posted = std::make_shared<posted_users>(*cur->posted);  // shares all but what it changes
   json users = json::array();
   std::vector<std::pair<std::uint64_t, std::int64_t>> replaced;  // (their previous post, user)
   auto seq = post_seq_;
   for (auto& [user, rs] : by_user) {
     auto next = std::make_shared<posted_user>();
-    if (auto it = posted->find(user); it != posted->end()) {
-      *next = *it->second;
+    if (const auto* before = posted->find(user)) {
+      *next = *before;
       replaced.emplace_back(next->last_post, user);
     } else {
       next->fold = !m.user_known(m.users().find(user));
@@ -168,7 +168,7 @@ answer query_service::post_ratings(std::string_view body) {
                          {"ratings", next->ratings.size()},
                          {"folded_in", next->fold},
                          {"ratings_used", next->fold ? next->folded.used : 0}});
-    (*posted)[user] = std::move(next);
+    posted->set(user, std::move(next));
   }
   for (const auto& [previous, user] : replaced)
     lru_.erase(previous);
