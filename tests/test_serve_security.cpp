@@ -172,10 +172,46 @@ TEST_CASE("serve bounds: posted users are kept least-recently-posted first, rati
   // Ratings per user: the newest two are kept.
   for (std::int64_t item : {10, 11, 12})
     REQUIRE(svc.handle("POST", "/ratings", post_of(2499, item)).status == 200);
-  const auto& kept = svc.snapshot()->posted->at(2499)->ratings;
+  const auto* user = svc.snapshot()->posted->find(2499);
+  REQUIRE(user != nullptr);
+  const auto& kept = user->ratings;
   REQUIRE(kept.size() == 2);
   CHECK(kept[0].item == 11);
   CHECK(kept[1].item == 12);
+}
+
+TEST_CASE("serve posted users: a new value changes what it sets and erases, the old one keeps "
+          "every user", "[serve][security]") {
+  using recflow::serve::posted_user;
+  using recflow::serve::posted_users;
+  auto user = [](bool fold, std::int64_t item) {
+    auto p = std::make_shared<posted_user>();
+    p->fold = fold;
+    p->ratings.push_back({item, 4.0f});
+    return std::shared_ptr<const posted_user>(p);
+  };
+  posted_users first;
+  for (std::int64_t u = 0; u < 2000; ++u)
+    first.set(u, user(u % 2 == 0, u));
+  CHECK(first.size() == 2000);
+  CHECK(first.folded() == 1000);
+  posted_users second(first);
+  CHECK(second.set(7, user(true, 99)) != nullptr);  // replaced: 7 was not folded, now is
+  second.set(5000, user(false, 1));
+  second.erase(8);
+  second.erase(123456);  // absent: nothing happens
+  CHECK(second.size() == 2000);
+  CHECK(second.folded() == 1000);  // 7 came in, 8 went out
+  CHECK(second.find(7)->ratings[0].item == 99);
+  CHECK(second.find(8) == nullptr);
+  CHECK(second.count(5000) == 1);
+  // The first value is untouched: the changed maps were copied, not shared.
+  CHECK(first.size() == 2000);
+  CHECK(first.find(7)->ratings[0].item == 7);
+  CHECK(first.count(8) == 1);
+  CHECK(first.count(5000) == 0);
+  for (std::int64_t u = 0; u < 2000; ++u)
+    REQUIRE(first.find(u) != nullptr);
 }
 
 TEST_CASE("serve bounds: a full training queue answers 503 and too many new ids 429, with Retry-After",

@@ -3,33 +3,47 @@
 namespace recflow::serve {
 
 namespace {
-/// The one empty shard every fresh value starts from (shared, never changed).
-const std::shared_ptr<std::map<std::int64_t, posted_users::entry>>& empty_shard() {
-  static const auto empty = std::make_shared<std::map<std::int64_t, posted_users::entry>>();
-  return empty;
+/// The one leaf of empty shards every fresh value starts from (shared, never changed).
+const std::shared_ptr<std::array<std::shared_ptr<std::map<std::int64_t, posted_users::entry>>,
+                                 posted_users::fan_out>>&
+empty_leaf() {
+  static const auto leaf = [] {
+    auto empty = std::make_shared<std::map<std::int64_t, posted_users::entry>>();
+    auto l = std::make_shared<
+      std::array<std::shared_ptr<std::map<std::int64_t, posted_users::entry>>, posted_users::fan_out>>();
+    l->fill(empty);
+    return l;
+  }();
+  return leaf;
 }
 }  // namespace
 
-posted_users::posted_users() { shards_.fill(empty_shard()); }
+posted_users::posted_users() { leaves_.fill(empty_leaf()); }
 
 posted_users::posted_users(const posted_users& other)
-    : shards_(other.shards_), size_(other.size_), folded_(other.folded_) {}
+    : leaves_(other.leaves_), size_(other.size_), folded_(other.folded_) {}
 
 std::size_t posted_users::shard_of(std::int64_t user) noexcept {
   // Fibonacci hashing: consecutive ids (the usual flood) spread over every shard.
-  return static_cast<std::size_t>((static_cast<std::uint64_t>(user) * 0x9E3779B97F4A7C15ull) >> 56);
+  return static_cast<std::size_t>((static_cast<std::uint64_t>(user) * 0x9E3779B97F4A7C15ull) >> 52);
 }
 
 posted_users::shard& posted_users::own(std::size_t k) {
+  const auto hi = k / fan_out, lo = k % fan_out;
+  if (!owned_leaves_[hi]) {
+    leaves_[hi] = std::make_shared<leaf>(*leaves_[hi]);
+    owned_leaves_[hi] = true;
+  }
+  auto& s = (*leaves_[hi])[lo];
   if (!owned_[k]) {
-    shards_[k] = std::make_shared<shard>(*shards_[k]);
+    s = std::make_shared<shard>(*s);
     owned_[k] = true;
   }
-  return *shards_[k];
+  return *s;
 }
 
 const posted_user* posted_users::find(std::int64_t user) const {
-  const auto& s = *shards_[shard_of(user)];
+  const auto& s = at(shard_of(user));
   auto it = s.find(user);
   return it == s.end() ? nullptr : it->second.get();
 }
@@ -49,7 +63,7 @@ posted_users::entry posted_users::set(std::int64_t user, entry e) {
 
 void posted_users::erase(std::int64_t user) {
   const auto k = shard_of(user);
-  if (shards_[k]->count(user) == 0)
+  if (at(k).count(user) == 0)
     return;
   auto& s = own(k);
   auto it = s.find(user);

@@ -1,9 +1,10 @@
 /// The users who posted ratings to a serving process (POST /ratings), by external id: an
 /// immutable value each snapshot shares, which a post replaces by a new value. The ids are
-/// spread over `shard_count` maps; a new value shares every map with the old one except
-/// those it changes, which it copies on their first change. A post of one user thus copies
-/// about size() / shard_count entries, not all of them (a copy of the whole map per post
-/// made a flood of new users quadratic: 100,000 posts, 5 * 10^9 entries copied).
+/// spread over `shard_count` maps, held 64 to a leaf, 64 leaves in all; a new value shares
+/// every leaf and map with the old one except those it changes, which it copies on their
+/// first change. A post of one user thus copies two arrays of 64 pointers and about
+/// size() / 4096 entries, not all of them (a copy of the whole map per post made a flood of
+/// new users quadratic: 100,000 posts, 5 * 10^9 entries copied).
 ///
 ///   auto next = std::make_shared<posted_users>(*current);  // shares every shard
 ///   next->set(42, std::make_shared<const posted_user>(...)); // copies shard of 42 once
@@ -34,7 +35,8 @@ struct posted_user {
 
 class posted_users {
  public:
-  static constexpr std::size_t shard_count = 256;
+  static constexpr std::size_t fan_out = 64;
+  static constexpr std::size_t shard_count = fan_out * fan_out;
   using entry = std::shared_ptr<const posted_user>;
 
   posted_users();
@@ -56,12 +58,15 @@ class posted_users {
 
  private:
   using shard = std::map<std::int64_t, entry>;
+  using leaf = std::array<std::shared_ptr<shard>, fan_out>;
   static std::size_t shard_of(std::int64_t user) noexcept;
-  /// The user's shard, copied first if this value still shares it.
+  const shard& at(std::size_t k) const { return *(*leaves_[k / fan_out])[k % fan_out]; }
+  /// Shard k, copied first (with its leaf) if this value still shares it.
   shard& own(std::size_t k);
 
-  std::array<std::shared_ptr<shard>, shard_count> shards_;
-  std::bitset<shard_count> owned_;  ///< shards this value copied (never shared with another)
+  std::array<std::shared_ptr<leaf>, fan_out> leaves_;
+  std::bitset<fan_out> owned_leaves_;   ///< leaves this value copied (shared with no other)
+  std::bitset<shard_count> owned_;      ///< shards this value copied (shared with no other)
   std::size_t size_ = 0;
   std::size_t folded_ = 0;
 };
