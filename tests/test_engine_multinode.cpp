@@ -24,6 +24,7 @@
 #include "recflow/graph/wire.hpp"
 #include "node_client.hpp"
 #include "node_process.hpp"
+#include "socket_test_util.hpp"
 #include "engine_test_util.hpp"
 #include "test_util.hpp"
 
@@ -226,13 +227,7 @@ namespace {
 
 /// Connects to 127.0.0.1:port, writes `bytes`, and closes (or keeps it open).
 void send_raw(std::uint16_t port, const std::string& bytes) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  int fd = test::connect_loopback(port);
   std::size_t at = 0;
   while (at < bytes.size()) {
     auto n = ::send(fd, bytes.data() + at, bytes.size() - at, MSG_NOSIGNAL);

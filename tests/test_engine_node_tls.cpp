@@ -30,6 +30,7 @@
 #include "engine_test_util.hpp"
 #include "node_process.hpp"
 #include "skip_test_util.hpp"
+#include "socket_test_util.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;
@@ -54,16 +55,39 @@ std::string connect_error(std::uint16_t port, const link_tls& tls) {
   return node ? std::string() : sys.render(node.error());
 }
 
-/// A plain TCP connection to 127.0.0.1:`port` (its descriptor).
-int connect_raw(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  return fd;
+/// A TLS node hosted in this process (node_host, any free port), its log lines kept.
+struct logged_node {
+  std::mutex m;
+  std::string lines;
+  std::unique_ptr<node_host> host;
+  logged_node(const tls_certs& certs, node_host_options o) {
+    o.listen = {"127.0.0.1", 0};
+    o.tls = certs.files<link_tls>("node");
+    o.log = [this](const std::string& line) {
+      std::lock_guard lock(m);
+      lines += line + "\n";
+    };
+    auto started = node_host::start(std::move(o));
+    INFO((started ? std::string() : started.err().message));
+    REQUIRE(started);
+    host = std::move(*started);
+  }
+  std::uint16_t port() const { return host->address().port; }
+  std::string log() {
+    std::lock_guard lock(m);
+    return lines;
+  }
+};
+
+/// Reads `fd` until the peer closes it (true) or 10 s pass or an error comes (false).
+bool closed_by_peer(int fd) {
+  timeval wait{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  char buf[4096];
+  ssize_t got = 0;
+  while ((got = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+  }
+  return got == 0;
 }
 
 std::size_t count(const std::string& text, const std::string& what) {
@@ -149,7 +173,7 @@ TEST_CASE("node tls: a BASP header claiming 4 GiB, sent without a handshake, cos
   REQUIRE(before > 0);
   // A plain node sizes its read buffer to the claimed length before any handshake (877 MB
   // of RSS within 3 s, docs/security.md); a TLS node reads these bytes as a TLS record.
-  int fd = connect_raw(node.port());
+  int fd = test::connect_loopback(node.port());
   // BASP 0.17's header: operation (1 byte), 3 padding bytes, payload length (4 bytes,
   // network order) and 24 more bytes; then 3 bytes of "payload".
   std::vector<unsigned char> header(32, 0);
@@ -173,28 +197,15 @@ TEST_CASE("node tls: a connection that never finishes its handshake is closed af
     test::skip_without("openssl");
     return;
   }
-  std::mutex m;
-  std::string log;
-  auto host = node_host::start({.listen = {"127.0.0.1", 0},
-                                .log = [&](const std::string& line) {
-                                  std::lock_guard lock(m);
-                                  log += line + "\n";
-                                },
-                                .tls = certs->files<link_tls>("node"),
-                                .handshake_timeout = std::chrono::milliseconds(300)});
-  REQUIRE(host);
-  int fd = connect_raw((*host)->address().port);
-  // Silent: the node closes the connection (read gives 0) long before this 10 s wait ends.
-  timeval wait{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-  char c;
+  logged_node node(*certs, {.handshake_timeout = std::chrono::milliseconds(300)});
+  int fd = test::connect_loopback(node.port());
+  // Silent: the node closes the connection long before the 10 s wait ends.
   const auto start = std::chrono::steady_clock::now();
-  CHECK(::recv(fd, &c, 1, 0) == 0);
+  CHECK(closed_by_peer(fd));
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
   ::close(fd);
-  std::lock_guard lock(m);
-  CHECK_THAT(log, Catch::Contains("TLS: closed 127.0.0.1:"));
-  CHECK_THAT(log, Catch::Contains(": no TLS handshake within 300 ms"));
+  CHECK_THAT(node.log(), Catch::Contains("TLS: closed 127.0.0.1:"));
+  CHECK_THAT(node.log(), Catch::Contains(": no TLS handshake within 300 ms"));
 }
 
 TEST_CASE("node tls: a message over the maximum closes the peer's connection before CAF reads "
@@ -204,21 +215,12 @@ TEST_CASE("node tls: a message over the maximum closes the peer's connection bef
     test::skip_without("openssl");
     return;
   }
-  std::mutex m;
-  std::string log;
-  auto host = node_host::start({.listen = {"127.0.0.1", 0},
-                                .log = [&](const std::string& line) {
-                                  std::lock_guard lock(m);
-                                  log += line + "\n";
-                                },
-                                .tls = certs->files<link_tls>("node"),
-                                .max_message_bytes = std::size_t{1} << 20});
-  REQUIRE(host);
+  logged_node node(*certs, {.max_message_bytes = std::size_t{1} << 20});
   // A certificate holder that speaks BASP badly: through a tunnel of its own, a header
   // claiming a 2 MiB payload (bytes 4..7, big-endian) and a few bytes of it.
   auto tunnel = tls_tunnel::start({.files = certs->files<link_tls>("driver")});
   REQUIRE(tunnel);
-  auto fd = (*tunnel)->dial("127.0.0.1", (*host)->address().port);
+  auto fd = (*tunnel)->dial("127.0.0.1", node.port());
   INFO((fd ? std::string() : fd.err().message));
   REQUIRE(fd);
   std::vector<unsigned char> frame(basp_header_bytes, 0);
@@ -226,16 +228,9 @@ TEST_CASE("node tls: a message over the maximum closes the peer's connection bef
   frame.insert(frame.end(), {'a', 'b', 'c'});
   CHECK(::send(*fd, frame.data(), frame.size(), MSG_NOSIGNAL) == ssize_t(frame.size()));
   // The node closes the link: what it sent first (its BASP handshake), then the end.
-  timeval wait{10, 0};
-  ::setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-  char buf[4096];
-  ssize_t got = 0;
-  while ((got = ::recv(*fd, buf, sizeof buf, 0)) > 0) {
-  }
-  CHECK(got == 0);
+  CHECK(closed_by_peer(*fd));
   ::close(*fd);
-  std::lock_guard lock(m);
-  CHECK_THAT(log, Catch::Contains(": it sent a message of 2097152 bytes (at most 1048576)"));
+  CHECK_THAT(node.log(), Catch::Contains(": it sent a message of 2097152 bytes (at most 1048576)"));
 }
 
 TEST_CASE("link tls: the files are checked before CAF reads them, and errors name the file",
