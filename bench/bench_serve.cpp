@@ -45,6 +45,7 @@ struct options {
   double seconds = 3.0;
   double rate = 1000.0;  ///< queries/s of the paced phases
   std::size_t server_threads = 1;
+  std::size_t query_threads = serve::http_options{}.query_threads;  ///< 0: the I/O threads answer
   long publish_interval_ms = stream_job_options{}.publish_interval.count();
   thread_priority training{.idle = true};  ///< of the training threads while serving (stream --serve's default)
   std::size_t rounds = 3;  ///< rounds of (baseline, serving phases) for the throughput ratios
@@ -54,7 +55,8 @@ options parse(int argc, char** argv) {
   options o;
   if (argc % 2 == 0) {  // an option without its value, or --help
     fmt::print(stderr, "usage: bench_serve [--data FILE] [--rank N] [--connections N] [--seconds S] [--rate Q/s]\n"
-                       "                   [--server-threads N] [--publish-interval MS] [--training-nice idle|N]\n"
+                       "                   [--server-threads N] [--query-threads N] [--publish-interval MS]\n"
+                       "                   [--training-nice idle|N]\n"
                        "                   [--rounds N]\n");
     std::exit(2);
   }
@@ -66,6 +68,7 @@ options parse(int argc, char** argv) {
     else if (k == "--seconds") o.seconds = std::stod(v);
     else if (k == "--rate") o.rate = std::stod(v);
     else if (k == "--server-threads") o.server_threads = std::stoul(v);
+    else if (k == "--query-threads") o.query_threads = std::stoul(v);
     else if (k == "--publish-interval") o.publish_interval_ms = std::stol(v);
     else if (k == "--training-nice") {
       auto p = thread_priority::parse(v);
@@ -162,7 +165,9 @@ int main(int argc, char** argv) {
 
   serve::query_service svc;
   svc.publish(std::make_shared<const factor_model>(o.rank, train.scale), 0);
-  auto server = serve::http_server::start(svc, {.host = "127.0.0.1", .port = 0, .threads = o.server_threads});
+  auto server = serve::http_server::start(
+    svc, {.host = "127.0.0.1", .port = 0, .threads = o.server_threads,
+          .query_threads = o.query_threads});
   if (!server) {
     fmt::print(stderr, "{}\n", server.err().message);
     return 1;

@@ -1,8 +1,9 @@
 // The HTTP surface under a hostile client: the bearer token (401), the Host allow-list
 // (403), JSON-only POSTs (415), the bounds on what POST /ratings can grow (LRU of posted
 // users, ratings per user, the training queue: 503, new ids per minute: 429), paths kept
-// out of GET /model, the per-client connection limit, the idle and header timeouts, and
-// the accept loop's pause when the process is out of descriptors.
+// out of GET /model, the per-client connection limit, the idle and header timeouts, the
+// query threads and their queue, and the accept loop's pause when the process is out of
+// descriptors.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -11,7 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -307,6 +311,52 @@ TEST_CASE("serve limits: connections per client, idle and header timeouts close 
   test::http_client c(port);
   CHECK(c.get("/health").status == 200);
   std::this_thread::sleep_for(300ms);  // longer than the header timeout, shorter than idle
+  CHECK(c.get("/health").status == 200);
+}
+
+TEST_CASE("serve limits: queries run on the query threads, the I/O threads stay free, a full "
+          "queue answers 503", "[serve]") {
+  // A rating sink that holds the query thread (it runs inside POST /ratings) until released.
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> in_sink{0};
+  query_service svc;
+  svc.publish(test::tiny_model(), 1);
+  svc.set_rating_sink([&, released](std::vector<rating_event>) {
+    ++in_sink;
+    released.wait();
+  });
+  http_options o{.host = "127.0.0.1", .port = 0};
+  o.threads = 1;
+  o.query_threads = 1;
+  o.max_queued_queries = 2;
+  auto server = http_server::start(svc, o);
+  REQUIRE(server);
+  const auto port = (*server)->port();
+  // The post that holds the only query thread.
+  auto held = std::async(std::launch::async, [port] {
+    test::http_client c(port);
+    c.set_header("Content-Type", "application/json");
+    return c.post("/ratings", post_of(1000)).status;
+  });
+  for (int k = 0; k < 500 && in_sink == 0; ++k)
+    std::this_thread::sleep_for(10ms);
+  REQUIRE(in_sink == 1);
+  // One query waits for it (the queue holds 2: the held post and this one)...
+  auto waiting = std::async(std::launch::async, [port] {
+    return test::http_client(port).get("/predict?user=1&item=10").status;
+  });
+  for (int k = 0; k < 50; ++k)
+    std::this_thread::sleep_for(10ms);
+  // ...and the next is refused at once by the I/O thread, which a held query does not hold.
+  test::http_client c(port);
+  auto refused = c.get("/health");
+  CHECK(refused.status == 503);
+  CHECK(refused.header("retry-after") == "1");
+  CHECK_THAT(refused.body, Catch::Contains("too many queries wait for a query thread"));
+  release.set_value();
+  CHECK(held.get() == 202);
+  CHECK(waiting.get() == 200);
   CHECK(c.get("/health").status == 200);
 }
 

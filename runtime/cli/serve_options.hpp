@@ -69,6 +69,7 @@ inline result<void> metrics_access(const std::string& metrics, const http_access
 
 struct serve_tuning {
   std::size_t threads = 1;
+  std::size_t query_threads = serve::http_options{}.query_threads;
   std::size_t max_body = 1 << 20;
   std::size_t max_n = 1000;
   double fold_in_lambda = fold_in_params{}.lambda;
@@ -85,11 +86,16 @@ struct serve_tuning {
   double header_timeout = seconds(serve::http_options{}.header_timeout);
   double request_timeout = seconds(serve::http_options{}.request_timeout);
 
-  /// Adds --serve-threads, --max-body, --max-n, --fold-in-lambda, --fold-in-lambda-bias,
+  /// Adds --serve-threads, --query-threads, --max-body, --max-n, --fold-in-lambda, --fold-in-lambda-bias,
   /// and the access options and bounds (--token-file, --token-reads, --allow-host,
   /// --model-paths, --max-posted-users, ...).
   void add_to(CLI::App& cmd) {
-    cmd.add_option("--serve-threads", threads, "Threads answering HTTP requests")->capture_default_str();
+    cmd.add_option("--serve-threads", threads, "Threads running the HTTP connections")
+      ->capture_default_str();
+    cmd.add_option("--query-threads", query_threads,
+                   "Threads answering queries and posts (fold-in, top-N) apart from the HTTP "
+                   "threads, so a slow one holds no connection; 0: the HTTP threads answer them")
+      ->capture_default_str();
     cmd.add_option("--max-body", max_body, "Largest request body in bytes (larger: 413)")
       ->capture_default_str();
     cmd.add_option("--max-n", max_n, "Largest n of /recommend and /similar")->capture_default_str();
@@ -142,7 +148,8 @@ struct serve_tuning {
   }
   /// The server's options at `a`; reads the token file. The Host check is on.
   result<serve::http_options> http(const serve::listen_address& a) const {
-    serve::http_options o{.host = a.host, .port = a.port, .threads = threads, .max_body = max_body};
+    serve::http_options o{.host = a.host, .port = a.port, .threads = threads,
+                          .query_threads = query_threads, .max_body = max_body};
     o.max_connections_per_client = max_connections_per_client;
     o.idle_timeout = millis(idle_timeout);
     o.header_timeout = millis(header_timeout);

@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -32,6 +33,8 @@ result<void> validate(const http_options& o) {
     return error{errc::invalid_argument, "server threads must be positive, got 0"};
   if (o.max_body == 0)
     return error{errc::invalid_argument, "max body must be positive, got 0"};
+  if (o.query_threads > 0 && o.max_queued_queries == 0)
+    return error{errc::invalid_argument, "max queued queries must be positive, got 0"};
   if (o.max_connections == 0)
     return error{errc::invalid_argument, "max connections must be positive, got 0"};
   if (o.max_connections_per_client == 0)
@@ -55,6 +58,8 @@ struct server_state {
   http_routes routes;
   http_options opts;
   const void* owner = nullptr;  ///< the server, as the event hub knows it
+  asio::thread_pool* queries = nullptr;  ///< the query threads (null: the I/O threads answer)
+  std::atomic<std::size_t> queued{0};    ///< queries given to the query threads, not answered
   std::atomic<std::size_t> open{0};
   std::mutex clients_mutex;
   std::unordered_map<std::string, std::size_t> per_client;
@@ -204,6 +209,13 @@ class session : public std::enable_shared_from_this<session> {
     }
     if (!a && routes_.monitor)
       a = routes_.monitor->handle(method, path);
+    if (!a && routes_.queries && st_.queries) {
+      if (queue_query(std::string(method), std::string(target), t0))
+        return;  // answered by reply(), on this connection's strand
+      a = http_reply{503, "application/json",
+                     "{\"error\":\"too many queries wait for a query thread\"}\n"};
+      retry_after = 1;
+    }
     if (!a && routes_.queries) {
       auto q = routes_.queries->handle(method, target, req.body());
       retry_after = q.retry_after;
@@ -212,21 +224,54 @@ class session : public std::enable_shared_from_this<session> {
     if (!a)
       a = http_reply{404, "application/json",
                      "{\"error\":\"no route (GET /, /metrics, /events, /dashboard.json)\"}\n"};
+    reply(std::move(*a), retry_after, t0);
+  }
+
+  /// Gives the request to the query threads, which answer it and post the answer back to
+  /// this connection's strand (the request stays in parser_: nothing reads until the
+  /// answer is written). False, nothing queued, when max_queued_queries wait already.
+  bool queue_query(std::string method, std::string target, clock_type::time_point t0) {
+    if (st_.queued.fetch_add(1) >= st_.opts.max_queued_queries) {
+      st_.queued.fetch_sub(1);
+      return false;
+    }
+    asio::post(*st_.queries, [self = shared_from_this(), method = std::move(method),
+                              target = std::move(target), t0] {
+      answer q;
+      try {
+        q = self->routes_.queries->handle(method, target, self->parser_->get().body());
+      } catch (...) {  // handle() throws nothing but a failed allocation
+        q = answer{500, "{\"error\":\"the server ran out of memory\"}"};
+      }
+      self->st_.queued.fetch_sub(1);
+      asio::post(self->stream_.get_executor(), [self, q = std::move(q), t0]() mutable {
+        self->reply(http_reply{q.status, "application/json", std::move(q.body) + '\n'},
+                    q.retry_after, t0);
+      });
+    });
+    return true;
+  }
+
+  /// Writes `a` as the answer to the request in parser_, and records it.
+  void reply(http_reply a, int retry_after, clock_type::time_point t0) {
+    const auto& req = parser_->get();
+    std::string_view target = view(req.target());
+    auto path = target.substr(0, target.find('?'));
     if (routes_.monitor)
-      routes_.monitor->record_request(live_monitor::route_label(path), a->status,
+      routes_.monitor->record_request(live_monitor::route_label(path), a.status,
                                       std::chrono::duration<double>(clock_type::now() - t0).count());
     auto res = std::make_shared<http::response<http::string_body>>(
-      static_cast<http::status>(a->status), req.version());
+      static_cast<http::status>(a.status), req.version());
     res->set(http::field::server, "recflow");
-    res->set(http::field::content_type, a->content_type);
-    res->set(http::field::cache_control, a->cacheable ? "max-age=3600" : "no-store");
-    if (a->status == 401)
+    res->set(http::field::content_type, a.content_type);
+    res->set(http::field::cache_control, a.cacheable ? "max-age=3600" : "no-store");
+    if (a.status == 401)
       res->set(http::field::www_authenticate, "Bearer realm=\"recflow\"");
     if (retry_after > 0)
       res->set(http::field::retry_after, std::to_string(retry_after));
     res->keep_alive(req.keep_alive());
-    if (method != "HEAD")
-      res->body() = std::move(a->body);
+    if (req.method() != http::verb::head)
+      res->body() = std::move(a.body);
     res->prepare_payload();
     write(std::move(res), !req.keep_alive());
   }
@@ -346,8 +391,15 @@ struct http_server::impl {
   asio::steady_timer backoff{acceptor.get_executor()};
   std::chrono::milliseconds backoff_delay{0};
   std::vector<std::thread> threads;
+  /// After ioc: joined (stop) and destroyed before the connections its tasks hold.
+  std::optional<asio::thread_pool> queries;
 
-  impl(http_routes r, http_options o) : state(r, std::move(o), this), ioc(int(state.opts.threads)) {}
+  impl(http_routes r, http_options o) : state(r, std::move(o), this), ioc(int(state.opts.threads)) {
+    if (state.routes.queries && state.opts.query_threads > 0) {
+      queries.emplace(state.opts.query_threads);
+      state.queries = &*queries;
+    }
+  }
 
   void accept() {
     acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
@@ -453,6 +505,10 @@ void http_server::stop() {
   for (auto& t : impl_->threads)
     if (t.joinable())
       t.join();
+  // Queries under way finish; their answers are posted to the stopped context and
+  // destroyed with it.
+  if (impl_->queries)
+    impl_->queries->join();
   // No connection subscribes any more (no thread runs the context); from here on no event
   // is posted to this server's connections, whose context goes with impl_. (Posting to the
   // stopped context until then is harmless: the handlers are destroyed with it.)

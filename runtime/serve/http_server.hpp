@@ -36,7 +36,14 @@ namespace recflow::serve {
 struct http_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;              ///< 0: any free port (read it back with port())
-  std::size_t threads = 1;             ///< threads running the I/O (and the queries)
+  std::size_t threads = 1;             ///< threads running the I/O (and the monitor's routes)
+  /// Threads that answer the query service's routes (/predict, /recommend, /similar,
+  /// /ratings, /health, /model), so that a fold-in or a top-N scan never holds the I/O
+  /// threads; 0: the I/O threads answer them.
+  std::size_t query_threads = 1;
+  /// Queries waiting for a query thread at most; one more is answered 503 with
+  /// Retry-After: 1.
+  std::size_t max_queued_queries = 1024;
   std::size_t max_body = 1 << 20;      ///< bytes in a request body
   std::size_t max_connections = 1024;  ///< accepted at once; more are closed at once
   std::size_t max_connections_per_client = 64;  ///< open at once from one address; more are closed
