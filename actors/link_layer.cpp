@@ -149,7 +149,8 @@ void link_layer::unpublish(const caf::actor& a, std::uint16_t port) {
     sys_.middleman().unpublish(a, port);
     return;
   }
-  // The doorman is CAF's Unix socket (port 0 to CAF); the TLS side closes with the tunnel.
+  // Port 0: every port `a` is published on (CAF knows the tunnel's doorman by the TLS port);
+  // the TLS listener itself closes with the tunnel.
   caf::anon_send(mm_, caf::unpublish_atom::value, a.address(), std::uint16_t{0});
 }
 
