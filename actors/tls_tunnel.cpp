@@ -1,12 +1,15 @@
 #include "recflow/actors/tls_tunnel.hpp"
 
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstring>
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -210,6 +213,36 @@ class handshake : public std::enable_shared_from_this<handshake> {
   bool linked_ = false;
 };
 
+/// Removes the socket folders (recflow-links-PID-XXXXXX, this user's) of nodes whose
+/// process is gone: a node killed by SIGKILL cannot remove its own.
+void remove_dead_folders() {
+  std::error_code ec;
+  const auto tmp = std::filesystem::temp_directory_path(ec);
+  if (ec)
+    return;
+  for (const auto& e : std::filesystem::directory_iterator(tmp, ec)) {
+    const auto name = e.path().filename().string();
+    const std::string prefix = "recflow-links-";
+    if (name.rfind(prefix, 0) != 0)
+      continue;
+    const auto dash = name.find('-', prefix.size());
+    if (dash == std::string::npos)
+      continue;
+    const auto pid_text = name.substr(prefix.size(), dash - prefix.size());
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos
+        || pid_text.size() > 9)
+      continue;
+    struct stat st {};
+    if (::lstat(e.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid())
+      continue;
+    const auto pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      std::filesystem::remove_all(e.path(), ignored);
+    }
+  }
+}
+
 void accept_next(tls_tunnel::impl& t) {
   t.acceptor->async_accept([&t](error_code ec, tcp::socket s) {
     if (ec == asio::error::operation_aborted)
@@ -297,8 +330,12 @@ result<tls_tunnel::listener> tls_tunnel::serve(const std::string& host, std::uin
   if (ec)
     return error{errc::io, "cannot listen on " + host + ":" + std::to_string(port) + ": "
                              + ec.message()};
-  // CAF's side: a Unix socket in a folder only this user can enter.
-  auto pattern = (std::filesystem::temp_directory_path() / "recflow-links-XXXXXX").string();
+  // CAF's side: a Unix socket in a folder only this user can enter, named after this
+  // process so that the next node can remove what a killed one left.
+  remove_dead_folders();
+  auto pattern = (std::filesystem::temp_directory_path()
+                  / ("recflow-links-" + std::to_string(::getpid()) + "-XXXXXX"))
+                   .string();
   if (::mkdtemp(pattern.data()) == nullptr)
     return error{errc::io, "cannot make a private folder in " + pattern + ": "
                              + std::strerror(errno)};

@@ -233,6 +233,35 @@ TEST_CASE("node tls: a message over the maximum closes the peer's connection bef
   CHECK_THAT(node.log(), Catch::Contains(": it sent a message of 2097152 bytes (at most 1048576)"));
 }
 
+TEST_CASE("node tls: the socket folder of a killed node is removed by the next node",
+          "[engine][multinode][tls]") {
+  const auto* certs = tls_certs::get();
+  if (!certs) {
+    test::skip_without("openssl");
+    return;
+  }
+  // The folders of node `pid` (recflow-links-PID-XXXXXX in the temporary folder).
+  auto folders_of = [](pid_t pid) {
+    std::size_t n = 0;
+    const auto prefix = "recflow-links-" + std::to_string(pid) + "-";
+    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::temp_directory_path()))
+      n += e.path().filename().string().rfind(prefix, 0) == 0;
+    return n;
+  };
+  auto killed = std::make_unique<node_process>(certs->node_args());
+  const auto pid = killed->pid();
+  REQUIRE(folders_of(pid) == 1);
+  killed->kill_hard();
+  CHECK(folders_of(pid) == 1);  // SIGKILL: nothing removed it
+  node_process next(certs->node_args());
+  CHECK(folders_of(pid) == 0);
+  CHECK(folders_of(next.pid()) == 1);
+  // A live node's folder stays when another starts.
+  node_process third(certs->node_args());
+  CHECK(folders_of(next.pid()) == 1);
+  CHECK(folders_of(third.pid()) == 1);
+}
+
 TEST_CASE("link tls: the files are checked before CAF reads them, and errors name the file",
           "[engine][security][tls]") {
   const auto* certs = tls_certs::get();
