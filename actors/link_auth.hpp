@@ -15,11 +15,12 @@
 
 namespace recflow {
 
-/// TLS on node links (CAF's OpenSSL module): this process's certificate chain and private
-/// key, both PEM, and the CA that signed every node's and driver's certificate. Each side
-/// proves its certificate to the other (mutual TLS), so a peer without a certificate from
-/// that CA is refused during the TLS handshake, before CAF reads any of its bytes. All
-/// three files or none; none: plain TCP. (Checked by check_link_tls, link_secret.hpp.)
+/// TLS on node links (recflow's tunnel, tls_tunnel.hpp): this process's certificate chain
+/// and private key, both PEM, and the CA that signed every node's and driver's certificate.
+/// Each side proves its certificate to the other (mutual TLS), so a peer without a
+/// certificate from that CA is refused during the TLS handshake, before CAF reads any of
+/// its bytes. All three files or none; none: plain TCP. (Checked by check_link_tls,
+/// link_secret.hpp.)
 struct link_tls {
   std::string certificate{};  ///< PEM certificate chain, this process's first
   std::string key{};          ///< PEM private key, unencrypted, mode 0600 or stricter

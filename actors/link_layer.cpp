@@ -127,10 +127,6 @@ bool link_layer::tls() const noexcept { return tunnel_ != nullptr; }
 
 caf::io::middleman_actor link_layer::handle() const { return mm_; }
 
-std::size_t link_layer::connections() const noexcept {
-  return tunnel_ ? tunnel_->connections() : 0;
-}
-
 caf::expected<std::uint16_t> link_layer::publish(const caf::actor& a, std::uint16_t port,
                                                  const std::string& host) {
   if (!tunnel_)
@@ -140,8 +136,7 @@ caf::expected<std::uint16_t> link_layer::publish(const caf::actor& a, std::uint1
                sys_.message_types(a), host, true);
   if (!res)
     return std::move(res.error());
-  tls_port_ = tunnel_->served_port();
-  return tls_port_;
+  return tunnel_->served_port();
 }
 
 void link_layer::unpublish(const caf::actor& a, std::uint16_t port) {

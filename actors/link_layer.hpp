@@ -11,9 +11,7 @@
 /// Destroy the layer before its actor system. A node's mesh connects through handle().
 #pragma once
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,8 +44,6 @@ class link_layer {
   void unpublish(const caf::actor& a, std::uint16_t port);
   /// The actor published at host:port.
   caf::expected<caf::actor> remote_actor(const std::string& host, std::uint16_t port);
-  /// TLS connections open now (0 when plain).
-  std::size_t connections() const noexcept;
 
  private:
   link_layer(caf::actor_system& sys, std::shared_ptr<tls_tunnel> tunnel,
@@ -55,7 +51,6 @@ class link_layer {
   caf::actor_system& sys_;
   std::shared_ptr<tls_tunnel> tunnel_;  ///< shared with the middleman actor
   caf::io::middleman_actor mm_;
-  std::uint16_t tls_port_ = 0;          ///< the TLS port publish() bound
 };
 
 }  // namespace recflow

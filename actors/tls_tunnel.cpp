@@ -7,10 +7,10 @@
 #include <unistd.h>
 
 #include <array>
-#include <cstring>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <optional>
@@ -273,16 +273,14 @@ void accept_next(tls_tunnel::impl& t) {
 
 }  // namespace
 
-tls_tunnel::tls_tunnel(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
+tls_tunnel::tls_tunnel(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 tls_tunnel::~tls_tunnel() = default;
-
-std::size_t tls_tunnel::connections() const noexcept { return impl_->open.load(); }
 
 std::uint16_t tls_tunnel::served_port() const noexcept { return impl_->served.load(); }
 
 result<std::unique_ptr<tls_tunnel>> tls_tunnel::start(tls_tunnel_options o) {
-  auto p = std::make_shared<impl>();
+  auto p = std::make_unique<impl>();
   p->opts = std::move(o);
   const auto& f = p->opts.files;
   if (f.certificate.empty() || f.key.empty() || f.ca.empty())

@@ -74,14 +74,12 @@ class tls_tunnel {
 
   /// The TLS port serve() bound (0 before).
   std::uint16_t served_port() const noexcept;
-  /// Connections open now (accepted or dialled, once authenticated or still shaking hands).
-  std::size_t connections() const noexcept;
 
   struct impl;
 
  private:
-  explicit tls_tunnel(std::shared_ptr<impl> p);
-  std::shared_ptr<impl> impl_;
+  explicit tls_tunnel(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
 };
 
 }  // namespace recflow

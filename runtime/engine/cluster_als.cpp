@@ -186,9 +186,8 @@ result<void> validate(const als_cluster_options& o) {
     return error{errc::invalid_argument, "at least one node is needed"};
   if (o.connect_timeout.count() <= 0)
     return error{errc::invalid_argument, "connect timeout must be positive"};
-  if (o.tls.enabled())
-    if (auto ok = check_link_tls(o.tls); !ok)
-      return ok;
+  if (auto ok = check_link_tls(o.tls); !ok)
+    return ok;
   return validate(o.graph);
 }
 

@@ -19,11 +19,11 @@ namespace recflow {
 /// "pid 1234 on host": how the nodes' logs name this driver.
 std::string cluster_driver_name();
 
-/// Connects to every node in order through `links` (plain or TLS; a refused handshake is an errc::version error naming
-/// the node); with a `secret`, proves it to each node and checks each node's proof (a
-/// node that does not know it, or refuses this driver's proof, is an errc::io error
-/// naming the node); monitors each from `self`, then has every node connect to every
-/// other. Returns the node actors, index for index with `nodes`.
+/// Connects to every node in order through `links` (plain or TLS; a refused handshake is
+/// an errc::version error naming the node); with a `secret`, proves it to each node and
+/// checks each node's proof (a node that does not know it, or refuses this driver's proof,
+/// is an errc::io error naming the node); monitors each from `self`, then has every node
+/// connect to every other. Returns the node actors, index for index with `nodes`.
 result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scoped_actor& self,
                                               link_layer& links,
                                               const std::vector<node_endpoint>& nodes,

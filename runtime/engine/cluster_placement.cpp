@@ -53,9 +53,8 @@ result<void> validate(const cluster_options& o) {
     return error{errc::invalid_argument, "connect timeout must be positive"};
   if (o.recover && o.checkpoint_every == 0)
     return error{errc::invalid_argument, "checkpoint interval must be positive, got 0"};
-  if (o.tls.enabled())
-    if (auto ok = check_link_tls(o.tls); !ok)
-      return ok;
+  if (auto ok = check_link_tls(o.tls); !ok)
+    return ok;
   return validate(o.engine);
 }
 

@@ -39,9 +39,7 @@ result<void> check_link_security(const std::string& secret, bool insecure, const
     return error{errc::invalid_argument,
                  "the shared secret has " + std::to_string(secret.size())
                    + " bytes, fewer than " + std::to_string(link_auth::min_secret_bytes)};
-  if (tls.enabled())
-    return check_link_tls(tls);
-  return {};
+  return check_link_tls(tls);
 }
 
 namespace {
@@ -64,6 +62,8 @@ int no_passphrase(char*, int, int, void*) { return 0; }
 }  // namespace
 
 result<void> check_link_tls(const link_tls& tls) {
+  if (!tls.enabled())
+    return {};  // plain TCP
   if (tls.certificate.empty() || tls.key.empty() || tls.ca.empty())
     return error{errc::invalid_argument,
                  "TLS on node links needs all three files: --tls-cert, --tls-key and --tls-ca"};

@@ -1,8 +1,8 @@
 /// How node links are secured (issue 16): the shared secret, read from a file only the
 /// owner can read; the TLS files, checked before CAF uses them; and the rule that a node
 /// or driver runs with a secret, TLS or both, or plain text when asked for by name
-/// (`insecure`). The challenge itself is actors/link_auth.hpp; TLS is CAF's OpenSSL module
-/// (configure_cluster_middleman).
+/// (`insecure`). The challenge itself is actors/link_auth.hpp; TLS is recflow's tunnel
+/// (actors/tls_tunnel.hpp, actors/link_layer.hpp).
 #pragma once
 
 #include <string>
@@ -29,11 +29,12 @@ result<std::string> read_secret_file(const std::string& path);
 result<void> check_link_security(const std::string& secret, bool insecure,
                                  const link_tls& tls = {});
 
-/// TLS files that CAF can use, checked before it does (CAF 0.17 reads them per connection,
-/// on its I/O thread, and ends the process on a file it cannot read): all three given; the
-/// key a regular file that only its owner may read or write, unencrypted PEM, the key of
-/// the certificate; the CA's PEM readable; the certificate signed by that CA. Errors name
-/// the file ("the certificate node.pem is not signed by the CA in ca.pem: ...").
+/// TLS files the tunnel can use, checked before anything listens or connects, so that a
+/// wrong file is an error naming it at start rather than refused connections later. None
+/// (no TLS) is fine; else all three given, the key a regular file that only its owner may
+/// read or write, unencrypted PEM, the key of the certificate, the CA's PEM readable, the
+/// certificate signed by that CA. Errors name the file ("the certificate node.pem is not
+/// signed by the CA in ca.pem: ...").
 result<void> check_link_tls(const link_tls& tls);
 
 }  // namespace recflow
