@@ -2,21 +2,14 @@
 
 namespace recflow::serve {
 
-namespace {
-/// The one leaf of empty shards every fresh value starts from (shared, never changed).
-const std::shared_ptr<std::array<std::shared_ptr<std::map<std::int64_t, posted_users::entry>>,
-                                 posted_users::fan_out>>&
-empty_leaf() {
-  static const auto leaf = [] {
-    auto empty = std::make_shared<std::map<std::int64_t, posted_users::entry>>();
-    auto l = std::make_shared<
-      std::array<std::shared_ptr<std::map<std::int64_t, posted_users::entry>>, posted_users::fan_out>>();
-    l->fill(empty);
+const std::shared_ptr<posted_users::leaf>& posted_users::empty_leaf() {
+  static const auto empty = [] {
+    auto l = std::make_shared<leaf>();
+    l->fill(std::make_shared<shard>());
     return l;
   }();
-  return leaf;
+  return empty;
 }
-}  // namespace
 
 posted_users::posted_users() { leaves_.fill(empty_leaf()); }
 

@@ -14,7 +14,6 @@
 #include <array>
 #include <bitset>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -60,6 +59,8 @@ class posted_users {
   using shard = std::map<std::int64_t, entry>;
   using leaf = std::array<std::shared_ptr<shard>, fan_out>;
   static std::size_t shard_of(std::int64_t user) noexcept;
+  /// The one leaf of empty shards every fresh value starts from (shared, never changed).
+  static const std::shared_ptr<leaf>& empty_leaf();
   const shard& at(std::size_t k) const { return *(*leaves_[k / fan_out])[k % fan_out]; }
   /// Shard k, copied first (with its leaf) if this value still shares it.
   shard& own(std::size_t k);
