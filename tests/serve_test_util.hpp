@@ -128,4 +128,10 @@ class http_client {
   std::map<std::string, std::string> headers_;
 };
 
+/// A POST /ratings body: one rating (4) of `item` by `user`.
+inline std::string post_of(std::int64_t user, std::int64_t item = 10) {
+  return R"({"user": )" + std::to_string(user) + R"(, "ratings": [{"item": )" + std::to_string(item)
+         + R"(, "rating": 4}]})";
+}
+
 }  // namespace recflow::test
