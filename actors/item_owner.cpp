@@ -22,7 +22,7 @@ void item_owner_state::begin(item_slice slice) {
   awaiting_consumed_ = false;
   sent_ = {};
   ratings_ = slice.routes.size();
-  sums_->reset(params_.rank, slice.routes.size());
+  sums_->reset(params_.rank, slice.routes.size(), true);
   blocks_.reset(user_shards_);
   values_.clear();
   for (const auto& r : slice.routes) {
@@ -33,6 +33,7 @@ void item_owner_state::begin(item_slice slice) {
     values_.push_back(static_cast<double>(r.value));
     blocks_.add(s, r.user_shard);
   }
+  blocks_.group(sums_->slots(), &values_);
   sums_->gather(store_);
   rows_.assign(user_shards_, {});
   user_local_.assign(user_shards_, {});
@@ -77,8 +78,14 @@ void item_owner_state::join_pass(std::vector<item_rows>& out) {
   const auto* es = blocks_.entries().data();
   const auto n = blocks_.ratings();
   const double mu = stamp_.mu;
+  const auto rates = rates_of(params_);
+  auto& sums = *sums_;
+  float* g = sums.sums();  // the current item's factor gradient sum (zero between items)
+  double g_b = 0.0;        // and its bias gradient sum
   // Join each rating with its user's row and its item's row; errors against the pass-start
-  // parameters; item gradients summed in batch order.
+  // parameters. The ratings are grouped by item, each item's in batch order: its sums stay
+  // in cache and it steps at its last rating, into the second row (the user owners read
+  // the pass-start rows from the answers; swap_rows once they have).
   constexpr auto ahead = stream_kernel::prefetch_ahead;
   stream_kernel::with_rank(params_.rank, [&](const auto& o) {
     for (std::size_t r = 0; r < n; ++r) {
@@ -86,10 +93,13 @@ void item_owner_state::join_pass(std::vector<item_rows>& out) {
         stream_kernel::prefetch(uf[es[r + ahead].block] + std::size_t(es[r + ahead].row) * k, k);
       const auto& x = es[r];
       const float* urow = uf[x.block] + std::size_t(x.row) * k;
-      double e = o.error_of(values[r], mu, ub[x.block][x.row], sums_->bias(x.slot), urow,
-                            sums_->row(x.slot));
+      double e = o.error_of(values[r], mu, ub[x.block][x.row], sums.bias(x.slot), urow,
+                            sums.row(x.slot));
       eo[x.block][x.pos] = e;
-      sums_->add(o, x.slot, e, urow);
+      g_b += e;
+      o.accumulate(g, e, urow);
+      if (r + 1 == n || es[r + 1].slot != x.slot)  // clears g and g_b
+        sums.step_to(o, x.slot, g_b, g, rates);
     }
   });
 }
@@ -98,7 +108,7 @@ std::vector<item_rows> item_owner_state::finish_pass() {
   // Every user owner has sent this pass's rows, so all have read the previous pass's
   // item rows: the deferred item step of that pass can be applied now.
   if (step_pending_) {
-    sums_->apply(params_);
+    sums_->swap_rows();
     step_pending_ = false;
   }
   std::vector<item_rows> out(user_shards_);
@@ -136,7 +146,7 @@ std::vector<item_rows> item_owner_state::finish_pass() {
 bool item_owner_state::consumed(const rows_consumed&) {
   if (++consumed_ < user_shards_)
     return false;
-  sums_->apply(params_);
+  sums_->swap_rows();
   step_pending_ = false;
   sums_->write_back(store_);
   consumed_ = 0;

@@ -35,12 +35,13 @@ class item_owner_state {
   bool ready() const noexcept {
     return in_batch_ && !awaiting_consumed_ && received_ == user_shards_;
   }
-  /// Applies the previous pass's deferred item step, computes this pass's errors, sums
-  /// item gradients in batch order, and returns the answers (one per user shard, index
-  /// = shard) that point into the item working set. Requires ready().
+  /// Makes the previous pass's stepped item rows current, computes this pass's errors,
+  /// sums and steps each item (its ratings in batch order) into the second rows, and
+  /// returns the answers (one per user shard, index = shard) that point into the
+  /// pass-start rows. Requires ready().
   std::vector<item_rows> finish_pass();
   /// Takes one user owner's rows_consumed after the last pass; when all have come,
-  /// applies the last step, writes the shard back and ends the batch (returns true).
+  /// makes the last step's rows current, writes the shard back and ends the batch (returns true).
   bool consumed(const rows_consumed& m);
 
   /// Loads this shard's part of a seed model; only before the first batch.
@@ -74,8 +75,8 @@ class item_owner_state {
   shard_view view() const { return {batches_done_, side::item, shard_, &store_}; }
 
  private:
-  /// Errors of this pass's ratings into `out` and the per-item sums, in batch order (the
-  /// hot loop).
+  /// Errors of this pass's ratings into `out` and each item's step, the ratings grouped
+  /// by item (the hot loop).
   RECFLOW_VECTOR_LOOP void join_pass(std::vector<item_rows>& out);
 
   std::uint32_t shard_, user_shards_;
@@ -86,7 +87,7 @@ class item_owner_state {
   /// even when this owner is stopped first (a recovery stops owners in any order).
   std::shared_ptr<gradient_sums> sums_ = std::make_shared<gradient_sums>();
   block_index blocks_;
-  std::vector<double> values_;        ///< rating of each rating (batch order)
+  std::vector<double> values_;        ///< rating of each rating (in entries' order)
   std::vector<user_rows> rows_;       ///< this pass, by user shard
   std::vector<std::vector<std::uint32_t>> user_local_;  ///< pass-0 `local` per user shard
   std::vector<user_rows> pending_;    ///< rows of a batch not begun yet
@@ -97,7 +98,7 @@ class item_owner_state {
   std::vector<std::uint8_t> got_;           ///< this pass: rows of user shard s taken
   std::vector<std::uint32_t> rows_count_;   ///< across processes: pass-0 rows per user shard
   std::uint32_t consumed_ = 0;
-  bool step_pending_ = false;       ///< an item step waits until its rows have been read
+  bool step_pending_ = false;       ///< stepped rows wait until the pass-start rows have been read
   bool awaiting_consumed_ = false;  ///< last pass answered; waiting for rows_consumed
   std::uint32_t pass_ = 0;
   batch_stamp stamp_;

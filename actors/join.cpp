@@ -31,6 +31,28 @@ void block_index::add(std::uint32_t slot, std::uint32_t block) {
   slots_[block].push_back(slot);
 }
 
+void block_index::group(std::uint32_t slots, std::vector<double>* values) {
+  // A counting sort by slot: stable, so each key's ratings keep their batch order.
+  const auto n = entries_.size();
+  at_.assign(std::size_t(slots) + 1, 0);
+  for (const auto& e : entries_)
+    ++at_[e.slot + 1];
+  for (std::uint32_t s = 0; s < slots; ++s)
+    at_[s + 1] += at_[s];
+  grouped_.resize(n);
+  if (values)
+    values_.resize(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    auto to = at_[entries_[k].slot]++;
+    grouped_[to] = entries_[k];
+    if (values)
+      values_[to] = (*values)[k];
+  }
+  entries_.swap(grouped_);
+  if (values)
+    values->swap(values_);
+}
+
 void block_index::resolve(const std::vector<std::vector<std::uint32_t>>& other_local) {
   for (auto& e : entries_)
     e.row = other_local[e.block][e.pos];

@@ -25,13 +25,18 @@ class block_index {
   void reset(std::uint32_t blocks);
   /// Appends the next rating (batch order): its key's slot and its block.
   void add(std::uint32_t slot, std::uint32_t block);
+  /// Orders entries() by slot once every rating is added, stably: each key's ratings
+  /// follow one another in batch order (the order its sums must follow), so a pass sums
+  /// a key in cache and steps it at its last rating. `values`, one per rating in batch
+  /// order, are put in the same order. `slots`: more than the largest slot.
+  void group(std::uint32_t slots, std::vector<double>* values = nullptr);
 
   std::uint32_t blocks() const noexcept { return static_cast<std::uint32_t>(distinct_.size()); }
   std::size_t ratings() const noexcept { return entries_.size(); }
   /// Block and position within the block of the k-th rating.
   std::uint32_t block_of(std::size_t k) const noexcept { return entries_[k].block; }
   std::uint32_t pos_of(std::size_t k) const noexcept { return entries_[k].pos; }
-  /// Every rating, batch order.
+  /// Every rating: batch order, or by slot after group().
   const std::vector<entry>& entries() const noexcept { return entries_; }
   /// Sets each rating's `row` from the other side's pass-0 `local` of its block (row of
   /// the k-th rating of block b: other_local[b][k]); call once all blocks have arrived.
@@ -48,6 +53,10 @@ class block_index {
   std::vector<entry> entries_;
   std::vector<std::vector<std::uint32_t>> distinct_, local_, slots_;
   std::vector<std::vector<std::uint32_t>> row_of_;  ///< per block: slot -> row, npos if absent
+  // group()'s scratch, kept across batches.
+  std::vector<std::uint32_t> at_;
+  std::vector<entry> grouped_;
+  std::vector<double> values_;
 };
 
 }  // namespace recflow

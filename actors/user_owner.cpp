@@ -29,6 +29,7 @@ std::vector<user_rows> user_owner_state::begin(user_slice slice) {
     sums_->count_rating(s);
     blocks_.add(s, r.item_shard);
   }
+  blocks_.group(sums_->slots());
   sums_->gather(store_);
   answers_.assign(item_shards_, {});
   got_.assign(item_shards_, 0);
@@ -83,13 +84,23 @@ void user_owner_state::sum_answers() {
   const double* const* ei = errors_in_.data();
   const auto* es = blocks_.entries().data();
   const auto n = blocks_.ratings();
+  const auto rates = rates_of(params_);
+  auto& sums = *sums_;
+  float* g = sums.sums();  // the current user's factor gradient sum (zero between users)
+  double g_b = 0.0;        // and its bias gradient sum
   constexpr auto ahead = stream_kernel::prefetch_ahead;
+  // The ratings grouped by user, each user's in batch order: its sums stay in cache and
+  // it steps at its last rating (nothing reads a user's row again in this pass).
   stream_kernel::with_rank(params_.rank, [&](const auto& o) {
     for (std::size_t r = 0; r < n; ++r) {
       if (r + ahead < n)  // the item row of a rating a few ahead
         stream_kernel::prefetch(pf[es[r + ahead].block] + std::size_t(es[r + ahead].row) * k, k);
       const auto& x = es[r];
-      sums_->add(o, x.slot, ei[x.block][x.pos], pf[x.block] + std::size_t(x.row) * k);
+      const double e = ei[x.block][x.pos];
+      g_b += e;
+      o.accumulate(g, e, pf[x.block] + std::size_t(x.row) * k);
+      if (r + 1 == n || es[r + 1].slot != x.slot)  // clears g and g_b
+        sums.step(o, x.slot, g_b, g, rates);
     }
   });
 }
@@ -98,7 +109,6 @@ std::vector<user_rows> user_owner_state::finish_pass() {
   if (pass_ == 0)  // every block's pass-0 answer is in: each rating's item row, once
     blocks_.resolve(item_local_);
   sum_answers();
-  sums_->apply(params_);
   answered_ = 0;
   got_.assign(item_shards_, 0);
   if (++pass_ < std::uint32_t(params_.passes))

@@ -63,7 +63,8 @@ class user_owner_state {
 
  private:
   std::vector<user_rows> rows(bool first_pass);
-  /// Adds this pass's answers to the per-user sums, in batch order (the hot loop).
+  /// Sums this pass's answers per user (its ratings in batch order) and steps each user
+  /// at its last rating (the hot loop).
   RECFLOW_VECTOR_LOOP void sum_answers();
 
   std::uint32_t shard_, item_shards_;

@@ -98,7 +98,29 @@ TEST_CASE("block index: each block lists its distinct keys once, in order of fir
   CHECK(blocks.local(1) == std::vector<std::uint32_t>{0});
 }
 
-TEST_CASE("gradient sums: per-key sums in order, one capped step per key, written back",
+TEST_CASE("block index: group orders the ratings by slot, each slot's in batch order",
+          "[actors]") {
+  block_index blocks;
+  blocks.reset(2);
+  // Ratings (slot, block) in batch order: slot 1 has three, in blocks 0, 1, 0.
+  for (auto [slot, block] : {std::pair{1u, 0u}, {0u, 1u}, {1u, 1u}, {2u, 0u}, {1u, 0u}})
+    blocks.add(slot, block);
+  std::vector<double> values{10, 20, 30, 40, 50};
+  blocks.group(3, &values);
+  std::vector<std::uint32_t> slots, pos;
+  for (const auto& e : blocks.entries()) {
+    slots.push_back(e.slot);
+    pos.push_back(e.pos);
+  }
+  CHECK(slots == std::vector<std::uint32_t>{0, 1, 1, 1, 2});
+  CHECK(pos == std::vector<std::uint32_t>{0, 0, 1, 2, 1});  // each rating's place in its block
+  CHECK(values == std::vector<double>{20, 10, 30, 50, 40});  // moved with their ratings
+  // What goes on the wire (block order) does not move.
+  CHECK(blocks.slots(0) == std::vector<std::uint32_t>{1, 2, 1});
+  CHECK(blocks.local(0) == std::vector<std::uint32_t>{0, 1, 0});
+}
+
+TEST_CASE("gradient sums: one key's sums in order, one capped step, written back",
           "[actors]") {
   stream_params p;
   p.rank = 8;
@@ -106,30 +128,43 @@ TEST_CASE("gradient sums: per-key sums in order, one capped step per key, writte
   auto a = store.touch(100, 0), b = store.touch(200, 1);
   CHECK(store.touch(100, 5) == a);
   gradient_sums sums;
-  sums.reset(8, 3);
+  sums.reset(8, 3, true);
   auto sa = sums.slot(a), sb = sums.slot(b);
   CHECK(sums.slot(a) == sa);
   sums.gather(store);
   CHECK(sums.row(sa)[1] == store.row(a)[1]);
-  std::vector<float> x{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f};
-  stream_kernel::with_rank(8, [&](const auto& o) {
-    sums.add(o, sa, 0.5, x.data());
-    sums.add(o, sa, -0.25, x.data());
-    sums.add(o, sb, 1.0, x.data());
-  });
   sums.count_rating(sa);
   sums.count_rating(sa);
   sums.count_rating(sb);
-  CHECK(sums.bias_sum(sa) == 0.25);
-  CHECK(sums.factor_sum(sa)[2] == 0.75);
-  double x1 = store.row(a)[1];
+  std::vector<float> x{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f};
+  double x1 = store.row(a)[1], xb = store.row(b)[1];
   auto expect = static_cast<float>(x1 + p.gamma * (0.5 - (2.0 * p.lambda) * x1));
-  sums.apply(p);
-  CHECK(sums.bias_sum(sa) == 0.0);
+  auto expect_b = static_cast<float>(xb + p.gamma * (2.0 - p.lambda * xb));
+  float* g = sums.sums();
+  double g_b = 0.0;
+  const auto rates = rates_of(p);
+  stream_kernel::with_rank(8, [&](const auto& o) {
+    g_b += 0.5;
+    o.accumulate(g, 0.5, x.data());
+    g_b += -0.25;
+    o.accumulate(g, -0.25, x.data());
+    CHECK(g_b == 0.25);
+    CHECK(g[2] == 0.75f);
+    sums.step(o, sa, g_b, g, rates);
+    CHECK(g_b == 0.0);  // cleared for the next key
+    CHECK(g[2] == 0.0f);
+    g_b += 1.0;
+    o.accumulate(g, 1.0, x.data());
+    sums.step_to(o, sb, g_b, g, rates);
+  });
   CHECK(sums.row(sa)[1] == expect);  // computed in double, rounded to float once
+  CHECK(sums.row(sb)[1] == store.row(b)[1]);  // step_to: the current row is as it was
   CHECK(store.row(a)[1] != expect);  // not written back yet
   sums.write_back(store);
   CHECK(store.row(a)[1] == expect);
+  // A pass steps every slot one way; here slot b's new row waits in the second rows.
+  sums.swap_rows();
+  CHECK(sums.row(sb)[1] == expect_b);
 }
 
 TEST_CASE("owner states driven by hand reproduce the streaming trainer on a few batches",
