@@ -10,32 +10,39 @@ namespace recflow {
 shard_evaluation::shard_evaluation(const rating_table& validation, std::vector<entry> entries)
   : validation_(&validation), entries_(std::move(entries)) {}
 
+void shard_evaluation::key_table::update(const shard_store& store, const id_map& ids) {
+  if (key.size() != ids.size())
+    key.assign(ids.size(), id_map::npos);
+  for (; seen < store.size(); ++seen)
+    if (auto v = ids.find(store.id(seen)); v != id_map::npos)
+      key[v] = seen;
+}
+
 namespace {
 
-/// Whether `key` (looked up on first need; stores only ever add keys) names a trained row.
-bool known_key(std::uint32_t& key, const shard_store& store, std::int64_t id) {
-  if (key == id_map::npos)
-    key = store.find(id);
-  return key != id_map::npos && store.count(key) > 0;
+/// The row of validation index `v`, if `store` holds it trained.
+known_row row_of(const std::vector<std::uint32_t>& keys, index_t v, const shard_store& store) {
+  auto k = keys[v];
+  if (k == id_map::npos || store.count(k) == 0)
+    return {};
+  return {store.bias(k), store.row(k)};
 }
 
 /// shard_evaluation::run's loop, one clone per ISA (it runs over the shard's validation
 /// ratings after every batch).
-RECFLOW_VECTOR_LOOP void shard_errors(const rating_table& validation,
-                                      std::span<shard_evaluation::entry> entries, double mu,
-                                      const rating_scale& scale, const shard_store& users,
+RECFLOW_VECTOR_LOOP void shard_errors(std::span<const shard_evaluation::entry> entries,
+                                      const std::vector<std::uint32_t>& user_keys,
+                                      std::span<const std::vector<std::uint32_t>* const> item_keys,
+                                      double mu, const rating_scale& scale,
+                                      const shard_store& users,
                                       std::span<const shard_store* const> items,
                                       double* errors) {
   auto job_of = [&](std::size_t k) {
-    auto& e = entries[k];
-    const auto& r = validation.ratings[e.pos];
-    const auto& item_store = *items[e.item_shard];
-    error_job job{.user = {}, .item = {}, .value = r.value, .pos = e.pos};
-    if (known_key(e.user_key, users, validation.users.external(r.user)))
-      job.user = {users.bias(e.user_key), users.row(e.user_key)};
-    if (known_key(e.item_key, item_store, validation.items.external(r.item)))
-      job.item = {item_store.bias(e.item_key), item_store.row(e.item_key)};
-    return job;
+    const auto& e = entries[k];
+    return error_job{.user = row_of(user_keys, e.user, users),
+                     .item = row_of(*item_keys[e.item_shard], e.item, *items[e.item_shard]),
+                     .value = e.value,
+                     .pos = e.pos};
   };
   predict_errors(entries.size(), job_of, mu, scale, users.rank(), errors);
 }
@@ -44,8 +51,16 @@ RECFLOW_VECTOR_LOOP void shard_errors(const rating_table& validation,
 
 void shard_evaluation::run(double mu, const rating_scale& scale, const shard_store& users,
                            std::span<const shard_store* const> items, double* errors) {
-  if (validation_)
-    shard_errors(*validation_, entries_, mu, scale, users, items, errors);
+  if (!validation_)
+    return;
+  users_.update(users, validation_->users);
+  items_.resize(items.size());
+  item_keys_.resize(items.size());
+  for (std::size_t t = 0; t < items.size(); ++t) {
+    items_[t].update(*items[t], validation_->items);
+    item_keys_[t] = &items_[t].key;
+  }
+  shard_errors(entries_, users_.key, item_keys_, mu, scale, users, items, errors);
 }
 
 std::vector<shard_evaluation> split_validation(const rating_table& validation,
@@ -63,15 +78,15 @@ std::vector<shard_evaluation> split_validation(const rating_table& validation,
     parts[shard_of[k]].push_back(
       {.pos = k,
        .item_shard = static_cast<std::uint32_t>(items(validation.items.external(rs[k].item))),
-       .user_key = id_map::npos,
-       .item_key = id_map::npos});
+       .user = rs[k].user,
+       .item = rs[k].item,
+       .value = rs[k].value});
   std::vector<shard_evaluation> out;
   out.reserve(shards);
   for (auto& p : parts) {
     // Grouped by user (stable), so each user row is read once per evaluation.
-    std::stable_sort(p.begin(), p.end(), [&](const auto& a, const auto& b) {
-      return rs[a.pos].user < rs[b.pos].user;
-    });
+    std::stable_sort(p.begin(), p.end(),
+                     [](const auto& a, const auto& b) { return a.user < b.user; });
     out.emplace_back(validation, std::move(p));
   }
   return out;

@@ -16,31 +16,48 @@
 
 namespace recflow {
 
-/// The validation ratings of one user shard, grouped by user, with the store keys of their
-/// user and item cached once found (stores only ever add keys). It reads the ratings from
-/// the validation set, which must outlive it: 16 bytes a rating of its own.
+/// The validation ratings of one user shard, grouped by user, each with its value and its
+/// user's and item's index in the validation set. Store keys come from tables indexed by
+/// those: each run first looks up the keys the stores added since the run before (stores
+/// only ever add keys), so the loop reads this array, two table entries and the rows, and
+/// never hashes an id. It reads ids from the validation set, which must outlive it: 20
+/// bytes a rating, plus 4 bytes per validation user, and per validation item and item
+/// shard.
 class shard_evaluation {
  public:
   struct entry {
     std::uint32_t pos = 0;  ///< position in the validation set
     std::uint32_t item_shard = 0;
-    std::uint32_t user_key = id_map::npos;  ///< npos until the user store has the user
-    std::uint32_t item_key = id_map::npos;  ///< npos until the item store has the item
+    index_t user = 0;  ///< the validation set's user index
+    index_t item = 0;  ///< the validation set's item index
+    float value = 0.0f;  ///< the rating
   };
 
   shard_evaluation() = default;
   shard_evaluation(const rating_table& validation, std::vector<entry> entries);
 
   /// Writes prediction - value of every entry to errors[pos], from the stores as they are
-  /// now (mu: the running mean after the batch evaluated).
+  /// now (mu: the running mean after the batch evaluated). A user or item the stores do
+  /// not hold, or hold untrained (count 0), is predicted without its row.
   void run(double mu, const rating_scale& scale, const shard_store& users,
            std::span<const shard_store* const> items, double* errors);
 
   std::size_t size() const noexcept { return entries_.size(); }
 
  private:
+  /// Store keys of validation ids, npos where the store has none, brought up to date
+  /// with the keys `store` added since the last call.
+  struct key_table {
+    std::vector<std::uint32_t> key;  ///< validation index -> store key
+    std::uint32_t seen = 0;          ///< store keys looked up so far
+    void update(const shard_store& store, const id_map& ids);
+  };
+
   const rating_table* validation_ = nullptr;
   std::vector<entry> entries_;
+  key_table users_;
+  std::vector<key_table> items_;  ///< by item shard
+  std::vector<const std::vector<std::uint32_t>*> item_keys_;  ///< items_' tables, for the loop
 };
 
 /// Cuts `validation` by the user shard of each rating (`users` maps user ids to shards,
