@@ -1,7 +1,12 @@
-/// How an actor system makes and accepts node links: CAF's plain middleman, or TLS
-/// through recflow's tunnel (tls_tunnel.hpp). With TLS, a middleman actor of recflow's
-/// (CAF's own with two steps replaced) dials every connection through the tunnel and
-/// serves the published port through it; BASP, node ids and proxies stay CAF's.
+/// How an actor system makes and accepts node links: plain TCP, or TLS through recflow's
+/// tunnel (tls_tunnel.hpp). A middleman actor of recflow's (CAF's own with its two socket
+/// steps replaced) makes and accepts every link; BASP, node ids and proxies stay CAF's.
+/// With TLS it dials through the tunnel and serves the published port through it, and the
+/// tunnel keeps the bounds. Plain links keep the same bounds in CAF's own sockets: a
+/// message longer than the maximum closes its connection before CAF reads it, at most
+/// max_connections accepted connections are open, and an accepted peer that has not sent a
+/// whole message (BASP's handshake) within the handshake timeout is closed; each is logged
+/// with the peer's address.
 ///
 ///   caf::actor_system sys{cfg};  // configure_cluster_middleman(cfg) before
 ///   auto links = link_layer::start(sys, {.files = tls, .log = log}).value();
@@ -27,15 +32,15 @@ namespace recflow {
 class link_layer {
  public:
   /// Plain links when `o.files` is empty; else starts the tunnel with those files (checked
-  /// beforehand: check_link_tls), its limits and its log (which hears refusals, with the
-  /// peer's address), and the middleman actor that uses it.
+  /// beforehand: check_link_tls). Either way with `o`'s limits and its log (which hears
+  /// refusals, with the peer's address).
   static result<std::unique_ptr<link_layer>> start(caf::actor_system& sys, tls_tunnel_options o);
   ~link_layer();
   link_layer(const link_layer&) = delete;
   link_layer& operator=(const link_layer&) = delete;
 
   bool tls() const noexcept;
-  /// The middleman actor of these links (CAF's own when plain).
+  /// The middleman actor of these links.
   caf::io::middleman_actor handle() const;
   /// Publishes `a` on host:port (port 0: any free one); the port bound.
   caf::expected<std::uint16_t> publish(const caf::actor& a, std::uint16_t port,
@@ -47,9 +52,10 @@ class link_layer {
 
  private:
   link_layer(caf::actor_system& sys, std::shared_ptr<tls_tunnel> tunnel,
-             caf::io::middleman_actor mm);
+             std::shared_ptr<void> watch, caf::io::middleman_actor mm);
   caf::actor_system& sys_;
-  std::shared_ptr<tls_tunnel> tunnel_;  ///< shared with the middleman actor
+  std::shared_ptr<tls_tunnel> tunnel_;  ///< with TLS; shared with the middleman actor
+  std::shared_ptr<void> watch_;  ///< plain: the thread that closes peers that stay silent
   caf::io::middleman_actor mm_;
 };
 

@@ -28,6 +28,7 @@
 #include "recflow/engine/node_host.hpp"
 #include "cli_test_util.hpp"
 #include "engine_test_util.hpp"
+#include "node_host_test_util.hpp"
 #include "node_process.hpp"
 #include "skip_test_util.hpp"
 #include "socket_test_util.hpp"
@@ -56,39 +57,15 @@ std::string connect_error(std::uint16_t port, const link_tls& tls) {
 }
 
 /// A TLS node hosted in this process (node_host, any free port), its log lines kept.
-struct logged_node {
-  std::mutex m;
-  std::string lines;
-  std::unique_ptr<node_host> host;
-  logged_node(const tls_certs& certs, node_host_options o) {
-    o.listen = {"127.0.0.1", 0};
-    o.tls = certs.files<link_tls>("node");
-    o.log = [this](const std::string& line) {
-      std::lock_guard lock(m);
-      lines += line + "\n";
-    };
-    auto started = node_host::start(std::move(o));
-    INFO((started ? std::string() : started.err().message));
-    REQUIRE(started);
-    host = std::move(*started);
-  }
-  std::uint16_t port() const { return host->address().port; }
-  std::string log() {
-    std::lock_guard lock(m);
-    return lines;
-  }
+struct logged_node : test::logged_node {
+  logged_node(const tls_certs& certs, node_host_options o)
+      : test::logged_node([&] {
+          o.tls = certs.files<link_tls>("node");
+          return std::move(o);
+        }()) {}
 };
 
-/// Reads `fd` until the peer closes it (true) or 10 s pass or an error comes (false).
-bool closed_by_peer(int fd) {
-  timeval wait{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-  char buf[4096];
-  ssize_t got = 0;
-  while ((got = ::recv(fd, buf, sizeof buf, 0)) > 0) {
-  }
-  return got == 0;
-}
+using test::closed_by_peer;
 
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;

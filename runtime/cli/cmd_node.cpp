@@ -26,7 +26,7 @@ namespace {
 struct node_cli_options {
   std::string listen = "127.0.0.1:4242";
   std::size_t workers = 2;
-  std::size_t max_message_mb = 1024;  ///< with TLS: the longest message a peer may send
+  std::size_t max_message_mb = 1024;  ///< the longest message a peer may send
   std::string metrics;  ///< HOST:PORT: /metrics and the dashboard (the node's events)
   http_access_options access;  ///< --metrics: token and Host allow-list
   link_options link;    ///< --secret-file, TLS (--tls-*) or both, or else --insecure
@@ -124,8 +124,8 @@ void add_node_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--workers", o->workers, "Actor scheduler threads")->capture_default_str();
   o->link.add(*cmd);
   cmd->add_option("--max-message-mb", o->max_message_mb,
-                  "With TLS: the longest message (MiB) a peer may send; a longer one closes its "
-                  "connection before CAF reads it")
+                  "The longest message (MiB) a peer may send; a longer one closes its connection "
+                  "before CAF reads it")
     ->check(CLI::Range(std::size_t{1}, std::size_t{4095}))
     ->capture_default_str();
   cmd->add_option("--metrics", o->metrics,

@@ -70,14 +70,16 @@ result<std::unique_ptr<node_host>> node_host::start(node_host_options o) {
   configure_cluster_middleman(p->cfg);
   configure_scheduler(p->cfg, o.workers);
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
-  // The node's links: TLS through the tunnel (whose refusals the node logs, naming the
-  // peer), or plain.
+  // The node's links: TLS through the tunnel, or plain; the node logs their refusals,
+  // naming the peer.
   const impl* self = p.get();
   auto links = link_layer::start(
     *p->sys, {.files = o.tls,
               .handshake_timeout = o.handshake_timeout,
               .max_message_bytes = o.max_message_bytes,
-              .log = [self](const std::string& line) { self->log("TLS: " + line); }});
+              .log = [tls = o.tls.enabled(), self](const std::string& line) {
+                self->log((tls ? "TLS: " : "link: ") + line);
+              }});
   if (!links)
     return links.err();
   p->links = std::move(*links);

@@ -37,11 +37,12 @@ struct node_host_options {
   /// Mutual TLS on every link (check_link_tls): only drivers and nodes with a certificate
   /// from `tls.ca` get past the TLS handshake. Alone or with a secret.
   link_tls tls{};
-  /// With TLS: a connection that has not finished its TLS handshake after this time is
-  /// closed (and logged with the peer's address).
+  /// A connection that has not finished its handshake after this time is closed (and
+  /// logged with the peer's address): with TLS, the TLS handshake; without, BASP's (its
+  /// first whole message).
   std::chrono::milliseconds handshake_timeout{10'000};
-  /// With TLS: the longest message a peer may send (its BASP payload); a longer one closes
-  /// that peer's connection, logged, before CAF reads it.
+  /// The longest message a peer may send (its BASP payload); a longer one closes that
+  /// peer's connection, logged, before CAF reads it.
   std::size_t max_message_bytes = std::size_t{1} << 30;
   /// No secret and no TLS: any peer that reaches the port may deploy jobs and stop them.
   /// Must be asked for; the node then logs a warning when it starts.
