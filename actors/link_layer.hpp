@@ -2,11 +2,8 @@
 /// tunnel (tls_tunnel.hpp). A middleman actor of recflow's (CAF's own with its two socket
 /// steps replaced) makes and accepts every link; BASP, node ids and proxies stay CAF's.
 /// With TLS it dials through the tunnel and serves the published port through it, and the
-/// tunnel keeps the bounds. Plain links keep the same bounds in CAF's own sockets: a
-/// message longer than the maximum closes its connection before CAF reads it, at most
-/// max_connections accepted connections are open, and an accepted peer that has not sent a
-/// whole message (BASP's handshake) within the handshake timeout is closed; each is logged
-/// with the peer's address.
+/// tunnel keeps the bounds. Plain links keep the same bounds in CAF's own sockets, and
+/// prove the shared secret on each connection before BASP starts (plain_links.hpp).
 ///
 ///   caf::actor_system sys{cfg};  // configure_cluster_middleman(cfg) before
 ///   auto links = link_layer::start(sys, {.files = tls, .log = log}).value();
@@ -24,6 +21,7 @@
 #include <caf/io/middleman_actor.hpp>
 
 #include "recflow/actors/link_auth.hpp"
+#include "recflow/actors/plain_links.hpp"
 #include "recflow/actors/tls_tunnel.hpp"
 #include "recflow/model/error.hpp"
 
@@ -31,15 +29,20 @@ namespace recflow {
 
 class link_layer {
  public:
-  /// Plain links when `o.files` is empty; else starts the tunnel with those files (checked
-  /// beforehand: check_link_tls). Either way with `o`'s limits and its log (which hears
-  /// refusals, with the peer's address).
-  static result<std::unique_ptr<link_layer>> start(caf::actor_system& sys, tls_tunnel_options o);
+  /// Plain links when `o.files` is empty (plain_links.hpp; with `secret`, each link proves
+  /// it before BASP starts); else starts the tunnel with those files (checked beforehand:
+  /// check_link_tls; the secret is then proved inside TLS, by link_auth). Either way with
+  /// `o`'s limits and its log (which hears refusals, with the peer's address).
+  static result<std::unique_ptr<link_layer>> start(caf::actor_system& sys, tls_tunnel_options o,
+                                                   std::string secret = {});
   ~link_layer();
   link_layer(const link_layer&) = delete;
   link_layer& operator=(const link_layer&) = delete;
 
   bool tls() const noexcept;
+  /// Plain links: why this end closed the last link it dialled to host:port ("does not
+  /// know the shared secret ..."), or "".
+  std::string refusal(const std::string& host, std::uint16_t port) const;
   /// The middleman actor of these links.
   caf::io::middleman_actor handle() const;
   /// Publishes `a` on host:port (port 0: any free one); the port bound.
@@ -52,10 +55,10 @@ class link_layer {
 
  private:
   link_layer(caf::actor_system& sys, std::shared_ptr<tls_tunnel> tunnel,
-             std::shared_ptr<void> watch, caf::io::middleman_actor mm);
+             std::unique_ptr<plain_links> plain, caf::io::middleman_actor mm);
   caf::actor_system& sys_;
   std::shared_ptr<tls_tunnel> tunnel_;  ///< with TLS; shared with the middleman actor
-  std::shared_ptr<void> watch_;  ///< plain: the thread that closes peers that stay silent
+  std::unique_ptr<plain_links> plain_;  ///< without
   caf::io::middleman_actor mm_;
 };
 

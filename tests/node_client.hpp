@@ -6,11 +6,13 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <memory>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 #include "recflow/actors/cluster_messages.hpp"
+#include "recflow/actors/link_layer.hpp"
 #include "recflow/actors/messages.hpp"
 #include "recflow/engine/cluster_connect.hpp"
 
@@ -29,13 +31,19 @@ struct node_client_config {
   }
 };
 
-/// The system and the node at 127.0.0.1:`port` (REQUIREs that it answers), having proven
-/// `secret` as a driver does (REQUIREd to succeed; empty: no proof, a stranger).
+/// The system and the node at 127.0.0.1:`port` (REQUIREs that it answers), its link
+/// opened with the tests' shared secret (the node closes a link without its proof), having
+/// proven `secret` to the node as a driver does (REQUIREd to succeed; empty: no proof, a
+/// stranger past the link, as a certificate holder without the secret is past TLS).
 struct node_client : node_client_config {
   caf::actor_system sys{cfg};
+  std::unique_ptr<link_layer> links;
   caf::actor node;
   explicit node_client(std::uint16_t port, const std::string& secret = node_secret()) {
-    auto found = sys.middleman().remote_actor("127.0.0.1", port);
+    auto layer = link_layer::start(sys, {}, node_secret());
+    REQUIRE(layer);
+    links = std::move(*layer);
+    auto found = links->remote_actor("127.0.0.1", port);
     REQUIRE(found);
     node = *found;
     if (!secret.empty()) {
@@ -43,6 +51,10 @@ struct node_client : node_client_config {
       INFO((ok ? std::string() : ok.err().message));
       REQUIRE(ok);
     }
+  }
+  ~node_client() {
+    node = nullptr;
+    links.reset();  // before the system
   }
   /// The secret's challenge, as connect_nodes does it.
   result<void> authenticate(const std::string& secret) {

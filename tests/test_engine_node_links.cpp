@@ -64,16 +64,16 @@ TEST_CASE("node links: a BASP header claiming 4 GiB costs a node without TLS not
   int fd = test::connect_loopback(node.port());
   auto header = basp_header(0xffffffffu);
   CHECK(::send(fd, header.data(), header.size(), MSG_NOSIGNAL) == ssize_t(header.size()));
-  // The node closes the connection (after its own BASP handshake) instead of filling a
-  // 4 GiB buffer (877 MB of RSS within 3 s before, docs/security.md).
+  // The node closes the connection (after its hello) instead of filling a 4 GiB buffer
+  // (877 MB of RSS within 3 s before, docs/security.md): BASP never reads a byte of a peer
+  // that has not proven the secret.
   CHECK(closed_by_peer(fd));
   ::close(fd);
   const auto after = node.rss_mb();
   INFO("node RSS " << before << " MB before, " << after << " MB after");
   CHECK(after - before < 64);
   REQUIRE(node.running());
-  CHECK_THAT(node.log(), Catch::Contains("it sent a message of 4294967295 bytes (at most "
-                                         "1073741824)"));
+  CHECK_THAT(node.log(), Catch::Contains(": sent no proof of the shared secret"));
   // A driver with the secret still runs a job on it.
   auto nodes = std::vector<node_endpoint>{{"127.0.0.1", node.port()}};
   auto cluster = cluster_engine::make(ml100k_graph(3),
@@ -85,7 +85,8 @@ TEST_CASE("node links: a BASP header claiming 4 GiB costs a node without TLS not
 
 TEST_CASE("node links: without TLS, a message over the maximum closes the peer's connection "
           "before CAF reads it", "[engine][multinode][security]") {
-  logged_node node(secret_node({.max_message_bytes = std::size_t{1} << 20}));
+  // An insecure node, whose BASP a raw peer reaches (with a secret, the proof comes first).
+  logged_node node({.max_message_bytes = std::size_t{1} << 20, .insecure = true});
   int fd = test::connect_loopback(node.port());
   auto header = basp_header(std::uint32_t{1} << 21);
   CHECK(::send(fd, header.data(), header.size(), MSG_NOSIGNAL) == ssize_t(header.size()));
@@ -116,4 +117,31 @@ TEST_CASE("node links: without TLS, a connection that never sends its handshake 
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   CHECK((*cluster)->run_n(3));
   CHECK(node.log().find("no handshake within 300 ms") == node.log().rfind("no handshake"));
+}
+
+TEST_CASE("node links: without TLS, a driver without the shared secret or with another one "
+          "cannot open a link, and the node goes on", "[engine][multinode][security]") {
+  logged_node node(secret_node());
+  auto nodes = std::vector<node_endpoint>{{"127.0.0.1", node.port()}};
+  auto other = cluster_engine::make(ml100k_graph(3),
+                                    {.nodes = nodes, .secret = "another secret, also long enough"});
+  REQUIRE_FALSE(other);
+  CHECK_THAT(other.err().message,
+             Catch::Contains("node 127.0.0.1:" + std::to_string(node.port())
+                             + " does not know the shared secret (its proof of it is wrong)"));
+  CHECK_THAT(node.log(), Catch::Contains(": wrong proof of the shared secret"));
+  // A raw peer that answers the node's hello with its own and a made-up proof.
+  int fd = test::connect_loopback(node.port());
+  std::string hello = "recflow-link-1 " + std::string(64, 'a') + "\n";
+  CHECK(::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) == ssize_t(hello.size()));
+  std::string proof(64, '0');
+  CHECK(::send(fd, proof.data(), proof.size(), MSG_NOSIGNAL) == ssize_t(proof.size()));
+  CHECK(closed_by_peer(fd));
+  ::close(fd);
+  // The driver with the secret runs its job.
+  auto cluster = cluster_engine::make(ml100k_graph(3),
+                                      {.nodes = nodes, .secret = test::node_secret()});
+  INFO((cluster ? std::string() : cluster.err().message));
+  REQUIRE(cluster);
+  CHECK((*cluster)->run_n(3));
 }

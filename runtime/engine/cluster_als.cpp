@@ -231,7 +231,7 @@ result<factor_model> train_als_cluster(const rating_table& train, const als_para
   {
     caf::scoped_actor self(sys);
     als_job job{o, sys, self, {}, {}, {}, {}};
-    auto links = link_layer::start(sys, {.files = o.tls});
+    auto links = link_layer::start(sys, {.files = o.tls}, o.secret);
     if (!links)
       return links.err();
     auto nodes = connect_nodes(sys, self, **links, o.nodes, o.secret, o.connect_timeout);

@@ -65,10 +65,15 @@ result<std::vector<caf::actor>> connect_nodes(caf::actor_system& sys, caf::scope
   for (const auto& ep : eps) {
     auto node = links.remote_actor(ep.host, ep.port);
     if (!node) {
+      // This end closed the link: the node failed the secret's proof, or asked another one.
+      if (auto refused = links.refusal(ep.host, ep.port); !refused.empty())
+        return error{errc::io, "node " + ep.name() + " " + refused};
       auto why = sys.render(node.error());
       if (!links.tls() && why.find("disconnect_during_handshake") != std::string::npos)
-        why += " (a node that runs TLS refuses a driver without --tls-cert, --tls-key and "
-               "--tls-ca)";
+        why += std::string(" (") + (secret.empty() ? "" : "a node with another shared secret "
+                                                          "refuses this driver's proof of it; ")
+               + "a node that runs TLS refuses a driver without --tls-cert, --tls-key and "
+                 "--tls-ca)";
       return error{errc::io, "cannot connect to node " + ep.name() + ": " + why};
     }
     std::optional<error> err;

@@ -108,7 +108,7 @@ struct cluster_engine::impl final : round_driver {
   result<void> start() {
     // The handshake, then every node connects to every other before any owner exists
     // (see mesh_atom).
-    auto layer = link_layer::start(*sys, {.files = opts.tls});
+    auto layer = link_layer::start(*sys, {.files = opts.tls}, opts.secret);
     if (!layer)
       return layer.err();
     links = std::move(*layer);

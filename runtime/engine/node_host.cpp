@@ -79,7 +79,8 @@ result<std::unique_ptr<node_host>> node_host::start(node_host_options o) {
               .max_message_bytes = o.max_message_bytes,
               .log = [tls = o.tls.enabled(), self](const std::string& line) {
                 self->log((tls ? "TLS: " : "link: ") + line);
-              }});
+              }},
+    o.secret);
   if (!links)
     return links.err();
   p->links = std::move(*links);
