@@ -2,6 +2,9 @@
 // run_stream_job resumes from a checkpoint to the uninterrupted run's model.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "cli_test_util.hpp"
 #include "engine_test_util.hpp"
 #include "recflow/engine/stream_job.hpp"
@@ -64,6 +67,43 @@ TEST_CASE("engine: a run stopped after a checkpoint and resumed ends with the un
     REQUIRE_FALSE(bad.has_value());
     CHECK_THAT(bad.err().message, Catch::Contains("rank 6") && Catch::Contains("rank 7"));
   }
+}
+
+TEST_CASE("engine: a checkpoint that cannot be written is noted, training goes on and the "
+          "next one is written", "[engine][checkpoint]") {
+  scratch_dir dir;
+  stream_params params;
+  params.rank = 6;
+  auto batches = planted_batches();
+  auto whole = run_stream_job(source_job({}, params, std::make_shared<recording_source>(batches)));
+  REQUIRE(whole.has_value());
+
+  // From batch 5 to batch 12 the folder is a file (even root cannot write in it then), so
+  // the checkpoint after batch 8 fails; the ones after 4, 12, 16 and 20 are written.
+  stream_job_options o;
+  o.checkpoints = {dir.file("ck"), 4, 10};
+  const auto folder = dir.file("ck"), away = dir.file("ck-away");
+  auto on_batch = [&](const stream_report& r) {
+    if (r.batch == 5) {
+      std::filesystem::rename(folder, away);
+      std::ofstream(folder) << "not a folder";
+    } else if (r.batch == 12) {
+      std::filesystem::remove(folder);
+      std::filesystem::rename(away, folder);
+    }
+  };
+  std::vector<std::string> notes;
+  auto run = run_stream_job(source_job(o, params, std::make_shared<recording_source>(batches)),
+                            on_batch, [&](const std::string& n) { notes.push_back(n); });
+  INFO((run ? std::string() : run.err().message));
+  REQUIRE(run.has_value());
+  CHECK(run->checkpoints_failed == 1);
+  CHECK(run->checkpoints_written.size() == 4);
+  REQUIRE(notes.size() == 1);
+  CHECK_THAT(notes[0], Catch::StartsWith("checkpoint after batch 8 not written: ")
+                         && Catch::EndsWith("; training goes on"));
+  CHECK(run->reports.size() == 20);
+  CHECK(run->model == whole->model);  // a failed write changes nothing in the training
 }
 
 TEST_CASE("stream job: a table streamed with checkpoints and a fitted partitioner resumes to "

@@ -112,7 +112,8 @@ result<std::optional<factor_model>> resume(const stream_job_options& job,
 template <class Engine>
 result<stream_job_result> drive(Engine& e, stream_job_result out, const stream_job_options& job,
                                 const stream_callback& on_batch,
-                                std::shared_ptr<source_ledger> ledger) {
+                                std::shared_ptr<source_ledger> ledger,
+                                const std::function<void(const std::string&)>& note) {
   const bool checkpointing = !job.checkpoints.dir.empty();
   const auto base = out.mark;
   auto start = std::chrono::steady_clock::now();
@@ -137,11 +138,8 @@ result<stream_job_result> drive(Engine& e, stream_job_result out, const stream_j
     if (job.on_metrics)
       job.on_metrics(r, m);
   };
-  auto checkpoint = [&]() -> result<void> {
-    auto model = e.snapshot();
-    if (!model)
-      return model.err();
-    auto path = write_checkpoint(job.checkpoints, *model, out.mark);
+  auto write = [&](const factor_model& model) -> result<void> {
+    auto path = write_checkpoint(job.checkpoints, model, out.mark);
     if (!path)
       return path.err();
     out.checkpoints_written.push_back(*path);
@@ -161,17 +159,27 @@ result<stream_job_result> drive(Engine& e, stream_job_result out, const stream_j
     if (sum->batches == 0)
       break;
     if (checkpointing && out.mark.batches - last_checkpoint >= job.checkpoints.every) {
-      if (auto ok = checkpoint(); !ok)
-        return ok.err();
-      last_checkpoint = out.mark.batches;
+      // A checkpoint that cannot be written (a full disk, no descriptor left) costs only
+      // itself: the ones before stay, training goes on, the next round tries again. A
+      // broken graph (no snapshot) still ends the run.
+      if (auto model = e.snapshot(); !model)
+        return model.err();
+      else if (auto ok = write(*model); !ok) {
+        ++out.checkpoints_failed;
+        note("checkpoint after batch " + std::to_string(out.mark.batches)
+             + " not written: " + ok.err().message + "; training goes on");
+      } else {
+        last_checkpoint = out.mark.batches;
+      }
     }
   }
-  if (checkpointing && out.mark.batches > last_checkpoint)
-    if (auto ok = checkpoint(); !ok)
-      return ok.err();
   auto model = e.snapshot();
   if (!model)
     return model.err();
+  // The last checkpoint must be written: the run reports it if it is not.
+  if (checkpointing && out.mark.batches > last_checkpoint)
+    if (auto ok = write(*model); !ok)
+      return ok.err();
   out.model = std::move(*model);
   return out;
 }
@@ -279,12 +287,12 @@ result<stream_job_result> run_stream_job(const stream_job_options& job,
       return engine.err();
     if (nodes->on_placement)
       nodes->on_placement((*engine)->explain());
-    return drive(**engine, std::move(out), job, on_batch, nullptr);
+    return drive(**engine, std::move(out), job, on_batch, nullptr, note);
   }
   auto engine = local_engine::make(std::move(*g), job.engine);
   if (!engine)
     return engine.err();
-  return drive(**engine, std::move(out), job, on_batch, std::move(ledger));
+  return drive(**engine, std::move(out), job, on_batch, std::move(ledger), note);
 }
 
 }  // namespace recflow

@@ -134,9 +134,13 @@ struct stream_job_result {
   std::uint64_t added_ratings = 0;     ///< ratings wrap_source added (see wrap_source)
   std::optional<std::string> resumed_from;  ///< the checkpoint file this run started from
   std::vector<std::string> checkpoints_written;
+  /// Periodic checkpoints that could not be written (each noted; training went on). The
+  /// one at the end must be written, or the run fails.
+  std::uint64_t checkpoints_failed = 0;
 };
 
-/// Hears what a user should know: a corrupt checkpoint skipped, where a run resumed.
+/// Hears what a user should know: a corrupt checkpoint skipped, where a run resumed, a
+/// checkpoint that could not be written.
 using note_callback = std::function<void(const std::string&)>;
 
 /// Streams `job.input` through a graph laid out as `job` says, reporting every batch to

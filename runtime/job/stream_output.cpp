@@ -137,6 +137,7 @@ nlohmann::json stream_summary(const stream_facts& f) {
     j["posted_ratings"] = run.added_ratings;
     j["resumed_from"] = or_null(run.resumed_from);
     j["checkpoints_written"] = run.checkpoints_written.size();
+    j["checkpoints_failed"] = run.checkpoints_failed;
   } else {
     j["nodes"] = f.nodes;
   }
