@@ -130,16 +130,23 @@ class guarded_scribe : public caf::io::network::scribe_impl {
   /// Whether a whole BASP message has arrived (after the proof). On the multiplexer's
   /// thread only.
   bool greeted() const noexcept { return greeted_; }
-  /// Closes the connection: CAF forgets it (BASP hears it closed) and the socket leaves the
-  /// event loop, which closes it. On the multiplexer's thread.
+  /// Closes the connection, logged, unless it has ended already. On the multiplexer's
+  /// thread.
   void close(caf::execution_unit* ctx, const std::string& why) {
     if (detached())
       return;
-    links_->log("closed " + peer() + ": " + why);
-    if (!accepted())
-      links_->refused(dialled_, why);
-    io_failure(ctx, caf::io::network::operation::read);
-    remove_from_loop();
+    noted(why);
+    end(ctx);
+  }
+
+ protected:
+  /// The connection ended (CAF forgets it): an accepted peer that leaves during the proof
+  /// is logged too (a driver that found the node's proof wrong may close before its own
+  /// proof has gone out).
+  caf::message detach_message() override {
+    if (accepted() && !proven_ && !closing_)
+      links_->log("closed " + peer() + ": it left before proving the shared secret");
+    return scribe_impl::detach_message();
   }
 
  private:
@@ -148,14 +155,27 @@ class guarded_scribe : public caf::io::network::scribe_impl {
     return accepted() ? addr() + ":" + std::to_string(port()) : dialled_;
   }
 
-  /// Nothing more reaches BASP; the close runs once this read is over (the stream must
-  /// still be reading for its removal to close the socket).
-  bool refuse(std::string why) {
+  /// Logs why this end closes the link (and keeps it for a driver's error).
+  void noted(const std::string& why) {
+    links_->log("closed " + peer() + ": " + why);
+    if (!accepted())
+      links_->refused(dialled_, why);
+  }
+  /// CAF forgets the connection (BASP hears it closed) and the socket leaves the event
+  /// loop, which closes it.
+  void end(caf::execution_unit* ctx) {
+    if (detached())
+      return;
+    io_failure(ctx, caf::io::network::operation::read);
+    remove_from_loop();
+  }
+  /// Refused now, closed once this read is over (the stream must still be reading for its
+  /// removal to close the socket; the peer may close first): nothing more reaches BASP.
+  bool refuse(const std::string& why) {
     closing_ = true;
+    noted(why);
     auto* mx = &mpx_;
-    mpx_.post([self = caf::intrusive_ptr<guarded_scribe>(this), mx, why = std::move(why)] {
-      self->close(mx, why);
-    });
+    mpx_.post([self = caf::intrusive_ptr<guarded_scribe>(this), mx] { self->end(mx); });
     return true;
   }
 

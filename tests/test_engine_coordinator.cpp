@@ -49,6 +49,9 @@ class fake_driver final : public round_driver {
 
   std::vector<batch_stamp> sent;
   std::size_t in_place_calls = 0, releases = 0;
+  bool read_early = false;  ///< evaluate_in_place calls read() as the local engine does
+  bool in_eval = false;
+  std::size_t early_releases = 0;  ///< releases from read(), before the sum
   std::vector<std::pair<stream_point, bool>> checkpoints;  ///< with first_time
 
   explicit fake_driver(std::shared_ptr<rating_source> src) : source_(std::move(src)) {
@@ -103,13 +106,21 @@ class fake_driver final : public round_driver {
   }
 
   std::optional<result<error_metrics>> evaluate_in_place(
-    const batch_stamp&, const std::vector<const shard_store*>& items) override {
+    const batch_stamp&, const std::vector<const shard_store*>& items,
+    const std::function<void()>& read) override {
     ++in_place_calls;
     for (const auto* store : items)
       REQUIRE(store != nullptr);
+    in_eval = true;
+    if (in_place && read_early)
+      read();
+    in_eval = false;
     return in_place;
   }
-  void release() override { ++releases; }
+  void release() override {
+    ++releases;
+    early_releases += in_eval;
+  }
   void checkpoint(const stream_point& at, factor_model, bool first_time) override {
     checkpoints.emplace_back(at, first_time);
   }
@@ -352,7 +363,7 @@ TEST_CASE("coordinator: after a snapshot batch the model is evaluated and handed
   CHECK(r.driver.releases == (views ? 6u : 0u));
 }
 
-TEST_CASE("coordinator: held shards are evaluated where they are, then released",
+TEST_CASE("coordinator: held shards are evaluated where they are, then released once",
           "[engine][coordinator]") {
   auto validation = std::make_shared<rating_table>();
   validation->ratings.push_back({validation->users.insert(0), validation->items.insert(1), 4.0, 0});
@@ -360,11 +371,14 @@ TEST_CASE("coordinator: held shards are evaluated where they are, then released"
     g.evaluation = evaluation_options{validation, 1};
   });
   r.driver.views = true;
+  // Released when the driver says the shards are read (before it sums), or after it.
+  r.driver.read_early = GENERATE(false, true);
   SECTION("the driver's figures go into the metrics") {
     r.driver.in_place = result<error_metrics>(error_metrics{.rmse = 0.5, .mae = 0.25});
     REQUIRE(r.core.drive(all, {}, {}));
     CHECK(r.driver.in_place_calls == 4);
     CHECK(r.driver.releases == 4);
+    CHECK(r.driver.early_releases == (r.driver.read_early ? 4u : 0u));
     for (const auto& m : r.core.history()) {
       CHECK(m.rmse == 0.5);
       CHECK(m.mae == 0.25);
@@ -377,6 +391,24 @@ TEST_CASE("coordinator: held shards are evaluated where they are, then released"
     CHECK(sum.err().message == "evaluation failed: timeout");
     CHECK(r.driver.releases == 1);
   }
+}
+
+TEST_CASE("coordinator: a batch evaluated in place and published holds for its copies, then is "
+          "released", "[engine][coordinator]") {
+  auto validation = std::make_shared<rating_table>();
+  validation->ratings.push_back({validation->users.insert(0), validation->items.insert(1), 4.0, 0});
+  std::size_t published = 0;
+  rig r(4, {.max_in_flight = 1}, [&](streaming_graph& g) {
+    g.evaluation = evaluation_options{validation, 1};
+    g.on_model = [&](std::uint64_t, factor_model&&) { ++published; };
+  });
+  r.driver.views = true;
+  r.driver.read_early = true;
+  r.driver.in_place = result<error_metrics>(error_metrics{.rmse = 0.5, .mae = 0.25});
+  REQUIRE(r.core.drive(all, {}, {}));
+  CHECK(published == 4);
+  CHECK(r.driver.releases == 4);
+  CHECK(r.driver.early_releases == 0);  // not before the shards were copied
 }
 
 TEST_CASE("coordinator: while owners hold after a snapshot batch, a pulled batch waits unrouted",

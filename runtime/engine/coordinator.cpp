@@ -21,7 +21,7 @@ void time_run(run_summary& sum, double seconds) {
 }  // namespace
 
 std::optional<result<error_metrics>> round_driver::evaluate_in_place(
-  const batch_stamp&, const std::vector<const shard_store*>&) {
+  const batch_stamp&, const std::vector<const shard_store*>&, const std::function<void()>&) {
   return std::nullopt;
 }
 
@@ -298,11 +298,20 @@ void coordinator::report(const batch_metrics& m) {
 void coordinator::after_snapshot(flight& f) {
   bool held = !f.user_views.empty() || !f.item_views.empty();
   bool evaluated = false;
+  bool released = false;
   if (f.evaluate && held) {
     std::vector<const shard_store*> items(graph_.partitions, nullptr);
     for (const auto& view : f.item_views)
       items[view.shard] = view.store;
-    if (auto em = driver_->evaluate_in_place(f.stamp, items)) {
+    // Once the shards are read, the owners go on while the errors are summed, unless the
+    // model is wanted too (copied below while they hold).
+    auto read = [&] {
+      if (!f.publish && !f.checkpoint && !released) {
+        driver_->release();
+        released = true;
+      }
+    };
+    if (auto em = driver_->evaluate_in_place(f.stamp, items, read)) {
       evaluated = true;
       if (*em) {
         f.m.rmse = (*em)->rmse;
@@ -320,7 +329,8 @@ void coordinator::after_snapshot(flight& f) {
       for (const auto& view : f.item_views)
         f.items.push_back(view.store->export_parts(view.batch, view.shard));
     }
-    driver_->release();
+    if (!released)
+      driver_->release();
   }
   if (!wants_model)
     return;

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,9 +63,13 @@ class round_driver {
   virtual void wait() = 0;
   /// Every owner holds after snapshot batch `stamp` and has sent a view of its shard: the
   /// validation error computed where the shards are (`items`: the item stores by shard).
-  /// Nothing: the coordinator assembles the model and evaluates it (the default).
+  /// A driver that evaluates calls `read()` once it is done reading the shards, before it
+  /// sums the errors: the owners may go on meanwhile unless the batch also needs copies.
+  /// Nothing (and no read()): the coordinator assembles the model and evaluates it (the
+  /// default).
   virtual std::optional<result<error_metrics>> evaluate_in_place(
-    const batch_stamp& stamp, const std::vector<const shard_store*>& items);
+    const batch_stamp& stamp, const std::vector<const shard_store*>& items,
+    const std::function<void()>& read);
   /// Every owner holds after a snapshot batch and is read: they may go on.
   virtual void release() {}
   /// The model after a checkpoint batch (coordinator_options::checkpoint_every).

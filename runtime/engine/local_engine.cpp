@@ -103,9 +103,10 @@ struct local_engine::impl final : round_driver {
   /// Validation error after the batch of `stamp`, while every owner holds: the user
   /// owners predict their shares of the validation set in parallel (shard_evaluation),
   /// each writing its errors in place; summed here in validation order, as evaluate()
-  /// sums them.
+  /// sums them, once the owners may go on (read()).
   std::optional<result<error_metrics>> evaluate_in_place(
-    const batch_stamp& stamp, const std::vector<const shard_store*>& is) override {
+    const batch_stamp& stamp, const std::vector<const shard_store*>& is,
+    const std::function<void()>& read) override {
     const auto& graph = core.graph();
     const auto& validation = *graph.evaluation->validation;
     if (eval_parts.empty()) {
@@ -128,6 +129,7 @@ struct local_engine::impl final : round_driver {
                   if (!err)
                     err = error{errc::io, "evaluation failed: " + caf::to_string(e)};
                 });
+    read();  // every owner has written its errors: they may go on while these are summed
     if (err)
       return result<error_metrics>(*err);
     return result<error_metrics>(metrics_of_errors(eval_errors));
