@@ -1,6 +1,7 @@
 /// A node hosted in the test process (node_host, 127.0.0.1, any free port) whose log lines
-/// are kept, and a raw socket's wait for the node to close it: the hostile-peer tests of
-/// node links, with TLS (test_engine_node_tls.cpp) and without (test_engine_node_links.cpp).
+/// are kept, a wait for a line in a node's log, and a raw socket's wait for the node to
+/// close it: the hostile-peer tests of node links, with TLS (test_engine_node_tls.cpp) and
+/// without (test_engine_node_links.cpp, test_engine_node_security.cpp).
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -8,9 +9,11 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "recflow/engine/node_host.hpp"
 
@@ -38,6 +41,17 @@ struct logged_node {
     return lines;
   }
 };
+
+/// Waits up to 10 s for `text` in the log of `node` (a logged_node or a node_process).
+template <class Node>
+bool log_says(Node& node, const std::string& text) {
+  for (int k = 0; k < 500; ++k) {
+    if (node.log().find(text) != std::string::npos)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 /// Reads `fd` until the peer closes it (true) or 10 s pass or an error comes (false).
 inline bool closed_by_peer(int fd) {

@@ -27,6 +27,7 @@
 
 using namespace recflow;
 using recflow::test::closed_by_peer;
+using recflow::test::log_says;
 using recflow::test::logged_node;
 using recflow::test::node_process;
 
@@ -48,14 +49,13 @@ streaming_graph ml100k_graph(std::size_t n) {
                               {1, 5});
 }
 
-/// Waits up to 10 s for `text` in the node's log.
-bool log_says(logged_node& node, const std::string& text) {
-  for (int k = 0; k < 500; ++k) {
-    if (node.log().find(text) != std::string::npos)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
+/// A driver with the tests' secret on the node at `port`: its engine, REQUIREd to start.
+std::unique_ptr<cluster_engine> driver(std::uint16_t port, std::size_t batches) {
+  auto cluster = cluster_engine::make(ml100k_graph(batches),
+                                      {.nodes = {{"127.0.0.1", port}}, .secret = test::node_secret()});
+  INFO((cluster ? std::string() : cluster.err().message));
+  REQUIRE(cluster);
+  return std::move(*cluster);
 }
 
 /// A node_host with the tests' shared secret and `o`'s limits.
@@ -85,12 +85,7 @@ TEST_CASE("node links: a BASP header claiming 4 GiB costs a node without TLS not
   REQUIRE(node.running());
   CHECK_THAT(node.log(), Catch::Contains(": sent no proof of the shared secret"));
   // A driver with the secret still runs a job on it.
-  auto nodes = std::vector<node_endpoint>{{"127.0.0.1", node.port()}};
-  auto cluster = cluster_engine::make(ml100k_graph(3),
-                                      {.nodes = nodes, .secret = test::node_secret()});
-  INFO((cluster ? std::string() : cluster.err().message));
-  REQUIRE(cluster);
-  CHECK((*cluster)->run_n(3));
+  CHECK(driver(node.port(), 3)->run_n(3));
 }
 
 TEST_CASE("node links: without TLS, a message over the maximum closes the peer's connection "
@@ -118,14 +113,10 @@ TEST_CASE("node links: without TLS, a connection that never sends its handshake 
   CHECK(log_says(node, ": no handshake within 300 ms"));
   CHECK_THAT(node.log(), Catch::Contains("link: closed 127.0.0.1:"));
   // A driver that does handshake is not closed by the timeout: a job outlives it.
-  auto nodes = std::vector<node_endpoint>{{"127.0.0.1", node.port()}};
-  auto cluster = cluster_engine::make(ml100k_graph(6),
-                                      {.nodes = nodes, .secret = test::node_secret()});
-  INFO((cluster ? std::string() : cluster.err().message));
-  REQUIRE(cluster);
-  REQUIRE((*cluster)->run_n(3));
+  auto cluster = driver(node.port(), 6);
+  REQUIRE(cluster->run_n(3));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  CHECK((*cluster)->run_n(3));
+  CHECK(cluster->run_n(3));
   CHECK(node.log().find("no handshake within 300 ms") == node.log().rfind("no handshake"));
 }
 
@@ -155,9 +146,5 @@ TEST_CASE("node links: without TLS, a driver without the shared secret or with a
   CHECK(closed_by_peer(fd));
   ::close(fd);
   // The driver with the secret runs its job.
-  auto cluster = cluster_engine::make(ml100k_graph(3),
-                                      {.nodes = nodes, .secret = test::node_secret()});
-  INFO((cluster ? std::string() : cluster.err().message));
-  REQUIRE(cluster);
-  CHECK((*cluster)->run_n(3));
+  CHECK(driver(node.port(), 3)->run_n(3));
 }

@@ -26,11 +26,13 @@
 #include "recflow/engine/cluster_engine.hpp"
 #include "recflow/graph/wire.hpp"
 #include "node_client.hpp"
+#include "node_host_test_util.hpp"
 #include "node_process.hpp"
 #include "engine_test_util.hpp"
 #include "test_util.hpp"
 
 using namespace recflow;
+using recflow::test::log_says;
 using recflow::test::node_client;
 using recflow::test::node_process;
 using recflow::test::replay;
@@ -60,16 +62,6 @@ std::string ask_mesh(caf::scoped_actor& self, const caf::actor& node, std::size_
     .receive([&](mesh_atom, std::uint32_t) { out.clear(); },
              [&](caf::error& e) { out = self->system().render(e); });
   return out;
-}
-
-/// Waits up to 10 s for `text` in the node's log.
-bool log_says(node_process& node, const std::string& text) {
-  for (int k = 0; k < 500; ++k) {
-    if (node.log().find(text) != std::string::npos)
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
 }
 
 /// Waits up to 10 s for the node process to end.
