@@ -138,8 +138,11 @@ TEST_CASE("gradient sums: one key's sums in order, one capped step, written back
   sums.count_rating(sb);
   std::vector<float> x{1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f};
   double x1 = store.row(a)[1], xb = store.row(b)[1];
-  auto expect = static_cast<float>(x1 + p.gamma * (0.5 - (2.0 * p.lambda) * x1));
-  auto expect_b = static_cast<float>(xb + p.gamma * (2.0 - p.lambda * xb));
+  // The factor step in float, as stream_kernel's apply_step takes it: rate and decay
+  // rounded once, then x + g * (g_x - l * x).
+  const auto g_rate = static_cast<float>(p.gamma);
+  const auto expect = float(x1) + g_rate * (0.5f - static_cast<float>(2.0 * p.lambda) * float(x1));
+  const auto expect_b = float(xb) + g_rate * (2.0f - static_cast<float>(p.lambda) * float(xb));
   float* g = sums.sums();
   double g_b = 0.0;
   const auto rates = rates_of(p);
@@ -157,7 +160,7 @@ TEST_CASE("gradient sums: one key's sums in order, one capped step, written back
     o.accumulate(g, 1.0, x.data());
     sums.step_to(o, sb, g_b, g, rates);
   });
-  CHECK(sums.row(sa)[1] == expect);  // computed in double, rounded to float once
+  CHECK(sums.row(sa)[1] == expect);
   CHECK(sums.row(sb)[1] == store.row(b)[1]);  // step_to: the current row is as it was
   CHECK(store.row(a)[1] != expect);  // not written back yet
   sums.write_back(store);
