@@ -1,6 +1,7 @@
 #include "recflow/engine/scheduler.hpp"
 
 #include <cstdlib>
+#include <string_view>
 
 #include <caf/all.hpp>
 
@@ -34,9 +35,15 @@ std::size_t idle_polls_setting() {
   return *end == '\0' && n > 0 && n <= 100'000'000 ? static_cast<std::size_t>(n) : idle_polls;
 }
 
+const char* scheduler_policy_setting() {
+  const char* text = std::getenv("RECFLOW_SCHEDULER");
+  return text != nullptr && std::string_view(text) == "stealing" ? "stealing" : "sharing";
+}
+
 void configure_scheduler(caf::actor_system_config& cfg, std::size_t workers,
                          thread_priority p) {
   cfg.set("scheduler.max-threads", workers);
+  cfg.set("scheduler.policy", caf::atom_from_string(scheduler_policy_setting()));
   cfg.set("work-stealing.aggressive-poll-attempts",
           caf::config_value::integer(static_cast<std::int64_t>(idle_polls_setting())));
   set_thread_priority(cfg, p);
