@@ -1,8 +1,8 @@
 /// The aggregator: sums per-rating gradients by key within a batch, in batch order, and
-/// applies each key's sum once per pass, at the key's last rating. It runs inside the owner of its keys (fused),
-/// so per-rating gradient vectors never travel: only factor rows and errors do. Like the
-/// reference trainer, it works on dense copies of the touched keys' parameters during a
-/// batch and writes them back to the shard once at the end.
+/// applies each key's sum once per pass, at the key's last rating. It runs inside the owner
+/// of its keys (fused), so per-rating gradient vectors never travel: only factor rows and
+/// errors do. Like the reference trainer, it works on dense copies of the touched keys'
+/// parameters during a batch and writes them back to the shard once at the end.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ namespace recflow {
 class gradient_sums {
  public:
   /// Forgets the previous batch; room for `max_keys` keys (at most one per rating).
-  /// `two_rows`: a second row per slot for step_to (see next_row).
+  /// `two_rows`: a second row per slot for step_to.
   void reset(int rank, std::size_t max_keys, bool two_rows = false);
   /// Slot of `key`, giving it the next one on first touch (n = 0); call gather() once
   /// every key of the batch has its slot.

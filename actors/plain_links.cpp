@@ -111,13 +111,12 @@ class guarded_scribe : public caf::io::network::scribe_impl {
       in_payload_ = false;
       greeted_ = true;
     } else if (n == basp_header_bytes) {
-      if (bytes.substr(0, hello_text.size()) == hello_text)  // a proof this end does not ask
+      // A hello (a proof this end does not ask for) can only come first.
+      if (!greeted_ && bytes.substr(0, hello_text.size()) == hello_text)
         return refuse(accepted() ? "it proves a shared secret, which this node does not ask "
                                    "for (it runs --insecure)"
                                  : "asks for a shared secret (--secret-file)");
-      const auto* b = static_cast<const unsigned char*>(buf) + basp_length_offset;
-      const std::size_t length = (std::size_t(b[0]) << 24) | (std::size_t(b[1]) << 16)
-                                 | (std::size_t(b[2]) << 8) | std::size_t(b[3]);
+      const auto length = basp_payload_length(static_cast<const unsigned char*>(buf));
       if (length > links_->limits.max_message_bytes)
         return refuse("it sent a message of " + std::to_string(length) + " bytes (at most "
                       + std::to_string(links_->limits.max_message_bytes) + ")");

@@ -89,9 +89,7 @@ class basp_frames {
       if (filled_ < basp_header_bytes)
         continue;
       filled_ = 0;
-      std::uint64_t length = 0;
-      for (std::size_t k = 0; k < 4; ++k)
-        length = (length << 8) | header_[basp_length_offset + k];
+      const std::uint64_t length = basp_payload_length(header_.data());
       if (length > max_)
         return length;
       payload_left_ = length;

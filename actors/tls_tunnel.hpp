@@ -32,6 +32,12 @@ namespace recflow {
 /// The bytes of a BASP header (CAF 0.17), and where its payload length sits.
 inline constexpr std::size_t basp_header_bytes = 32;
 inline constexpr std::size_t basp_length_offset = 4;
+/// The payload length a BASP header claims (big-endian at basp_length_offset).
+inline std::size_t basp_payload_length(const unsigned char* header) noexcept {
+  const unsigned char* b = header + basp_length_offset;
+  return (std::size_t(b[0]) << 24) | (std::size_t(b[1]) << 16) | (std::size_t(b[2]) << 8)
+         | std::size_t(b[3]);
+}
 
 /// How a tunnel runs, with defaults.
 struct tls_tunnel_options {

@@ -113,7 +113,7 @@ template <class Engine>
 result<stream_job_result> drive(Engine& e, stream_job_result out, const stream_job_options& job,
                                 const stream_callback& on_batch,
                                 std::shared_ptr<source_ledger> ledger,
-                                const std::function<void(const std::string&)>& note) {
+                                const note_callback& note) {
   const bool checkpointing = !job.checkpoints.dir.empty();
   const auto base = out.mark;
   auto start = std::chrono::steady_clock::now();
