@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <span>
 #include <vector>
@@ -219,7 +220,7 @@ TEST_CASE("scan_top_n_many: each list is scan_top_n's, for blocks of queries of 
   auto rank = GENERATE(8, 50);
   test::planted_params pp;
   pp.users = 150;  // more than two blocks of 64 queries
-  pp.items = 700;
+  pp.items = 2100;  // two chunks of 1,024 items and a part, not a multiple of 16
   pp.rank = rank;
   auto data = test::make_planted(pp);
   auto m = data.truth;
@@ -233,7 +234,15 @@ TEST_CASE("scan_top_n_many: each list is scan_top_n's, for blocks of queries of 
     queries.push_back({std::span<const float>(row.data(), std::size_t(rank)),
                        m.mu() + m.user_bias()[u], m.rated().of(u)});
   }
-  auto lists = scan_top_n_many(m, queries, n, table);
+  // The blocks as tasks: in order here, or last first (a runner may take them in any order).
+  auto backwards = GENERATE(false, true);
+  task_runner run;
+  if (backwards)
+    run = [](std::size_t count, const std::function<void(std::size_t)>& body) {
+      for (auto t = count; t-- > 0;)
+        body(t);
+    };
+  auto lists = scan_top_n_many(m, queries, n, table, run);
   REQUIRE(lists.size() == queries.size());
   for (std::size_t q = 0; q < queries.size(); ++q) {
     INFO("query " << q);

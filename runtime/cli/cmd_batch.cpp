@@ -16,6 +16,7 @@
 #include "cli/progress.hpp"
 #include "cli/ranking_output.hpp"
 #include "recflow/engine/cluster_als.hpp"
+#include "recflow/engine/thread_tasks.hpp"
 #include "recflow/job/als_job.hpp"
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/monitor.hpp"
@@ -153,7 +154,7 @@ result<nlohmann::json> run_once(const batch_options& o, const loaded_data& data)
     o.monitor->set_baseline_rmse(m.rmse);
     o.monitor->finish(m.rmse, m.mae);
   }
-  auto ranked = evaluate_ranking(*model, data.test, o.ranking);
+  auto ranked = evaluate_ranking(*model, data.test, o.ranking, thread_tasks(o.job.graph.workers));
   std::cout << fmt::format("batch ALS on {}: rank {}, {} iterations, lambda {}\n", data.source,
                            als.rank, als.iterations, als.lambda);
   std::cout << fmt::format("test rmse {:.4f}  mae {:.4f}  ({} train / {} test ratings, "
@@ -254,7 +255,8 @@ void add_batch_command(CLI::App& app, int& exit_status) {
                   "local (user and item blocks as actors, Spark's in/out blocks) or reference "
                   "(one thread); both give the same model")
     ->capture_default_str();
-  cmd->add_option("--workers", opts->job.graph.workers, "Actor scheduler threads (--engine local)")
+  cmd->add_option("--workers", opts->job.graph.workers,
+                  "Actor scheduler threads (--engine local); threads of the final ranking")
     ->capture_default_str();
   cmd->add_option("--partitions", opts->job.graph.partitions, "Blocks per side (--engine local)")
     ->capture_default_str();

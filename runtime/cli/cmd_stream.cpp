@@ -81,7 +81,8 @@ void add_stream_command(CLI::App& app, int& exit_status) {
                                  "single-threaded loop); both give the same model. Default "
                                  "local, or reference with --mode sgd");
   engine->capture_default_str();
-  cmd->add_option("--workers", o->engine_opts.workers, "Actor scheduler threads (--engine local)")
+  cmd->add_option("--workers", o->engine_opts.workers,
+                  "Actor scheduler threads (--engine local); threads of the final ranking")
     ->capture_default_str();
   cmd->add_option("--partitions", o->partitions,
                   "Shards of the user and of the item factors (--engine local)")

@@ -10,6 +10,7 @@
 #include "cli/ranking_output.hpp"
 #include "cli/stream_options.hpp"
 #include "recflow/engine/thread_priority.hpp"
+#include "recflow/engine/thread_tasks.hpp"
 #include "recflow/job/stream_output.hpp"
 #include "recflow/model/metrics.hpp"
 #include "recflow/model/model_io.hpp"
@@ -79,7 +80,7 @@ int finish(const stream_options& o, const tables& data, const std::vector<stream
     f.nodes = n->nodes.size();
   f.final_metrics = evaluate(model, *data.test);
   ends.finish_monitoring(f.final_metrics.rmse, f.final_metrics.mae);
-  auto ranked = evaluate_ranking(model, *data.test, o.ranking);
+  auto ranked = evaluate_ranking(model, *data.test, o.ranking, thread_tasks(job.engine.workers));
   f.timed = stream_timing(reports, o.params.passes);
   std::cout << fmt::format("final validation rmse {:.4f}  mae {:.4f} after {} batches "
                            "({} users, {} items; {:.0f} ratings x passes/s in updates)\n"

@@ -52,7 +52,7 @@ ranking_metrics ranking_of(std::span<const std::int64_t> ranked,
 
 ranking_metrics evaluate_ranking(const factor_model& model, std::span<const rating> test,
                                  const id_map& users, const id_map& items,
-                                 const ranking_options& o) {
+                                 const ranking_options& o, const task_runner& run) {
   // (test user, external item) of every rating, relevant or not: a user with test
   // ratings but none relevant is counted in users_without_relevant.
   struct entry {
@@ -106,7 +106,7 @@ ranking_metrics evaluate_ranking(const factor_model& model, std::span<const rati
       continue;
     queries.push_back(user_query(model, ru.model_user, ro.exclude_rated));
   }
-  auto lists = scan_top_n_many(model, queries, o.k, scan);
+  auto lists = scan_top_n_many(model, queries, o.k, scan, run);
   std::optional<std::vector<scored_item>> unknown_list;
   std::vector<std::int64_t> ranked;
   std::size_t next_list = 0;

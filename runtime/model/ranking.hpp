@@ -9,6 +9,7 @@
 
 #include "recflow/model/error.hpp"
 #include "recflow/model/model.hpp"
+#include "recflow/model/parallel.hpp"
 
 namespace recflow {
 
@@ -60,14 +61,17 @@ ranking_metrics ranking_of(std::span<const std::int64_t> ranked,
 /// rated_in_model(), or nothing is excluded); an unknown user gets the bias ranking
 /// recommend() falls back to. A user's relevant items are their test ratings >=
 /// `o.relevance`; relevant items the model never saw stay in L but cannot be hit.
+/// The users' top-k scans are tasks for `run` (e.g. thread_tasks(workers) of the engine);
+/// the metrics do not depend on it.
 ranking_metrics evaluate_ranking(const factor_model& model, std::span<const rating> test,
                                  const id_map& users, const id_map& items,
-                                 const ranking_options& o = {});
+                                 const ranking_options& o = {}, const task_runner& run = {});
 
 /// Same, for a table.
 inline ranking_metrics evaluate_ranking(const factor_model& model, const rating_table& test,
-                                        const ranking_options& o = {}) {
-  return evaluate_ranking(model, test.ratings, test.users, test.items, o);
+                                        const ranking_options& o = {},
+                                        const task_runner& run = {}) {
+  return evaluate_ranking(model, test.ratings, test.users, test.items, o, run);
 }
 
 /// What scores the candidates of a sampled ranking.

@@ -5,6 +5,7 @@
 #include <span>
 #include <vector>
 
+#include "recflow/model/parallel.hpp"
 #include "recflow/model/recommend.hpp"
 
 namespace recflow {
@@ -80,9 +81,11 @@ struct top_n_query {
 /// evaluation): each block of queries costs one single-precision matrix product, which
 /// reads the item table once for the block instead of once per query, then the same
 /// candidate cut and double rescoring, so each list equals
-/// scan_top_n(m, q.x, q.base, q.excluded, n, {}, &fast).
+/// scan_top_n(m, q.x, q.base, q.excluded, n, {}, &fast). The blocks are tasks for `run`
+/// (empty: one after the other on this thread); the lists do not depend on it.
 std::vector<std::vector<scored_item>> scan_top_n_many(const factor_model& m,
                                                       std::span<const top_n_query> queries,
-                                                      std::size_t n, const item_scan_table& fast);
+                                                      std::size_t n, const item_scan_table& fast,
+                                                      const task_runner& run = {});
 
 }  // namespace recflow
