@@ -5,6 +5,8 @@
 
 #include <Eigen/QR>
 
+#include "recflow/model/dense_kernels.hpp"
+
 namespace recflow {
 
 rated_items als_rated_items(const rating_blocks& blocks) {
@@ -36,9 +38,6 @@ als_solver::als_solver(const als_params& p) : p_(p) {
   A_.resize(d, d);
   rhs_.resize(d);
   z_.resize(d);
-  // Eigen's LLT leaves its status unset until the first compute(); copying a solver (a
-  // vector of solvers growing) would copy an indeterminate enum (UBSan reports it).
-  llt_.compute(Eigen::MatrixXd::Identity(1, 1));
 }
 
 void als_solver::accumulate(Eigen::Index n, Eigen::Index d) {
@@ -49,8 +48,9 @@ void als_solver::accumulate(Eigen::Index n, Eigen::Index d) {
   auto y = y_.head(n);
   switch (p_.method) {
     case normal_equations::gathered:
-      A.selfadjointView<Eigen::Lower>().rankUpdate(X);
-      rhs.noalias() = X * y;
+      detail::gram_lower(X.data(), std::size_t(Xt_.outerStride()), std::size_t(d),
+                         std::size_t(n), y.data(), A.data(), std::size_t(A_.outerStride()),
+                         rhs.data());
       break;
     case normal_equations::rank_one:
       rhs.setZero();
@@ -80,19 +80,20 @@ result<rating_blocks> als_training_blocks(const rating_table& train, const char*
 
 void solve_normal_equations(const Eigen::Ref<const Eigen::MatrixXd>& A,
                             const Eigen::Ref<const Eigen::VectorXd>& rhs,
-                            Eigen::LLT<Eigen::MatrixXd>& llt, Eigen::Ref<Eigen::VectorXd> z) {
-  llt.compute(A);  // reads the lower triangle only
-  if (llt.info() == Eigen::Success) {
-    z = llt.solve(rhs);
+                            std::vector<double>& work, Eigen::Ref<Eigen::VectorXd> z) {
+  const auto d = std::size_t(A.rows());
+  work.resize(detail::cholesky_work(d));
+  if (A.innerStride() == 1 && rhs.innerStride() == 1 && z.innerStride() == 1
+      && detail::cholesky_solve(A.data(), std::size_t(A.outerStride()), d, rhs.data(), z.data(),
+                                work.data()))
     return;
-  }
   // Singular (lambda 0 and too few ratings): the minimum-norm least-squares solution.
   Eigen::MatrixXd full = A.selfadjointView<Eigen::Lower>();
   z = full.completeOrthogonalDecomposition().solve(rhs);
 }
 
 void als_solver::solve_system(Eigen::Index d, Eigen::Ref<Eigen::VectorXd> z) {
-  solve_normal_equations(A_.topLeftCorner(d, d), rhs_.head(d), llt_, z);
+  solve_normal_equations(A_.topLeftCorner(d, d), rhs_.head(d), work_, z);
 }
 
 void als_solver::solve(std::span<const index_t> others, std::span<const float> values,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -65,11 +66,12 @@ factor_model run_als_sweeps(const rating_blocks& blocks, factor_model m, int ite
 }
 
 /// Solves A z = rhs for a symmetric positive semi-definite A of which only the lower
-/// triangle is read: by Cholesky (`llt` is reused scratch), or, when A is singular
-/// (lambda 0 and too few ratings), as the minimum-norm least-squares solution.
+/// triangle is read: by Cholesky (dense_kernels.hpp; `work` is reused scratch), or, when
+/// A is singular (lambda 0 and too few ratings), as the minimum-norm least-squares
+/// solution.
 void solve_normal_equations(const Eigen::Ref<const Eigen::MatrixXd>& A,
                             const Eigen::Ref<const Eigen::VectorXd>& rhs,
-                            Eigen::LLT<Eigen::MatrixXd>& llt, Eigen::Ref<Eigen::VectorXd> z);
+                            std::vector<double>& work, Eigen::Ref<Eigen::VectorXd> z);
 
 /// Solves one entity (a user against fixed items, or an item against fixed users).
 /// Holds scratch buffers, so reuse one solver for many entities; not thread-safe.
@@ -98,7 +100,7 @@ class als_solver {
   Eigen::VectorXd y_;   // n targets
   Eigen::MatrixXd A_;
   Eigen::VectorXd rhs_, z_;
-  Eigen::LLT<Eigen::MatrixXd> llt_;
+  std::vector<double> work_;  // the Cholesky factor
 };
 
 /// Solves every row of `rows` against the other side: one half of an ALS sweep.

@@ -86,7 +86,6 @@ implicit_als_solver::implicit_als_solver(const implicit_params& p) : p_(p) {
   A_.resize(k, k);
   for (auto* v : {&b_, &z_, &r_, &d_, &Ad_})
     v->resize(k);
-  llt_.compute(Eigen::MatrixXd::Identity(1, 1));  // see als_solver: no indeterminate status
 }
 
 void implicit_als_solver::prepare(const factor_table& other, std::span<const double> missing) {
@@ -139,7 +138,7 @@ void implicit_als_solver::solve(std::span<const index_t> others, std::span<const
     A_.diagonal().array() += reg;
     A_.noalias() += Y * (c - m).asDiagonal() * Y.transpose();
     if (p_.solver == implicit_solver::cholesky) {
-      solve_normal_equations(A_, b_, llt_, z_);
+      solve_normal_equations(A_, b_, work_, z_);
       xv = z_.cast<float>();
       return;
     }
@@ -159,7 +158,7 @@ void implicit_als_solver::solve(std::span<const index_t> others, std::span<const
     A_ = gram_;
     A_.diagonal().array() += reg;
     A_.selfadjointView<Eigen::Lower>().rankUpdate(Y);
-    solve_normal_equations(A_, b_, llt_, z_);
+    solve_normal_equations(A_, b_, work_, z_);
     xv = z_.cast<float>();
     return;
   }

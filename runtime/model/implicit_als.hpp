@@ -33,7 +33,7 @@ enum class event_weighting {
 
 /// How each user's (or item's) k x k system is solved.
 enum class implicit_solver {
-  cholesky,  ///< exact: build the system and factor it (Eigen LLT), O(n k^2 + k^3)
+  cholesky,  ///< exact: build the system and factor it (Cholesky), O(n k^2 + k^3)
   cg,        ///< `cg_steps` conjugate-gradient steps warm-started from the current row
              ///< (Takacs et al. 2011, as the `implicit` library does), O(cg_steps n k + k^2)
 };
@@ -133,7 +133,7 @@ class implicit_als_solver {
   Eigen::VectorXd c_;     // n confidences
   Eigen::MatrixXd A_;
   Eigen::VectorXd b_, z_, r_, d_, Ad_, s_, m_;
-  Eigen::LLT<Eigen::MatrixXd> llt_;
+  std::vector<double> work_;  // the Cholesky factor
   std::vector<double> missing_;  // of the other side's rows, empty when all 1
 };
 
