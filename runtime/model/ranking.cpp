@@ -155,6 +155,9 @@ namespace {
 
 /// Up to `n` distinct entries of `pool` that are neither in `seen` (sorted) nor `positive`,
 /// uniformly without replacement from `rng`; all of them when there are no more than n.
+/// A user costs O(|seen| log |pool| + n) unless nearly every item is excluded: the
+/// eligible items are counted from the excluded ones, and the draws remember the
+/// positions they took, not a flag per item of the pool.
 void sample_negatives(std::span<const index_t> pool, std::span<const index_t> seen,
                       index_t positive, std::size_t n, splitmix64& rng,
                       std::vector<index_t>& out) {
@@ -162,21 +165,27 @@ void sample_negatives(std::span<const index_t> pool, std::span<const index_t> se
   auto eligible = [&](index_t i) {
     return i != positive && !std::binary_search(seen.begin(), seen.end(), i);
   };
-  std::size_t available = 0;
-  for (auto i : pool)  // pool and seen are sorted: count the eligible items
-    available += eligible(i) ? 1 : 0;
+  auto in_pool = [&](index_t i) { return std::binary_search(pool.begin(), pool.end(), i); };
+  std::size_t excluded = 0;  // pool and seen are sorted: the pool's items that are not eligible
+  for (std::size_t k = 0; k < seen.size(); ++k)
+    if ((k == 0 || seen[k] != seen[k - 1]) && in_pool(seen[k]))
+      ++excluded;
+  if (in_pool(positive) && !std::binary_search(seen.begin(), seen.end(), positive))
+    ++excluded;
+  const std::size_t available = pool.size() - excluded;
   if (available <= n) {
     for (auto i : pool)
       if (eligible(i))
         out.push_back(i);
     return;
   }
-  std::vector<char> taken(pool.size(), 0);
+  thread_local std::vector<std::uint32_t> taken;  // positions drawn, at most n
+  taken.clear();
   while (out.size() < n) {
     auto j = rng.below(static_cast<std::uint32_t>(pool.size()));
-    if (taken[j] || !eligible(pool[j]))
+    if (std::find(taken.begin(), taken.end(), j) != taken.end() || !eligible(pool[j]))
       continue;
-    taken[j] = 1;
+    taken.push_back(j);
     out.push_back(pool[j]);
   }
 }
