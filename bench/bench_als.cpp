@@ -10,6 +10,7 @@
 
 #include <fmt/core.h>
 
+#include "planted_set.hpp"
 #include "test_util.hpp"  // tests/support: the data folder, planted data
 #include "recflow/data/ingest.hpp"
 #include "recflow/model/als.hpp"
@@ -82,14 +83,7 @@ int main(int argc, char** argv) {
              name_of(normal_equations::gathered));
   run("MovieLens 100K u.data", *ml, 3);
 
-  test::planted_params sp;
-  sp.users = 30000;
-  sp.items = 5000;
-  sp.rank = 10;
-  sp.density = 0.007;
-  sp.noise = 0.5;
-  sp.seed = 7;
-  auto synthetic = test::make_planted(sp);
+  auto synthetic = bench::planted_set();  // about 1.05M ratings
   run("synthetic planted rank 10", synthetic.table, 1);
   return 0;
 }

@@ -29,6 +29,7 @@
 
 #include <fmt/core.h>
 
+#include "planted_set.hpp"
 #include "test_util.hpp"  // tests/support: the data folder, planted data
 #include "recflow/data/ingest.hpp"
 #include "recflow/engine/als_engine.hpp"
@@ -158,14 +159,7 @@ int main(int argc, char** argv) {
              workers);
   run("MovieLens 100K u.data", *ml, iterations, workers);
 
-  test::planted_params sp;  // as bench_als: about 1.05M ratings
-  sp.users = 30000;
-  sp.items = 5000;
-  sp.rank = 10;
-  sp.density = 0.007;
-  sp.noise = 0.5;
-  sp.seed = 7;
-  auto synthetic = test::make_planted(sp);
+  auto synthetic = bench::planted_set();  // about 1.05M ratings
   run("synthetic planted rank 10", synthetic.table, iterations, workers);
   return 0;
 }

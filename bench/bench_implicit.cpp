@@ -21,7 +21,8 @@
 
 #include <fmt/core.h>
 
-#include "test_util.hpp"  // tests/support: the data folder, planted data
+#include "planted_set.hpp"
+#include "test_util.hpp"  // tests/support: the data folder
 #include "recflow/data/events.hpp"
 #include "recflow/job/implicit_job.hpp"
 #include "recflow/model/als.hpp"
@@ -115,14 +116,7 @@ int main(int argc, char** argv) {
   run("MovieLens 100K u.data, every rating an event of weight 1", *ml, o);
 
   // A planted set: the ratings a user would give 3.5 or more become events of weight 1.
-  test::planted_params sp;
-  sp.users = 30000;
-  sp.items = 5000;
-  sp.rank = 10;
-  sp.density = 0.007;
-  sp.noise = 0.5;
-  sp.seed = 7;
-  auto planted = test::make_planted(sp);
+  auto planted = bench::planted_set();
   std::vector<rating> events;
   for (auto r : planted.table.ratings)
     if (r.value >= 3.5f) {
