@@ -9,38 +9,11 @@
 #include "recflow/model/implicit_als.hpp"
 #include "recflow/model/random.hpp"
 #include "recflow/model/recommend.hpp"
+#include "planted_groups.hpp"
 
 using namespace recflow;
 
 namespace {
-
-/// 3 groups of 20 users; group g likes items 10g .. 10g+9 and has events on 6 of them
-/// (seeded), weights 1..3. A user's true top items are the 4 unseen items of its group.
-struct planted {
-  rating_table table;
-  static constexpr int groups = 3, users_per_group = 20, items_per_group = 10, seen = 6;
-};
-
-planted make_planted() {
-  planted d;
-  splitmix64 rng(7);
-  for (std::int64_t i = 0; i < planted::groups * planted::items_per_group; ++i)
-    d.table.items.insert(1000 + i);
-  for (int g = 0; g < planted::groups; ++g)
-    for (int k = 0; k < planted::users_per_group; ++k) {
-      auto u = d.table.users.insert(g * planted::users_per_group + k);
-      std::vector<int> block(planted::items_per_group);
-      for (int j = 0; j < planted::items_per_group; ++j)
-        block[static_cast<std::size_t>(j)] = g * planted::items_per_group + j;
-      for (int j = 0; j < planted::seen; ++j) {  // a seeded partial shuffle
-        auto pick = j + static_cast<int>(rng.below(static_cast<std::uint32_t>(planted::items_per_group - j)));
-        std::swap(block[static_cast<std::size_t>(j)], block[static_cast<std::size_t>(pick)]);
-        d.table.ratings.push_back({u, static_cast<index_t>(block[static_cast<std::size_t>(j)]),
-                                   static_cast<float>(1 + rng.below(3)), 0});
-      }
-    }
-  return d;
-}
 
 /// A small random problem for one solve: Y (n_other x k), an entity's events.
 struct one_solve {
@@ -62,7 +35,7 @@ one_solve make_solve() {
 
 TEST_CASE("implicit als: a planted data set ranks each user's unseen group items first",
           "[model][implicit]") {
-  auto d = make_planted();
+  auto d = test::make_planted_groups();
   auto solver = GENERATE(implicit_solver::cholesky, implicit_solver::cg);
   auto form = GENERATE(confidence_form::linear, confidence_form::log);
   implicit_params p;
@@ -80,11 +53,11 @@ TEST_CASE("implicit als: a planted data set ranks each user's unseen group items
   CHECK(m->mu() == 0.0);
   int misplaced = 0;
   for (index_t u = 0; u < m->n_users(); ++u) {
-    auto group = m->users().external(u) / planted::users_per_group;
+    auto group = m->users().external(u) / test::planted_groups::users_per_group;
     auto top = recommend(*m, u, {.n = 4, .exclude_rated = true, .candidates = {}, .scan = nullptr});
     REQUIRE(top.size() == 4);
     for (const auto& s : top)
-      misplaced += (s.external_id - 1000) / planted::items_per_group != group ? 1 : 0;
+      misplaced += (s.external_id - 1000) / test::planted_groups::items_per_group != group ? 1 : 0;
   }
   INFO("solver " << (solver == implicit_solver::cg ? "cg" : "cholesky"));
   CHECK(misplaced == 0);
@@ -122,7 +95,7 @@ TEST_CASE("implicit als: conjugate gradient converges to the Cholesky solution",
 
 TEST_CASE("implicit als: the Y^T Y objective equals the sum over every pair, and Cholesky "
           "sweeps never raise it", "[model][implicit]") {
-  auto d = make_planted();
+  auto d = test::make_planted_groups();
   implicit_params p;
   p.rank = 3;
   p.iterations = 1;
@@ -264,7 +237,7 @@ TEST_CASE("implicit als: confidence forms", "[model][implicit]") {
 
 TEST_CASE("implicit als: bad parameters and bad events are errors with a reason",
           "[model][implicit]") {
-  auto d = make_planted();
+  auto d = test::make_planted_groups();
   struct bad {
     implicit_params p;
     const char* reason;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Dense>
@@ -64,6 +66,55 @@ result<folded_user> fold_in(const factor_model& m, std::span<const item_rating> 
   out.bias = w[0];
   for (int d = 0; d < k; ++d)
     out.factors[std::size_t(d)] = static_cast<float>(w[d + 1]);
+  return out;
+}
+
+result<folded_user> fold_in_events(const factor_model& m, std::span<const item_rating> events,
+                                   const implicit_als_solver& prepared) {
+  const auto& p = prepared.params();
+  folded_user out;
+  out.factors.assign(std::size_t(m.rank()), 0.0f);
+  // Repeated events add up; events on items the model has no row for only count as seen.
+  std::vector<std::pair<index_t, double>> known;
+  for (const auto& e : events) {
+    if (!std::isfinite(e.value) || e.value <= 0.0)
+      return error{errc::invalid_value, "event weight of item " + std::to_string(e.item)
+                                          + " must be positive and finite, got "
+                                          + std::to_string(e.value)};
+    auto i = m.items().find(e.item);
+    if (i == id_map::npos)
+      continue;
+    out.rated.push_back(i);
+    if (m.item_known(i))
+      known.emplace_back(i, e.value);
+  }
+  std::sort(out.rated.begin(), out.rated.end());
+  out.rated.erase(std::unique(out.rated.begin(), out.rated.end()), out.rated.end());
+  std::sort(known.begin(), known.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<index_t> items;
+  std::vector<float> weights;
+  // A posted event has no time: each counts as one of the user's latest (recency factor
+  // 1 + boost), as events without timestamps do in training.
+  const double recency = 1.0 + p.recency_boost;
+  for (std::size_t j = 0; j < known.size();) {
+    double w = 0.0;
+    const auto i = known[j].first;
+    for (; j < known.size() && known[j].first == i; ++j)
+      w += known[j].second;
+    const double weighted = w * recency;
+    if (!(weighted <= double(std::numeric_limits<float>::max())))
+      return error{errc::invalid_value, "event weight of item "
+                                          + std::to_string(m.items().external(i))
+                                          + " is too large"};
+    items.push_back(i);
+    weights.push_back(float(weighted));
+  }
+  out.used = items.size();
+  if (items.empty())
+    return out;
+  auto solver = prepared;  // its Gram matrix; scratch of this call's own
+  solver.solve(items, weights, m.P(), out.factors);
   return out;
 }
 

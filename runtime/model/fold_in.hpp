@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "recflow/model/error.hpp"
+#include "recflow/model/implicit_als.hpp"
 #include "recflow/model/model.hpp"
 #include "recflow/model/recommend.hpp"
 
@@ -49,6 +50,17 @@ struct folded_user {
 /// used 0. Fails on a non-finite rating value.
 result<folded_user> fold_in(const factor_model& m, std::span<const item_rating> ratings,
                             const fold_in_params& p = {});
+
+/// The implicit fold-in: a user's factors solved from their events (`value`: the weight,
+/// positive) against the item factors of an implicit model `m`, as one user solve of
+/// implicit ALS with `prepared`'s parameters and its Gram matrix of `m`'s item factors
+/// (implicit_als_solver::prepare on m.P(), once per model). Repeated events on an item
+/// add up; a posted event has no time, so each counts as one of the user's latest (its
+/// weight times 1 + recency_boost); events on items the model does not know only count
+/// as rated. No bias (an implicit model has none). With no usable event the user stays
+/// cold. Fails on a weight that is not positive and finite.
+result<folded_user> fold_in_events(const factor_model& m, std::span<const item_rating> events,
+                                   const implicit_als_solver& prepared);
 
 /// Clamped prediction for a folded user: mu + b + b_i + x . P_i, or mu + b for an
 /// unknown item. A user with `used == 0` gets the cold-start prediction mu + b_i.

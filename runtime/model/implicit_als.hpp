@@ -125,6 +125,7 @@ class implicit_als_solver {
 
   /// The prepared Y^T Y.
   const Eigen::MatrixXd& gram() const noexcept { return gram_; }
+  const implicit_params& params() const noexcept { return p_; }
 
  private:
   implicit_params p_;

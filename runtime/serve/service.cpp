@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <exception>
 #include <limits>
 
@@ -52,13 +53,69 @@ result<void> validate(const service_options& o) {
   return validate(o.fold_in);
 }
 
+std::optional<implicit_params> implicit_fold_in_params(
+  const std::vector<std::pair<std::string, std::string>>& metadata) {
+  auto get = [&](std::string_view key) -> const std::string* {
+    for (const auto& [k, v] : metadata)
+      if (k == key)
+        return &v;
+    return nullptr;
+  };
+  const auto* trainer = get("trainer");
+  if (!trainer || *trainer != "implicit-als")
+    return std::nullopt;
+  implicit_params p;
+  auto number = [&](std::string_view key, double& into) {
+    const auto* v = get(key);
+    if (!v)
+      return;
+    char* end = nullptr;
+    double d = std::strtod(v->c_str(), &end);
+    if (end != v->c_str() && *end == '\0' && std::isfinite(d))
+      into = d;
+  };
+  number("alpha", p.alpha);
+  number("lambda", p.lambda);
+  number("lambda_exponent", p.lambda_exponent);
+  number("epsilon", p.epsilon);
+  number("missing_exponent", p.missing_exponent);
+  number("recency_boost", p.recency_boost);
+  if (const auto* c = get("confidence"); c && *c == "log")
+    p.confidence = confidence_form::log;
+  p.solver = implicit_solver::cholesky;  // a fold-in solves exactly
+  return p;
+}
+
 query_service::query_service(service_options o,
                              std::vector<std::pair<std::string, std::string>> metadata)
-    : opts_(o), metadata_(std::move(metadata)) {}
+    : opts_(o), metadata_(std::move(metadata)), implicit_(implicit_fold_in_params(metadata_)) {}
+
+namespace {
+/// An implicit model's fold-in solver: the Gram matrix of its item factors, with the
+/// missing pairs weighted as the trainer weighted them (by the items' event counts).
+std::shared_ptr<const implicit_als_solver> implicit_solver_for(const factor_model& m,
+                                                               implicit_params p) {
+  p.rank = m.rank();
+  auto solver = std::make_shared<implicit_als_solver>(p);
+  std::vector<double> missing;
+  if (p.missing_exponent != 0.0 && m.n_items() > 0) {
+    double total = 0.0;
+    for (index_t i = 0; i < m.n_items(); ++i)
+      missing.push_back(std::pow(double(m.item_count()[i]), p.missing_exponent));
+    for (auto v : missing)
+      total += v;
+    for (auto& v : missing)
+      v = total > 0 ? v * double(m.n_items()) / total : 1.0;
+  }
+  solver->prepare(m.P(), missing);
+  return solver;
+}
+}  // namespace
 
 void query_service::publish(std::shared_ptr<const factor_model> m, std::uint64_t version,
                             std::uint64_t ratings_seen) {
   auto scan = m ? std::make_shared<const item_scan_table>(item_scan_table::build(*m)) : nullptr;
+  auto implicit = m && implicit_ ? implicit_solver_for(*m, *implicit_) : nullptr;
   std::lock_guard lock(write_);
   auto s = std::make_shared<serving_snapshot>();
   auto old = current_.load();
@@ -67,6 +124,7 @@ void query_service::publish(std::shared_ptr<const factor_model> m, std::uint64_t
   s->version = version;
   s->ratings_seen = ratings_seen;
   s->posted = old ? old->posted : std::make_shared<const posted_users>();
+  s->implicit = std::move(implicit);
   s->published = std::chrono::system_clock::now();
   current_.store(std::move(s));
 }
@@ -94,10 +152,17 @@ std::uint64_t query_service::answered(int status_class) const noexcept {
   return k >= 0 ? answered_[k].load() : 0;
 }
 
+result<folded_user> query_service::fold(const serving_snapshot& s,
+                                         std::span<const item_rating> posted) const {
+  if (s.implicit)
+    return fold_in_events(*s.model, posted, *s.implicit);
+  return fold_in(*s.model, posted, opts_.fold_in);
+}
+
 folded_user query_service::folded_for(const serving_snapshot& s, const posted_user& p) const {
   if (p.solved_version == s.version)
     return p.folded;
-  auto f = fold_in(*s.model, p.ratings, opts_.fold_in);
+  auto f = fold(s, p.ratings);
   return f ? std::move(*f) : folded_user{};
 }
 

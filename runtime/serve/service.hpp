@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -55,6 +56,13 @@ struct service_options {
 /// "max n must be positive" and friends.
 result<void> validate(const service_options& o);
 
+/// The implicit ALS parameters a model's metadata records (trainer "implicit-als": alpha,
+/// lambda, lambda_exponent, confidence, epsilon, missing_exponent, recency_boost), for
+/// its fold-ins; nothing for another trainer. A value that does not read as a number keeps
+/// the default.
+std::optional<implicit_params> implicit_fold_in_params(
+  const std::vector<std::pair<std::string, std::string>>& metadata);
+
 /// One immutable state of the model as queries see it.
 struct serving_snapshot {
   std::shared_ptr<const factor_model> model;
@@ -64,6 +72,9 @@ struct serving_snapshot {
   std::uint64_t ratings_seen = 0;  ///< training ratings the stream has applied
   /// Users who posted ratings, by external id (copy-on-write by shard, posted_users.hpp).
   std::shared_ptr<const posted_users> posted;
+  /// An implicit model's fold-in: its parameters and the Gram matrix of its item factors,
+  /// prepared once per model (null for an explicit model).
+  std::shared_ptr<const implicit_als_solver> implicit;
   std::chrono::system_clock::time_point published;
 };
 
@@ -118,9 +129,13 @@ class query_service {
  private:
   /// The folded user of `p` against snapshot `s` (re-solved if `s` is newer).
   folded_user folded_for(const serving_snapshot& s, const posted_user& p) const;
+  /// A posted user solved against `s`: the implicit fold-in from events for an implicit
+  /// model, the explicit one from ratings otherwise.
+  result<folded_user> fold(const serving_snapshot& s, std::span<const item_rating> posted) const;
 
   service_options opts_;
   std::vector<std::pair<std::string, std::string>> metadata_;
+  std::optional<implicit_params> implicit_;  ///< the model is implicit (from metadata_)
   std::atomic<std::shared_ptr<const serving_snapshot>> current_;
   std::mutex write_;  ///< serialises publish and POST (readers never take it)
   rating_sink sink_;

@@ -83,7 +83,10 @@ answer query_service::post_ratings(std::string_view body) {
     if (!r.contains("rating") || !r["rating"].is_number())
       return fail(400, where + "'rating' missing or not a number");
     double v = r["rating"].get<double>();
-    if (!std::isfinite(v) || !scale.contains(v))
+    if (snap->implicit && !(std::isfinite(v) && v > 0.0 && v <= 3.4e38))
+      return fail(400, where + "event weight " + r["rating"].dump()
+                         + " must be positive and finite (an implicit model)");
+    if (!snap->implicit && (!std::isfinite(v) || !scale.contains(v)))
       return fail(400, where + "rating " + r["rating"].dump() + " is outside the scale "
                          + json(scale.min).dump() + ".." + json(scale.max).dump());
     std::int64_t ts = now;
@@ -158,7 +161,7 @@ answer query_service::post_ratings(std::string_view body) {
       next->ratings.erase(next->ratings.begin(),
                           next->ratings.end() - static_cast<std::ptrdiff_t>(opts_.max_posted_per_user));
     if (next->fold) {
-      auto f = fold_in(m, next->ratings, opts_.fold_in);
+      auto f = fold(*cur, next->ratings);
       if (!f)
         return fail(400, "user " + std::to_string(user) + ": " + f.err().message);
       next->folded = std::move(*f);
