@@ -14,8 +14,9 @@ RECFLOW_VECTOR_LOOP void gram_lower_impl(const double* X, std::size_t ldx, std::
   for (std::size_t b = 0; b < d; ++b)
     for (std::size_t a = b; a < d; ++a)
       A[a + b * lda] = 0.0;
-  for (std::size_t a = 0; a < d; ++a)
-    rhs[a] = 0.0;
+  if (y)
+    for (std::size_t a = 0; a < d; ++a)
+      rhs[a] = 0.0;
   // Four design rows at a time: each entry of A is loaded and stored once per four
   // products, which are still added one after the other, in j order.
   std::size_t j = 0;
@@ -36,6 +37,8 @@ RECFLOW_VECTOR_LOOP void gram_lower_impl(const double* X, std::size_t ldx, std::
         col[a] = s;
       }
     }
+    if (!y)
+      continue;
     const double y0 = y[j], y1 = y[j + 1], y2 = y[j + 2], y3 = y[j + 3];
     for (std::size_t a = 0; a < d; ++a) {
       double s = rhs[a];
@@ -54,6 +57,8 @@ RECFLOW_VECTOR_LOOP void gram_lower_impl(const double* X, std::size_t ldx, std::
       for (std::size_t a = b; a < d; ++a)
         col[a] += x[a] * c;
     }
+    if (!y)
+      continue;
     const double yj = y[j];
     for (std::size_t a = 0; a < d; ++a)
       rhs[a] += yj * x[a];

@@ -13,7 +13,8 @@ namespace recflow::detail {
 
 /// A = sum_j x_j x_j^T (lower triangle and diagonal; the upper triangle is not written)
 /// and rhs = sum_j y_j x_j, over j = 0..n-1 in that order, where x_j is the column
-/// X + j * ldx of d doubles. A is column-major with leading dimension lda >= d.
+/// X + j * ldx of d doubles. A is column-major with leading dimension lda >= d. With y
+/// null, rhs is neither computed nor written (and may be null).
 void gram_lower(const double* X, std::size_t ldx, std::size_t d, std::size_t n,
                 const double* y, double* A, std::size_t lda, double* rhs);
 

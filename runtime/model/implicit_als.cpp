@@ -6,6 +6,7 @@
 #include <string>
 
 #include "recflow/model/als_solver.hpp"
+#include "recflow/model/dense_kernels.hpp"
 
 namespace recflow {
 
@@ -95,13 +96,13 @@ void implicit_als_solver::prepare(const factor_table& other, std::span<const dou
       other.data().data(), k, rows);  // column r is row r of the table
   gram_.setZero();
   missing_.assign(missing.begin(), missing.end());
-  if (missing_.empty()) {
-    gram_.selfadjointView<Eigen::Lower>().rankUpdate(Y.cast<double>());
-  } else {
+  Eigen::MatrixXd Yd = Y.cast<double>();
+  if (!missing_.empty()) {
     Eigen::Map<const Eigen::VectorXd> m(missing_.data(), rows);
-    const Eigen::MatrixXd Yd = Y.cast<double>();
-    gram_.selfadjointView<Eigen::Lower>().rankUpdate(Yd * m.cwiseSqrt().asDiagonal());
+    Yd = Yd * m.cwiseSqrt().asDiagonal();
   }
+  detail::gram_lower(Yd.data(), std::size_t(k), std::size_t(k), std::size_t(rows), nullptr,
+                     gram_.data(), std::size_t(k), nullptr);
   gram_.triangularView<Eigen::StrictlyUpper>() = gram_.transpose();
 }
 
@@ -155,9 +156,12 @@ void implicit_als_solver::solve(std::span<const index_t> others, std::span<const
     b_.noalias() = Y * c;
     for (Eigen::Index j = 0; j < n; ++j)  // then each column becomes sqrt(c - 1) y
       Y.col(j) *= std::sqrt(c[j] - 1.0);
-    A_ = gram_;
-    A_.diagonal().array() += reg;
-    A_.selfadjointView<Eigen::Lower>().rankUpdate(Y);
+    // A = Y^T Y + reg I + (the events' corrections, summed by the Gram kernel).
+    detail::gram_lower(Y.data(), std::size_t(Yt_.outerStride()), std::size_t(k), std::size_t(n),
+                       nullptr, A_.data(), std::size_t(k), nullptr);
+    for (Eigen::Index b = 0; b < k; ++b)
+      for (Eigen::Index a = b; a < k; ++a)
+        A_(a, b) += gram_(a, b) + (a == b ? reg : 0.0);
     solve_normal_equations(A_, b_, work_, z_);
     xv = z_.cast<float>();
     return;
