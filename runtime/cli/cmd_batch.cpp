@@ -127,7 +127,8 @@ result<nlohmann::json> run_folds(const batch_options& o, const loaded_data& data
                              std::cout << fmt::format("fold {}/{}  test rmse {:.4f}  mae {:.4f}  "
                                                       "({} ratings)\n",
                                                       f + 1, o.folds, m.rmse, m.mae, m.count);
-                           });
+                           },
+                           thread_tasks(o.job.graph.workers));
   if (!cv)
     return cv.err();
   if (o.monitor)

@@ -45,7 +45,8 @@ result<factor_model> train_als_job(const rating_table& train, const als_job_opti
 result<cross_validation> cross_validate(const rating_table& train, const rating_table& test,
                                         int folds, std::uint64_t seed,
                                         const ranking_options& ranking, const fold_trainer& fit,
-                                        const std::function<void(int, const error_metrics&)>& on_fold) {
+                                        const std::function<void(int, const error_metrics&)>& on_fold,
+                                        const task_runner& run) {
   if (folds < 2)
     return error{errc::invalid_argument, "--folds must be at least 2, got " + std::to_string(folds)};
   auto all = train.ratings;
@@ -68,7 +69,7 @@ result<cross_validation> cross_validate(const rating_table& train, const rating_
     cv.test_ratings += m.count;
     cv.folds.push_back(m);
     accumulate(cv.ranking, evaluate_ranking(*model, parts.test, fold_train.users, fold_train.items,
-                                            ranking));
+                                            ranking, run));
   }
   cv.rmse = std::sqrt(se / static_cast<double>(cv.test_ratings));
   cv.mae = ae / static_cast<double>(cv.test_ratings);

@@ -45,11 +45,13 @@ struct cross_validation {
 using fold_trainer = std::function<result<factor_model>(const rating_table& train, int fold)>;
 
 /// k-fold cross-validation over `train` and `test` together (seeded): `fit` trains each
-/// fold, `on_fold` hears its test errors. "--folds must be at least 2, got 1" below 2.
+/// fold, `on_fold` hears its test errors; each fold's ranking runs its scans through
+/// `run` (e.g. thread_tasks(workers)). "--folds must be at least 2, got 1" below 2.
 result<cross_validation> cross_validate(const rating_table& train, const rating_table& test,
                                         int folds, std::uint64_t seed,
                                         const ranking_options& ranking, const fold_trainer& fit,
-                                        const std::function<void(int, const error_metrics&)>& on_fold = {});
+                                        const std::function<void(int, const error_metrics&)>& on_fold = {},
+                                        const task_runner& run = {});
 
 /// The saved model's metadata (trainer "batch-als", the parameters, the test RMSE).
 model_metadata als_metadata(const als_params& p, const std::string& data, const std::string& biases,
