@@ -1,5 +1,6 @@
 #include "recflow/engine/thread_tasks.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -29,7 +30,7 @@ task_runner thread_tasks(std::size_t threads) {
     };
     {
       std::vector<std::jthread> helpers;
-      const auto extra = std::min(threads, n) > 0 ? std::min(threads, n) - 1 : 0;
+      const auto extra = std::min(threads, n) - (n > 0 ? 1 : 0);  // the caller is one
       helpers.reserve(extra);
       for (std::size_t h = 0; h < extra; ++h)
         helpers.emplace_back(work);

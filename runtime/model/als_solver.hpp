@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <Eigen/Cholesky>
 #include <Eigen/Core>
 
 #include "recflow/model/als.hpp"

@@ -68,18 +68,21 @@ RECFLOW_VECTOR_LOOP void gram_lower_impl(const double* X, std::size_t ldx, std::
 /// Rows of L handled as one vector step: the factor is padded to a multiple of this.
 constexpr std::size_t step = 8;
 
-/// Cholesky into `L` (column-major, leading dimension p = d rounded up to a multiple of
-/// 8, padded with the identity, which leaves A's factor unchanged), column by column
-/// (left-looking): column k takes the products of the columns before it four at a time,
-/// each entry still subtracting them in column order. Every loop down a column starts at
-/// the 8-row step holding the diagonal, so it runs whole vectors; the rows above the
-/// diagonal it also computes are never read. Then the two triangular solves.
+/// d rounded up to a multiple of `step`: the rows (and leading dimension) of the factor.
+constexpr std::size_t padded(std::size_t d) { return (d + step - 1) / step * step; }
+
+/// Cholesky into `L` (column-major, leading dimension p = padded(d); the rows past d are
+/// zero and stay zero), column by column (left-looking): column k takes the products of
+/// the columns before it four at a time, each entry still subtracting them in column
+/// order. Every loop down a column starts at the 8-row step holding the diagonal, so it
+/// runs whole vectors; the rows above the diagonal it also computes are never read. Then
+/// the two triangular solves.
 RECFLOW_VECTOR_LOOP bool cholesky_solve_impl(const double* A, std::size_t lda, std::size_t d,
                                              const double* rhs, double* z, double* L) {
-  const std::size_t p = (d + step - 1) / step * step;
-  for (std::size_t b = 0; b < p; ++b)
+  const std::size_t p = padded(d);
+  for (std::size_t b = 0; b < d; ++b)
     for (std::size_t a = 0; a < p; ++a)
-      L[a + b * p] = b < d ? (a < b ? 0.0 : a < d ? A[a + b * lda] : 0.0) : (a == b ? 1.0 : 0.0);
+      L[a + b * p] = a >= b && a < d ? A[a + b * lda] : 0.0;
   for (std::size_t k = 0; k < d; ++k) {
     double* ck = L + k * p;
     const std::size_t from = k / step * step;
@@ -143,10 +146,7 @@ void gram_lower(const double* X, std::size_t ldx, std::size_t d, std::size_t n,
   gram_lower_impl(X, ldx, d, n, y, A, lda, rhs);
 }
 
-std::size_t cholesky_work(std::size_t d) {
-  const std::size_t p = (d + step - 1) / step * step;
-  return p * p;
-}
+std::size_t cholesky_work(std::size_t d) { return padded(d) * d; }
 
 bool cholesky_solve(const double* A, std::size_t lda, std::size_t d, const double* rhs,
                     double* z, double* work) {

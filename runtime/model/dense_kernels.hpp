@@ -18,12 +18,13 @@ namespace recflow::detail {
 void gram_lower(const double* X, std::size_t ldx, std::size_t d, std::size_t n,
                 const double* y, double* A, std::size_t lda, double* rhs);
 
+/// The doubles of scratch cholesky_solve needs for a d x d system.
+std::size_t cholesky_work(std::size_t d);
+
 /// Solves A z = rhs by Cholesky, reading A's lower triangle (column-major, leading
 /// dimension lda) and leaving A as it was; `work` holds at least cholesky_work(d)
-/// doubles. Returns
-/// false, with z unspecified, when a pivot is not positive (A is not positive definite
-/// as far as the rounding shows, or holds a NaN).
-std::size_t cholesky_work(std::size_t d);
+/// doubles. Returns false, with z unspecified, when a pivot is not positive (A is not
+/// positive definite as far as the rounding shows, or holds a NaN).
 bool cholesky_solve(const double* A, std::size_t lda, std::size_t d, const double* rhs,
                     double* z, double* work);
 

@@ -247,15 +247,23 @@ void apply_recency(std::span<rating> events, const implicit_params& p) {
 }
 
 std::vector<double> missing_weights(const rating_blocks& blocks, const implicit_params& p) {
-  const index_t ni = blocks.n_items();
-  std::vector<double> m(ni, 1.0);
-  if (p.missing_exponent == 0.0 || ni == 0)
+  std::vector<std::uint32_t> counts(blocks.n_items());
+  for (index_t i = 0; i < blocks.n_items(); ++i)
+    counts[i] = blocks.by_item.count(i);
+  return missing_weights(counts, p.missing_exponent);
+}
+
+std::vector<double> missing_weights(std::span<const std::uint32_t> counts, double exponent) {
+  std::vector<double> m(counts.size(), 1.0);
+  if (exponent == 0.0 || counts.empty())
     return m;
   double total = 0.0;
-  for (index_t i = 0; i < ni; ++i)
-    total += m[i] = std::pow(double(blocks.by_item.count(i)), p.missing_exponent);
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    total += m[i] = std::pow(double(counts[i]), exponent);
+  if (!(total > 0.0))
+    return std::vector<double>(counts.size(), 1.0);
   for (auto& v : m)
-    v *= double(ni) / total;
+    v *= double(counts.size()) / total;
   return m;
 }
 

@@ -6,7 +6,6 @@
 #include <span>
 #include <vector>
 
-#include <Eigen/Cholesky>
 #include <Eigen/Core>
 
 #include "recflow/model/als.hpp"
@@ -95,6 +94,9 @@ void apply_recency(std::span<rating> events, const implicit_params& p);
 
 /// The weight of the missing pairs of each item of `blocks` (all 1 for exponent 0).
 std::vector<double> missing_weights(const rating_blocks& blocks, const implicit_params& p);
+/// The same from each item's number of training events (a model's item_count()):
+/// counts[i]^exponent, normalised to mean 1; all 1 for exponent 0 (or no events at all).
+std::vector<double> missing_weights(std::span<const std::uint32_t> counts, double exponent);
 
 /// "alpha must be non-negative and finite, got -1" and friends; empty when fine.
 result<void> validate(const implicit_params& p);

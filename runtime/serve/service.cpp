@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "recflow/model/model_io.hpp"
 #include "recflow/model/recommend.hpp"
 #include "recflow/model/similar.hpp"
 #include "recflow/model/top_n.hpp"
@@ -55,18 +56,12 @@ result<void> validate(const service_options& o) {
 
 std::optional<implicit_params> implicit_fold_in_params(
   const std::vector<std::pair<std::string, std::string>>& metadata) {
-  auto get = [&](std::string_view key) -> const std::string* {
-    for (const auto& [k, v] : metadata)
-      if (k == key)
-        return &v;
-    return nullptr;
-  };
-  const auto* trainer = get("trainer");
-  if (!trainer || *trainer != "implicit-als")
+  const model_metadata meta{metadata};
+  if (meta.get("trainer") != "implicit-als")
     return std::nullopt;
   implicit_params p;
   auto number = [&](std::string_view key, double& into) {
-    const auto* v = get(key);
+    const auto v = meta.get(key);
     if (!v)
       return;
     char* end = nullptr;
@@ -80,7 +75,7 @@ std::optional<implicit_params> implicit_fold_in_params(
   number("epsilon", p.epsilon);
   number("missing_exponent", p.missing_exponent);
   number("recency_boost", p.recency_boost);
-  if (const auto* c = get("confidence"); c && *c == "log")
+  if (meta.get("confidence") == "log")
     p.confidence = confidence_form::log;
   p.solver = implicit_solver::cholesky;  // a fold-in solves exactly
   return p;
@@ -97,17 +92,10 @@ std::shared_ptr<const implicit_als_solver> implicit_solver_for(const factor_mode
                                                                implicit_params p) {
   p.rank = m.rank();
   auto solver = std::make_shared<implicit_als_solver>(p);
-  std::vector<double> missing;
-  if (p.missing_exponent != 0.0 && m.n_items() > 0) {
-    double total = 0.0;
-    for (index_t i = 0; i < m.n_items(); ++i)
-      missing.push_back(std::pow(double(m.item_count()[i]), p.missing_exponent));
-    for (auto v : missing)
-      total += v;
-    for (auto& v : missing)
-      v = total > 0 ? v * double(m.n_items()) / total : 1.0;
-  }
-  solver->prepare(m.P(), missing);
+  if (p.missing_exponent == 0.0)
+    solver->prepare(m.P());  // every missing pair weighs 1, as train_implicit_als then does
+  else
+    solver->prepare(m.P(), missing_weights(m.item_count(), p.missing_exponent));
   return solver;
 }
 }  // namespace

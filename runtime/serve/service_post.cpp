@@ -83,7 +83,7 @@ answer query_service::post_ratings(std::string_view body) {
     if (!r.contains("rating") || !r["rating"].is_number())
       return fail(400, where + "'rating' missing or not a number");
     double v = r["rating"].get<double>();
-    if (snap->implicit && !(std::isfinite(v) && v > 0.0 && v <= 3.4e38))
+    if (snap->implicit && !(v > 0.0 && v <= double(std::numeric_limits<float>::max())))
       return fail(400, where + "event weight " + r["rating"].dump()
                          + " must be positive and finite (an implicit model)");
     if (!snap->implicit && (!std::isfinite(v) || !scale.contains(v)))
