@@ -223,6 +223,10 @@ void apply_event_weighting(rating_blocks& blocks, const implicit_params& p) {
       bi.values[j] = float(weight(bi.cols[j], i, double(bi.values[j])));
 }
 
+double recency_factor(const implicit_params& p, std::size_t later) noexcept {
+  return 1.0 + p.recency_boost * std::exp2(-double(later) / p.recency_half_life);
+}
+
 void apply_recency(std::span<rating> events, const implicit_params& p) {
   if (p.recency_boost == 0.0)
     return;
@@ -241,8 +245,7 @@ void apply_recency(std::span<rating> events, const implicit_params& p) {
       first = j, later = 0;
     else if (events[order[j - 1]].timestamp != e.timestamp)
       later = j - first;
-    events[order[j]].value = float(
-        double(e.value) * (1.0 + p.recency_boost * std::exp2(-double(later) / p.recency_half_life)));
+    events[order[j]].value = float(double(e.value) * recency_factor(p, later));
   }
 }
 

@@ -88,6 +88,10 @@ struct implicit_params {
 /// directions of `blocks` (statistics from `blocks` alone).
 void apply_event_weighting(rating_blocks& blocks, const implicit_params& p);
 
+/// The recency factor of an event with `later` of its user's events strictly later than
+/// it: 1 + recency_boost * 2^(-later / recency_half_life).
+double recency_factor(const implicit_params& p, std::size_t later) noexcept;
+
 /// The events' weights (`rating::value`) multiplied by their recency factor (see
 /// implicit_params::recency_boost); the timestamps order each user's events.
 void apply_recency(std::span<rating> events, const implicit_params& p);
@@ -124,6 +128,13 @@ class implicit_als_solver {
   /// weigh that much); the missing weights of `prepare` apply to the events' corrections.
   void solve(std::span<const index_t> others, std::span<const float> weights,
              const factor_table& other, std::span<float> x, double self_missing = 1.0);
+
+  /// Takes `gram` (rank x rank, both triangles) as Y^T Y instead of computing it, every
+  /// missing weight 1: a stream keeps its Gram matrices itself (exact_gram.hpp).
+  void use_gram(const Eigen::MatrixXd& gram) {
+    gram_ = gram;
+    missing_.clear();
+  }
 
   /// The prepared Y^T Y.
   const Eigen::MatrixXd& gram() const noexcept { return gram_; }
