@@ -1,5 +1,5 @@
 /// recflow in one include: the factor model and its training (batch ALS, streaming
-/// updates, metrics, top-N), rating files, sources, partitioners, the streaming graph and
+/// updates, implicit ALS in batch and streaming, metrics, top-N), rating files, sources, partitioners, the streaming graph and
 /// the engines that run it in one process or across nodes. Link `recflow::recflow`.
 ///
 ///   #include <recflow/recflow.hpp>
@@ -21,6 +21,7 @@
 #include "recflow/model/model.hpp"
 #include "recflow/model/als.hpp"
 #include "recflow/model/implicit_als.hpp"
+#include "recflow/model/implicit_stream.hpp"
 #include "recflow/model/streaming.hpp"
 #include "recflow/model/stream_eval.hpp"
 #include "recflow/model/metrics.hpp"
@@ -48,3 +49,4 @@
 #include "recflow/engine/cluster_engine.hpp"
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/engine/als_engine.hpp"
+#include "recflow/engine/implicit_graph.hpp"
