@@ -40,6 +40,7 @@ result<std::shared_ptr<rating_source>> open_source(const std::string& s,
     r.interval = to_ms(o.batch_interval);
     r.idle_timeout = to_ms(o.idle_timeout);
     r.scale = scale;
+    r.kind = o.records;
     r.dead = std::move(dead);
     if (!in(o.redis_reconnect_limit, max_seconds) || !in(o.redis_claim_idle, max_seconds))
       return error{errc::invalid_argument,
@@ -65,6 +66,7 @@ result<std::shared_ptr<rating_source>> open_source(const std::string& s,
     t.max_ratings = o.batch_size;
     t.interval = to_ms(o.batch_interval);
     t.scale = scale;
+    t.kind = o.records;
     t.dead = std::move(dead);
     t.max_line = o.tcp_max_line;
     if (!in(o.tcp_connect_timeout, max_seconds) || !in(o.tcp_read_timeout, max_seconds))

@@ -35,6 +35,9 @@ struct source_spec_options {
   std::size_t tcp_max_line = 64 * 1024;  ///< tcp: longer lines are dead letters
   double tcp_connect_timeout = 5.0;      ///< tcp: seconds to connect
   double tcp_read_timeout = 0.0;         ///< tcp: seconds without data before failing (0: never)
+  /// redis and tcp: ratings on the scale, or events `user item [weight] [timestamp]`
+  /// (files and replays: the ingest options' format says).
+  record_kind records = record_kind::rating;
 };
 
 /// The source `spec` names; files are read with `ingest`, records of brokers and sockets

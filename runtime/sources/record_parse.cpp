@@ -24,20 +24,26 @@ result<std::int64_t> to_id(std::string_view s, const char* what) {
 
 result<rating_event> parse_rating_fields(std::string_view user, std::string_view item,
                                          std::string_view rating, std::string_view timestamp,
-                                         rating_scale scale) {
+                                         rating_scale scale, record_kind kind) {
   auto u = to_id(user, "user");
   if (!u)
     return u.err();
   auto i = to_id(item, "item");
   if (!i)
     return i.err();
-  double r = 0.0;
+  const bool event = kind == record_kind::event;
+  const char* what = event ? "weight '" : "rating '";
+  double r = 1.0;  // an event without a weight
   auto [p, ec] = std::from_chars(rating.data(), rating.data() + rating.size(), r);
-  if (rating.empty() || ec != std::errc{} || p != rating.data() + rating.size())
-    return error{errc::parse, "rating '" + std::string(rating) + "' is not a number"};
+  if (!(event && rating.empty())
+      && (rating.empty() || ec != std::errc{} || p != rating.data() + rating.size()))
+    return error{errc::parse, what + std::string(rating) + "' is not a number"};
   if (!std::isfinite(r))
-    return error{errc::invalid_value, "rating '" + std::string(rating) + "' is not finite"};
-  if (r < scale.min || r > scale.max)
+    return error{errc::invalid_value, what + std::string(rating) + "' is not finite"};
+  if (event && !(r > 0.0 && r <= 3.4e38))
+    return error{errc::invalid_value, what + std::string(rating) + "' is not positive (events "
+                                        "weigh more than 0)"};
+  if (!event && (r < scale.min || r > scale.max))
     return error{errc::invalid_value, "rating " + std::string(rating) + " is outside the scale "
                                         + std::to_string(scale.min).substr(0, 4) + ".."
                                         + std::to_string(scale.max).substr(0, 4)};
@@ -51,7 +57,8 @@ result<rating_event> parse_rating_fields(std::string_view user, std::string_view
   return e;
 }
 
-result<rating_event> parse_rating_text(std::string_view line, rating_scale scale) {
+result<rating_event> parse_rating_text(std::string_view line, rating_scale scale,
+                                       record_kind kind) {
   if (!line.empty() && line.back() == '\r')
     line.remove_suffix(1);
   std::vector<std::string_view> f;
@@ -85,12 +92,16 @@ result<rating_event> parse_rating_text(std::string_view line, rating_scale scale
     if (at >= line.size())
       f.push_back({});  // a trailing separator leaves an empty last field
   }
-  if (f.size() < 3)
-    return error{errc::parse, std::to_string(f.size())
-                                + " field(s), expected user item rating [timestamp]"};
+  const bool event = kind == record_kind::event;
+  if (f.size() < (event ? 2u : 3u))
+    return error{errc::parse, std::to_string(f.size()) + " field(s), expected user item "
+                                + (event ? "[weight] [timestamp]" : "rating [timestamp]")};
   if (f.size() == 4 && f[3].empty())
     return error{errc::parse, "timestamp is empty"};
-  return parse_rating_fields(f[0], f[1], f[2], f.size() > 3 ? f[3] : std::string_view{}, scale);
+  if (event && f.size() == 3 && f[2].empty())  // "1,2,": a weight was meant
+    return error{errc::parse, "weight is empty"};
+  return parse_rating_fields(f[0], f[1], f.size() > 2 ? f[2] : std::string_view{},
+                             f.size() > 3 ? f[3] : std::string_view{}, scale, kind);
 }
 
 void dead_letters::add(std::string reason) {

@@ -20,14 +20,16 @@ std::optional<entry_id> parse_entry_id(std::string_view text) {
 }
 
 std::optional<rating_event> decode_entry(const std::vector<std::string_view>& kv, bool pairs,
-                                         rating_scale scale, std::string& reason) {
+                                         rating_scale scale, std::string& reason,
+                                         record_kind kind) {
+  const bool event = kind == record_kind::event;
   std::string_view user, item, rating, timestamp, unknown;
   bool has_user = false, has_item = false, has_rating = false, has_eos = false;
   for (std::size_t j = 0; j + 1 < kv.size(); j += 2) {
     auto k = kv[j], v = kv[j + 1];
     if (k == "user") { user = v; has_user = true; }
     else if (k == "item") { item = v; has_item = true; }
-    else if (k == "rating") { rating = v; has_rating = true; }
+    else if (k == "rating" || (event && k == "weight")) { rating = v; has_rating = true; }
     else if (k == "timestamp") timestamp = v;
     else if (k == "eos") has_eos = true;
     else if (unknown.empty()) unknown = k;
@@ -37,11 +39,11 @@ std::optional<rating_event> decode_entry(const std::vector<std::string_view>& kv
   else if (has_eos)  // any producer could add one: only the control key ends a stream
     reason = "a field 'eos' does not end the stream (the end is the control key, "
              "--redis-eos-key)";
-  else if (!has_user || !has_item || !has_rating)
+  else if (!has_user || !has_item || (!has_rating && !event))
     reason = std::string("missing field ")
              + (!has_user ? "user" : !has_item ? "item" : "rating")
              + (unknown.empty() ? "" : " (has unknown field '" + std::string(unknown) + "')");
-  else if (auto ev = parse_rating_fields(user, item, rating, timestamp, scale))
+  else if (auto ev = parse_rating_fields(user, item, rating, timestamp, scale, kind))
     return *ev;
   else
     reason = ev.err().message;

@@ -25,9 +25,11 @@ struct entry_id {
 std::optional<entry_id> parse_entry_id(std::string_view text);
 
 /// The rating of an entry's fields (key, value, key, value, ...), or the reason it is a
-/// dead letter in `reason`. `pairs`: the fields came as key/value pairs.
+/// dead letter in `reason`. `pairs`: the fields came as key/value pairs. An event
+/// (`kind` event) may leave out its weight (`weight`, or `rating`; default 1).
 std::optional<rating_event> decode_entry(const std::vector<std::string_view>& kv, bool pairs,
-                                         rating_scale scale, std::string& reason);
+                                         rating_scale scale, std::string& reason,
+                                         record_kind kind = record_kind::rating);
 
 /// The pending entries and the lag (Redis 7 and later) of `group` in an XINFO GROUPS reply;
 /// nothing when the group is not in it.

@@ -394,7 +394,7 @@ class redis_stream_source final : public rating_source {
       for (std::size_t i = 0; i < f->elements; ++i)
         kv.emplace_back(f->element[i]->str ? f->element[i]->str : "", f->element[i]->len);
       std::string reason;
-      if (auto ev = redis_detail::decode_entry(kv, f->elements % 2 == 0, o_.scale, reason))
+      if (auto ev = redis_detail::decode_entry(kv, f->elements % 2 == 0, o_.scale, reason, o_.kind))
         batch_.ratings.push_back(*ev);
       else
         dead_pending_.emplace_back(std::move(text), std::move(reason));

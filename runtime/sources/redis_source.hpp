@@ -52,6 +52,7 @@ struct redis_source_options {
   std::chrono::milliseconds interval{0};  ///< ...or this long after its first entry (0: count only)
   std::chrono::milliseconds idle_timeout{0};  ///< end after this long with no entry (0: wait for the end key)
   rating_scale scale{0.5, 5.0};      ///< valid ratings; others are dead letters
+  record_kind kind = record_kind::rating;  ///< or events: fields user, item, [weight], [timestamp]
   std::string end_key{};             ///< the control key that ends the stream; empty: STREAM + ":eos"
   std::string dead_letter_stream{};  ///< empty: STREAM + ":dead"
   std::size_t dead_letter_max = 100'000;  ///< MAXLEN ~ of the dead-letter stream (0: no cap)

@@ -107,7 +107,7 @@ class tcp_line_source final : public rating_source {
       const auto& line = got.text;
       if (line.empty() || line == "\r")
         continue;
-      if (auto ev = parse_rating_text(line, o_.scale)) {
+      if (auto ev = parse_rating_text(line, o_.scale, o_.kind)) {
         b.ratings.push_back(*ev);
         if (!batch_end && o_.interval.count() > 0)
           batch_end = clock::now() + o_.interval;

@@ -25,6 +25,7 @@ struct socket_source_options {
   std::size_t max_ratings = 1000;         ///< a batch ends after this many ratings...
   std::chrono::milliseconds interval{0};  ///< ...or this long after its first line (0: count only)
   rating_scale scale{0.5, 5.0};           ///< valid ratings; others are dead letters
+  record_kind kind = record_kind::rating;  ///< or events `user item [weight] [timestamp]`
   std::chrono::milliseconds connect_timeout{5000};  ///< a connect not done by then fails
   /// The stream fails (an error naming the peer) after this long without a byte from it
   /// while the source waits for data (0: waits for ever; a quiet stream is no error).
