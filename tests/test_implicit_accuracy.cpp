@@ -8,6 +8,7 @@
 
 #include "recflow/data/events.hpp"
 #include "recflow/job/implicit_job.hpp"
+#include "recflow/job/implicit_stream_job.hpp"
 #include "skip_test_util.hpp"
 #include "test_util.hpp"
 
@@ -54,4 +55,38 @@ TEST_CASE("implicit: MovieLens 100K, every rating an event, shipped defaults bea
   auto liked = run_ml100k(file, 4.0);
   CHECK(liked.ranking.hit_rate >= 0.645);
   CHECK(liked.ranking.hit_rate >= liked.popularity.hit_rate + 0.15);
+}
+
+// Streaming from an empty model in batches of 1,000 (time order, the actor graph, shipped
+// defaults) against batch implicit ALS on the same split: the issue asks for HR@10 within
+// 0.03 of batch. Measured, with the same sampled negatives as batch: MovieLens 100K 0.7158
+// against 0.7105 (popularity 0.4242), ml-latest-small 0.7574 against 0.767 (popularity
+// 0.593; docs/implicit.md).
+TEST_CASE("implicit: streaming from empty in batches of 1,000 within 0.03 of batch HR@10",
+          "[implicit][stream][accuracy]") {
+  struct set {
+    const char* file;
+    double batch_hr;  // batch implicit ALS with the shipped defaults (the test above)
+  };
+  for (const auto& d : {set{"/ml-100k/u.data", 0.7105}, set{"/ml-latest-small/ratings.csv", 0.767}}) {
+    auto file = test::data_dir() + d.file;
+    if (!std::filesystem::exists(file)) {
+      if (test::in_ci())
+        FAIL(file << " is missing, and CI runs every test");
+      WARN("SKIPPED: " << file << " is missing (set RECFLOW_DATA; tools/download-data.sh data)");
+      test::any_skipped() = true;
+      continue;
+    }
+    auto events = read_events(file, {.ingest = {}, .threshold = 0.0});
+    REQUIRE(events);
+    implicit_stream_job_options o;  // batches of 1,000, time order, the graph
+    auto r = run_implicit_stream_job(*events, o);
+    REQUIRE(r);
+    std::printf("streaming implicit ALS, %s every rating an event, batches of 1,000: HR@10 %.4f "
+                "NDCG@10 %.4f, popularity HR@10 %.4f (%llu batches, %.2f s of updates)\n",
+                d.file, r->ranking.hit_rate, r->ranking.ndcg, r->popularity.hit_rate,
+                static_cast<unsigned long long>(r->batches), r->stream_seconds);
+    CHECK(r->ranking.hit_rate >= d.batch_hr - 0.03);
+    CHECK(r->ranking.hit_rate >= r->popularity.hit_rate + 0.15);
+  }
 }

@@ -8,26 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cli_test_util.hpp"
+#include "tests/support/planted_event_file.hpp"
 
 using recflow::test::run_cli;
 using recflow::test::scratch_dir;
 
 namespace {
 
-/// 3 groups of 12 users; group g has events on items 10g .. 10g+7 (weight 1 or 2; the
-/// latest is a different item for different users); no item crosses groups, so the
-/// held-out item is easy to rank.
-std::string planted_events(const scratch_dir& dir) {
-  auto path = (dir.path / "events.tsv").string();
-  std::ofstream out(path);
-  for (int g = 0; g < 3; ++g)
-    for (int u = 0; u < 12; ++u)
-      for (int i = 0; i < 8; ++i)
-        if ((u + i) % 5 != 0)
-          out << g * 100 + u << '\t' << g * 10 + i << '\t' << 1 + (u + i) % 2 << '\t'
-              << 1000 + (u + i) % 8 << '\n';
-  return path;
-}
+std::string planted_events(const scratch_dir& dir) { return recflow::test::write_planted_events(dir.path); }
 
 }  // namespace
 

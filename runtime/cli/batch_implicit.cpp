@@ -13,12 +13,13 @@
 
 namespace recflow::cli {
 
-void implicit_options::add_to(CLI::App& cmd) {
+void implicit_options::add_to(CLI::App& cmd, const char* help) {
   auto& p = job.als;
   cmd.add_flag("--implicit", implicit,
-               "Implicit feedback: train implicit ALS (as Spark's ALS.trainImplicit) on events "
-               "'user item [weight] [timestamp]' and score each user's latest event against "
-               "sampled items (HR@k, NDCG@k) beside item popularity");
+               help ? help
+                    : "Implicit feedback: train implicit ALS (as Spark's ALS.trainImplicit) on "
+                      "events 'user item [weight] [timestamp]' and score each user's latest "
+                      "event against sampled items (HR@k, NDCG@k) beside item popularity");
   cmd.add_option("--alpha", p.alpha, "With --implicit: confidence 1 + alpha * weight")
     ->capture_default_str();
   cmd.add_option("--implicit-threshold", threshold,
@@ -75,6 +76,21 @@ result<void> resolve(implicit_options& o, const implicit_shared& s) {
   p.seed = s.data.seed;
   o.job.split_seed = s.data.seed;
   o.job.ranking.seed = s.data.seed;
+  if (auto ok = parse_implicit_words(o); !ok)
+    return ok;
+  if (!s.data.train.empty() || !s.data.test.empty())
+    return error{errc::invalid_argument,
+                 "--implicit holds out each user's latest event of one file: give --data, "
+                 "not --train/--test"};
+  if (auto ok = validate(p); !ok)
+    return ok;
+  return validate(o.job.ranking);
+}
+
+}  // namespace
+
+result<void> parse_implicit_words(implicit_options& o) {
+  auto& p = o.job.als;
   auto solver = parse_implicit_solver(o.solver);
   if (!solver)
     return error{errc::invalid_argument, "--solver must be cholesky or cg, got '" + o.solver + "'"};
@@ -89,14 +105,31 @@ result<void> resolve(implicit_options& o, const implicit_shared& s) {
     return error{errc::invalid_argument,
                  "--weighting must be none, bm25 or tfidf, got '" + o.weighting + "'"};
   p.weighting = *weighting;
-  if (!s.data.train.empty() || !s.data.test.empty())
-    return error{errc::invalid_argument,
-                 "--implicit holds out each user's latest event of one file: give --data, "
-                 "not --train/--test"};
-  if (auto ok = validate(p); !ok)
-    return ok;
-  return validate(o.job.ranking);
+  return {};
 }
+
+result<std::pair<std::string, rating_table>> load_events(const data_options& data,
+                                                         const implicit_options& o) {
+  auto file = data_file(data);
+  if (!file)
+    return file.err();
+  auto ingest = make_ingest_options(data);
+  if (!ingest)
+    return ingest.err();
+  ingest_report read;
+  auto events = read_events(*file, {.ingest = *ingest, .threshold = o.threshold}, &read);
+  if (!events)
+    return events.err();
+  if (read.skipped > 0)
+    std::cerr << "recflow: skipped " << read.skipped << " bad lines (--lenient)\n";
+  return std::pair{*file, std::move(*events)};
+}
+
+std::string events_text(const implicit_options& o) {
+  return o.threshold ? fmt::format("ratings >= {} as events", *o.threshold) : "events";
+}
+
+namespace {
 
 /// ", bm25 weighting (k1 100, b 0.8)" and friends; empty for the plain model.
 std::string weighting_text(const implicit_params& p) {
@@ -113,28 +146,17 @@ std::string weighting_text(const implicit_params& p) {
   return t;
 }
 
-std::string events_text(const implicit_options& o) {
-  return o.threshold ? fmt::format("ratings >= {} as events", *o.threshold) : "events";
-}
-
 }  // namespace
 
 int run_batch_implicit(implicit_options o, const implicit_shared& s) {
   const auto t0 = std::chrono::steady_clock::now();
   if (auto ok = resolve(o, s); !ok)
     return report(ok.err());
-  auto file = data_file(s.data);
-  if (!file)
-    return report(file.err());
-  auto ingest = make_ingest_options(s.data);
-  if (!ingest)
-    return report(ingest.err());
-  ingest_report read;
-  auto events = read_events(*file, {.ingest = *ingest, .threshold = o.threshold}, &read);
-  if (!events)
-    return report(events.err());
-  if (read.skipped > 0)
-    std::cerr << "recflow: skipped " << read.skipped << " bad lines (--lenient)\n";
+  auto loaded = load_events(s.data, o);
+  if (!loaded)
+    return report(loaded.err());
+  const auto* file = &loaded->first;
+  const auto* events = &loaded->second;
 
   const auto& p = o.job.als;
   progress bar("implicit ALS", static_cast<std::uint64_t>(p.iterations), "iterations", !s.quiet);

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
@@ -22,8 +23,9 @@ struct implicit_options {
   std::string weighting = "none";
 
   /// Registers --implicit, --alpha, --implicit-threshold, --solver, --cg-steps,
-  /// --confidence, --epsilon and --negatives.
-  void add_to(CLI::App& cmd);
+  /// --confidence, --epsilon and --negatives (and the rest above); `help`: what
+  /// --implicit does in `cmd` (default: batch's words).
+  void add_to(CLI::App& cmd, const char* help = nullptr);
 };
 
 /// What an implicit run takes from the options `batch` shares with explicit ALS: the
@@ -41,5 +43,15 @@ struct implicit_shared {
 
 /// Runs it and prints the report (and the JSON summary); returns the exit code.
 int run_batch_implicit(implicit_options o, const implicit_shared& shared);
+
+/// --solver, --confidence and --weighting into `o.job.als`; "--solver must be cholesky or
+/// cg, got 'x'" and friends.
+result<void> parse_implicit_words(implicit_options& o);
+/// The events of --data (with --implicit-threshold, a rating file's liked ratings), and
+/// the file's name; skipped lines (--lenient) are counted on stderr.
+result<std::pair<std::string, rating_table>> load_events(const data_options& data,
+                                                         const implicit_options& o);
+/// "events" or "ratings >= 4 as events".
+std::string events_text(const implicit_options& o);
 
 }  // namespace recflow::cli

@@ -117,10 +117,19 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->add_flag("--quiet,-q", o->quiet, "Only the final line (and the JSON summary)");
   o->sources.add_to(*cmd);
   add_serve_options(*cmd, *o);
-  cmd->callback([o, engine, rank, &exit_status] {
+  o->implicit.add_to(*cmd, "Implicit feedback: stream events 'user item [weight] [timestamp]' "
+                           "(each user's latest held out), re-solving each batch's users and "
+                           "items as implicit ALS does, and score the held-out events against "
+                           "sampled items (HR@k, NDCG@k) after every batch beside item "
+                           "popularity");
+  cmd->add_option("--refresh-every", o->refresh_every,
+                  "With --implicit: every user and item is also re-solved once every this many "
+                  "batches, events or not (0: only each batch's own)")
+    ->capture_default_str();
+  cmd->callback([o, engine, rank, cmd, &exit_status] {
     o->engine_given = engine->count() > 0;
     o->rank_given = rank->count() > 0;
-    exit_status = run_stream(*o);
+    exit_status = o->implicit.implicit ? run_stream_implicit(*o, *cmd) : run_stream(*o);
   });
 }
 

@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/batch_implicit.hpp"
 #include "cli/data_options.hpp"
 #include "cli/nodes_option.hpp"
 #include "cli/serve_options.hpp"
@@ -19,6 +20,7 @@
 #include "recflow/job/stream_output.hpp"
 #include "recflow/job/stream_monitoring.hpp"
 #include "recflow/job/stream_serving.hpp"
+#include "recflow/model/implicit_stream.hpp"
 #include "recflow/model/ranking.hpp"
 #include "recflow/model/stream_eval.hpp"
 
@@ -73,6 +75,8 @@ struct stream_options {
   serve_tuning serving;
   std::string metrics;        ///< HOST:PORT: /metrics and the dashboard only
   double baseline_rmse = 0;   ///< the batch ALS RMSE the dashboard draws as a line (0: none)
+  implicit_options implicit;  ///< --implicit and the options only implicit runs have
+  int refresh_every = implicit_stream_params{}.refresh_every;  ///< --refresh-every
 };
 
 /// The servers beside a stream: --metrics (with the dashboard) and --serve; each null
@@ -97,6 +101,8 @@ struct stream_endpoints {
 
 /// Runs `recflow stream`; the exit code.
 int run_stream(stream_options& o);
+/// `recflow stream --implicit` (stream_implicit.cpp); `cmd` tells which options were given.
+int run_stream_implicit(stream_options& o, const CLI::App& cmd);
 
 /// The job `o` describes but for its input and serving, once the choices spelled as words
 /// (--order, --mode, --engine, --nodes, ...) are parsed and checked (stream_setup.cpp).

@@ -36,9 +36,13 @@ result<implicit_job_result> run_implicit_job(const rating_table& events,
 
 model_metadata implicit_metadata(const implicit_job_options& o, const std::string& data,
                                  const implicit_job_result& r) {
-  const auto& p = o.als;
+  return implicit_metadata("implicit-als", o.als, data, r.ranking);
+}
+
+model_metadata implicit_metadata(const std::string& trainer, const implicit_params& p,
+                                 const std::string& data, const sampled_ranking_metrics& r) {
   model_metadata meta;
-  meta.set("trainer", "implicit-als");
+  meta.set("trainer", trainer);
   meta.set("recflow_version", RECFLOW_VERSION);
   meta.set("data", data);
   meta.set("rank", std::to_string(p.rank));
@@ -57,8 +61,8 @@ model_metadata implicit_metadata(const implicit_job_options& o, const std::strin
   meta.set("solver", to_string(p.solver));
   meta.set("cg_steps", std::to_string(p.cg_steps));
   meta.set("seed", std::to_string(p.seed));
-  meta.set(fmt::format("hr_at_{}", r.ranking.k), fmt::format("{:.6f}", r.ranking.hit_rate));
-  meta.set(fmt::format("ndcg_at_{}", r.ranking.k), fmt::format("{:.6f}", r.ranking.ndcg));
+  meta.set(fmt::format("hr_at_{}", r.k), fmt::format("{:.6f}", r.hit_rate));
+  meta.set(fmt::format("ndcg_at_{}", r.k), fmt::format("{:.6f}", r.ndcg));
   return meta;
 }
 

@@ -41,6 +41,9 @@ result<implicit_job_result> run_implicit_job(const rating_table& events,
 /// The saved model's metadata (trainer "implicit-als", the parameters, HR and NDCG).
 model_metadata implicit_metadata(const implicit_job_options& o, const std::string& data,
                                  const implicit_job_result& r);
+/// The same for any implicit trainer: `trainer`, the parameters `p` and the figures `r`.
+model_metadata implicit_metadata(const std::string& trainer, const implicit_params& p,
+                                 const std::string& data, const sampled_ranking_metrics& r);
 
 /// "cholesky" or "cg"; and the reverse (nothing for another word).
 const char* to_string(implicit_solver s) noexcept;

@@ -57,7 +57,8 @@ result<void> validate(const service_options& o) {
 std::optional<implicit_params> implicit_fold_in_params(
   const std::vector<std::pair<std::string, std::string>>& metadata) {
   const model_metadata meta{metadata};
-  if (meta.get("trainer") != "implicit-als")
+  const auto trainer = meta.get("trainer");
+  if (trainer != "implicit-als" && trainer != "implicit-stream")  // batch or streaming
     return std::nullopt;
   implicit_params p;
   auto number = [&](std::string_view key, double& into) {
