@@ -15,6 +15,7 @@
 
 #include "tests/cli_test_util.hpp"
 #include "tests/skip_test_util.hpp"
+#include "tests/support/planted_event_file.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -167,4 +168,39 @@ TEST_CASE("cli: batch and stream report progress on stderr, and stay silent with
 
   auto quiet = run_cli("stream --batch-size 20000 --no-csv --quiet" + data, env);
   CHECK(quiet.out.find("streaming:") == std::string::npos);
+}
+
+TEST_CASE("cli: compare --implicit draws HR@10 per batch of the stream against batch implicit ALS",
+          "[cli][implicit]") {
+  scratch_dir dir;
+  auto data = recflow::test::write_planted_events(dir.path);
+  auto csv = dir.file("imp.csv");
+  auto svg = dir.file("imp.svg");
+  auto r = run_cli("compare --implicit --data " + data + " --batch-size 50 --negatives 20 "
+                   "--alpha 5 --smooth 3 --csv " + csv + " --chart " + svg + " --json");
+  INFO(r.out);
+  auto j = nlohmann::json::parse(r.last_line);
+  CHECK(j["command"] == "compare");
+  CHECK(j["feedback"] == "implicit");
+  CHECK(j["held_out"] == 36);
+  CHECK(j["batches"] == 4);  // 195 training events in batches of 50
+  CHECK(j["batch_hr_at_10"].get<double>() > j["popularity_hr_at_10"].get<double>());
+  CHECK(j["stream_hr_at_10"].get<double>() >= 0.9);
+  auto rows = read_csv(csv);
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0] == std::vector<std::string>{"batch", "events_seen", "stream_hr_at_k",
+                                            "stream_hr_at_k_trend", "batch_hr_at_k"});
+  CHECK(std::stod(rows[4][2]) == Approx(j["stream_hr_at_10"].get<double>()).margin(1e-6));
+  CHECK(std::stod(rows[4][4]) == Approx(j["batch_hr_at_10"].get<double>()).margin(1e-6));
+  CHECK(fs::exists(dir.file("imp.gp")));
+  CHECK(fs::exists(dir.file("imp.html")));
+  if (!have_gnuplot()) {
+    CHECK(r.status == 1);
+    skip_without("gnuplot");
+    return;
+  }
+  CHECK(r.status == 0);
+  std::ifstream in(svg);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("HR@10 of the held-out events") != std::string::npos);
 }

@@ -69,21 +69,20 @@ std::string compare_script(const compare_chart& c) {
   s += "# Streaming versus batch ALS, written by `recflow compare`. Render: gnuplot THIS_FILE\n"
        "# (from the folder recflow ran in: the paths below are as it was given them)\n";
   s += "set datafile separator ','\n";
-  s += "set key top right box opaque\n";
+  s += fmt::format("set key {} box opaque\n", c.key);
   s += "set grid ytics lc rgb '#dddddd'\n";
-  s += "set xlabel 'training ratings streamed'\n";
-  s += "set ylabel 'validation RMSE (lower is better)'\n";
+  s += fmt::format("set xlabel {}\n", gp_text(c.x_label));
+  s += fmt::format("set ylabel {}\n", gp_text(c.y_label));
   s += "set format x '%.0s%c'\n";
   s += "set offsets 0, 0, graph 0.05, graph 0.05\n";
   s += fmt::format("set title {}\n", gp_text(c.title + "\n" + c.detail));
   s += fmt::format("batch_rmse = {:.6f}\n", c.batch_rmse);
   const auto plot = fmt::format(
-    "plot {0} using 2:3 skip 1 with points pt 7 ps 0.6 lc rgb '#6baed6' title 'streaming: "
-    "RMSE after each batch', \\\n"
+    "plot {0} using 2:3 skip 1 with points pt 7 ps 0.6 lc rgb '#6baed6' title {2}, \\\n"
     "     '' using 2:4 skip 1 with lines lw 3 lc rgb '#08519c' title {1}, \\\n"
     "     '' using 2:5 skip 1 with lines lw 2 dt 2 lc rgb '#d62728' "
-    "title sprintf('batch ALS on all training ratings: %.4f', batch_rmse)\n",
-    gp_quote(c.csv), gp_text(c.trend_label));
+    "title sprintf({3}, batch_rmse)\n",
+    gp_quote(c.csv), gp_text(c.trend_label), gp_text(c.points_label), gp_text(c.batch_label));
   auto render = [&](const std::string& terminal, const std::string& out) {
     return fmt::format("set terminal {} noenhanced\nset output {}\n{}unset output\n", terminal,
                        gp_quote(out), plot);

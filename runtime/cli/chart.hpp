@@ -18,7 +18,14 @@ struct compare_chart {
   std::string title;   ///< first line of the title (data set and split)
   std::string detail;  ///< second line (the numbers)
   std::string trend_label;  ///< legend of the smoothed series, e.g. "centered mean of 9 batches"
-  double batch_rmse = 0.0;  ///< drawn as a horizontal line
+  double batch_rmse = 0.0;  ///< drawn as a horizontal line (the batch figure, RMSE or not)
+  /// What is measured (`recflow compare --implicit` draws HR@k instead of RMSE): the axes,
+  /// the points' legend and the batch line's (a printf format of its value).
+  std::string x_label = "training ratings streamed";
+  std::string y_label = "validation RMSE (lower is better)";
+  std::string points_label = "streaming: RMSE after each batch";
+  std::string batch_label = "batch ALS on all training ratings: %.4f";
+  std::string key = "top right";  ///< where the legend goes (gnuplot's `set key` words)
 };
 
 /// One panel of grouped bars: a value per group and series (NaN: no bar).

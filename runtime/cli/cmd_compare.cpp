@@ -119,9 +119,12 @@ void add_compare_command(CLI::App& app, int& exit_status) {
   cmd->add_option("--name", o->name, "Data set name for the chart title (default: its folder)");
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line of stdout");
   cmd->add_flag("--quiet,-q", o->quiet, "Fewer lines");
+  o->implicit.add_to(*cmd, "Implicit feedback: batch implicit ALS against streaming implicit ALS "
+                           "on events 'user item [weight] [timestamp]', each user's latest held "
+                           "out: HR@k after every batch of the stream (CSV, chart, report)");
   cmd->callback([o, chart, &exit_status] {
     o->chart_requested = chart->count() > 0;
-    exit_status = run_compare(*o);
+    exit_status = o->implicit.implicit ? run_compare_implicit(*o) : run_compare(*o);
   });
 }
 

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/batch_implicit.hpp"
 #include "cli/data_options.hpp"
 #include "recflow/job/compare.hpp"
 
@@ -24,6 +25,7 @@ struct compare_cli_options {
   std::string name;
   bool json = false;
   bool quiet = false;
+  implicit_options implicit;  ///< --implicit: streaming against batch implicit ALS, by HR@k
 };
 
 /// What the chart step wrote: the SVG, the PNG, the script and the HTML report (null when
@@ -41,6 +43,9 @@ result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& 
 result<std::string> write_compare_report(const compare_cli_options& o, const loaded_data& data,
                                          const compare_score& batch,
                                          const compare_stream_result& stream);
+
+/// `recflow compare --implicit` (compare_implicit.cpp): runs it and prints; the exit code.
+int run_compare_implicit(compare_cli_options& o);
 
 /// The --json summary.
 nlohmann::json compare_summary(const compare_cli_options& o, const loaded_data& data,
