@@ -1,7 +1,9 @@
 // Implicit ALS (`recflow batch --implicit`'s trainer, one thread): seconds per iteration
 // with the Cholesky and the conjugate-gradient solver, against explicit ALS (train_als)
 // on the same events at the same rank in the same run, and what each reaches: HR@10 and
-// NDCG@10 against 100 sampled negatives (leave-latest-out), beside item popularity.
+// NDCG@10 against 100 sampled negatives (leave-latest-out), beside item popularity. Then
+// streaming implicit ALS (`recflow stream --implicit`): events/s through the actor graph
+// against the reference loop, alternating in the same run.
 //
 //   ./bench_implicit                    # MovieLens 100K (every rating an event) and a
 //                                       # synthetic set of about 0.6M events; ranks 10, 50
@@ -25,6 +27,7 @@
 #include "test_util.hpp"  // tests/support: the data folder
 #include "recflow/data/events.hpp"
 #include "recflow/job/implicit_job.hpp"
+#include "recflow/job/implicit_stream_job.hpp"
 #include "recflow/model/als.hpp"
 #include "recflow/model/als_blocks.hpp"
 #include "recflow/model/als_solver.hpp"
@@ -37,6 +40,7 @@ struct options {
   int iterations = 5;
   int cg_steps = 3;
   std::string data = test::data_dir();
+  int stream_rounds = 3;
 };
 
 options parse(int argc, char** argv) {
@@ -44,13 +48,14 @@ options parse(int argc, char** argv) {
   for (int a = 1; a < argc; ++a) {
     std::string k = argv[a];
     if (k == "--help" || k == "-h" || a + 1 >= argc) {
-      fmt::print("usage: bench_implicit [--iterations N] [--cg-steps N] [--data DIR]\n");
+      fmt::print("usage: bench_implicit [--iterations N] [--cg-steps N] [--stream-rounds N] [--data DIR]\n");
       std::exit(k == "--help" || k == "-h" ? 0 : 2);
     }
     std::string v = argv[++a];
     if (k == "--iterations") o.iterations = std::max(1, std::stoi(v));
     else if (k == "--cg-steps") o.cg_steps = std::max(1, std::stoi(v));
     else if (k == "--data") o.data = v;
+    else if (k == "--stream-rounds") o.stream_rounds = std::max(1, std::stoi(v));
     else {
       fmt::print(stderr, "unknown option {}\n", k);
       std::exit(2);
@@ -101,6 +106,46 @@ void run(const std::string& label, const rating_table& events, const options& o)
   }
 }
 
+/// Streaming implicit ALS (`recflow stream --implicit`'s job: time order, batches of
+/// `batch`, scored after every batch as the command does by default) on the reference loop
+/// and on the actor graph (2 workers, 2 partitions), alternating, `rounds` times each:
+/// events/s in updates (the scoring excluded) and the whole job's wall time, medians.
+void stream(const std::string& label, const rating_table& events, const options& o,
+            std::size_t batch) {
+  fmt::print("\n{}: streaming implicit ALS, batches of {}, {} rounds (reference, graph "
+             "alternating)\n", label, batch, o.stream_rounds);
+  fmt::print("{:>5} {:>12} {:>12} {:>8} {:>11} {:>11} {:>8} {:>8}\n", "rank", "ref ev/s",
+             "graph ev/s", "ratio", "ref wall s", "graph wall", "ratio", "HR@10");
+  for (int rank : {32, 50}) {
+    std::vector<double> rate[2], wall[2];
+    double hr = 0.0;
+    for (int round = 0; round < o.stream_rounds; ++round)
+      for (int graph = 0; graph < 2; ++graph) {
+        implicit_stream_job_options jo;
+        jo.params.als.rank = rank;
+        jo.batch_size = batch;
+        jo.reference = graph == 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = run_implicit_stream_job(events, jo);
+        if (!r) {
+          fmt::print(stderr, "{}: {}\n", label, r.err().message);
+          std::exit(1);
+        }
+        wall[graph].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        rate[graph].push_back(double(r->train_events) / r->stream_seconds);
+        hr = r->ranking.hit_rate;
+      }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    };
+    const double rr = median(rate[0]), rg = median(rate[1]);
+    const double wr = median(wall[0]), wg = median(wall[1]);
+    fmt::print("{:>5} {:>12.0f} {:>12.0f} {:>7.2f}x {:>11.2f} {:>11.2f} {:>7.2f}x {:>8.4f}\n", rank,
+               rr, rg, rg / rr, wr, wg, wr / wg, hr);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,6 +159,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   run("MovieLens 100K u.data, every rating an event of weight 1", *ml, o);
+  stream("MovieLens 100K", *ml, o, 1000);
 
   // A planted set: the ratings a user would give 3.5 or more become events of weight 1.
   auto planted = bench::planted_set();
@@ -123,7 +169,8 @@ int main(int argc, char** argv) {
       r.value = 1.0f;
       events.push_back(r);
     }
-  run("synthetic planted (30,000 users x 5,000 items, ratings >= 3.5 as events)",
-      planted.table.with_ratings(std::move(events)), o);
+  const auto planted_events = planted.table.with_ratings(std::move(events));
+  run("synthetic planted (30,000 users x 5,000 items, ratings >= 3.5 as events)", planted_events, o);
+  stream("synthetic planted", planted_events, o, 10'000);
   return 0;
 }

@@ -38,6 +38,7 @@ expected_lines() {
     custom_partitioner) printf '%s\n' '^20000 ratings in 20 batches on tenant x consistent' ;;
     broker_source) printf '%s\n' '^first run: 12 batches; resumed from .*: 8 more batches, 20000 ratings' ;;
     tune_hyperband) printf '%s\n' '^1\. rank=.* rmse 0\.[89]' '^defaults: rmse 0\.[89]' '^work: ' ;;
+    implicit_stream) printf '%s\n' '^batch 20: +99057 events, HR@10 0\.[67]' '^top 5 for user 1:( [0-9]+){5}$' ;;
     stream_rmse) printf '%s\n' '^batch 1: 10000 ratings seen, validation rmse [01]\.' \
                                '^batch 8: 80000 ratings seen, validation rmse 0\.9' ;;
   esac
