@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
   fmt::print("Implicit ALS seconds per iteration (one thread), Cholesky and CG ({} steps), "
              "against explicit ALS per sweep on the same events and rank (same run)\n",
              o.cg_steps);
-  auto ml = read_events(o.data + "/ml-100k/u.data");
+  auto ml = read_events(o.data + "/ml-100k/u.data", {.ingest = {}, .threshold = 1.0});
   if (!ml) {
     fmt::print(stderr, "cannot read MovieLens 100K: {}\n", ml.err().message);
     return 1;
