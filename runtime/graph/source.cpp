@@ -1,5 +1,6 @@
 #include "recflow/graph/source.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "recflow/data/rating_reader.hpp"
@@ -31,6 +32,8 @@ class replay_source final : public rating_source {
     if (at_ >= events_.size())
       return std::optional<rating_batch>{};
     rating_batch b;
+    if (policy_.max_ratings != 0)  // no regrowth: the batch's vector is one exact block
+      b.ratings.reserve(std::min(policy_.max_ratings, events_.size() - at_));
     auto window_end = events_[at_].timestamp + policy_.interval;
     while (at_ < events_.size()) {
       if (policy_.max_ratings != 0 && b.size() == policy_.max_ratings)
@@ -82,6 +85,8 @@ class file_replay_source final : public rating_source {
     if (head_ == pending_.size())
       return std::optional<rating_batch>{};
     rating_batch b;
+    if (policy_.max_ratings != 0)  // no regrowth: the batch's vector is one exact block
+      b.ratings.reserve(std::min(policy_.max_ratings, pending_.size() - head_));
     auto window_end = pending_[head_].timestamp + policy_.interval;
     while (head_ < pending_.size()) {
       if (policy_.max_ratings != 0 && b.size() == policy_.max_ratings)
