@@ -2,24 +2,35 @@
 
 namespace recflow {
 
-partition_state::slices partition_state::split(const stamped_batch& b) const {
+partition_state::slices partition_state::split(const stamped_batch& b) {
   slices out;
   auto nu = by_user_.partitions();
   auto ni = by_item_.partitions();
-  out.users.resize(nu);
-  out.items.resize(ni);
-  for (auto& s : out.users) {
-    s.stamp = b.stamp;
-    s.routes.reserve(b.ratings.size() / nu + 16);
-  }
-  for (auto& s : out.items) {
-    s.stamp = b.stamp;
-    s.routes.reserve(b.ratings.size() / ni + 16);
-  }
   const auto& rs = b.ratings.ratings;
+  // Each rating's two shards first, so that every slice is reserved at its exact size: a
+  // share reserved from the average regrows (to twice its size, copied) whenever a
+  // shard gets more than its share.
+  shards_.resize(rs.size());
+  std::vector<std::size_t> to_user(nu, 0), to_item(ni, 0);
   for (std::size_t k = 0; k < rs.size(); ++k) {
     auto us = static_cast<std::uint32_t>(by_user_(rs[k].user));
     auto is = static_cast<std::uint32_t>(by_item_(rs[k].item));
+    shards_[k] = {us, is};
+    ++to_user[us];
+    ++to_item[is];
+  }
+  out.users.resize(nu);
+  out.items.resize(ni);
+  for (std::size_t s = 0; s < nu; ++s) {
+    out.users[s].stamp = b.stamp;
+    out.users[s].routes.reserve(to_user[s]);
+  }
+  for (std::size_t t = 0; t < ni; ++t) {
+    out.items[t].stamp = b.stamp;
+    out.items[t].routes.reserve(to_item[t]);
+  }
+  for (std::size_t k = 0; k < rs.size(); ++k) {
+    auto [us, is] = shards_[k];
     auto pos = static_cast<std::uint32_t>(k);
     out.users[us].routes.push_back({rs[k].user, pos, is});
     out.items[is].routes.push_back({rs[k].item, rs[k].value, pos, us});

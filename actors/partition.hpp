@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -25,10 +26,12 @@ class partition_state {
     std::vector<user_slice> users;
     std::vector<item_slice> items;
   };
-  slices split(const stamped_batch& b) const;
+  slices split(const stamped_batch& b);
 
  private:
   partitioner by_user_, by_item_;
+  /// split()'s scratch, kept across batches: each rating's user and item shard.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> shards_;
 };
 
 /// Spawns a partition actor routing to `users` and `items` and reporting traffic to

@@ -155,6 +155,41 @@ TEST_CASE("ingest: chunked reading gives the same ratings as whole-file reading"
   CHECK(rep.ratings == 100836);
 }
 
+TEST_CASE("ingest: chunked reading with the file's ids gives the rows of whole-file reading",
+          "[ingest]") {
+  auto path = test::data_dir() + "/ml-latest-small/ratings.csv";
+  auto whole = read_ratings(path);
+  REQUIRE(whole);
+  auto max = GENERATE(std::size_t{1000}, SIZE_MAX);
+  auto reader = rating_reader::open(path, {}, 4096);
+  REQUIRE(reader);
+  std::vector<external_rating> got;
+  for (;;) {
+    auto n = reader->next(max, got);
+    REQUIRE(n);
+    if (*n == 0) break;
+  }
+  CHECK(reader->done());
+  CHECK(reader->report().ratings == 100836);
+  std::vector<row> streamed;
+  for (const auto& r : got)
+    streamed.push_back({r.user, r.item, r.value, r.timestamp});
+  CHECK(streamed == rows(*whole));
+}
+
+TEST_CASE("ingest: a bad line leaves the ratings read with the file's ids as they were",
+          "[ingest]") {
+  temp_file file("1\t2\t3\t4\n5\t6\t4\t7\n8\tnine\t4\t1\n");
+  auto reader = rating_reader::open(file.path, with_format(input_format::ml100k));
+  REQUIRE(reader);
+  std::vector<external_rating> got{{.user = 42}};
+  auto n = reader->next(10, got);
+  REQUIRE_FALSE(n);
+  CHECK(n.err().message.find(file.path + ":3:") == 0);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].user == 42);
+}
+
 TEST_CASE("ingest: chunked reading handles tiny blocks, CRLF and a last line without newline",
           "[ingest]") {
   std::string text = "user item rating ts\r\n";

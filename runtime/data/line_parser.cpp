@@ -147,17 +147,50 @@ shape shape_of(const layout& l) noexcept {
   return shape::any;
 }
 
-template <shape S, class Sep>
-parse_stop run(const layout& l, const Sep& sep, parse_state& st, const char* p, const char* end,
-               std::size_t max, id_map& users, id_map& items, std::vector<rating>& out) {
-  auto& rep = st.report;
-  std::uint64_t line = rep.lines;
-  std::size_t added = 0;
+/// Where parsed ratings go: into a table, their ids into its maps.
+struct table_sink {
+  parse_state& st;
+  id_map& users;
+  id_map& items;
+  std::vector<rating>& out;
   bool have_user = false;  // sorted files repeat the user: skip the hash lookup then
   std::int64_t last_user = 0;
   index_t last_user_index = 0;
-  st.users.bind(users);
-  st.items.bind(items);
+
+  table_sink(parse_state& s, id_map& u, id_map& i, std::vector<rating>& o)
+    : st(s), users(u), items(i), out(o) {
+    st.users.bind(users);
+    st.items.bind(items);
+  }
+  ~table_sink() {
+    st.users.note_size(users);
+    st.items.note_size(items);
+  }
+  void add(const line_values& v) {
+    if (!have_user || v.user != last_user) {
+      last_user = v.user;
+      last_user_index = st.users.insert(users, v.user);
+      have_user = true;
+    }
+    out.push_back(rating{last_user_index, st.items.insert(items, v.item),
+                         static_cast<float>(v.value), v.timestamp});
+  }
+};
+
+/// Where parsed ratings go: as they are, with the file's ids.
+struct external_sink {
+  std::vector<external_rating>& out;
+  void add(const line_values& v) {
+    out.push_back({v.user, v.item, static_cast<float>(v.value), v.timestamp});
+  }
+};
+
+template <shape S, class Sep, class Sink>
+parse_stop run(const layout& l, const Sep& sep, parse_state& st, const char* p, const char* end,
+               std::size_t max, Sink& sink) {
+  auto& rep = st.report;
+  std::uint64_t line = rep.lines;
+  std::size_t added = 0;
   parse_stop stop;
   line_values v;
   line_fail fail;
@@ -169,13 +202,7 @@ parse_stop run(const layout& l, const Sep& sep, parse_state& st, const char* p, 
     }
     const char* next = st.header_pending ? nullptr : parse_fields<S>(l, sep, p, v, fail);
     if (next) [[likely]] {
-      if (!have_user || v.user != last_user) {
-        last_user = v.user;
-        last_user_index = st.users.insert(users, v.user);
-        have_user = true;
-      }
-      out.push_back(rating{last_user_index, st.items.insert(items, v.item),
-                           static_cast<float>(v.value), v.timestamp});
+      sink.add(v);
       ++added;
       p = next;
       continue;
@@ -200,8 +227,6 @@ parse_stop run(const layout& l, const Sep& sep, parse_state& st, const char* p, 
     if (rep.first_errors.size() < 10) rep.first_errors.push_back(std::move(err.message));
     p = eol + 1;
   }
-  st.users.note_size(users);
-  st.items.note_size(items);
   rep.lines = line;
   rep.ratings += added;
   stop.pos = p;
@@ -220,18 +245,26 @@ const char* parse_line_as(const layout& l, const char* p, line_values& v,
   return nullptr;
 }
 
-template <shape S>
+template <shape S, class Sink>
 parse_stop run_as(const layout& l, parse_state& st, const char* p, const char* end,
-                  std::size_t max, id_map& users, id_map& items, std::vector<rating>& out) {
+                  std::size_t max, Sink& sink) {
   switch (l.kind) {
-    case sep_kind::single:
-      return run<S>(l, single_sep{l.sep[0]}, st, p, end, max, users, items, out);
-    case sep_kind::whitespace:
-      return run<S>(l, whitespace_sep{}, st, p, end, max, users, items, out);
-    case sep_kind::multi:
-      return run<S>(l, multi_sep{l.sep}, st, p, end, max, users, items, out);
+    case sep_kind::single: return run<S>(l, single_sep{l.sep[0]}, st, p, end, max, sink);
+    case sep_kind::whitespace: return run<S>(l, whitespace_sep{}, st, p, end, max, sink);
+    case sep_kind::multi: return run<S>(l, multi_sep{l.sep}, st, p, end, max, sink);
   }
   return {p, 0, std::nullopt};
+}
+
+template <class Sink>
+parse_stop parse_into(const layout& l, parse_state& st, const char* p, const char* end,
+                      std::size_t max, Sink& sink) {
+  switch (shape_of(l)) {
+    case shape::uir: return run_as<shape::uir>(l, st, p, end, max, sink);
+    case shape::uirt: return run_as<shape::uirt>(l, st, p, end, max, sink);
+    case shape::any: break;
+  }
+  return run_as<shape::any>(l, st, p, end, max, sink);
 }
 
 }  // namespace
@@ -247,12 +280,14 @@ const char* parse_line(const layout& l, const char* p, line_values& v, line_fail
 
 parse_stop parse_lines(const layout& l, parse_state& st, const char* p, const char* end,
                        std::size_t max, id_map& users, id_map& items, std::vector<rating>& out) {
-  switch (shape_of(l)) {
-    case shape::uir: return run_as<shape::uir>(l, st, p, end, max, users, items, out);
-    case shape::uirt: return run_as<shape::uirt>(l, st, p, end, max, users, items, out);
-    case shape::any: break;
-  }
-  return run_as<shape::any>(l, st, p, end, max, users, items, out);
+  table_sink sink(st, users, items, out);
+  return parse_into(l, st, p, end, max, sink);
+}
+
+parse_stop parse_lines(const layout& l, parse_state& st, const char* p, const char* end,
+                       std::size_t max, std::vector<external_rating>& out) {
+  external_sink sink{out};
+  return parse_into(l, st, p, end, max, sink);
 }
 
 parse_stop parse_text(const layout& l, parse_state& st, std::string_view text, id_map& users,

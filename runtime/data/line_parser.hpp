@@ -12,6 +12,7 @@
 
 #include "recflow/data/ingest.hpp"
 #include "recflow/data/number_scan.hpp"
+#include "recflow/data/rating_reader.hpp"
 
 namespace recflow::detail {
 
@@ -131,6 +132,10 @@ struct parse_stop {
 /// line in strict mode (appended ratings are left for the caller to undo).
 parse_stop parse_lines(const layout& l, parse_state& st, const char* p, const char* end,
                        std::size_t max, id_map& users, id_map& items, std::vector<rating>& out);
+
+/// The same, appending the ratings with the file's ids (no id map is touched).
+parse_stop parse_lines(const layout& l, parse_state& st, const char* p, const char* end,
+                       std::size_t max, std::vector<external_rating>& out);
 
 /// Parses all of `text`, whatever its last byte (a final line without '\n' goes through
 /// a small copy).

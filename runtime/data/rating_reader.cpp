@@ -62,6 +62,31 @@ struct rating_reader::impl {
     if (auto nl = fresh.rfind('\n'); nl != std::string_view::npos) complete = old_len + nl + 1;
     return {};
   }
+
+  /// Reads up to `max` ratings, `parse(begin, end, left)` parsing whole lines; stops at
+  /// the first failure (kept in `failed`, for the caller to undo its part).
+  template <class Parse>
+  std::size_t read(std::size_t max, const Parse& parse) {
+    std::size_t added = 0;
+    while (added < max) {
+      if (pos == complete) {
+        if (eof) break;
+        if (auto ok = fill(); !ok) {
+          failed = ok.err();
+          break;
+        }
+        continue;
+      }
+      auto stop = parse(buf.data() + pos, buf.data() + complete, max - added);
+      pos = static_cast<std::size_t>(stop.pos - buf.data());
+      added += stop.added;
+      if (stop.err) {
+        failed = std::move(stop.err);
+        break;
+      }
+    }
+    return added;
+  }
 };
 
 rating_reader::rating_reader(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
@@ -99,26 +124,9 @@ result<std::size_t> rating_reader::next(std::size_t max, rating_table& ids,
   auto old_out = out.size();
   auto old_users = ids.users.size();
   auto old_items = ids.items.size();
-  std::size_t added = 0;
-  while (added < max) {
-    if (d.pos == d.complete) {
-      if (d.eof) break;
-      if (auto ok = d.fill(); !ok) {
-        d.failed = ok.err();
-        break;
-      }
-      continue;
-    }
-    auto stop = detail::parse_lines(d.layout, d.state, d.buf.data() + d.pos,
-                                    d.buf.data() + d.complete, max - added, ids.users, ids.items,
-                                    out);
-    d.pos = static_cast<std::size_t>(stop.pos - d.buf.data());
-    added += stop.added;
-    if (stop.err) {
-      d.failed = std::move(stop.err);
-      break;
-    }
-  }
+  auto added = d.read(max, [&](const char* p, const char* end, std::size_t left) {
+    return detail::parse_lines(d.layout, d.state, p, end, left, ids.users, ids.items, out);
+  });
   if (d.failed) {  // undo this call's part, as read_ratings_into would
     out.resize(old_out);
     detail::truncate_ids(ids.users, old_users);
@@ -126,6 +134,20 @@ result<std::size_t> rating_reader::next(std::size_t max, rating_table& ids,
     return *d.failed;
   }
   if (d.layout.format != input_format::detect) ids.scale = d.layout.scale;
+  return added;
+}
+
+result<std::size_t> rating_reader::next(std::size_t max, std::vector<external_rating>& out) {
+  auto& d = *impl_;
+  if (d.failed) return *d.failed;
+  auto old_out = out.size();
+  auto added = d.read(max, [&](const char* p, const char* end, std::size_t left) {
+    return detail::parse_lines(d.layout, d.state, p, end, left, out);
+  });
+  if (d.failed) {
+    out.resize(old_out);
+    return *d.failed;
+  }
   return added;
 }
 

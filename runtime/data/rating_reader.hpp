@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,14 @@
 #include "recflow/data/ingest.hpp"
 
 namespace recflow {
+
+/// One rating with the file's own ids, as a stream source passes it on (no id map).
+struct external_rating {
+  std::int64_t user = 0;
+  std::int64_t item = 0;
+  float value = 0.0f;
+  std::int64_t timestamp = 0;  ///< seconds since the epoch; 0 when the input has none
+};
 
 /// Reads a rating file a batch at a time through a fixed-size buffer.
 ///
@@ -48,6 +57,9 @@ class rating_reader {
   /// then keeps returning that error. In lenient mode bad lines are skipped and counted
   /// in `report()`.
   result<std::size_t> next(std::size_t max, rating_table& ids, std::vector<rating>& out);
+  /// The same with the file's own ids: no id map grows, so a stream of any length holds
+  /// only the buffer and `out`. On a strict-mode error `out` is left as it was.
+  result<std::size_t> next(std::size_t max, std::vector<external_rating>& out);
 
   /// What has been read so far: format, lines, ratings, skipped, first errors.
   const ingest_report& report() const noexcept;

@@ -1,5 +1,6 @@
 #include "recflow/graph/source.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "recflow/data/rating_reader.hpp"
@@ -31,6 +32,8 @@ class replay_source final : public rating_source {
     if (at_ >= events_.size())
       return std::optional<rating_batch>{};
     rating_batch b;
+    if (policy_.max_ratings != 0)  // no regrowth: the batch's vector is one exact block
+      b.ratings.reserve(std::min(policy_.max_ratings, events_.size() - at_));
     auto window_end = events_[at_].timestamp + policy_.interval;
     while (at_ < events_.size()) {
       if (policy_.max_ratings != 0 && b.size() == policy_.max_ratings)
@@ -49,8 +52,8 @@ class replay_source final : public rating_source {
 };
 
 /// Reads the file through a rating_reader a chunk at a time and cuts it by the policy, so
-/// that memory holds one chunk and the pending batch, never the whole file (plus the id
-/// maps, which grow with distinct users and items, as the model does).
+/// that memory holds one chunk and the pending batch, never the whole file; ratings keep
+/// the file's ids, so nothing grows with distinct users and items here.
 class file_replay_source final : public rating_source {
  public:
   file_replay_source(std::string path, ingest_options opts, batch_policy policy)
@@ -82,6 +85,8 @@ class file_replay_source final : public rating_source {
     if (head_ == pending_.size())
       return std::optional<rating_batch>{};
     rating_batch b;
+    if (policy_.max_ratings != 0)  // no regrowth: the batch's vector is one exact block
+      b.ratings.reserve(std::min(policy_.max_ratings, pending_.size() - head_));
     auto window_end = pending_[head_].timestamp + policy_.interval;
     while (head_ < pending_.size()) {
       if (policy_.max_ratings != 0 && b.size() == policy_.max_ratings)
@@ -121,7 +126,7 @@ class file_replay_source final : public rating_source {
       head_ = 0;
     }
     chunk_.clear();
-    auto n = reader_->next(want, ids_, chunk_);
+    auto n = reader_->next(want, chunk_);
     if (!n)
       return n.err();
     if (*n == 0) {
@@ -129,8 +134,7 @@ class file_replay_source final : public rating_source {
       return {};
     }
     for (const auto& r : chunk_)
-      pending_.push_back({ids_.users.external(r.user), ids_.items.external(r.item),
-                          static_cast<float>(r.value), r.timestamp});
+      pending_.push_back({r.user, r.item, r.value, r.timestamp});
     return {};
   }
 
@@ -138,8 +142,7 @@ class file_replay_source final : public rating_source {
   ingest_options opts_;
   batch_policy policy_;
   std::optional<rating_reader> reader_;
-  rating_table ids_;                  ///< the reader's id maps (distinct ids only)
-  std::vector<rating> chunk_;
+  std::vector<external_rating> chunk_;  ///< read with the file's ids: no id map grows
   std::vector<rating_event> pending_;  ///< read, not yet emitted from head_ on
   std::size_t head_ = 0;
   std::size_t scanned_ = 0;  ///< pending_[head_ + 1, scanned_) lie inside head_'s window
