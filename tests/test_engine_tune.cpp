@@ -48,7 +48,7 @@ TEST_CASE("tune pool: the same winner and scores with 1, 2 and 3 workers", "[eng
     REQUIRE(many.ranked.size() == one.ranked.size());
     for (std::size_t k = 0; k < one.ranked.size(); ++k) {
       CHECK(many.ranked[k].settings.values == one.ranked[k].settings.values);
-      CHECK(many.ranked[k].rmse == one.ranked[k].rmse);  // bit for bit
+      CHECK(many.ranked[k].loss == one.ranked[k].loss);  // bit for bit
       CHECK(many.ranked[k].fraction == one.ranked[k].fraction);
     }
     CHECK(many.work == one.work);

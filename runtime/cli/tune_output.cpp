@@ -31,7 +31,7 @@ std::string tune_table(const tune_problem& p, const tune_report& r, std::size_t 
                                 "budget", "bracket", "work", "settings");
   auto row = [&](std::size_t k) {
     const auto& c = r.ranked[k];
-    out += fmt::format("{:>4}  {:>10.4f}  {:>7}  {:>7}  {:>8}  {}{}\n", k + 1, c.rmse,
+    out += fmt::format("{:>4}  {:>10.4f}  {:>7}  {:>7}  {:>8}  {}{}\n", k + 1, c.loss,
                        budget_text(p, c.fraction),
                        c.bracket < 0 ? std::string("-") : fmt::format("s={}", c.bracket),
                        millions(c.work), describe(p.space, c.settings),
@@ -152,8 +152,8 @@ nlohmann::json tune_summary(const tune_report& r, const error_metrics& best_test
                             std::size_t train_ratings, std::size_t workers, double seconds) {
   return {{"command", "tune"},
           {"best", settings},
-          {"validation_rmse", r.ranked[r.best].rmse},
-          {"default_validation_rmse", r.ranked[r.defaults].rmse},
+          {"validation_rmse", r.ranked[r.best].loss},
+          {"default_validation_rmse", r.ranked[r.defaults].loss},
           {"rmse", best_test.rmse},
           {"mae", best_test.mae},
           {"default_rmse", default_test.rmse},
@@ -182,7 +182,7 @@ int print_tune_results(const tune_cli_options& o, const loaded_data& data, const
     std::cout << work_summary(r, p.als.iterations, o.job.mode) << '\n';
   }
   std::cout << fmt::format("best: {}  validation rmse {:.4f} (defaults {:.4f})\n",
-                           describe(p.space, best.settings), best.rmse, dflt.rmse);
+                           describe(p.space, best.settings), best.loss, dflt.loss);
   if (t.best_test.count == 0)
     std::cout << "no test ratings (--split 1?): the winner is not scored on a test set\n";
   else
@@ -195,7 +195,7 @@ int print_tune_results(const tune_cli_options& o, const loaded_data& data, const
       "recflow tune --mode {} --search {}: best of {} candidates on {}\n"
       "validation rmse {:.4f} (defaults {:.4f}); test rmse {:.4f} (defaults {:.4f})\n"
       "use: recflow {} --config {} --train FILE --test FILE",
-      o.mode, o.search_name, r.ranked.size(), data.source, best.rmse, dflt.rmse,
+      o.mode, o.search_name, r.ranked.size(), data.source, best.loss, dflt.loss,
       t.best_test.rmse, t.default_test.rmse, o.mode, o.out);
     if (auto ok = write_tuned_config(o.out, o.job.mode, settings, header); !ok)
       return report(ok.err());

@@ -26,7 +26,7 @@ std::size_t ratings_for(double fraction, std::size_t n) {
 
 trial_score score(const factor_model& m, const rating_table& validation) {
   auto e = evaluate(m, validation);
-  return {e.rmse * e.rmse * double(e.count), e.count};
+  return {e.rmse * e.rmse * double(e.count), e.count};  // squared errors (loss_kind::rmse)
 }
 
 /// Streams `ratings` (already in stream order) through a fresh trainer in batches.
