@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -22,8 +23,24 @@ struct implicit_options {
   std::string weighting = "none";
 
   /// Registers --implicit, --alpha, --implicit-threshold, --solver, --cg-steps,
-  /// --confidence, --epsilon and --negatives.
+  /// --confidence, --epsilon, --weighting, --bm25-k1, --bm25-b, --missing-exponent,
+  /// --recency-boost, --recency-half-life and --negatives.
   void add_to(CLI::App& cmd);
+
+  /// The options add_to registers but --implicit itself (to tell which were given).
+  static const std::vector<std::string>& option_names();
+
+  /// Parses the words (--solver, --confidence, --weighting) into job.als, seeds the model,
+  /// the split and the negatives with --seed, checks the data is one file (--data, not
+  /// --train/--test) and validates the parameters and the ranking options (k as set).
+  result<void> resolve(const data_options& data);
+
+  /// "events" or "ratings >= 4 as events": what the file was read as.
+  std::string events_text() const;
+
+  /// Reads the events of the one data file (threshold applied); bad lines skipped in
+  /// lenient mode are reported on stderr. `file` is set to the file read.
+  result<rating_table> read(const data_options& data, std::string& file) const;
 };
 
 /// What an implicit run takes from the options `batch` shares with explicit ALS: the
