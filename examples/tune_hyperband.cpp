@@ -37,8 +37,8 @@ int main(int argc, char** argv) {
   }
   for (std::size_t k = 0; k < 3 && k < report->ranked.size(); ++k)
     std::cout << k + 1 << ". " << describe(p.space, report->ranked[k].settings) << "  rmse "
-              << report->ranked[k].rmse << '\n';
-  std::cout << "defaults: rmse " << report->ranked[report->defaults].rmse << '\n'
+              << report->ranked[k].loss << '\n';
+  std::cout << "defaults: rmse " << report->ranked[report->defaults].loss << '\n'
             << "work: " << report->work << " of " << report->grid_work << ' '
             << report->work_unit << " for the full grid\n";
 }

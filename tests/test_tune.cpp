@@ -182,7 +182,7 @@ TEST_CASE("tune: hyperband finds the planted optimum despite the short-budget tr
   // The defaults ran at the full budget and cannot beat the winner.
   CHECK(r.ranked[r.defaults].settings.is_default);
   CHECK(r.ranked[r.defaults].fraction == 1.0);
-  CHECK(best.rmse <= r.ranked[r.defaults].rmse);
+  CHECK(best.loss <= r.ranked[r.defaults].loss);
   // Work is what the trials cost, counted per trial; the full grid is counted exactly.
   std::uint64_t sum = 0;
   for (const auto& c : r.ranked)
@@ -204,7 +204,7 @@ TEST_CASE("tune: grid and random search run everything at the full budget", "[tu
   CHECK(g.work == g.grid_work);
   CHECK(g.trials == 36 * 2);
   for (std::size_t k = 1; k < g.ranked.size(); ++k)
-    CHECK(g.ranked[k - 1].rmse <= g.ranked[k].rmse);
+    CHECK(g.ranked[k - 1].loss <= g.ranked[k].loss);
   auto rnd = run_search(space, defaults, objective,
                         tune_options{.search = search_kind::random, .trials = 7}).value();
   CHECK(rnd.ranked.size() == 8);
@@ -234,7 +234,7 @@ TEST_CASE("tune: successive halving prunes the grid and carries the defaults thr
   CHECK(full == 5);
   CHECK(r.trials == (37 + 13 + 5) * 2);
   CHECK(r.ranked[r.defaults].fraction == 1.0);
-  CHECK(r.ranked[r.best].rmse <= r.ranked[r.defaults].rmse);
+  CHECK(r.ranked[r.best].loss <= r.ranked[r.defaults].loss);
   CHECK(double(r.work) < 0.5 * double(r.grid_work));
 }
 
@@ -267,7 +267,7 @@ TEST_CASE("tune: the outcome does not depend on the order trials finish in", "[t
   REQUIRE(a.ranked.size() == b.ranked.size());
   for (std::size_t k = 0; k < a.ranked.size(); ++k) {
     CHECK(a.ranked[k].settings.values == b.ranked[k].settings.values);
-    CHECK(a.ranked[k].rmse == b.ranked[k].rmse);
+    CHECK(a.ranked[k].loss == b.ranked[k].loss);
   }
   CHECK(a.work == b.work);
 }
@@ -314,14 +314,14 @@ TEST_CASE("tune: batch ALS on planted data picks the planted rank and a sane lam
   auto r = run_search(p.space, default_candidate(p.space, p.als), make_objective(p),
                       tune_options{.trials = 24, .seed = 5}).value();
   const auto& best = r.ranked[r.best];
-  INFO(describe(p.space, best.settings) << " rmse " << best.rmse);
+  INFO(describe(p.space, best.settings) << " rmse " << best.loss);
   CHECK(best.settings.values[0] >= 4);
   CHECK(best.settings.values[1] > 0.01);
   CHECK(best.settings.values[1] < 100);
   auto objective = make_objective(p);
   auto rank1 = objective.evaluate(candidate{{1, 1.0}}, 1.0, 0).value();
-  CHECK(best.rmse < std::sqrt(rank1.sse / double(rank1.count)) - 0.05);
-  CHECK(best.rmse < 0.4);  // the noise is 0.3
+  CHECK(best.loss < loss_of(loss_kind::rmse, rank1.sum, rank1.count) - 0.05);
+  CHECK(best.loss < 0.4);  // the noise is 0.3
   CHECK(r.work < r.unpruned_work);
 }
 
@@ -343,9 +343,9 @@ TEST_CASE("tune: streaming on a planted window beats the slow-learning corner", 
   auto r = run_search(p.space, default_candidate(p.space, p.stream), objective,
                       tune_options{.search = search_kind::grid, .grid_points = 4}).value();
   const auto& best = r.ranked[r.best];
-  INFO(describe(p.space, best.settings) << " rmse " << best.rmse);
+  INFO(describe(p.space, best.settings) << " rmse " << best.loss);
   CHECK(best.settings.values[0] >= 0.003);
-  CHECK(best.rmse < std::sqrt(slow.sse / double(slow.count)) - 0.02);
+  CHECK(best.loss < loss_of(loss_kind::rmse, slow.sum, slow.count) - 0.02);
   // Work: ratings streamed x passes, summed over the grid.
   CHECK(r.grid_work == 4u * (3200u * 1u + 3200u * 4u));
 }

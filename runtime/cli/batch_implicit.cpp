@@ -61,6 +61,68 @@ void implicit_options::add_to(CLI::App& cmd, const char* help) {
     ->capture_default_str();
 }
 
+const std::vector<std::string>& implicit_options::option_names() {
+  static const std::vector<std::string> names = {
+    "--alpha", "--implicit-threshold", "--solver", "--cg-steps", "--confidence", "--epsilon",
+    "--weighting", "--bm25-k1", "--bm25-b", "--missing-exponent", "--recency-boost",
+    "--recency-half-life", "--negatives"};
+  return names;
+}
+
+result<void> implicit_options::parse_words() {
+  auto& p = job.als;
+  auto parsed_solver = parse_implicit_solver(solver);
+  if (!parsed_solver)
+    return error{errc::invalid_argument, "--solver must be cholesky or cg, got '" + solver + "'"};
+  p.solver = *parsed_solver;
+  auto form = parse_confidence_form(confidence);
+  if (!form)
+    return error{errc::invalid_argument,
+                 "--confidence must be linear or log, got '" + confidence + "'"};
+  p.confidence = *form;
+  auto parsed_weighting = parse_event_weighting(weighting);
+  if (!parsed_weighting)
+    return error{errc::invalid_argument,
+                 "--weighting must be none, bm25 or tfidf, got '" + weighting + "'"};
+  p.weighting = *parsed_weighting;
+  return {};
+}
+
+result<void> implicit_options::resolve(const data_options& data) {
+  auto& p = job.als;
+  p.seed = data.seed;
+  job.split_seed = data.seed;
+  job.ranking.seed = data.seed;
+  if (auto ok = parse_words(); !ok)
+    return ok;
+  if (!data.train.empty() || !data.test.empty())
+    return error{errc::invalid_argument,
+                 "--implicit holds out each user's latest event of one file: give --data, "
+                 "not --train/--test"};
+  if (auto ok = validate(p); !ok)
+    return ok;
+  return validate(job.ranking);
+}
+
+std::string implicit_options::events_text() const {
+  return threshold ? fmt::format("ratings >= {} as events", *threshold) : "events";
+}
+
+result<rating_table> implicit_options::read(const data_options& data, std::string& file) const {
+  auto path = data_file(data);
+  if (!path)
+    return path.err();
+  file = *path;
+  auto ingest = make_ingest_options(data);
+  if (!ingest)
+    return ingest.err();
+  ingest_report lines;
+  auto events = read_events(file, {.ingest = *ingest, .threshold = threshold}, &lines);
+  if (events && lines.skipped > 0)
+    std::cerr << "recflow: skipped " << lines.skipped << " bad lines (--lenient)\n";
+  return events;
+}
+
 namespace {
 
 /// The implicit parameters after the shared options given and the words parsed.
@@ -73,63 +135,8 @@ result<void> resolve(implicit_options& o, const implicit_shared& s) {
   if (given("--lambda-exponent")) p.lambda_exponent = s.als.lambda_exponent;
   if (given("--init-stddev")) p.init_stddev = s.als.init_stddev;
   o.job.ranking.k = s.k;
-  p.seed = s.data.seed;
-  o.job.split_seed = s.data.seed;
-  o.job.ranking.seed = s.data.seed;
-  if (auto ok = parse_implicit_words(o); !ok)
-    return ok;
-  if (!s.data.train.empty() || !s.data.test.empty())
-    return error{errc::invalid_argument,
-                 "--implicit holds out each user's latest event of one file: give --data, "
-                 "not --train/--test"};
-  if (auto ok = validate(p); !ok)
-    return ok;
-  return validate(o.job.ranking);
+  return o.resolve(s.data);
 }
-
-}  // namespace
-
-result<void> parse_implicit_words(implicit_options& o) {
-  auto& p = o.job.als;
-  auto solver = parse_implicit_solver(o.solver);
-  if (!solver)
-    return error{errc::invalid_argument, "--solver must be cholesky or cg, got '" + o.solver + "'"};
-  p.solver = *solver;
-  auto form = parse_confidence_form(o.confidence);
-  if (!form)
-    return error{errc::invalid_argument,
-                 "--confidence must be linear or log, got '" + o.confidence + "'"};
-  p.confidence = *form;
-  auto weighting = parse_event_weighting(o.weighting);
-  if (!weighting)
-    return error{errc::invalid_argument,
-                 "--weighting must be none, bm25 or tfidf, got '" + o.weighting + "'"};
-  p.weighting = *weighting;
-  return {};
-}
-
-result<std::pair<std::string, rating_table>> load_events(const data_options& data,
-                                                         const implicit_options& o) {
-  auto file = data_file(data);
-  if (!file)
-    return file.err();
-  auto ingest = make_ingest_options(data);
-  if (!ingest)
-    return ingest.err();
-  ingest_report read;
-  auto events = read_events(*file, {.ingest = *ingest, .threshold = o.threshold}, &read);
-  if (!events)
-    return events.err();
-  if (read.skipped > 0)
-    std::cerr << "recflow: skipped " << read.skipped << " bad lines (--lenient)\n";
-  return std::pair{*file, std::move(*events)};
-}
-
-std::string events_text(const implicit_options& o) {
-  return o.threshold ? fmt::format("ratings >= {} as events", *o.threshold) : "events";
-}
-
-namespace {
 
 /// ", bm25 weighting (k1 100, b 0.8)" and friends; empty for the plain model.
 std::string weighting_text(const implicit_params& p) {
@@ -152,11 +159,10 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
   const auto t0 = std::chrono::steady_clock::now();
   if (auto ok = resolve(o, s); !ok)
     return report(ok.err());
-  auto loaded = load_events(s.data, o);
-  if (!loaded)
-    return report(loaded.err());
-  const auto* file = &loaded->first;
-  const auto* events = &loaded->second;
+  std::string file;
+  auto events = o.read(s.data, file);
+  if (!events)
+    return report(events.err());
 
   const auto& p = o.job.als;
   progress bar("implicit ALS", static_cast<std::uint64_t>(p.iterations), "iterations", !s.quiet);
@@ -173,7 +179,7 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
   const double per_iteration = r.train_seconds / p.iterations;
   std::cout << fmt::format("implicit ALS on {} ({}): rank {}, {} iterations, lambda {}, alpha {}, "
                            "{} confidence{}, solver {}{}\n",
-                           *file, events_text(o), p.rank, p.iterations, p.lambda, p.alpha,
+                           file, o.events_text(), p.rank, p.iterations, p.lambda, p.alpha,
                            to_string(p.confidence), weighting_text(p), to_string(p.solver),
                            p.solver == implicit_solver::cg ? fmt::format(" ({} steps)", p.cg_steps)
                                                            : std::string());
@@ -191,14 +197,14 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
     std::cout << fmt::format("{} held-out events name an item with no training event (misses)\n",
                              r.ranking.unknown);
   if (!s.save.empty()) {
-    if (auto saved = save_model(r.model, s.save, implicit_metadata(o.job, *file, r)); !saved)
+    if (auto saved = save_model(r.model, s.save, implicit_metadata(o.job, file, r)); !saved)
       return report(saved.err());
     std::cout << "saved model to " << s.save << '\n';
   }
   if (s.json) {
     nlohmann::json j = {
         {"command", "batch"}, {"feedback", "implicit"}, {"engine", "reference"},
-        {"data", *file}, {"rank", p.rank}, {"iterations", p.iterations},
+        {"data", file}, {"rank", p.rank}, {"iterations", p.iterations},
         {"lambda", p.lambda}, {"lambda_exponent", p.lambda_exponent}, {"alpha", p.alpha},
         {"confidence", to_string(p.confidence)}, {"epsilon", p.epsilon},
         {"solver", to_string(p.solver)}, {"cg_steps", p.cg_steps},

@@ -4,7 +4,7 @@
 
 #include <optional>
 #include <string>
-#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -23,9 +23,29 @@ struct implicit_options {
   std::string weighting = "none";
 
   /// Registers --implicit, --alpha, --implicit-threshold, --solver, --cg-steps,
-  /// --confidence, --epsilon and --negatives (and the rest above); `help`: what
-  /// --implicit does in `cmd` (default: batch's words).
+  /// --confidence, --epsilon, --weighting, --bm25-k1, --bm25-b, --missing-exponent,
+  /// --recency-boost, --recency-half-life and --negatives; `help`: what --implicit does
+  /// in `cmd` (default: batch's words).
   void add_to(CLI::App& cmd, const char* help = nullptr);
+
+  /// The options add_to registers but --implicit itself (to tell which were given).
+  static const std::vector<std::string>& option_names();
+
+  /// Parses the words (--solver, --confidence, --weighting) into job.als: "--solver must
+  /// be cholesky or cg, got 'x'" and friends.
+  result<void> parse_words();
+
+  /// Parses the words (parse_words), seeds the model,
+  /// the split and the negatives with --seed, checks the data is one file (--data, not
+  /// --train/--test) and validates the parameters and the ranking options (k as set).
+  result<void> resolve(const data_options& data);
+
+  /// "events" or "ratings >= 4 as events": what the file was read as.
+  std::string events_text() const;
+
+  /// Reads the events of the one data file (threshold applied); bad lines skipped in
+  /// lenient mode are reported on stderr. `file` is set to the file read.
+  result<rating_table> read(const data_options& data, std::string& file) const;
 };
 
 /// What an implicit run takes from the options `batch` shares with explicit ALS: the
@@ -43,15 +63,5 @@ struct implicit_shared {
 
 /// Runs it and prints the report (and the JSON summary); returns the exit code.
 int run_batch_implicit(implicit_options o, const implicit_shared& shared);
-
-/// --solver, --confidence and --weighting into `o.job.als`; "--solver must be cholesky or
-/// cg, got 'x'" and friends.
-result<void> parse_implicit_words(implicit_options& o);
-/// The events of --data (with --implicit-threshold, a rating file's liked ratings), and
-/// the file's name; skipped lines (--lenient) are counted on stderr.
-result<std::pair<std::string, rating_table>> load_events(const data_options& data,
-                                                         const implicit_options& o);
-/// "events" or "ratings >= 4 as events".
-std::string events_text(const implicit_options& o);
 
 }  // namespace recflow::cli

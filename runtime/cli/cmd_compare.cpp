@@ -122,8 +122,14 @@ void add_compare_command(CLI::App& app, int& exit_status) {
   o->implicit.add_to(*cmd, "Implicit feedback: batch implicit ALS against streaming implicit ALS "
                            "on events 'user item [weight] [timestamp]', each user's latest held "
                            "out: HR@k after every batch of the stream (CSV, chart, report)");
-  cmd->callback([o, chart, &exit_status] {
+  cmd->callback([o, chart, cmd, &exit_status] {
     o->chart_requested = chart->count() > 0;
+    if (!o->implicit.implicit)  // the implicit options alone would be silently ignored
+      for (const auto& name : implicit_options::option_names())
+        if (cmd->count(name) > 0) {
+          exit_status = report(error{errc::invalid_argument, name + " is for compare --implicit"});
+          return;
+        }
     exit_status = o->implicit.implicit ? run_compare_implicit(*o) : run_compare(*o);
   });
 }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/ranking_output.hpp"
 #include "cli/stream_options.hpp"
 #include "recflow/engine/thread_priority.hpp"
@@ -129,6 +130,15 @@ void add_stream_command(CLI::App& app, int& exit_status) {
   cmd->callback([o, engine, rank, cmd, &exit_status] {
     o->engine_given = engine->count() > 0;
     o->rank_given = rank->count() > 0;
+    if (!o->implicit.implicit) {  // the implicit options alone would be silently ignored
+      auto names = implicit_options::option_names();
+      names.push_back("--refresh-every");
+      for (const auto& name : names)
+        if (cmd->count(name) > 0) {
+          exit_status = report(error{errc::invalid_argument, name + " is for stream --implicit"});
+          return;
+        }
+    }
     exit_status = o->implicit.implicit ? run_stream_implicit(*o, *cmd) : run_stream(*o);
   });
 }

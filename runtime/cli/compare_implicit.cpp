@@ -39,7 +39,7 @@ result<void> write_csv(const std::string& path, const implicit_compare_result& r
 
 int run_compare_implicit(compare_cli_options& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (auto ok = parse_implicit_words(o.implicit); !ok)
+  if (auto ok = o.implicit.parse_words(); !ok)
     return report(ok.err());
   implicit_stream_job_options job;
   job.params.als = o.implicit.job.als;
@@ -51,14 +51,15 @@ int run_compare_implicit(compare_cli_options& o) {
   job.max_batches = o.run.eval.max_batches;
   if (o.run.smooth == 0)
     return report(error{errc::invalid_argument, "--smooth must be positive, got 0"});
-  auto loaded = load_events(o.data, o.implicit);
-  if (!loaded)
-    return report(loaded.err());
-  const auto& [file, events] = *loaded;
+  std::string file;
+  auto read = o.implicit.read(o.data, file);
+  if (!read)
+    return report(read.err());
+  const auto& events = *read;
   if (!o.quiet)
     std::cout << fmt::format("compare on {} ({}): batch implicit ALS, then streaming in batches "
                              "of {} (time order, actor graph)\n",
-                             file, events_text(o.implicit), job.batch_size);
+                             file, o.implicit.events_text(), job.batch_size);
   auto run = run_implicit_compare(events, job);
   if (!run)
     return report(run.err());

@@ -41,7 +41,7 @@ result<implicit_stream_job_options> resolve(stream_options& s, const CLI::App& c
   if (!s.sources.source.empty() && given("--data"))
     return usage("--source replaces --data (keep --test)");
   auto& im = s.implicit;
-  if (auto ok = parse_implicit_words(im); !ok)
+  if (auto ok = im.parse_words(); !ok)
     return ok.err();
   implicit_stream_job_options o;
   o.params.als = im.job.als;
@@ -163,13 +163,13 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
   result<implicit_stream_result> run = error{errc::invalid_argument, "nothing ran"};
   std::optional<implicit_source_input> live;
   if (s.sources.source.empty()) {
-    auto loaded = load_events(s.data, s.implicit);
-    if (!loaded)
-      return report(loaded.err());
-    const auto& [file, events] = *loaded;
-    input.what = fmt::format("{} ({})", file, events_text(s.implicit));
+    std::string file;
+    auto events = s.implicit.read(s.data, file);
+    if (!events)
+      return report(events.err());
+    input.what = fmt::format("{} ({})", file, s.implicit.events_text());
     start_line(input.what, o.order == stream_order::time ? " in time order" : " in random order");
-    run = run_implicit_stream_job(events, o, on_batch);
+    run = run_implicit_stream_job(*events, o, on_batch);
   } else {
     auto in = open_events_source(s);
     if (!in)

@@ -17,21 +17,37 @@ namespace recflow::cli {
 namespace {
 
 std::string budget_text(const tune_problem& p, double fraction) {
-  if (p.space.mode == tune_mode::batch)
-    return fmt::format("{} it", std::max(1L, std::lround(fraction * p.als.iterations)));
+  if (p.space.mode != tune_mode::stream)
+    return fmt::format("{} it", std::max(1L, std::lround(fraction * full_iterations(p))));
   return fmt::format("{:.0f}%", fraction * 100.0);
+}
+
+/// What the table and the summary show of a loss: RMSE itself, HR@k = 1 - loss.
+bool ranks(const tune_problem& p) { return p.space.mode == tune_mode::implicit; }
+double shown(const tune_problem& p, double loss) { return ranks(p) ? 1.0 - loss : loss; }
+std::string shown_name(const tune_problem& p) {
+  return ranks(p) ? fmt::format("HR@{}", p.ranking.k) : std::string("rmse");
 }
 
 std::string millions(std::uint64_t w) { return fmt::format("{:.1f}M", double(w) / 1e6); }
 
 }  // namespace
 
+int full_iterations(const tune_problem& p) {
+  switch (p.space.mode) {
+    case tune_mode::batch: return p.als.iterations;
+    case tune_mode::implicit: return p.implicit.iterations;
+    case tune_mode::stream: return 0;
+  }
+  return 0;
+}
+
 std::string tune_table(const tune_problem& p, const tune_report& r, std::size_t top) {
-  std::string out = fmt::format("{:>4}  {:>10}  {:>7}  {:>7}  {:>8}  {}\n", "#", "valid rmse",
+  std::string out = fmt::format("{:>4}  {:>10}  {:>7}  {:>7}  {:>8}  {}\n", "#", "valid " + shown_name(p),
                                 "budget", "bracket", "work", "settings");
   auto row = [&](std::size_t k) {
     const auto& c = r.ranked[k];
-    out += fmt::format("{:>4}  {:>10.4f}  {:>7}  {:>7}  {:>8}  {}{}\n", k + 1, c.rmse,
+    out += fmt::format("{:>4}  {:>10.4f}  {:>7}  {:>7}  {:>8}  {}{}\n", k + 1, shown(p, c.loss),
                        budget_text(p, c.fraction),
                        c.bracket < 0 ? std::string("-") : fmt::format("s={}", c.bracket),
                        millions(c.work), describe(p.space, c.settings),
@@ -51,8 +67,8 @@ std::string tune_table(const tune_problem& p, const tune_report& r, std::size_t 
 
 std::string work_summary(const tune_report& r, int full_iterations, tune_mode mode) {
   auto pct = [](std::uint64_t a, std::uint64_t b) { return b ? 100.0 * double(a) / double(b) : 0.0; };
-  std::string full = mode == tune_mode::batch ? fmt::format("{} iterations", full_iterations)
-                                              : std::string("the whole window");
+  std::string full = mode != tune_mode::stream ? fmt::format("{} iterations", full_iterations)
+                                               : std::string("the whole window");
   if (r.work == r.unpruned_work)
     return fmt::format("work: {} {} in {} trials, every candidate at the full budget ({:.1f}% "
                        "of the full grid: {} candidates at {}, {})",
@@ -76,6 +92,25 @@ nlohmann::json settings_json(const tune_problem& p, const candidate& c, const st
     j["lambda"] = a.lambda;
     j["lambda-bias"] = a.lambda_bias;
     j["lambda-exponent"] = a.lambda_exponent;
+  } else if (p.space.mode == tune_mode::implicit) {
+    auto a = apply(p.space, c, p.implicit);
+    j["implicit"] = true;
+    j["rank"] = a.rank;
+    j["iterations"] = a.iterations;
+    j["lambda"] = a.lambda;
+    j["lambda-exponent"] = a.lambda_exponent;
+    j["alpha"] = a.alpha;
+    j["confidence"] = to_string(a.confidence);
+    j["epsilon"] = a.epsilon;
+    j["solver"] = to_string(a.solver);
+    j["cg-steps"] = a.cg_steps;
+    j["weighting"] = to_string(a.weighting);
+    j["bm25-k1"] = a.bm25_k1;
+    j["bm25-b"] = a.bm25_b;
+    j["missing-exponent"] = a.missing_exponent;
+    j["recency-boost"] = a.recency_boost;
+    j["recency-half-life"] = a.recency_half_life;
+    j["negatives"] = p.ranking.negatives;
   } else {
     auto s = apply(p.space, c, p.stream);
     j["rank"] = s.params.rank;
@@ -96,7 +131,7 @@ result<void> write_tuned_config(const std::string& path, tune_mode mode,
   std::istringstream lines(header);
   for (std::string line; std::getline(lines, line);)
     text << "# " << line << '\n';
-  text << '[' << to_string(mode) << "]\n";
+  text << '[' << (mode == tune_mode::stream ? "stream" : "batch") << "]\n";
   for (const auto& [key, value] : settings.items()) {
     if (value.is_string())
       text << key << " = \"" << value.get<std::string>() << "\"\n";
@@ -123,6 +158,10 @@ result<void> write_tuned_config(const std::string& path, tune_mode mode,
 std::string validation_text(const tune_job_options& o, const tune_problem& p,
                             const std::string& order) {
   const auto& f = p.folds[0];
+  if (o.mode == tune_mode::implicit)
+    return fmt::format("validation: each user's latest training event ({} train / {} validation "
+                       "events), HR@{} against {} sampled items",
+                       f.train.size(), f.validation.size(), p.ranking.k, p.ranking.negatives);
   if (o.mode == tune_mode::stream)
     return fmt::format("window of the last {} ratings ({} order): {} streamed, newest {} scored",
                        f.train.size() + f.validation.size(), order, f.train.size(),
@@ -152,8 +191,8 @@ nlohmann::json tune_summary(const tune_report& r, const error_metrics& best_test
                             std::size_t train_ratings, std::size_t workers, double seconds) {
   return {{"command", "tune"},
           {"best", settings},
-          {"validation_rmse", r.ranked[r.best].rmse},
-          {"default_validation_rmse", r.ranked[r.defaults].rmse},
+          {"validation_rmse", r.ranked[r.best].loss},
+          {"default_validation_rmse", r.ranked[r.defaults].loss},
           {"rmse", best_test.rmse},
           {"mae", best_test.mae},
           {"default_rmse", default_test.rmse},
@@ -171,8 +210,96 @@ nlohmann::json tune_summary(const tune_report& r, const error_metrics& best_test
           {"seconds", seconds}};
 }
 
+nlohmann::json tune_implicit_summary(const tune_report& r, const tune_job_result& t,
+                                     const nlohmann::json& settings, std::size_t workers,
+                                     double seconds) {
+  const auto& best = t.best_ranked;
+  const auto& dflt = t.default_ranked;
+  const auto k = best.ranking.k;
+  auto at = [k](const char* name) { return fmt::format("{}_at_{}", name, k); };
+  return {{"command", "tune"},
+          {"mode", "implicit"},
+          {"feedback", "implicit"},
+          {"best", settings},
+          {"validation_" + at("hr"), 1.0 - r.ranked[r.best].loss},
+          {"default_validation_" + at("hr"), 1.0 - r.ranked[r.defaults].loss},
+          {at("hr"), best.ranking.hit_rate},
+          {at("ndcg"), best.ranking.ndcg},
+          {"default_" + at("hr"), dflt.ranking.hit_rate},
+          {"default_" + at("ndcg"), dflt.ranking.ndcg},
+          {"popularity_" + at("hr"), best.popularity.hit_rate},
+          {"popularity_" + at("ndcg"), best.popularity.ndcg},
+          {"k", k},
+          {"negatives", best.ranking.negatives},
+          {"train_events", best.train_events},
+          {"held_out", best.held_out},
+          {"unknown", best.ranking.unknown},
+          {"candidates", r.ranked.size()},
+          {"trials", r.trials},
+          {"work", r.work},
+          {"work_unit", r.work_unit},
+          {"unpruned_work", r.unpruned_work},
+          {"grid_candidates", r.grid_candidates},
+          {"grid_work", r.grid_work},
+          {"workers", workers},
+          {"seconds", seconds}};
+}
+
+namespace {
+
+int print_implicit_results(const tune_cli_options& o, const loaded_data& data,
+                           const tune_problem& p, const tune_job_result& t, double seconds) {
+  const auto& r = t.report;
+  const auto& best = r.ranked[r.best];
+  const auto& dflt = r.ranked[r.defaults];
+  const auto& b = t.best_ranked;
+  const auto& d = t.default_ranked;
+  const auto k = b.ranking.k;
+  auto settings = settings_json(p, best.settings, o.order);
+  if (o.implicit.threshold)
+    settings["implicit-threshold"] = *o.implicit.threshold;
+  if (!o.quiet) {
+    std::cout << tune_table(p, r, o.top);
+    std::cout << work_summary(r, full_iterations(p), o.job.mode) << '\n';
+  }
+  std::cout << fmt::format("best: {}  validation HR@{} {:.4f} (defaults {:.4f})\n",
+                           describe(p.space, best.settings), k, 1.0 - best.loss, 1.0 - dflt.loss);
+  std::cout << fmt::format("test HR@{0} {1:.4f}  NDCG@{0} {2:.4f} (defaults: HR@{0} {3:.4f}  NDCG@{0} "
+                           "{4:.4f}; popularity baseline: HR@{0} {5:.4f}  NDCG@{0} {6:.4f}), "
+                           "trained on all {7} training events, {8} held-out events each ranked "
+                           "against {9} sampled items\n",
+                           k, b.ranking.hit_rate, b.ranking.ndcg, d.ranking.hit_rate, d.ranking.ndcg,
+                           b.popularity.hit_rate, b.popularity.ndcg, b.train_events, b.held_out,
+                           b.ranking.negatives);
+  if (!o.out.empty()) {
+    auto header = fmt::format(
+      "recflow tune --implicit --search {}: best of {} candidates on {}\n"
+      "validation HR@{} {:.4f} (defaults {:.4f}); test HR@{} {:.4f} (defaults {:.4f})\n"
+      "use: recflow batch --config {} --data FILE",
+      o.search_name, r.ranked.size(), data.source, k, 1.0 - best.loss, 1.0 - dflt.loss, k,
+      b.ranking.hit_rate, d.ranking.hit_rate, o.out);
+    if (auto ok = write_tuned_config(o.out, o.job.mode, settings, header); !ok)
+      return report(ok.err());
+    std::cout << fmt::format("wrote the best settings to {} (recflow batch --config {})\n",
+                             o.out, o.out);
+  }
+  if (o.json) {
+    auto j = tune_implicit_summary(r, t, settings, o.job.workers, seconds);
+    j["search"] = o.search_name;
+    j["data"] = data.source;
+    if (!o.out.empty())
+      j["out"] = o.out;
+    print_json(j);
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
 int print_tune_results(const tune_cli_options& o, const loaded_data& data, const tune_problem& p,
                        const tune_job_result& t, double seconds) {
+  if (o.job.mode == tune_mode::implicit)
+    return print_implicit_results(o, data, p, t, seconds);
   const auto& r = t.report;
   const auto& best = r.ranked[r.best];
   const auto& dflt = r.ranked[r.defaults];
@@ -182,7 +309,7 @@ int print_tune_results(const tune_cli_options& o, const loaded_data& data, const
     std::cout << work_summary(r, p.als.iterations, o.job.mode) << '\n';
   }
   std::cout << fmt::format("best: {}  validation rmse {:.4f} (defaults {:.4f})\n",
-                           describe(p.space, best.settings), best.rmse, dflt.rmse);
+                           describe(p.space, best.settings), best.loss, dflt.loss);
   if (t.best_test.count == 0)
     std::cout << "no test ratings (--split 1?): the winner is not scored on a test set\n";
   else
@@ -195,7 +322,7 @@ int print_tune_results(const tune_cli_options& o, const loaded_data& data, const
       "recflow tune --mode {} --search {}: best of {} candidates on {}\n"
       "validation rmse {:.4f} (defaults {:.4f}); test rmse {:.4f} (defaults {:.4f})\n"
       "use: recflow {} --config {} --train FILE --test FILE",
-      o.mode, o.search_name, r.ranked.size(), data.source, best.rmse, dflt.rmse,
+      o.mode, o.search_name, r.ranked.size(), data.source, best.loss, dflt.loss,
       t.best_test.rmse, t.default_test.rmse, o.mode, o.out);
     if (auto ok = write_tuned_config(o.out, o.job.mode, settings, header); !ok)
       return report(ok.err());

@@ -8,29 +8,40 @@
 
 namespace recflow {
 
+latest_split hold_out_latest(const rating_table& events, std::uint64_t seed) {
+  auto parts = leave_latest_out(events.ratings, seed);
+  return {events.with_ratings(std::move(parts.train)), events.with_ratings(std::move(parts.test))};
+}
+
 result<implicit_job_result> run_implicit_job(const rating_table& events,
                                              const implicit_job_options& o,
                                              const als_progress& on_sweep) {
+  auto split = hold_out_latest(events, o.split_seed);
+  return train_and_rank(split.train, split.test, o, on_sweep);
+}
+
+result<implicit_job_result> train_and_rank(const rating_table& train, const rating_table& held_out,
+                                           const implicit_job_options& o,
+                                           const als_progress& on_sweep) {
   if (auto ok = validate(o.als); !ok)
     return ok.err();
   if (auto ok = validate(o.ranking); !ok)
     return ok.err();
-  auto parts = leave_latest_out(events.ratings, o.split_seed);
   implicit_job_result r;
-  r.train_events = parts.train.size();
-  r.held_out = parts.test.size();
-  const auto train = events.with_ratings(std::move(parts.train));
+  r.train_events = train.size();
+  r.held_out = held_out.size();
   const auto t0 = std::chrono::steady_clock::now();
   auto model = train_implicit_als(train, o.als, on_sweep);
   if (!model)
     return model.err();
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.model = std::move(*model);
+  const auto& test = held_out;
   auto ranking = o.ranking;
   ranking.ranker = sampled_ranker::model;
-  r.ranking = evaluate_sampled_ranking(r.model, parts.test, events.users, events.items, ranking);
+  r.ranking = evaluate_sampled_ranking(r.model, test.ratings, test.users, test.items, ranking);
   ranking.ranker = sampled_ranker::popularity;
-  r.popularity = evaluate_sampled_ranking(r.model, parts.test, events.users, events.items, ranking);
+  r.popularity = evaluate_sampled_ranking(r.model, test.ratings, test.users, test.items, ranking);
   return r;
 }
 

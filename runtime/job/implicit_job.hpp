@@ -31,12 +31,26 @@ struct implicit_job_result {
   double train_seconds = 0.0;            ///< training alone (all sweeps)
 };
 
+/// Events split by leave-latest-out: each user's latest event (of users with at least
+/// two) in `test`, the rest in `train`; both keep the id maps of all events.
+struct latest_split {
+  rating_table train;
+  rating_table test;
+};
+latest_split hold_out_latest(const rating_table& events, std::uint64_t seed);
+
 /// Holds out each user's latest event of `events` (one per (user, item) pair: see
 /// read_events), trains implicit ALS on the rest and scores both the model and item
 /// popularity on the held-out events. `on_sweep(iteration, objective)` after each sweep.
 result<implicit_job_result> run_implicit_job(const rating_table& events,
                                              const implicit_job_options& o,
                                              const als_progress& on_sweep = {});
+
+/// The same on a split already made: trains on `train` and ranks `held_out` (one event per
+/// user, same id maps; o.split_seed unused).
+result<implicit_job_result> train_and_rank(const rating_table& train, const rating_table& held_out,
+                                           const implicit_job_options& o,
+                                           const als_progress& on_sweep = {});
 
 /// The saved model's metadata (trainer "implicit-als", the parameters, HR and NDCG).
 model_metadata implicit_metadata(const implicit_job_options& o, const std::string& data,

@@ -1,7 +1,10 @@
 /// A hyper-parameter search as `recflow tune` runs it: the problem (search space with
 /// overrides, validation folds cut from the training ratings), the search on a pool of
 /// actors, then the winner and the defaults trained on every training rating and scored
-/// on the test set, which the search never saw.
+/// on the test set, which the search never saw. Implicit mode: the training and test
+/// events come from hold_out_latest (job/implicit_job.hpp), the validation fold is the
+/// latest training event of each user, and the finalists are scored by HR@k and NDCG@k
+/// beside the popularity baseline.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "recflow/job/implicit_job.hpp"
 #include "recflow/model/metrics.hpp"
 #include "recflow/tune/tune.hpp"
 #include "recflow/tune/tune_problem.hpp"
@@ -24,7 +28,10 @@ struct tune_job_options {
   double validation = 0.2;               ///< fraction held out (stream: newest part of the window)
   std::size_t window = 50000;            ///< stream: the last W training ratings (0: all)
   stream_order order = stream_order::random;
-  int iterations = als_params{}.iterations;  ///< batch: ALS iterations of the full budget
+  int iterations = als_params{}.iterations;  ///< batch, implicit: ALS iterations of the full budget
+  /// implicit: the base parameters (their iterations replaced by `iterations`), the
+  /// ranking (k, negatives, seed); split_seed unused (the caller splits).
+  implicit_job_options implicit{};
   std::size_t workers = 2;               ///< actors evaluating trials in parallel
   std::uint64_t seed = 42;               ///< folds, trainers and the search
 };
@@ -39,8 +46,10 @@ result<tune_problem> make_tune_problem(const tune_job_options& o, const rating_t
 /// What a search found, and the test scores of its winner and of the defaults.
 struct tune_job_result {
   tune_report report;
-  error_metrics best_test{};
-  error_metrics default_test{};
+  error_metrics best_test{};     ///< batch and stream
+  error_metrics default_test{};  ///< batch and stream
+  implicit_job_result best_ranked{};     ///< implicit: the winner's model and test ranking
+  implicit_job_result default_ranked{};  ///< implicit: the defaults' (popularity too)
 };
 
 /// Runs the search of `p` on `o.workers` actors, then scores the winner and the defaults

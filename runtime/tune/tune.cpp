@@ -19,7 +19,7 @@ struct arm {
   candidate c;
   int bracket = -1;
   double fraction = 0.0;
-  double rmse = std::numeric_limits<double>::infinity();
+  double loss = std::numeric_limits<double>::infinity();
   std::uint64_t work = 0;
 };
 
@@ -49,6 +49,13 @@ std::vector<candidate> shuffled_grid(const search_space& space, int points, std:
 }
 
 }  // namespace
+
+double loss_of(loss_kind k, double sum, std::size_t count) noexcept {
+  if (count == 0 || !std::isfinite(sum))
+    return std::numeric_limits<double>::infinity();
+  double mean = sum / double(count);
+  return k == loss_kind::rmse ? std::sqrt(mean) : mean;
+}
 
 const char* to_string(search_kind k) noexcept {
   switch (k) {
@@ -190,6 +197,7 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
 
   tune_report report;
   report.work_unit = objective.work_unit;
+  report.loss_name = objective.loss_name;
   std::size_t finished = 0;
   if (progress)
     progress(0, planned);
@@ -221,7 +229,7 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
           progress(finished, planned);
       });
     // Scores per arm, over its folds, in task order (deterministic).
-    std::vector<double> sse(arms.size(), 0.0);
+    std::vector<double> sum(arms.size(), 0.0);
     std::vector<std::size_t> count(arms.size(), 0);
     for (std::size_t i = 0; i < tasks.size(); ++i) {
       const auto& t = tasks[i];
@@ -229,7 +237,7 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
         return error{out[i] ? (*out[i]).err().code : errc::io,
                      describe(space, arms[t.arm].c) + ": "
                        + (out[i] ? (*out[i]).err().message : std::string("trial did not run"))};
-      sse[t.arm] += (*out[i])->sse;
+      sum[t.arm] += (*out[i])->sum;
       count[t.arm] += (*out[i])->count;
       auto w = objective.work(arms[t.arm].c, t.fraction, t.fold);
       arms[t.arm].work += w;
@@ -240,8 +248,7 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
     for (auto& b : brackets)
       for (auto a : b.alive)
         // A diverged model (NaN or infinite error) ranks last, never breaks the sort.
-        arms[a].rmse = count[a] && std::isfinite(sse[a]) ? std::sqrt(sse[a] / double(count[a]))
-                                                         : std::numeric_limits<double>::infinity();
+        arms[a].loss = loss_of(objective.loss, sum[a], count[a]);
     // Promote the best 1/eta of each bracket; a bracket ends after its full-budget rung.
     std::vector<bracket_run> next;
     for (auto& b : brackets) {
@@ -254,7 +261,7 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
           kept.push_back(a);
       std::erase_if(b.alive, [&](std::size_t a) { return arms[a].c.is_default; });
       std::stable_sort(b.alive.begin(), b.alive.end(), [&](std::size_t x, std::size_t y) {
-        return arms[x].rmse < arms[y].rmse || (arms[x].rmse == arms[y].rmse && x < y);
+        return arms[x].loss < arms[y].loss || (arms[x].loss == arms[y].loss && x < y);
       });
       b.alive.resize(std::min(b.alive.size(), next_size(b.alive.size() + kept.size(), d) - kept.size()));
       b.alive.insert(b.alive.end(), kept.begin(), kept.end());
@@ -270,7 +277,7 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
       w += objective.work(c, 1.0, f);
     return w;
   };
-  // Rank: full budget first, then by budget reached; by RMSE, then candidate number.
+  // Rank: full budget first, then by budget reached; by loss, then candidate number.
   std::vector<std::size_t> order(arms.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
@@ -278,13 +285,13 @@ result<tune_report> run_search(const search_space& space, const candidate& defau
     const auto& b = arms[y];
     if (a.fraction != b.fraction)
       return a.fraction > b.fraction;
-    return a.rmse < b.rmse || (a.rmse == b.rmse && x < y);
+    return a.loss < b.loss || (a.loss == b.loss && x < y);
   });
   for (auto k : order) {
     const auto& a = arms[k];
     if (a.c.is_default)
       report.defaults = report.ranked.size();
-    report.ranked.push_back({a.c, a.bracket, a.fraction, a.rmse, a.work});
+    report.ranked.push_back({a.c, a.bracket, a.fraction, a.loss, a.work});
     report.unpruned_work += full_work(a.c);
   }
   report.best = 0;

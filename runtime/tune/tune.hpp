@@ -60,15 +60,28 @@ struct tune_options {
 /// "eta must be at least 2, got 1" and friends.
 result<void> validate(const tune_options& o);
 
-/// Squared error and count of one trial on one fold.
+/// The loss a search minimises, from the summed losses and the count of a candidate's
+/// trials over its folds.
+enum class loss_kind {
+  rmse,  ///< sqrt(sum / count): the trials sum squared errors (explicit ratings)
+  mean,  ///< sum / count: the trials sum per-item losses (1 - HR@k: 1 per missed item)
+};
+
+/// The loss of `sum` over `count` items; infinite for no items or a non-finite sum (a
+/// diverged model ranks last).
+double loss_of(loss_kind k, double sum, std::size_t count) noexcept;
+
+/// Summed loss and count of one trial on one fold.
 struct trial_score {
-  double sse = 0.0;
-  std::size_t count = 0;
+  double sum = 0.0;       ///< squared errors (loss_kind::rmse) or per-item losses (mean)
+  std::size_t count = 0;  ///< items scored
 };
 
 /// What is tuned, abstractly.
 struct tune_objective {
   std::size_t folds = 1;
+  loss_kind loss = loss_kind::rmse;
+  std::string loss_name = "rmse";  ///< for people: "rmse", "1 - HR@10"
   /// Trains `c` with `fraction` (0, 1] of the full budget on fold `fold` and scores it on
   /// that fold's validation part. Called from any thread, concurrently.
   std::function<result<trial_score>(const candidate& c, double fraction, std::size_t fold)>
@@ -96,14 +109,14 @@ struct tuned_candidate {
   candidate settings;
   int bracket = -1;         ///< hyperband bracket (s), -1 for grid and random
   double fraction = 0.0;    ///< largest budget it reached
-  double rmse = 0.0;        ///< validation RMSE at that budget (over all folds)
+  double loss = 0.0;        ///< validation loss at that budget (over all folds): RMSE, 1 - HR@10, ...
   std::uint64_t work = 0;   ///< work spent on it, all budgets and folds
 };
 
 /// The outcome of a search.
 struct tune_report {
-  /// Every candidate, best first: full-budget results by RMSE, then the pruned ones by
-  /// budget reached and RMSE.
+  /// Every candidate, best first: full-budget results by loss, then the pruned ones by
+  /// budget reached and loss.
   std::vector<tuned_candidate> ranked;
   std::size_t best = 0;            ///< index into `ranked` of the winner (0)
   std::size_t defaults = 0;        ///< index into `ranked` of the shipped defaults
@@ -113,6 +126,7 @@ struct tune_report {
   std::size_t grid_candidates = 0; ///< size of the full grid over the space
   std::uint64_t grid_work = 0;     ///< work of the full grid at the full budget
   std::string work_unit;
+  std::string loss_name;           ///< the objective's
 };
 
 /// The hyperband plan: per bracket, its candidate count and the budget it starts at.

@@ -26,7 +26,7 @@ std::size_t ratings_for(double fraction, std::size_t n) {
 
 trial_score score(const factor_model& m, const rating_table& validation) {
   auto e = evaluate(m, validation);
-  return {e.rmse * e.rmse * double(e.count), e.count};
+  return {e.rmse * e.rmse * double(e.count), e.count};  // squared errors (loss_kind::rmse)
 }
 
 /// Streams `ratings` (already in stream order) through a fresh trainer in batches.
@@ -96,23 +96,43 @@ result<tune_fold> window_fold(const rating_table& train, std::size_t window,
   return tune_fold{train.with_ratings(std::move(older)), train.with_ratings(std::move(newest))};
 }
 
+result<tune_fold> latest_fold(const rating_table& train, std::uint64_t seed) {
+  auto parts = leave_latest_out(train.ratings, seed);
+  if (parts.test.empty())
+    return invalid("tuning holds out each user's latest training event, but no user has two "
+                   "training events (" + std::to_string(train.ratings.size()) + " events)");
+  return tune_fold{train.with_ratings(std::move(parts.train)),
+                   train.with_ratings(std::move(parts.test))};
+}
+
+candidate default_candidate(const tune_problem& p) {
+  switch (p.space.mode) {
+    case tune_mode::batch: return default_candidate(p.space, p.als);
+    case tune_mode::stream: return default_candidate(p.space, p.stream);
+    case tune_mode::implicit: return default_candidate(p.space, p.implicit);
+  }
+  return {};
+}
+
 result<void> check_space(const tune_problem& p) {
-  candidate base = p.space.mode == tune_mode::batch ? default_candidate(p.space, p.als)
-                                                    : default_candidate(p.space, p.stream);
+  candidate base = default_candidate(p);
+  auto check = [&](const candidate& c) -> result<void> {
+    if (p.space.mode == tune_mode::batch)
+      return validate(apply(p.space, c, p.als));
+    if (p.space.mode == tune_mode::implicit)
+      return validate(apply(p.space, c, p.implicit));
+    auto s = apply(p.space, c, p.stream);
+    if (auto ok = validate(s.params); !ok)
+      return ok;
+    return validate(stream_eval_options{.batch_size = s.batch_size});
+  };
   for (std::size_t k = 0; k < p.space.params.size(); ++k) {
     const auto& spec = p.space.params[k];
     auto values = spec.values.empty() ? std::vector<double>{spec.lo, spec.hi} : spec.values;
     for (double v : values) {
       auto c = base;
       c.values[k] = v;
-      auto ok = p.space.mode == tune_mode::batch
-                  ? validate(apply(p.space, c, p.als))
-                  : [&]() -> result<void> {
-                      auto s = apply(p.space, c, p.stream);
-                      if (auto v_ok = validate(s.params); !v_ok)
-                        return v_ok;
-                      return validate(stream_eval_options{.batch_size = s.batch_size});
-                    }();
+      auto ok = check(c);
       if (!ok)
         return invalid("--param " + to_string(spec) + ": " + ok.err().message);
     }
@@ -135,6 +155,27 @@ tune_objective make_objective(const tune_problem& p) {
     };
     o.work = [&p](const candidate&, double fraction, std::size_t fold) {
       return std::uint64_t(iterations_for(fraction, p.als.iterations)) * p.folds[fold].train.size();
+    };
+  } else if (p.space.mode == tune_mode::implicit) {
+    o.loss = loss_kind::mean;
+    o.loss_name = "1 - HR@" + std::to_string(p.ranking.k);
+    o.work_unit = "event-sweeps (training events x ALS iterations)";
+    o.evaluate = [&p](const candidate& c, double fraction, std::size_t fold) -> result<trial_score> {
+      const auto& f = p.folds[fold];
+      auto params = apply(p.space, c, p.implicit);
+      params.iterations = iterations_for(fraction, p.implicit.iterations);
+      auto model = train_implicit_als(f.train, params);
+      if (!model)
+        return model.err();
+      auto ranking = p.ranking;
+      ranking.ranker = sampled_ranker::model;
+      auto m = evaluate_sampled_ranking(*model, f.validation.ratings, f.validation.users,
+                                        f.validation.items, ranking);
+      // Misses: whole numbers, so the loss does not depend on how hit_rate was rounded.
+      return trial_score{std::round((1.0 - m.hit_rate) * double(m.held_out)), m.held_out};
+    };
+    o.work = [&p](const candidate&, double fraction, std::size_t fold) {
+      return std::uint64_t(iterations_for(fraction, p.implicit.iterations)) * p.folds[fold].train.size();
     };
   } else {
     o.work_unit = "rating-passes (ratings streamed x passes per batch)";
@@ -159,6 +200,9 @@ tune_objective make_objective(const tune_problem& p) {
 result<error_metrics> train_and_test(const tune_problem& p, const candidate& c,
                                      const rating_table& train, const rating_table& test,
                                      stream_order order, std::uint64_t seed) {
+  if (p.space.mode == tune_mode::implicit)
+    return invalid("an implicit candidate is scored by ranking, not by rating errors "
+                   "(train_and_rank in job/implicit_job.hpp)");
   if (p.space.mode == tune_mode::batch) {
     auto params = apply(p.space, c, p.als);
     params.seed = seed;

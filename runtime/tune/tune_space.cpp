@@ -24,11 +24,19 @@ constexpr param_info batch_params[] = {
 constexpr param_info stream_params_info[] = {
   {"rank", true},         {"gamma", false}, {"gamma-bias", false}, {"lambda", false},
   {"lambda-bias", false}, {"passes", true}, {"batch-size", true}};
+constexpr param_info implicit_params_info[] = {{"rank", true}, {"lambda", false}, {"alpha", false}};
 
 std::span<const param_info> known(tune_mode m) {
   if (m == tune_mode::batch)
     return batch_params;
+  if (m == tune_mode::implicit)
+    return implicit_params_info;
   return stream_params_info;
+}
+
+/// How the command line spells the mode: "--mode batch", "--implicit".
+std::string mode_option(tune_mode m) {
+  return m == tune_mode::implicit ? std::string("--implicit") : "--mode " + std::string(to_string(m));
 }
 
 /// `x` to three significant digits, through its decimal text so that 0.0123 is the
@@ -77,7 +85,14 @@ result<void> check_whole(const param_spec& p) {
 
 }  // namespace
 
-const char* to_string(tune_mode m) noexcept { return m == tune_mode::batch ? "batch" : "stream"; }
+const char* to_string(tune_mode m) noexcept {
+  switch (m) {
+    case tune_mode::batch: return "batch";
+    case tune_mode::stream: return "stream";
+    case tune_mode::implicit: return "implicit";
+  }
+  return "?";
+}
 
 result<param_spec> parse_param(const std::string& text, tune_mode mode) {
   auto eq = text.find('=');
@@ -97,7 +112,7 @@ result<param_spec> parse_param(const std::string& text, tune_mode mode) {
         names += ", ";
       names += k.name;
     }
-    return invalid("unknown parameter '" + p.name + "' for tune --mode " + to_string(mode)
+    return invalid("unknown parameter '" + p.name + "' for tune " + mode_option(mode)
                    + "; one of " + names);
   }
   p.integer = info->integer;
@@ -158,6 +173,9 @@ search_space default_space(tune_mode mode) {
   if (mode == tune_mode::batch) {
     for (const char* t : {"rank=10,30,50", "lambda=0.65..2.6:log", "lambda-bias=0.35..1.4:log",
                           "lambda-exponent=0.3..0.7"})
+      add(t);
+  } else if (mode == tune_mode::implicit) {
+    for (const char* t : {"rank=16,32,64", "lambda=12.5..200:log", "alpha=0.75..12:log"})
       add(t);
   } else {
     for (const char* t : {"rank=10,20,40", "gamma=0.01..0.09:log", "gamma-bias=0.002..0.0125:log",
@@ -255,6 +273,18 @@ double* field(stream_settings& s, const std::string& name) {
   return nullptr;
 }
 
+double* field(implicit_params& p, const std::string& name) {
+  if (name == "lambda") return &p.lambda;
+  if (name == "alpha") return &p.alpha;
+  return nullptr;
+}
+
+double get(const implicit_params& p, const std::string& name) {
+  if (name == "rank") return p.rank;
+  auto copy = p;
+  return *field(copy, name);
+}
+
 double get(const als_params& a, const std::string& name) {
   if (name == "rank") return a.rank;
   auto copy = a;
@@ -283,6 +313,24 @@ candidate default_candidate(const search_space& space, const stream_settings& ba
   for (const auto& p : space.params)
     c.values.push_back(get(base, p.name));
   return c;
+}
+
+candidate default_candidate(const search_space& space, const implicit_params& base) {
+  candidate c{{}, true};
+  for (const auto& p : space.params)
+    c.values.push_back(get(base, p.name));
+  return c;
+}
+
+implicit_params apply(const search_space& space, const candidate& c, implicit_params base) {
+  for (std::size_t k = 0; k < space.params.size() && k < c.values.size(); ++k) {
+    const auto& name = space.params[k].name;
+    if (name == "rank")
+      base.rank = static_cast<int>(c.values[k]);
+    else if (auto* f = field(base, name))
+      *f = c.values[k];
+  }
+  return base;
 }
 
 als_params apply(const search_space& space, const candidate& c, als_params base) {

@@ -14,14 +14,15 @@
 
 #include "recflow/model/als.hpp"
 #include "recflow/model/error.hpp"
+#include "recflow/model/implicit_als.hpp"
 #include "recflow/model/streaming.hpp"
 
 namespace recflow {
 
-/// What is tuned: batch ALS, or streaming micro-batch training.
-enum class tune_mode { batch, stream };
+/// What is tuned: batch ALS, streaming micro-batch training, or implicit ALS on events.
+enum class tune_mode { batch, stream, implicit };
 
-/// "batch" or "stream".
+/// "batch", "stream" or "implicit".
 const char* to_string(tune_mode m) noexcept;
 
 /// One hyper-parameter and the values it may take: a list, or a range [lo, hi] sampled
@@ -43,7 +44,7 @@ struct search_space {
 
 /// Parses "NAME=1,2,3" (a list), "NAME=LO..HI" or "NAME=LO..HI:log" (a range) for `mode`
 /// ("unknown parameter 'gama' for tune --mode stream; one of ...", "lambda: range needs
-/// 0 < LO < HI on a log scale", ...).
+/// 0 < LO < HI on a log scale", ...). Implicit: rank, lambda, alpha.
 result<param_spec> parse_param(const std::string& text, tune_mode mode);
 
 /// "NAME=1,2,3" or "NAME=LO..HI[:log]", as parse_param reads it.
@@ -55,6 +56,7 @@ std::string to_string(const param_spec& p);
 ///          lambda-exponent 0.3..0.7 (81 grid points)
 ///  stream: rank 10,20,40; gamma 0.01..0.09:log; gamma-bias 0.002..0.0125:log;
 ///          lambda 0.01..0.16:log; passes 3,6,12; batch-size 500,1000,2000 (729 grid points)
+///  implicit: rank 16,32,64; lambda 12.5..200:log; alpha 0.75..12:log (27 grid points)
 search_space default_space(tune_mode mode);
 
 /// Replaces the parameter of the same name in `space`, or adds it.
@@ -89,10 +91,12 @@ struct stream_settings {
 /// The shipped defaults as a point of `space` (is_default set).
 candidate default_candidate(const search_space& space, const als_params& base);
 candidate default_candidate(const search_space& space, const stream_settings& base);
+candidate default_candidate(const search_space& space, const implicit_params& base);
 
 /// `base` with the candidate's values applied.
 als_params apply(const search_space& space, const candidate& c, als_params base);
 stream_settings apply(const search_space& space, const candidate& c, stream_settings base);
+implicit_params apply(const search_space& space, const candidate& c, implicit_params base);
 
 /// "rank=30 lambda=1.3 ..." for people.
 std::string describe(const search_space& space, const candidate& c);
