@@ -186,10 +186,27 @@ std::string plan_text(const tune_options& s, const tune_problem& p, const std::s
   return out;
 }
 
+namespace {
+
+/// The keys both summaries end with: what the search did and cost.
+void add_search_work(nlohmann::json& j, const tune_report& r, std::size_t workers,
+                     double seconds) {
+  j["trials"] = r.trials;
+  j["work"] = r.work;
+  j["work_unit"] = r.work_unit;
+  j["unpruned_work"] = r.unpruned_work;
+  j["grid_candidates"] = r.grid_candidates;
+  j["grid_work"] = r.grid_work;
+  j["workers"] = workers;
+  j["seconds"] = seconds;
+}
+
+}  // namespace
+
 nlohmann::json tune_summary(const tune_report& r, const error_metrics& best_test,
                             const error_metrics& default_test, const nlohmann::json& settings,
                             std::size_t train_ratings, std::size_t workers, double seconds) {
-  return {{"command", "tune"},
+  nlohmann::json j = {{"command", "tune"},
           {"best", settings},
           {"validation_rmse", r.ranked[r.best].loss},
           {"default_validation_rmse", r.ranked[r.defaults].loss},
@@ -199,15 +216,9 @@ nlohmann::json tune_summary(const tune_report& r, const error_metrics& best_test
           {"default_mae", default_test.mae},
           {"train_ratings", train_ratings},
           {"test_ratings", best_test.count},
-          {"candidates", r.ranked.size()},
-          {"trials", r.trials},
-          {"work", r.work},
-          {"work_unit", r.work_unit},
-          {"unpruned_work", r.unpruned_work},
-          {"grid_candidates", r.grid_candidates},
-          {"grid_work", r.grid_work},
-          {"workers", workers},
-          {"seconds", seconds}};
+          {"candidates", r.ranked.size()}};
+  add_search_work(j, r, workers, seconds);
+  return j;
 }
 
 nlohmann::json tune_implicit_summary(const tune_report& r, const tune_job_result& t,
@@ -217,7 +228,7 @@ nlohmann::json tune_implicit_summary(const tune_report& r, const tune_job_result
   const auto& dflt = t.default_ranked;
   const auto k = best.ranking.k;
   auto at = [k](const char* name) { return fmt::format("{}_at_{}", name, k); };
-  return {{"command", "tune"},
+  nlohmann::json j = {{"command", "tune"},
           {"mode", "implicit"},
           {"feedback", "implicit"},
           {"best", settings},
@@ -234,15 +245,9 @@ nlohmann::json tune_implicit_summary(const tune_report& r, const tune_job_result
           {"train_events", best.train_events},
           {"held_out", best.held_out},
           {"unknown", best.ranking.unknown},
-          {"candidates", r.ranked.size()},
-          {"trials", r.trials},
-          {"work", r.work},
-          {"work_unit", r.work_unit},
-          {"unpruned_work", r.unpruned_work},
-          {"grid_candidates", r.grid_candidates},
-          {"grid_work", r.grid_work},
-          {"workers", workers},
-          {"seconds", seconds}};
+          {"candidates", r.ranked.size()}};
+  add_search_work(j, r, workers, seconds);
+  return j;
 }
 
 namespace {

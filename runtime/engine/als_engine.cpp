@@ -13,44 +13,28 @@
 #include "recflow/actors/messages.hpp"
 #include "recflow/model/als_blocks.hpp"
 #include "recflow/model/als_solver.hpp"
+#include "recflow/engine/graph_options.hpp"
 #include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
 
 namespace {
 
-error invalid(std::string message) { return error{errc::invalid_argument, std::move(message)}; }
-
 using clock = std::chrono::steady_clock;
 
 }  // namespace
 
 result<void> validate(const als_graph_options& o) {
-  if (o.partitions == 0)
-    return invalid("partitions must be positive, got 0");
-  if (o.partitions > 65536)
-    return invalid("partitions must be at most 65536, got " + std::to_string(o.partitions));
-  if (o.workers == 0)
-    return invalid("workers must be positive, got 0");
-  if (o.stall_timeout.count() <= 0)
-    return invalid("stall timeout must be positive, got "
-                   + std::to_string(o.stall_timeout.count()) + " ms");
-  for (const auto& [what, part] : {std::pair{"user", &o.user_partitioner},
-                                   std::pair{"item", &o.item_partitioner}})
-    if (part->valid() && part->partitions() != o.partitions)
-      return invalid(std::string(what) + " partitioner has " + std::to_string(part->partitions())
-                     + " partitions, the graph has " + std::to_string(o.partitions));
-  return {};
+  return validate_graph_shape(o.partitions, o.workers, o.stall_timeout, o.user_partitioner,
+                              o.item_partitioner);
 }
 
 partitioner als_user_partitioner(const als_graph_options& o) {
-  return o.user_partitioner.valid() ? o.user_partitioner
-                                    : partitioner(hash_partitioner{o.partitions});
+  return user_partitioner_or_hash(o.user_partitioner, o.partitions);
 }
 
 partitioner als_item_partitioner(const als_graph_options& o) {
-  return o.item_partitioner.valid() ? o.item_partitioner
-                                    : partitioner(hash_partitioner{o.partitions, 0x51ed});
+  return item_partitioner_or_hash(o.item_partitioner, o.partitions);
 }
 
 result<als_graph_setup> prepare_als_graph(const rating_table& train, const als_params& p,

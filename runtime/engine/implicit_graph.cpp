@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "recflow/actors/implicit_owner.hpp"
+#include "recflow/engine/graph_options.hpp"
 #include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
@@ -18,21 +19,8 @@ error invalid(std::string message) { return error{errc::invalid_argument, std::m
 }  // namespace
 
 result<void> validate(const implicit_graph_options& o) {
-  if (o.partitions == 0)
-    return invalid("partitions must be positive, got 0");
-  if (o.partitions > 65536)
-    return invalid("partitions must be at most 65536, got " + std::to_string(o.partitions));
-  if (o.workers == 0)
-    return invalid("workers must be positive, got 0");
-  if (o.stall_timeout.count() <= 0)
-    return invalid("stall timeout must be positive, got "
-                   + std::to_string(o.stall_timeout.count()) + " ms");
-  for (const auto& [what, part] : {std::pair{"user", &o.user_partitioner},
-                                   std::pair{"item", &o.item_partitioner}})
-    if (part->valid() && part->partitions() != o.partitions)
-      return invalid(std::string(what) + " partitioner has " + std::to_string(part->partitions())
-                     + " partitions, the graph has " + std::to_string(o.partitions));
-  return {};
+  return validate_graph_shape(o.partitions, o.workers, o.stall_timeout, o.user_partitioner,
+                              o.item_partitioner);
 }
 
 struct implicit_graph::impl {
@@ -123,10 +111,8 @@ result<std::unique_ptr<implicit_graph>> implicit_graph::make(const implicit_stre
   auto g = std::make_unique<impl>();
   g->params = p;
   g->options = o;
-  g->by_user = o.user_partitioner.valid() ? o.user_partitioner
-                                          : partitioner(hash_partitioner{o.partitions});
-  g->by_item = o.item_partitioner.valid() ? o.item_partitioner
-                                          : partitioner(hash_partitioner{o.partitions, 0x51ed});
+  g->by_user = user_partitioner_or_hash(o.user_partitioner, o.partitions);
+  g->by_item = item_partitioner_or_hash(o.item_partitioner, o.partitions);
   g->user_gram = g->item_gram = exact_gram(p.als.rank);
   const auto n = static_cast<std::uint32_t>(o.partitions);
   for (std::uint32_t s = 0; s < n; ++s) {

@@ -23,7 +23,12 @@ void gather(const std::vector<shard_parts>& shards, std::size_t rank, id_map& id
   std::sort(order.begin(), order.end(), [](const ref& a, const ref& b) {
     return a.first_seen < b.first_seen;
   });
+  // Each table at its final size at once: grown by doubling, the factors would hold up to
+  // twice the model for a moment (the final snapshot of a stream is its peak of memory).
   ids.reserve(order.size());
+  bias.reserve(bias.size() + order.size());
+  counts.reserve(counts.size() + order.size());
+  factors.reserve(factors.size() + order.size() * rank);
   for (const auto& r : order) {
     const auto& p = shards[r.shard];
     ids.insert(p.ids[r.key]);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <random>
 #include <span>
+#include <utility>
 
 namespace recflow {
 
@@ -299,49 +300,49 @@ double get(const stream_settings& s, const std::string& name) {
   return *field(copy, name);
 }
 
+/// The candidate of `base`'s own values, for any parameter set with a get().
+template <class Params>
+candidate defaults_of(const search_space& space, const Params& base) {
+  candidate c{{}, true};
+  for (const auto& p : space.params)
+    c.values.push_back(get(base, p.name));
+  return c;
+}
+
+/// `c`'s values into `base`: rank as an integer, the rest through field() (batch ALS and
+/// implicit ALS; a stream has more integers).
+template <class Params>
+Params apply_fields(const search_space& space, const candidate& c, Params base) {
+  for (std::size_t k = 0; k < space.params.size() && k < c.values.size(); ++k) {
+    const auto& name = space.params[k].name;
+    if (name == "rank")
+      base.rank = static_cast<int>(c.values[k]);
+    else if (auto* f = field(base, name))
+      *f = c.values[k];
+  }
+  return base;
+}
+
 }  // namespace
 
 candidate default_candidate(const search_space& space, const als_params& base) {
-  candidate c{{}, true};
-  for (const auto& p : space.params)
-    c.values.push_back(get(base, p.name));
-  return c;
+  return defaults_of(space, base);
 }
 
 candidate default_candidate(const search_space& space, const stream_settings& base) {
-  candidate c{{}, true};
-  for (const auto& p : space.params)
-    c.values.push_back(get(base, p.name));
-  return c;
+  return defaults_of(space, base);
 }
 
 candidate default_candidate(const search_space& space, const implicit_params& base) {
-  candidate c{{}, true};
-  for (const auto& p : space.params)
-    c.values.push_back(get(base, p.name));
-  return c;
+  return defaults_of(space, base);
 }
 
 implicit_params apply(const search_space& space, const candidate& c, implicit_params base) {
-  for (std::size_t k = 0; k < space.params.size() && k < c.values.size(); ++k) {
-    const auto& name = space.params[k].name;
-    if (name == "rank")
-      base.rank = static_cast<int>(c.values[k]);
-    else if (auto* f = field(base, name))
-      *f = c.values[k];
-  }
-  return base;
+  return apply_fields(space, c, std::move(base));
 }
 
 als_params apply(const search_space& space, const candidate& c, als_params base) {
-  for (std::size_t k = 0; k < space.params.size() && k < c.values.size(); ++k) {
-    const auto& name = space.params[k].name;
-    if (name == "rank")
-      base.rank = static_cast<int>(c.values[k]);
-    else if (auto* f = field(base, name))
-      *f = c.values[k];
-  }
-  return base;
+  return apply_fields(space, c, std::move(base));
 }
 
 stream_settings apply(const search_space& space, const candidate& c, stream_settings base) {
