@@ -2,12 +2,15 @@
 // bad input.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "tests/cli_test_util.hpp"
+#include "skip_test_util.hpp"
+#include "test_util.hpp"
 #include "tests/support/planted_event_file.hpp"
 
 using recflow::test::run_cli;
@@ -113,4 +116,36 @@ TEST_CASE("cli: batch --implicit fails on bad input with file:line, and on bad o
   CHECK(f.status == 2);
   auto t = run_cli("batch --implicit --train " + data + " --test " + data + " -q");
   CHECK(t.status == 2);
+}
+
+TEST_CASE("cli: batch --implicit --time-split ranks every item on the latest events beside popularity",
+          "[cli][implicit]") {
+  auto file = recflow::test::data_dir() + "/ml-100k/u.data";
+  if (!std::filesystem::exists(file)) {  // skipped as a case without its tool is
+    if (recflow::test::in_ci())
+      FAIL(file << " is missing, and CI runs every test");
+    WARN("SKIPPED: " << file << " is missing (set RECFLOW_DATA; tools/download-data.sh data)");
+    recflow::test::any_skipped() = true;
+    return;
+  }
+  auto r = run_cli("batch --implicit --implicit-threshold 1 --data " + file
+                   + " --time-split 0.2 --iterations 5 --json -q");
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("popularity precision@10") != std::string::npos);
+  auto j = nlohmann::json::parse(r.last_line);
+  CHECK(j["time_split"] == 0.2);
+  CHECK(j["test_events"] == 20000);
+  CHECK(j["train_events"] == 80000);
+  CHECK(j["ranking"]["k"] == 10);
+  CHECK(j["ranking"]["ranking_users"].get<int>() > 100);
+  CHECK(j["ranking"]["ndcg_at_k"].get<double>() > j["popularity_ranking"]["ndcg_at_k"].get<double>());
+  CHECK_FALSE(j.contains("hr_at_10"));
+
+  auto outside = run_cli("batch --implicit --data " + file + " --time-split 1.5 -q");
+  CHECK(outside.status == 2);
+  CHECK(outside.out.find("time split must be between 0 and 1") != std::string::npos);
+  auto explicit_run = run_cli("batch --data " + file + " --time-split 0.2 -q");
+  CHECK(explicit_run.status == 2);
+  CHECK(explicit_run.out.find("--time-split is for batch --implicit") != std::string::npos);
 }

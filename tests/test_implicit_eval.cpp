@@ -2,6 +2,7 @@
 // sampled negatives (the NCF protocol), checked by hand on tiny cases.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -129,4 +130,49 @@ TEST_CASE("sampled ranking: negatives are seeded, distinct, unseen, and unknown 
   CHECK(un.hit_rate == 0.0);
   CHECK_FALSE(validate(sampled_ranking_options{.k = 0, .negatives = 100, .seed = 42, .ranker = sampled_ranker::model}));
   CHECK_FALSE(validate(sampled_ranking_options{.k = 10, .negatives = 0, .seed = 42, .ranker = sampled_ranker::model}));
+}
+
+TEST_CASE("time split: the earliest events train, the latest test, ties in input order",
+          "[model][implicit]") {
+  std::vector<rating> rs;
+  for (int j = 0; j < 10; ++j)  // timestamps 9, 8, ..., 0 with a tie at 5
+    rs.push_back({index_t(j), 0, 1.0f, j == 4 ? 5 : 9 - j});
+  auto s = time_split(rs, 0.7);
+  REQUIRE(s.train.size() == 7);
+  REQUIRE(s.test.size() == 3);
+  for (std::size_t j = 1; j < s.train.size(); ++j)
+    CHECK(s.train[j - 1].timestamp <= s.train[j].timestamp);
+  CHECK(s.train.back().timestamp <= s.test.front().timestamp);
+  CHECK(s.test.back().timestamp == 9);
+  // The two events at 5 (users 4 and 5) keep their input order across the cut.
+  std::vector<index_t> order;
+  for (const auto& r : s.train)
+    order.push_back(r.user);
+  for (const auto& r : s.test)
+    order.push_back(r.user);
+  CHECK(std::find(order.begin(), order.end(), 4) < std::find(order.begin(), order.end(), 5));
+  CHECK(time_split(rs, 0.0).train.empty());
+  CHECK(time_split(rs, 1.0).test.empty());
+}
+
+TEST_CASE("full ranking: the popularity model ranks by training events, the same items excluded",
+          "[model][implicit]") {
+  const auto m = tiny_model();
+  const auto pop = popularity_model(m);
+  CHECK(pop.rank() == 1);
+  CHECK(pop.users() == m.users());
+  CHECK(pop.items() == m.items());
+  // Items by count 9, 4, 3, 2 (item 100, count 1, is the user's own): 102, 104, 103, 101.
+  rating_table test;
+  test.users.insert(7);
+  for (int k = 0; k < 5; ++k)
+    test.items.insert(100 + k);
+  test.ratings = {{0, 4, 1.0f, 0}};  // item 104: second by popularity, fourth by the model
+  const ranking_options two{.k = 2, .relevance = 0.0};
+  auto by_pop = evaluate_ranking(pop, test, two);
+  CHECK(by_pop.users == 1);
+  CHECK(by_pop.recall == 1.0);
+  CHECK(by_pop.precision == 0.5);
+  auto by_model = evaluate_ranking(m, test, two);
+  CHECK(by_model.recall == 0.0);  // the model's top two are 101 and 102
 }

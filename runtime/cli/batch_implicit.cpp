@@ -9,6 +9,8 @@
 
 #include "cli/output.hpp"
 #include "cli/progress.hpp"
+#include "cli/ranking_output.hpp"
+#include "recflow/engine/thread_tasks.hpp"
 #include "recflow/data/events.hpp"
 
 namespace recflow::cli {
@@ -153,6 +155,59 @@ std::string weighting_text(const implicit_params& p) {
   return t;
 }
 
+/// `--time-split F`: trains on the earliest 1 - F of the events and ranks every item for
+/// the users of the later ones, beside popularity.
+int run_time_split(const implicit_options& o, const implicit_shared& s, const std::string& file,
+                   const rating_table& events, std::chrono::steady_clock::time_point t0) {
+  const auto& p = o.job.als;
+  progress bar("implicit ALS", static_cast<std::uint64_t>(p.iterations), "iterations", !s.quiet);
+  auto run = run_implicit_time_split(events, o.job, *s.time_split, thread_tasks(s.workers),
+                                     [&](int it, double objective) {
+                                       bar.update(static_cast<std::uint64_t>(it),
+                                                  fmt::format("objective {:.6g}", objective));
+                                     });
+  bar.finish();
+  if (!run)
+    return report(run.err());
+  const auto& r = *run;
+  std::cout << fmt::format("implicit ALS on {} ({}): rank {}, {} iterations, lambda {}, alpha {}, "
+                           "{} confidence{}, solver {}\n",
+                           file, o.events_text(), p.rank, p.iterations, p.lambda, p.alpha,
+                           to_string(p.confidence), weighting_text(p), to_string(p.solver));
+  std::cout << fmt::format("time split: the earliest {} events train ({} users, {} items), the "
+                           "latest {} ({:g}%) are ranked against every item\n",
+                           r.train_events, r.model.n_users(), r.model.n_items(), r.test_events,
+                           *s.time_split * 100.0);
+  std::cout << "test       " << ranking_text(r.ranking) << '\n';
+  std::cout << "popularity " << ranking_text(r.popularity) << '\n';
+  std::cout << fmt::format("trained in {:.2f} s\n", r.train_seconds);
+  if (!s.save.empty()) {
+    auto meta = implicit_metadata("implicit-als", p, file, sampled_ranking_metrics{});
+    if (auto saved = save_model(r.model, s.save, meta); !saved)
+      return report(saved.err());
+    std::cout << "saved model to " << s.save << '\n';
+  }
+  if (s.json) {
+    nlohmann::json ranking, popularity;
+    add_ranking_json(ranking, r.ranking);
+    add_ranking_json(popularity, r.popularity);
+    nlohmann::json j = {
+        {"command", "batch"}, {"feedback", "implicit"}, {"engine", "reference"},
+        {"data", file}, {"rank", p.rank}, {"iterations", p.iterations}, {"lambda", p.lambda},
+        {"alpha", p.alpha}, {"time_split", *s.time_split}, {"train_events", r.train_events},
+        {"test_events", r.test_events}, {"users", r.model.n_users()},
+        {"items", r.model.n_items()}, {"ranking", ranking}, {"popularity_ranking", popularity},
+        {"train_seconds", r.train_seconds}};
+    if (o.threshold)
+      j["implicit_threshold"] = *o.threshold;
+    if (!s.save.empty())
+      j["model"] = s.save;
+    j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    print_json(j);
+  }
+  return exit_ok;
+}
+
 }  // namespace
 
 int run_batch_implicit(implicit_options o, const implicit_shared& s) {
@@ -163,6 +218,8 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
   auto events = o.read(s.data, file);
   if (!events)
     return report(events.err());
+  if (s.time_split)
+    return run_time_split(o, s, file, *events, t0);
 
   const auto& p = o.job.als;
   progress bar("implicit ALS", static_cast<std::uint64_t>(p.iterations), "iterations", !s.quiet);

@@ -59,6 +59,8 @@ struct implicit_shared {
   std::string save;
   bool json = false;
   bool quiet = false;
+  std::optional<double> time_split{};  ///< --time-split: full ranking on a time split
+  std::size_t workers = 1;             ///< threads of the full ranking
 };
 
 /// Runs it and prints the report (and the JSON summary); returns the exit code.

@@ -44,6 +44,7 @@ struct batch_options {
   double metrics_linger = 0;  ///< seconds to keep /metrics up after training
   serve::live_monitor* monitor = nullptr;  ///< with --metrics
   implicit_options implicit;  ///< --implicit and the options only it has
+  std::optional<double> time_split;  ///< --time-split F: with --implicit, the latest F held out
 };
 
 /// `--metrics`: a monitor on a server of its own (no queries), for the run's length.
@@ -185,7 +186,8 @@ int run_implicit(const batch_options& o, const CLI::App& cmd) {
                         "not supported with it yet"});
   return run_batch_implicit(o.implicit, {.data = o.data, .als = o.job.als, .cmd = cmd,
                                          .k = o.ranking.k, .save = o.save, .json = o.json,
-                                         .quiet = o.quiet});
+                                         .quiet = o.quiet, .time_split = o.time_split,
+                                         .workers = o.job.graph.workers});
 }
 
 int run_batch(batch_options& o) {
@@ -252,6 +254,10 @@ void add_batch_command(CLI::App& app, int& exit_status) {
     ->capture_default_str();
   add_ranking_options(*cmd, opts->ranking);
   opts->implicit.add_to(*cmd);
+  cmd->add_option("--time-split", opts->time_split,
+                  "With --implicit: hold out the latest F of the events by time (e.g. 0.2) "
+                  "instead of each user's latest, and rank every item: precision, recall, NDCG "
+                  "and MAP at k beside popularity");
   cmd->add_option("--engine", opts->engine,
                   "local (user and item blocks as actors, Spark's in/out blocks) or reference "
                   "(one thread); both give the same model")
@@ -278,6 +284,10 @@ void add_batch_command(CLI::App& app, int& exit_status) {
     ->capture_default_str();
   opts->access.add_to(*cmd);
   cmd->callback([opts, cmd, &exit_status] {
+    if (opts->time_split && !opts->implicit.implicit) {
+      exit_status = report(error{errc::invalid_argument, "--time-split is for batch --implicit"});
+      return;
+    }
     exit_status = opts->implicit.implicit ? run_implicit(*opts, *cmd) : run_batch(*opts);
   });
 }

@@ -20,6 +20,34 @@ result<implicit_job_result> run_implicit_job(const rating_table& events,
   return train_and_rank(split.train, split.test, o, on_sweep);
 }
 
+result<implicit_time_split_result> run_implicit_time_split(const rating_table& events,
+                                                           const implicit_job_options& o,
+                                                           double test_fraction,
+                                                           const task_runner& run,
+                                                           const als_progress& on_sweep) {
+  if (!(test_fraction > 0.0 && test_fraction < 1.0))
+    return error{errc::invalid_argument, "time split must be between 0 and 1 (exclusive), got "
+                                           + fmt::format("{}", test_fraction)};
+  if (auto ok = validate(o.als); !ok)
+    return ok.err();
+  auto parts = time_split(events.ratings, 1.0 - test_fraction);
+  implicit_time_split_result r;
+  r.train_events = parts.train.size();
+  r.test_events = parts.test.size();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto model = train_implicit_als(events.with_ratings(std::move(parts.train)), o.als, on_sweep);
+  if (!model)
+    return model.err();
+  r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.model = std::move(*model);
+  // Every later event is relevant: weights are positive.
+  const ranking_options full{.k = o.ranking.k, .relevance = 0.0};
+  r.ranking = evaluate_ranking(r.model, parts.test, events.users, events.items, full, run);
+  r.popularity = evaluate_ranking(popularity_model(r.model), parts.test, events.users,
+                                  events.items, full, run);
+  return r;
+}
+
 result<implicit_job_result> train_and_rank(const rating_table& train, const rating_table& held_out,
                                            const implicit_job_options& o,
                                            const als_progress& on_sweep) {

@@ -52,6 +52,29 @@ result<implicit_job_result> train_and_rank(const rating_table& train, const rati
                                            const implicit_job_options& o,
                                            const als_progress& on_sweep = {});
 
+/// What a time split measured: the full-ranking metrics (every item the user has no
+/// training event on is a candidate) of the model and of item popularity on the later
+/// events.
+struct implicit_time_split_result {
+  factor_model model;
+  std::size_t train_events = 0;
+  std::size_t test_events = 0;
+  ranking_metrics ranking{};     ///< the model
+  ranking_metrics popularity{};  ///< item popularity (popularity_model), the same lists' length
+  double train_seconds = 0.0;
+};
+
+/// Trains implicit ALS on the earliest 1 - `test_fraction` of `events` by timestamp
+/// (time_split) and ranks every item for each user with later events: precision, recall,
+/// NDCG and MAP at o.ranking.k, every later event relevant, the items of the user's
+/// training events excluded. The lists' scans run through `run`. "time split must be
+/// between 0 and 1 (exclusive), got 1" and friends.
+result<implicit_time_split_result> run_implicit_time_split(const rating_table& events,
+                                                           const implicit_job_options& o,
+                                                           double test_fraction,
+                                                           const task_runner& run = {},
+                                                           const als_progress& on_sweep = {});
+
 /// The saved model's metadata (trainer "implicit-als", the parameters, HR and NDCG).
 model_metadata implicit_metadata(const implicit_job_options& o, const std::string& data,
                                  const implicit_job_result& r);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <compare>
 #include <optional>
+#include <utility>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -235,6 +236,29 @@ sampled_ranking_metrics evaluate_sampled_ranking(const factor_model& model,
     total.ndcg /= static_cast<double>(total.held_out);
   }
   return total;
+}
+
+}  // namespace recflow
+
+namespace recflow {
+
+factor_model popularity_model(const factor_model& m) {
+  factor_model::parts p;
+  p.rank = 1;
+  p.scale = m.scale();
+  p.users = m.users();
+  p.items = m.items();
+  p.user_bias.assign(m.n_users(), 0.0);
+  p.item_bias.assign(m.n_items(), 0.0);
+  p.U.assign(m.n_users(), 1.0f);
+  p.P.reserve(m.n_items());
+  for (auto c : m.item_count())
+    p.P.push_back(static_cast<float>(c));
+  p.user_count = m.user_count();
+  p.item_count = m.item_count();
+  p.rated = m.rated();
+  auto out = factor_model::from_parts(std::move(p));
+  return out ? std::move(*out) : factor_model(1, m.scale());  // m's parts agree in size
 }
 
 }  // namespace recflow

@@ -74,6 +74,12 @@ inline ranking_metrics evaluate_ranking(const factor_model& model, const rating_
   return evaluate_ranking(model, test.ratings, test.users, test.items, o, run);
 }
 
+/// Item popularity as a model, for the popularity baseline of evaluate_ranking: rank 1,
+/// every known user's factor 1 and every item's its number of training events or ratings
+/// (`m.item_count()`), no mean or biases; the ids, counts and rated-items index of `m`, so
+/// the same items are excluded. Ties rank by model index.
+factor_model popularity_model(const factor_model& m);
+
 /// What scores the candidates of a sampled ranking.
 enum class sampled_ranker {
   model,       ///< the model's score U_u . P_i + mu + b_u + b_i (implicit models: U_u . P_i)

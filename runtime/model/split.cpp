@@ -83,6 +83,18 @@ split_ratings leave_latest_out(std::span<const rating> rs, std::uint64_t seed) {
   return out;
 }
 
+split_ratings time_split(std::span<const rating> rs, double train_fraction) {
+  std::vector<rating> all(rs.begin(), rs.end());
+  order_ratings(all, stream_order::time, 0);
+  const double f = std::clamp(train_fraction, 0.0, 1.0);
+  const auto n_train = static_cast<std::size_t>(std::llround(double(all.size()) * f));
+  split_ratings out;
+  out.test.assign(all.begin() + std::ptrdiff_t(n_train), all.end());
+  all.resize(n_train);
+  out.train = std::move(all);
+  return out;
+}
+
 void order_ratings(std::vector<rating>& rs, stream_order order, std::uint64_t seed) {
   if (order == stream_order::time) {
     std::stable_sort(rs.begin(), rs.end(),

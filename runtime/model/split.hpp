@@ -31,6 +31,12 @@ split_ratings k_fold(std::span<const rating> rs, int k, int fold, std::uint64_t 
 /// with a single rating keeps it in train. Train keeps the input order.
 split_ratings leave_latest_out(std::span<const rating> rs, std::uint64_t seed);
 
+/// A split in time: the earliest round(n * train_fraction) ratings by timestamp train, the
+/// later ones test (ties keep their input order: a stable sort). Both parts in time order.
+/// What a model trained until some moment faces next, for implicit feedback's full-ranking
+/// metrics.
+split_ratings time_split(std::span<const rating> rs, double train_fraction);
+
 /// Order in which a stream presents ratings.
 enum class stream_order { random, time };
 
