@@ -136,7 +136,7 @@ TEST_CASE("time split: the earliest events train, the latest test, ties in input
           "[model][implicit]") {
   std::vector<rating> rs;
   for (int j = 0; j < 10; ++j)  // timestamps 9, 8, ..., 0 with a tie at 5
-    rs.push_back({index_t(j), 0, 1.0f, j == 4 ? 5 : 9 - j});
+    rs.push_back({index_t(j), 0, 1.0f, j == 5 ? 5 : 9 - j});
   auto s = time_split(rs, 0.7);
   REQUIRE(s.train.size() == 7);
   REQUIRE(s.test.size() == 3);
