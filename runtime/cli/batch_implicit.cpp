@@ -155,6 +155,18 @@ std::string weighting_text(const implicit_params& p) {
   return t;
 }
 
+/// The keys both summaries end with (the threshold, the saved model, the seconds), then
+/// the line.
+void print_summary(nlohmann::json& j, const implicit_options& o, const implicit_shared& s,
+                   std::chrono::steady_clock::time_point t0) {
+  if (o.threshold)
+    j["implicit_threshold"] = *o.threshold;
+  if (!s.save.empty())
+    j["model"] = s.save;
+  j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  print_json(j);
+}
+
 /// `--time-split F`: trains on the earliest 1 - F of the events and ranks every item for
 /// the users of the later ones, beside popularity.
 int run_time_split(const implicit_options& o, const implicit_shared& s, const std::string& file,
@@ -198,12 +210,7 @@ int run_time_split(const implicit_options& o, const implicit_shared& s, const st
         {"test_events", r.test_events}, {"users", r.model.n_users()},
         {"items", r.model.n_items()}, {"ranking", ranking}, {"popularity_ranking", popularity},
         {"train_seconds", r.train_seconds}};
-    if (o.threshold)
-      j["implicit_threshold"] = *o.threshold;
-    if (!s.save.empty())
-      j["model"] = s.save;
-    j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    print_json(j);
+    print_summary(j, o, s, t0);
   }
   return exit_ok;
 }
@@ -276,12 +283,7 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
         {fmt::format("popularity_hr_at_{}", k), r.popularity.hit_rate},
         {fmt::format("popularity_ndcg_at_{}", k), r.popularity.ndcg},
         {"train_seconds", r.train_seconds}, {"seconds_per_iteration", per_iteration}};
-    if (o.threshold)
-      j["implicit_threshold"] = *o.threshold;
-    if (!s.save.empty())
-      j["model"] = s.save;
-    j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    print_json(j);
+    print_summary(j, o, s, t0);
   }
   return exit_ok;
 }
