@@ -54,7 +54,8 @@ struct sharded_stream {
     return g.to_matrix();
   }
   void apply(std::span<const rating> batch, const id_map& uids, const id_map& iids) {
-    auto events = stamp_events(batch, uids, iids, stamp).value();
+    auto events = to_events(batch, uids, iids).value();
+    REQUIRE(stamp_events(events, stamp));
     stamp += batch.size();
     ++batches;
     for (std::uint32_t s = 0; s < users.size(); ++s) {

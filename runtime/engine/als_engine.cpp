@@ -24,11 +24,6 @@ using clock = std::chrono::steady_clock;
 
 }  // namespace
 
-result<void> validate(const als_graph_options& o) {
-  return validate_graph_shape(o.partitions, o.workers, o.stall_timeout, o.user_partitioner,
-                              o.item_partitioner);
-}
-
 partitioner als_user_partitioner(const als_graph_options& o) {
   return user_partitioner_or_hash(o.user_partitioner, o.partitions);
 }

@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "recflow/actors/als_block.hpp"
+#include "recflow/engine/graph_options.hpp"
 #include "recflow/graph/partitioner.hpp"
 #include "recflow/model/als.hpp"
 #include "recflow/model/error.hpp"
@@ -26,19 +27,9 @@
 
 namespace recflow {
 
-/// How batch ALS runs on the graph, with defaults.
-struct als_graph_options {
-  std::size_t partitions = 2;  ///< blocks per side
-  std::size_t workers = 2;     ///< CAF scheduler threads
-  /// Block of a user / an item by external id; empty means hash partitioning (the item
-  /// side salted, as the streaming graph does). Must have `partitions` partitions.
-  partitioner user_partitioner{}, item_partitioner{};
-  /// The run fails with "no progress for N ms" if no block reports for this long.
-  std::chrono::milliseconds stall_timeout{120'000};
-};
-
-/// "partitions must be positive, got 0" and friends.
-result<void> validate(const als_graph_options& o);
+/// How batch ALS runs on the graph, with defaults: `partitions` blocks per side (validate()
+/// in graph_options.hpp checks them).
+using als_graph_options = owner_graph_options;
 
 /// What one sweep did.
 struct als_sweep_metrics {

@@ -11,19 +11,19 @@ error invalid(std::string message) { return error{errc::invalid_argument, std::m
 
 }  // namespace
 
-result<void> validate_graph_shape(std::size_t partitions, std::size_t workers,
-                                  std::chrono::milliseconds stall_timeout,
-                                  const partitioner& users, const partitioner& items) {
+result<void> validate(const owner_graph_options& o) {
+  const auto partitions = o.partitions;
   if (partitions == 0)
     return invalid("partitions must be positive, got 0");
   if (partitions > 65536)
     return invalid("partitions must be at most 65536, got " + std::to_string(partitions));
-  if (workers == 0)
+  if (o.workers == 0)
     return invalid("workers must be positive, got 0");
-  if (stall_timeout.count() <= 0)
-    return invalid("stall timeout must be positive, got " + std::to_string(stall_timeout.count())
-                   + " ms");
-  for (const auto& [what, part] : {std::pair{"user", &users}, std::pair{"item", &items}})
+  if (o.stall_timeout.count() <= 0)
+    return invalid("stall timeout must be positive, got "
+                   + std::to_string(o.stall_timeout.count()) + " ms");
+  for (const auto& [what, part] : {std::pair{"user", &o.user_partitioner},
+                                   std::pair{"item", &o.item_partitioner}})
     if (part->valid() && part->partitions() != partitions)
       return invalid(std::string(what) + " partitioner has " + std::to_string(part->partitions())
                      + " partitions, the graph has " + std::to_string(partitions));

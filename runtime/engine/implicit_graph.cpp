@@ -12,17 +12,6 @@
 
 namespace recflow {
 
-namespace {
-
-error invalid(std::string message) { return error{errc::invalid_argument, std::move(message)}; }
-
-}  // namespace
-
-result<void> validate(const implicit_graph_options& o) {
-  return validate_graph_shape(o.partitions, o.workers, o.stall_timeout, o.user_partitioner,
-                              o.item_partitioner);
-}
-
 struct implicit_graph::impl {
   implicit_stream_params params;
   implicit_graph_options options;
@@ -34,7 +23,7 @@ struct implicit_graph::impl {
   std::vector<caf::actor> user_owners, item_owners;
   std::shared_ptr<const implicit_side_view> user_view, item_view;
   exact_gram user_gram, item_gram;  // each side's, as its owners last reported
-  std::uint64_t batches = 0, stamp = 0;
+  std::uint64_t batch = 0;  // the batch in progress (1-based)
   std::optional<error> failed;
 
   /// Waits for one report of batch `batch` from each owner of the sides named; each
@@ -83,8 +72,8 @@ struct implicit_graph::impl {
     input->gram = (user ? item_gram : user_gram).to_matrix();
     std::shared_ptr<const implicit_solve_input> shared = std::move(input);
     for (const auto& a : user ? user_owners : item_owners)
-      (*self)->send(a, implicit_solve{batches, pass, shared});
-    return await(batches, user, !user);
+      (*self)->send(a, implicit_solve{batch, pass, shared});
+    return await(batch, user, !user);
   }
 };
 
@@ -101,13 +90,10 @@ implicit_graph::~implicit_graph() {
 result<std::unique_ptr<implicit_graph>> implicit_graph::make(const implicit_stream_params& p,
                                                              const implicit_graph_options& o,
                                                              const factor_model* seed) {
-  if (auto ok = validate(p); !ok)
+  if (auto ok = validate(p, seed); !ok)
     return ok.err();
   if (auto ok = validate(o); !ok)
     return ok.err();
-  if (seed && seed->rank() != p.als.rank)
-    return invalid("seed model has rank " + std::to_string(seed->rank()) + ", params say "
-                   + std::to_string(p.als.rank));
   auto g = std::make_unique<impl>();
   g->params = p;
   g->options = o;
@@ -149,14 +135,11 @@ result<std::unique_ptr<implicit_graph>> implicit_graph::make(const implicit_stre
   return std::unique_ptr<implicit_graph>(new implicit_graph(std::move(g)));
 }
 
-result<void> implicit_graph::apply(std::span<stamped_event> events) {
+result<void> implicit_graph::step(std::span<const stamped_event> events, std::uint64_t batch) {
   auto& g = *impl_;
   if (g.failed)
     return *g.failed;
-  if (auto ok = stamp_events(events, g.stamp); !ok)
-    return ok;
-  g.stamp += events.size();
-  ++g.batches;
+  g.batch = batch;
   // The partition step: each owner gets the events of its keys, in batch order.
   const auto n = g.users.size();
   std::vector<implicit_events> to_users(n), to_items(n);
@@ -165,11 +148,11 @@ result<void> implicit_graph::apply(std::span<stamped_event> events) {
     to_items[g.by_item(e.item)].events.push_back(e);
   }
   for (std::size_t s = 0; s < n; ++s) {
-    to_users[s].batch = to_items[s].batch = g.batches;
+    to_users[s].batch = to_items[s].batch = batch;
     (*g.self)->send(g.user_owners[s], std::move(to_users[s]));
     (*g.self)->send(g.item_owners[s], std::move(to_items[s]));
   }
-  if (auto ok = g.await(g.batches, true, true); !ok)
+  if (auto ok = g.await(batch, true, true); !ok)
     return ok;
   for (int pass = 0; pass < g.params.passes; ++pass) {
     const auto k = static_cast<std::uint32_t>(pass);
@@ -189,7 +172,5 @@ factor_model implicit_graph::model(const implicit_model_order& order) const {
     is.push_back(s.get());
   return assemble_implicit_model(us, is, impl_->params.als.rank, order);
 }
-
-std::uint64_t implicit_graph::batches() const noexcept { return impl_->batches; }
 
 }  // namespace recflow

@@ -16,26 +16,16 @@
 #include <memory>
 #include <span>
 
-#include "recflow/graph/partitioner.hpp"
+#include "recflow/engine/graph_options.hpp"
 #include "recflow/model/error.hpp"
 #include "recflow/model/implicit_stream.hpp"
 #include "recflow/model/model.hpp"
 
 namespace recflow {
 
-/// How the graph runs, with defaults.
-struct implicit_graph_options {
-  std::size_t partitions = 2;  ///< owners per side
-  std::size_t workers = 2;     ///< CAF scheduler threads
-  /// Shard of a user / an item by external id; empty: hash partitioning (the item side
-  /// salted), as the streaming graph does. Must have `partitions` partitions.
-  partitioner user_partitioner{}, item_partitioner{};
-  /// A batch fails with "no progress for N ms" if no owner reports for this long.
-  std::chrono::milliseconds stall_timeout{120'000};
-};
-
-/// "partitions must be positive, got 0" and friends.
-result<void> validate(const implicit_graph_options& o);
+/// How the graph runs, with defaults: `partitions` owners per side (validate() in
+/// graph_options.hpp checks them).
+using implicit_graph_options = owner_graph_options;
 
 class implicit_graph final : public implicit_stream_updater {
  public:
@@ -45,16 +35,15 @@ class implicit_graph final : public implicit_stream_updater {
                                                       const factor_model* seed = nullptr);
   ~implicit_graph() override;
 
-  /// One batch (see implicit_stream_updater). After an owner failed or stalled, this and
-  /// every later call fail.
-  result<void> apply(std::span<stamped_event> events) override;
+  // apply() and batches(): see implicit_stream_updater. After an owner failed or stalled,
+  // every later apply() fails.
   using implicit_stream_updater::model;
   factor_model model(const implicit_model_order& order) const override;
-  std::uint64_t batches() const noexcept override;
 
  private:
   struct impl;
   explicit implicit_graph(std::unique_ptr<impl> p);
+  result<void> step(std::span<const stamped_event> events, std::uint64_t batch) override;
   std::unique_ptr<impl> impl_;
 };
 

@@ -30,6 +30,8 @@ result<implicit_time_split_result> run_implicit_time_split(const rating_table& e
                                            + fmt::format("{}", test_fraction)};
   if (auto ok = validate(o.als); !ok)
     return ok.err();
+  if (auto ok = validate(o.ranking); !ok)
+    return ok.err();
   auto parts = time_split(events.ratings, 1.0 - test_fraction);
   implicit_time_split_result r;
   r.train_events = parts.train.size();

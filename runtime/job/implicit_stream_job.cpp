@@ -19,7 +19,7 @@ using clock = std::chrono::steady_clock;
 }  // namespace
 
 result<void> validate(const implicit_stream_job_options& o) {
-  if (auto ok = validate(o.params); !ok)
+  if (auto ok = validate(o.params, o.seed.get()); !ok)
     return ok;
   if (auto ok = validate(o.ranking); !ok)
     return ok;
@@ -30,9 +30,6 @@ result<void> validate(const implicit_stream_job_options& o) {
   if (!o.reference)
     if (auto ok = validate(o.graph); !ok)
       return ok;
-  if (o.seed && o.seed->rank() != o.params.als.rank)
-    return invalid("seed model has rank " + std::to_string(o.seed->rank()) + ", params say "
-                   + std::to_string(o.params.als.rank));
   return {};
 }
 

@@ -40,6 +40,15 @@ result<void> validate(const implicit_stream_params& p) {
   return {};
 }
 
+result<void> validate(const implicit_stream_params& p, const factor_model* seed) {
+  if (auto ok = validate(p); !ok)
+    return ok;
+  if (seed && seed->rank() != p.als.rank)
+    return invalid("seed model has rank " + std::to_string(seed->rank()) + ", params say "
+                   + std::to_string(p.als.rank));
+  return {};
+}
+
 result<void> validate_events(std::span<const stamped_event> events) {
   for (std::size_t j = 0; j < events.size(); ++j)
     if (!(events[j].weight > 0.0f && std::isfinite(events[j].weight)))
@@ -76,8 +85,8 @@ void implicit_shard::add_events(std::span<const stamped_event> events, std::uint
         is_touched_[k] = 1;
         touched_.push_back(k);
       }
+  const bool user = owner_ == side::user;
   for (const auto& e : events) {
-    const bool user = owner_ == side::user;
     const index_t key = key_of(user ? e.user : e.item);
     const std::int64_t other = user ? e.item : e.user;
     auto& list = events_[key];
@@ -99,6 +108,7 @@ void implicit_shard::add_events(std::span<const stamped_event> events, std::uint
 void implicit_shard::solve(const implicit_side_view& other, const Eigen::MatrixXd& gram) {
   solver_.use_gram(gram);
   const auto k = std::size_t(params_.als.rank);
+  const bool recency = owner_ == side::user && params_.als.recency_boost != 0.0;  // users' own
   std::vector<float> old(k);
   for (index_t key : touched_) {
     auto& list = events_[key];
@@ -107,7 +117,7 @@ void implicit_shard::solve(const implicit_side_view& other, const Eigen::MatrixX
     sequence_.resize(n);
     std::iota(sequence_.begin(), sequence_.end(), index_t{0});
     weights_.resize(n);
-    if (owner_ == side::user && params_.als.recency_boost != 0.0) {
+    if (recency) {
       stamps_.resize(n);
       for (std::size_t j = 0; j < n; ++j)
         stamps_[j] = list[j].stamp;
@@ -122,7 +132,7 @@ void implicit_shard::solve(const implicit_side_view& other, const Eigen::MatrixX
       const auto src = other.shards[e.shard]->rows().row(e.row);
       std::copy(src.data(), src.data() + k, gathered_.row_span(index_t(j)).data());
       weights_[j] = e.weight;
-      if (owner_ == side::user && params_.als.recency_boost != 0.0) {
+      if (recency) {
         const auto later = std::size_t(
           stamps_.end() - std::upper_bound(stamps_.begin(), stamps_.end(), e.stamp));
         weights_[j] = float(double(e.weight) * recency_factor(params_.als, later));
@@ -221,9 +231,8 @@ factor_model assemble_implicit_model(std::span<const implicit_shard* const> user
   return m;
 }
 
-result<std::vector<stamped_event>> stamp_events(std::span<const rating> batch,
-                                                const id_map& users, const id_map& items,
-                                                std::uint64_t first) {
+result<std::vector<stamped_event>> to_events(std::span<const rating> batch, const id_map& users,
+                                             const id_map& items) {
   std::vector<stamped_event> out;
   out.reserve(batch.size());
   for (std::size_t j = 0; j < batch.size(); ++j) {
@@ -233,8 +242,6 @@ result<std::vector<stamped_event>> stamp_events(std::span<const rating> batch,
                      "the id maps");
     out.push_back({users.external(r.user), items.external(r.item), r.value, 0});
   }
-  if (auto ok = stamp_events(out, first); !ok)
-    return ok.err();
   return out;
 }
 
@@ -250,11 +257,8 @@ implicit_stream_trainer::implicit_stream_trainer(const implicit_stream_params& p
 
 result<implicit_stream_trainer> implicit_stream_trainer::make(const implicit_stream_params& p,
                                                               const factor_model* seed) {
-  if (auto ok = validate(p); !ok)
+  if (auto ok = validate(p, seed); !ok)
     return ok.err();
-  if (seed && seed->rank() != p.als.rank)
-    return invalid("seed model has rank " + std::to_string(seed->rank()) + ", params say "
-                   + std::to_string(p.als.rank));
   implicit_stream_trainer t(p);
   if (seed) {
     auto all = [](std::int64_t) { return true; };
@@ -266,18 +270,26 @@ result<implicit_stream_trainer> implicit_stream_trainer::make(const implicit_str
 
 result<void> implicit_stream_trainer::apply(std::span<const rating> batch, const id_map& users,
                                             const id_map& items) {
-  auto events = stamp_events(batch, users, items, stamp_);
+  auto events = to_events(batch, users, items);
   if (!events)
     return events.err();
   return apply(*events);
 }
 
-result<void> implicit_stream_trainer::apply(std::span<stamped_event> events) {
+result<void> implicit_stream_updater::apply(std::span<stamped_event> events) {
   if (auto ok = stamp_events(events, stamp_); !ok)
     return ok;
+  if (auto ok = step(events, batches_ + 1); !ok)
+    return ok;
   stamp_ += events.size();
-  users_->add_events(events, batches_ + 1);
-  items_->add_events(events, batches_ + 1);
+  ++batches_;
+  return {};
+}
+
+result<void> implicit_stream_trainer::step(std::span<const stamped_event> events,
+                                           std::uint64_t batch) {
+  users_->add_events(events, batch);
+  items_->add_events(events, batch);
   const implicit_shard* u = users_.get();
   const implicit_shard* i = items_.get();
   const implicit_side_view user_view{{u}, [](std::int64_t) { return 0u; }};
@@ -286,7 +298,6 @@ result<void> implicit_stream_trainer::apply(std::span<stamped_event> events) {
     users_->solve(item_view, side_gram({&i, 1}, params_.als.rank));
     items_->solve(user_view, side_gram({&u, 1}, params_.als.rank));
   }
-  ++batches_;
   return {};
 }
 

@@ -56,6 +56,9 @@ struct implicit_stream_params {
 /// cannot do: weighting and missing weights need every event's statistics up front
 /// ("the stream takes weighting none"), passes must be positive.
 result<void> validate(const implicit_stream_params& p);
+/// validate(p), and that a seed model (null: none) has p's rank: "seed model has rank 8,
+/// params say 32".
+result<void> validate(const implicit_stream_params& p, const factor_model* seed);
 
 /// An event as the shards take it: external ids, the weight and the stream stamp.
 struct stamped_event {
@@ -151,18 +154,28 @@ factor_model assemble_implicit_model(std::span<const implicit_shard* const> user
                                      const implicit_model_order& order = {});
 
 /// What runs a stream of events, the reference or the actor graph
-/// (engine/implicit_graph.hpp): a job drives either through this.
+/// (engine/implicit_graph.hpp): a job drives either through this. It stamps and counts
+/// the batches; each runs the steps its own way.
 class implicit_stream_updater {
  public:
   virtual ~implicit_stream_updater() = default;
   /// One micro-batch of events with external ids; their stamps are set here (the
   /// stream's positions), whatever they held. Fails, changing nothing, on a weight that is
   /// not positive and finite.
-  virtual result<void> apply(std::span<stamped_event> events) = 0;
+  result<void> apply(std::span<stamped_event> events);
   /// The model as of the last batch (assemble_implicit_model, in `order`).
   virtual factor_model model(const implicit_model_order& order) const = 0;
   factor_model model() const { return model(implicit_model_order{}); }
-  virtual std::uint64_t batches() const noexcept = 0;
+  std::uint64_t batches() const noexcept { return batches_; }
+  std::uint64_t events() const noexcept { return stamp_; }
+
+ protected:
+  /// Steps 2-4 of batch `batch` (1-based) for events stamped and checked.
+  virtual result<void> step(std::span<const stamped_event> events, std::uint64_t batch) = 0;
+
+ private:
+  std::uint64_t batches_ = 0;
+  std::uint64_t stamp_ = 0;  // events applied
 };
 
 /// The single-threaded reference: one shard per side, the steps of the file comment.
@@ -177,29 +190,24 @@ class implicit_stream_trainer final : public implicit_stream_updater {
   /// changing nothing, on an index outside the maps or a weight that is not positive and
   /// finite.
   result<void> apply(std::span<const rating> batch, const id_map& users, const id_map& items);
-  result<void> apply(std::span<stamped_event> events) override;
+  using implicit_stream_updater::apply;
 
   using implicit_stream_updater::model;
   factor_model model(const implicit_model_order& order) const override;
-  std::uint64_t batches() const noexcept override { return batches_; }
-  std::uint64_t events() const noexcept { return stamp_; }
   const implicit_stream_params& params() const noexcept { return params_; }
 
  private:
   explicit implicit_stream_trainer(const implicit_stream_params& p);
+  result<void> step(std::span<const stamped_event> events, std::uint64_t batch) override;
 
   implicit_stream_params params_;
   std::unique_ptr<implicit_shard> users_, items_;
-  std::uint64_t batches_ = 0;
-  std::uint64_t stamp_ = 0;  // events seen
-  std::vector<stamped_event> scratch_;
 };
 
-/// A batch's events with external ids and stamps first + 1, first + 2, ... ; fails on
-/// an index outside `users` / `items` or a bad weight (validate_events).
-result<std::vector<stamped_event>> stamp_events(std::span<const rating> batch,
-                                                const id_map& users, const id_map& items,
-                                                std::uint64_t first);
+/// A batch's events with external ids (not stamped yet); fails on an index outside
+/// `users` / `items`.
+result<std::vector<stamped_event>> to_events(std::span<const rating> batch, const id_map& users,
+                                             const id_map& items);
 /// Sets the stamps of `events` to first + 1, first + 2, ... and checks their weights.
 result<void> stamp_events(std::span<stamped_event> events, std::uint64_t first);
 
