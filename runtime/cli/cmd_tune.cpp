@@ -87,9 +87,10 @@ result<void> parse_choices(tune_cli_options& o, const CLI::App& cmd) {
   if (o.prune != "none" && o.prune != "halving")
     return error{errc::invalid_argument, "--prune must be none or halving, got '" + o.prune + "'"};
   job.search.halving = o.prune == "halving";
-  if (o.order != "random" && o.order != "time")
-    return error{errc::invalid_argument, "--order must be random or time, got '" + o.order + "'"};
-  job.order = o.order == "time" ? stream_order::time : stream_order::random;
+  auto order = parse_order(o.order);
+  if (!order)
+    return order.err();
+  job.order = *order;
   if (auto ok = validate(job); !ok)
     return ok;
   if (!o.out.empty()) {  // fail before the search, not after it

@@ -88,10 +88,6 @@ int run_compare_implicit(compare_cli_options& o) {
                                  r.stream.train_events, r.stream.held_out, o.data.seed);
   if (!o.no_chart) {
     compare_chart c;
-    c.csv = o.csv;
-    c.svg = o.chart;
-    c.png = fs::path(o.chart).extension() == ".svg"
-              ? fs::path(o.chart).replace_extension(".png").string() : "";
     c.title = title;
     c.detail = fmt::format("streaming: HR@{} {:.4f} after {} batches;  batch implicit ALS: {:.4f}",
                            k, r.stream.ranking.hit_rate, r.stream.batches, r.batch.hit_rate);
@@ -102,22 +98,10 @@ int run_compare_implicit(compare_cli_options& o) {
     c.points_label = fmt::format("streaming: HR@{} after each batch", k);
     c.batch_label = "batch implicit ALS on all training events: %.4f";
     c.key = "top left";  // HR@k rises from 0 as the stream reaches the held-out users
-    const auto script = fs::path(o.chart).replace_extension(".gp").string();
-    auto why = render_chart(script, compare_script(c), c.svg, c.png);
-    if (!why)
-      return report(why.err());
-    files.script = script;
-    if (why->empty()) {
-      files.chart = c.svg;
-      if (!c.png.empty() && fs::exists(c.png))
-        files.png = c.png;
-      std::cout << fmt::format("chart {}  (per-batch CSV {}, gnuplot script {})\n", c.svg, o.csv,
-                               script);
-    } else {
-      files.failed = o.chart_requested;
-      std::cerr << fmt::format("recflow: {}; wrote the per-batch CSV {} and the gnuplot script {}\n",
-                               *why, o.csv, script);
-    }
+    auto drawn = render_compare_chart(o, std::move(c));
+    if (!drawn)
+      return report(drawn.err());
+    files = std::move(*drawn);
   } else {
     std::cout << "per-batch CSV " << o.csv << '\n';
   }

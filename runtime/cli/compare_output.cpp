@@ -33,24 +33,12 @@ nlohmann::json ranking_json(const ranking_metrics& m) {
 
 }  // namespace
 
-result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& data,
-                               const compare_score& batch, const compare_stream_result& stream) {
-  const auto& r = o.run;
+result<chart_files> render_compare_chart(const compare_cli_options& o, compare_chart c) {
   fs::path svg(o.chart);
   auto script = fs::path(svg).replace_extension(".gp").string();
-  compare_chart c;
   c.csv = o.csv;
   c.svg = o.chart;
   c.png = svg.extension() == ".svg" ? fs::path(svg).replace_extension(".png").string() : "";
-  c.title = fmt::format("{}: streaming vs batch ALS ({} training / {} validation ratings, "
-                        "split {}, seed {})",
-                        data_name(o), data.train.size(), data.test.size(), o.data.split, o.data.seed);
-  c.detail = fmt::format("streaming (rank {}, batches of {}): {:.4f} after {} batches;  "
-                         "batch ALS (rank {}, {} iterations): {:.4f}",
-                         r.stream.rank, r.eval.batch_size, stream.score.errors.rmse,
-                         stream.reports.size(), r.als.rank, r.als.iterations, batch.errors.rmse);
-  c.trend_label = fmt::format("streaming trend (centered mean of {} batches)", r.smooth | 1);
-  c.batch_rmse = batch.errors.rmse;
   auto why = render_chart(script, compare_script(c), c.svg, c.png);
   if (!why)
     return why.err();
@@ -69,6 +57,22 @@ result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& 
                              *why, o.csv, script, render_hint(script));
   }
   return out;
+}
+
+result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& data,
+                               const compare_score& batch, const compare_stream_result& stream) {
+  const auto& r = o.run;
+  compare_chart c;
+  c.title = fmt::format("{}: streaming vs batch ALS ({} training / {} validation ratings, "
+                        "split {}, seed {})",
+                        data_name(o), data.train.size(), data.test.size(), o.data.split, o.data.seed);
+  c.detail = fmt::format("streaming (rank {}, batches of {}): {:.4f} after {} batches;  "
+                         "batch ALS (rank {}, {} iterations): {:.4f}",
+                         r.stream.rank, r.eval.batch_size, stream.score.errors.rmse,
+                         stream.reports.size(), r.als.rank, r.als.iterations, batch.errors.rmse);
+  c.trend_label = fmt::format("streaming trend (centered mean of {} batches)", r.smooth | 1);
+  c.batch_rmse = batch.errors.rmse;
+  return render_compare_chart(o, std::move(c));
 }
 
 result<std::string> write_compare_report(const compare_cli_options& o, const loaded_data& data,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/batch_implicit.hpp"
+#include "cli/chart.hpp"
 #include "cli/data_options.hpp"
 #include "recflow/job/compare.hpp"
 
@@ -34,6 +35,11 @@ struct chart_files {
   nlohmann::json chart = nullptr, png = nullptr, script = nullptr, html = nullptr;
   bool failed = false;  ///< --chart was asked for and not drawn
 };
+
+/// `c` drawn at --chart (its csv, svg and png set from `o`): a gnuplot script beside it,
+/// rendered when gnuplot is there; prints where. Not drawn: an error of the run only when
+/// --chart was asked for (chart_files::failed).
+result<chart_files> render_compare_chart(const compare_cli_options& o, compare_chart c);
 
 /// The chart: a gnuplot script beside it, rendered when gnuplot is there; prints where.
 result<chart_files> draw_chart(const compare_cli_options& o, const loaded_data& data,

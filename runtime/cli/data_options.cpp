@@ -170,4 +170,12 @@ result<loaded_data> load_data(const data_options& opts) {
   return data;
 }
 
+result<stream_order> parse_order(const std::string& word) {
+  if (word == "random")
+    return stream_order::random;
+  if (word == "time")
+    return stream_order::time;
+  return error{errc::invalid_argument, "--order must be random or time, got '" + word + "'"};
+}
+
 }  // namespace recflow::cli

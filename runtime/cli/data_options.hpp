@@ -9,6 +9,7 @@
 #include "recflow/data/ingest.hpp"
 #include "recflow/model/error.hpp"
 #include "recflow/model/ratings.hpp"
+#include "recflow/model/split.hpp"
 
 namespace recflow::cli {
 
@@ -50,5 +51,8 @@ result<std::string> data_file(const data_options& opts);
 
 /// Ingest options from the format flags.
 result<ingest_options> make_ingest_options(const data_options& opts);
+
+/// --order's word: random or time; "--order must be random or time, got 'x'" otherwise.
+result<stream_order> parse_order(const std::string& word);
 
 }  // namespace recflow::cli

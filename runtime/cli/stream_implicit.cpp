@@ -59,21 +59,20 @@ result<implicit_stream_job_options> resolve(stream_options& s, const CLI::App& c
   o.eval_every = s.eval.eval_every;
   o.max_batches = s.eval.max_batches;
   if (given("--order")) {
-    if (s.order != "random" && s.order != "time")
-      return usage("--order must be random or time, got '" + s.order + "'");
-    o.order = s.order == "time" ? stream_order::time : stream_order::random;
+    auto order = parse_order(s.order);
+    if (!order)
+      return order.err();
+    o.order = *order;
   }
   if (s.engine != "local" && s.engine != "reference")
     return usage("--engine must be local or reference, got '" + s.engine + "'");
   o.reference = s.engine == "reference";
   o.graph.partitions = s.partitions;
   o.graph.workers = s.engine_opts.workers;
-  if (s.partitioner == "modulo") {
-    o.graph.user_partitioner = modulo_partitioner{s.partitions};
-    o.graph.item_partitioner = modulo_partitioner{s.partitions};
-  } else if (s.partitioner != "hash") {
+  if (s.partitioner != "hash" && s.partitioner != "modulo")
     return usage("--implicit streaming partitions by hash or modulo, got '" + s.partitioner + "'");
-  }
+  o.graph.user_partitioner = make_partitioner(s.partitioner, s.partitions);
+  o.graph.item_partitioner = make_partitioner(s.partitioner, s.partitions, 0x51ed);
   if (!s.init_model.empty()) {
     auto m = load_model(s.init_model);
     if (!m)

@@ -12,12 +12,10 @@ namespace {
 
 /// The choices spelled as words, and --engine's default with --mode sgd.
 result<void> parse_choices(stream_options& o) {
-  if (o.order == "random")
-    o.eval.order = stream_order::random;
-  else if (o.order == "time")
-    o.eval.order = stream_order::time;
-  else
-    return error{errc::invalid_argument, "--order must be random or time, got '" + o.order + "'"};
+  auto order = parse_order(o.order);
+  if (!order)
+    return order.err();
+  o.eval.order = *order;
   if (o.mode == "batch-gradient")
     o.params.mode = update_mode::batch_gradient;
   else if (o.mode == "sgd")
