@@ -23,6 +23,7 @@
 
 #include <fmt/core.h>
 
+#include "median.hpp"
 #include "planted_set.hpp"
 #include "test_util.hpp"  // tests/support: the data folder
 #include "recflow/data/events.hpp"
@@ -135,10 +136,7 @@ void stream(const std::string& label, const rating_table& events, const options&
         rate[graph].push_back(double(r->train_events) / r->stream_seconds);
         hr = r->ranking.hit_rate;
       }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-    };
+    using bench::median;
     const double rr = median(rate[0]), rg = median(rate[1]);
     const double wr = median(wall[0]), wg = median(wall[1]);
     fmt::print("{:>5} {:>12.0f} {:>12.0f} {:>7.2f}x {:>11.2f} {:>11.2f} {:>7.2f}x {:>8.4f}\n", rank,

@@ -30,6 +30,7 @@
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/service.hpp"
 #include "recflow/serve/stream_link.hpp"
+#include "median.hpp"
 #include "split_data.hpp"
 
 using namespace recflow;
@@ -315,11 +316,7 @@ int main(int argc, char** argv) {
        &idle_paced);
   fmt::print("  {:<44} p99 per round (ms): {}\n", "", per_round([&](const round& r) { return p99_ms(r.mixed_lat); }));
 
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    auto n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  };
+  using bench::median;
   auto ratios = [&](double round::*phase) {
     std::vector<double> v;
     for (const auto& r : rounds)

@@ -31,6 +31,7 @@
 
 #include <fmt/core.h>
 
+#include "median.hpp"
 #include "recflow/model/random.hpp"
 #include "recflow/model/streaming.hpp"
 
@@ -230,11 +231,7 @@ double run_baseline(const rating_table& t, const stream_params& p, std::size_t b
   return s;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
+using bench::median;
 
 /// Runs baseline, batch_gradient and sgd `repeats` times, interleaved (A B C A B C ...), and
 /// prints the medians: each rate's and each run's ratio to the baseline of its round, so a
