@@ -80,7 +80,34 @@ std::vector<std::vector<std::vector<std::uint32_t>>> build_side(
   return needs;
 }
 
+std::variant<als_solver, implicit_als_solver> make_solver(const als_block_params& p) {
+  if (const auto* i = std::get_if<implicit_params>(&p))
+    return implicit_als_solver(*i);
+  return als_solver(std::get<als_params>(p));
+}
+
 }  // namespace
+
+int rank_of(const als_block_params& p) noexcept {
+  return std::visit([](const auto& x) { return x.rank; }, p);
+}
+
+int iterations_of(const als_block_params& p) noexcept {
+  return std::visit([](const auto& x) { return x.iterations; }, p);
+}
+
+result<void> validate(const als_block_params& p) {
+  if (const auto* i = std::get_if<implicit_params>(&p)) {
+    if (auto ok = validate(*i); !ok)
+      return ok;
+    if (i->missing_exponent != 0.0)
+      return error{errc::invalid_argument,
+                   "implicit ALS on blocks weighs every missing pair 1: missing exponent must "
+                   "be 0 (the reference trains with others)"};
+    return {};
+  }
+  return validate(std::get<als_params>(p));
+}
 
 als_block_plan als_block_plan::build(const rating_blocks& blocks,
                                      std::span<const std::uint32_t> user_block,
@@ -103,12 +130,12 @@ als_block_plan als_block_plan::build(const rating_blocks& blocks,
 }
 
 als_block_state::als_block_state(std::shared_ptr<const als_block_plan> plan, side owner,
-                                 std::uint32_t block, const als_params& p,
+                                 std::uint32_t block, const als_block_params& p,
                                  const factor_model& initial)
   : keep_(plan), layout_(&(owner == side::user ? plan->users : plan->items).at(block)),
-    params_(p),
-    mu_(initial.mu()), factors_(p.rank),
-    gathered_(p.rank), solver_(p) {
+    params_(p), rank_(rank_of(p)),
+    mu_(initial.mu()), factors_(rank_),
+    gathered_(rank_), solver_(make_solver(p)), gram_(rank_) {
   const bool users = layout_->owner == side::user;
   const auto& from = users ? initial.U() : initial.P();
   const auto& from_bias = users ? initial.user_bias() : initial.item_bias();
@@ -124,12 +151,12 @@ als_block_state::als_block_state(std::shared_ptr<const als_block_plan> plan, sid
 }
 
 als_block_state::als_block_state(std::shared_ptr<const als_block_layout> layout,
-                                 const als_params& p, double mu, std::span<const double> bias,
-                                 std::span<const float> factors)
-  : keep_(layout), layout_(layout.get()), params_(p), mu_(mu), factors_(p.rank),
-    gathered_(p.rank), solver_(p) {
+                                 const als_block_params& p, double mu,
+                                 std::span<const double> bias, std::span<const float> factors)
+  : keep_(layout), layout_(layout.get()), params_(p), rank_(rank_of(p)), mu_(mu),
+    factors_(rank_), gathered_(rank_), solver_(make_solver(p)), gram_(rank_) {
   const auto n = layout_->entities.size();
-  assert(bias.size() == n && factors.size() == n * std::size_t(p.rank));
+  assert(bias.size() == n && factors.size() == n * std::size_t(rank_));
   factors_.data().assign(factors.begin(), factors.end());
   bias_.assign(bias.begin(), bias.end());
   (void)n;
@@ -137,10 +164,15 @@ als_block_state::als_block_state(std::shared_ptr<const als_block_layout> layout,
   gathered_bias_.assign(gathered_.rows(), 0.0);
 }
 
+std::uint32_t als_block_state::expected_messages() const noexcept {
+  return implicit() ? std::uint32_t(layout_->in_offsets.size() - 1)
+                    : layout_->expected_messages();
+}
+
 result<bool> als_block_state::accept(const als_rows& rows) {
-  if (auto ok = wire::check_als_rows(*layout_, std::uint32_t(params_.rank), rows); !ok)
+  if (auto ok = wire::check_als_rows(*layout_, std::uint32_t(rank_), rows, implicit()); !ok)
     return ok.err();
-  const bool complete = arrived_ == 0 || arrived_ == layout_->expected_messages();
+  const bool complete = arrived_ == 0 || arrived_ == expected_messages();
   const auto parts = layout_->in_offsets.size() - 1;
   if (rows.iteration != iteration_) {
     if (!complete || rows.iteration != iteration_ + 1)
@@ -163,10 +195,22 @@ result<bool> als_block_state::accept(const als_rows& rows) {
 
 std::vector<als_rows> als_block_state::ship(std::uint32_t iteration) const {
   std::vector<als_rows> out;
-  const auto k = std::size_t(params_.rank);
+  const auto k = std::size_t(rank_);
+  std::vector<std::uint64_t> gram;
+  double regularisation = 0.0;
+  if (const auto* ip = std::get_if<implicit_params>(&params_)) {
+    exact_gram g(rank_);
+    for (index_t l = 0; l < factors_.rows(); ++l)
+      g.add(factors_.row_span(l));
+    gram = g.words();
+    if (layout_->owner == side::user)  // the users' share of the objective (squared_error)
+      for (index_t l = 0; l < factors_.rows(); ++l)
+        regularisation += recflow::regularisation(*ip, layout_->ratings.count(l))
+                          * factors_.row(l).cast<double>().squaredNorm();
+  }
   for (std::uint32_t t = 0; t < layout_->out_rows.size(); ++t) {
     const auto& rows = layout_->out_rows[t];
-    if (rows.empty())
+    if (rows.empty() && gram.empty())
       continue;
     als_rows m;
     m.iteration = iteration;
@@ -181,6 +225,8 @@ std::vector<als_rows> als_block_state::ship(std::uint32_t iteration) const {
       const float* src = factors_.data().data() + std::size_t(l) * k;
       dst = std::copy(src, src + k, dst);
     }
+    m.gram = gram;
+    m.regularisation = regularisation;
     out.push_back(std::move(m));
   }
   return out;
@@ -188,32 +234,66 @@ std::vector<als_rows> als_block_state::ship(std::uint32_t iteration) const {
 
 bool als_block_state::take(const als_rows& rows) {
   if (rows.iteration != iteration_) {
-    assert(arrived_ == 0 || arrived_ == layout_->expected_messages());
+    assert(arrived_ == 0 || arrived_ == expected_messages());
     iteration_ = rows.iteration;
     arrived_ = 0;
   }
+  if (arrived_ == 0) {  // a half-iteration starts
+    gram_.clear();
+    other_regularisation_ = 0.0;
+  }
+  if (!rows.gram.empty()) {
+    exact_gram part;
+    part.assign(rank_, rows.gram);
+    gram_.add(part);
+    other_regularisation_ += rows.regularisation;
+  }
   const auto at = layout_->in_offsets[rows.from];
   const auto n = layout_->in_offsets[rows.from + 1] - at;
-  const auto k = std::size_t(params_.rank);
+  const auto k = std::size_t(rank_);
   assert(rows.bias.size() == n && rows.factors.size() == std::size_t(n) * k);
   std::copy(rows.bias.begin(), rows.bias.end(), gathered_bias_.begin() + at);
   std::copy(rows.factors.begin(), rows.factors.end(),
             gathered_.data().begin() + std::ptrdiff_t(std::size_t(at) * k));
   rows_received_ += n;
   ++messages_received_;
-  return ++arrived_ == layout_->expected_messages();
+  return ++arrived_ == expected_messages();
 }
 
 void als_block_state::solve() {
   const auto& r = layout_->ratings;
+  if (auto* is = std::get_if<implicit_als_solver>(&solver_)) {
+    is->use_gram(gram_.to_matrix());
+    for (index_t l = 0; l < r.rows(); ++l)
+      is->solve(r.cols_of(l), r.values_of(l), gathered_, factors_.row_span(l));
+    return;
+  }
+  auto& solver = std::get<als_solver>(solver_);
   for (index_t l = 0; l < r.rows(); ++l)
-    solver_.solve(r.cols_of(l), r.values_of(l), gathered_, gathered_bias_, mu_, bias_[l],
-                  factors_.row_span(l));
+    solver.solve(r.cols_of(l), r.values_of(l), gathered_, gathered_bias_, mu_, bias_[l],
+                 factors_.row_span(l));
 }
 
 double als_block_state::squared_error() const {
   const auto& r = layout_->ratings;
   const bool users = layout_->owner == side::user;
+  if (const auto* ip = std::get_if<implicit_params>(&params_)) {
+    // implicit_objective counted by item: sum over users x^T (Y^T Y) x equals sum over
+    // items y^T (X^T X) y, every event corrects its pair to c (1 - s)^2.
+    const Eigen::MatrixXd G = gram_.to_matrix();
+    double total = layout_->block == 0 ? other_regularisation_ : 0.0;
+    for (index_t l = 0; l < r.rows(); ++l) {
+      const Eigen::VectorXd y = factors_.row(l).cast<double>();
+      total += y.dot(G * y) + recflow::regularisation(*ip, r.count(l)) * y.squaredNorm();
+      auto cols = r.cols_of(l);
+      auto weights = r.values_of(l);
+      for (std::size_t j = 0; j < cols.size(); ++j) {
+        const double s = gathered_.row(cols[j]).cast<double>().dot(y);
+        total += confidence(*ip, double(weights[j])) * (1.0 - s) * (1.0 - s) - s * s;
+      }
+    }
+    return total;
+  }
   double se = 0.0;
   for (index_t l = 0; l < r.rows(); ++l) {
     auto cols = r.cols_of(l);

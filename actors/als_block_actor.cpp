@@ -152,7 +152,7 @@ caf::behavior als_block_behavior(als_block_self* self, side owner, std::uint32_t
 }
 
 caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block_plan> plan,
-                           side owner, std::uint32_t block, als_params p,
+                           side owner, std::uint32_t block, als_block_params p,
                            std::shared_ptr<const factor_model> initial, caf::actor coordinator) {
   self->state.core.emplace(std::move(plan), owner, block, p, *initial);
   self->state.coordinator = std::move(coordinator);
@@ -160,7 +160,7 @@ caf::behavior als_block_fn(als_block_self* self, std::shared_ptr<const als_block
 }
 
 caf::behavior remote_als_block_fn(als_block_self* self,
-                                  std::shared_ptr<const als_block_layout> layout, als_params p,
+                                  std::shared_ptr<const als_block_layout> layout, als_block_params p,
                                   double mu, std::vector<double> bias,
                                   std::vector<float> factors, caf::actor coordinator) {
   auto owner = layout->owner;
@@ -174,7 +174,7 @@ caf::behavior remote_als_block_fn(als_block_self* self,
 }  // namespace
 
 caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_block_plan> plan,
-                           side owner, std::uint32_t block, const als_params& p,
+                           side owner, std::uint32_t block, const als_block_params& p,
                            std::shared_ptr<const factor_model> initial, caf::actor coordinator) {
   return sys.spawn(als_block_fn, std::move(plan), owner, block, p, std::move(initial),
                    std::move(coordinator));
@@ -182,7 +182,7 @@ caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_blo
 
 caf::actor spawn_remote_als_block(caf::actor_system& sys,
                                   std::shared_ptr<const als_block_layout> layout,
-                                  const als_params& p, double mu, std::vector<double> bias,
+                                  const als_block_params& p, double mu, std::vector<double> bias,
                                   std::vector<float> factors, caf::actor coordinator) {
   return sys.spawn(remote_als_block_fn, std::move(layout), p, mu, std::move(bias),
                    std::move(factors), std::move(coordinator));

@@ -70,7 +70,7 @@ void connect_als_blocks(caf::scoped_actor& self, const std::vector<caf::actor>& 
 /// Spawns block `block` of side `owner` of `plan`, starting from `initial`'s rows. Send
 /// it the other side's blocks as a peer_list first. Item blocks report to `coordinator`.
 caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_block_plan> plan,
-                           side owner, std::uint32_t block, const als_params& p,
+                           side owner, std::uint32_t block, const als_block_params& p,
                            std::shared_ptr<const factor_model> initial, caf::actor coordinator);
 
 /// A block on a node, for a driver in another process: rows to blocks in other processes
@@ -80,7 +80,7 @@ caf::actor spawn_als_block(caf::actor_system& sys, std::shared_ptr<const als_blo
 /// ignores what follows. Item blocks report als_block_done with the frame bytes.
 caf::actor spawn_remote_als_block(caf::actor_system& sys,
                                   std::shared_ptr<const als_block_layout> layout,
-                                  const als_params& p, double mu, std::vector<double> bias,
+                                  const als_block_params& p, double mu, std::vector<double> bias,
                                   std::vector<float> factors, caf::actor coordinator);
 
 }  // namespace recflow

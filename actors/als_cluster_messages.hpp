@@ -11,6 +11,7 @@
 #include "recflow/actors/als_block_actor.hpp"
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/model/als.hpp"
+#include "recflow/model/implicit_als.hpp"
 
 namespace recflow {
 
@@ -19,6 +20,13 @@ struct als_block_spec {
   als_params params;
   wire_frame layout;   ///< wire::encode_als_layout: the layout, mu and initial rows
   caf::actor coordinator;  ///< reports go here; its loss ends the job on the node
+  bool implicit = false;   ///< implicit ALS with `implicit_als` (`params` unused)
+  implicit_params implicit_als{};
+
+  /// What the block solves.
+  als_block_params block_params() const {
+    return implicit ? als_block_params{implicit_als} : als_block_params{params};
+  }
 };
 
 template <class Inspector>
@@ -27,8 +35,16 @@ typename Inspector::result_type inspect(Inspector& f, als_params& x) {
            x.weighted_lambda, x.lambda_exponent, x.biases, x.seed, x.init_stddev, x.method);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, implicit_params& x) {
+  return f(caf::meta::type_name("implicit_params"), x.rank, x.iterations, x.lambda,
+           x.lambda_exponent, x.alpha, x.confidence, x.epsilon, x.solver, x.cg_steps, x.seed,
+           x.init_stddev, x.weighting, x.bm25_k1, x.bm25_b, x.missing_exponent,
+           x.recency_boost, x.recency_half_life);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, als_block_spec& x) {
-  return f(caf::meta::type_name("als_block_spec"), x.params, x.layout, x.coordinator);
+  return f(caf::meta::type_name("als_block_spec"), x.params, x.layout, x.coordinator,
+           x.implicit, x.implicit_als);
 }
 
 /// Registers als_block_spec, als_params and the ALS block messages (als_block_done,

@@ -146,19 +146,20 @@ caf::message spawn_als(node_self* self, als_block_spec& spec) {
   };
   if (!spec.coordinator)
     return refuse("no coordinator");
-  if (auto ok = validate(spec.params); !ok)
+  const auto params = spec.block_params();
+  if (auto ok = validate(params); !ok)
     return refuse(ok.err().message);
-  if (spec.params.rank > int(wire::max_rank))
-    return refuse("rank " + std::to_string(spec.params.rank) + " above "
-                  + std::to_string(wire::max_rank));
+  const auto rank = rank_of(params);
+  if (rank > int(wire::max_rank))
+    return refuse("rank " + std::to_string(rank) + " above " + std::to_string(wire::max_rank));
   auto init = wire::decode_als_layout(spec.layout.bytes);
   if (!init)
     return refuse(init.err().message);
-  if (int(init->rank) != spec.params.rank)
+  if (int(init->rank) != rank)
     return refuse("the layout's rows have rank " + std::to_string(init->rank)
-                  + ", the parameters say " + std::to_string(spec.params.rank));
+                  + ", the parameters say " + std::to_string(rank));
   auto layout = std::make_shared<const als_block_layout>(std::move(init->layout));
-  auto a = spawn_remote_als_block(self->system(), layout, spec.params, init->mu,
+  auto a = spawn_remote_als_block(self->system(), layout, params, init->mu,
                                   std::move(init->bias), std::move(init->factors),
                                   spec.coordinator);
   auto key = spec.coordinator.address();
@@ -166,7 +167,8 @@ caf::message spawn_als(node_self* self, als_block_spec& spec) {
   if (fresh) {
     self->monitor(spec.coordinator);
     ++self->state.jobs_started;
-    log(self, "job " + std::to_string(self->state.jobs_started) + " (batch ALS) from driver "
+    log(self, "job " + std::to_string(self->state.jobs_started)
+                + (spec.implicit ? " (batch implicit ALS)" : " (batch ALS)") + " from driver "
                 + caf::to_string(key.node()));
   }
   it->second.push_back(a);

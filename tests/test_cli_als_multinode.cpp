@@ -68,6 +68,45 @@ TEST_CASE("cli: recflow batch --nodes saves the local graph's model and explains
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("cli: recflow batch --implicit --nodes saves the reference's and the local graph's model",
+          "[cli][multinode][implicit][als]") {
+  std::vector<std::unique_ptr<node_process>> nodes;
+  for (int k = 0; k < 2; ++k)
+    nodes.push_back(std::make_unique<node_process>());
+  auto dir = std::filesystem::temp_directory_path()
+             / ("recflow-implicit-nodes-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string common = "batch --implicit --implicit-threshold 4 --data " + u1("base")
+                       + " --rank 8 --iterations 4 --partitions 3 --json -q --save ";
+  auto reference = run_cli(common + (dir / "reference.rfm").string() + " --engine reference");
+  auto local = run_cli(common + (dir / "local.rfm").string());
+  auto remote = run_cli(common + (dir / "nodes.rfm").string() + " " + node_args(nodes));
+  INFO(reference.out << local.out << remote.out);
+  REQUIRE(reference.status == 0);
+  REQUIRE(local.status == 0);
+  REQUIRE(remote.status == 0);
+  auto r = nlohmann::json::parse(reference.last_line);
+  auto l = nlohmann::json::parse(local.last_line);
+  auto n = nlohmann::json::parse(remote.last_line);
+  CHECK(r["engine"] == "reference");
+  CHECK(l["engine"] == "local");
+  CHECK(l["partitions"] == 3);
+  CHECK(n["nodes"] == 2);
+  CHECK(l["hr_at_10"] == r["hr_at_10"]);
+  CHECK(n["hr_at_10"] == r["hr_at_10"]);
+  // The same bytes: parameters, ids, rated items and metadata.
+  auto x = slurp((dir / "reference.rfm").string());
+  CHECK(x.size() > 1000);
+  CHECK(x == slurp((dir / "local.rfm").string()));
+  CHECK(x == slurp((dir / "nodes.rfm").string()));
+  // Missing pairs weighted by popularity train on the reference alone.
+  auto weighted = run_cli(common + (dir / "w.rfm").string() + " --missing-exponent 0.5 "
+                          + node_args(nodes));
+  CHECK(weighted.status == 2);
+  CHECK_THAT(weighted.out, Catch::Contains("--missing-exponent needs --engine reference"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("cli: a node killed mid-training ends recflow batch with the node, the sweep and exit 1",
           "[cli][multinode][als]") {
   std::vector<std::unique_ptr<node_process>> nodes;

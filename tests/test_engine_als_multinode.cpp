@@ -16,6 +16,7 @@
 #include "recflow/engine/cluster_als.hpp"
 #include "recflow/graph/als_wire.hpp"
 #include "recflow/model/als.hpp"
+#include "recflow/model/implicit_als.hpp"
 #include "engine_test_util.hpp"
 #include "node_client.hpp"
 #include "node_process.hpp"
@@ -62,6 +63,35 @@ TEST_CASE("ALS across 3 nodes on 127.0.0.1 trains train_als's model", "[engine][
     CHECK(n->running());
     CHECK_THAT(n->log(), Catch::Contains("(batch ALS)"));
     CHECK_THAT(n->log(), Catch::Contains("ended"));
+  }
+}
+
+TEST_CASE("implicit ALS across 3 nodes on 127.0.0.1 trains train_implicit_als's model",
+          "[engine][multinode][implicit][als]") {
+  auto nodes = start_nodes(3);
+  implicit_params p;
+  p.rank = 8;
+  p.iterations = 3;
+  p.solver = GENERATE(implicit_solver::cholesky, implicit_solver::cg);
+  auto expected = train_implicit_als(u1_base(), p).value();
+  als_cluster_options o{.nodes = recflow::test::endpoints<node_endpoint>(nodes),
+                        .secret = recflow::test::node_secret(), .graph = {.partitions = 4}};
+  std::vector<als_sweep_metrics> sweeps;
+  auto got = train_implicit_als_cluster(u1_base(), p, o,
+                                        [&](const als_sweep_metrics& m) { sweeps.push_back(m); });
+  INFO((got ? std::string() : got.err().message));
+  REQUIRE(got);
+  CHECK(*got == expected);
+  REQUIRE(sweeps.size() == 3);
+  // Every block hears from all 4 of the other side, with a Gram matrix of 72 words.
+  CHECK(sweeps[0].messages == 2 * 4 * 4);
+  CHECK(sweeps[0].wire_bytes > 4 * 4 * 72 * 8);
+  CHECK(sweeps[2].objective < sweeps[0].objective);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (auto& n : nodes) {
+    INFO(n->log());
+    CHECK(n->running());
+    CHECK_THAT(n->log(), Catch::Contains("(batch implicit ALS)"));
   }
 }
 

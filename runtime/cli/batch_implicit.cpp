@@ -137,7 +137,34 @@ result<void> resolve(implicit_options& o, const implicit_shared& s) {
   if (given("--lambda-exponent")) p.lambda_exponent = s.als.lambda_exponent;
   if (given("--init-stddev")) p.init_stddev = s.als.init_stddev;
   o.job.ranking.k = s.k;
-  return o.resolve(s.data);
+  if (auto ok = o.resolve(s.data); !ok)
+    return ok;
+  auto& where = o.job.where;
+  if (p.missing_exponent != 0.0 && !where.reference) {
+    // The blocks of the graph weigh every missing pair 1; the reference weighs them.
+    if (!where.nodes.empty())
+      return error{errc::invalid_argument,
+                   "--missing-exponent needs --engine reference: the blocks of the graph "
+                   "weigh every missing pair 1"};
+    where.reference = true;
+    if (!s.quiet)
+      std::cerr << "recflow: --missing-exponent trains on one thread (--engine reference): "
+                   "the blocks of the graph weigh every missing pair 1\n";
+  }
+  return {};
+}
+
+/// The keys both summaries start with: where the model trained.
+nlohmann::json placement_json(const implicit_options& o) {
+  const auto& where = o.job.where;
+  nlohmann::json j = {{"command", "batch"}, {"feedback", "implicit"},
+                      {"engine", where.reference ? "reference" : "local"}};
+  if (!where.reference) {
+    j["partitions"] = where.graph.partitions;
+    if (!where.nodes.empty())
+      j["nodes"] = where.nodes.size();
+  }
+  return j;
 }
 
 /// ", bm25 weighting (k1 100, b 0.8)" and friends; empty for the plain model.
@@ -203,13 +230,13 @@ int run_time_split(const implicit_options& o, const implicit_shared& s, const st
     nlohmann::json ranking, popularity;
     add_ranking_json(ranking, r.ranking);
     add_ranking_json(popularity, r.popularity);
-    nlohmann::json j = {
-        {"command", "batch"}, {"feedback", "implicit"}, {"engine", "reference"},
+    auto j = placement_json(o);
+    j.update({
         {"data", file}, {"rank", p.rank}, {"iterations", p.iterations}, {"lambda", p.lambda},
         {"alpha", p.alpha}, {"time_split", *s.time_split}, {"train_events", r.train_events},
         {"test_events", r.test_events}, {"users", r.model.n_users()},
         {"items", r.model.n_items()}, {"ranking", ranking}, {"popularity_ranking", popularity},
-        {"train_seconds", r.train_seconds}};
+        {"train_seconds", r.train_seconds}});
     print_summary(j, o, s, t0);
   }
   return exit_ok;
@@ -266,8 +293,8 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
     std::cout << "saved model to " << s.save << '\n';
   }
   if (s.json) {
-    nlohmann::json j = {
-        {"command", "batch"}, {"feedback", "implicit"}, {"engine", "reference"},
+    auto j = placement_json(o);
+    j.update({
         {"data", file}, {"rank", p.rank}, {"iterations", p.iterations},
         {"lambda", p.lambda}, {"lambda_exponent", p.lambda_exponent}, {"alpha", p.alpha},
         {"confidence", to_string(p.confidence)}, {"epsilon", p.epsilon},
@@ -282,7 +309,7 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
         {fmt::format("ndcg_at_{}", k), r.ranking.ndcg},
         {fmt::format("popularity_hr_at_{}", k), r.popularity.hit_rate},
         {fmt::format("popularity_ndcg_at_{}", k), r.popularity.ndcg},
-        {"train_seconds", r.train_seconds}, {"seconds_per_iteration", per_iteration}};
+        {"train_seconds", r.train_seconds}, {"seconds_per_iteration", per_iteration}});
     print_summary(j, o, s, t0);
   }
   return exit_ok;

@@ -67,16 +67,9 @@ result<std::unique_ptr<batch_metrics_server>> start_metrics(const batch_options&
   return m;
 }
 
-/// The choices spelled as words and the checks, in the order the command reports them.
-result<void> parse_choices(batch_options& o) {
-  auto& als = o.job.als;
-  if (o.biases == "joint")
-    als.biases = bias_mode::joint;
-  else if (o.biases == "alternate")
-    als.biases = bias_mode::alternate;
-  else
-    return error{errc::invalid_argument, "--biases must be joint or alternate, got '" + o.biases + "'"};
-  als.weighted_lambda = !o.unweighted;
+/// Where the model trains (--engine, --workers, --partitions, --nodes and the link
+/// options), for explicit and implicit ALS alike.
+result<void> parse_placement(batch_options& o) {
   if (o.engine != "local" && o.engine != "reference")
     return error{errc::invalid_argument, "--engine must be local or reference, got '" + o.engine + "'"};
   o.job.reference = o.engine == "reference";
@@ -92,6 +85,21 @@ result<void> parse_choices(batch_options& o) {
     o.job.secret = std::move(nodes->secret);
     o.job.tls = std::move(nodes->tls);
   }
+  return {};
+}
+
+/// The choices spelled as words and the checks, in the order the command reports them.
+result<void> parse_choices(batch_options& o) {
+  auto& als = o.job.als;
+  if (o.biases == "joint")
+    als.biases = bias_mode::joint;
+  else if (o.biases == "alternate")
+    als.biases = bias_mode::alternate;
+  else
+    return error{errc::invalid_argument, "--biases must be joint or alternate, got '" + o.biases + "'"};
+  als.weighted_lambda = !o.unweighted;
+  if (auto ok = parse_placement(o); !ok)
+    return ok;
   als.seed = o.data.seed;
   if (auto ok = validate(als); !ok)
     return ok;
@@ -179,11 +187,15 @@ result<nlohmann::json> run_once(const batch_options& o, const loaded_data& data)
 }
 
 /// `--implicit`: what it does not support yet, then the run.
-int run_implicit(const batch_options& o, const CLI::App& cmd) {
-  if (o.folds > 0 || !o.nodes.empty() || !o.metrics.empty())
+int run_implicit(batch_options& o, const CLI::App& cmd) {
+  if (o.folds > 0 || !o.metrics.empty())
     return report(error{errc::invalid_argument,
-                        "--implicit trains on one thread: --folds, --nodes and --metrics are "
-                        "not supported with it yet"});
+                        "--folds and --metrics are not supported with --implicit yet"});
+  if (auto ok = parse_placement(o); !ok)
+    return report(ok.err());
+  if (o.explain && !o.job.nodes.empty())
+    std::cout << explain_als_cluster({.nodes = o.job.nodes, .graph = o.job.graph}) << std::flush;
+  o.implicit.job.where = o.job;
   return run_batch_implicit(o.implicit, {.data = o.data, .als = o.job.als, .cmd = cmd,
                                          .k = o.ranking.k, .save = o.save, .json = o.json,
                                          .quiet = o.quiet, .time_split = o.time_split,
@@ -260,7 +272,7 @@ void add_batch_command(CLI::App& app, int& exit_status) {
                   "and MAP at k beside popularity");
   cmd->add_option("--engine", opts->engine,
                   "local (user and item blocks as actors, Spark's in/out blocks) or reference "
-                  "(one thread); both give the same model")
+                  "(one thread); both give the same model (with --implicit too)")
     ->capture_default_str();
   cmd->add_option("--workers", opts->job.graph.workers,
                   "Actor scheduler threads (--engine local); threads of the final ranking")

@@ -32,6 +32,23 @@ partitioner als_item_partitioner(const als_graph_options& o) {
   return item_partitioner_or_hash(o.item_partitioner, o.partitions);
 }
 
+namespace {
+
+/// Lays out the blocks of `s` (blocks and initial model set) with `o`'s partitioners.
+void plan_blocks(const rating_table& ids, const als_graph_options& o, als_graph_setup& s) {
+  const auto& blocks = s.blocks;
+  std::vector<std::uint32_t> user_block(blocks.n_users()), item_block(blocks.n_items());
+  auto up = als_user_partitioner(o), ip = als_item_partitioner(o);
+  for (index_t u = 0; u < blocks.n_users(); ++u)
+    user_block[u] = static_cast<std::uint32_t>(up(ids.users.external(blocks.user_of[u])));
+  for (index_t i = 0; i < blocks.n_items(); ++i)
+    item_block[i] = static_cast<std::uint32_t>(ip(ids.items.external(blocks.item_of[i])));
+  s.plan = std::make_shared<const als_block_plan>(als_block_plan::build(
+    blocks, user_block, item_block, static_cast<std::uint32_t>(o.partitions)));
+}
+
+}  // namespace
+
 result<als_graph_setup> prepare_als_graph(const rating_table& train, const als_params& p,
                                           const als_graph_options& o) {
   if (auto ok = validate(p); !ok)
@@ -41,21 +58,46 @@ result<als_graph_setup> prepare_als_graph(const rating_table& train, const als_p
   auto blocks_or = als_training_blocks(train);
   if (!blocks_or)
     return blocks_or.err();
-
-  const auto parts = static_cast<std::uint32_t>(o.partitions);
   als_graph_setup s;
   s.blocks = std::move(*blocks_or);
-  const auto& blocks = s.blocks;
-  s.initial = std::make_shared<const factor_model>(als_initial_model(train, blocks, p));
-  std::vector<std::uint32_t> user_block(blocks.n_users()), item_block(blocks.n_items());
-  auto up = als_user_partitioner(o), ip = als_item_partitioner(o);
-  for (index_t u = 0; u < blocks.n_users(); ++u)
-    user_block[u] = static_cast<std::uint32_t>(up(train.users.external(blocks.user_of[u])));
-  for (index_t i = 0; i < blocks.n_items(); ++i)
-    item_block[i] = static_cast<std::uint32_t>(ip(train.items.external(blocks.item_of[i])));
-  s.plan = std::make_shared<const als_block_plan>(
-    als_block_plan::build(blocks, user_block, item_block, parts));
+  s.initial = std::make_shared<const factor_model>(als_initial_model(train, s.blocks, p));
+  s.params = p;
+  plan_blocks(train, o, s);
   return s;
+}
+
+result<als_graph_setup> prepare_implicit_als_graph(const rating_table& events,
+                                                   const implicit_params& p,
+                                                   const als_graph_options& o) {
+  if (auto ok = validate(als_block_params{p}); !ok)
+    return ok.err();
+  if (auto ok = validate(o); !ok)
+    return ok.err();
+  auto set = implicit_training(events, p);
+  if (!set)
+    return set.err();
+  als_graph_setup s;
+  s.blocks = std::move(set->blocks);
+  s.initial = std::make_shared<const factor_model>(std::move(set->initial));
+  s.params = p;
+  plan_blocks(events, o, s);
+  return s;
+}
+
+std::size_t als_graph_setup::reporting_blocks() const {
+  if (is_implicit(params))
+    return plan->items.size();
+  std::size_t n = 0;
+  for (const auto& b : plan->items)
+    n += b.entities.empty() ? 0 : 1;
+  return n;
+}
+
+void als_graph_setup::score(als_sweep_metrics& m, double squared_error) const {
+  if (is_implicit(params))
+    m.objective = squared_error;
+  else
+    m.train_rmse = std::sqrt(squared_error / double(blocks.nnz()));
 }
 
 void add_block_report(als_sweep_metrics& m, double& squared_error, const als_block_done& d) {
@@ -77,10 +119,25 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
   auto setup = prepare_als_graph(train, p, o);
   if (!setup)
     return setup.err();
+  return run_als_graph(*setup, o, progress);
+}
+
+result<factor_model> train_implicit_als_graph(const rating_table& events,
+                                              const implicit_params& p,
+                                              const als_graph_options& o,
+                                              const als_graph_progress& progress) {
+  auto setup = prepare_implicit_als_graph(events, p, o);
+  if (!setup)
+    return setup.err();
+  return run_als_graph(*setup, o, progress);
+}
+
+result<factor_model> run_als_graph(const als_graph_setup& setup, const als_graph_options& o,
+                                   const als_graph_progress& progress) {
   const auto parts = static_cast<std::uint32_t>(o.partitions);
-  const auto& blocks = setup->blocks;
-  const auto& initial = setup->initial;
-  const auto& plan = setup->plan;
+  const auto& initial = setup.initial;
+  const auto& plan = setup.plan;
+  const auto& p = setup.params;
 
   caf::actor_system_config cfg;
   add_als_message_types(cfg);
@@ -97,11 +154,9 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
       items.push_back(spawn_als_block(sys, plan, side::item, b, p, initial, me));
     }
     connect_als_blocks(self, users, items);
-    std::size_t reporting = 0;  // item blocks with entities
-    for (const auto& b : plan->items)
-      reporting += b.entities.empty() ? 0 : 1;
+    const std::size_t reporting = setup.reporting_blocks();
 
-    for (int it = 1; it <= p.iterations && !failed; ++it) {
+    for (int it = 1; it <= iterations_of(p) && !failed; ++it) {
       auto t0 = clock::now();
       for (auto& i : items)
         self->send(i, als_ship_atom::value, static_cast<std::uint32_t>(it), bool(progress));
@@ -124,7 +179,7 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
           });
       }
       sm.seconds = std::chrono::duration<double>(clock::now() - t0).count();
-      sm.train_rmse = std::sqrt(se / double(blocks.nnz()));
+      setup.score(sm, se);
       if (!failed && progress)
         progress(sm);
     }
@@ -150,7 +205,7 @@ result<factor_model> train_als_graph(const rating_table& train, const als_params
   if (failed)
     return *failed;
 
-  finish_als_graph(*setup, m);
+  finish_als_graph(setup, m);
   return m;
 }
 

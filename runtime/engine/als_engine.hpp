@@ -10,6 +10,10 @@
 /// train_als over its ratings in train_als's order, against the same values, with mu
 /// fixed at the training mean: the model equals train_als's bit for bit with the same
 /// build flags, for any number of partitions (the test allows 1e-9 relative).
+///
+/// Implicit ALS runs on the same blocks (train_implicit_als_graph): each message also
+/// carries its sender's exact Gram matrix, so the model equals train_implicit_als's bit
+/// for bit for any number of partitions.
 #pragma once
 
 #include <chrono>
@@ -34,7 +38,8 @@ using als_graph_options = owner_graph_options;
 /// What one sweep did.
 struct als_sweep_metrics {
   int iteration = 0;                 ///< 1-based
-  double train_rmse = 0.0;           ///< unclamped, on every training rating
+  double train_rmse = 0.0;           ///< unclamped, on every training rating (explicit ALS)
+  double objective = 0.0;            ///< implicit ALS: implicit_objective after the sweep
   std::uint64_t item_rows_shipped = 0;  ///< item blocks -> user blocks (user half)
   std::uint64_t user_rows_shipped = 0;  ///< user blocks -> item blocks (item half)
   std::uint64_t messages = 0;        ///< block-to-block messages of the sweep
@@ -60,10 +65,22 @@ struct als_graph_setup {
   rating_blocks blocks;                          ///< the ratings by compact user and item
   std::shared_ptr<const factor_model> initial;   ///< train_als's initial model, compact indices
   std::shared_ptr<const als_block_plan> plan;    ///< every block of both sides
+  als_block_params params;                       ///< what the blocks solve
+
+  /// Item blocks that report each sweep: those with entities (implicit ALS: all).
+  std::size_t reporting_blocks() const;
+  /// Sets the sweep's score from the reports' summed `squared_error`: the training RMSE
+  /// (explicit ALS) or the objective (implicit ALS).
+  void score(als_sweep_metrics& m, double squared_error) const;
 };
 /// Validates `p`, `o` and `train` and builds the setup.
 result<als_graph_setup> prepare_als_graph(const rating_table& train, const als_params& p,
                                           const als_graph_options& o);
+/// The same for implicit ALS on events (weights as `rating::value`), from
+/// implicit_training as train_implicit_als starts.
+result<als_graph_setup> prepare_implicit_als_graph(const rating_table& events,
+                                                   const implicit_params& p,
+                                                   const als_graph_options& o);
 /// Fills `m`'s rated-items index from the setup's blocks, as train_als does.
 void finish_als_graph(const als_graph_setup& s, factor_model& m);
 
@@ -72,5 +89,16 @@ void finish_als_graph(const als_graph_setup& s, factor_model& m);
 result<factor_model> train_als_graph(const rating_table& train, const als_params& p,
                                      const als_graph_options& o = {},
                                      const als_graph_progress& progress = {});
+
+/// Trains like train_implicit_als(events, p) on the actor graph; the same model. Every
+/// missing pair weighs 1 (missing_exponent 0).
+result<factor_model> train_implicit_als_graph(const rating_table& events,
+                                              const implicit_params& p,
+                                              const als_graph_options& o = {},
+                                              const als_graph_progress& progress = {});
+
+/// Runs the sweeps of a prepared setup on the actor graph in this process.
+result<factor_model> run_als_graph(const als_graph_setup& s, const als_graph_options& o,
+                                   const als_graph_progress& progress = {});
 
 }  // namespace recflow

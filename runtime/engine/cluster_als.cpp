@@ -34,9 +34,16 @@ struct als_job {
 
   /// Spawns block `l` on node `n` from its layout blob.
   result<caf::actor> spawn(const als_block_layout& l, const factor_model& initial,
-                           const als_params& p, std::size_t n) {
-    als_block_spec spec{p, wire_frame{wire::encode_als_layout(l, initial)},
+                           const als_block_params& p, std::size_t n) {
+    als_block_spec spec{{}, wire_frame{wire::encode_als_layout(l, initial)},
                         caf::actor_cast<caf::actor>(self)};
+    if (const auto* ip = std::get_if<implicit_params>(&p)) {
+      spec.implicit = true;
+      spec.implicit_als = *ip;
+      spec.params.rank = ip->rank;
+    } else {
+      spec.params = std::get<als_params>(p);
+    }
     std::optional<error> err;
     caf::actor out;
     self->request(nodes[n], opts.connect_timeout, std::move(spec))
@@ -57,7 +64,8 @@ struct als_job {
     return out;
   }
 
-  result<void> deploy(const als_graph_setup& s, const als_params& p) {
+  result<void> deploy(const als_graph_setup& s) {
+    const auto& p = s.params;
     auto parts = opts.graph.partitions;
     where = place_round_robin(parts, nodes.size());
     for (std::size_t b = 0; b < parts; ++b) {
@@ -96,12 +104,9 @@ struct als_job {
   }
 
   /// Runs the sweeps; the first failure ends them.
-  std::optional<error> sweeps(const als_graph_setup& s, const als_params& p,
-                              const als_graph_progress& progress) {
-    std::size_t reporting = 0;  // item blocks with entities
-    for (const auto& b : s.plan->items)
-      reporting += b.entities.empty() ? 0 : 1;
-    for (int it = 1; it <= p.iterations; ++it) {
+  std::optional<error> sweeps(const als_graph_setup& s, const als_graph_progress& progress) {
+    const std::size_t reporting = s.reporting_blocks();
+    for (int it = 1; it <= iterations_of(s.params); ++it) {
       auto t0 = clock::now();
       for (auto& i : items)
         self->send(i, als_ship_atom::value, static_cast<std::uint32_t>(it), bool(progress));
@@ -132,7 +137,7 @@ struct als_job {
       if (failed)
         return failed;
       sm.seconds = std::chrono::duration<double>(clock::now() - t0).count();
-      sm.train_rmse = std::sqrt(se / double(s.blocks.nnz()));
+      s.score(sm, se);
       if (progress)
         progress(sm);
     }
@@ -212,21 +217,39 @@ result<factor_model> train_als_cluster(const rating_table& train, const als_para
                                        const als_graph_progress& progress) {
   if (auto ok = validate(o); !ok)
     return ok.err();
-  if (p.rank > int(wire::max_rank))
-    return error{errc::invalid_argument, "rank " + std::to_string(p.rank)
-                                           + " is above the wire format's "
-                                           + std::to_string(wire::max_rank)};
   auto setup = prepare_als_graph(train, p, o.graph);
   if (!setup)
     return setup.err();
+  return run_als_cluster(*setup, o, progress);
+}
 
+result<factor_model> train_implicit_als_cluster(const rating_table& events,
+                                                const implicit_params& p,
+                                                const als_cluster_options& o,
+                                                const als_graph_progress& progress) {
+  if (auto ok = validate(o); !ok)
+    return ok.err();
+  auto setup = prepare_implicit_als_graph(events, p, o.graph);
+  if (!setup)
+    return setup.err();
+  return run_als_cluster(*setup, o, progress);
+}
+
+result<factor_model> run_als_cluster(const als_graph_setup& setup, const als_cluster_options& o,
+                                     const als_graph_progress& progress) {
+  if (auto ok = validate(o); !ok)
+    return ok.err();
+  if (rank_of(setup.params) > int(wire::max_rank))
+    return error{errc::invalid_argument, "rank " + std::to_string(rank_of(setup.params))
+                                           + " is above the wire format's "
+                                           + std::to_string(wire::max_rank)};
   caf::actor_system_config cfg;
   add_graph_message_types(cfg);
   add_cluster_message_types(cfg);
   configure_cluster_middleman(cfg);
   configure_scheduler(cfg, o.graph.workers);
   caf::actor_system sys(cfg);
-  factor_model m = *setup->initial;
+  factor_model m = *setup.initial;
   std::optional<error> failed;
   {
     caf::scoped_actor self(sys);
@@ -238,17 +261,17 @@ result<factor_model> train_als_cluster(const rating_table& train, const als_para
     if (!nodes)
       return nodes.err();
     job.nodes = std::move(*nodes);
-    if (auto ok = job.deploy(*setup, p); !ok)
+    if (auto ok = job.deploy(setup); !ok)
       failed = ok.err();
     if (!failed)
-      failed = job.sweeps(*setup, p, progress);
+      failed = job.sweeps(setup, progress);
     if (!failed)
-      failed = job.collect(*setup, m);
+      failed = job.collect(setup, m);
     job.stop();
   }
   if (failed)
     return *failed;
-  finish_als_graph(*setup, m);
+  finish_als_graph(setup, m);
   return m;
 }
 

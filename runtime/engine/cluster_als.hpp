@@ -52,4 +52,17 @@ result<factor_model> train_als_cluster(const rating_table& train, const als_para
                                        const als_cluster_options& o,
                                        const als_graph_progress& progress = {});
 
+/// Trains like train_implicit_als(events, p) with the blocks on `o.nodes`; the same model
+/// (every missing pair weighing 1). Each message between blocks also carries its
+/// sender's exact Gram matrix (rank (rank + 1) 64-bit words).
+result<factor_model> train_implicit_als_cluster(const rating_table& events,
+                                                const implicit_params& p,
+                                                const als_cluster_options& o,
+                                                const als_graph_progress& progress = {});
+
+/// Runs the sweeps of a prepared setup (prepare_als_graph, prepare_implicit_als_graph with
+/// `o.graph`) with its blocks on `o.nodes`.
+result<factor_model> run_als_cluster(const als_graph_setup& setup, const als_cluster_options& o,
+                                     const als_graph_progress& progress = {});
+
 }  // namespace recflow

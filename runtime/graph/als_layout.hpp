@@ -13,7 +13,9 @@
 namespace recflow {
 
 /// Block -> block, once per half-iteration: the sender's rows that the receiver needs,
-/// in the order the receiver's in-block expects (increasing index on the sender).
+/// in the order the receiver's in-block expects (increasing index on the sender). In
+/// implicit ALS every block sends every block of the other side one, rows or none, with
+/// its Gram matrix.
 struct als_rows {
   std::uint32_t iteration = 0;  ///< 1-based sweep
   recflow::side side = recflow::side::user;  ///< side of the rows
@@ -21,6 +23,12 @@ struct als_rows {
   std::uint32_t to = 0;         ///< receiving block
   std::vector<double> bias{};     ///< one per row
   std::vector<float> factors{};   ///< rank floats per row
+  /// Implicit ALS: the exact Gram matrix of all the sender's rows (exact_gram::words),
+  /// which every block of the other side needs whole; empty for explicit ALS.
+  std::vector<std::uint64_t> gram{};
+  /// Implicit ALS, user rows: the sender's share of the objective's user regularisation
+  /// (sum of reg_u |x_u|^2 over its users); 0 otherwise.
+  double regularisation = 0.0;
 };
 
 /// Where one block's entities and ratings live, and what it exchanges with the other

@@ -12,7 +12,7 @@ namespace {
 using namespace detail;
 
 constexpr std::size_t layout_meta_bytes = 1 + 3 * 4 + 8 + 2 * 4 + 2 * 8;
-constexpr std::size_t rows_meta_bytes = 4 + 1 + 4 * 4;
+constexpr std::size_t rows_meta_bytes = 4 + 1 + 4 * 5;
 constexpr std::uint32_t max_blocks = 65536;
 
 std::string str(std::uint64_t v) { return std::to_string(v); }
@@ -162,15 +162,19 @@ result<als_block_init> decode_als_layout(std::span<const char> blob) {
 
 bytes encode_als_rows(const als_rows& x, std::uint32_t rank) {
   const auto n = x.bias.size();
-  writer w(kind::als_rows, rows_meta_bytes + n * 8 + x.factors.size() * 4);
+  writer w(kind::als_rows,
+           rows_meta_bytes + n * 8 + x.factors.size() * 4 + x.gram.size() * 8 + 8);
   w.put(x.iteration);
   w.put(static_cast<std::uint8_t>(x.side));
   w.put(x.from);
   w.put(x.to);
   w.put(rank);
   w.put(static_cast<std::uint32_t>(n));
+  w.put(static_cast<std::uint32_t>(x.gram.size()));
   w.put_bytes(x.bias.data(), n * 8);
   w.put_bytes(x.factors.data(), x.factors.size() * 4);
+  w.put_bytes(x.gram.data(), x.gram.size() * 8);
+  w.put(x.regularisation);
   return std::move(w).done();
 }
 
@@ -188,12 +192,16 @@ result<als_rows> decode_als_rows(std::span<const char> blob) {
   out.to = r.get<std::uint32_t>();
   auto rank = r.get<std::uint32_t>();
   auto n = r.get<std::uint32_t>();
+  auto g = r.get<std::uint32_t>();
   if (side_code > 1)
     return bad(k, "side " + str(side_code) + " is neither users (0) nor items (1)");
   out.side = static_cast<side>(side_code);
   if (rank == 0 || rank > max_rank)
     return bad(k, "rank " + str(rank) + " outside 1.." + str(max_rank));
-  std::uint64_t need = std::uint64_t(n) * 8 + std::uint64_t(n) * rank * 4;
+  if (g != 0 && g != rank * (rank + 1))
+    return bad(k, "a Gram matrix of rank " + str(rank) + " has " + str(rank * (rank + 1))
+                    + " words, got " + str(g));
+  std::uint64_t need = std::uint64_t(n) * 8 + std::uint64_t(n) * rank * 4 + std::uint64_t(g) * 8 + 8;
   if (need != r.left())
     return bad(k, str(n) + " rows of rank " + str(rank) + " need " + str(need) + " bytes, "
                     + str(r.left()) + " follow");
@@ -201,12 +209,18 @@ result<als_rows> decode_als_rows(std::span<const char> blob) {
   r.get_bytes(out.bias.data(), out.bias.size() * 8);
   out.factors.resize(std::size_t(n) * rank);
   r.get_bytes(out.factors.data(), out.factors.size() * 4);
+  out.gram.resize(g);
+  r.get_bytes(out.gram.data(), out.gram.size() * 8);
+  out.regularisation = r.get<double>();
   if (!all_finite(std::span<const double>(out.bias)) || !all_finite(std::span<const float>(out.factors)))
     return bad(k, "a row holds NaN or infinity");
+  if (!std::isfinite(out.regularisation) || out.regularisation < 0.0)
+    return bad(k, "regularisation " + std::to_string(out.regularisation) + " is not a finite sum of squares");
   return out;
 }
 
-result<void> check_als_rows(const als_block_layout& l, std::uint32_t rank, const als_rows& x) {
+result<void> check_als_rows(const als_block_layout& l, std::uint32_t rank, const als_rows& x,
+                            bool implicit) {
   constexpr auto k = kind::als_rows;
   auto other = l.owner == side::user ? side::item : side::user;
   if (!is_side(x.side))
@@ -223,12 +237,18 @@ result<void> check_als_rows(const als_block_layout& l, std::uint32_t rank, const
     return bad(k, "from block " + str(x.from) + ", out of range ("
                     + str(l.in_offsets.empty() ? 0 : l.in_offsets.size() - 1) + " blocks)");
   auto expected = l.in_offsets[x.from + 1] - l.in_offsets[x.from];
-  if (expected == 0)
+  if (expected == 0 && !implicit)
     return bad(k, "from block " + str(x.from) + ", which sends this block nothing");
   if (x.bias.size() != expected || x.factors.size() != std::size_t(expected) * rank)
     return bad(k, str(x.bias.size()) + " rows of rank "
                     + str(x.bias.empty() ? 0 : x.factors.size() / x.bias.size()) + " from block "
                     + str(x.from) + ", expected " + str(expected) + " of rank " + str(rank));
+  const auto words = implicit ? std::size_t(rank) * (rank + 1) : 0;
+  if (x.gram.size() != words)
+    return bad(k, implicit ? "no Gram matrix of rank " + str(rank) + " from block " + str(x.from)
+                           : "a Gram matrix from block " + str(x.from) + " in explicit ALS");
+  if (!implicit && x.regularisation != 0.0)
+    return bad(k, "a regularisation share from block " + str(x.from) + " in explicit ALS");
   return {};
 }
 

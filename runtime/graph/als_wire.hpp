@@ -13,8 +13,9 @@
 ///               | (n+1) x u64 rating offsets | nnz x u32 col | nnz x f32 value
 ///               | other_blocks x u32 out count | n_out x u32 out row
 ///               | n x f64 bias | n x rank x f32 factors
-///   als_rows    u32 iteration | u8 side | u32 from, to, rank, n | n x f64 bias
-///               | n x rank x f32 factors
+///   als_rows    u32 iteration | u8 side | u32 from, to, rank, n, g | n x f64 bias
+///               | n x rank x f32 factors | g x u64 gram | f64 regularisation
+///               (g: 0 for explicit ALS, rank (rank + 1) for implicit ALS)
 /// The decoders check the header, that the payload is exactly what the counts imply, and
 /// everything a block indexes with: entities and out rows strictly increasing and in
 /// range, offsets monotone from 0 to their totals, columns below the gathered rows,
@@ -52,8 +53,9 @@ result<als_block_init> decode_als_layout(std::span<const char> blob);
 bytes encode_als_rows(const als_rows& rows, std::uint32_t rank);
 result<als_rows> decode_als_rows(std::span<const char> blob);
 /// Whether `rows` fits the block `receiver` of rank `rank`: addressed to it, from the
-/// other side, from a block that sends it rows, with exactly the rows it expects.
+/// other side, from a block that sends it rows (in implicit ALS every block does), with
+/// exactly the rows it expects, and a Gram matrix exactly when `implicit`.
 result<void> check_als_rows(const als_block_layout& receiver, std::uint32_t rank,
-                            const als_rows& rows);
+                            const als_rows& rows, bool implicit = false);
 
 }  // namespace recflow::wire

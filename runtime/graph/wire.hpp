@@ -35,7 +35,7 @@
 namespace recflow::wire {
 
 inline constexpr std::uint32_t magic = 0x574c4652;  ///< "RFLW" in little-endian bytes
-inline constexpr std::uint16_t format_version = 2;  ///< 2: factor rows as f32
+inline constexpr std::uint16_t format_version = 3;  ///< 2: factor rows as f32; 3: ALS rows with a Gram matrix
 inline constexpr std::size_t header_bytes = 16;
 inline constexpr std::uint32_t max_rank = 4096;  ///< larger ranks are rejected as hostile
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "recflow/engine/cluster_als.hpp"
+#include "recflow/model/implicit_als.hpp"
 #include "recflow/model/split.hpp"
 
 namespace recflow {
@@ -26,6 +27,10 @@ void accumulate(ranking_metrics& total, const ranking_metrics& fold) {
   total.users_without_relevant += fold.users_without_relevant;
 }
 
+als_cluster_options cluster_of(const als_placement& where) {
+  return {.nodes = where.nodes, .secret = where.secret, .tls = where.tls, .graph = where.graph};
+}
+
 }  // namespace
 
 result<factor_model> train_als_job(const rating_table& train, const als_job_options& o,
@@ -39,7 +44,21 @@ result<factor_model> train_als_job(const rating_table& train, const als_job_opti
     return train_als(train, o.als, sweep);
   if (o.nodes.empty())
     return train_als_graph(train, o.als, o.graph, graph_sweep);
-  return train_als_cluster(train, o.als, {.nodes = o.nodes, .secret = o.secret, .tls = o.tls, .graph = o.graph}, graph_sweep);
+  return train_als_cluster(train, o.als, cluster_of(o), graph_sweep);
+}
+
+result<factor_model> train_implicit_als_job(const rating_table& events, const implicit_params& p,
+                                            const als_placement& where,
+                                            const std::function<void(int, double)>& on_sweep) {
+  auto graph_sweep = [&](const als_sweep_metrics& m) {
+    if (on_sweep)
+      on_sweep(m.iteration, m.objective);
+  };
+  if (where.reference)
+    return train_implicit_als(events, p, on_sweep);
+  if (where.nodes.empty())
+    return train_implicit_als_graph(events, p, where.graph, graph_sweep);
+  return train_implicit_als_cluster(events, p, cluster_of(where), graph_sweep);
 }
 
 result<cross_validation> cross_validate(const rating_table& train, const rating_table& test,

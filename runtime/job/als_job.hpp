@@ -17,9 +17,10 @@
 
 namespace recflow {
 
-/// Where and how batch ALS trains, with defaults.
-struct als_job_options {
-  als_params als{};
+/// Where batch ALS (explicit or implicit) trains, with defaults: the single-threaded
+/// reference loop, the actor graph in this process, or its blocks on `recflow node`
+/// processes. The model is the same on each.
+struct als_placement {
   bool reference = false;              ///< the single-threaded loop instead of the actor graph
   als_graph_options graph{};           ///< blocks per side and workers of the graph
   std::vector<node_endpoint> nodes{};  ///< the graph's blocks on these nodes; empty: here
@@ -27,9 +28,21 @@ struct als_job_options {
   link_tls tls{};                      ///< TLS files of the node links (als_cluster_options)
 };
 
+/// Where and how batch ALS trains, with defaults.
+struct als_job_options : als_placement {
+  als_params als{};
+};
+
 /// Trains on `train` where `o` says; `on_sweep(iteration, train_rmse)` after each sweep.
 result<factor_model> train_als_job(const rating_table& train, const als_job_options& o,
                                    const std::function<void(int, double)>& on_sweep = {});
+
+/// Trains implicit ALS on `events` where `where` says (train_implicit_als,
+/// train_implicit_als_graph or train_implicit_als_cluster); `on_sweep(iteration,
+/// objective)` after each sweep.
+result<factor_model> train_implicit_als_job(const rating_table& events, const implicit_params& p,
+                                            const als_placement& where,
+                                            const std::function<void(int, double)>& on_sweep = {});
 
 /// What k-fold cross-validation measured.
 struct cross_validation {

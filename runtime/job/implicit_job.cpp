@@ -37,7 +37,8 @@ result<implicit_time_split_result> run_implicit_time_split(const rating_table& e
   r.train_events = parts.train.size();
   r.test_events = parts.test.size();
   const auto t0 = std::chrono::steady_clock::now();
-  auto model = train_implicit_als(events.with_ratings(std::move(parts.train)), o.als, on_sweep);
+  auto model = train_implicit_als_job(events.with_ratings(std::move(parts.train)), o.als, o.where,
+                                      on_sweep);
   if (!model)
     return model.err();
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -61,7 +62,7 @@ result<implicit_job_result> train_and_rank(const rating_table& train, const rati
   r.train_events = train.size();
   r.held_out = held_out.size();
   const auto t0 = std::chrono::steady_clock::now();
-  auto model = train_implicit_als(train, o.als, on_sweep);
+  auto model = train_implicit_als_job(train, o.als, o.where, on_sweep);
   if (!model)
     return model.err();
   r.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

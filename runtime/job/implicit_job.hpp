@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "recflow/job/als_job.hpp"
 #include "recflow/model/als.hpp"
 #include "recflow/model/implicit_als.hpp"
 #include "recflow/model/model_io.hpp"
@@ -17,6 +18,7 @@ namespace recflow {
 /// What the run does, with defaults.
 struct implicit_job_options {
   implicit_params als{};
+  als_placement where{};  ///< the reference, the blocks of the graph here, or on nodes
   sampled_ranking_options ranking{};  ///< k, negatives, seed (the ranker is set per score)
   std::uint64_t split_seed = 42;      ///< leave-latest-out among ties
 };

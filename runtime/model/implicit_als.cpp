@@ -7,6 +7,7 @@
 
 #include "recflow/model/als_solver.hpp"
 #include "recflow/model/dense_kernels.hpp"
+#include "recflow/model/exact_gram.hpp"
 
 namespace recflow {
 
@@ -15,10 +16,6 @@ namespace {
 error invalid(std::string message) { return error{errc::invalid_argument, std::move(message)}; }
 
 bool non_negative_finite(double v) noexcept { return std::isfinite(v) && v >= 0.0; }
-
-double regularisation(const implicit_params& p, std::size_t n) noexcept {
-  return p.lambda_exponent == 0.0 ? p.lambda : p.lambda * std::pow(double(n), p.lambda_exponent);
-}
 
 /// `steps` steps of conjugate gradient on A z = b from z, whose residual b - A z is in r;
 /// apply(d, Ad) sets Ad = A d. d and Ad are scratch.
@@ -76,6 +73,10 @@ result<void> validate(const implicit_params& p) {
   return {};
 }
 
+double regularisation(const implicit_params& p, std::size_t n) noexcept {
+  return p.lambda_exponent == 0.0 ? p.lambda : p.lambda * std::pow(double(n), p.lambda_exponent);
+}
+
 double confidence(const implicit_params& p, double w) noexcept {
   return p.confidence == confidence_form::linear ? 1.0 + p.alpha * w
                                                  : 1.0 + p.alpha * std::log1p(w / p.epsilon);
@@ -90,17 +91,21 @@ implicit_als_solver::implicit_als_solver(const implicit_params& p) : p_(p) {
 }
 
 void implicit_als_solver::prepare(const factor_table& other, std::span<const double> missing) {
+  missing_.assign(missing.begin(), missing.end());
+  if (missing_.empty()) {
+    exact_gram g(p_.rank);
+    for (index_t r = 0; r < other.rows(); ++r)
+      g.add(other.row_span(r));
+    gram_ = g.to_matrix();
+    return;
+  }
   const auto k = Eigen::Index(p_.rank);
   const auto rows = Eigen::Index(other.rows());
   Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>> Y(
       other.data().data(), k, rows);  // column r is row r of the table
   gram_.setZero();
-  missing_.assign(missing.begin(), missing.end());
-  Eigen::MatrixXd Yd = Y.cast<double>();
-  if (!missing_.empty()) {
-    Eigen::Map<const Eigen::VectorXd> m(missing_.data(), rows);
-    Yd = Yd * m.cwiseSqrt().asDiagonal();
-  }
+  Eigen::Map<const Eigen::VectorXd> m(missing_.data(), rows);
+  Eigen::MatrixXd Yd = Y.cast<double>() * m.cwiseSqrt().asDiagonal();
   detail::gram_lower(Yd.data(), std::size_t(k), std::size_t(k), std::size_t(rows), nullptr,
                      gram_.data(), std::size_t(k), nullptr);
   gram_.triangularView<Eigen::StrictlyUpper>() = gram_.transpose();
@@ -297,8 +302,8 @@ double implicit_objective(const factor_model& m, const rating_blocks& blocks,
   return total;
 }
 
-result<factor_model> train_implicit_als(const rating_table& events, const implicit_params& p,
-                                        const als_progress& progress) {
+result<implicit_training_set> implicit_training(const rating_table& events,
+                                                const implicit_params& p) {
   if (auto ok = validate(p); !ok)
     return ok.err();
   std::vector<rating> rs(events.ratings.begin(), events.ratings.end());
@@ -311,17 +316,26 @@ result<factor_model> train_implicit_als(const rating_table& events, const implic
     if (!(w > 0.0f && std::isfinite(w)))
       return invalid("event weights must be positive and finite, got " + std::to_string(w));
   apply_event_weighting(*blocks, p);
-  const auto missing = missing_weights(*blocks, p);
-  const bool uniform = p.missing_exponent == 0.0;
   // Seeded factors as explicit ALS starts from; no mean, no biases, preferences 0..1.
   als_params start;
   start.rank = p.rank;
   start.seed = p.seed;
   start.init_stddev = p.init_stddev;
   const rating_table ids{{}, events.users, events.items, rating_scale{0.0, 1.0}};
+  auto initial = als_initial_model(ids, *blocks, start);
+  return implicit_training_set{std::move(*blocks), std::move(initial)};
+}
+
+result<factor_model> train_implicit_als(const rating_table& events, const implicit_params& p,
+                                        const als_progress& progress) {
+  auto set = implicit_training(events, p);
+  if (!set)
+    return set.err();
+  const auto missing = missing_weights(set->blocks, p);
+  const bool uniform = p.missing_exponent == 0.0;
   implicit_als_solver solver(p);
   return run_als_sweeps(
-      *blocks, als_initial_model(ids, *blocks, start), p.iterations,
+      set->blocks, std::move(set->initial), p.iterations,
       [&](const rating_blocks& b, factor_model& m) {
         implicit_half_sweep(b.by_user, m.P(), m.U(), solver,
                             uniform ? std::span<const double>{} : missing);

@@ -108,6 +108,21 @@ result<void> validate(const implicit_params& p);
 /// The confidence of an event of weight `w` (at least 1 for w >= 0).
 double confidence(const implicit_params& p, double w) noexcept;
 
+/// The regularisation of an entity with `n` events: lambda * n^lambda_exponent.
+double regularisation(const implicit_params& p, std::size_t n) noexcept;
+
+/// What every implicit ALS trainer starts from (the reference and the blocks of the
+/// graph): the events' weights multiplied by their recency factor and reweighted, grouped
+/// both ways, and the seeded initial model (no mean, no biases, scale 0..1, counts; no
+/// rated-items index yet). "event weights must be positive and finite, got -1" and the
+/// checks of als_training_blocks.
+struct implicit_training_set {
+  rating_blocks blocks;
+  factor_model initial;
+};
+result<implicit_training_set> implicit_training(const rating_table& events,
+                                                const implicit_params& p);
+
 /// Solves one entity of implicit ALS against the other side's factors Y, whose Gram
 /// matrix Y^T Y is computed once per half sweep by `prepare`, so that a solve costs the
 /// entity's own events: A = Y^T Y + sum over its events (c - 1) y y^T + reg I,
@@ -117,8 +132,9 @@ class implicit_als_solver {
  public:
   explicit implicit_als_solver(const implicit_params& p);
 
-  /// Computes Y^T Y (in double) of every row of `other`; with `missing` (one weight per
-  /// row of `other`), Y^T diag(missing) Y.
+  /// Computes Y^T Y of every row of `other`, exactly (exact_gram.hpp: the same bits for
+  /// any order or split of the rows, so the blocks of the graph sum to the reference's);
+  /// with `missing` (one weight per row of `other`), Y^T diag(missing) Y in double.
   void prepare(const factor_table& other, std::span<const double> missing = {});
 
   /// Updates `x` (rank floats) from the entity's events: the other side's indices `others`
@@ -130,7 +146,8 @@ class implicit_als_solver {
              const factor_table& other, std::span<float> x, double self_missing = 1.0);
 
   /// Takes `gram` (rank x rank, both triangles) as Y^T Y instead of computing it, every
-  /// missing weight 1: a stream keeps its Gram matrices itself (exact_gram.hpp).
+  /// missing weight 1: a stream and the blocks of the graph keep their Gram matrices
+  /// themselves (exact_gram.hpp).
   void use_gram(const Eigen::MatrixXd& gram) {
     gram_ = gram;
     missing_.clear();

@@ -99,6 +99,9 @@ class factor_table {
   std::span<float> row_span(index_t r) noexcept {
     return {data_.data() + std::size_t(r) * rank_, std::size_t(rank_)};
   }
+  std::span<const float> row_span(index_t r) const noexcept {
+    return {data_.data() + std::size_t(r) * rank_, std::size_t(rank_)};
+  }
   void resize(index_t rows) { data_.resize(std::size_t(rows) * rank_, 0.0f); }
   /// Room for `rows` rows without reallocating.
   void reserve(index_t rows) { data_.reserve(std::size_t(rows) * rank_); }
