@@ -12,7 +12,9 @@
 #include "cli/stream_options.hpp"
 #include "recflow/job/implicit_job.hpp"
 #include "recflow/job/implicit_stream_job.hpp"
+#include "recflow/engine/thread_priority.hpp"
 #include "recflow/job/source_spec.hpp"
+#include "recflow/job/stream_serving.hpp"
 #include "recflow/data/events.hpp"
 #include "recflow/model/model_io.hpp"
 
@@ -29,7 +31,7 @@ result<implicit_stream_job_options> resolve(stream_options& s, const CLI::App& c
   auto given = [&](const char* name) { return cmd.count(name) > 0; };
   for (const char* explicit_only : {"--mode", "--gamma", "--gamma-bias", "--lambda-bias",
                                     "--max-step", "--max-in-flight", "--nodes",
-                                    "--checkpoint-dir", "--resume", "--serve", "--metrics",
+                                    "--checkpoint-dir", "--resume", "--metrics",
                                     "--train", "--split"})
     if (given(explicit_only))
       return usage(std::string(explicit_only) + " is not an option of --implicit streaming "
@@ -113,6 +115,35 @@ result<implicit_source_input> open_events_source(const stream_options& s) {
   return in;
 }
 
+/// --serve: queries and posted events beside the stream (start it before any other thread;
+/// null without --serve). GET /model shows the run's parameters.
+result<std::unique_ptr<stream_serving>> start_serving(const stream_options& s,
+                                                      implicit_stream_job_options& o,
+                                                      const std::string& what) {
+  if (s.serve.empty())
+    return std::unique_ptr<stream_serving>{};
+  auto http = s.serving.http({});
+  if (!http)
+    return http.err();
+  auto meta = implicit_stream_metadata(o, what, implicit_stream_result{});
+  std::erase_if(meta.entries, [](const auto& kv) {  // what only the final model has
+    return kv.first.starts_with("hr_at_") || kv.first.starts_with("ndcg_at_")
+           || kv.first == "batches";
+  });
+  auto serving = stream_serving::start(s.serve, s.serving.service(), *http, o.params.als.rank,
+                                       rating_scale{0.0, 1.0}, o.seed, nullptr, std::move(meta));
+  if (!serving)
+    return serving.err();
+  o.publish_interval = std::chrono::milliseconds(s.publish_interval_ms);
+  auto priority = thread_priority::parse(s.training_nice);
+  if (!priority)
+    return priority.err();
+  o.graph.priority = *priority;
+  lower_thread_priority(*priority);  // this thread drives the stream and scores
+  (*serving)->attach(o);
+  return std::move(*serving);
+}
+
 }  // namespace
 
 int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
@@ -120,7 +151,7 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
   auto job = resolve(s, cmd);
   if (!job)
     return report(job.err());
-  const auto& o = *job;
+  auto& o = *job;
   std::ofstream csv;
   if (!s.no_csv) {
     csv.open(s.csv);
@@ -159,6 +190,7 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
   };
 
   implicit_input input;
+  std::unique_ptr<stream_serving> serving;
   result<implicit_stream_result> run = error{errc::invalid_argument, "nothing ran"};
   std::optional<implicit_source_input> live;
   if (s.sources.source.empty()) {
@@ -167,9 +199,20 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
     if (!events)
       return report(events.err());
     input.what = fmt::format("{} ({})", file, s.implicit.events_text());
+    auto started = start_serving(s, o, input.what);
+    if (!started)
+      return report(started.err());
+    serving = std::move(*started);
     start_line(input.what, o.order == stream_order::time ? " in time order" : " in random order");
     run = run_implicit_stream_job(*events, o, on_batch);
   } else {
+    input.what = s.sources.source + (s.implicit.threshold
+                                       ? fmt::format(" (ratings >= {} as events)", *s.implicit.threshold)
+                                       : std::string(" (events)"));
+    auto started = start_serving(s, o, input.what);  // before the source starts threads
+    if (!started)
+      return report(started.err());
+    serving = std::move(*started);
     auto in = open_events_source(s);
     if (!in)
       return report(in.err());
@@ -187,9 +230,6 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
     if (!src)
       return report(src.err());
     in->source = std::move(*src);
-    input.what = s.sources.source + (s.implicit.threshold
-                                       ? fmt::format(" (ratings >= {} as events)", *s.implicit.threshold)
-                                       : std::string(" (events)"));
     start_line(input.what, "");
     live = std::move(*in);
     run = run_implicit_source_job(*live, o, on_batch);
@@ -197,6 +237,8 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
   if (!run)
     return report(run.err());
   const auto& r = *run;
+  if (serving)
+    serving->finish(r.model, r.batches, r.train_events);
   const bool scored = s.sources.source.empty() || (live && live->held_out);
   const double rate = r.stream_seconds > 0 ? double(r.train_events) / r.stream_seconds : 0.0;
   if (scored)
@@ -252,6 +294,8 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
     j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     print_json(j);
   }
+  if (serving)
+    serving->linger(s.serve_linger);
   return exit_ok;
 }
 

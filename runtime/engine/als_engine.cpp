@@ -141,7 +141,7 @@ result<factor_model> run_als_graph(const als_graph_setup& setup, const als_graph
 
   caf::actor_system_config cfg;
   add_als_message_types(cfg);
-  configure_scheduler(cfg, o.workers);
+  configure_scheduler(cfg, o.workers, o.priority);
   caf::actor_system sys(cfg);
   std::optional<error> failed;
   factor_model m = *initial;

@@ -28,7 +28,7 @@ std::optional<result<error_metrics>> round_driver::evaluate_in_place(
 void round_driver::checkpoint(const stream_point&, factor_model, bool) {}
 
 coordinator::coordinator(streaming_graph g, const coordinator_options& o, round_driver& driver)
-    : graph_(std::move(g)), opts_(o), driver_(&driver) {
+    : graph_(std::move(g)), opts_(o), driver_(&driver), publish_(graph_.publish_interval) {
   if (graph_.seed_model) {
     mu_ = graph_.seed_model->mu();
     mu_count_ = graph_.seed_model->mu_count();
@@ -124,13 +124,7 @@ void coordinator::on_source_failed(error e) {
 /// Serving: at most one model per publish_interval (0: every batch), decided when the
 /// batch is routed, so the owners know to hold (or copy) after it.
 bool coordinator::wants_publish(clock::time_point now) {
-  if (!graph_.on_model)
-    return false;
-  if (last_publish_ && graph_.publish_interval.count() > 0
-      && now - *last_publish_ < graph_.publish_interval)
-    return false;
-  last_publish_ = now;
-  return true;
+  return graph_.on_model && publish_.due(now);
 }
 
 void coordinator::route(rating_batch b) {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "recflow/engine/metrics.hpp"
+#include "recflow/engine/publish_pacer.hpp"
 #include "recflow/engine/stream_engine.hpp"
 #include "recflow/graph/graph.hpp"
 #include "recflow/model/error.hpp"
@@ -203,7 +204,7 @@ class coordinator {
   /// while holding().
   std::deque<rating_batch> backlog_;
   std::vector<batch_metrics> history_;
-  std::optional<clock::time_point> last_publish_;  ///< when the last published batch was routed
+  publish_pacer publish_;  ///< when the last published batch was routed
   run_state run_;
 };
 

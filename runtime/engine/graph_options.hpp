@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 
+#include "recflow/engine/thread_priority.hpp"
 #include "recflow/graph/partitioner.hpp"
 #include "recflow/model/error.hpp"
 
@@ -20,6 +21,8 @@ struct owner_graph_options {
   partitioner user_partitioner{}, item_partitioner{};
   /// The run fails with "no progress for N ms" if no owner reports for this long.
   std::chrono::milliseconds stall_timeout{120'000};
+  /// Priority of the scheduler's threads (`stream --serve`'s --training-nice).
+  thread_priority priority{};
 };
 
 /// "partitions must be positive, got 0", "workers must be positive, got 0", "stall timeout

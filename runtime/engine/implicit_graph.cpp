@@ -122,7 +122,7 @@ result<std::unique_ptr<implicit_graph>> implicit_graph::make(const implicit_stre
   g->item_view = view(g->items, g->by_item);
 
   add_implicit_message_types(g->cfg);
-  configure_scheduler(g->cfg, o.workers);
+  configure_scheduler(g->cfg, o.workers, o.priority);
   g->sys.emplace(g->cfg);
   g->self.emplace(*g->sys);
   auto me = caf::actor_cast<caf::actor>(*g->self);

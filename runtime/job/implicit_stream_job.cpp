@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "recflow/engine/publish_pacer.hpp"
 #include "recflow/job/implicit_job.hpp"
 
 namespace recflow {
@@ -59,9 +60,63 @@ struct fed_batch {
 };
 using batch_feed = std::function<result<std::optional<fed_batch>>()>;
 
+/// A source's batches as events: its values as weights, or (with `threshold`) ratings at
+/// or above it as events of weight 1, the others dropped.
+batch_feed source_feed(rating_source& source, std::optional<double> threshold) {
+  return [&source, threshold]() -> result<std::optional<fed_batch>> {
+    auto got = source.next();
+    if (!got)
+      return got.err();
+    if (!*got)
+      return std::optional<fed_batch>{};
+    fed_batch b;
+    b.position = (*got)->position;
+    for (const auto& e : (*got)->ratings)
+      if (!threshold)
+        b.events.push_back({e.user, e.item, e.value, 0});
+      else if (double(e.value) >= *threshold)  // a liked rating: an event of weight 1
+        b.events.push_back({e.user, e.item, 1.0f, 0});
+    return std::optional<fed_batch>{std::move(b)};
+  };
+}
+
+/// The models a server is handed (on_model): users and items in the order they first
+/// appeared, so that a later model only appends keys.
+class model_handover {
+ public:
+  explicit model_handover(const implicit_stream_job_options& o) : o_(o), pacer_(o.publish_interval) {
+    if (o.on_model && o.seed) {  // a seed's keys come first, in its order
+      for (index_t u = 0; u < o.seed->n_users(); ++u)
+        users_.insert(o.seed->users().external(u));
+      for (index_t i = 0; i < o.seed->n_items(); ++i)
+        items_.insert(o.seed->items().external(i));
+    }
+  }
+  /// Before batch `events` is applied.
+  void saw(std::span<const stamped_event> events) {
+    if (!o_.on_model)
+      return;
+    for (const auto& e : events) {
+      users_.insert(e.user);
+      items_.insert(e.item);
+    }
+  }
+  /// After batch `batch` was applied.
+  void applied(const implicit_stream_updater& updater, std::uint64_t batch) {
+    if (o_.on_model && pacer_.due(publish_pacer::clock::now()))
+      o_.on_model(batch, updater.model(implicit_model_order{&users_, &items_}));
+  }
+
+ private:
+  const implicit_stream_job_options& o_;
+  publish_pacer pacer_;
+  id_map users_, items_;
+};
+
 /// The loop both inputs share: applies every batch of `next`, scores with `score` (null:
 /// no held-out events) after every eval_every-th batch and the last, tells `applied` each
-/// position, reports each batch; the final model in the result (in `order`).
+/// position, hands the model to o.on_model as often as o.publish_interval allows, reports
+/// each batch; the final model in the result (in `order`).
 result<void> stream_batches(implicit_stream_updater& updater, const implicit_stream_job_options& o,
                             const batch_feed& next,
                             const std::function<sampled_ranking_metrics(const factor_model&)>& score,
@@ -70,6 +125,7 @@ result<void> stream_batches(implicit_stream_updater& updater, const implicit_str
                             const std::function<void(const implicit_batch_report&)>& on_batch,
                             implicit_stream_result& r) {
   bool scored_last = false;
+  model_handover handover(o);
   while (o.max_batches == 0 || r.batches < o.max_batches) {
     auto fed = next();
     if (!fed)
@@ -77,6 +133,7 @@ result<void> stream_batches(implicit_stream_updater& updater, const implicit_str
     if (!*fed)
       break;
     auto& batch = **fed;
+    handover.saw(batch.events);
     const auto t0 = clock::now();
     if (auto ok = updater.apply(batch.events); !ok)
       return error{ok.err().code, "batch " + std::to_string(r.batches + 1) + ": " + ok.err().message};
@@ -89,6 +146,7 @@ result<void> stream_batches(implicit_stream_updater& updater, const implicit_str
     b.streamed = r.train_events;
     if (applied && !batch.position.empty())
       applied(batch.position);
+    handover.applied(updater, b.batch);
     const bool last = batch.last || (o.max_batches > 0 && r.batches >= o.max_batches);
     scored_last = score && (last || b.batch % o.eval_every == 0);
     if (scored_last)
@@ -136,6 +194,21 @@ result<implicit_stream_result> run_implicit_stream_job(
     b.last = first >= train.size();
     return std::optional<fed_batch>{std::move(b)};
   };
+  std::shared_ptr<rating_source> wrapped;
+  if (o.wrap_source) {  // the table's batches through the wrapper, e.g. with posted events
+    wrapped = o.wrap_source(source_from([table_next = next]() -> result<std::optional<rating_batch>> {
+      auto fed = table_next();
+      if (!fed)
+        return fed.err();
+      if (!*fed)
+        return std::optional<rating_batch>{};
+      rating_batch b;
+      for (const auto& e : (*fed)->events)
+        b.ratings.push_back({e.user, e.item, e.weight, 0});
+      return std::optional<rating_batch>{std::move(b)};
+    }));
+    next = source_feed(*wrapped, std::nullopt);
+  }
   // The table's order, as batch implicit ALS lists them: the same sampled negatives.
   const implicit_model_order in_table{&events.users, &events.items};
   if (auto ok = stream_batches(**updater, o, next, score, in_table, {}, on_batch, r); !ok)
@@ -168,24 +241,11 @@ result<implicit_stream_result> run_implicit_source_job(
                                       in.held_out->items, ranking);
     };
   }
-  batch_feed next = [&]() -> result<std::optional<fed_batch>> {
-    auto got = in.source->next();
-    if (!got)
-      return got.err();
-    if (!*got)
-      return std::optional<fed_batch>{};
-    fed_batch b;
-    b.position = (*got)->position;
-    for (const auto& e : (*got)->ratings)
-      if (!in.threshold)
-        b.events.push_back({e.user, e.item, e.value, 0});
-      else if (double(e.value) >= *in.threshold)  // a liked rating: an event of weight 1
-        b.events.push_back({e.user, e.item, 1.0f, 0});
-    return std::optional<fed_batch>{std::move(b)};
-  };
+  auto source = o.wrap_source ? o.wrap_source(in.source) : in.source;
+  batch_feed next = source_feed(*source, in.threshold);
   const implicit_model_order order{in.held_out ? &in.held_out->users : nullptr,
                                    in.held_out ? &in.held_out->items : nullptr};
-  auto applied = [&](const std::string& position) { in.source->applied(position); };
+  auto applied = [&](const std::string& position) { source->applied(position); };
   if (auto ok = stream_batches(**updater, o, next, score, order, applied, on_batch, r); !ok)
     return ok.err();
   if (score) {

@@ -7,6 +7,7 @@
 ///   auto r = run_implicit_stream_job(events, o, [](const implicit_batch_report& b) { ... });
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -39,6 +40,17 @@ struct implicit_stream_job_options {
   bool reference = false;               ///< the single-threaded loop instead of the graph
   implicit_graph_options graph{};
   std::shared_ptr<const factor_model> seed{};  ///< continue from this model (null: empty)
+
+  // What a server beside the stream uses (stream_serving::attach), as stream_job_options.
+  /// Wraps the input, e.g. serve::stream_link: events posted to a server join the next
+  /// micro-batch (a table's batches then come through it too).
+  std::function<std::shared_ptr<rating_source>(std::shared_ptr<rating_source>)> wrap_source{};
+  /// Receives the model after a batch, its users and items in the order they first
+  /// appeared (later models only append keys); the last model is not necessarily handed
+  /// over: see the result's model.
+  std::function<void(std::uint64_t batch, factor_model&& model)> on_model{};
+  /// With on_model: hand over a model at most this often; 0: after every batch.
+  std::chrono::milliseconds publish_interval{100};
 };
 
 /// "batch size must be positive, got 0" and friends.

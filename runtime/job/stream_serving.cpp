@@ -5,9 +5,9 @@
 
 namespace recflow {
 
-stream_serving::stream_serving(const serve::service_options& service)
+stream_serving::stream_serving(const serve::service_options& service, model_metadata metadata)
     : signals_(std::make_unique<stop_signals>([this] { on_signal(); })),
-      svc_(service),
+      svc_(service, std::move(metadata.entries)),
       link_(svc_) {}
 
 void stream_serving::on_signal() {
@@ -35,13 +35,14 @@ result<std::unique_ptr<stream_serving>> stream_serving::start(const std::string&
                                                               const serve::http_options& http,
                                                               int rank, rating_scale scale,
                                                               std::shared_ptr<const factor_model> seed,
-                                                              serve::live_monitor* monitor) {
+                                                              serve::live_monitor* monitor,
+                                                              model_metadata metadata) {
   auto where = serve::parse_listen(listen);
   if (!where)
     return where.err();
   if (auto ok = serve::validate(service); !ok)
     return ok.err();
-  std::unique_ptr<stream_serving> s(new stream_serving(service));
+  std::unique_ptr<stream_serving> s(new stream_serving(service, std::move(metadata)));
   if (seed) {
     s->link_.seed_rated(*seed);
     s->svc_.publish(std::move(seed), 0, 0);
@@ -72,6 +73,11 @@ void stream_serving::attach(stream_job_options& so) {
     link_.start_at(mark.batches);
     svc_.publish(std::make_shared<const factor_model>(m), mark.batches, mark.ratings);
   };
+}
+
+void stream_serving::attach(implicit_stream_job_options& so) {
+  so.wrap_source = [this](std::shared_ptr<rating_source> inner) { return link_.wrap(std::move(inner)); };
+  so.on_model = [this](std::uint64_t batch, factor_model&& m) { link_.on_model(batch, std::move(m)); };
 }
 
 void stream_serving::finish_indexed(factor_model model, std::uint64_t batches) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "recflow/engine/stream_job.hpp"
+#include "recflow/job/implicit_stream_job.hpp"
 #include "recflow/job/stop_signals.hpp"
 #include "recflow/serve/http_server.hpp"
 #include "recflow/serve/monitor.hpp"
@@ -30,15 +31,20 @@ class stream_serving {
   /// `listen`).
   /// With a `monitor` (which must outlive this object) the server also answers /metrics,
   /// the dashboard and its events, and the monitor reads the model version from the service.
+  /// `metadata` is what GET /model shows; an implicit trainer's ("implicit-stream") makes
+  /// the service fold posted events in as implicit ALS does.
   static result<std::unique_ptr<stream_serving>> start(const std::string& listen,
                                                        const serve::service_options& service,
                                                        const serve::http_options& http, int rank,
                                                        rating_scale scale,
                                                        std::shared_ptr<const factor_model> seed = {},
-                                                       serve::live_monitor* monitor = nullptr);
+                                                       serve::live_monitor* monitor = nullptr,
+                                                       model_metadata metadata = {});
   /// Routes the job's source and models through the service; a resumed run's checkpoint
   /// model is published as the version of its batches, and later versions continue from it.
   void attach(stream_job_options& job);
+  /// The same for streaming implicit ALS (no checkpoints, so no resume).
+  void attach(implicit_stream_job_options& job);
   /// Publishes the final model (with its rated-items index) as version `batches`.
   void finish(const factor_model& model, std::uint64_t batches, std::uint64_t ratings_seen);
   /// The same for a model without a rated-items index: the index comes from the
@@ -49,7 +55,7 @@ class stream_serving {
   std::string address() const { return server_->address(); }
 
  private:
-  explicit stream_serving(const serve::service_options& service);
+  stream_serving(const serve::service_options& service, model_metadata metadata);
   /// SIGINT/SIGTERM: the first ends the stream at the next batch boundary; a second one
   /// while the stream still runs exits the process at once (status 130).
   void on_signal();
