@@ -378,7 +378,7 @@ TEST_CASE("serve dashboard cli: a 2-node stream shows both nodes on the page and
   CHECK(run.stop() == 0);
 }
 
-TEST_CASE("serve metrics cli: batch and node --metrics serve /metrics that promtool accepts", "[serve][cli][prometheus]") {
+TEST_CASE("serve metrics cli: batch, batch --implicit and node --metrics serve /metrics that promtool accepts", "[serve][cli][prometheus]") {
   if (!have("promtool")) {
     test::skip_without("prometheus (promtool)");
     return;
@@ -405,6 +405,20 @@ TEST_CASE("serve metrics cli: batch and node --metrics serve /metrics that promt
   CHECK(text.find("recflow_als_sweeps_total 3\n") != std::string::npos);
   CHECK(text.find("recflow_validation_rmse 0.") != std::string::npos);
   batch.stop();
+
+  test::child_process implicit({"batch", "--implicit", "--implicit-threshold", "4", "--data",
+                                test::data_dir() + "/ml-100k/u.data", "--rank", "8",
+                                "--iterations", "3", "--metrics", "127.0.0.1:0",
+                                "--metrics-linger", "60"},
+                               dir.file("implicit.log"));
+  port = implicit.wait_for_port();
+  REQUIRE(port != 0);
+  REQUIRE(wait_for_text(implicit, "test HR@10", 120s));
+  text = promtool_accepts(port, "implicit.txt");
+  CHECK(text.find("recflow_als_sweeps_total 3\n") != std::string::npos);
+  CHECK(text.find("recflow_implicit_objective ") != std::string::npos);
+  CHECK(text.find("recflow_implicit_hit_rate 0.") != std::string::npos);
+  implicit.stop();
 
   test::child_process node({"node", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
                             "--insecure"},

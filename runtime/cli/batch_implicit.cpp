@@ -2,6 +2,7 @@
 #include "cli/batch_implicit.hpp"
 
 #include <chrono>
+#include <functional>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -194,18 +195,35 @@ void print_summary(nlohmann::json& j, const implicit_options& o, const implicit_
   print_json(j);
 }
 
+/// After each sweep: the progress bar and, with --metrics, the sweep counter, the objective
+/// gauge and an event on the dashboard.
+std::function<void(int, double)> sweep_reporter(progress& bar, std::string& note,
+                                                serve::live_monitor* monitor) {
+  return [&bar, &note, monitor](int it, double objective) {
+    note = fmt::format("objective {:.6g}", objective);
+    bar.update(static_cast<std::uint64_t>(it), note);
+    if (monitor) {
+      auto& r = monitor->registry();
+      r.counter("recflow_als_sweeps_total", "ALS sweeps done (users then items)").add();
+      r.gauge("recflow_implicit_objective", "Implicit ALS objective after the last sweep")
+        .set(objective);
+      monitor->on_event("sweep", fmt::format("implicit ALS sweep {}: {}", it, note));
+    }
+  };
+}
+
 /// `--time-split F`: trains on the earliest 1 - F of the events and ranks every item for
 /// the users of the later ones, beside popularity.
 int run_time_split(const implicit_options& o, const implicit_shared& s, const std::string& file,
                    const rating_table& events, std::chrono::steady_clock::time_point t0) {
   const auto& p = o.job.als;
   progress bar("implicit ALS", static_cast<std::uint64_t>(p.iterations), "iterations", !s.quiet);
+  std::string note;
   auto run = run_implicit_time_split(events, o.job, *s.time_split, thread_tasks(s.workers),
-                                     [&](int it, double objective) {
-                                       bar.update(static_cast<std::uint64_t>(it),
-                                                  fmt::format("objective {:.6g}", objective));
-                                     });
+                                     sweep_reporter(bar, note, s.monitor));
   bar.finish();
+  if (s.monitor)
+    s.monitor->finish(std::nullopt, std::nullopt);
   if (!run)
     return report(run.err());
   const auto& r = *run;
@@ -258,15 +276,22 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
   const auto& p = o.job.als;
   progress bar("implicit ALS", static_cast<std::uint64_t>(p.iterations), "iterations", !s.quiet);
   std::string note;
-  auto run = run_implicit_job(*events, o.job, [&](int it, double objective) {
-    note = fmt::format("objective {:.6g}", objective);
-    bar.update(static_cast<std::uint64_t>(it), note);
-  });
+  auto run = run_implicit_job(*events, o.job, sweep_reporter(bar, note, s.monitor));
   bar.finish(note);
   if (!run)
     return report(run.err());
   const auto& r = *run;
   const auto k = r.ranking.k;
+  if (s.monitor) {
+    auto& reg = s.monitor->registry();
+    reg.gauge("recflow_implicit_hit_rate", "HR@k of the held-out events (k: --ranking-k)")
+      .set(r.ranking.hit_rate);
+    reg.gauge("recflow_implicit_ndcg", "NDCG@k of the held-out events (k: --ranking-k)")
+      .set(r.ranking.ndcg);
+    reg.gauge("recflow_implicit_popularity_hit_rate", "HR@k of item popularity, the same negatives")
+      .set(r.popularity.hit_rate);
+    s.monitor->finish(std::nullopt, std::nullopt);
+  }
   const double per_iteration = r.train_seconds / p.iterations;
   std::cout << fmt::format("implicit ALS on {} ({}): rank {}, {} iterations, lambda {}, alpha {}, "
                            "{} confidence{}, solver {}{}\n",

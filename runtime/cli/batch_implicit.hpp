@@ -10,6 +10,7 @@
 
 #include "cli/data_options.hpp"
 #include "recflow/job/implicit_job.hpp"
+#include "recflow/serve/monitor.hpp"
 
 namespace recflow::cli {
 
@@ -61,6 +62,7 @@ struct implicit_shared {
   bool quiet = false;
   std::optional<double> time_split{};  ///< --time-split: full ranking on a time split
   std::size_t workers = 1;             ///< threads of the full ranking
+  serve::live_monitor* monitor = nullptr;  ///< --metrics: sweeps and the final figures
 };
 
 /// Runs it and prints the report (and the JSON summary); returns the exit code.

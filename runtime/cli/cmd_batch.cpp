@@ -54,9 +54,10 @@ struct batch_metrics_server {
 };
 
 result<std::unique_ptr<batch_metrics_server>> start_metrics(const batch_options& o,
-                                                            const serve::http_options& http) {
+                                                            const serve::http_options& http,
+                                                            const char* command = "batch ALS") {
   auto m = std::make_unique<batch_metrics_server>();
-  m->monitor.set_info("command", "batch ALS");
+  m->monitor.set_info("command", command);
   m->monitor.set_info("data", o.data.train.empty() ? o.data.data : o.data.train);
   m->monitor.set_info("rank", std::to_string(o.job.als.rank));
   m->monitor.set_info("engine", o.engine);
@@ -188,18 +189,32 @@ result<nlohmann::json> run_once(const batch_options& o, const loaded_data& data)
 
 /// `--implicit`: what it does not support yet, then the run.
 int run_implicit(batch_options& o, const CLI::App& cmd) {
-  if (o.folds > 0 || !o.metrics.empty())
-    return report(error{errc::invalid_argument,
-                        "--folds and --metrics are not supported with --implicit yet"});
+  if (o.folds > 0)
+    return report(error{errc::invalid_argument, "--folds is not supported with --implicit yet"});
   if (auto ok = parse_placement(o); !ok)
     return report(ok.err());
+  serve::http_options http;
+  if (auto ok = metrics_access(o.metrics, o.access, http); !ok)
+    return report(ok.err());
+  std::unique_ptr<batch_metrics_server> metrics;
+  if (!o.metrics.empty()) {
+    auto started = start_metrics(o, http, "batch implicit ALS");
+    if (!started)
+      return report(started.err());
+    metrics = std::move(*started);
+  }
   if (o.explain && !o.job.nodes.empty())
     std::cout << explain_als_cluster({.nodes = o.job.nodes, .graph = o.job.graph}) << std::flush;
   o.implicit.job.where = o.job;
-  return run_batch_implicit(o.implicit, {.data = o.data, .als = o.job.als, .cmd = cmd,
-                                         .k = o.ranking.k, .save = o.save, .json = o.json,
-                                         .quiet = o.quiet, .time_split = o.time_split,
-                                         .workers = o.job.graph.workers});
+  int status = run_batch_implicit(
+    o.implicit, {.data = o.data, .als = o.job.als, .cmd = cmd, .k = o.ranking.k, .save = o.save,
+                 .json = o.json, .quiet = o.quiet, .time_split = o.time_split,
+                 .workers = o.job.graph.workers, .monitor = metrics ? &metrics->monitor : nullptr});
+  if (metrics && status == exit_ok && o.metrics_linger > 0) {  // a last scrape of the final numbers
+    std::cout << std::flush;
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.metrics_linger));
+  }
+  return status;
 }
 
 int run_batch(batch_options& o) {
