@@ -378,7 +378,7 @@ TEST_CASE("serve dashboard cli: a 2-node stream shows both nodes on the page and
   CHECK(run.stop() == 0);
 }
 
-TEST_CASE("serve metrics cli: batch, batch --implicit and node --metrics serve /metrics that promtool accepts", "[serve][cli][prometheus]") {
+TEST_CASE("serve metrics cli: batch, batch --implicit, stream --implicit and node --metrics serve /metrics that promtool accepts", "[serve][cli][prometheus]") {
   if (!have("promtool")) {
     test::skip_without("prometheus (promtool)");
     return;
@@ -419,6 +419,20 @@ TEST_CASE("serve metrics cli: batch, batch --implicit and node --metrics serve /
   CHECK(text.find("recflow_implicit_objective ") != std::string::npos);
   CHECK(text.find("recflow_implicit_hit_rate 0.") != std::string::npos);
   implicit.stop();
+
+  test::child_process stream({"stream", "--implicit", "--implicit-threshold", "4", "--data",
+                              test::data_dir() + "/ml-100k/u.data", "--rank", "8",
+                              "--batch-size", "5000", "--no-csv", "--metrics", "127.0.0.1:0",
+                              "--serve-linger", "60"},
+                             dir.file("implicit-stream.log"));
+  port = stream.wait_for_port();
+  REQUIRE(port != 0);
+  REQUIRE(wait_for_text(stream, "final: HR@10", 120s));
+  text = promtool_accepts(port, "implicit-stream.txt");
+  CHECK(text.find("recflow_batches_applied_total ") != std::string::npos);
+  CHECK(text.find("recflow_implicit_hit_rate 0.") != std::string::npos);
+  CHECK(text.find("recflow_implicit_ndcg 0.") != std::string::npos);
+  stream.stop();
 
   test::child_process node({"node", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
                             "--insecure"},

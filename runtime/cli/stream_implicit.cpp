@@ -31,7 +31,7 @@ result<implicit_stream_job_options> resolve(stream_options& s, const CLI::App& c
   auto given = [&](const char* name) { return cmd.count(name) > 0; };
   for (const char* explicit_only : {"--mode", "--gamma", "--gamma-bias", "--lambda-bias",
                                     "--max-step", "--max-in-flight", "--nodes",
-                                    "--checkpoint-dir", "--resume", "--metrics",
+                                    "--checkpoint-dir", "--resume",
                                     "--train", "--split"})
     if (given(explicit_only))
       return usage(std::string(explicit_only) + " is not an option of --implicit streaming "
@@ -115,33 +115,64 @@ result<implicit_source_input> open_events_source(const stream_options& s) {
   return in;
 }
 
-/// --serve: queries and posted events beside the stream (start it before any other thread;
-/// null without --serve). GET /model shows the run's parameters.
-result<std::unique_ptr<stream_serving>> start_serving(const stream_options& s,
-                                                      implicit_stream_job_options& o,
-                                                      const std::string& what) {
-  if (s.serve.empty())
-    return std::unique_ptr<stream_serving>{};
-  auto http = s.serving.http({});
+/// --serve and --metrics: the query service (queries and posted events) and the monitor
+/// beside the stream; start them before any other thread. GET /model shows the run's
+/// parameters.
+result<stream_endpoints> start_endpoints(const stream_options& s, implicit_stream_job_options& o,
+                                         const std::string& what) {
+  stream_endpoints ends;
+  if (s.serve.empty() && s.metrics.empty())
+    return ends;
+  // With --serve, stream_serving takes the stop signals instead.
+  ends.monitoring = stream_monitoring::make(s.serve.empty());
+  auto& mon = ends.monitoring->monitor();
+  mon.set_info("command", "stream implicit ALS");
+  mon.set_info("data", what);
+  mon.set_info("rank", std::to_string(o.params.als.rank));
+  mon.set_info("engine", o.reference ? "reference" : "local");
+  auto http = s.serving.http({});  // the address comes from --serve or --metrics
   if (!http)
     return http.err();
-  auto meta = implicit_stream_metadata(o, what, implicit_stream_result{});
-  std::erase_if(meta.entries, [](const auto& kv) {  // what only the final model has
-    return kv.first.starts_with("hr_at_") || kv.first.starts_with("ndcg_at_")
-           || kv.first == "batches";
-  });
-  auto serving = stream_serving::start(s.serve, s.serving.service(), *http, o.params.als.rank,
-                                       rating_scale{0.0, 1.0}, o.seed, nullptr, std::move(meta));
-  if (!serving)
-    return serving.err();
-  o.publish_interval = std::chrono::milliseconds(s.publish_interval_ms);
-  auto priority = thread_priority::parse(s.training_nice);
-  if (!priority)
-    return priority.err();
-  o.graph.priority = *priority;
-  lower_thread_priority(*priority);  // this thread drives the stream and scores
-  (*serving)->attach(o);
-  return std::move(*serving);
+  if (!s.serve.empty()) {
+    auto meta = implicit_stream_metadata(o, what, implicit_stream_result{});
+    std::erase_if(meta.entries, [](const auto& kv) {  // what only the final model has
+      return kv.first.starts_with("hr_at_") || kv.first.starts_with("ndcg_at_")
+             || kv.first == "batches";
+    });
+    auto serving = stream_serving::start(s.serve, s.serving.service(), *http, o.params.als.rank,
+                                         rating_scale{0.0, 1.0}, o.seed, &mon, std::move(meta));
+    if (!serving)
+      return serving.err();
+    o.publish_interval = std::chrono::milliseconds(s.publish_interval_ms);
+    auto priority = thread_priority::parse(s.training_nice);
+    if (!priority)
+      return priority.err();
+    o.graph.priority = *priority;
+    lower_thread_priority(*priority);  // this thread drives the stream and scores
+    (*serving)->attach(o);
+    ends.serving = std::move(*serving);
+  }
+  if (!s.metrics.empty())
+    if (auto ok = ends.monitoring->listen(s.metrics, *http); !ok)
+      return ok.err();
+  return ends;
+}
+
+/// A batch on the dashboard and /metrics: its events and update time and, when scored,
+/// HR@k and NDCG@k.
+void show_batch(serve::live_monitor& mon, const implicit_batch_report& b, double elapsed,
+                std::size_t k) {
+  mon.on_batch({.batch = b.batch, .ratings = b.events, .ratings_seen = b.streamed,
+                .latency_seconds = b.seconds, .elapsed_seconds = elapsed});
+  if (!b.ranking)
+    return;
+  auto& reg = mon.registry();
+  reg.gauge("recflow_implicit_hit_rate", "HR@k of the held-out events (k: --ranking-k)")
+    .set(b.ranking->hit_rate);
+  reg.gauge("recflow_implicit_ndcg", "NDCG@k of the held-out events (k: --ranking-k)")
+    .set(b.ranking->ndcg);
+  mon.on_event("ranking", fmt::format("batch {}: HR@{} {:.4f}  NDCG@{} {:.4f}", b.batch, k,
+                                      b.ranking->hit_rate, k, b.ranking->ndcg));
 }
 
 }  // namespace
@@ -161,7 +192,11 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
   }
   const auto& p = o.params.als;
   const auto k = o.ranking.k;
+  stream_endpoints ends;  // --serve and --metrics
   auto on_batch = [&](const implicit_batch_report& b) {
+    if (ends.monitoring)
+      show_batch(ends.monitoring->monitor(), b,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), k);
     if (csv.is_open()) {
       csv << b.batch << ',' << b.events << ',' << b.streamed << ',';
       if (b.ranking)
@@ -190,7 +225,6 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
   };
 
   implicit_input input;
-  std::unique_ptr<stream_serving> serving;
   result<implicit_stream_result> run = error{errc::invalid_argument, "nothing ran"};
   std::optional<implicit_source_input> live;
   if (s.sources.source.empty()) {
@@ -199,20 +233,20 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
     if (!events)
       return report(events.err());
     input.what = fmt::format("{} ({})", file, s.implicit.events_text());
-    auto started = start_serving(s, o, input.what);
+    auto started = start_endpoints(s, o, input.what);
     if (!started)
       return report(started.err());
-    serving = std::move(*started);
+    ends = std::move(*started);
     start_line(input.what, o.order == stream_order::time ? " in time order" : " in random order");
     run = run_implicit_stream_job(*events, o, on_batch);
   } else {
     input.what = s.sources.source + (s.implicit.threshold
                                        ? fmt::format(" (ratings >= {} as events)", *s.implicit.threshold)
                                        : std::string(" (events)"));
-    auto started = start_serving(s, o, input.what);  // before the source starts threads
+    auto started = start_endpoints(s, o, input.what);  // before the source starts threads
     if (!started)
       return report(started.err());
-    serving = std::move(*started);
+    ends = std::move(*started);
     auto in = open_events_source(s);
     if (!in)
       return report(in.err());
@@ -237,8 +271,9 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
   if (!run)
     return report(run.err());
   const auto& r = *run;
-  if (serving)
-    serving->finish(r.model, r.batches, r.train_events);
+  if (ends.serving)
+    ends.serving->finish(r.model, r.batches, r.train_events);
+  ends.finish_monitoring(std::nullopt, std::nullopt);
   const bool scored = s.sources.source.empty() || (live && live->held_out);
   const double rate = r.stream_seconds > 0 ? double(r.train_events) / r.stream_seconds : 0.0;
   if (scored)
@@ -294,8 +329,7 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
     j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     print_json(j);
   }
-  if (serving)
-    serving->linger(s.serve_linger);
+  ends.linger(s.serve_linger);
   return exit_ok;
 }
 
