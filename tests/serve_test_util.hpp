@@ -128,6 +128,55 @@ class http_client {
   std::map<std::string, std::string> headers_;
 };
 
+/// A command's --json summary: the last line of `out` that parses as a JSON object (null
+/// when there is none).
+inline nlohmann::json json_summary(const std::string& out) {
+  auto end = out.size();
+  while (end > 0) {
+    auto start = out.rfind('\n', end - 1);
+    auto from = start == std::string::npos ? 0 : start + 1;
+    auto line = out.substr(from, end - from);
+    if (!line.empty() && line.front() == '{') {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded())
+        return j;
+    }
+    if (start == std::string::npos)
+      break;
+    end = start;
+  }
+  return nlohmann::json();
+}
+
+/// What a client saw following a stream served with --serve until training ended (at most
+/// about 30 s): whether GET /recommend?user=1&n=5 answered five items while the stream
+/// still trained, whether the model's version never went back, and the last version.
+struct followed_stream {
+  bool answered_while_training = false;
+  bool monotonic = true;
+  std::uint64_t last = 0;
+};
+inline followed_stream follow_training(http_client& c) {
+  followed_stream f;
+  for (int k = 0; k < 3000; ++k) {
+    auto h = c.get("/health").json();
+    REQUIRE(h.is_object());
+    auto v = h["version"].get<std::uint64_t>();
+    f.monotonic = f.monotonic && v >= f.last;
+    f.last = v;
+    if (!h["training"].get<bool>())
+      break;
+    if (v > 0) {
+      auto r = c.get("/recommend?user=1&n=5");
+      if (r.status == 200 && r.json()["items"].size() == 5
+          && c.get("/health").json()["training"] == true)
+        f.answered_while_training = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return f;
+}
+
 /// A POST /ratings body: one rating (4) of `item` by `user`.
 inline std::string post_of(std::int64_t user, std::int64_t item = 10) {
   return R"({"user": )" + std::to_string(user) + R"(, "ratings": [{"item": )" + std::to_string(item)

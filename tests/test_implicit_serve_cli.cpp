@@ -18,29 +18,6 @@
 using namespace recflow;
 using json = nlohmann::json;
 
-namespace {
-
-/// The --json summary: the last line of `out` that parses as a JSON object.
-json summary(const std::string& out) {
-  auto end = out.size();
-  while (end > 0) {
-    auto start = out.rfind('\n', end - 1);
-    auto from = start == std::string::npos ? 0 : start + 1;
-    auto line = out.substr(from, end - from);
-    if (!line.empty() && line.front() == '{') {
-      auto j = json::parse(line, nullptr, false);
-      if (!j.is_discarded())
-        return j;
-    }
-    if (start == std::string::npos)
-      break;
-    end = start;
-  }
-  return json();
-}
-
-}  // namespace
-
 TEST_CASE("cli: stream --implicit --serve answers while a source trains and trains on posted "
           "events", "[cli][implicit][serve]") {
   test::scratch_dir dir;
@@ -69,33 +46,16 @@ TEST_CASE("cli: stream --implicit --serve answers while a source trains and trai
   CHECK(c.post("/ratings", R"({"user": 777778, "ratings": [{"item": 5, "rating": 0}]})").status == 400);
   auto posted = c.post("/ratings", R"({"user": 777777, "ratings": [{"item": 5, "rating": 2}, {"item": 7, "rating": 1}]})");
   CHECK(posted.status == 202);
-  bool answered_while_training = false;
-  std::uint64_t last = 0;
-  bool monotonic = true;
-  for (int k = 0; k < 3000; ++k) {  // at most about 30 s
-    auto h = c.get("/health").json();
-    REQUIRE(h.is_object());
-    auto v = h["version"].get<std::uint64_t>();
-    monotonic = monotonic && v >= last;
-    last = v;
-    if (!h["training"].get<bool>())
-      break;
-    if (v > 0) {
-      auto r = c.get("/recommend?user=1&n=5");
-      if (r.status == 200 && r.json()["items"].size() == 5 && c.get("/health").json()["training"] == true)
-        answered_while_training = true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK(answered_while_training);
-  CHECK(monotonic);
-  CHECK(last == 30);  // 30 batches of 100; the posted events joined one of them
+  auto seen = test::follow_training(c);
+  CHECK(seen.answered_while_training);
+  CHECK(seen.monotonic);
+  CHECK(seen.last == 30);  // 30 batches of 100; the posted events joined one of them
   // The final model excludes what user 1 has events on from its top-N.
   auto rec = c.get("/recommend?user=1&n=60").json();
   CHECK(rec["items"].size() < 60);
   CHECK(rec["source"] == "model");
   CHECK(p.stop() == 0);
-  auto out = summary(p.output());
+  auto out = test::json_summary(p.output());
   REQUIRE(out.is_object());
   CHECK(out["batches"] == 30);
   CHECK(out["train_events"] == 3002);  // the source's and the posted ones
@@ -133,7 +93,7 @@ TEST_CASE("cli: stream --implicit --serve on a table serves the final model with
   }
   REQUIRE(h.is_object());
   CHECK_FALSE(h["training"].get<bool>());
-  auto out = [&] { return summary(p.output()); };
+  auto out = [&] { return test::json_summary(p.output()); };
   // The final model, as the last batch left it; a new user is folded in from events.
   auto rec = c.get("/recommend?user=3&n=5");
   CHECK(rec.status == 200);

@@ -394,51 +394,47 @@ TEST_CASE("serve metrics cli: batch, batch --implicit, stream --implicit and nod
     CHECK(c.get("/").status == 200);
     return text;
   };
-  test::child_process batch({"batch", "--data", test::data_dir() + "/ml-100k/u.data", "--split", "0.8",
-                             "--rank", "10", "--iterations", "3", "--metrics", "127.0.0.1:0",
-                             "--metrics-linger", "60"},
-                            dir.file("batch.log"));
-  auto port = batch.wait_for_port();
-  REQUIRE(port != 0);
-  REQUIRE(wait_for_text(batch, "test rmse", 120s));
-  auto text = promtool_accepts(port, "batch.txt");
-  CHECK(text.find("recflow_als_sweeps_total 3\n") != std::string::npos);
-  CHECK(text.find("recflow_validation_rmse 0.") != std::string::npos);
-  batch.stop();
-
-  test::child_process implicit({"batch", "--implicit", "--implicit-threshold", "4", "--data",
-                                test::data_dir() + "/ml-100k/u.data", "--rank", "8",
-                                "--iterations", "3", "--metrics", "127.0.0.1:0",
-                                "--metrics-linger", "60"},
-                               dir.file("implicit.log"));
-  port = implicit.wait_for_port();
-  REQUIRE(port != 0);
-  REQUIRE(wait_for_text(implicit, "test HR@10", 120s));
-  text = promtool_accepts(port, "implicit.txt");
-  CHECK(text.find("recflow_als_sweeps_total 3\n") != std::string::npos);
-  CHECK(text.find("recflow_implicit_objective ") != std::string::npos);
-  CHECK(text.find("recflow_implicit_hit_rate 0.") != std::string::npos);
-  implicit.stop();
-
-  test::child_process stream({"stream", "--implicit", "--implicit-threshold", "4", "--data",
-                              test::data_dir() + "/ml-100k/u.data", "--rank", "8",
-                              "--batch-size", "5000", "--no-csv", "--metrics", "127.0.0.1:0",
-                              "--serve-linger", "60"},
-                             dir.file("implicit-stream.log"));
-  port = stream.wait_for_port();
-  REQUIRE(port != 0);
-  REQUIRE(wait_for_text(stream, "final: HR@10", 120s));
-  text = promtool_accepts(port, "implicit-stream.txt");
-  CHECK(text.find("recflow_batches_applied_total ") != std::string::npos);
-  CHECK(text.find("recflow_implicit_hit_rate 0.") != std::string::npos);
-  CHECK(text.find("recflow_implicit_ndcg 0.") != std::string::npos);
-  stream.stop();
+  // Each training command with --metrics on a free port, scraped once it has printed `done`:
+  // the exposition promtool accepts, with what that command adds.
+  const auto ml = test::data_dir() + "/ml-100k/u.data";
+  struct training {
+    std::vector<std::string> args;
+    std::string done;
+    std::vector<std::string> shows;
+  };
+  const std::vector<training> runs = {
+    {{"batch", "--data", ml, "--split", "0.8", "--rank", "10", "--iterations", "3",
+      "--metrics-linger", "60"},
+     "test rmse", {"recflow_als_sweeps_total 3\n", "recflow_validation_rmse 0."}},
+    {{"batch", "--implicit", "--implicit-threshold", "4", "--data", ml, "--rank", "8",
+      "--iterations", "3", "--metrics-linger", "60"},
+     "test HR@10",
+     {"recflow_als_sweeps_total 3\n", "recflow_implicit_objective ", "recflow_implicit_hit_rate 0."}},
+    {{"stream", "--implicit", "--implicit-threshold", "4", "--data", ml, "--rank", "8",
+      "--batch-size", "5000", "--no-csv", "--serve-linger", "60"},
+     "final: HR@10",
+     {"recflow_batches_applied_total ", "recflow_implicit_hit_rate 0.", "recflow_implicit_ndcg 0."}},
+  };
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    auto args = runs[k].args;
+    args.insert(args.end(), {"--metrics", "127.0.0.1:0"});
+    const auto name = "training" + std::to_string(k);
+    test::child_process run(args, dir.file(name + ".log"));
+    auto port = run.wait_for_port();
+    INFO(args[0] << " " << args[1] << ": " << run.output());
+    REQUIRE(port != 0);
+    REQUIRE(wait_for_text(run, runs[k].done, 120s));
+    auto text = promtool_accepts(port, name + ".txt");
+    for (const auto& metric : runs[k].shows)
+      CHECK(text.find(metric) != std::string::npos);
+    run.stop();
+  }
 
   test::child_process node({"node", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
                             "--insecure"},
                            dir.file("node.log"));
   REQUIRE(wait_for_text(node, "metrics and dashboard on", 30s));
-  port = node.wait_for_port();
+  auto port = node.wait_for_port();
   REQUIRE(port != 0);
   promtool_accepts(port, "node.txt");
   CHECK(node.stop() == 0);

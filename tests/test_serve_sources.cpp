@@ -26,29 +26,6 @@
 using namespace recflow;
 using json = nlohmann::json;
 
-namespace {
-
-/// The last line of `out` that parses as a JSON object (the --json summary).
-json summary(const std::string& out) {
-  auto end = out.size();
-  while (end > 0) {
-    auto start = out.rfind('\n', end - 1);
-    auto from = start == std::string::npos ? 0 : start + 1;
-    auto line = out.substr(from, end - from);
-    if (!line.empty() && line.front() == '{') {
-      auto j = json::parse(line, nullptr, false);
-      if (!j.is_discarded())
-        return j;
-    }
-    if (start == std::string::npos)
-      break;
-    end = start;
-  }
-  return json();
-}
-
-}  // namespace
-
 TEST_CASE("serve sources: stream --source replay: --serve answers while training and trains on "
           "posted ratings", "[serve][sources]") {
   test::scratch_dir dir;
@@ -72,34 +49,17 @@ TEST_CASE("serve sources: stream --source replay: --serve answers while training
   test::http_client c(port);
   auto posted = c.post("/ratings", R"({"user": 777777, "ratings": [{"item": 5, "rating": 5}, {"item": 7, "rating": 4}]})");
   CHECK(posted.status == 202);
-  bool answered_while_training = false;
-  std::uint64_t last = 0;
-  bool monotonic = true;
-  for (int k = 0; k < 3000; ++k) {  // at most about 30 s
-    auto h = c.get("/health").json();
-    REQUIRE(h.is_object());
-    auto v = h["version"].get<std::uint64_t>();
-    monotonic = monotonic && v >= last;
-    last = v;
-    if (!h["training"].get<bool>())
-      break;
-    if (v > 0) {
-      auto r = c.get("/recommend?user=1&n=5");
-      if (r.status == 200 && r.json()["items"].size() == 5 && c.get("/health").json()["training"] == true)
-        answered_while_training = true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  CHECK(answered_while_training);
-  CHECK(monotonic);
-  CHECK(last == 30);  // 30 batches of 100; the posted ratings joined one of them
+  auto seen = test::follow_training(c);
+  CHECK(seen.answered_while_training);
+  CHECK(seen.monotonic);
+  CHECK(seen.last == 30);  // 30 batches of 100; the posted ratings joined one of them
   auto m = c.get("/model").json();
   CHECK(m["version"] == 30);
   // The final model excludes what user 1 rated in the stream from its top-N.
   auto rec = c.get("/recommend?user=1&n=60").json();
   CHECK(rec["items"].size() < 60);
   CHECK(p.stop() == 0);
-  auto out = summary(p.output());
+  auto out = test::json_summary(p.output());
   REQUIRE(out.is_object());
   CHECK(out["batches"] == 30);
   CHECK(out["train_ratings"] == 3000);  // the source's ratings
@@ -132,7 +92,7 @@ TEST_CASE("serve sources: a served run with checkpoints stopped by SIGTERM count
   for (int k = 0; k < 2000 && c.get("/health").json()["version"].get<std::uint64_t>() < v0 + 4; ++k)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   CHECK(p.stop() == 0);  // SIGTERM: ends at a batch boundary and writes the final checkpoint
-  auto first = summary(p.output());
+  auto first = test::json_summary(p.output());
   REQUIRE(first.is_object());
   auto b = first["batches"].get<std::uint64_t>();
   REQUIRE(b < 1614);  // 80,669 ratings in batches of 50: the stream did not end by itself
@@ -149,7 +109,7 @@ TEST_CASE("serve sources: a served run with checkpoints stopped by SIGTERM count
   CHECK(rest.out.find("after " + std::to_string(b) + " batches (" + std::to_string(b * 50)
                       + " ratings)") != std::string::npos);
   CHECK(rest.out.find("serving on http://127.0.0.1:") != std::string::npos);
-  auto second = summary(rest.out);
+  auto second = test::json_summary(rest.out);
   REQUIRE(second.is_object());
   CHECK(second["batches"] == b + 10);
   CHECK(second["batches_this_run"] == 10);

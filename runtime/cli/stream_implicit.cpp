@@ -118,44 +118,28 @@ result<implicit_source_input> open_events_source(const stream_options& s) {
 /// --serve and --metrics: the query service (queries and posted events) and the monitor
 /// beside the stream; start them before any other thread. GET /model shows the run's
 /// parameters.
-result<stream_endpoints> start_endpoints(const stream_options& s, implicit_stream_job_options& o,
-                                         const std::string& what) {
-  stream_endpoints ends;
-  if (s.serve.empty() && s.metrics.empty())
-    return ends;
-  // With --serve, stream_serving takes the stop signals instead.
-  ends.monitoring = stream_monitoring::make(s.serve.empty());
-  auto& mon = ends.monitoring->monitor();
-  mon.set_info("command", "stream implicit ALS");
-  mon.set_info("data", what);
-  mon.set_info("rank", std::to_string(o.params.als.rank));
-  mon.set_info("engine", o.reference ? "reference" : "local");
-  auto http = s.serving.http({});  // the address comes from --serve or --metrics
-  if (!http)
-    return http.err();
-  if (!s.serve.empty()) {
-    auto meta = implicit_stream_metadata(o, what, implicit_stream_result{});
-    std::erase_if(meta.entries, [](const auto& kv) {  // what only the final model has
-      return kv.first.starts_with("hr_at_") || kv.first.starts_with("ndcg_at_")
-             || kv.first == "batches";
-    });
-    auto serving = stream_serving::start(s.serve, s.serving.service(), *http, o.params.als.rank,
-                                         rating_scale{0.0, 1.0}, o.seed, &mon, std::move(meta));
-    if (!serving)
-      return serving.err();
+result<stream_endpoints> start_implicit_endpoints(const stream_options& s,
+                                                  implicit_stream_job_options& o,
+                                                  const std::string& what) {
+  auto meta = implicit_stream_metadata(o, what, implicit_stream_result{});
+  std::erase_if(meta.entries, [](const auto& kv) {  // what only the final model has
+    return kv.first.starts_with("hr_at_") || kv.first.starts_with("ndcg_at_")
+           || kv.first == "batches";
+  });
+  endpoint_setup e{.what = what, .rank = o.params.als.rank, .scale = rating_scale{0.0, 1.0},
+                   .seed = o.seed, .metadata = std::move(meta)};
+  e.describe = [&](stream_monitoring& m) {
+    auto& mon = m.monitor();
+    mon.set_info("command", "stream implicit ALS");
+    mon.set_info("rank", std::to_string(o.params.als.rank));
+    mon.set_info("engine", o.reference ? "reference" : "local");
+  };
+  e.attach = [&](stream_serving& serving, thread_priority priority) {
     o.publish_interval = std::chrono::milliseconds(s.publish_interval_ms);
-    auto priority = thread_priority::parse(s.training_nice);
-    if (!priority)
-      return priority.err();
-    o.graph.priority = *priority;
-    lower_thread_priority(*priority);  // this thread drives the stream and scores
-    (*serving)->attach(o);
-    ends.serving = std::move(*serving);
-  }
-  if (!s.metrics.empty())
-    if (auto ok = ends.monitoring->listen(s.metrics, *http); !ok)
-      return ok.err();
-  return ends;
+    o.graph.priority = priority;
+    serving.attach(o);
+  };
+  return start_endpoints(s, e);
 }
 
 /// A batch on the dashboard and /metrics: its events and update time and, when scored,
@@ -233,7 +217,7 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
     if (!events)
       return report(events.err());
     input.what = fmt::format("{} ({})", file, s.implicit.events_text());
-    auto started = start_endpoints(s, o, input.what);
+    auto started = start_implicit_endpoints(s, o, input.what);
     if (!started)
       return report(started.err());
     ends = std::move(*started);
@@ -243,7 +227,7 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
     input.what = s.sources.source + (s.implicit.threshold
                                        ? fmt::format(" (ratings >= {} as events)", *s.implicit.threshold)
                                        : std::string(" (events)"));
-    auto started = start_endpoints(s, o, input.what);  // before the source starts threads
+    auto started = start_implicit_endpoints(s, o, input.what);  // before the source starts threads
     if (!started)
       return report(started.err());
     ends = std::move(*started);

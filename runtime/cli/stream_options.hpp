@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "cli/nodes_option.hpp"
 #include "cli/serve_options.hpp"
 #include "recflow/engine/stream_job.hpp"
+#include "recflow/engine/thread_priority.hpp"
 #include "recflow/job/source_spec.hpp"
 #include "recflow/job/stream_output.hpp"
 #include "recflow/job/stream_monitoring.hpp"
@@ -124,10 +126,27 @@ int save_and_summarize(const stream_options& o, const factor_model& model, strea
                        std::chrono::steady_clock::time_point t0,
                        const ranking_metrics* ranked = nullptr);
 
+/// What a stream (explicit or implicit) puts beside it with --serve and --metrics.
+struct endpoint_setup {
+  std::string what;                          ///< the data, as the page names it
+  int rank = 0;
+  rating_scale scale{};
+  std::shared_ptr<const factor_model> seed{};  ///< served first (null: an empty model)
+  model_metadata metadata{};                 ///< what GET /model shows
+  /// Describes the run on the monitor and routes the job's measurements into it.
+  std::function<void(stream_monitoring&)> describe{};
+  /// Routes the job through the started server, its training threads at `priority`.
+  std::function<void(stream_serving&, thread_priority priority)> attach{};
+};
+
 /// With --serve: starts serving the model the stream starts from (`seed`, or empty on
-/// `scale`), lowers the training threads' priority and this (driving) thread's, and
-/// routes the job through the server. With --serve or --metrics: a monitor fed by the
-/// job, on --serve's server and on the --metrics one. `what` names the data on the page.
+/// `scale`), lowers this (driving) thread's priority and attaches the job. With --serve or
+/// --metrics: a monitor on --serve's server and on the --metrics one. Start it before any
+/// other thread starts.
+result<stream_endpoints> start_endpoints(const stream_options& o, const endpoint_setup& e);
+
+/// start_endpoints for an explicit stream: a monitor fed by the job, the job's training
+/// threads at --training-nice. `what` names the data on the page.
 result<stream_endpoints> start_stream_serving(const stream_options& o, stream_job_options& job,
                                               rating_scale scale,
                                               std::shared_ptr<const factor_model> seed,

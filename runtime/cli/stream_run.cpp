@@ -178,41 +178,52 @@ int save_and_summarize(const stream_options& o, const factor_model& model, strea
   return exit_ok;
 }
 
-result<stream_endpoints> start_stream_serving(const stream_options& o, stream_job_options& job,
-                                              rating_scale scale,
-                                              std::shared_ptr<const factor_model> seed,
-                                              const std::string& what) {
+result<stream_endpoints> start_endpoints(const stream_options& o, const endpoint_setup& e) {
   stream_endpoints ends;
-  if (!o.serve.empty() || !o.metrics.empty()) {
-    // Before any thread: with --serve, stream_serving takes the stop signals instead.
-    ends.monitoring = stream_monitoring::make(o.serve.empty());
-    auto& mon = ends.monitoring->monitor();
-    mon.set_info("data", what);
-    if (o.baseline_rmse > 0)
-      mon.set_baseline_rmse(o.baseline_rmse);
-    ends.monitoring->attach(job);
-  }
+  if (o.serve.empty() && o.metrics.empty())
+    return ends;
+  // Before any thread: with --serve, stream_serving takes the stop signals instead.
+  ends.monitoring = stream_monitoring::make(o.serve.empty());
+  ends.monitoring->monitor().set_info("data", e.what);
+  if (e.describe)
+    e.describe(*ends.monitoring);
   auto http = o.serving.http({});  // the address comes from --serve or --metrics
-  if (!http && (!o.serve.empty() || !o.metrics.empty()))
+  if (!http)
     return http.err();
   if (!o.serve.empty()) {
-    auto s = stream_serving::start(o.serve, o.serving.service(), *http, o.params.rank,
-                                   scale, seed, &ends.monitoring->monitor());
+    auto s = stream_serving::start(o.serve, o.serving.service(), *http, e.rank, e.scale, e.seed,
+                                   &ends.monitoring->monitor(), e.metadata);
     if (!s)
       return s.err();
-    job.publish_interval = std::chrono::milliseconds(o.publish_interval_ms);
     auto priority = thread_priority::parse(o.training_nice);
     if (!priority)
       return priority.err();
-    job.engine.priority = *priority;
     lower_thread_priority(*priority);  // this thread drives the stream and evaluates
-    (*s)->attach(job);
+    e.attach(**s, *priority);
     ends.serving = std::move(*s);
   }
   if (!o.metrics.empty())
     if (auto ok = ends.monitoring->listen(o.metrics, *http); !ok)
       return ok.err();
   return ends;
+}
+
+result<stream_endpoints> start_stream_serving(const stream_options& o, stream_job_options& job,
+                                              rating_scale scale,
+                                              std::shared_ptr<const factor_model> seed,
+                                              const std::string& what) {
+  endpoint_setup e{.what = what, .rank = o.params.rank, .scale = scale, .seed = std::move(seed)};
+  e.describe = [&](stream_monitoring& m) {
+    if (o.baseline_rmse > 0)
+      m.monitor().set_baseline_rmse(o.baseline_rmse);
+    m.attach(job);
+  };
+  e.attach = [&](stream_serving& s, thread_priority priority) {
+    job.publish_interval = std::chrono::milliseconds(o.publish_interval_ms);
+    job.engine.priority = priority;
+    s.attach(job);
+  };
+  return start_endpoints(o, e);
 }
 
 int run_stream(stream_options& o) {
