@@ -200,8 +200,7 @@ std::vector<als_rows> als_block_state::ship(std::uint32_t iteration) const {
   double regularisation = 0.0;
   if (const auto* ip = std::get_if<implicit_params>(&params_)) {
     exact_gram g(rank_);
-    for (index_t l = 0; l < factors_.rows(); ++l)
-      g.add(factors_.row_span(l));
+    g.add(factors_);
     gram = g.words();
     if (layout_->owner == side::user)  // the users' share of the objective (squared_error)
       for (index_t l = 0; l < factors_.rows(); ++l)

@@ -262,6 +262,14 @@ int run_time_split(const implicit_options& o, const implicit_shared& s, const st
 
 }  // namespace
 
+void show_ranking(serve::live_monitor& monitor, const sampled_ranking_metrics& r) {
+  auto& reg = monitor.registry();
+  reg.gauge("recflow_implicit_hit_rate", "HR@k of the held-out events (k: --ranking-k)")
+    .set(r.hit_rate);
+  reg.gauge("recflow_implicit_ndcg", "NDCG@k of the held-out events (k: --ranking-k)")
+    .set(r.ndcg);
+}
+
 int run_batch_implicit(implicit_options o, const implicit_shared& s) {
   const auto t0 = std::chrono::steady_clock::now();
   if (auto ok = resolve(o, s); !ok)
@@ -283,12 +291,9 @@ int run_batch_implicit(implicit_options o, const implicit_shared& s) {
   const auto& r = *run;
   const auto k = r.ranking.k;
   if (s.monitor) {
-    auto& reg = s.monitor->registry();
-    reg.gauge("recflow_implicit_hit_rate", "HR@k of the held-out events (k: --ranking-k)")
-      .set(r.ranking.hit_rate);
-    reg.gauge("recflow_implicit_ndcg", "NDCG@k of the held-out events (k: --ranking-k)")
-      .set(r.ranking.ndcg);
-    reg.gauge("recflow_implicit_popularity_hit_rate", "HR@k of item popularity, the same negatives")
+    show_ranking(*s.monitor, r.ranking);
+    s.monitor->registry()
+      .gauge("recflow_implicit_popularity_hit_rate", "HR@k of item popularity, the same negatives")
       .set(r.popularity.hit_rate);
     s.monitor->finish(std::nullopt, std::nullopt);
   }

@@ -65,6 +65,9 @@ struct implicit_shared {
   serve::live_monitor* monitor = nullptr;  ///< --metrics: sweeps and the final figures
 };
 
+/// HR@k and NDCG@k of held-out events as /metrics gauges (batch and stream --implicit).
+void show_ranking(serve::live_monitor& monitor, const sampled_ranking_metrics& r);
+
 /// Runs it and prints the report (and the JSON summary); returns the exit code.
 int run_batch_implicit(implicit_options o, const implicit_shared& shared);
 

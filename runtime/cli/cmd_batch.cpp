@@ -68,6 +68,20 @@ result<std::unique_ptr<batch_metrics_server>> start_metrics(const batch_options&
   return m;
 }
 
+/// --explain with --nodes: which node holds which blocks.
+void explain(const batch_options& o) {
+  if (o.explain && !o.job.nodes.empty())
+    std::cout << explain_als_cluster({.nodes = o.job.nodes, .graph = o.job.graph}) << std::flush;
+}
+
+/// --metrics-linger: keeps /metrics up for a last scrape of the final numbers.
+void linger(const batch_options& o, const batch_metrics_server* metrics) {
+  if (metrics && o.metrics_linger > 0) {
+    std::cout << std::flush;
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.metrics_linger));
+  }
+}
+
 /// Where the model trains (--engine, --workers, --partitions, --nodes and the link
 /// options), for explicit and implicit ALS alike.
 result<void> parse_placement(batch_options& o) {
@@ -203,17 +217,14 @@ int run_implicit(batch_options& o, const CLI::App& cmd) {
       return report(started.err());
     metrics = std::move(*started);
   }
-  if (o.explain && !o.job.nodes.empty())
-    std::cout << explain_als_cluster({.nodes = o.job.nodes, .graph = o.job.graph}) << std::flush;
+  explain(o);
   o.implicit.job.where = o.job;
   int status = run_batch_implicit(
     o.implicit, {.data = o.data, .als = o.job.als, .cmd = cmd, .k = o.ranking.k, .save = o.save,
                  .json = o.json, .quiet = o.quiet, .time_split = o.time_split,
                  .workers = o.job.graph.workers, .monitor = metrics ? &metrics->monitor : nullptr});
-  if (metrics && status == exit_ok && o.metrics_linger > 0) {  // a last scrape of the final numbers
-    std::cout << std::flush;
-    std::this_thread::sleep_for(std::chrono::duration<double>(o.metrics_linger));
-  }
+  if (status == exit_ok)
+    linger(o, metrics.get());
   return status;
 }
 
@@ -235,8 +246,7 @@ int run_batch(batch_options& o) {
     metrics = std::move(*started);
     o.monitor = &metrics->monitor;
   }
-  if (o.explain && !o.job.nodes.empty())
-    std::cout << explain_als_cluster({.nodes = o.job.nodes, .graph = o.job.graph}) << std::flush;
+  explain(o);
   auto summary = o.folds > 0 ? run_folds(o, *data) : run_once(o, *data);
   if (!summary)
     return report(summary.err());
@@ -251,10 +261,7 @@ int run_batch(batch_options& o) {
   j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (o.json)
     print_json(j);
-  if (metrics && o.metrics_linger > 0) {  // a last scrape of the final numbers
-    std::cout << std::flush;
-    std::this_thread::sleep_for(std::chrono::duration<double>(o.metrics_linger));
-  }
+  linger(o, metrics.get());
   return exit_ok;
 }
 

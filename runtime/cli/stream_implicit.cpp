@@ -121,13 +121,8 @@ result<implicit_source_input> open_events_source(const stream_options& s) {
 result<stream_endpoints> start_implicit_endpoints(const stream_options& s,
                                                   implicit_stream_job_options& o,
                                                   const std::string& what) {
-  auto meta = implicit_stream_metadata(o, what, implicit_stream_result{});
-  std::erase_if(meta.entries, [](const auto& kv) {  // what only the final model has
-    return kv.first.starts_with("hr_at_") || kv.first.starts_with("ndcg_at_")
-           || kv.first == "batches";
-  });
   endpoint_setup e{.what = what, .rank = o.params.als.rank, .scale = rating_scale{0.0, 1.0},
-                   .seed = o.seed, .metadata = std::move(meta)};
+                   .seed = o.seed, .metadata = implicit_stream_metadata(o, what)};
   e.describe = [&](stream_monitoring& m) {
     auto& mon = m.monitor();
     mon.set_info("command", "stream implicit ALS");
@@ -150,11 +145,7 @@ void show_batch(serve::live_monitor& mon, const implicit_batch_report& b, double
                 .latency_seconds = b.seconds, .elapsed_seconds = elapsed});
   if (!b.ranking)
     return;
-  auto& reg = mon.registry();
-  reg.gauge("recflow_implicit_hit_rate", "HR@k of the held-out events (k: --ranking-k)")
-    .set(b.ranking->hit_rate);
-  reg.gauge("recflow_implicit_ndcg", "NDCG@k of the held-out events (k: --ranking-k)")
-    .set(b.ranking->ndcg);
+  show_ranking(mon, *b.ranking);
   mon.on_event("ranking", fmt::format("batch {}: HR@{} {:.4f}  NDCG@{} {:.4f}", b.batch, k,
                                       b.ranking->hit_rate, k, b.ranking->ndcg));
 }

@@ -247,7 +247,7 @@ result<factor_model> run_als_cluster(const als_graph_setup& setup, const als_clu
   add_graph_message_types(cfg);
   add_cluster_message_types(cfg);
   configure_cluster_middleman(cfg);
-  configure_scheduler(cfg, o.graph.workers);
+  configure_scheduler(cfg, o.graph.workers, o.graph.priority);
   caf::actor_system sys(cfg);
   factor_model m = *setup.initial;
   std::optional<error> failed;

@@ -82,7 +82,7 @@ model_metadata implicit_metadata(const implicit_job_options& o, const std::strin
 }
 
 model_metadata implicit_metadata(const std::string& trainer, const implicit_params& p,
-                                 const std::string& data, const sampled_ranking_metrics& r) {
+                                 const std::string& data) {
   model_metadata meta;
   meta.set("trainer", trainer);
   meta.set("recflow_version", RECFLOW_VERSION);
@@ -103,6 +103,12 @@ model_metadata implicit_metadata(const std::string& trainer, const implicit_para
   meta.set("solver", to_string(p.solver));
   meta.set("cg_steps", std::to_string(p.cg_steps));
   meta.set("seed", std::to_string(p.seed));
+  return meta;
+}
+
+model_metadata implicit_metadata(const std::string& trainer, const implicit_params& p,
+                                 const std::string& data, const sampled_ranking_metrics& r) {
+  auto meta = implicit_metadata(trainer, p, data);
   meta.set(fmt::format("hr_at_{}", r.k), fmt::format("{:.6f}", r.hit_rate));
   meta.set(fmt::format("ndcg_at_{}", r.k), fmt::format("{:.6f}", r.ndcg));
   return meta;

@@ -83,6 +83,9 @@ model_metadata implicit_metadata(const implicit_job_options& o, const std::strin
 /// The same for any implicit trainer: `trainer`, the parameters `p` and the figures `r`.
 model_metadata implicit_metadata(const std::string& trainer, const implicit_params& p,
                                  const std::string& data, const sampled_ranking_metrics& r);
+/// The parameters alone, for a model not scored (yet).
+model_metadata implicit_metadata(const std::string& trainer, const implicit_params& p,
+                                 const std::string& data);
 
 /// "cholesky" or "cg"; and the reverse (nothing for another word).
 const char* to_string(implicit_solver s) noexcept;

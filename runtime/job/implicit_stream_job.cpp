@@ -281,14 +281,29 @@ result<implicit_compare_result> run_implicit_compare(
   return r;
 }
 
-model_metadata implicit_stream_metadata(const implicit_stream_job_options& o,
-                                        const std::string& data, const implicit_stream_result& r) {
-  auto meta = implicit_metadata("implicit-stream", o.params.als, data, r.ranking);
+namespace {
+
+/// The stream's own parameters, after the implicit ALS ones.
+model_metadata with_stream_parameters(model_metadata meta, const implicit_stream_job_options& o) {
   meta.set("passes", std::to_string(o.params.passes));
   meta.set("refresh_every", std::to_string(o.params.refresh_every));
   meta.set("batch_size", std::to_string(o.batch_size));
+  return meta;
+}
+
+}  // namespace
+
+model_metadata implicit_stream_metadata(const implicit_stream_job_options& o,
+                                        const std::string& data, const implicit_stream_result& r) {
+  auto meta = with_stream_parameters(
+    implicit_metadata("implicit-stream", o.params.als, data, r.ranking), o);
   meta.set("batches", std::to_string(r.batches));
   return meta;
+}
+
+model_metadata implicit_stream_metadata(const implicit_stream_job_options& o,
+                                        const std::string& data) {
+  return with_stream_parameters(implicit_metadata("implicit-stream", o.params.als, data), o);
 }
 
 }  // namespace recflow

@@ -120,5 +120,8 @@ result<implicit_compare_result> run_implicit_compare(
 /// The saved model's metadata (trainer "implicit-stream", the parameters, HR and NDCG).
 model_metadata implicit_stream_metadata(const implicit_stream_job_options& o,
                                         const std::string& data, const implicit_stream_result& r);
+/// The parameters alone: what a server beside the stream shows before it ends.
+model_metadata implicit_stream_metadata(const implicit_stream_job_options& o,
+                                        const std::string& data);
 
 }  // namespace recflow

@@ -40,6 +40,11 @@ void exact_gram::add(const exact_gram& other) noexcept {
     sums_[j] += other.sums_[j];
 }
 
+void exact_gram::add(const factor_table& rows) noexcept {
+  for (index_t r = 0; r < rows.rows(); ++r)
+    add(rows.row_span(r));
+}
+
 void exact_gram::clear() noexcept { std::fill(sums_.begin(), sums_.end(), 0); }
 
 Eigen::MatrixXd exact_gram::to_matrix() const {

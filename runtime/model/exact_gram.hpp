@@ -19,6 +19,8 @@
 
 #include <Eigen/Core>
 
+#include "recflow/model/model.hpp"
+
 namespace recflow {
 
 class exact_gram {
@@ -35,6 +37,8 @@ class exact_gram {
   void remove(std::span<const float> row) noexcept { accumulate(row, true); }
   /// += another Gram matrix of the same rank.
   void add(const exact_gram& other) noexcept;
+  /// += every row of `rows` (of this rank).
+  void add(const factor_table& rows) noexcept;
   void clear() noexcept;
 
   /// The matrix in double, both triangles, rank x rank (each entry rounded once).

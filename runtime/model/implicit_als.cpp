@@ -94,8 +94,7 @@ void implicit_als_solver::prepare(const factor_table& other, std::span<const dou
   missing_.assign(missing.begin(), missing.end());
   if (missing_.empty()) {
     exact_gram g(p_.rank);
-    for (index_t r = 0; r < other.rows(); ++r)
-      g.add(other.row_span(r));
+    g.add(other);
     gram_ = g.to_matrix();
     return;
   }
