@@ -17,6 +17,10 @@ const char* to_string(kind k) noexcept {
     case kind::item_rows: return "item rows";
     case kind::als_layout: return "ALS block layout";
     case kind::als_rows: return "ALS rows";
+    case kind::implicit_events: return "implicit events";
+    case kind::implicit_ids: return "implicit ids";
+    case kind::implicit_rows: return "implicit rows";
+    case kind::implicit_shard: return "implicit shard";
   }
   return "unknown";
 }

@@ -58,6 +58,10 @@ enum class kind : std::uint16_t {
   item_rows = 5,   ///< item owner -> user owner: errors and pass-start item factors
   als_layout = 6,  ///< batch ALS, driver -> node: one block's layout and initial rows (als_wire.hpp)
   als_rows = 7,    ///< batch ALS, block -> block: a half-iteration's rows (als_wire.hpp)
+  implicit_events = 8,  ///< streaming implicit ALS, driver -> owner: a batch's events (implicit_wire.hpp)
+  implicit_ids = 9,     ///< owner -> owner: the other side's ids a solve needs
+  implicit_rows = 10,   ///< owner -> owner: rows of those ids
+  implicit_shard = 11,  ///< driver <-> owner: a whole shard (seed, snapshot)
 };
 const char* to_string(kind k) noexcept;
 

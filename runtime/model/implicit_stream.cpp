@@ -105,7 +105,8 @@ void implicit_shard::add_events(std::span<const stamped_event> events, std::uint
   }
 }
 
-void implicit_shard::solve(const implicit_side_view& other, const Eigen::MatrixXd& gram) {
+template <class RowOf>
+void implicit_shard::solve_with(RowOf&& row_of, const Eigen::MatrixXd& gram) {
   solver_.use_gram(gram);
   const auto k = std::size_t(params_.als.rank);
   const bool recency = owner_ == side::user && params_.als.recency_boost != 0.0;  // users' own
@@ -125,12 +126,8 @@ void implicit_shard::solve(const implicit_side_view& other, const Eigen::MatrixX
     }
     for (std::size_t j = 0; j < n; ++j) {
       auto& e = list[j];
-      if (e.shard == id_map::npos) {  // where the other side keeps this row, once
-        e.shard = other.shard_of(e.other);
-        e.row = other.shards[e.shard]->ids().find(e.other);
-      }
-      const auto src = other.shards[e.shard]->rows().row(e.row);
-      std::copy(src.data(), src.data() + k, gathered_.row_span(index_t(j)).data());
+      const float* src = row_of(e);
+      std::copy(src, src + k, gathered_.row_span(index_t(j)).data());
       weights_[j] = e.weight;
       if (recency) {
         const auto later = std::size_t(
@@ -144,6 +141,109 @@ void implicit_shard::solve(const implicit_side_view& other, const Eigen::MatrixX
     gram_.remove(old);
     gram_.add(row);
   }
+}
+
+void implicit_shard::solve(const implicit_side_view& other, const Eigen::MatrixXd& gram) {
+  solve_with(
+    [&](entity_event& e) {
+      if (e.shard == id_map::npos) {  // where the other side keeps this row, once
+        e.shard = other.shard_of(e.other);
+        e.row = other.shards[e.shard]->ids().find(e.other);
+      }
+      return other.shards[e.shard]->rows().row_span(e.row).data();
+    },
+    gram);
+}
+
+void implicit_shard::solve(const implicit_rows& other, const Eigen::MatrixXd& gram) {
+  solve_with(
+    [&](const entity_event& e) {
+      const auto at = std::lower_bound(other.ids.begin(), other.ids.end(), e.other);
+      return other.rows.row_span(index_t(at - other.ids.begin())).data();
+    },
+    gram);
+}
+
+std::vector<std::int64_t> implicit_shard::needed() const {
+  std::vector<std::int64_t> out;
+  for (index_t key : touched_)
+    for (const auto& e : events_[key])
+      out.push_back(e.other);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+implicit_rows implicit_shard::rows_of(std::span<const std::int64_t> ids) const {
+  implicit_rows out{{}, factor_table(params_.als.rank)};
+  for (auto id : ids) {
+    const index_t key = ids_.find(id);
+    if (key == id_map::npos)
+      continue;
+    out.ids.push_back(id);
+    out.rows.resize(index_t(out.ids.size()));
+    const auto src = rows_.row_span(key);
+    std::copy(src.begin(), src.end(), out.rows.row_span(index_t(out.ids.size() - 1)).begin());
+  }
+  return out;
+}
+
+implicit_shard_parts implicit_shard::parts() const {
+  implicit_shard_parts p;
+  p.owner = owner_;
+  p.ids = ids_.externals();
+  p.rows = rows_;
+  p.offsets.reserve(events_.size() + 1);
+  p.offsets.push_back(0);
+  for (const auto& list : events_) {
+    for (const auto& e : list)
+      p.events.push_back(entity_event{e.other, e.weight, e.stamp});
+    p.offsets.push_back(p.events.size());
+  }
+  return p;
+}
+
+result<implicit_shard> implicit_shard::from_parts(implicit_shard_parts parts,
+                                                  const implicit_stream_params& p) {
+  const auto n = parts.ids.size();
+  const auto what = std::string(to_string(parts.owner)) + " shard: ";
+  if (parts.rows.rank() != p.als.rank || std::size_t(parts.rows.rows()) != n)
+    return invalid(what + std::to_string(parts.rows.rows()) + " rows of rank "
+                   + std::to_string(parts.rows.rank()) + " for " + std::to_string(n)
+                   + " keys of rank " + std::to_string(p.als.rank));
+  if (parts.offsets.size() != n + 1 || parts.offsets.front() != 0
+      || parts.offsets.back() != parts.events.size())
+    return invalid(what + "event offsets do not fit " + std::to_string(n) + " keys and "
+                   + std::to_string(parts.events.size()) + " events");
+  for (std::size_t k = 0; k < n; ++k)
+    if (parts.offsets[k + 1] < parts.offsets[k])
+      return invalid(what + "event offsets decrease at key " + std::to_string(parts.ids[k]));
+  for (float x : parts.rows.data())
+    if (!std::isfinite(x))
+      return invalid(what + "a row is not finite");
+  implicit_shard s(parts.owner, p);
+  s.ids_.reserve(n);
+  for (std::size_t k = 0; k < n; ++k)
+    if (s.ids_.insert(parts.ids[k]) != k)
+      return invalid(what + "key " + std::to_string(parts.ids[k]) + " appears twice");
+  s.rows_ = std::move(parts.rows);
+  s.gram_.add(s.rows_);
+  s.events_.resize(n);
+  s.is_touched_.assign(n, 0);
+  for (std::size_t k = 0; k < n; ++k) {
+    auto& list = s.events_[k];
+    for (auto j = parts.offsets[k]; j < parts.offsets[k + 1]; ++j) {
+      const auto& e = parts.events[j];
+      if (!list.empty() && !(list.back().other < e.other))
+        return invalid(what + "the events of key " + std::to_string(parts.ids[k])
+                       + " are not strictly increasing by id");
+      if (!(e.weight > 0.0f && std::isfinite(e.weight)))
+        return invalid(what + "an event of key " + std::to_string(parts.ids[k])
+                       + " has weight " + shown_parameter(double(e.weight)));
+      list.push_back(entity_event{e.other, e.weight, e.stamp});
+    }
+  }
+  return s;
 }
 
 void implicit_shard::seed(const factor_model& m, const std::function<bool(std::int64_t)>& mine) {

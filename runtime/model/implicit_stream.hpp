@@ -86,6 +86,25 @@ struct implicit_side_view {
   std::function<std::uint32_t(std::int64_t)> shard_of;
 };
 
+/// The other side's rows as a solve in another process receives them: external ids
+/// strictly increasing, one row each (of the shards' rank).
+struct implicit_rows {
+  std::vector<std::int64_t> ids;
+  factor_table rows;
+};
+
+/// A shard's whole state as it travels: to a node as its seed, back as a snapshot. Keys
+/// in index order, their rows, and their events (the events of key k are
+/// events[offsets[k] .. offsets[k + 1]), other ids strictly increasing; each event's
+/// `shard` and `row` are not used).
+struct implicit_shard_parts {
+  side owner = side::user;
+  std::vector<std::int64_t> ids;
+  factor_table rows;
+  std::vector<std::uint64_t> offsets;  ///< ids.size() + 1, from 0 to events.size()
+  std::vector<entity_event> events;
+};
+
 /// One shard of one side: its keys' rows, their events, the partial Gram matrix of its
 /// rows, and the steps of the file comment for its keys. Not thread-safe; a solve reads
 /// the other side's shards, which must not change meanwhile.
@@ -102,6 +121,24 @@ class implicit_shard {
   /// Step 3 (users) or 4 (items) for the keys of the current batch; `gram` is the other
   /// side's Gram matrix (the sum of its shards' grams(), as to_matrix()).
   void solve(const implicit_side_view& other, const Eigen::MatrixXd& gram);
+  /// The same step with the other side's rows gathered from its shards: `other` must
+  /// hold every id of needed(). The same bits as the solve above.
+  void solve(const implicit_rows& other, const Eigen::MatrixXd& gram);
+  /// The other side's ids the current batch's solve reads: every event's of the keys of
+  /// touched(), strictly increasing.
+  std::vector<std::int64_t> needed() const;
+  /// The rows of this shard's keys among `ids` (strictly increasing), in their order;
+  /// ids it does not hold are skipped.
+  implicit_rows rows_of(std::span<const std::int64_t> ids) const;
+
+  /// The shard's keys, rows and events (implicit_shard_parts).
+  implicit_shard_parts parts() const;
+  /// A shard of `p` holding `parts` (its Gram matrix summed from the rows), as it stands
+  /// between batches. Fails on parts that break their invariants: ids repeated, a row
+  /// count or offsets that do not fit, events not strictly increasing by other id, a
+  /// weight not positive and finite, a row not finite.
+  static result<implicit_shard> from_parts(implicit_shard_parts parts,
+                                           const implicit_stream_params& p);
 
   /// Loads the rows and events of `m`'s entities for which `mine(external id)` holds;
   /// each recorded (user, item) pair of `m.rated()` becomes an event of weight 1 and
@@ -118,6 +155,9 @@ class implicit_shard {
 
  private:
   index_t key_of(std::int64_t id);
+  /// The solve of both overloads; `row_of(event)` gives the other side's row of an event.
+  template <class RowOf>
+  void solve_with(RowOf&& row_of, const Eigen::MatrixXd& gram);
 
   side owner_;
   implicit_stream_params params_;
@@ -163,9 +203,9 @@ class implicit_stream_updater {
   /// stream's positions), whatever they held. Fails, changing nothing, on a weight that is
   /// not positive and finite.
   result<void> apply(std::span<stamped_event> events);
-  /// The model as of the last batch (assemble_implicit_model, in `order`).
-  virtual factor_model model(const implicit_model_order& order) const = 0;
-  factor_model model() const { return model(implicit_model_order{}); }
+  /// The model as of the last batch (assemble_implicit_model, in `order`). Fails only
+  /// where the shards live in other processes and one cannot be read.
+  virtual result<factor_model> snapshot(const implicit_model_order& order = {}) const = 0;
   std::uint64_t batches() const noexcept { return batches_; }
   std::uint64_t events() const noexcept { return stamp_; }
 
@@ -192,8 +232,11 @@ class implicit_stream_trainer final : public implicit_stream_updater {
   result<void> apply(std::span<const rating> batch, const id_map& users, const id_map& items);
   using implicit_stream_updater::apply;
 
-  using implicit_stream_updater::model;
-  factor_model model(const implicit_model_order& order) const override;
+  /// The model as of the last batch (assemble_implicit_model, in `order`).
+  factor_model model(const implicit_model_order& order = {}) const;
+  result<factor_model> snapshot(const implicit_model_order& order = {}) const override {
+    return model(order);
+  }
   const implicit_stream_params& params() const noexcept { return params_; }
 
  private:
