@@ -1,6 +1,7 @@
 #include "recflow/actors/cluster_messages.hpp"
 
 #include "recflow/actors/als_cluster_messages.hpp"
+#include "recflow/actors/implicit_cluster_owner.hpp"
 
 #include <caf/io/all.hpp>
 
@@ -15,6 +16,7 @@ void add_cluster_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<frame_rejected>("recflow::frame_rejected");
   cfg.add_message_type<mesh_request>("recflow::mesh_request");
   add_als_cluster_message_types(cfg);  // batch ALS across nodes (protocol 3)
+  add_implicit_cluster_message_types(cfg);  // streaming implicit ALS across nodes (protocol 8)
 }
 
 caf::error load_frame_bytes(caf::deserializer& source, std::vector<char>& bytes) {

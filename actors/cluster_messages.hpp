@@ -23,8 +23,9 @@ namespace recflow {
 // 2: edge_traffic counts rows; 3: ALS blocks; 4: factors travel as float (shard parts, ALS);
 // 5: owner_done carries the shard's ratings; 6: the shared-secret challenge (challenge_atom,
 // auth_atom) and the node's refusals of unauthenticated peers; 7: implicit ALS blocks
-// (als_block_spec's implicit parameters, ALS rows with a Gram matrix)
-inline constexpr std::uint32_t cluster_protocol_version = 7;
+// (als_block_spec's implicit parameters, ALS rows with a Gram matrix); 8: streaming implicit
+// ALS owners (implicit_owner_spec, implicit wire frames)
+inline constexpr std::uint32_t cluster_protocol_version = 8;
 
 /// The most peers one mesh_request may name (a node connects to the job's own nodes only:
 /// a longer list is refused, so a node cannot be made to scan a network).

@@ -12,6 +12,18 @@ void add_implicit_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<implicit_owner_done>("recflow::implicit_owner_done");
 }
 
+implicit_owner_done owner_report(const implicit_shard& shard, std::uint32_t number,
+                                 std::uint64_t batch, std::uint64_t solved, double busy_seconds) {
+  implicit_owner_done d;
+  d.batch = batch;
+  d.side = shard.owner();
+  d.shard = number;
+  d.gram = shard.gram().words();
+  d.solved = solved;
+  d.busy_seconds = busy_seconds;
+  return d;
+}
+
 namespace {
 
 struct implicit_owner {
@@ -27,14 +39,9 @@ using clock = std::chrono::steady_clock;
 void report(implicit_owner_self* self, std::uint64_t batch, std::uint64_t solved,
             clock::time_point t0) {
   auto& st = self->state;
-  implicit_owner_done d;
-  d.batch = batch;
-  d.side = st.shard->owner();
-  d.shard = st.number;
-  d.gram = st.shard->gram().words();
-  d.solved = solved;
-  d.busy_seconds = std::chrono::duration<double>(clock::now() - t0).count();
-  self->send(st.coordinator, std::move(d));
+  self->send(st.coordinator,
+             owner_report(*st.shard, st.number, batch, solved,
+                          std::chrono::duration<double>(clock::now() - t0).count()));
 }
 
 caf::behavior implicit_owner_fn(implicit_owner_self* self, std::shared_ptr<implicit_shard> shard,

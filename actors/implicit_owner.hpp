@@ -72,6 +72,11 @@ typename Inspector::result_type inspect(Inspector& f, implicit_owner_done& x) {
            x.solved, x.busy_seconds);
 }
 
+/// The report of shard `number` after a step of batch `batch` that solved `solved` keys in
+/// `busy_seconds`: its side and its Gram matrix as exact words.
+implicit_owner_done owner_report(const implicit_shard& shard, std::uint32_t number,
+                                 std::uint64_t batch, std::uint64_t solved, double busy_seconds);
+
 /// Registers the messages above with `cfg`.
 void add_implicit_message_types(caf::actor_system_config& cfg);
 

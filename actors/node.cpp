@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "recflow/actors/als_cluster_messages.hpp"
+#include "recflow/actors/implicit_cluster_owner.hpp"
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/item_owner.hpp"
 #include "recflow/actors/link_auth.hpp"
@@ -135,6 +136,21 @@ caf::message authenticate(node_self* self, const std::string& proof) {
   return caf::make_message(auth_atom::value, true, std::string("authenticated"));
 }
 
+/// Records `a` as an actor of the job coordinated by `coordinator` (stopped when the
+/// driver ends); the first one logs the job, as `what` names it.
+void keep(node_self* self, const caf::actor& coordinator, const caf::actor& a,
+          const std::string& what) {
+  auto key = coordinator.address();
+  auto [it, fresh] = self->state.jobs.try_emplace(key);
+  if (fresh) {
+    self->monitor(coordinator);
+    ++self->state.jobs_started;
+    log(self, "job " + std::to_string(self->state.jobs_started) + what + " from driver "
+                + caf::to_string(key.node()));
+  }
+  it->second.push_back(a);
+}
+
 /// Spawns one batch-ALS block for a driver (als_cluster_messages.hpp): (block, "") or
 /// (null, why) when the spec or its layout blob is refused.
 caf::message spawn_als(node_self* self, als_block_spec& spec) {
@@ -162,17 +178,34 @@ caf::message spawn_als(node_self* self, als_block_spec& spec) {
   auto a = spawn_remote_als_block(self->system(), layout, params, init->mu,
                                   std::move(init->bias), std::move(init->factors),
                                   spec.coordinator);
-  auto key = spec.coordinator.address();
-  auto [it, fresh] = self->state.jobs.try_emplace(key);
-  if (fresh) {
-    self->monitor(spec.coordinator);
-    ++self->state.jobs_started;
-    log(self, "job " + std::to_string(self->state.jobs_started)
-                + (spec.implicit ? " (batch implicit ALS)" : " (batch ALS)") + " from driver "
-                + caf::to_string(key.node()));
-  }
-  it->second.push_back(a);
+  keep(self, spec.coordinator, a, spec.implicit ? " (batch implicit ALS)" : " (batch ALS)");
   return caf::make_message(a, std::string{});
+}
+
+/// Spawns one streaming implicit ALS owner for a driver (implicit_cluster_owner.hpp):
+/// (owner, "") or (null, why) when the spec or its seed is refused.
+caf::message spawn_implicit(node_self* self, const implicit_owner_spec& spec) {
+  if (auto why = unauthenticated(self, "an implicit owner"))
+    return caf::make_message(caf::actor{}, *why);
+  auto refuse = [&](const std::string& why) {
+    log(self, "refused an implicit owner for " + sender_node(self) + ": " + why);
+    return caf::make_message(caf::actor{}, why);
+  };
+  if (!is_side(spec.side))
+    return refuse("side " + std::to_string(static_cast<unsigned>(spec.side))
+                  + " is neither users (0) nor items (1)");
+  if (!spec.coordinator)
+    return refuse("no coordinator");
+  if (auto ok = validate(spec.params); !ok)
+    return refuse(ok.err().message);
+  if (spec.params.als.rank > int(wire::max_rank))
+    return refuse("rank " + std::to_string(spec.params.als.rank) + " above "
+                  + std::to_string(wire::max_rank));
+  auto a = spawn_remote_implicit_owner(self->system(), spec);
+  if (!a)
+    return refuse(a.err().message);
+  keep(self, spec.coordinator, *a, " (streaming implicit ALS)");
+  return caf::make_message(*a, std::string{});
 }
 
 caf::behavior node_fn(node_self* self, node_options o) {
@@ -283,17 +316,10 @@ caf::behavior node_fn(node_self* self, node_options o) {
                                                  spec.coordinator, true)
                               : spawn_item_owner(sys, spec.shard, spec.other_shards, spec.params,
                                                  spec.coordinator, true);
-      auto key = spec.coordinator.address();
-      auto [it, fresh] = self->state.jobs.try_emplace(key);
-      if (fresh) {
-        self->monitor(spec.coordinator);
-        ++self->state.jobs_started;
-        log(self, "job " + std::to_string(self->state.jobs_started) + " from driver "
-                    + caf::to_string(key.node()));
-      }
-      it->second.push_back(a);
+      keep(self, spec.coordinator, a, "");
       return caf::make_message(a, std::string{});
     },
+    [=](const implicit_owner_spec& spec) -> caf::message { return spawn_implicit(self, spec); },
   };
 }
 

@@ -140,3 +140,49 @@ TEST_CASE("cli: recflow batch --nodes refuses the reference engine and bad addre
   CHECK(bad.status == 2);
   CHECK_THAT(bad.out, Catch::Contains("node address 'nowhere' is not host:port"));
 }
+
+TEST_CASE("cli: recflow stream --implicit --nodes saves the reference's model and explains placement",
+          "[cli][multinode][implicit][stream]") {
+  auto nodes = recflow::test::start_nodes(2);
+  auto dir = std::filesystem::temp_directory_path()
+             / ("recflow-implicit-stream-nodes-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string common = "stream --implicit --implicit-threshold 4 --data " + u1("base")
+                       + " --rank 8 --max-batches 12 --partitions 3 --no-csv --json -q --save ";
+  auto reference = run_cli(common + (dir / "reference.rfm").string() + " --engine reference");
+  auto remote = run_cli(common + (dir / "nodes.rfm").string() + " " + node_args(nodes)
+                        + " --explain");
+  INFO(reference.out << remote.out);
+  REQUIRE(reference.status == 0);
+  REQUIRE(remote.status == 0);
+  CHECK_THAT(remote.out, Catch::Contains("node " + nodes[0]->address()
+                                         + ": user shards 0 2, item shards 1"));
+  auto r = nlohmann::json::parse(reference.last_line);
+  auto n = nlohmann::json::parse(remote.last_line);
+  CHECK(n["nodes"] == 2);
+  CHECK(n["batches"] == 12);
+  CHECK(n["hr_at_10"] == r["hr_at_10"]);
+  CHECK(n["ndcg_at_10"] == r["ndcg_at_10"]);
+  auto x = slurp((dir / "reference.rfm").string());
+  CHECK(x.size() > 1000);
+  CHECK(x == slurp((dir / "nodes.rfm").string()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("cli: a node killed mid-stream ends recflow stream --implicit with the node and exit 1",
+          "[cli][multinode][implicit][stream]") {
+  std::vector<std::unique_ptr<node_process>> nodes;
+  for (int k = 0; k < 2; ++k)
+    nodes.push_back(std::make_unique<node_process>());
+  std::string cmd = std::string(RECFLOW_CLI_PATH) + " stream --implicit --data " + u1("base")
+                    + " --batch-size 200 --rank 8 --no-csv " + node_args(nodes) + " 2>&1";
+  auto run = run_killing(cmd, *nodes[1], [](const std::string& line) {
+    return line.rfind("batch ", 0) == 0;
+  });
+  INFO(run.out);
+  REQUIRE(run.killed);
+  CHECK(WIFEXITED(run.status));
+  CHECK(WEXITSTATUS(run.status) == 1);
+  CHECK_THAT(run.out, Catch::Contains("lost node " + nodes[1]->address() + " at batch "));
+  CHECK(nodes[0]->running());
+}

@@ -84,8 +84,7 @@ TEST_CASE("cli: stream --implicit refuses what it does not do, and bad input",
   scratch_dir dir;
   auto data = recflow::test::write_planted_events(dir.path);
   auto base = "stream --implicit --no-csv --data " + data;
-  for (std::string opt : {"--mode sgd", "--gamma 0.1", "--resume",
-                          "--nodes 127.0.0.1:1"}) {
+  for (std::string opt : {"--mode sgd", "--gamma 0.1", "--resume", "--recover"}) {
     auto r = run_cli(base + " " + opt);
     INFO(opt << ": " << r.out);
     CHECK(r.status == 2);

@@ -10,6 +10,7 @@
 
 #include "cli/output.hpp"
 #include "cli/stream_options.hpp"
+#include "recflow/engine/implicit_cluster.hpp"
 #include "recflow/job/implicit_job.hpp"
 #include "recflow/job/implicit_stream_job.hpp"
 #include "recflow/engine/thread_priority.hpp"
@@ -30,13 +31,13 @@ error usage(std::string message) { return error{errc::invalid_argument, std::mov
 result<implicit_stream_job_options> resolve(stream_options& s, const CLI::App& cmd) {
   auto given = [&](const char* name) { return cmd.count(name) > 0; };
   for (const char* explicit_only : {"--mode", "--gamma", "--gamma-bias", "--lambda-bias",
-                                    "--max-step", "--max-in-flight", "--nodes",
+                                    "--max-step", "--max-in-flight", "--recover",
                                     "--checkpoint-dir", "--resume",
                                     "--train", "--split"})
     if (given(explicit_only))
       return usage(std::string(explicit_only) + " is not an option of --implicit streaming "
                    "(it holds out each user's latest event of --data, or streams --source "
-                   "and scores --test, in this process)");
+                   "and scores --test)");
   if (s.sources.source.empty() && given("--test"))
     return usage("--implicit scores --test with --source; with --data it holds out each "
                  "user's latest event itself");
@@ -75,6 +76,16 @@ result<implicit_stream_job_options> resolve(stream_options& s, const CLI::App& c
     return usage("--implicit streaming partitions by hash or modulo, got '" + s.partitioner + "'");
   o.graph.user_partitioner = make_partitioner(s.partitioner, s.partitions);
   o.graph.item_partitioner = make_partitioner(s.partitioner, s.partitions, 0x51ed);
+  if (given("--nodes")) {
+    auto links = nodes_option(s.nodes, s.engine, s.link);
+    if (!links)
+      return links.err();
+    o.nodes = std::move(links->nodes);
+    o.secret = std::move(links->secret);
+    o.tls = std::move(links->tls);
+    if (s.explain)
+      std::cout << explain_implicit_cluster({o.nodes, {}, {}, o.graph}) << std::flush;
+  }
   if (!s.init_model.empty()) {
     auto m = load_model(s.init_model);
     if (!m)
@@ -195,8 +206,11 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
                                to_string(p.solver), p.recency_boost, o.params.passes,
                                o.params.refresh_every, o.batch_size, order,
                                o.reference ? std::string("reference engine")
-                                           : fmt::format("actor graph, {} partitions",
-                                                         o.graph.partitions));
+                                           : fmt::format("actor graph, {} partitions{}",
+                                                         o.graph.partitions,
+                                                         o.nodes.empty() ? std::string()
+                                                         : fmt::format(" on {} nodes",
+                                                                       o.nodes.size())));
   };
 
   implicit_input input;
@@ -286,6 +300,8 @@ int run_stream_implicit(stream_options& s, const CLI::App& cmd) {
         {"users", r.model.n_users()}, {"items", r.model.n_items()},
         {"dead_letters", input.dead->count()},
         {"stream_seconds", r.stream_seconds}, {"events_per_second", rate}};
+    if (!o.nodes.empty())
+      j["nodes"] = o.nodes.size();
     if (scored) {
       j["unknown"] = r.ranking.unknown;
       j["k"] = k;

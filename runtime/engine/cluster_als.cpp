@@ -197,19 +197,16 @@ result<void> validate(const als_cluster_options& o) {
 }
 
 std::string explain_als_cluster(const als_cluster_options& o) {
-  // describe() words the placement for streaming owners; its last line names what the
-  // streaming driver keeps, which differs here.
-  auto text = describe(place_round_robin(o.graph.partitions, o.nodes.size()), o.nodes);
-  auto at = text.rfind("driver:");
-  if (at != std::string::npos)
-    text.erase(at);
+  // describe() words the placement for streaming owners ("shards").
+  auto text = describe(place_round_robin(o.graph.partitions, o.nodes.size()), o.nodes,
+                       "ratings, block layouts (sent once), coordinator, model assembly");
   for (std::string from = "shards", to = "blocks";;) {
     auto k = text.find(from);
     if (k == std::string::npos)
       break;
     text.replace(k, from.size(), to);
   }
-  return text + "driver: ratings, block layouts (sent once), coordinator, model assembly\n";
+  return text;
 }
 
 result<factor_model> train_als_cluster(const rating_table& train, const als_params& p,

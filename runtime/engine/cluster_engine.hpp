@@ -101,8 +101,11 @@ node_placement place_round_robin(std::size_t partitions, std::size_t nodes);
 /// live node holding the fewest shards (the lowest index on a tie), user shards first.
 /// Shards on live nodes stay. Needs at least one live node.
 node_placement replace_lost(const node_placement& p, const std::vector<bool>& alive);
-/// One line per node: "node 127.0.0.1:4001: user shards 0 2, item shards 1".
-std::string describe(const node_placement& p, const std::vector<node_endpoint>& nodes);
+/// One line per node: "node 127.0.0.1:4001: user shards 0 2, item shards 1", then what
+/// the driver keeps: "driver: " + `driver`.
+std::string describe(const node_placement& p, const std::vector<node_endpoint>& nodes,
+                     const std::string& driver = "source, partition (slices as wire frames), "
+                                                 "coordinator, evaluation");
 
 class cluster_engine : public stream_engine {
  public:

@@ -90,7 +90,8 @@ node_placement replace_lost(const node_placement& p, const std::vector<bool>& al
   return out;
 }
 
-std::string describe(const node_placement& p, const std::vector<node_endpoint>& nodes) {
+std::string describe(const node_placement& p, const std::vector<node_endpoint>& nodes,
+                     const std::string& driver) {
   std::string out;
   for (std::size_t n = 0; n < nodes.size(); ++n) {
     std::string users, items;
@@ -107,7 +108,7 @@ std::string describe(const node_placement& p, const std::vector<node_endpoint>& 
     out += "node " + nodes[n].name() + ": user shards" + (users.empty() ? " none" : users)
            + ", item shards" + (items.empty() ? " none" : items) + "\n";
   }
-  out += "driver: source, partition (slices as wire frames), coordinator, evaluation\n";
+  out += "driver: " + driver + "\n";
   return out;
 }
 

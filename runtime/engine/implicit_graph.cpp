@@ -8,6 +8,7 @@
 
 #include "recflow/actors/implicit_owner.hpp"
 #include "recflow/engine/graph_options.hpp"
+#include "recflow/engine/implicit_driver.hpp"
 #include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
@@ -22,58 +23,37 @@ struct implicit_graph::impl {
   std::vector<std::shared_ptr<implicit_shard>> users, items;
   std::vector<caf::actor> user_owners, item_owners;
   std::shared_ptr<const implicit_side_view> user_view, item_view;
-  exact_gram user_gram, item_gram;  // each side's, as its owners last reported
-  std::uint64_t batch = 0;  // the batch in progress (1-based)
-  std::optional<error> failed;
+  std::optional<implicit_driver> driver;
 
-  /// Waits for one report of batch `batch` from each owner of the sides named; each
-  /// side's Gram matrix becomes the sum of its owners' reports.
-  result<void> await(std::uint64_t batch, bool user_side, bool item_side) {
-    const std::size_t expected = (user_side ? users.size() : 0) + (item_side ? items.size() : 0);
-    if (user_side)
-      user_gram.clear();
-    if (item_side)
-      item_gram.clear();
-    exact_gram part;
-    for (std::size_t done = 0; done < expected && !failed;) {
-      (*self)->receive(
-        [&](implicit_owner_done& d) {
-          const bool user = d.side == side::user;
-          if (d.batch != batch || !(user ? user_side : item_side)
-              || !part.assign(params.als.rank, d.gram)) {
-            failed = error{errc::io, std::string("an implicit ") + to_string(d.side)
-                                       + " owner answered out of turn (batch "
-                                       + std::to_string(d.batch) + " during batch "
-                                       + std::to_string(batch) + ")"};
-            return;
-          }
-          (user ? user_gram : item_gram).add(part);
-          ++done;
-        },
-        [&](caf::down_msg& dm) {
-          failed = error{errc::io, "an implicit owner stopped unexpectedly: "
-                                     + caf::to_string(dm.reason)};
-        },
-        caf::after(options.stall_timeout) >> [&] {
-          failed = error{errc::io, "no progress for " + std::to_string(options.stall_timeout.count())
-                                     + " ms; the implicit graph is stuck"};
-        });
-    }
-    if (failed)
-      return *failed;
-    return {};
-  }
-
-  /// One solve step of side `s` against the other side's shards and Gram matrix.
-  result<void> solve(side s, std::uint32_t pass) {
-    const bool user = s == side::user;
-    auto input = std::make_shared<implicit_solve_input>();
-    input->other = user ? *item_view : *user_view;
-    input->gram = (user ? item_gram : user_gram).to_matrix();
-    std::shared_ptr<const implicit_solve_input> shared = std::move(input);
-    for (const auto& a : user ? user_owners : item_owners)
-      (*self)->send(a, implicit_solve{batch, pass, shared});
-    return await(batch, user, !user);
+  implicit_driver::hooks hooks() {
+    implicit_driver::hooks h;
+    h.send_events = [this](side s, std::uint32_t shard, std::uint64_t batch,
+                           std::vector<stamped_event>&& events) {
+      (*self)->send((s == side::user ? user_owners : item_owners)[shard],
+                    implicit_events{batch, std::move(events)});
+    };
+    // A solve reads the other side's shards in place and its Gram matrix.
+    h.send_solve = [this](side s, std::uint64_t batch, std::uint32_t pass,
+                          const exact_gram& other) {
+      const bool user = s == side::user;
+      auto input = std::make_shared<implicit_solve_input>();
+      input->other = user ? *item_view : *user_view;
+      input->gram = other.to_matrix();
+      std::shared_ptr<const implicit_solve_input> shared = std::move(input);
+      for (const auto& a : user ? user_owners : item_owners)
+        (*self)->send(a, implicit_solve{batch, pass, shared});
+    };
+    h.lost = [](const caf::down_msg& dm, std::uint64_t) {
+      return error{errc::io, "an implicit owner stopped unexpectedly: " + caf::to_string(dm.reason)};
+    };
+    h.stalled = [this](std::uint64_t) {
+      return error{errc::io, "no progress for " + std::to_string(options.stall_timeout.count())
+                               + " ms; the implicit graph is stuck"};
+    };
+    h.rejected = [](const frame_rejected& r, std::uint64_t) {
+      return error{errc::corrupt, r.message};
+    };
+    return h;
   }
 };
 
@@ -99,7 +79,7 @@ result<std::unique_ptr<implicit_graph>> implicit_graph::make(const implicit_stre
   g->options = o;
   g->by_user = user_partitioner_or_hash(o.user_partitioner, o.partitions);
   g->by_item = item_partitioner_or_hash(o.item_partitioner, o.partitions);
-  g->user_gram = g->item_gram = exact_gram(p.als.rank);
+  exact_gram user_gram(p.als.rank), item_gram(p.als.rank);
   const auto n = static_cast<std::uint32_t>(o.partitions);
   for (std::uint32_t s = 0; s < n; ++s) {
     g->users.push_back(std::make_shared<implicit_shard>(side::user, p));
@@ -108,8 +88,8 @@ result<std::unique_ptr<implicit_graph>> implicit_graph::make(const implicit_stre
       g->users.back()->seed(*seed, [&](std::int64_t id) { return g->by_user(id) == s; });
       g->items.back()->seed(*seed, [&](std::int64_t id) { return g->by_item(id) == s; });
     }
-    g->user_gram.add(g->users.back()->gram());
-    g->item_gram.add(g->items.back()->gram());
+    user_gram.add(g->users.back()->gram());
+    item_gram.add(g->items.back()->gram());
   }
   auto view = [](const std::vector<std::shared_ptr<implicit_shard>>& shards, partitioner part) {
     auto v = std::make_shared<implicit_side_view>();
@@ -132,36 +112,14 @@ result<std::unique_ptr<implicit_graph>> implicit_graph::make(const implicit_stre
     (*g->self)->monitor(g->user_owners.back());
     (*g->self)->monitor(g->item_owners.back());
   }
+  g->driver.emplace(*g->self, p.als.rank, p.passes, o.partitions, g->by_user, g->by_item,
+                    o.stall_timeout, g->hooks());
+  g->driver->start(user_gram, item_gram);
   return std::unique_ptr<implicit_graph>(new implicit_graph(std::move(g)));
 }
 
 result<void> implicit_graph::step(std::span<const stamped_event> events, std::uint64_t batch) {
-  auto& g = *impl_;
-  if (g.failed)
-    return *g.failed;
-  g.batch = batch;
-  // The partition step: each owner gets the events of its keys, in batch order.
-  const auto n = g.users.size();
-  std::vector<implicit_events> to_users(n), to_items(n);
-  for (const auto& e : events) {
-    to_users[g.by_user(e.user)].events.push_back(e);
-    to_items[g.by_item(e.item)].events.push_back(e);
-  }
-  for (std::size_t s = 0; s < n; ++s) {
-    to_users[s].batch = to_items[s].batch = batch;
-    (*g.self)->send(g.user_owners[s], std::move(to_users[s]));
-    (*g.self)->send(g.item_owners[s], std::move(to_items[s]));
-  }
-  if (auto ok = g.await(batch, true, true); !ok)
-    return ok;
-  for (int pass = 0; pass < g.params.passes; ++pass) {
-    const auto k = static_cast<std::uint32_t>(pass);
-    if (auto ok = g.solve(side::user, k); !ok)
-      return ok;
-    if (auto ok = g.solve(side::item, k); !ok)
-      return ok;
-  }
-  return {};
+  return impl_->driver->step(events, batch);
 }
 
 factor_model implicit_graph::model(const implicit_model_order& order) const {

@@ -37,8 +37,11 @@ class implicit_graph final : public implicit_stream_updater {
 
   // apply() and batches(): see implicit_stream_updater. After an owner failed or stalled,
   // every later apply() fails.
-  using implicit_stream_updater::model;
-  factor_model model(const implicit_model_order& order) const override;
+  /// The model as of the last batch (assemble_implicit_model, in `order`).
+  factor_model model(const implicit_model_order& order = {}) const;
+  result<factor_model> snapshot(const implicit_model_order& order = {}) const override {
+    return model(order);
+  }
 
  private:
   struct impl;

@@ -17,9 +17,9 @@
 
 namespace recflow {
 
-/// Where batch ALS (explicit or implicit) trains, with defaults: the single-threaded
-/// reference loop, the actor graph in this process, or its blocks on `recflow node`
-/// processes. The model is the same on each.
+/// Where ALS (batch explicit or implicit, streaming implicit) trains, with defaults: the
+/// single-threaded reference loop, the actor graph in this process, or its blocks (owners)
+/// on `recflow node` processes. The model is the same on each.
 struct als_placement {
   bool reference = false;              ///< the single-threaded loop instead of the actor graph
   als_graph_options graph{};           ///< blocks per side and workers of the graph

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "recflow/engine/implicit_cluster.hpp"
 #include "recflow/engine/publish_pacer.hpp"
 #include "recflow/job/implicit_job.hpp"
 
@@ -31,12 +32,14 @@ result<void> validate(const implicit_stream_job_options& o) {
   if (!o.reference)
     if (auto ok = validate(o.graph); !ok)
       return ok;
+  if (o.reference && !o.nodes.empty())
+    return invalid("the reference runs in this process: nodes need the graph");
   return {};
 }
 
 namespace {
 
-/// The reference or the graph, as `o` says.
+/// The reference, the graph or the graph across nodes, as `o` says.
 result<std::unique_ptr<implicit_stream_updater>> make_updater(const implicit_stream_job_options& o) {
   if (o.reference) {
     auto t = implicit_stream_trainer::make(o.params, o.seed.get());
@@ -44,6 +47,12 @@ result<std::unique_ptr<implicit_stream_updater>> make_updater(const implicit_str
       return t.err();
     return std::unique_ptr<implicit_stream_updater>(
       std::make_unique<implicit_stream_trainer>(std::move(*t)));
+  }
+  if (!o.nodes.empty()) {
+    auto c = implicit_cluster::make(o.params, {o.nodes, o.secret, o.tls, o.graph}, o.seed.get());
+    if (!c)
+      return c.err();
+    return std::unique_ptr<implicit_stream_updater>(std::move(*c));
   }
   auto g = implicit_graph::make(o.params, o.graph, o.seed.get());
   if (!g)
@@ -102,9 +111,14 @@ class model_handover {
     }
   }
   /// After batch `batch` was applied.
-  void applied(const implicit_stream_updater& updater, std::uint64_t batch) {
-    if (o_.on_model && pacer_.due(publish_pacer::clock::now()))
-      o_.on_model(batch, updater.model(implicit_model_order{&users_, &items_}));
+  result<void> applied(const implicit_stream_updater& updater, std::uint64_t batch) {
+    if (!o_.on_model || !pacer_.due(publish_pacer::clock::now()))
+      return {};
+    auto m = updater.snapshot(implicit_model_order{&users_, &items_});
+    if (!m)
+      return m.err();
+    o_.on_model(batch, std::move(*m));
+    return {};
   }
 
  private:
@@ -146,15 +160,26 @@ result<void> stream_batches(implicit_stream_updater& updater, const implicit_str
     b.streamed = r.train_events;
     if (applied && !batch.position.empty())
       applied(batch.position);
-    handover.applied(updater, b.batch);
+    auto failed = [&](const error& e) {
+      return error{e.code, "after batch " + std::to_string(b.batch) + ": " + e.message};
+    };
+    if (auto ok = handover.applied(updater, b.batch); !ok)
+      return failed(ok.err());
     const bool last = batch.last || (o.max_batches > 0 && r.batches >= o.max_batches);
     scored_last = score && (last || b.batch % o.eval_every == 0);
-    if (scored_last)
-      r.ranking = *(b.ranking = score(updater.model(order)));
+    if (scored_last) {
+      auto m = updater.snapshot(order);
+      if (!m)
+        return failed(m.err());
+      r.ranking = *(b.ranking = score(*m));
+    }
     if (on_batch)
       on_batch(b);
   }
-  r.model = updater.model(order);
+  auto final_model = updater.snapshot(order);
+  if (!final_model)
+    return error{final_model.err().code, "the final model: " + final_model.err().message};
+  r.model = std::move(*final_model);
   if (score && !scored_last)  // the final model is always scored
     r.ranking = score(r.model);
   return {};

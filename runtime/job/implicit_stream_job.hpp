@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "recflow/engine/implicit_graph.hpp"
+#include "recflow/job/als_job.hpp"
 #include "recflow/graph/source.hpp"
 #include "recflow/model/implicit_stream.hpp"
 #include "recflow/model/model_io.hpp"
@@ -25,8 +26,9 @@
 
 namespace recflow {
 
-/// What the run does, with defaults.
-struct implicit_stream_job_options {
+/// What the run does, and where the stream trains (als_placement: the reference, the graph here, or the graph's
+/// owners on `nodes`, implicit_cluster.hpp), with defaults.
+struct implicit_stream_job_options : als_placement {
   implicit_stream_params params{};
   sampled_ranking_options ranking{};    ///< k, negatives, seed (the ranker is set per score)
   std::uint64_t split_seed = 42;        ///< leave-latest-out among ties
@@ -37,8 +39,6 @@ struct implicit_stream_job_options {
   std::uint64_t order_seed = 42;        ///< with stream_order::random
   std::size_t eval_every = 1;           ///< score after every n-th batch (and the last)
   std::size_t max_batches = 0;          ///< stop after this many (0: all)
-  bool reference = false;               ///< the single-threaded loop instead of the graph
-  implicit_graph_options graph{};
   std::shared_ptr<const factor_model> seed{};  ///< continue from this model (null: empty)
 
   // What a server beside the stream uses (stream_serving::attach), as stream_job_options.
