@@ -128,8 +128,10 @@ TEST_CASE("cli: batch --implicit --time-split ranks every item on the latest eve
     recflow::test::any_skipped() = true;
     return;
   }
+  scratch_dir dir;
+  const auto saved = (dir.path / "time-split.rfm").string();
   auto r = run_cli("batch --implicit --implicit-threshold 1 --data " + file
-                   + " --time-split 0.2 --iterations 5 --json -q");
+                   + " --time-split 0.2 --iterations 5 --json -q --save " + saved);
   INFO(r.out);
   REQUIRE(r.status == 0);
   CHECK(r.out.find("popularity precision@10") != std::string::npos);
@@ -141,6 +143,14 @@ TEST_CASE("cli: batch --implicit --time-split ranks every item on the latest eve
   CHECK(j["ranking"]["ranking_users"].get<int>() > 100);
   CHECK(j["ranking"]["ndcg_at_k"].get<double>() > j["popularity_ranking"]["ndcg_at_k"].get<double>());
   CHECK_FALSE(j.contains("hr_at_10"));
+  // The saved model's metadata holds what was measured: the split and its full ranking,
+  // no sampled HR@10.
+  auto info = run_cli("info --model " + saved);
+  INFO(info.out);
+  CHECK(info.out.find("time_split = 0.2") != std::string::npos);
+  CHECK(info.out.find("precision_at_10 = ") != std::string::npos);
+  CHECK(info.out.find("map_at_10 = ") != std::string::npos);
+  CHECK(info.out.find("hr_at_10") == std::string::npos);
 
   auto outside = run_cli("batch --implicit --data " + file + " --time-split 1.5 -q");
   CHECK(outside.status == 2);
