@@ -10,31 +10,13 @@
 #include "recflow/graph/partitioner.hpp"
 #include "recflow/job/implicit_stream_job.hpp"
 #include "recflow/model/random.hpp"
+#include "support/implicit_stream_feed.hpp"
 #include "support/planted_groups.hpp"
 
 using namespace recflow;
 
-namespace {
-
-std::vector<stamped_event> random_stream(std::size_t n) {
-  std::vector<stamped_event> out;
-  splitmix64 rng(5);
-  for (std::size_t j = 0; j < n; ++j)
-    out.push_back({std::int64_t(100 + rng.below(80)), std::int64_t(7000 + 3 * rng.below(50)),
-                   float(1 + rng.below(3)), 0});
-  return out;
-}
-
-/// Streams `events` in batches of `size` through `u` (copies: apply sets the stamps).
-void feed(implicit_stream_updater& u, const std::vector<stamped_event>& events, std::size_t size) {
-  for (std::size_t b = 0; b < events.size(); b += size) {
-    std::vector<stamped_event> batch(events.begin() + std::ptrdiff_t(b),
-                                     events.begin() + std::ptrdiff_t(std::min(events.size(), b + size)));
-    REQUIRE(u.apply(batch));
-  }
-}
-
-}  // namespace
+using recflow::test::feed;
+using recflow::test::random_stream;
 
 TEST_CASE("implicit graph: every partition count gives the reference's model bit for bit",
           "[engine][implicit][equivalence]") {

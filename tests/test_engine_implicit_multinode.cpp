@@ -15,35 +15,18 @@
 #include "recflow/engine/implicit_cluster.hpp"
 #include "recflow/graph/implicit_wire.hpp"
 #include "recflow/model/implicit_als.hpp"
-#include "recflow/model/random.hpp"
 #include "node_client.hpp"
 #include "node_process.hpp"
+#include "support/implicit_stream_feed.hpp"
 #include "support/planted_groups.hpp"
 
 using namespace recflow;
+using recflow::test::feed;
 using recflow::test::start_nodes;
 
 namespace {
 
-std::vector<stamped_event> random_stream(std::size_t n) {
-  std::vector<stamped_event> out;
-  splitmix64 rng(11);
-  for (std::size_t j = 0; j < n; ++j)
-    out.push_back({std::int64_t(100 + rng.below(90)), std::int64_t(7000 + 3 * rng.below(60)),
-                   float(1 + rng.below(3)), 0});
-  return out;
-}
-
-/// Streams `events` in batches of `size` through `u` (copies: apply sets the stamps).
-void feed(implicit_stream_updater& u, const std::vector<stamped_event>& events, std::size_t size) {
-  for (std::size_t b = 0; b < events.size(); b += size) {
-    std::vector<stamped_event> batch(events.begin() + std::ptrdiff_t(b),
-                                     events.begin() + std::ptrdiff_t(std::min(events.size(), b + size)));
-    auto ok = u.apply(batch);
-    INFO((ok ? std::string() : ok.err().message));
-    REQUIRE(ok);
-  }
-}
+std::vector<stamped_event> random_stream(std::size_t n) { return test::random_stream(n, 11, 90, 60); }
 
 implicit_cluster_options on(const test::node_group& nodes, std::size_t partitions) {
   return {.nodes = test::endpoints<node_endpoint>(nodes), .secret = test::node_secret(),
