@@ -4,7 +4,10 @@
 // Prints ratings x passes per second, their ratio, and bytes on the wire per rating.
 // Then batch ALS on a rating file: train_als_graph (one process) against train_als_cluster
 // with its blocks on the same nodes: sweeps per second, their ratio, bytes on the wire
-// per sweep. Each cluster run is made twice, with plain links (--insecure) and with mutual
+// per sweep. Then streaming implicit ALS on the same file as events (every rating an event
+// of weight 1, batches of 1,000): its reference loop, implicit_graph (one process) and
+// implicit_cluster with its owners on the nodes: events per second and their ratios.
+// Each cluster run of the first two parts is made twice, with plain links (--insecure) and with mutual
 // TLS (certificates from tools/tls-certs.sh, in a temporary folder), on nodes of each kind
 // started here: the "TLS/plain" column is the TLS run's throughput over the plain run's.
 //
@@ -12,6 +15,7 @@
 //   ./bench_multinode --tls off                # plain links only
 //   ./bench_multinode --ratings 200000 --ranks 10 --batch 5000 --nodes 3 --recflow ./recflow
 //   ./bench_multinode --only als --als-data ratings.csv --als-iterations 10
+//   ./bench_multinode --only implicit --ranks 32,50
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,10 +34,13 @@
 
 #include <fmt/core.h>
 
+#include "recflow/data/events.hpp"
 #include "recflow/data/ingest.hpp"
 #include "recflow/engine/als_engine.hpp"
 #include "recflow/engine/cluster_als.hpp"
 #include "recflow/engine/cluster_engine.hpp"
+#include "recflow/engine/implicit_cluster.hpp"
+#include "recflow/engine/implicit_graph.hpp"
 #include "recflow/engine/local_engine.hpp"
 
 using namespace recflow;
@@ -51,8 +58,8 @@ struct options {
   std::size_t workers = 2;  ///< local engine threads; each node runs 1
   std::size_t in_flight = 2;
   std::string recflow;      ///< the recflow binary (default: beside this program)
-  std::string only;         ///< "stream" or "als": run one part only
-  std::string als_data;     ///< batch ALS ratings (default: ml-100k/u.data under RECFLOW_DATA)
+  std::string only;         ///< "stream", "als" or "implicit": run one part only
+  std::string als_data;     ///< ALS ratings, implicit events (default: ml-100k/u.data under RECFLOW_DATA)
   int als_iterations = 10;
   bool tls = true;          ///< also run the cluster over mutual TLS
 };
@@ -238,12 +245,16 @@ measured run(Engine& e) {
 /// Batch ALS at each rank: the local graph (o.workers threads, o.partitions blocks per
 /// side) against the same blocks on the nodes, the driver with 1 thread; then on the TLS
 /// nodes when there are any.
+/// --als-data, or MovieLens 100K under RECFLOW_DATA.
+std::string data_file(const options& o) {
+  if (!o.als_data.empty())
+    return o.als_data;
+  const char* env = std::getenv("RECFLOW_DATA");
+  return std::string(env && *env ? env : "../shared/data") + "/ml-100k/u.data";
+}
+
 void bench_als(const options& o, const node_set& plain, const node_set* tls) {
-  auto path = o.als_data;
-  if (path.empty()) {
-    const char* env = std::getenv("RECFLOW_DATA");
-    path = std::string(env && *env ? env : "../shared/data") + "/ml-100k/u.data";
-  }
+  const auto path = data_file(o);
   auto train = read_ratings(path);
   if (!train) {
     fmt::print(stderr, "{}\n", train.err().message);
@@ -306,6 +317,61 @@ void bench_als(const options& o, const node_set& plain, const node_set* tls) {
              "messages); B/row shipped: wire bytes over all rows shipped\n");
 }
 
+/// Streaming implicit ALS at each rank on the events of data_file(o) in batches of 1,000:
+/// the reference loop, the local graph (o.workers threads, o.partitions owners per side)
+/// and the same owners on the plain nodes (the driver with 1 thread).
+void bench_implicit_stream(const options& o, const node_set& plain) {
+  const auto path = data_file(o);
+  auto table = read_events(path, {.ingest = {}, .threshold = 0.0});
+  if (!table) {
+    fmt::print(stderr, "{}\n", table.err().message);
+    std::exit(1);
+  }
+  auto events = to_events(table->ratings, table->users, table->items).value();
+  constexpr std::size_t batch = 1000;
+  fmt::print("\nstreaming implicit ALS on {}: {} events (every rating, weight 1) in batches of "
+             "{}, {} owners per side; local graph: {} workers; cluster: the same nodes + the "
+             "driver (1 thread)\n",
+             path, events.size(), batch, o.partitions, o.workers);
+  fmt::print("{:>5} {:>13} {:>13} {:>13} {:>11} {:>11} {:>10}\n", "rank", "reference ev/s",
+             "local ev/s", "nodes ev/s", "local/ref", "nodes/ref", "same model");
+  auto timed = [&](implicit_stream_updater& u) {
+    auto t0 = clock_type::now();
+    for (std::size_t b = 0; b < events.size(); b += batch) {
+      std::vector<stamped_event> part(events.begin() + std::ptrdiff_t(b),
+                                      events.begin() + std::ptrdiff_t(std::min(events.size(), b + batch)));
+      if (auto ok = u.apply(part); !ok) {
+        fmt::print(stderr, "streaming implicit ALS failed: {}\n", ok.err().message);
+        std::exit(1);
+      }
+    }
+    return double(events.size()) / std::chrono::duration<double>(clock_type::now() - t0).count();
+  };
+  for (int rank : o.ranks) {
+    implicit_stream_params p;
+    p.als.rank = rank;
+    auto ref = implicit_stream_trainer::make(p).value();
+    const double r = timed(ref);
+    owner_graph_options g{.partitions = o.partitions, .workers = o.workers};
+    auto local = implicit_graph::make(p, g).value();
+    const double l = timed(*local);
+    implicit_cluster_options co{.nodes = plain.endpoints, .graph = g};
+    co.graph.workers = 1;
+    auto remote = implicit_cluster::make(p, co);
+    if (!remote) {
+      fmt::print(stderr, "{}\n", remote.err().message);
+      std::exit(1);
+    }
+    const double n = timed(**remote);
+    auto m = (*remote)->snapshot();
+    const bool same = m && *m == ref.model() && local->model() == ref.model();
+    fmt::print("{:>5} {:>13.0f} {:>13.0f} {:>13.0f} {:>11.2f} {:>11.2f} {:>10}\n", rank, r, l, n,
+               l / r, n / r, same ? "yes" : "NO");
+  }
+  fmt::print("ev/s: events per second of updates (every batch applied, nothing scored); "
+             "ratios against the reference loop of the same run\n");
+}
+
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
   synthetic_params sp{.users = 100'000, .items = 20'000, .ratings = o.ratings,
@@ -332,6 +398,10 @@ int main(int argc, char** argv) {
   co.engine = {.workers = o.workers, .max_in_flight = o.in_flight};
   if (o.only == "als") {
     bench_als(o, plain, secured.get());
+    return 0;
+  }
+  if (o.only == "implicit") {
+    bench_implicit_stream(o, plain);
     return 0;
   }
   fmt::print("{} ratings in {} batches of {}, 100,000 users x 20,000 items, {} pass(es), {} "
@@ -390,6 +460,8 @@ int main(int argc, char** argv) {
              "rating (local: in-process messages, rows shared by pointer; nodes: wire frames); "
              "max diff: largest relative difference of the two models; TLS/plain: the same "
              "cluster run over mutual TLS, its throughput over the plain run's\n");
-  if (o.only != "stream")
+  if (o.only != "stream") {
     bench_als(o, plain, secured.get());
+    bench_implicit_stream(o, plain);
+  }
 }
