@@ -71,6 +71,10 @@ result<void> shard_store::load(const shard_parts& p, std::uint64_t key_base) {
   return {};
 }
 
+shard_columns columns(const shard_parts& p) noexcept {
+  return {p.shard, p.ids, p.first_seen, p.counts, p.bias, p.factors};
+}
+
 shard_parts shard_store::export_parts(std::uint64_t batch, std::uint32_t shard) const {
   shard_parts p;
   p.batch = batch;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "recflow/actors/messages.hpp"
@@ -12,6 +13,20 @@
 #include "recflow/model/model.hpp"
 
 namespace recflow {
+
+/// A shard's tables as spans, read where they are: a shard_store's own (columns()) or a
+/// copy exported as shard_parts (columns(parts)). What a snapshot assembles a model from.
+struct shard_columns {
+  std::uint32_t shard = 0;
+  std::span<const std::int64_t> ids;
+  std::span<const std::uint64_t> first_seen;  ///< stream position of each key's first rating
+  std::span<const std::uint32_t> counts;
+  std::span<const double> bias;
+  std::span<const float> factors;  ///< rank floats per key
+};
+
+/// `p`'s tables (shard_parts in messages.hpp).
+shard_columns columns(const shard_parts& p) noexcept;
 
 /// One shard of U (or P) with its biases and counts. A new key gets bias 0, count 0 and
 /// `initial_factors(seed, side, id, init_stddev)`, exactly as factor_model::add_user /
@@ -52,6 +67,15 @@ class shard_store {
 
   /// Every key's parameters, in local order, as a snapshot part.
   shard_parts export_parts(std::uint64_t batch, std::uint32_t shard) const;
+  /// The same tables in place (valid while the store does not change), as shard `shard`.
+  shard_columns columns(std::uint32_t shard) const noexcept {
+    return {shard,
+            {externals_.data(), externals_.size()},
+            {first_seen_.data(), first_seen_.size()},
+            {count_.data(), count_.size()},
+            {bias_.data(), bias_.size()},
+            {factors_.data(), factors_.size()}};
+  }
 
  private:
   side side_ = side::user;

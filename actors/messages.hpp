@@ -22,6 +22,9 @@ using pull_atom = caf::atom_constant<caf::atom("pull")>;        ///< coordinator
 using end_atom = caf::atom_constant<caf::atom("end")>;          ///< source -> coordinator
 using snapshot_atom = caf::atom_constant<caf::atom("snapshot")>;///< coordinator -> owners
 using release_atom = caf::atom_constant<caf::atom("release")>;  ///< coordinator -> owners
+/// Coordinator -> owners in its own process (a request): hold, and answer a shard_view
+/// (the local engine's snapshot reads the shards in place); release_atom ends the hold.
+using view_atom = caf::atom_constant<caf::atom("view")>;
 
 /// Coordinator -> partition: a batch to route.
 struct stamped_batch {

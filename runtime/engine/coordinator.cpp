@@ -287,8 +287,9 @@ void coordinator::report(const batch_metrics& m) {
 
 /// The step after a snapshot batch, while nothing of it has been released: evaluation,
 /// then the model for on_model and the checkpoint. Shards held in place are evaluated
-/// where they are if the driver can (the local engine's owners), copied if a model is
-/// needed, and released before the model is assembled, so the owners go on meanwhile.
+/// where they are if the driver can (the local engine's owners), and a model that is
+/// needed is assembled from them there (no copy of a shard beside the model) before they
+/// are released.
 void coordinator::after_snapshot(flight& f) {
   bool held = !f.user_views.empty() || !f.item_views.empty();
   bool evaluated = false;
@@ -316,20 +317,25 @@ void coordinator::after_snapshot(flight& f) {
     }
   }
   bool wants_model = f.publish || f.checkpoint || (f.evaluate && !evaluated);
+  std::optional<result<factor_model>> assembled;
   if (held) {
-    if (wants_model) {  // plain copies while the owners hold
+    if (wants_model) {  // assembled from the shards where they are, while the owners hold
+      std::vector<shard_columns> us, is;
       for (const auto& view : f.user_views)
-        f.users.push_back(view.store->export_parts(view.batch, view.shard));
+        us.push_back(view.store->columns(view.shard));
       for (const auto& view : f.item_views)
-        f.items.push_back(view.store->export_parts(view.batch, view.shard));
+        is.push_back(view.store->columns(view.shard));
+      assembled = assemble_model(graph_.training.rank, graph_.scale, f.stamp.mu,
+                                 f.stamp.mu_count, us, is);
     }
     if (!released)
       driver_->release();
   }
   if (!wants_model)
     return;
-  auto model = assemble_model(graph_.training.rank, graph_.scale, f.stamp.mu, f.stamp.mu_count,
-                              f.users, f.items);
+  auto model = assembled ? std::move(*assembled)
+                         : assemble_model(graph_.training.rank, graph_.scale, f.stamp.mu,
+                                          f.stamp.mu_count, f.users, f.items);
   if (!model) {
     fail(model.err());
     return;
@@ -372,6 +378,11 @@ void coordinator::rewind(const stream_point& p, std::deque<rating_batch> again) 
 
 result<factor_model> coordinator::assemble(const std::vector<shard_parts>& users,
                                            const std::vector<shard_parts>& items) const {
+  return assemble_model(graph_.training.rank, graph_.scale, mu_, mu_count_, users, items);
+}
+
+result<factor_model> coordinator::assemble(const std::vector<shard_columns>& users,
+                                           const std::vector<shard_columns>& items) const {
   return assemble_model(graph_.training.rank, graph_.scale, mu_, mu_count_, users, items);
 }
 

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "recflow/actors/factor_owner.hpp"
 #include "recflow/engine/metrics.hpp"
 #include "recflow/engine/publish_pacer.hpp"
 #include "recflow/engine/stream_engine.hpp"
@@ -129,6 +130,9 @@ class coordinator {
   /// runs).
   result<factor_model> assemble(const std::vector<shard_parts>& users,
                                 const std::vector<shard_parts>& items) const;
+  /// The same from the shards' tables where they are (their owners holding).
+  result<factor_model> assemble(const std::vector<shard_columns>& users,
+                                const std::vector<shard_columns>& items) const;
 
   const std::optional<error>& broken() const noexcept { return broken_; }
   bool finished() const noexcept { return ended_; }

@@ -141,13 +141,36 @@ struct local_engine::impl final : round_driver {
         (*self)->send(a, release_atom::value);
   }
 
+  /// Every owner holds and answers a view of its shard; the model is assembled from the
+  /// shards where they are (no copy of them beside it), then the owners go on. Owners
+  /// that speak in frames (frame_rows) hold no views: they export copies.
   result<factor_model> snapshot() {
     if (core.broken())
       return *core.broken();
-    auto got = gather_shards(*self, users, items, opts.stall_timeout);
-    if (got.failed)
-      return error{errc::io, "snapshot failed: " + got.why};
-    return core.assemble(got.users, got.items);
+    if (opts.frame_rows) {
+      auto got = gather_shards(*self, users, items, opts.stall_timeout);
+      if (got.failed)
+        return error{errc::io, "snapshot failed: " + got.why};
+      return core.assemble(got.users, got.items);
+    }
+    std::vector<shard_columns> us, is;
+    std::optional<std::string> failed;
+    for (auto* group : {&users, &items})
+      for (auto& a : *group)
+        if (!failed)
+          (*self)->request(a, opts.stall_timeout, view_atom::value)
+            .receive(
+              [&](shard_view& v) {
+                if (v.store)
+                  (v.side == side::user ? us : is).push_back(v.store->columns(v.shard));
+                else
+                  failed = "an owner answered a view without its shard";
+              },
+              [&](caf::error& e) { failed = (*self)->system().render(e); });
+    auto model = failed ? result<factor_model>(error{errc::io, "snapshot failed: " + *failed})
+                        : core.assemble(us, is);
+    release();
+    return model;
   }
 };
 

@@ -9,7 +9,7 @@ namespace recflow {
 namespace {
 
 /// Appends one side's keys, in first-seen order, to the model parts.
-void gather(const std::vector<shard_parts>& shards, std::size_t rank, id_map& ids,
+void gather(const std::vector<shard_columns>& shards, std::size_t rank, id_map& ids,
             std::vector<double>& bias, std::vector<float>& factors,
             std::vector<std::uint32_t>& counts) {
   struct ref {
@@ -34,14 +34,14 @@ void gather(const std::vector<shard_parts>& shards, std::size_t rank, id_map& id
     ids.insert(p.ids[r.key]);
     bias.push_back(p.bias[r.key]);
     counts.push_back(p.counts[r.key]);
-    auto row = p.factors.begin() + static_cast<std::ptrdiff_t>(std::size_t(r.key) * rank);
-    factors.insert(factors.end(), row, row + static_cast<std::ptrdiff_t>(rank));
+    const float* row = p.factors.data() + std::size_t(r.key) * rank;
+    factors.insert(factors.end(), row, row + rank);
   }
 }
 
 /// A part whose tables disagree in size (e.g. from a faulty node) is an error, not a read
 /// past its end.
-result<void> check_parts(const std::vector<shard_parts>& shards, std::size_t rank,
+result<void> check_parts(const std::vector<shard_columns>& shards, std::size_t rank,
                          const char* side) {
   for (const auto& p : shards) {
     auto n = p.ids.size();
@@ -59,6 +59,19 @@ result<void> check_parts(const std::vector<shard_parts>& shards, std::size_t ran
 result<factor_model> assemble_model(int rank, rating_scale scale, double mu,
                                     std::uint64_t mu_count, const std::vector<shard_parts>& users,
                                     const std::vector<shard_parts>& items) {
+  auto of = [](const std::vector<shard_parts>& parts) {
+    std::vector<shard_columns> out;
+    out.reserve(parts.size());
+    for (const auto& p : parts)
+      out.push_back(columns(p));
+    return out;
+  };
+  return assemble_model(rank, scale, mu, mu_count, of(users), of(items));
+}
+
+result<factor_model> assemble_model(int rank, rating_scale scale, double mu,
+                                    std::uint64_t mu_count, const std::vector<shard_columns>& users,
+                                    const std::vector<shard_columns>& items) {
   factor_model::parts p;
   p.rank = rank;
   p.scale = scale;

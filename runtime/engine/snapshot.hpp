@@ -19,6 +19,11 @@ namespace recflow {
 result<factor_model> assemble_model(int rank, rating_scale scale, double mu,
                                     std::uint64_t mu_count, const std::vector<shard_parts>& users,
                                     const std::vector<shard_parts>& items);
+/// The same from the shards' tables where they are (shard_store::columns while their
+/// owners hold): no copy of a shard beside the model.
+result<factor_model> assemble_model(int rank, rating_scale scale, double mu,
+                                    std::uint64_t mu_count, const std::vector<shard_columns>& users,
+                                    const std::vector<shard_columns>& items);
 
 /// A model cut into the owners' seed parts: user shard s gets the users `users` maps to
 /// it, each with its dense index as first_seen and key_base = the side's key count (so
