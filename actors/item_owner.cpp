@@ -362,12 +362,9 @@ caf::behavior item_owner_fn(item_owner_self* self, std::uint32_t shard, std::uin
       advance(self, shard);
     },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
-    [=](view_atom) -> caf::result<shard_view> {
-      if (self->state.wire)  // a pointer means nothing in another process
-        return caf::make_error(caf::sec::unexpected_message,
-                               "a shard view is only for the driver's own process");
-      self->state.held = true;
-      return self->state.core->view();
+    [=](view_atom) {
+      auto& st = self->state;
+      return answer_view(st.wire, st.held, st.core->view());
     },
     [=](release_atom) {
       self->state.held = false;

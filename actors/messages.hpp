@@ -162,6 +162,17 @@ struct shard_view {
   const shard_store* store = nullptr;
 };
 
+/// What an owner answers view_atom with: `view` of its shard, `held` set (it starts no
+/// batch until release_atom); or an error when it speaks in frames (`wire`), where a
+/// pointer means nothing.
+inline caf::result<shard_view> answer_view(bool wire, bool& held, const shard_view& view) {
+  if (wire)
+    return caf::make_error(caf::sec::unexpected_message,
+                           "a shard view is only for the driver's own process");
+  held = true;
+  return view;
+}
+
 class shard_evaluation;
 
 /// Coordinator -> user owner, in one process, while every owner holds after a snapshot

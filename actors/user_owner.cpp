@@ -302,12 +302,9 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
     [=](item_rows& answer) { on_answer(self, shard, std::move(answer)); },
     [=](const wire_frame& f) { on_frame(self, shard, item_shards, f); },
     [=](snapshot_atom) { return self->state.core->export_parts(); },
-    [=](view_atom) -> caf::result<shard_view> {
-      if (self->state.wire)  // a pointer means nothing in another process
-        return caf::make_error(caf::sec::unexpected_message,
-                               "a shard view is only for the driver's own process");
-      self->state.held = true;
-      return self->state.core->view();
+    [=](view_atom) {
+      auto& st = self->state;
+      return answer_view(st.wire, st.held, st.core->view());
     },
     // Only while holding after a snapshot batch (the coordinator asks then): every store
     // is as of that batch.
