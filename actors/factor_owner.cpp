@@ -75,6 +75,14 @@ shard_columns columns(const shard_parts& p) noexcept {
   return {p.shard, p.ids, p.first_seen, p.counts, p.bias, p.factors};
 }
 
+std::vector<shard_columns> columns(const std::vector<shard_view>& views) {
+  std::vector<shard_columns> out;
+  out.reserve(views.size());
+  for (const auto& v : views)
+    out.push_back(v.store->columns(v.shard));
+  return out;
+}
+
 shard_parts shard_store::export_parts(std::uint64_t batch, std::uint32_t shard) const {
   shard_parts p;
   p.batch = batch;

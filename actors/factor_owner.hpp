@@ -27,6 +27,8 @@ struct shard_columns {
 
 /// `p`'s tables (shard_parts in messages.hpp).
 shard_columns columns(const shard_parts& p) noexcept;
+/// The tables of the stores `views` point at (valid while their owners hold).
+std::vector<shard_columns> columns(const std::vector<shard_view>& views);
 
 /// One shard of U (or P) with its biases and counts. A new key gets bias 0, count 0 and
 /// `initial_factors(seed, side, id, init_stddev)`, exactly as factor_model::add_user /

@@ -136,6 +136,13 @@ caf::message authenticate(node_self* self, const std::string& proof) {
   return caf::make_message(auth_atom::value, true, std::string("authenticated"));
 }
 
+/// The refusal of a spawn request for `what` ("an ALS block"): logged, naming the sender,
+/// and answered (null, why).
+caf::message refuse_spawn(node_self* self, const std::string& what, const std::string& why) {
+  log(self, "refused " + what + " for " + sender_node(self) + ": " + why);
+  return caf::make_message(caf::actor{}, why);
+}
+
 /// Records `a` as an actor of the job coordinated by `coordinator` (stopped when the
 /// driver ends); the first one logs the job, as `what` names it.
 void keep(node_self* self, const caf::actor& coordinator, const caf::actor& a,
@@ -156,10 +163,7 @@ void keep(node_self* self, const caf::actor& coordinator, const caf::actor& a,
 caf::message spawn_als(node_self* self, als_block_spec& spec) {
   if (auto why = unauthenticated(self, "an ALS block"))
     return caf::make_message(caf::actor{}, *why);
-  auto refuse = [&](const std::string& why) {
-    log(self, "refused an ALS block for " + sender_node(self) + ": " + why);
-    return caf::make_message(caf::actor{}, why);
-  };
+  auto refuse = [&](const std::string& why) { return refuse_spawn(self, "an ALS block", why); };
   if (!spec.coordinator)
     return refuse("no coordinator");
   const auto params = spec.block_params();
@@ -187,10 +191,7 @@ caf::message spawn_als(node_self* self, als_block_spec& spec) {
 caf::message spawn_implicit(node_self* self, const implicit_owner_spec& spec) {
   if (auto why = unauthenticated(self, "an implicit owner"))
     return caf::make_message(caf::actor{}, *why);
-  auto refuse = [&](const std::string& why) {
-    log(self, "refused an implicit owner for " + sender_node(self) + ": " + why);
-    return caf::make_message(caf::actor{}, why);
-  };
+  auto refuse = [&](const std::string& why) { return refuse_spawn(self, "an implicit owner", why); };
   if (!is_side(spec.side))
     return refuse("side " + std::to_string(static_cast<unsigned>(spec.side))
                   + " is neither users (0) nor items (1)");
@@ -292,10 +293,7 @@ caf::behavior node_fn(node_self* self, node_options o) {
     [=](owner_spec& spec) -> caf::message {
       if (auto why = unauthenticated(self, "an owner"))
         return caf::make_message(caf::actor{}, *why);
-      auto refuse = [&](const std::string& why) {
-        log(self, "refused an owner for " + sender_node(self) + ": " + why);
-        return caf::make_message(caf::actor{}, why);
-      };
+      auto refuse = [&](const std::string& why) { return refuse_spawn(self, "an owner", why); };
       if (!is_side(spec.side))
         return refuse("side " + std::to_string(static_cast<unsigned>(spec.side))
                       + " is neither users (0) nor items (1)");

@@ -239,14 +239,7 @@ int run_time_split(const implicit_options& o, const implicit_shared& s, const st
   std::cout << "popularity " << ranking_text(r.popularity) << '\n';
   std::cout << fmt::format("trained in {:.2f} s\n", r.train_seconds);
   if (!s.save.empty()) {
-    // What this run measured: the time split and its full-ranking figures (no sampled HR).
-    auto meta = implicit_metadata("implicit-als", p, file);
-    const auto k = r.ranking.k;
-    meta.set("time_split", fmt::format("{}", *s.time_split));
-    meta.set(fmt::format("precision_at_{}", k), fmt::format("{:.6f}", r.ranking.precision));
-    meta.set(fmt::format("recall_at_{}", k), fmt::format("{:.6f}", r.ranking.recall));
-    meta.set(fmt::format("ndcg_at_{}", k), fmt::format("{:.6f}", r.ranking.ndcg));
-    meta.set(fmt::format("map_at_{}", k), fmt::format("{:.6f}", r.ranking.map));
+    auto meta = implicit_metadata(o.job, file, *s.time_split, r);
     if (auto saved = save_model(r.model, s.save, meta); !saved)
       return report(saved.err());
     std::cout << "saved model to " << s.save << '\n';

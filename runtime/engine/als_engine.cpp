@@ -13,6 +13,7 @@
 #include "recflow/actors/messages.hpp"
 #include "recflow/model/als_blocks.hpp"
 #include "recflow/model/als_solver.hpp"
+#include "recflow/engine/engine_actors.hpp"
 #include "recflow/engine/graph_options.hpp"
 #include "recflow/engine/scheduler.hpp"
 
@@ -198,9 +199,7 @@ result<factor_model> run_als_graph(const als_graph_setup& setup, const als_graph
               failed = error{errc::io, "collecting the ALS blocks failed: " + caf::to_string(e)};
             });
       }
-    for (auto* group : {&users, &items})
-      for (auto& a : *group)
-        self->send_exit(a, caf::exit_reason::user_shutdown);
+    stop_actors(self, {&users, &items});
   }
   if (failed)
     return *failed;

@@ -11,6 +11,7 @@
 #include "recflow/actors/cluster_messages.hpp"
 #include "recflow/actors/messages.hpp"
 #include "recflow/engine/cluster_connect.hpp"
+#include "recflow/engine/engine_actors.hpp"
 #include "recflow/engine/link_secret.hpp"
 #include "recflow/graph/als_wire.hpp"
 #include "recflow/engine/scheduler.hpp"
@@ -176,12 +177,7 @@ struct als_job {
     return std::nullopt;
   }
 
-  void stop() {
-    for (auto* group : {&users, &items})
-      for (auto& a : *group)
-        if (a)
-          self->send_exit(a, caf::exit_reason::user_shutdown);
-  }
+  void stop() { stop_actors(self, {&users, &items}); }
 };
 
 }  // namespace

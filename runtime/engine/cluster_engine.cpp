@@ -71,10 +71,7 @@ struct cluster_engine::impl final : round_driver {
 
   ~impl() override {
     if (self) {
-      for (auto* group : {&users, &items})
-        for (auto& a : *group)
-          if (a)
-            (*self)->send_exit(a, caf::exit_reason::user_shutdown);
+      stop_actors(*self, {&users, &items});
       if (partition)
         (*self)->send_exit(partition, caf::exit_reason::user_shutdown);
       if (source)

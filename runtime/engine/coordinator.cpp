@@ -319,15 +319,9 @@ void coordinator::after_snapshot(flight& f) {
   bool wants_model = f.publish || f.checkpoint || (f.evaluate && !evaluated);
   std::optional<result<factor_model>> assembled;
   if (held) {
-    if (wants_model) {  // assembled from the shards where they are, while the owners hold
-      std::vector<shard_columns> us, is;
-      for (const auto& view : f.user_views)
-        us.push_back(view.store->columns(view.shard));
-      for (const auto& view : f.item_views)
-        is.push_back(view.store->columns(view.shard));
+    if (wants_model)  // assembled from the shards where they are, while the owners hold
       assembled = assemble_model(graph_.training.rank, graph_.scale, f.stamp.mu,
-                                 f.stamp.mu_count, us, is);
-    }
+                                 f.stamp.mu_count, columns(f.user_views), columns(f.item_views));
     if (!released)
       driver_->release();
   }

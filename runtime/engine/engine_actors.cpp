@@ -55,4 +55,12 @@ gathered_shards gather_shards(caf::scoped_actor& self, const std::vector<caf::ac
   return out;
 }
 
+void stop_actors(caf::scoped_actor& self,
+                 std::initializer_list<const std::vector<caf::actor>*> groups) {
+  for (const auto* group : groups)
+    for (const auto& a : *group)
+      if (a)
+        self->send_exit(a, caf::exit_reason::user_shutdown);
+}
+
 }  // namespace recflow

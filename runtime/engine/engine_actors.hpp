@@ -1,10 +1,12 @@
 /// The CAF side that local_engine and cluster_engine share around their coordinator
 /// (engine/coordinator.hpp): the driving thread's message handlers, wiring the owners,
-/// loading a model into them and gathering their shards.
+/// loading a model into them and gathering their shards; and what every engine does with
+/// its actors when it ends (stop_actors).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,5 +93,10 @@ struct gathered_shards {
 };
 gathered_shards gather_shards(caf::scoped_actor& self, const std::vector<caf::actor>& users,
                               const std::vector<caf::actor>& items, std::chrono::milliseconds timeout);
+
+/// Sends every actor of `groups` (null handles skipped) an exit, user_shutdown, from
+/// `self`: how an engine stops its owners or blocks when it ends.
+void stop_actors(caf::scoped_actor& self,
+                 std::initializer_list<const std::vector<caf::actor>*> groups);
 
 }  // namespace recflow

@@ -11,6 +11,7 @@
 #include "recflow/actors/implicit_cluster_owner.hpp"
 #include "recflow/actors/messages.hpp"
 #include "recflow/engine/cluster_connect.hpp"
+#include "recflow/engine/engine_actors.hpp"
 #include "recflow/engine/implicit_driver.hpp"
 #include "recflow/engine/scheduler.hpp"
 #include "recflow/graph/implicit_wire.hpp"
@@ -99,12 +100,8 @@ struct implicit_cluster::impl {
   }
 
   void stop() {
-    if (!self)
-      return;
-    for (auto* group : {&user_owners, &item_owners})
-      for (auto& a : *group)
-        if (a)
-          (*self)->send_exit(a, caf::exit_reason::user_shutdown);
+    if (self)
+      stop_actors(*self, {&user_owners, &item_owners});
   }
 };
 

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "recflow/actors/implicit_owner.hpp"
+#include "recflow/engine/engine_actors.hpp"
 #include "recflow/engine/graph_options.hpp"
 #include "recflow/engine/implicit_driver.hpp"
 #include "recflow/engine/scheduler.hpp"
@@ -62,9 +63,7 @@ implicit_graph::implicit_graph(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 implicit_graph::~implicit_graph() {
   if (!impl_ || !impl_->self)
     return;
-  for (auto* group : {&impl_->user_owners, &impl_->item_owners})
-    for (auto& a : *group)
-      (*impl_->self)->send_exit(a, caf::exit_reason::user_shutdown);
+  stop_actors(*impl_->self, {&impl_->user_owners, &impl_->item_owners});
 }
 
 result<std::unique_ptr<implicit_graph>> implicit_graph::make(const implicit_stream_params& p,

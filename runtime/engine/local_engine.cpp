@@ -54,9 +54,7 @@ struct local_engine::impl final : round_driver {
   }
 
   ~impl() override {
-    for (auto* group : {&users, &items})
-      for (auto& a : *group)
-        (*self)->send_exit(a, caf::exit_reason::user_shutdown);
+    stop_actors(*self, {&users, &items});
     (*self)->send_exit(partition, caf::exit_reason::user_shutdown);
     (*self)->send_exit(source, caf::exit_reason::user_shutdown);
     // A detached actor's thread ends only once its last handle is gone.
@@ -153,7 +151,7 @@ struct local_engine::impl final : round_driver {
         return error{errc::io, "snapshot failed: " + got.why};
       return core.assemble(got.users, got.items);
     }
-    std::vector<shard_columns> us, is;
+    std::vector<shard_view> uv, iv;
     std::optional<std::string> failed;
     for (auto* group : {&users, &items})
       for (auto& a : *group)
@@ -162,13 +160,13 @@ struct local_engine::impl final : round_driver {
             .receive(
               [&](shard_view& v) {
                 if (v.store)
-                  (v.side == side::user ? us : is).push_back(v.store->columns(v.shard));
+                  (v.side == side::user ? uv : iv).push_back(v);
                 else
                   failed = "an owner answered a view without its shard";
               },
               [&](caf::error& e) { failed = (*self)->system().render(e); });
     auto model = failed ? result<factor_model>(error{errc::io, "snapshot failed: " + *failed})
-                        : core.assemble(us, is);
+                        : core.assemble(columns(uv), columns(iv));
     release();
     return model;
   }

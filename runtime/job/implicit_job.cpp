@@ -106,6 +106,18 @@ model_metadata implicit_metadata(const std::string& trainer, const implicit_para
   return meta;
 }
 
+model_metadata implicit_metadata(const implicit_job_options& o, const std::string& data,
+                                 double test_fraction, const implicit_time_split_result& r) {
+  auto meta = implicit_metadata("implicit-als", o.als, data);
+  const auto k = r.ranking.k;
+  meta.set("time_split", fmt::format("{}", test_fraction));
+  meta.set(fmt::format("precision_at_{}", k), fmt::format("{:.6f}", r.ranking.precision));
+  meta.set(fmt::format("recall_at_{}", k), fmt::format("{:.6f}", r.ranking.recall));
+  meta.set(fmt::format("ndcg_at_{}", k), fmt::format("{:.6f}", r.ranking.ndcg));
+  meta.set(fmt::format("map_at_{}", k), fmt::format("{:.6f}", r.ranking.map));
+  return meta;
+}
+
 model_metadata implicit_metadata(const std::string& trainer, const implicit_params& p,
                                  const std::string& data, const sampled_ranking_metrics& r) {
   auto meta = implicit_metadata(trainer, p, data);

@@ -86,6 +86,10 @@ model_metadata implicit_metadata(const std::string& trainer, const implicit_para
 /// The parameters alone, for a model not scored (yet).
 model_metadata implicit_metadata(const std::string& trainer, const implicit_params& p,
                                  const std::string& data);
+/// The saved model's metadata after a time split (trainer "implicit-als", the parameters,
+/// `test_fraction` and the model's full-ranking figures at k; no sampled HR).
+model_metadata implicit_metadata(const implicit_job_options& o, const std::string& data,
+                                 double test_fraction, const implicit_time_split_result& r);
 
 /// "cholesky" or "cg"; and the reverse (nothing for another word).
 const char* to_string(implicit_solver s) noexcept;
