@@ -64,10 +64,8 @@ bytes encode_als_layout(const als_block_layout& l, const factor_model& initial) 
 result<als_block_init> decode_als_layout(std::span<const char> blob) {
   constexpr auto k = kind::als_layout;
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, layout_meta_bytes, "truncated before the counts"); !ok)
     return ok.err();
-  if (!r.need(layout_meta_bytes))
-    return bad(k, "truncated before the counts");
   als_block_init out;
   auto& l = out.layout;
   auto owner = r.get<std::uint8_t>();
@@ -181,10 +179,8 @@ bytes encode_als_rows(const als_rows& x, std::uint32_t rank) {
 result<als_rows> decode_als_rows(std::span<const char> blob) {
   constexpr auto k = kind::als_rows;
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, rows_meta_bytes, "truncated before the counts"); !ok)
     return ok.err();
-  if (!r.need(rows_meta_bytes))
-    return bad(k, "truncated before the counts");
   als_rows out;
   out.iteration = r.get<std::uint32_t>();
   auto side_code = r.get<std::uint8_t>();

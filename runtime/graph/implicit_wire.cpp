@@ -82,10 +82,8 @@ bytes encode_implicit_events(std::uint64_t batch, std::span<const stamped_event>
 result<implicit_event_batch> decode_implicit_events(std::span<const char> blob) {
   constexpr auto k = kind::implicit_events;
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, 12); !ok)
     return ok.err();
-  if (!r.need(12))
-    return bad(k, "truncated");
   implicit_event_batch out;
   out.batch = r.get<std::uint64_t>();
   const auto n = r.get<std::uint32_t>();
@@ -115,10 +113,8 @@ bytes encode_implicit_ids(const implicit_step& step, std::span<const std::int64_
 result<implicit_id_request> decode_implicit_ids(std::span<const char> blob) {
   constexpr auto k = kind::implicit_ids;
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, step_bytes + 4); !ok)
     return ok.err();
-  if (!r.need(step_bytes + 4))
-    return bad(k, "truncated");
   implicit_id_request out;
   auto step = get_step(r, k);
   if (!step)
@@ -149,10 +145,8 @@ bytes encode_implicit_rows(const implicit_step& step, const implicit_rows& rows)
 result<implicit_row_answer> decode_implicit_rows(std::span<const char> blob) {
   constexpr auto k = kind::implicit_rows;
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, step_bytes + 8); !ok)
     return ok.err();
-  if (!r.need(step_bytes + 8))
-    return bad(k, "truncated");
   implicit_row_answer out;
   auto step = get_step(r, k);
   if (!step)
@@ -199,10 +193,8 @@ bytes encode_implicit_shard(const implicit_shard_parts& p) {
 result<implicit_shard_parts> decode_implicit_shard(std::span<const char> blob) {
   constexpr auto k = kind::implicit_shard;
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, 17); !ok)
     return ok.err();
-  if (!r.need(17))
-    return bad(k, "truncated");
   implicit_shard_parts p;
   p.owner = static_cast<side>(r.get<std::uint8_t>());
   if (!is_side(p.owner))

@@ -150,10 +150,8 @@ result<kind> peek_kind(std::span<const char> blob) {
 result<stamped_ratings> decode_batch(std::span<const char> blob) {
   constexpr auto k = kind::batch;
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, stamp_bytes + 4, "truncated before the rating count"); !ok)
     return ok.err();
-  if (!r.need(stamp_bytes + 4))
-    return bad(k, "truncated before the rating count");
   stamped_ratings out;
   out.stamp = get_stamp(r);
   if (auto ok = check_stamp(k, out.stamp); !ok)
@@ -176,10 +174,8 @@ result<stamped_ratings> decode_batch(std::span<const char> blob) {
 result<user_routes> decode_user_slice(std::span<const char> blob, std::uint32_t item_shards) {
   constexpr auto k = kind::user_slice;
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, stamp_bytes + 4, "truncated before the route count"); !ok)
     return ok.err();
-  if (!r.need(stamp_bytes + 4))
-    return bad(k, "truncated before the route count");
   user_routes out;
   out.stamp = get_stamp(r);
   if (auto ok = check_stamp(k, out.stamp); !ok)
@@ -202,10 +198,8 @@ result<user_routes> decode_user_slice(std::span<const char> blob, std::uint32_t 
 result<item_routes> decode_item_slice(std::span<const char> blob, std::uint32_t user_shards) {
   constexpr auto k = kind::item_slice;
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, stamp_bytes + 4, "truncated before the route count"); !ok)
     return ok.err();
-  if (!r.need(stamp_bytes + 4))
-    return bad(k, "truncated before the route count");
   item_routes out;
   out.stamp = get_stamp(r);
   if (auto ok = check_stamp(k, out.stamp); !ok)
@@ -232,10 +226,8 @@ result<rows> decode_rows(std::span<const char> blob, kind k) {
   if (k != kind::user_rows && k != kind::item_rows)
     return bad(k, "not a rows kind");
   reader r(blob);
-  if (auto ok = open(r, blob, k); !ok)
+  if (auto ok = open(r, blob, k, rows_meta_bytes, "truncated before the counts"); !ok)
     return ok.err();
-  if (!r.need(rows_meta_bytes))
-    return bad(k, "truncated before the counts");
   rows out;
   out.batch = r.get<std::uint64_t>();
   out.pass = r.get<std::uint32_t>();

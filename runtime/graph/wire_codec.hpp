@@ -86,9 +86,11 @@ inline bool checked_mul(std::uint64_t n, std::uint64_t size, std::uint64_t& out)
   return true;
 }
 
-/// Checks the header and that the blob is exactly header + declared payload; positions
-/// `r` at the payload.
-inline result<void> open(reader& r, std::span<const char> blob, kind expected) {
+/// Checks the header, that the blob is exactly header + declared payload, and that the
+/// payload holds at least its `fixed` leading bytes (else "malformed ... frame: " +
+/// `truncated`); positions `r` at the payload.
+inline result<void> open(reader& r, std::span<const char> blob, kind expected,
+                         std::size_t fixed = 0, const char* truncated = "truncated") {
   if (!r.need(header_bytes))
     return bad(expected, "truncated header: " + std::to_string(blob.size()) + " of "
                            + std::to_string(header_bytes) + " bytes");
@@ -107,6 +109,8 @@ inline result<void> open(reader& r, std::span<const char> blob, kind expected) {
   if (payload != r.left())
     return bad(expected, "header declares " + std::to_string(payload) + " payload bytes, "
                            + std::to_string(r.left()) + " follow");
+  if (!r.need(fixed))
+    return bad(expected, truncated);
   return {};
 }
 
