@@ -15,6 +15,7 @@
 #include "recflow/engine/stream_job.hpp"
 #include "recflow/graph/source.hpp"
 #include "recflow/model/model.hpp"
+#include "recflow/model/streaming.hpp"
 #include "test_util.hpp"
 
 namespace recflow::test {
@@ -31,6 +32,25 @@ inline std::vector<rating_batch> take_batches(rating_source& src, std::size_t ma
   }
   return out;
 }
+
+/// Feeds event batches to the single-threaded reference through a growing id space.
+class reference_runner {
+ public:
+  reference_runner(const stream_params& p, rating_scale scale) : trainer_(p, scale) {}
+  reference_runner(const stream_params& p, factor_model seed) : trainer_(p, std::move(seed)) {}
+  void apply(const rating_batch& b) {
+    rs_.clear();
+    for (const auto& e : b.ratings)
+      rs_.push_back({users_.insert(e.user), items_.insert(e.item), e.value, e.timestamp});
+    REQUIRE(trainer_.apply(rs_, users_, items_));
+  }
+  const factor_model& model() const { return trainer_.model(); }
+
+ private:
+  streaming_trainer trainer_;
+  id_map users_, items_;
+  std::vector<rating> rs_;
+};
 
 /// The first `n` batches of `size` ratings of MovieLens 100K's u.data.
 inline std::vector<rating_batch> ml100k_batches(std::size_t n, std::size_t size = 1000) {

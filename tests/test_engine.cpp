@@ -13,30 +13,13 @@
 #include "test_util.hpp"
 
 using namespace recflow;
+using test::reference_runner;
 using test::replay;
 using test::require_equivalent;
 using test::take_batches;
 
 namespace {
 
-/// Feeds event batches to the single-threaded reference through a growing id space.
-class reference_runner {
- public:
-  reference_runner(const stream_params& p, rating_scale scale) : trainer_(p, scale) {}
-  reference_runner(const stream_params& p, factor_model seed) : trainer_(p, std::move(seed)) {}
-  void apply(const rating_batch& b) {
-    rs_.clear();
-    for (const auto& e : b.ratings)
-      rs_.push_back({users_.insert(e.user), items_.insert(e.item), e.value, e.timestamp});
-    REQUIRE(trainer_.apply(rs_, users_, items_));
-  }
-  const factor_model& model() const { return trainer_.model(); }
-
- private:
-  streaming_trainer trainer_;
-  id_map users_, items_;
-  std::vector<rating> rs_;
-};
 
 stream_params equivalence_params(int rank = 8) {
   stream_params p;

@@ -11,6 +11,7 @@
 #include "recflow/actors/user_owner.hpp"
 #include "recflow/engine/coordinator.hpp"
 #include "recflow/engine/engine_actors.hpp"
+#include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
 
@@ -25,6 +26,8 @@ struct local_engine::impl final : round_driver {
   std::vector<caf::actor> users, items;
   std::vector<shard_evaluation> eval_parts;  ///< the validation set by user shard (lazily)
   std::vector<double> eval_errors;           ///< one evaluation's errors, by position
+  enum class placement { unset, packed, spread, fixed };  ///< fixed: another scheduler
+  placement placed = placement::unset;
 
   impl(streaming_graph g, const engine_options& o)
       : opts(o),
@@ -49,6 +52,7 @@ struct local_engine::impl final : round_driver {
     partition = spawn_partition(*sys, graph.user_partitioner, graph.item_partitioner, users,
                                 items, me);
     wire_owners(*self, users, items, partition);
+    place(false);
     source = spawn_source(*sys, graph.source, me);
     (*self)->monitor(source);
   }
@@ -78,9 +82,31 @@ struct local_engine::impl final : round_driver {
     return {};
   }
 
+  /// Where the owners run (under the affinity scheduler): spread, the user and the item
+  /// owner of shard s on worker s (modulo the workers), or packed, all on the first.
+  /// Batches of less work than pack_work are packed: they cost more in rows crossing
+  /// between the cores' caches than a second core gives back (docs/benchmarks.md);
+  /// evaluation spreads again, each user owner predicting its shard's ratings.
+  void place(bool packed) {
+    auto want = packed ? placement::packed : placement::spread;
+    if (placed == want || placed == placement::fixed)
+      return;
+    bool pinned = true;
+    for (std::size_t s = 0; s < users.size(); ++s) {
+      pinned = prefer_worker(*sys, users[s], packed ? 0 : s) && pinned;
+      pinned = prefer_worker(*sys, items[s], packed ? 0 : s) && pinned;
+    }
+    // The partition step too, packed; spread, it runs on whichever worker is free.
+    prefer_worker(*sys, partition, packed ? 0 : any_worker);
+    placed = pinned ? want : placement::fixed;
+  }
+
   void pull() override { (*self)->send(source, pull_atom::value); }
 
   void send(const batch_stamp& stamp, rating_batch batch) override {
+    const auto& p = core.graph().training;
+    place(std::uint64_t(batch.size()) * std::uint64_t(p.rank) * std::uint64_t(p.passes)
+          < pack_work);
     (*self)->send(partition, stamped_batch{stamp, std::move(batch)});
   }
 
@@ -112,6 +138,7 @@ struct local_engine::impl final : round_driver {
                                     graph.item_partitioner);
       eval_errors.assign(validation.ratings.size(), 0.0);
     }
+    place(false);
     using handle = decltype((*self)->request(users[0], opts.stall_timeout, evaluate_shard{}));
     std::vector<handle> pending;
     pending.reserve(users.size());

@@ -7,6 +7,9 @@
 
 namespace recflow {
 
+/// affinity_policy.cpp: loads the affinity policy into `cfg`.
+void load_affinity_scheduler(caf::actor_system_config& cfg);
+
 namespace {
 /// Lowers the priority of every thread the actor system starts (Linux: per thread).
 class priority_hook : public caf::thread_hook {
@@ -37,13 +40,21 @@ std::size_t idle_polls_setting() {
 
 const char* scheduler_policy_setting() {
   const char* text = std::getenv("RECFLOW_SCHEDULER");
-  return text != nullptr && std::string_view(text) == "stealing" ? "stealing" : "sharing";
+  if (text != nullptr && std::string_view(text) == "stealing")
+    return "stealing";
+  if (text != nullptr && std::string_view(text) == "sharing")
+    return "sharing";
+  return "affinity";
 }
 
 void configure_scheduler(caf::actor_system_config& cfg, std::size_t workers,
-                         thread_priority p) {
+                         thread_priority p, std::string_view policy) {
   cfg.set("scheduler.max-threads", workers);
-  cfg.set("scheduler.policy", caf::atom_from_string(scheduler_policy_setting()));
+  if (policy == "affinity")
+    load_affinity_scheduler(cfg);
+  else
+    cfg.set("scheduler.policy",
+            caf::atom_from_string(policy == "stealing" ? "stealing" : "sharing"));
   cfg.set("work-stealing.aggressive-poll-attempts",
           caf::config_value::integer(static_cast<std::int64_t>(idle_polls_setting())));
   set_thread_priority(cfg, p);

@@ -8,7 +8,10 @@
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
 #include "recflow/engine/thread_priority.hpp"
@@ -28,18 +31,34 @@ inline constexpr std::size_t idle_polls = 10'000;
 /// is 100), for measuring; idle_polls otherwise.
 std::size_t idle_polls_setting();
 
-/// CAF's scheduling policy: "sharing" (one queue that every worker takes from) unless
-/// $RECFLOW_SCHEDULER says "stealing" (CAF's default: a queue per worker, idle workers
-/// steal), for measuring. Work sharing keeps the graph's hops short: the main job's median
-/// batch latency 0.29-0.39 ms against 0.49-0.53 ms with stealing, five runs each,
-/// alternating (docs/benchmarks.md).
+/// CAF's scheduling policy: "affinity" (the policy of affinity_policy.cpp, below) unless
+/// $RECFLOW_SCHEDULER says "sharing" (CAF's work sharing: one queue that every worker
+/// takes from) or "stealing" (CAF's default: a queue per worker, idle workers steal), for
+/// measuring. The affinity policy keeps each owner's tables in one core's caches and lets
+/// the local engine run a small batch on one core (docs/benchmarks.md).
 const char* scheduler_policy_setting();
 
-/// `workers` scheduler threads (scheduler.max-threads) under scheduler_policy_setting(),
-/// idle workers of a stealing scheduler polling idle_polls_setting() times before sleeping,
-/// at priority `p` (see set_thread_priority).
+/// `workers` scheduler threads (scheduler.max-threads) under `policy` ("affinity",
+/// "sharing" or "stealing"), idle workers of a stealing scheduler polling
+/// idle_polls_setting() times before sleeping, at priority `p` (see set_thread_priority).
 void configure_scheduler(caf::actor_system_config& cfg, std::size_t workers,
-                         thread_priority p = {});
+                         thread_priority p = {},
+                         std::string_view policy = scheduler_policy_setting());
+
+/// How long an idle worker of the affinity policy polls before it sleeps (microseconds).
+inline constexpr std::size_t affinity_spin_us = 50;
+
+/// $RECFLOW_SPIN_US when it holds a count (0..10^6), for measuring; affinity_spin_us
+/// otherwise.
+std::size_t affinity_spin_setting();
+
+/// prefer_worker's "whichever worker is free" (as under work sharing).
+inline constexpr std::size_t any_worker = static_cast<std::size_t>(-1);
+
+/// Under the affinity policy, `a` (a scheduled actor) runs on worker `worker` modulo the
+/// workers from now on (any_worker: on any); false (and nothing changes) under another
+/// policy.
+bool prefer_worker(caf::actor_system& sys, const caf::actor& a, std::size_t worker);
 
 /// Every thread the actor system of `cfg` starts runs at `p` (nothing if `p` is not
 /// lowered).

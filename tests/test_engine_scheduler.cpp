@@ -1,0 +1,151 @@
+// The actor systems' scheduling (engine/scheduler.hpp): under the affinity policy an actor
+// given a worker runs on that worker's thread and nowhere else, until it is freed again;
+// the other policies place nothing; and the local engine's model does not depend on the
+// policy, nor on whether its batches ran packed on one worker or spread over all.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "engine_test_util.hpp"
+#include "recflow/engine/local_engine.hpp"
+#include "recflow/engine/scheduler.hpp"
+#include "recflow/graph/graph.hpp"
+
+using namespace recflow;
+using namespace recflow::test;
+
+namespace {
+
+/// Answers every integer with the id of the thread it runs on.
+caf::behavior thread_teller(caf::event_based_actor*) {
+  return {[](std::int32_t) -> std::uint64_t {
+    return std::hash<std::thread::id>{}(std::this_thread::get_id());
+  }};
+}
+
+/// The threads `a` answered `n` requests on.
+std::set<std::uint64_t> threads_of(caf::scoped_actor& self, const caf::actor& a, int n) {
+  std::set<std::uint64_t> seen;
+  for (int k = 0; k < n; ++k)
+    self->request(a, std::chrono::seconds(30), std::int32_t{k})
+      .receive([&](std::uint64_t t) { seen.insert(t); },
+               [&](caf::error& e) { FAIL(caf::to_string(e)); });
+  return seen;
+}
+
+/// Sets $RECFLOW_SCHEDULER for the scope (the engines read it when they start).
+struct policy_env {
+  explicit policy_env(const char* policy) { ::setenv("RECFLOW_SCHEDULER", policy, 1); }
+  ~policy_env() { ::unsetenv("RECFLOW_SCHEDULER"); }
+};
+
+}  // namespace
+
+TEST_CASE("scheduler: the affinity policy runs a pinned actor on its worker until it is freed",
+          "[engine][scheduler]") {
+  caf::actor_system_config cfg;
+  configure_scheduler(cfg, 2, {}, "affinity");
+  caf::actor_system sys(cfg);
+  caf::scoped_actor self(sys);
+  auto a = sys.spawn(thread_teller);
+  auto b = sys.spawn(thread_teller);
+  REQUIRE(prefer_worker(sys, a, 0));
+  REQUIRE(prefer_worker(sys, b, 3));  // modulo the workers: worker 1
+  threads_of(self, a, 3);  // a spawn may still be running the actor where it started
+  threads_of(self, b, 3);
+  auto on_a = threads_of(self, a, 200);
+  auto on_b = threads_of(self, b, 200);
+  REQUIRE(on_a.size() == 1);
+  REQUIRE(on_b.size() == 1);
+  CHECK(*on_a.begin() != *on_b.begin());
+  // Moved: b now shares a's worker. A pin places the actor's next scheduling: b may still
+  // be finishing its last run on its old worker and take the first request there.
+  REQUIRE(prefer_worker(sys, b, 0));
+  threads_of(self, b, 3);
+  CHECK(threads_of(self, b, 50) == on_a);
+  // Freed: b runs wherever a worker is free, and still answers.
+  REQUIRE(prefer_worker(sys, b, any_worker));
+  CHECK_FALSE(threads_of(self, b, 50).empty());
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+  self->send_exit(b, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("scheduler: work sharing and work stealing place nothing", "[engine][scheduler]") {
+  for (const char* policy : {"sharing", "stealing"}) {
+    INFO(policy);
+    caf::actor_system_config cfg;
+    configure_scheduler(cfg, 2, {}, policy);
+    caf::actor_system sys(cfg);
+    auto a = sys.spawn(thread_teller);
+    CHECK_FALSE(prefer_worker(sys, a, 0));
+    caf::scoped_actor self(sys);
+    CHECK(threads_of(self, a, 10).size() >= 1);
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+  }
+}
+
+TEST_CASE("scheduler: the policy comes from RECFLOW_SCHEDULER, affinity unless it names another",
+          "[engine][scheduler]") {
+  CHECK(std::string(scheduler_policy_setting()) == "affinity");
+  for (const char* policy : {"sharing", "stealing", "affinity"}) {
+    policy_env env(policy);
+    CHECK(std::string(scheduler_policy_setting()) == policy);
+  }
+  policy_env env("fastest");
+  CHECK(std::string(scheduler_policy_setting()) == "affinity");
+}
+
+TEST_CASE("local engine: the same model under every policy, batches packed on one worker and "
+          "spread over two",
+          "[engine][scheduler][equivalence]") {
+  // Batches of 300 ratings are packed (300 x 50 x 2 < pack_work), merged batches of 12,000
+  // spread (12,000 x 50 x 2 >= pack_work), alternating, so the owners move between the
+  // two placements while batches are in flight.
+  stream_params p;
+  p.rank = 50;
+  p.passes = 2;
+  p.seed = 42;
+  static_assert(300u * 50u * 2u < pack_work && 12'000u * 50u * 2u >= pack_work);
+  auto src = synthetic_source({.users = 2'000, .items = 500, .ratings = 90'000,
+                               .batch_size = 300, .seed = 5});
+  auto small = take_batches(*src, 1000);
+  std::vector<rating_batch> batches;
+  for (std::size_t k = 0; k < small.size();) {
+    if (batches.size() % 2 == 0) {
+      batches.push_back(small[k++]);
+      continue;
+    }
+    rating_batch big;
+    for (std::size_t j = 0; j < 40 && k < small.size(); ++j, ++k)
+      big.ratings.insert(big.ratings.end(), small[k].ratings.begin(), small[k].ratings.end());
+    batches.push_back(std::move(big));
+  }
+  REQUIRE(batches.size() >= 10);
+  rating_scale scale{1.0, 5.0};
+  reference_runner ref(p, scale);
+  for (const auto& b : batches)
+    ref.apply(b);
+  for (const char* policy : {"affinity", "sharing", "stealing"}) {
+    for (std::size_t partitions : {std::size_t{2}, std::size_t{3}}) {
+      INFO(policy << ", " << partitions << " partitions, " << batches.size() << " batches");
+      policy_env env(policy);
+      auto g = make_streaming_graph(replay(batches), p, partitions, scale);
+      auto engine = local_engine::make(g, {.workers = 2, .max_in_flight = 3});
+      REQUIRE(engine);
+      auto sum = (*engine)->run();
+      REQUIRE(sum);
+      CHECK(sum->batches == batches.size());
+      auto model = (*engine)->snapshot();
+      REQUIRE(model);
+      require_equivalent(*model, ref.model());
+    }
+  }
+}
