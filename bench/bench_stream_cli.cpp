@@ -17,7 +17,10 @@
 //    updates alone; the graph times each batch from routing to completion, evaluation of
 //    the batch before included, so this figure is pessimistic for the graph);
 //  - seconds: the whole command (loading, stream, final ranking).
-// The speedup is reference / graph for times, graph / reference for rates.
+// The speedup is reference / graph for times, graph / reference for rates. Before each
+// configuration it prints how much two threads reading factor rows get from the machine
+// at that moment against one (machine_probe.hpp): the evaluation after every batch is
+// such reads, and on a shared VM the figure moves between about 2.0 and 1.5 by the hour.
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -30,6 +33,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "machine_probe.hpp"
 #include "ratings_file.hpp"
 
 namespace {
@@ -132,6 +136,9 @@ int main(int argc, char** argv) {
                             cli, data, c.batch, c.partitions);
     if (&c == &configs.front() || o.only != 0)
       std::printf("commands: %s --engine reference | --engine local\n", base.c_str());
+    auto probe = recflow::bench::probe_memory_scaling();
+    std::printf("  machine now: two threads reading rows %.2fx one (%.1f / %.1f ns a row)\n",
+                probe.ratio, probe.one_ns, probe.two_ns);
     figures ref, graph;
     for (int r = 0; r < o.rounds; ++r) {
       ref.add(run_json(base + " --engine reference"));
