@@ -12,7 +12,9 @@
 #include <optional>
 #include <vector>
 
+#include "recflow/engine/local_engine.hpp"
 #include "recflow/engine/stream_job.hpp"
+#include "recflow/graph/graph.hpp"
 #include "recflow/graph/source.hpp"
 #include "recflow/model/model.hpp"
 #include "recflow/model/streaming.hpp"
@@ -76,6 +78,23 @@ inline std::shared_ptr<rating_source> replay(std::vector<rating_batch> batches) 
       return std::nullopt;
     return (*all)[(*at)++];
   });
+}
+
+/// `batches` streamed to their end through a local engine of `partitions` shards (2
+/// workers, 3 batches in flight); the model after the last one.
+inline factor_model local_model_after(const std::vector<rating_batch>& batches,
+                                      const stream_params& p, std::size_t partitions,
+                                      rating_scale scale) {
+  auto g = make_streaming_graph(replay(batches), p, partitions, scale);
+  auto engine = local_engine::make(g, {.workers = 2, .max_in_flight = 3});
+  REQUIRE(engine);
+  auto sum = (*engine)->run();
+  REQUIRE(sum);
+  CHECK(sum->batches == batches.size());
+  CHECK(sum->end_of_stream);
+  auto model = (*engine)->snapshot();
+  REQUIRE(model);
+  return std::move(*model);
 }
 
 /// "p<n>", the position recording_source gives its n-th batch (built without

@@ -53,16 +53,7 @@ TEST_CASE("local engine: the graph's model equals the single-threaded streaming 
   for (const auto& b : batches)
     ref.apply(b);
 
-  auto g = make_streaming_graph(replay(batches), p, partitions, scale);
-  auto engine = local_engine::make(g, {.workers = 2, .max_in_flight = 3});
-  REQUIRE(engine);
-  auto sum = (*engine)->run();
-  REQUIRE(sum);
-  CHECK(sum->batches == batches.size());
-  CHECK(sum->end_of_stream);
-  auto model = (*engine)->snapshot();
-  REQUIRE(model);
-  require_equivalent(*model, ref.model());
+  require_equivalent(test::local_model_after(batches, p, partitions, scale), ref.model());
 }
 
 TEST_CASE("local engine: a graph seeded with a trained model goes on as the seeded trainer does",

@@ -137,15 +137,7 @@ TEST_CASE("local engine: the same model under every policy, batches packed on on
     for (std::size_t partitions : {std::size_t{2}, std::size_t{3}}) {
       INFO(policy << ", " << partitions << " partitions, " << batches.size() << " batches");
       policy_env env(policy);
-      auto g = make_streaming_graph(replay(batches), p, partitions, scale);
-      auto engine = local_engine::make(g, {.workers = 2, .max_in_flight = 3});
-      REQUIRE(engine);
-      auto sum = (*engine)->run();
-      REQUIRE(sum);
-      CHECK(sum->batches == batches.size());
-      auto model = (*engine)->snapshot();
-      REQUIRE(model);
-      require_equivalent(*model, ref.model());
+      require_equivalent(local_model_after(batches, p, partitions, scale), ref.model());
     }
   }
 }
