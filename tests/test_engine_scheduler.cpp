@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -41,10 +42,29 @@ std::set<std::uint64_t> threads_of(caf::scoped_actor& self, const caf::actor& a,
   return seen;
 }
 
-/// Sets $RECFLOW_SCHEDULER for the scope (the engines read it when they start).
-struct policy_env {
-  explicit policy_env(const char* policy) { ::setenv("RECFLOW_SCHEDULER", policy, 1); }
-  ~policy_env() { ::unsetenv("RECFLOW_SCHEDULER"); }
+/// Sets $RECFLOW_SCHEDULER for the scope (the engines read it when they start), or
+/// unsets it (null); restores what it was.
+class policy_env {
+ public:
+  explicit policy_env(const char* policy) {
+    if (const char* was = std::getenv("RECFLOW_SCHEDULER"))
+      was_ = was;
+    if (policy)
+      ::setenv("RECFLOW_SCHEDULER", policy, 1);
+    else
+      ::unsetenv("RECFLOW_SCHEDULER");
+  }
+  ~policy_env() {
+    if (was_)
+      ::setenv("RECFLOW_SCHEDULER", was_->c_str(), 1);
+    else
+      ::unsetenv("RECFLOW_SCHEDULER");
+  }
+  policy_env(const policy_env&) = delete;
+  policy_env& operator=(const policy_env&) = delete;
+
+ private:
+  std::optional<std::string> was_;
 };
 
 }  // namespace
@@ -94,7 +114,10 @@ TEST_CASE("scheduler: work sharing and work stealing place nothing", "[engine][s
 
 TEST_CASE("scheduler: the policy comes from RECFLOW_SCHEDULER, affinity unless it names another",
           "[engine][scheduler]") {
-  CHECK(std::string(scheduler_policy_setting()) == "affinity");
+  {
+    policy_env unset(nullptr);
+    CHECK(std::string(scheduler_policy_setting()) == "affinity");
+  }
   for (const char* policy : {"sharing", "stealing", "affinity"}) {
     policy_env env(policy);
     CHECK(std::string(scheduler_policy_setting()) == policy);
