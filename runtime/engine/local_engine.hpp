@@ -33,9 +33,9 @@ namespace recflow {
 
 /// A batch whose ratings x rank x passes is below this runs all its owners on one worker
 /// (under the affinity scheduler, scheduler.hpp); larger batches spread them. MovieLens
-/// 100K in batches of 1,000 at rank 10 (60,000) and a synthetic set at rank 50 (300,000)
-/// train faster on one core; batches of 10,000 at rank 50 (3M) gain from two.
-inline constexpr std::uint64_t pack_work = 1'000'000;
+/// 100K in batches of 1,000 at rank 10 (60,000) trains faster on one core; batches of
+/// 1,000 at rank 50 (300,000) already gain from two (docs/benchmarks.md).
+inline constexpr std::uint64_t pack_work = 100'000;
 
 class local_engine : public stream_engine {
  public:
