@@ -20,7 +20,7 @@
 // The speedup is reference / graph for times, graph / reference for rates. Before each
 // configuration it prints how much two threads reading factor rows get from the machine
 // at that moment against one (machine_probe.hpp): the evaluation after every batch is
-// such reads, and on a shared VM the figure moves between about 2.0 and 1.5 by the hour.
+// such reads. On this shared VM the figure moved between 1.2 and 2.2 within one run.
 #include <sys/wait.h>
 
 #include <algorithm>

@@ -1,9 +1,8 @@
-// How much two threads get from this machine's memory at the moment, against one: the
-// condition a benchmark's two-worker figures were measured in. On this project's 2-core VM
-// the ratio moves between about 2.0 (two cores, each with its own share) and about 1.5
-// (two threads reading memory slow each other down) from one hour to the next, and the
-// actor graph's ratios against the single-threaded reference move with it
-// (docs/benchmarks.md). Benchmarks print it beside their figures.
+// How much two threads get from this machine's memory at the moment, against one. On this
+// project's 2-core VM the ratio has read anywhere from about 2.0 (two cores, each with its
+// own share) down to 1.2 (two threads reading memory slow each other down), within one
+// benchmark run. It does not predict the ratio of the run measured after it
+// (docs/benchmarks.md); benchmarks print it beside their figures as the machine's state.
 //
 //   auto p = recflow::bench::probe_memory_scaling();
 //   std::printf("two threads reading rows: %.2fx one\n", p.ratio);

@@ -20,7 +20,6 @@ using test::take_batches;
 
 namespace {
 
-
 stream_params equivalence_params(int rank = 8) {
   stream_params p;
   p.rank = rank;  // 8 runs the runtime-sized kernels, 10 and 50 the fixed-size ones

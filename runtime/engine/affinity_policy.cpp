@@ -112,11 +112,11 @@ class affinity_policy : public caf::policy::unprofiled {
 
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
-    auto& c = d(self->parent());
+    auto* parent = self->parent();
+    auto& c = d(parent);
     auto& me = d(self);
     using clock = std::chrono::steady_clock;
     auto until = clock::now() + std::chrono::microseconds(affinity_spin_setting());
-    auto* parent = self->parent();
     for (std::uint32_t i = 1;; ++i) {
       if (me.own_size.load(std::memory_order_acquire) > 0
           || c.shared_size.load(std::memory_order_acquire) > 0) {

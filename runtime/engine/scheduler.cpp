@@ -40,21 +40,17 @@ std::size_t idle_polls_setting() {
 
 const char* scheduler_policy_setting() {
   const char* text = std::getenv("RECFLOW_SCHEDULER");
-  if (text != nullptr && std::string_view(text) == "stealing")
-    return "stealing";
-  if (text != nullptr && std::string_view(text) == "sharing")
-    return "sharing";
-  return "affinity";
+  std::string_view named = text != nullptr ? text : "";
+  return named == "stealing" ? "stealing" : named == "sharing" ? "sharing" : "affinity";
 }
 
 void configure_scheduler(caf::actor_system_config& cfg, std::size_t workers,
                          thread_priority p, std::string_view policy) {
   cfg.set("scheduler.max-threads", workers);
-  if (policy == "affinity")
-    load_affinity_scheduler(cfg);
+  if (policy == "sharing" || policy == "stealing")  // CAF's own
+    cfg.set("scheduler.policy", caf::atom_from_string({policy.data(), policy.size()}));
   else
-    cfg.set("scheduler.policy",
-            caf::atom_from_string(policy == "stealing" ? "stealing" : "sharing"));
+    load_affinity_scheduler(cfg);
   cfg.set("work-stealing.aggressive-poll-attempts",
           caf::config_value::integer(static_cast<std::int64_t>(idle_polls_setting())));
   set_thread_priority(cfg, p);
