@@ -13,12 +13,14 @@ std::uint32_t shard_store::touch(std::int64_t id, std::uint64_t first_seen) {
       direct_.resize(std::max(at + 1, direct_.size() * 2), id_map::npos);
     if (direct_[at] == id_map::npos)
       direct_[at] = add(id, first_seen);
+    changed_[direct_[at]] = version_;
     return direct_[at];
   }
   auto before = large_.size();
   auto pos = large_.insert(id);
   if (pos == before)
     large_keys_.push_back(add(id, first_seen));
+  changed_[large_keys_[pos]] = version_;
   return large_keys_[pos];
 }
 
@@ -28,6 +30,7 @@ std::uint32_t shard_store::add(std::int64_t id, std::uint64_t first_seen) {
   bias_.push_back(0.0);
   count_.push_back(0);
   first_seen_.push_back(first_seen);
+  changed_.push_back(version_);
   factors_.resize(factors_.size() + std::size_t(rank_));
   initial_factors(seed_, side_, id, init_stddev_, {row(k), std::size_t(rank_)});
   return k;

@@ -39,8 +39,17 @@ class shard_store {
   shard_store(side s, int rank, std::uint64_t seed, double init_stddev)
     : side_(s), rank_(rank), seed_(seed), init_stddev_(init_stddev) {}
 
-  /// Local index of `id`, adding the key if new; `first_seen` is its stream position.
+  /// Local index of `id`, adding the key if new; `first_seen` is its stream position. The
+  /// key is stamped with the current version (changed()).
   std::uint32_t touch(std::int64_t id, std::uint64_t first_seen);
+  /// Starts a batch: the keys touched from now on are stamped with a new version, so an
+  /// evaluator can tell the rows a batch may have changed from those it cannot have
+  /// (actors/shard_eval.hpp).
+  void begin_batch() noexcept { ++version_; }
+  /// Batches begun so far.
+  std::uint32_t version() const noexcept { return version_; }
+  /// The version of the last batch that touched key k (0: none; a seed's keys).
+  std::uint32_t changed(std::uint32_t k) const noexcept { return changed_[k]; }
 
   int rank() const noexcept { return rank_; }
   std::uint32_t size() const noexcept { return static_cast<std::uint32_t>(externals_.size()); }
@@ -101,6 +110,8 @@ class shard_store {
   growing_array<float> factors_;
   growing_array<std::uint32_t> count_;
   growing_array<std::uint64_t> first_seen_;
+  growing_array<std::uint32_t> changed_;  ///< version of the batch that last touched the key
+  std::uint32_t version_ = 0;
 };
 
 }  // namespace recflow

@@ -23,6 +23,7 @@ void item_owner_state::begin(item_slice slice) {
   sent_ = {};
   ratings_ = slice.routes.size();
   sums_->reset(params_.rank, slice.routes.size(), true);
+  store_.begin_batch();
   blocks_.reset(user_shards_);
   values_.clear();
   for (const auto& r : slice.routes) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -14,6 +15,7 @@
 
 #include "recflow/graph/batch.hpp"
 #include "recflow/graph/routes.hpp"
+#include "recflow/model/metrics.hpp"
 #include "recflow/model/model.hpp"
 
 namespace recflow {
@@ -176,17 +178,29 @@ inline caf::result<shard_view> answer_view(bool wire, bool& held, const shard_vi
 class shard_evaluation;
 
 /// Coordinator -> user owner, in one process, while every owner holds after a snapshot
-/// batch (a request; the owner answers with `batch`): write the errors of the validation
-/// ratings of `part` into `errors`, reading the item owners' `items` stores in place
-/// (actors/shard_eval.hpp). The pointers are not serialized: owners in other processes
-/// export shard_parts instead.
+/// batch (a request; the owner answers with `batch`): write the prediction cores of the
+/// validation ratings of `part` that changed into `cores`, reading the item owners'
+/// `items` stores in place (actors/shard_eval.hpp). The pointers are not serialized:
+/// owners in other processes export shard_parts instead.
 struct evaluate_shard {
+  std::uint64_t batch = 0;
+  shard_evaluation* part = nullptr;
+  const std::vector<const shard_store*>* items = nullptr;
+  double* cores = nullptr;
+};
+
+/// Coordinator -> user owner, in one process, once every evaluate_shard of a batch has
+/// been answered (a request; the owner answers with `batch`): sum the errors of blocks
+/// [first, last) of the validation set (sum_error_blocks in model/metrics.hpp) into
+/// `out`, from the cores every owner wrote, so that the owners share the sums too.
+struct sum_errors {
   std::uint64_t batch = 0;
   double mu = 0.0;
   rating_scale scale{};
-  shard_evaluation* part = nullptr;
-  const std::vector<const shard_store*>* items = nullptr;
-  double* errors = nullptr;
+  std::size_t first = 0, last = 0;
+  std::span<const double> cores;
+  std::span<const float> truth;
+  error_sums* out = nullptr;
 };
 
 /// Source -> coordinator: the stream broke.
@@ -292,7 +306,11 @@ typename Inspector::result_type inspect(Inspector& f, seed_shard& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, evaluate_shard& x) {
-  return f(caf::meta::type_name("evaluate_shard"), x.batch, x.mu);
+  return f(caf::meta::type_name("evaluate_shard"), x.batch);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sum_errors& x) {
+  return f(caf::meta::type_name("sum_errors"), x.batch, x.first, x.last);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, source_failed& x) {

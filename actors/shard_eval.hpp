@@ -1,9 +1,12 @@
 /// Validation error of a local graph's model, computed by the user owners in parallel and
 /// in place: every owner holds after the batch (nothing moves), each user owner predicts
 /// the validation ratings whose user it owns from its own store and the item owners'
-/// stores, and writes each rating's error at the rating's position in one array; the
-/// coordinator sums that array in order. Same value as evaluate() on the assembled model
-/// (and the reference trainer's), bit for bit, for any number of partitions.
+/// stores, and writes each rating's core (b_u + b_i + u . p, predict_errors.hpp) at the
+/// rating's position in one array; the coordinator finishes and sums that array in order
+/// (metrics_of_cores). Only the cores whose rows changed since the evaluation before are
+/// predicted again: a store stamps every key a batch touches (shard_store::changed).
+/// Same value as evaluate() on the assembled model (and the reference trainer's), bit for
+/// bit, for any number of partitions.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 
 #include "recflow/actors/factor_owner.hpp"
 #include "recflow/graph/partitioner.hpp"
+#include "recflow/model/changed_ratings.hpp"
 #include "recflow/model/ratings.hpp"
 
 namespace recflow {
@@ -36,11 +40,12 @@ class shard_evaluation {
   shard_evaluation() = default;
   shard_evaluation(const rating_table& validation, std::vector<entry> entries);
 
-  /// Writes prediction - value of every entry to errors[pos], from the stores as they are
-  /// now (mu: the running mean after the batch evaluated). A user or item the stores do
-  /// not hold, or hold untrained (count 0), is predicted without its row.
-  void run(double mu, const rating_scale& scale, const shard_store& users,
-           std::span<const shard_store* const> items, double* errors);
+  /// Writes the core of every entry to cores[pos], from the stores as they are now. A user
+  /// or item the stores do not hold, or hold untrained (count 0), is predicted without its
+  /// row. After the first run, only entries whose user or item key the stores stamped
+  /// since the run before are predicted (the others' cores are still in `cores`, which
+  /// must be the same array each time); other stores than the last run's: all again.
+  void run(const shard_store& users, std::span<const shard_store* const> items, double* cores);
 
   std::size_t size() const noexcept { return entries_.size(); }
 
@@ -48,9 +53,13 @@ class shard_evaluation {
   /// Store keys of validation ids, npos where the store has none, brought up to date
   /// with the keys `store` added since the last call.
   struct key_table {
-    std::vector<std::uint32_t> key;  ///< validation index -> store key
-    std::uint32_t seen = 0;          ///< store keys looked up so far
+    std::vector<std::uint32_t> key;    ///< validation index -> store key
+    std::vector<index_t> validation;   ///< store key -> validation index (npos: none)
+    std::uint32_t seen = 0;            ///< store keys looked up so far
     void update(const shard_store& store, const id_map& ids);
+    /// Appends the validation index of every key `store` stamped after `version`.
+    void changed_since(const shard_store& store, std::uint32_t version,
+                       std::vector<index_t>& out) const;
   };
 
   const rating_table* validation_ = nullptr;
@@ -58,6 +67,15 @@ class shard_evaluation {
   key_table users_;
   std::vector<key_table> items_;  ///< by item shard
   std::vector<const std::vector<std::uint32_t>*> item_keys_;  ///< items_' tables, for the loop
+  changed_ratings changed_;  ///< entries_ by user and by item (built by the second run)
+  std::vector<index_t> changed_users_, changed_items_;  ///< validation indices, this run
+  std::vector<std::uint32_t> jobs_;  ///< entries to predict in this run
+  // What the last run read: its stores, and the version of each (shard_store::version).
+  const shard_store* user_store_ = nullptr;
+  std::uint32_t user_version_ = 0;
+  std::vector<const shard_store*> item_stores_;
+  std::vector<std::uint32_t> item_versions_;
+  double* cores_ = nullptr;
 };
 
 /// Cuts `validation` by the user shard of each rating (`users` maps user ids to shards,

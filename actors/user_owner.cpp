@@ -21,6 +21,7 @@ std::vector<user_rows> user_owner_state::begin(user_slice slice) {
   sent_ = {};
   ratings_ = slice.routes.size();
   sums_->reset(params_.rank, slice.routes.size());
+  store_.begin_batch();
   blocks_.reset(item_shards_);
   for (const auto& r : slice.routes) {
     auto key = store_.touch(r.user, stamp_.offset + r.pos);
@@ -309,7 +310,11 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
     // Only while holding after a snapshot batch (the coordinator asks then): every store
     // is as of that batch.
     [=](evaluate_shard& e) {
-      e.part->run(e.mu, e.scale, self->state.core->store(), *e.items, e.errors);
+      e.part->run(self->state.core->store(), *e.items, e.cores);
+      return e.batch;
+    },
+    [=](sum_errors& e) {
+      sum_error_blocks(e.mu, e.scale, e.cores, e.truth, e.first, e.last, e.out);
       return e.batch;
     },
     [=](release_atom) {

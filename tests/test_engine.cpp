@@ -152,6 +152,39 @@ TEST_CASE("local engine: a graph runs to the end of its stream and reports metri
   CHECK(until->batches == 7);
 }
 
+TEST_CASE("local engine: each validation error is evaluate()'s on the model of its batch, "
+          "though only changed rows are predicted again", "[engine][evaluation]") {
+  auto partitions = GENERATE(std::size_t{1}, std::size_t{3});
+  auto every = GENERATE(std::size_t{1}, std::size_t{3});
+  INFO(partitions << " partition(s), evaluated after every " << every << " batch(es)");
+  auto validation =
+    std::make_shared<rating_table>(test::make_planted({.users = 300, .items = 200}).table);
+  // Small batches: each touches a few users and items, so most cores are kept.
+  auto g = make_streaming_graph(
+    synthetic_source({.users = 300, .items = 200, .ratings = 3000, .batch_size = 60}),
+    equivalence_params(10), partitions);
+  g.evaluation = evaluation_options{validation, every};
+  std::vector<factor_model> models;
+  g.on_model = [&](std::uint64_t, factor_model&& m) { models.push_back(std::move(m)); };
+  auto engine = local_engine::make(g).value();
+  REQUIRE(engine->run());
+  const auto& h = engine->history();
+  REQUIRE(h.size() == 50);
+  REQUIRE(models.size() == 50);  // published after every batch
+  std::size_t evaluated = 0;
+  for (std::size_t k = 0; k < h.size(); ++k) {
+    INFO("batch " << k + 1);
+    REQUIRE(h[k].rmse.has_value() == ((k + 1) % every == 0));
+    if (!h[k].rmse)
+      continue;
+    ++evaluated;
+    auto want = evaluate(models[k], *validation);
+    CHECK(*h[k].rmse == want.rmse);  // bit for bit
+    CHECK(*h[k].mae == want.mae);
+  }
+  CHECK(evaluated == 50 / every);
+}
+
 TEST_CASE("local engine: a source that fails midway reports its error and stops cleanly",
           "[engine]") {
   auto mode = GENERATE(as<std::string>{}, "error", "throw");

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "recflow/data/ingest.hpp"
+#include "recflow/model/changed_ratings.hpp"
 #include "recflow/model/split.hpp"
 #include "recflow/model/stream_eval.hpp"
 #include "recflow/model/streaming.hpp"
@@ -164,6 +165,44 @@ TEST_CASE("validation evaluator: evaluate()'s values bit for bit while the model
   CHECK(ev(other.model()).rmse == evaluate(other.model(), test_table).rmse);
 }
 
+TEST_CASE("validation evaluator: update() predicts only what the noted batches changed, the "
+          "values of evaluate() bit for bit", "[stream][metrics]") {
+  auto d = planted(5);
+  rating_table test_table;  // its own id space, as above
+  for (const auto& r : d.test.ratings) {
+    auto u = test_table.users.insert(d.test.users.external(r.user));
+    auto i = test_table.items.insert(d.test.items.external(r.item));
+    test_table.ratings.push_back({u, i, r.value, r.timestamp});
+  }
+  auto batch_size = GENERATE(std::size_t{40}, std::size_t{700});
+  auto every = GENERATE(std::size_t{1}, std::size_t{3});
+  INFO("batches of " << batch_size << ", evaluated after every " << every);
+  streaming_trainer t(stream_params{}, d.train.scale);
+  validation_evaluator ev(test_table);
+  std::span<const rating> all(d.train.ratings);
+  std::size_t evaluations = 0;
+  for (std::size_t at = 0, n = 0; at < all.size(); at += batch_size, ++n) {
+    auto batch = all.subspan(at, std::min(batch_size, all.size() - at));
+    REQUIRE(t.apply(batch, d.train.users, d.train.items));
+    ev.note(batch, d.train.users, d.train.items);
+    if ((n + 1) % every != 0)
+      continue;
+    auto want = evaluate(t.model(), test_table);
+    auto got = ev.update(t.model());
+    ++evaluations;
+    REQUIRE(got.count == want.count);
+    CHECK(got.rmse == want.rmse);
+    CHECK(got.mae == want.mae);
+  }
+  CHECK(evaluations > 3);
+  // A batch applied but not noted is the caller's error; another model is not: its id maps
+  // carry other tags, so update() evaluates it in full.
+  streaming_trainer other(stream_params{.seed = 9}, d.train.scale);
+  REQUIRE(other.apply(all.first(500), d.train.users, d.train.items));
+  CHECK(ev.update(other.model()).rmse == evaluate(other.model(), test_table).rmse);
+  CHECK(ev.update(t.model()).rmse == evaluate(t.model(), test_table).rmse);
+}
+
 TEST_CASE("stream eval: --eval-every evaluates every n-th batch, the same values as every batch", "[stream]") {
   auto d = planted(6);
   stream_eval_options every{.batch_size = 900};
@@ -189,4 +228,31 @@ TEST_CASE("stream eval: --eval-every evaluates every n-th batch, the same values
   auto bad = stream_evaluate(b, d.train, d.test, third);
   REQUIRE_FALSE(bad);
   CHECK(bad.err().message == "evaluation interval must be positive, got 0");
+}
+
+TEST_CASE("changed ratings: the entries of the users and items named, each once",
+          "[metrics]") {
+  // Entries grouped by user: users 0 0 1 2 2 2 4, items as below; user 3 has none.
+  std::vector<index_t> users{0, 0, 1, 2, 2, 2, 4};
+  std::vector<index_t> items{5, 1, 1, 0, 5, 2, 3};
+  changed_ratings index(users, items, 5, 6);
+  REQUIRE(index.built());
+  std::vector<std::uint32_t> out{99};
+  index.select({}, {}, out);
+  CHECK(out.empty());
+  index.select(std::vector<index_t>{2}, {}, out);
+  CHECK(out == std::vector<std::uint32_t>{3, 4, 5});
+  // Users' entries first (a user named twice counts once), then each item's other entries.
+  index.select(std::vector<index_t>{4, 0, 3, 0}, std::vector<index_t>{1, 5}, out);
+  CHECK(out == std::vector<std::uint32_t>{6, 0, 1, 2, 4});
+  // Out of range: ignored.
+  index.select(std::vector<index_t>{7}, std::vector<index_t>{9, 4}, out);
+  CHECK(out.empty());
+  // Selection leaves nothing behind for the next one.
+  index.select({}, std::vector<index_t>{3}, out);
+  CHECK(out == std::vector<std::uint32_t>{6});
+  CHECK_FALSE(changed_ratings{}.built());
+  changed_ratings none;
+  none.select(std::vector<index_t>{0}, {}, out);
+  CHECK(out.empty());
 }

@@ -25,7 +25,9 @@ struct local_engine::impl final : round_driver {
   caf::actor source, partition;
   std::vector<caf::actor> users, items;
   std::vector<shard_evaluation> eval_parts;  ///< the validation set by user shard (lazily)
-  std::vector<double> eval_errors;           ///< one evaluation's errors, by position
+  std::vector<double> eval_cores;  ///< b_u + b_i + u . p by validation position (kept)
+  std::vector<float> eval_truth;   ///< the validation ratings' values, by position
+  std::vector<error_sums> eval_sums;  ///< one evaluation's sums, by block
   enum class placement { unset, packed, spread, fixed };  ///< fixed: another scheduler
   placement placed = placement::unset;
 
@@ -126,8 +128,10 @@ struct local_engine::impl final : round_driver {
 
   /// Validation error after the batch of `stamp`, while every owner holds: the user
   /// owners predict their shares of the validation set in parallel (shard_evaluation),
-  /// each writing its errors in place; summed here in validation order, as evaluate()
-  /// sums them, once the owners may go on (read()).
+  /// each writing the cores of the ratings whose rows changed in place; then they finish
+  /// them with the batch's mean and sum the errors in blocks of validation positions, each
+  /// owner its share of the blocks, before they go on (read()); the blocks are added here
+  /// in order, as evaluate() adds them.
   std::optional<result<error_metrics>> evaluate_in_place(
     const batch_stamp& stamp, const std::vector<const shard_store*>& is,
     const std::function<void()>& read) override {
@@ -136,7 +140,10 @@ struct local_engine::impl final : round_driver {
     if (eval_parts.empty()) {
       eval_parts = split_validation(validation, users.size(), graph.user_partitioner,
                                     graph.item_partitioner);
-      eval_errors.assign(validation.ratings.size(), 0.0);
+      eval_cores.assign(validation.ratings.size(), 0.0);
+      eval_truth.resize(validation.ratings.size());
+      for (std::size_t k = 0; k < validation.ratings.size(); ++k)
+        eval_truth[k] = validation.ratings[k].value;
     }
     place(false);
     using handle = decltype((*self)->request(users[0], opts.stall_timeout, evaluate_shard{}));
@@ -144,20 +151,34 @@ struct local_engine::impl final : round_driver {
     pending.reserve(users.size());
     for (std::size_t s = 0; s < users.size(); ++s)
       pending.push_back((*self)->request(users[s], opts.stall_timeout,
-                                         evaluate_shard{stamp.batch, stamp.mu, graph.scale,
-                                                        &eval_parts[s], &is,
-                                                        eval_errors.data()}));
+                                         evaluate_shard{stamp.batch, &eval_parts[s], &is,
+                                                        eval_cores.data()}));
     std::optional<error> err;
-    for (auto& h : pending)
-      h.receive([](std::uint64_t) {},
-                [&](caf::error& e) {
-                  if (!err)
-                    err = error{errc::io, "evaluation failed: " + caf::to_string(e)};
-                });
-    read();  // every owner has written its errors: they may go on while these are summed
+    auto await = [&](std::vector<handle>& hs) {
+      for (auto& h : hs)
+        h.receive([](std::uint64_t) {},
+                  [&](caf::error& e) {
+                    if (!err)
+                      err = error{errc::io, "evaluation failed: " + caf::to_string(e)};
+                  });
+      hs.clear();
+    };
+    await(pending);
+    // Every core is written: the user owners sum the errors in blocks, each its share of
+    // the blocks (sent before the release, so each owner sums before it goes on).
+    auto blocks = error_blocks(eval_cores.size());
+    eval_sums.resize(blocks);
+    if (!err)
+      for (std::size_t s = 0; s < users.size(); ++s)
+        pending.push_back((*self)->request(
+          users[s], opts.stall_timeout,
+          sum_errors{stamp.batch, stamp.mu, graph.scale, blocks * s / users.size(),
+                     blocks * (s + 1) / users.size(), eval_cores, eval_truth, eval_sums.data()}));
+    read();  // the owners may go on once they have summed
+    await(pending);
     if (err)
       return result<error_metrics>(*err);
-    return result<error_metrics>(metrics_of_errors(eval_errors));
+    return result<error_metrics>(metrics_of_sums(eval_sums, eval_cores.size()));
   }
 
   void release() override {

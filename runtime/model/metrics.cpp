@@ -8,19 +8,64 @@
 
 namespace recflow {
 
-error_metrics metrics_of_errors(std::span<const double> errors) {
+namespace {
+
+/// The sums of one block (one clone per ISA: the blocks cover the whole validation set
+/// after every batch). Four interleaved sums: not one chain of dependent additions, and
+/// the order of every addition still fixed (the same in every evaluator).
+RECFLOW_VECTOR_LOOP error_sums sum_block(double mu, const rating_scale& scale, const double* cores,
+                                         const float* truth, std::size_t n) {
+  constexpr std::size_t lanes = 4;
+  double se[lanes] = {}, ae[lanes] = {};
+  std::size_t k = 0;
+  for (; k + lanes <= n; k += lanes)
+    for (std::size_t l = 0; l < lanes; ++l) {
+      double e = finish_prediction(mu, scale, cores[k + l]) - static_cast<double>(truth[k + l]);
+      se[l] += e * e;
+      ae[l] += std::abs(e);
+    }
+  for (std::size_t l = 0; k < n; ++k, ++l) {
+    double e = finish_prediction(mu, scale, cores[k]) - static_cast<double>(truth[k]);
+    se[l] += e * e;
+    ae[l] += std::abs(e);
+  }
+  return {(se[0] + se[1]) + (se[2] + se[3]), (ae[0] + ae[1]) + (ae[2] + ae[3])};
+}
+
+}  // namespace
+
+void sum_error_blocks(double mu, const rating_scale& scale, std::span<const double> cores,
+                      std::span<const float> truth, std::size_t first, std::size_t last,
+                      error_sums* out) {
+  const auto n = std::min(cores.size(), truth.size());
+  for (auto b = first; b < last && b * error_block < n; ++b) {
+    auto at = b * error_block;
+    out[b] = sum_block(mu, scale, cores.data() + at, truth.data() + at,
+                       std::min(error_block, n - at));
+  }
+}
+
+error_metrics metrics_of_sums(std::span<const error_sums> blocks, std::size_t n) {
   double se = 0.0, ae = 0.0;
-  for (double e : errors) {
-    se += e * e;
-    ae += std::abs(e);
+  for (const auto& b : blocks) {
+    se += b.se;
+    ae += b.ae;
   }
   error_metrics m;
-  m.count = errors.size();
-  if (m.count > 0) {
-    m.rmse = std::sqrt(se / static_cast<double>(m.count));
-    m.mae = ae / static_cast<double>(m.count);
+  m.count = n;
+  if (n > 0) {
+    m.rmse = std::sqrt(se / static_cast<double>(n));
+    m.mae = ae / static_cast<double>(n);
   }
   return m;
+}
+
+error_metrics metrics_of_cores(double mu, const rating_scale& scale, std::span<const double> cores,
+                               std::span<const float> truth) {
+  const auto n = std::min(cores.size(), truth.size());
+  std::vector<error_sums> blocks(error_blocks(n));
+  sum_error_blocks(mu, scale, cores, truth, 0, blocks.size(), blocks.data());
+  return metrics_of_sums(blocks, n);
 }
 
 error_metrics evaluate(const factor_model& model, std::span<const rating> test,
@@ -30,16 +75,19 @@ error_metrics evaluate(const factor_model& model, std::span<const rating> test,
 
 validation_evaluator::validation_evaluator(std::span<const rating> test, const id_map& users,
                                            const id_map& items)
-  : test_(test), users_(&users), items_(&items), order_(test.size()),
+  : users_(&users), items_(&items), entries_(test.size()),
     user_model_(users.size(), id_map::npos), item_model_(items.size(), id_map::npos),
-    errors_(test.size()) {
+    cores_(test.size()), truth_(test.size()) {
   // Counting sort by user table index (stable: a user's ratings keep their order).
   std::vector<std::uint32_t> start(std::size_t(users.size()) + 2, 0);
   for (const auto& r : test)
     ++start[std::min<std::size_t>(r.user, users.size()) + 1];
   std::partial_sum(start.begin(), start.end(), start.begin());
-  for (std::uint32_t k = 0; k < test.size(); ++k)
-    order_[start[std::min<std::size_t>(test[k].user, users.size())]++] = k;
+  for (std::uint32_t k = 0; k < test.size(); ++k) {
+    entries_[start[std::min<std::size_t>(test[k].user, users.size())]++] = {
+      k, test[k].user, test[k].item};
+    truth_[k] = test[k].value;
+  }
 }
 
 namespace {
@@ -56,38 +104,111 @@ void resolve(std::vector<index_t>& cache, const id_map& table, const id_map& mod
   }
 }
 
-}  // namespace
-
-namespace {
-
-/// The errors of the ratings in `order`, each against the model's rows (one clone per ISA:
-/// this loop runs over the whole validation set after every batch).
-RECFLOW_VECTOR_LOOP void model_errors(const factor_model& model, std::span<const rating> test,
-                                      std::span<const std::uint32_t> order,
-                                      const std::vector<index_t>& user_model,
-                                      const std::vector<index_t>& item_model, double* errors) {
+/// The cores of the entries `jobs`, each against the model's rows (one clone per ISA: this
+/// loop runs over the validation set after every batch).
+RECFLOW_VECTOR_LOOP void model_cores(const factor_model& model,
+                                     std::span<const validation_evaluator::entry> entries,
+                                     std::span<const std::uint32_t> jobs,
+                                     const std::vector<index_t>& user_model,
+                                     const std::vector<index_t>& item_model, double* cores) {
   auto job_of = [&](std::size_t j) {
-    const auto k = order[j];
-    const auto& r = test[k];
-    auto u = r.user < user_model.size() ? user_model[r.user] : id_map::npos;
-    auto i = r.item < item_model.size() ? item_model[r.item] : id_map::npos;
-    error_job job{.user = {}, .item = {}, .value = r.value, .pos = k};
+    const auto& e = entries[jobs[j]];
+    auto u = e.user < user_model.size() ? user_model[e.user] : id_map::npos;
+    auto i = e.item < item_model.size() ? item_model[e.item] : id_map::npos;
+    core_job job{.user = {}, .item = {}, .pos = e.pos};
     if (model.user_known(u))
       job.user = {model.user_bias()[u], model.U().row(u).data()};
     if (model.item_known(i))
       job.item = {model.item_bias()[i], model.P().row(i).data()};
     return job;
   };
-  predict_errors(order.size(), job_of, model.mu(), model.scale(), model.rank(), errors);
+  predict_cores(jobs.size(), job_of, model.rank(), cores);
 }
 
 }  // namespace
 
+void validation_evaluator::predict(const factor_model& model, std::span<const std::uint32_t> jobs) {
+  model_cores(model, entries_, jobs, user_model_, item_model_, cores_.data());
+}
+
+error_metrics validation_evaluator::finish(const factor_model& model) {
+  primed_ = true;
+  user_tag_ = model.users().tag();
+  item_tag_ = model.items().tag();
+  users_seen_ = model.users().size();
+  items_seen_ = model.items().size();
+  for (auto t : dirty_users_)
+    user_dirty_[t] = 0;
+  for (auto t : dirty_items_)
+    item_dirty_[t] = 0;
+  dirty_users_.clear();
+  dirty_items_.clear();
+  return metrics_of_cores(model.mu(), model.scale(), cores_, truth_);
+}
+
 error_metrics validation_evaluator::operator()(const factor_model& model) {
   resolve(user_model_, *users_, model.users());
   resolve(item_model_, *items_, model.items());
-  model_errors(model, test_, order_, user_model_, item_model_, errors_.data());
-  return metrics_of_errors(errors_);
+  jobs_.resize(entries_.size());
+  std::iota(jobs_.begin(), jobs_.end(), 0u);
+  predict(model, jobs_);
+  return finish(model);
+}
+
+void validation_evaluator::translation::follow(const id_map& from, const id_map& test) {
+  if (tag != from.tag()) {
+    tag = from.tag();
+    to_test.clear();
+  }
+  for (auto t = static_cast<index_t>(to_test.size()); t < from.size(); ++t)
+    to_test.push_back(test.find(from.external(t)));
+}
+
+void validation_evaluator::mark(std::vector<std::uint8_t>& dirty, std::vector<index_t>& list,
+                                index_t t) {
+  if (t == id_map::npos)
+    return;
+  if (dirty.size() <= t)
+    dirty.resize(std::size_t(t) + 1, 0);
+  if (!dirty[t]) {
+    dirty[t] = 1;
+    list.push_back(t);
+  }
+}
+
+void validation_evaluator::note(std::span<const rating> batch, const id_map& users,
+                                const id_map& items) {
+  from_users_.follow(users, *users_);
+  from_items_.follow(items, *items_);
+  for (const auto& r : batch) {
+    if (r.user < from_users_.to_test.size())
+      mark(user_dirty_, dirty_users_, from_users_.to_test[r.user]);
+    if (r.item < from_items_.to_test.size())
+      mark(item_dirty_, dirty_items_, from_items_.to_test[r.item]);
+  }
+}
+
+error_metrics validation_evaluator::update(const factor_model& model) {
+  if (!primed_ || model.users().tag() != user_tag_ || model.items().tag() != item_tag_
+      || model.users().size() < users_seen_ || model.items().size() < items_seen_)
+    return (*this)(model);
+  // Ids the model added since: their test-table entries resolve now, and their ratings
+  // are predicted again.
+  auto grow = [&](std::vector<index_t>& cache, const id_map& table, const id_map& ids,
+                  index_t from, std::vector<std::uint8_t>& dirty, std::vector<index_t>& list) {
+    for (index_t m = from; m < ids.size(); ++m)
+      if (auto t = table.find(ids.external(m)); t != id_map::npos) {
+        cache[t] = m;
+        mark(dirty, list, t);
+      }
+  };
+  grow(user_model_, *users_, model.users(), users_seen_, user_dirty_, dirty_users_);
+  grow(item_model_, *items_, model.items(), items_seen_, item_dirty_, dirty_items_);
+  if (!changed_.built())  // once, by the first run that keeps cores
+    changed_ = changed_ratings::of<entry>(entries_, users_->size(), items_->size());
+  changed_.select(dirty_users_, dirty_items_, jobs_);
+  predict(model, jobs_);
+  return finish(model);
 }
 
 error_metrics error_of(std::span<const double> predictions, std::span<const double> truths) {

@@ -123,7 +123,9 @@ index_t factor_model::add_item(std::int64_t external_id, std::uint64_t seed,
 double predict_rows(double mu, const rating_scale& scale, known_row user, known_row item,
                     int rank) noexcept {
   return stream_kernel::with_rank(
-    rank, [&](const auto& o) { return detail::predict_with(o, mu, scale, user, item); });
+    rank, [&](const auto& o) {
+      return finish_prediction(mu, scale, detail::prediction_core(o, user, item));
+    });
 }
 
 double factor_model::predict(index_t u, index_t i, prediction_source* source) const noexcept {

@@ -45,11 +45,12 @@ struct known_row {
 };
 
 /// The clamped prediction of factor_model::predict from rows held anywhere (a model, the
-/// shards of an actor graph): mu + b_u + b_i + u . p when both are known, else mu + b_u,
+/// shards of an actor graph): mu + (b_u + b_i + u . p) when both are known, else mu + b_u,
 /// mu + b_i or mu; mu when the sum is not finite. u . p is stream_kernel::ops::dot (float
-/// partial sums in a fixed order), added in double. Every evaluator computes this
-/// (predict_errors.hpp runs the same code over many ratings), so a graph's validation
-/// error equals the reference's bit for bit.
+/// partial sums in a fixed order), added in double; mu comes last, so an evaluator can keep
+/// the part in brackets while mu moves. Every evaluator computes this (predict_errors.hpp
+/// runs the same code over many ratings), so a graph's validation error equals the
+/// reference's bit for bit.
 double predict_rows(double mu, const rating_scale& scale, known_row user, known_row item,
                     int rank) noexcept;
 

@@ -43,12 +43,13 @@ result<std::vector<stream_report>> stream_evaluate(streaming_trainer& trainer,
     if (auto ok = trainer.apply(batch, train.users, train.items); !ok)
       return ok.err();
     auto t1 = clock::now();
+    evaluate_model.note(batch, train.users, train.items);
     stream_report rep;
     rep.batch = reports.size() + 1;
     rep.ratings_seen = at + batch.size();
     rep.evaluated = rep.batch % opts.eval_every == 0;
     if (rep.evaluated) {
-      auto m = evaluate_model(trainer.model());
+      auto m = evaluate_model.update(trainer.model());
       rep.rmse = m.rmse;
       rep.mae = m.mae;
     }
