@@ -120,6 +120,23 @@ TEST_CASE("block index: group orders the ratings by slot, each slot's in batch o
   CHECK(blocks.local(0) == std::vector<std::uint32_t>{0, 1, 0});
 }
 
+TEST_CASE("shard store: every key a batch touches carries that batch's version", "[actors]") {
+  shard_store store(side::item, 4, 42, 0.1);
+  auto a = store.touch(7, 0);  // before any batch: version 0, as a seed's keys
+  CHECK(store.version() == 0);
+  CHECK(store.changed(a) == 0);
+  store.begin_batch();
+  auto b = store.touch(1LL << 40, 1);  // a large id: the hash map, stamped the same way
+  CHECK(store.changed(b) == 1);
+  CHECK(store.changed(a) == 0);
+  store.begin_batch();
+  store.begin_batch();
+  CHECK(store.touch(7, 2) == a);
+  CHECK(store.version() == 3);
+  CHECK(store.changed(a) == 3);
+  CHECK(store.changed(b) == 1);
+}
+
 TEST_CASE("gradient sums: one key's sums in order, one capped step, written back",
           "[actors]") {
   stream_params p;

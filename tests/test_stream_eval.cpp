@@ -230,27 +230,39 @@ TEST_CASE("stream eval: --eval-every evaluates every n-th batch, the same values
   CHECK(bad.err().message == "evaluation interval must be positive, got 0");
 }
 
-TEST_CASE("changed ratings: the entries of the users and items named, each once",
+TEST_CASE("changed ratings: the entries of the users and items named, ascending, each once",
           "[metrics]") {
-  // Entries grouped by user: users 0 0 1 2 2 2 4, items as below; user 3 has none.
+  // Entries grouped by user: users 0 0 1 2 2 2 4, items as below; user 3 has none; then
+  // users 5..34 with one rating each of item 6.
   std::vector<index_t> users{0, 0, 1, 2, 2, 2, 4};
   std::vector<index_t> items{5, 1, 1, 0, 5, 2, 3};
-  changed_ratings index(users, items, 5, 6);
+  for (index_t u = 5; u < 35; ++u) {
+    users.push_back(u);
+    items.push_back(6);
+  }
+  changed_ratings index(users, items, 35, 7);
   REQUIRE(index.built());
+  CHECK(index.size() == 37);
   std::vector<std::uint32_t> out{99};
   index.select({}, {}, out);
   CHECK(out.empty());
   index.select(std::vector<index_t>{2}, {}, out);
   CHECK(out == std::vector<std::uint32_t>{3, 4, 5});
-  // Users' entries first (a user named twice counts once), then each item's other entries.
-  index.select(std::vector<index_t>{4, 0, 3, 0}, std::vector<index_t>{1, 5}, out);
-  CHECK(out == std::vector<std::uint32_t>{6, 0, 1, 2, 4});
+  index.select(std::vector<index_t>{4, 0, 3, 0}, std::vector<index_t>{1, 5, 5}, out);
+  CHECK(out == std::vector<std::uint32_t>{0, 1, 2, 4, 6});
   // Out of range: ignored.
-  index.select(std::vector<index_t>{7}, std::vector<index_t>{9, 4}, out);
+  index.select(std::vector<index_t>{40}, std::vector<index_t>{9, 4}, out);
   CHECK(out.empty());
   // Selection leaves nothing behind for the next one.
   index.select({}, std::vector<index_t>{3}, out);
   CHECK(out == std::vector<std::uint32_t>{6});
+  index.select({}, std::vector<index_t>{0, 1}, out);
+  CHECK(out == std::vector<std::uint32_t>{1, 2, 3});
+  // Naming 80% of the entries or more (30 of 37): all of them.
+  index.select({}, std::vector<index_t>{6}, out);
+  REQUIRE(out.size() == 37);
+  CHECK(out.front() == 0);
+  CHECK(out.back() == 36);
   CHECK_FALSE(changed_ratings{}.built());
   changed_ratings none;
   none.select(std::vector<index_t>{0}, {}, out);
