@@ -4,6 +4,7 @@
 // policy, nor on whether its batches ran packed on one worker or spread over all.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -79,16 +80,21 @@ TEST_CASE("scheduler: the affinity policy runs a pinned actor on its worker unti
   auto b = sys.spawn(thread_teller);
   REQUIRE(prefer_worker(sys, a, 0));
   REQUIRE(prefer_worker(sys, b, 3));  // modulo the workers: worker 1
-  threads_of(self, a, 3);  // a spawn may still be running the actor where it started
+  // A pin places the actor's next scheduling. An actor still running (a spawn, or a
+  // request that arrived before it went idle) keeps its thread until its mailbox is
+  // empty: let both go idle first.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  threads_of(self, a, 3);
   threads_of(self, b, 3);
   auto on_a = threads_of(self, a, 200);
   auto on_b = threads_of(self, b, 200);
   REQUIRE(on_a.size() == 1);
   REQUIRE(on_b.size() == 1);
   CHECK(*on_a.begin() != *on_b.begin());
-  // Moved: b now shares a's worker. A pin places the actor's next scheduling: b may still
-  // be finishing its last run on its old worker and take the first request there.
+  // Moved: b now shares a's worker. b may still be finishing its last run on its old
+  // worker, and requests that reach it before it goes idle run there too: it goes idle.
   REQUIRE(prefer_worker(sys, b, 0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
   threads_of(self, b, 3);
   CHECK(threads_of(self, b, 50) == on_a);
   // Freed: b runs wherever a worker is free, and still answers.
