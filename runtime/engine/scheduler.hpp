@@ -39,8 +39,9 @@ std::size_t idle_polls_setting();
 const char* scheduler_policy_setting();
 
 /// `workers` scheduler threads (scheduler.max-threads) under `policy` ("sharing" or
-/// "stealing" for CAF's, anything else the affinity policy), idle workers of a stealing scheduler polling
-/// idle_polls_setting() times before sleeping, at priority `p` (see set_thread_priority).
+/// "stealing" for CAF's, anything else the affinity policy), idle workers of a stealing
+/// scheduler polling idle_polls_setting() times before sleeping, at priority `p` (see
+/// set_thread_priority).
 void configure_scheduler(caf::actor_system_config& cfg, std::size_t workers,
                          thread_priority p = {},
                          std::string_view policy = scheduler_policy_setting());
