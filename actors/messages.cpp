@@ -22,6 +22,7 @@ void add_graph_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<shard_view>("recflow::shard_view");
   cfg.add_message_type<evaluate_shard>("recflow::evaluate_shard");
   cfg.add_message_type<sum_errors>("recflow::sum_errors");
+  cfg.add_message_type<errors_summed>("recflow::errors_summed");
   cfg.add_message_type<source_failed>("recflow::source_failed");
   cfg.add_message_type<peer_list>("recflow::peer_list");
 }

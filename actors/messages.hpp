@@ -3,6 +3,7 @@
 /// the graph, tests included). Payloads are moved into messages, never copied per hop.
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -177,22 +178,11 @@ inline caf::result<shard_view> answer_view(bool wire, bool& held, const shard_vi
 
 class shard_evaluation;
 
-/// Coordinator -> user owner, in one process, while every owner holds after a snapshot
-/// batch (a request; the owner answers with `batch`): write the prediction cores of the
-/// validation ratings of `part` that changed into `cores`, reading the item owners'
-/// `items` stores in place (actors/shard_eval.hpp). The pointers are not serialized:
-/// owners in other processes export shard_parts instead.
-struct evaluate_shard {
-  std::uint64_t batch = 0;
-  shard_evaluation* part = nullptr;
-  const std::vector<const shard_store*>* items = nullptr;
-  double* cores = nullptr;
-};
-
 /// Coordinator -> user owner, in one process, once every evaluate_shard of a batch has
-/// been answered (a request; the owner answers with `batch`): sum the errors of blocks
-/// [first, last) of the validation set (sum_error_blocks in model/metrics.hpp) into
-/// `out`, from the cores every owner wrote, so that the owners share the sums too.
+/// written its cores (the last owner to finish sends these, see evaluation_round): sum the
+/// errors of blocks [first, last) of the validation set (sum_error_blocks in
+/// model/metrics.hpp) into `out`, from the cores every owner wrote, so that the owners
+/// share the sums too; then tell the coordinator with errors_summed.
 struct sum_errors {
   std::uint64_t batch = 0;
   double mu = 0.0;
@@ -201,6 +191,35 @@ struct sum_errors {
   std::span<const double> cores;
   std::span<const float> truth;
   error_sums* out = nullptr;
+};
+
+/// One evaluation of a local graph, shared by its coordinator and its user owners: each
+/// owner writes its cores (evaluate_shard); the one that finishes last, seeing `writing`
+/// fall to zero, sends every owner its share of the sums (`sums`, by shard), and each
+/// owner answers the coordinator once it has summed. One round of messages from the
+/// coordinator and back, instead of one for the cores and one for the sums.
+struct evaluation_round {
+  std::atomic<std::size_t> writing{0};  ///< user owners still writing their cores
+  std::vector<caf::actor> owners;       ///< the user owners, by shard
+  std::vector<sum_errors> sums;         ///< each owner's share of the sums, by shard
+};
+
+/// Coordinator -> user owner, in one process, while every owner holds after a snapshot
+/// batch: write the prediction cores of the validation ratings of `part` that changed
+/// into `cores`, reading the item owners' `items` stores in place (actors/shard_eval.hpp),
+/// then count down `round`. The pointers are not serialized: owners in other processes
+/// export shard_parts instead.
+struct evaluate_shard {
+  std::uint64_t batch = 0;
+  shard_evaluation* part = nullptr;
+  const std::vector<const shard_store*>* items = nullptr;
+  double* cores = nullptr;
+  evaluation_round* round = nullptr;
+};
+
+/// User owner -> coordinator: this owner's share of the sums of `batch` is written.
+struct errors_summed {
+  std::uint64_t batch = 0;
 };
 
 /// Source -> coordinator: the stream broke.
@@ -311,6 +330,10 @@ typename Inspector::result_type inspect(Inspector& f, evaluate_shard& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sum_errors& x) {
   return f(caf::meta::type_name("sum_errors"), x.batch, x.first, x.last);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, errors_summed& x) {
+  return f(caf::meta::type_name("errors_summed"), x.batch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, source_failed& x) {

@@ -3,8 +3,9 @@
 /// the validation ratings whose user it owns from its own store and the item owners'
 /// stores, and writes each rating's core (b_u + b_i + u . p, predict_errors.hpp) at the
 /// rating's position in one array; then the user owners finish and sum that array in
-/// fixed blocks of positions (sum_error_blocks), and the coordinator adds the blocks in
-/// order (metrics_of_sums). Only the cores whose rows changed since the evaluation before
+/// fixed blocks of positions (sum_error_blocks; the owner that wrote its cores last starts
+/// them, evaluation_round in messages.hpp), and the coordinator adds the blocks in order
+/// (metrics_of_sums). Only the cores whose rows changed since the evaluation before
 /// are predicted again: a store stamps every key a batch touches (shard_store::changed).
 /// Same value as evaluate() on the assembled model (and the reference trainer's), bit for
 /// bit, for any number of partitions.

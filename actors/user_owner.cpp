@@ -311,11 +311,15 @@ caf::behavior user_owner_fn(user_owner_self* self, std::uint32_t shard, std::uin
     // is as of that batch.
     [=](evaluate_shard& e) {
       e.part->run(self->state.core->store(), *e.items, e.cores);
-      return e.batch;
+      // The last owner to finish: every core is written (the others' writes happen
+      // before their count down), so the sums may start, each owner its share.
+      if (e.round->writing.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        for (std::size_t s = 0; s < e.round->owners.size(); ++s)
+          self->send(e.round->owners[s], e.round->sums[s]);
     },
     [=](sum_errors& e) {
       sum_error_blocks(e.mu, e.scale, e.cores, e.truth, e.first, e.last, e.out);
-      return e.batch;
+      self->send(self->state.coordinator, errors_summed{e.batch});
     },
     [=](release_atom) {
       self->state.held = false;

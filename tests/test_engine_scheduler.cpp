@@ -118,6 +118,25 @@ TEST_CASE("scheduler: work sharing and work stealing place nothing", "[engine][s
   }
 }
 
+TEST_CASE("scheduler: the driver's poll returns with a message waiting, and without one when "
+          "its time is up, taking nothing", "[engine][scheduler]") {
+  caf::actor_system_config cfg;
+  configure_scheduler(cfg, 2);
+  caf::actor_system sys(cfg);
+  caf::scoped_actor self(sys);
+  poll_mailbox(*self);  // nothing comes: returns after its spin
+  CHECK(self->mailbox().empty());
+  // An answer arriving while the driver polls ends the poll and is still there to receive.
+  auto a = sys.spawn(thread_teller);
+  self->send(a, std::int32_t{1});
+  poll_mailbox(*self);
+  bool answered = false;
+  self->receive([&](std::uint64_t) { answered = true; },
+                caf::after(std::chrono::seconds(30)) >> [] {});
+  CHECK(answered);
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE("scheduler: the policy comes from RECFLOW_SCHEDULER, affinity unless it names another",
           "[engine][scheduler]") {
   {

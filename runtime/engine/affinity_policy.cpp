@@ -24,6 +24,13 @@ namespace recflow {
 
 namespace {
 
+/// A spin loop's pause between two polls.
+void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
 /// CAF 0.17 scheduling policy "affinity": a queue per worker for the actors given a worker
 /// (prefer_worker), one shared queue for every other job; an idle worker polls for a short
 /// while before it sleeps, and a worker is woken only while it sleeps. Pinned jobs are
@@ -210,12 +217,6 @@ class affinity_policy : public caf::policy::unprofiled {
       return pop(c.shared, c.shared_size);
     return nullptr;
   }
-
-  static void relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    _mm_pause();
-#endif
-  }
 };
 
 using affinity_coordinator = caf::scheduler::coordinator<affinity_policy>;
@@ -232,6 +233,19 @@ std::size_t affinity_spin_setting() {
     return *end == '\0' && n <= 1'000'000 ? std::size_t(n) : affinity_spin_us;
   }();
   return us;
+}
+
+void poll_mailbox(caf::blocking_actor& self) {
+  using clock = std::chrono::steady_clock;
+  const auto until = clock::now() + std::chrono::microseconds(affinity_spin_setting());
+  for (std::uint32_t i = 1; self.mailbox().empty(); ++i) {
+    relax();
+    if (i % 64 == 0) {
+      if (clock::now() >= until)
+        return;
+      sched_yield();
+    }
+  }
 }
 
 void load_affinity_scheduler(caf::actor_system_config& cfg) {

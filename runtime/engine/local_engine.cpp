@@ -28,6 +28,7 @@ struct local_engine::impl final : round_driver {
   std::vector<double> eval_cores;  ///< b_u + b_i + u . p by validation position (kept)
   std::vector<float> eval_truth;   ///< the validation ratings' values, by position
   std::vector<error_sums> eval_sums;  ///< one evaluation's sums, by block
+  evaluation_round eval_round;        ///< shared with the user owners while they evaluate
   enum class placement { unset, packed, spread, fixed };  ///< fixed: another scheduler
   placement placed = placement::unset;
 
@@ -66,6 +67,7 @@ struct local_engine::impl final : round_driver {
     // A detached actor's thread ends only once its last handle is gone.
     users.clear();
     items.clear();
+    eval_round.owners.clear();
     partition = nullptr;
     source = nullptr;
     self.reset();
@@ -113,6 +115,7 @@ struct local_engine::impl final : round_driver {
   }
 
   void wait() override {
+    poll_mailbox(**self);
     receive_round(
       *self, core, [] { return true; },
       [&](shard_view& v) { core.on_view(v); },
@@ -128,54 +131,48 @@ struct local_engine::impl final : round_driver {
 
   /// Validation error after the batch of `stamp`, while every owner holds: the user
   /// owners predict their shares of the validation set in parallel (shard_evaluation),
-  /// each writing the cores of the ratings whose rows changed in place; then they finish
-  /// them with the batch's mean and sum the errors in blocks of validation positions, each
-  /// owner its share of the blocks, before they go on (read()); the blocks are added here
-  /// in order, as evaluate() adds them.
+  /// each writing the cores of the ratings whose rows changed in place; the last to finish
+  /// has every owner finish them with the batch's mean and sum the errors of its share of
+  /// the blocks of validation positions (evaluation_round), before they go on (read()
+  /// meanwhile); the blocks are added here in order, as evaluate() adds them.
   std::optional<result<error_metrics>> evaluate_in_place(
     const batch_stamp& stamp, const std::vector<const shard_store*>& is,
     const std::function<void()>& read) override {
     const auto& graph = core.graph();
     const auto& validation = *graph.evaluation->validation;
+    const auto n = users.size();
     if (eval_parts.empty()) {
-      eval_parts = split_validation(validation, users.size(), graph.user_partitioner,
+      eval_parts = split_validation(validation, n, graph.user_partitioner,
                                     graph.item_partitioner);
       eval_cores.assign(validation.ratings.size(), 0.0);
       eval_truth.resize(validation.ratings.size());
       for (std::size_t k = 0; k < validation.ratings.size(); ++k)
         eval_truth[k] = validation.ratings[k].value;
+      eval_sums.resize(error_blocks(eval_cores.size()));
+      eval_round.owners = users;
+      eval_round.sums.resize(n);
     }
     place(false);
-    using handle = decltype((*self)->request(users[0], opts.stall_timeout, evaluate_shard{}));
-    std::vector<handle> pending;
-    pending.reserve(users.size());
-    for (std::size_t s = 0; s < users.size(); ++s)
-      pending.push_back((*self)->request(users[s], opts.stall_timeout,
-                                         evaluate_shard{stamp.batch, &eval_parts[s], &is,
-                                                        eval_cores.data()}));
-    std::optional<error> err;
-    auto await = [&](std::vector<handle>& hs) {
-      for (auto& h : hs)
-        h.receive([](std::uint64_t) {},
-                  [&](caf::error& e) {
-                    if (!err)
-                      err = error{errc::io, "evaluation failed: " + caf::to_string(e)};
-                  });
-      hs.clear();
-    };
-    await(pending);
-    // Every core is written: the user owners sum the errors in blocks, each its share of
-    // the blocks (sent before the release, so each owner sums before it goes on).
-    auto blocks = error_blocks(eval_cores.size());
-    eval_sums.resize(blocks);
-    if (!err)
-      for (std::size_t s = 0; s < users.size(); ++s)
-        pending.push_back((*self)->request(
-          users[s], opts.stall_timeout,
-          sum_errors{stamp.batch, stamp.mu, graph.scale, blocks * s / users.size(),
-                     blocks * (s + 1) / users.size(), eval_cores, eval_truth, eval_sums.data()}));
+    const auto blocks = eval_sums.size();
+    for (std::size_t s = 0; s < n; ++s)
+      eval_round.sums[s] = sum_errors{stamp.batch, stamp.mu, graph.scale, blocks * s / n,
+                                      blocks * (s + 1) / n, eval_cores, eval_truth,
+                                      eval_sums.data()};
+    eval_round.writing.store(n, std::memory_order_release);
+    for (std::size_t s = 0; s < n; ++s)
+      (*self)->send(users[s], evaluate_shard{stamp.batch, &eval_parts[s], &is,
+                                             eval_cores.data(), &eval_round});
     read();  // the owners may go on once they have summed
-    await(pending);
+    std::optional<error> err;
+    for (std::size_t summed = 0; summed < n && !err;) {
+      poll_mailbox(**self);
+      (*self)->receive(
+        [&](errors_summed& m) { summed += m.batch == stamp.batch; },
+        caf::after(opts.stall_timeout) >> [&] {
+          err = error{errc::io, "evaluation failed: no answer for "
+                                  + std::to_string(opts.stall_timeout.count()) + " ms"};
+        });
+    }
     if (err)
       return result<error_metrics>(*err);
     return result<error_metrics>(metrics_of_sums(eval_sums, eval_cores.size()));

@@ -13,6 +13,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/blocking_actor.hpp>
 
 #include "recflow/engine/thread_priority.hpp"
 
@@ -52,6 +53,14 @@ inline constexpr std::size_t affinity_spin_us = 50;
 /// $RECFLOW_SPIN_US when it holds a count (0..10^6), for measuring; affinity_spin_us
 /// otherwise.
 std::size_t affinity_spin_setting();
+
+/// The driver's side of the same trade: polls the mailbox of `self` (the thread that drives
+/// a graph) for up to affinity_spin_setting() microseconds and returns once it holds a
+/// message or the time is up; the caller's blocking receive then sleeps only if none came.
+/// A driver that sleeps at once is woken through a condition variable for every answer it
+/// waits for (tens of microseconds on a virtual machine), which a small batch pays several
+/// times; it yields the core between polls, so a worker waiting for it runs first.
+void poll_mailbox(caf::blocking_actor& self);
 
 /// prefer_worker's "whichever worker is free" (as under work sharing).
 inline constexpr std::size_t any_worker = static_cast<std::size_t>(-1);
