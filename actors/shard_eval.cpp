@@ -1,7 +1,6 @@
 #include "recflow/actors/shard_eval.hpp"
 
 #include <algorithm>
-#include <numeric>
 
 #include "recflow/model/model.hpp"
 #include "recflow/model/predict_errors.hpp"
@@ -41,21 +40,21 @@ known_row row_of(const std::vector<std::uint32_t>& keys, index_t v, const shard_
   return {store.bias(k), store.row(k)};
 }
 
-/// shard_evaluation::run's loop over the entries `jobs`, one clone per ISA (it runs over
-/// the shard's validation ratings after every batch).
+/// shard_evaluation::run's loop over the entries `jobs` (every entry if `all`), one clone
+/// per ISA (it runs over the shard's validation ratings after every batch).
 RECFLOW_VECTOR_LOOP void shard_cores(std::span<const shard_evaluation::entry> entries,
-                                     std::span<const std::uint32_t> jobs,
+                                     std::span<const std::uint32_t> jobs, bool all,
                                      const std::vector<std::uint32_t>& user_keys,
                                      std::span<const std::vector<std::uint32_t>* const> item_keys,
                                      const shard_store& users,
                                      std::span<const shard_store* const> items, double* cores) {
   auto job_of = [&](std::size_t j) {
-    const auto& e = entries[jobs[j]];
+    const auto& e = entries[all ? j : jobs[j]];
     return core_job{.user = row_of(user_keys, e.user, users),
                     .item = row_of(*item_keys[e.item_shard], e.item, *items[e.item_shard]),
                     .pos = e.pos};
   };
-  predict_cores(jobs.size(), job_of, users.rank(), cores);
+  predict_cores(all ? entries.size() : jobs.size(), job_of, users.rank(), cores);
 }
 
 }  // namespace
@@ -73,10 +72,8 @@ void shard_evaluation::run(const shard_store& users, std::span<const shard_store
   }
   bool again = cores != cores_ || &users != user_store_
                || !std::equal(items.begin(), items.end(), item_stores_.begin(), item_stores_.end());
-  if (again) {
-    jobs_.resize(entries_.size());
-    std::iota(jobs_.begin(), jobs_.end(), 0u);
-  } else {
+  bool all = again;
+  if (!again) {
     // The users and items whose keys a batch touched since the run before (a key added
     // since too: its ratings no longer fall back to the mean), then their ratings.
     changed_users_.clear();
@@ -87,9 +84,9 @@ void shard_evaluation::run(const shard_store& users, std::span<const shard_store
     if (!changed_.built())  // once, by the first run that keeps cores
       changed_ = changed_ratings::of<entry>(entries_, validation_->users.size(),
                                             validation_->items.size());
-    changed_.select(changed_users_, changed_items_, jobs_);
+    all = changed_.select(changed_users_, changed_items_, jobs_);
   }
-  shard_cores(entries_, jobs_, users_.key, item_keys_, users, items, cores);
+  shard_cores(entries_, jobs_, all, users_.key, item_keys_, users, items, cores);
   cores_ = cores;
   user_store_ = &users;
   user_version_ = users.version();
@@ -115,8 +112,7 @@ std::vector<shard_evaluation> split_validation(const rating_table& validation,
       {.pos = k,
        .item_shard = static_cast<std::uint32_t>(items(validation.items.external(rs[k].item))),
        .user = rs[k].user,
-       .item = rs[k].item,
-       .value = rs[k].value});
+       .item = rs[k].item});
   std::vector<shard_evaluation> out;
   out.reserve(shards);
   for (auto& p : parts) {

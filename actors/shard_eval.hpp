@@ -22,13 +22,13 @@
 
 namespace recflow {
 
-/// The validation ratings of one user shard, grouped by user, each with its value and its
-/// user's and item's index in the validation set. Store keys come from tables indexed by
-/// those: each run first looks up the keys the stores added since the run before (stores
-/// only ever add keys), so the loop reads this array, two table entries and the rows, and
-/// never hashes an id. It reads ids from the validation set, which must outlive it: 20
-/// bytes a rating, plus 4 bytes per validation user, and per validation item and item
-/// shard.
+/// The validation ratings of one user shard, grouped by user, each with its position and
+/// its user's and item's index in the validation set (the values are the caller's, by
+/// position). Store keys come from tables indexed by those: each run first looks up the
+/// keys the stores added since the run before (stores only ever add keys), so the loop
+/// reads this array, two table entries and the rows, and never hashes an id. It reads ids
+/// from the validation set, which must outlive it: 16 bytes a rating, plus 4 bytes per
+/// validation user, and per validation item and item shard.
 class shard_evaluation {
  public:
   struct entry {
@@ -36,7 +36,6 @@ class shard_evaluation {
     std::uint32_t item_shard = 0;
     index_t user = 0;  ///< the validation set's user index
     index_t item = 0;  ///< the validation set's item index
-    float value = 0.0f;  ///< the rating
   };
 
   shard_evaluation() = default;

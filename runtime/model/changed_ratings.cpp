@@ -29,11 +29,11 @@ changed_ratings::changed_ratings(std::span<const index_t> user_of,
       by_item_[next[item_of[j]]++] = j;
 }
 
-void changed_ratings::select(std::span<const index_t> users, std::span<const index_t> items,
+bool changed_ratings::select(std::span<const index_t> users, std::span<const index_t> items,
                              std::vector<std::uint32_t>& out) {
   out.clear();
   if (user_begin_.empty())
-    return;
+    return false;
   auto set = [&](std::uint32_t j) { bits_[j / 64] |= std::uint64_t(1) << (j % 64); };
   const auto n_users = static_cast<index_t>(user_begin_.size() - 1);
   const auto n_items = static_cast<index_t>(item_begin_.size() - 1);
@@ -46,11 +46,8 @@ void changed_ratings::select(std::span<const index_t> users, std::span<const ind
   for (auto i : items)
     if (i < n_items)
       named += item_begin_[i + 1] - item_begin_[i];
-  if (named >= std::size_t(entries_) / 5 * 4 && entries_ > 0) {
-    out.resize(entries_);
-    std::iota(out.begin(), out.end(), 0u);
-    return;
-  }
+  if (named >= std::size_t(entries_) / 5 * 4 && entries_ > 0)
+    return true;
   for (auto u : users)
     if (u < n_users)
       for (auto j = user_begin_[u]; j < user_begin_[u + 1]; ++j)
@@ -64,6 +61,7 @@ void changed_ratings::select(std::span<const index_t> users, std::span<const ind
   for (std::size_t w = 0; w < bits_.size(); ++w)
     for (auto word = std::exchange(bits_[w], 0); word != 0; word &= word - 1)
       out.push_back(static_cast<std::uint32_t>(w * 64 + std::countr_zero(word)));
+  return false;
 }
 
 }  // namespace recflow

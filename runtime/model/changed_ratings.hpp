@@ -4,7 +4,7 @@
 /// (actors/shard_eval.hpp).
 ///
 ///   changed_ratings index(user_of, item_of, n_users, n_items);  // entries grouped by user
-///   index.select(changed_users, changed_items, jobs);             // ascending entry numbers
+///   bool all = index.select(changed_users, changed_items, jobs);  // ascending entry numbers
 ///
 /// The ratings of a user are one range, those of an item a list; the selection is a
 /// bitset over the entries, read back in entry order. That order matters: predicting the
@@ -32,11 +32,12 @@ class changed_ratings {
                   index_t n_users, index_t n_items);
 
   /// The entries of the users `users` and of the items `items` (indices out of range are
-  /// ignored, repeats are fine), each once, ascending, into `out` (cleared first). When
-  /// they name 80% of the entries or more (a large batch), every entry: predicting the
-  /// few others costs less than selecting.
-  void select(std::span<const index_t> users, std::span<const index_t> items,
-              std::vector<std::uint32_t>& out);
+  /// ignored, repeats are fine), each once, ascending, into `out` (cleared first); false.
+  /// When they name 80% of the entries or more (a large batch): true, with `out` left
+  /// empty, meaning every entry. Predicting the few others costs less than selecting, and
+  /// no list of every entry is kept (4 bytes an entry).
+  [[nodiscard]] bool select(std::span<const index_t> users, std::span<const index_t> items,
+                            std::vector<std::uint32_t>& out);
 
   /// The same over entries with members `user` and `item` (grouped by user likewise).
   template <class Entry>

@@ -104,15 +104,15 @@ void resolve(std::vector<index_t>& cache, const id_map& table, const id_map& mod
   }
 }
 
-/// The cores of the entries `jobs`, each against the model's rows (one clone per ISA: this
-/// loop runs over the validation set after every batch).
+/// The cores of the entries `jobs` (every entry if `all`), each against the model's rows
+/// (one clone per ISA: this loop runs over the validation set after every batch).
 RECFLOW_VECTOR_LOOP void model_cores(const factor_model& model,
                                      std::span<const validation_evaluator::entry> entries,
-                                     std::span<const std::uint32_t> jobs,
+                                     std::span<const std::uint32_t> jobs, bool all,
                                      const std::vector<index_t>& user_model,
                                      const std::vector<index_t>& item_model, double* cores) {
   auto job_of = [&](std::size_t j) {
-    const auto& e = entries[jobs[j]];
+    const auto& e = entries[all ? j : jobs[j]];
     auto u = e.user < user_model.size() ? user_model[e.user] : id_map::npos;
     auto i = e.item < item_model.size() ? item_model[e.item] : id_map::npos;
     core_job job{.user = {}, .item = {}, .pos = e.pos};
@@ -122,13 +122,14 @@ RECFLOW_VECTOR_LOOP void model_cores(const factor_model& model,
       job.item = {model.item_bias()[i], model.P().row(i).data()};
     return job;
   };
-  predict_cores(jobs.size(), job_of, model.rank(), cores);
+  predict_cores(all ? entries.size() : jobs.size(), job_of, model.rank(), cores);
 }
 
 }  // namespace
 
-void validation_evaluator::predict(const factor_model& model, std::span<const std::uint32_t> jobs) {
-  model_cores(model, entries_, jobs, user_model_, item_model_, cores_.data());
+void validation_evaluator::predict(const factor_model& model, std::span<const std::uint32_t> jobs,
+                                   bool all) {
+  model_cores(model, entries_, jobs, all, user_model_, item_model_, cores_.data());
 }
 
 error_metrics validation_evaluator::finish(const factor_model& model) {
@@ -149,9 +150,7 @@ error_metrics validation_evaluator::finish(const factor_model& model) {
 error_metrics validation_evaluator::operator()(const factor_model& model) {
   resolve(user_model_, *users_, model.users());
   resolve(item_model_, *items_, model.items());
-  jobs_.resize(entries_.size());
-  std::iota(jobs_.begin(), jobs_.end(), 0u);
-  predict(model, jobs_);
+  predict(model, {}, true);
   return finish(model);
 }
 
@@ -206,8 +205,8 @@ error_metrics validation_evaluator::update(const factor_model& model) {
   grow(item_model_, *items_, model.items(), items_seen_, item_dirty_, dirty_items_);
   if (!changed_.built())  // once, by the first run that keeps cores
     changed_ = changed_ratings::of<entry>(entries_, users_->size(), items_->size());
-  changed_.select(dirty_users_, dirty_items_, jobs_);
-  predict(model, jobs_);
+  bool all = changed_.select(dirty_users_, dirty_items_, jobs_);
+  predict(model, jobs_, all);
   return finish(model);
 }
 

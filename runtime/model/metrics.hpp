@@ -92,8 +92,8 @@ class validation_evaluator {
     void follow(const id_map& from, const id_map& test);
   };
   void mark(std::vector<std::uint8_t>& dirty, std::vector<index_t>& list, index_t t);
-  /// The cores of the entries `jobs`.
-  void predict(const factor_model& model, std::span<const std::uint32_t> jobs);
+  /// The cores of the entries `jobs`, or of every entry if `all`.
+  void predict(const factor_model& model, std::span<const std::uint32_t> jobs, bool all);
   error_metrics finish(const factor_model& model);
 
   const id_map* users_;
