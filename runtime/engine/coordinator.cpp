@@ -298,7 +298,7 @@ void coordinator::after_snapshot(flight& f) {
     std::vector<const shard_store*> items(graph_.partitions, nullptr);
     for (const auto& view : f.item_views)
       items[view.shard] = view.store;
-    // Once the shards are read, the owners go on while the errors are summed, unless the
+    // The owners may go on once they have read the shards (round_driver), unless the
     // model is wanted too (copied below while they hold).
     auto read = [&] {
       if (!f.publish && !f.checkpoint && !released) {

@@ -65,8 +65,10 @@ class round_driver {
   virtual void wait() = 0;
   /// Every owner holds after snapshot batch `stamp` and has sent a view of its shard: the
   /// validation error computed where the shards are (`items`: the item stores by shard).
-  /// A driver that evaluates calls `read()` once it is done reading the shards, before it
-  /// sums the errors: the owners may go on meanwhile unless the batch also needs copies.
+  /// A driver that evaluates calls `read()` once the owners may go on (which they do
+  /// unless the batch also needs copies): after its reads of the shards, or before them
+  /// if every owner takes the release only after its own reads. No batch reaches an owner
+  /// before this returns (hold_after_snapshot), so a release lets no store change then.
   /// Nothing (and no read()): the coordinator assembles the model and evaluates it (the
   /// default).
   virtual std::optional<result<error_metrics>> evaluate_in_place(

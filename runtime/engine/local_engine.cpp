@@ -133,8 +133,11 @@ struct local_engine::impl final : round_driver {
   /// owners predict their shares of the validation set in parallel (shard_evaluation),
   /// each writing the cores of the ratings whose rows changed in place; the last to finish
   /// has every owner finish them with the batch's mean and sum the errors of its share of
-  /// the blocks of validation positions (evaluation_round), before they go on (read()
-  /// meanwhile); the blocks are added here in order, as evaluate() adds them.
+  /// the blocks of validation positions (evaluation_round); the blocks are added here in
+  /// order, as evaluate() adds them. read() may release the owners at once: a user owner
+  /// takes the release after its evaluation (one sender, in order), and no batch reaches
+  /// an owner before this returns (the coordinator holds it, hold_after_snapshot), so no
+  /// store changes while one is read.
   std::optional<result<error_metrics>> evaluate_in_place(
     const batch_stamp& stamp, const std::vector<const shard_store*>& is,
     const std::function<void()>& read) override {
