@@ -156,7 +156,11 @@ TEST_CASE("local engine: each validation error is evaluate()'s on the model of i
           "though only changed rows are predicted again", "[engine][evaluation]") {
   auto partitions = GENERATE(std::size_t{1}, std::size_t{3});
   auto every = GENERATE(std::size_t{1}, std::size_t{3});
-  INFO(partitions << " partition(s), evaluated after every " << every << " batch(es)");
+  // Where the batch ran (packed: a small set), and spread over the workers.
+  auto spread = GENERATE(false, true);
+  INFO(partitions << " partition(s), evaluated after every " << every << " batch(es)"
+                  << (spread ? ", spread" : ""));
+  test::scoped_env where("RECFLOW_SPREAD_EVAL_WORK", spread ? "0" : nullptr);
   auto validation =
     std::make_shared<rating_table>(test::make_planted({.users = 300, .items = 200}).table);
   // Small batches: each touches a few users and items, so most cores are kept.

@@ -43,31 +43,6 @@ std::set<std::uint64_t> threads_of(caf::scoped_actor& self, const caf::actor& a,
   return seen;
 }
 
-/// Sets $RECFLOW_SCHEDULER for the scope (the engines read it when they start), or
-/// unsets it (null); restores what it was.
-class policy_env {
- public:
-  explicit policy_env(const char* policy) {
-    if (const char* was = std::getenv("RECFLOW_SCHEDULER"))
-      was_ = was;
-    if (policy)
-      ::setenv("RECFLOW_SCHEDULER", policy, 1);
-    else
-      ::unsetenv("RECFLOW_SCHEDULER");
-  }
-  ~policy_env() {
-    if (was_)
-      ::setenv("RECFLOW_SCHEDULER", was_->c_str(), 1);
-    else
-      ::unsetenv("RECFLOW_SCHEDULER");
-  }
-  policy_env(const policy_env&) = delete;
-  policy_env& operator=(const policy_env&) = delete;
-
- private:
-  std::optional<std::string> was_;
-};
-
 }  // namespace
 
 TEST_CASE("scheduler: the affinity policy runs a pinned actor on its worker until it is freed",
@@ -140,14 +115,14 @@ TEST_CASE("scheduler: the driver's poll returns with a message waiting, and with
 TEST_CASE("scheduler: the policy comes from RECFLOW_SCHEDULER, affinity unless it names another",
           "[engine][scheduler]") {
   {
-    policy_env unset(nullptr);
+    scoped_env unset("RECFLOW_SCHEDULER", nullptr);
     CHECK(std::string(scheduler_policy_setting()) == "affinity");
   }
   for (const char* policy : {"sharing", "stealing", "affinity"}) {
-    policy_env env(policy);
+    scoped_env env("RECFLOW_SCHEDULER", policy);
     CHECK(std::string(scheduler_policy_setting()) == policy);
   }
-  policy_env env("fastest");
+  scoped_env env("RECFLOW_SCHEDULER", "fastest");
   CHECK(std::string(scheduler_policy_setting()) == "affinity");
 }
 
@@ -184,7 +159,7 @@ TEST_CASE("local engine: the same model under every policy, batches packed on on
   for (const char* policy : {"affinity", "sharing", "stealing"}) {
     for (std::size_t partitions : {std::size_t{2}, std::size_t{3}}) {
       INFO(policy << ", " << partitions << " partitions, " << batches.size() << " batches");
-      policy_env env(policy);
+      scoped_env env("RECFLOW_SCHEDULER", policy);
       require_equivalent(local_model_after(batches, p, partitions, scale), ref.model());
     }
   }

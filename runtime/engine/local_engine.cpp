@@ -1,5 +1,6 @@
 #include "recflow/engine/local_engine.hpp"
 
+#include <cstdlib>
 #include <optional>
 
 #include <caf/all.hpp>
@@ -14,6 +15,28 @@
 #include "recflow/engine/scheduler.hpp"
 
 namespace recflow {
+
+namespace {
+
+/// An evaluation whose validation ratings x rank is below this runs where the batch ran
+/// (packed on one worker after a small batch); larger ones spread the user owners over the
+/// workers. MovieLens 100K's 20,000 validation ratings at rank 10 and 50 (0.2M, 1M work)
+/// evaluated faster packed, at rank 100 (2M) spread: a second core gains less on a small
+/// evaluation than waking it and moving the owners' tables costs (docs/benchmarks.md).
+constexpr std::uint64_t spread_evaluation_work = 2'000'000;
+
+/// $RECFLOW_SPREAD_EVAL_WORK when it holds a count, for measuring (and for the tests, which
+/// evaluate small sets both ways); spread_evaluation_work otherwise.
+std::uint64_t spread_evaluation_setting() {
+  const char* text = std::getenv("RECFLOW_SPREAD_EVAL_WORK");
+  if (text == nullptr || *text == '\0')
+    return spread_evaluation_work;
+  char* end = nullptr;
+  auto n = std::strtoull(text, &end, 10);
+  return *end == '\0' ? n : spread_evaluation_work;
+}
+
+}  // namespace
 
 /// The actors of one process around the coordinator: they are the coordinator's driver.
 struct local_engine::impl final : round_driver {
@@ -31,6 +54,7 @@ struct local_engine::impl final : round_driver {
   evaluation_round eval_round;        ///< shared with the user owners while they evaluate
   enum class placement { unset, packed, spread, fixed };  ///< fixed: another scheduler
   placement placed = placement::unset;
+  std::uint64_t spread_eval_work = spread_evaluation_setting();
 
   impl(streaming_graph g, const engine_options& o)
       : opts(o),
@@ -90,7 +114,8 @@ struct local_engine::impl final : round_driver {
   /// owner of shard s on worker s (modulo the workers), or packed, all on the first.
   /// Batches of less work than pack_work are packed: they cost more in rows crossing
   /// between the cores' caches than a second core gives back (docs/benchmarks.md);
-  /// evaluation spreads again, each user owner predicting its shard's ratings.
+  /// an evaluation of spread_evaluation_work or more spreads again, each user owner
+  /// predicting its shard's ratings on its own worker.
   void place(bool packed) {
     auto want = packed ? placement::packed : placement::spread;
     if (placed == want || placed == placement::fixed)
@@ -155,7 +180,9 @@ struct local_engine::impl final : round_driver {
       eval_round.owners = users;
       eval_round.sums.resize(n);
     }
-    place(false);
+    if (std::uint64_t(validation.ratings.size()) * std::uint64_t(graph.training.rank)
+        >= spread_eval_work)
+      place(false);
     const auto blocks = eval_sums.size();
     for (std::size_t s = 0; s < n; ++s)
       eval_round.sums[s] = sum_errors{stamp.batch, stamp.mu, graph.scale, blocks * s / n,
