@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -110,6 +111,22 @@ TEST_CASE("scheduler: the driver's poll returns with a message waiting, and with
                 caf::after(std::chrono::seconds(30)) >> [] {});
   CHECK(answered);
   self->send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("scheduler: a measuring knob takes a count in its range from the environment, "
+          "its default otherwise", "[engine][scheduler]") {
+  const char* name = "RECFLOW_TEST_KNOB";
+  {
+    scoped_env unset(name, nullptr);
+    CHECK(env_count(name, 50) == 50);
+  }
+  for (auto [text, want] : {std::pair<const char*, std::uint64_t>{"0", 0}, {"7", 7},
+                            {"1000", 1000}, {"", 50}, {"-5", 50}, {"12x", 50}, {"1001", 50},
+                            {"99999999999999999999999", 50}, {" 7", 50}}) {
+    scoped_env env(name, text);
+    INFO('"' << text << '"');
+    CHECK(env_count(name, 50, 0, 1000) == want);
+  }
 }
 
 TEST_CASE("scheduler: the policy comes from RECFLOW_SCHEDULER, affinity unless it names another",

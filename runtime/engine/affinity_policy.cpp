@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
 #include <deque>
 #include <limits>
 #include <mutex>
@@ -224,14 +223,8 @@ using affinity_coordinator = caf::scheduler::coordinator<affinity_policy>;
 }  // namespace
 
 std::size_t affinity_spin_setting() {
-  static const std::size_t us = [] {
-    const char* text = std::getenv("RECFLOW_SPIN_US");
-    if (text == nullptr || *text == '\0')
-      return affinity_spin_us;
-    char* end = nullptr;
-    auto n = std::strtoull(text, &end, 10);
-    return *end == '\0' && n <= 1'000'000 ? std::size_t(n) : affinity_spin_us;
-  }();
+  static const auto us =
+    static_cast<std::size_t>(env_count("RECFLOW_SPIN_US", affinity_spin_us, 0, 1'000'000));
   return us;
 }
 

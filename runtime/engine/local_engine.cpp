@@ -1,6 +1,5 @@
 #include "recflow/engine/local_engine.hpp"
 
-#include <cstdlib>
 #include <optional>
 
 #include <caf/all.hpp>
@@ -28,12 +27,7 @@ constexpr std::uint64_t spread_evaluation_work = 2'000'000;
 /// $RECFLOW_SPREAD_EVAL_WORK when it holds a count, for measuring (and for the tests, which
 /// evaluate small sets both ways); spread_evaluation_work otherwise.
 std::uint64_t spread_evaluation_setting() {
-  const char* text = std::getenv("RECFLOW_SPREAD_EVAL_WORK");
-  if (text == nullptr || *text == '\0')
-    return spread_evaluation_work;
-  char* end = nullptr;
-  auto n = std::strtoull(text, &end, 10);
-  return *end == '\0' ? n : spread_evaluation_work;
+  return env_count("RECFLOW_SPREAD_EVAL_WORK", spread_evaluation_work);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "recflow/engine/scheduler.hpp"
 
+#include <cerrno>
 #include <cstdlib>
 #include <string_view>
 
@@ -29,13 +30,19 @@ void set_thread_priority(caf::actor_system_config& cfg, thread_priority p) {
     cfg.add_thread_hook<priority_hook>(p);
 }
 
-std::size_t idle_polls_setting() {
-  const char* text = std::getenv("RECFLOW_IDLE_POLLS");
-  if (text == nullptr || *text == '\0')
-    return idle_polls;
+std::uint64_t env_count(const char* name, std::uint64_t fallback, std::uint64_t lo,
+                        std::uint64_t hi) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text < '0' || *text > '9')
+    return fallback;
   char* end = nullptr;
+  errno = 0;
   auto n = std::strtoull(text, &end, 10);
-  return *end == '\0' && n > 0 && n <= 100'000'000 ? static_cast<std::size_t>(n) : idle_polls;
+  return *end == '\0' && errno == 0 && n >= lo && n <= hi ? n : fallback;
+}
+
+std::size_t idle_polls_setting() {
+  return static_cast<std::size_t>(env_count("RECFLOW_IDLE_POLLS", idle_polls, 1, 100'000'000));
 }
 
 const char* scheduler_policy_setting() {

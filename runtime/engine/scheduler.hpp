@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include <caf/actor.hpp>
@@ -27,6 +28,11 @@ namespace recflow {
 /// docs/benchmarks.md); a worker idle for longer falls back to CAF's sleeps, so an idle
 /// process does not spin.
 inline constexpr std::size_t idle_polls = 10'000;
+
+/// The count in the environment variable `name` when it holds one in [lo, hi] (the knobs
+/// below that say "for measuring"); `fallback` otherwise.
+std::uint64_t env_count(const char* name, std::uint64_t fallback, std::uint64_t lo = 0,
+                        std::uint64_t hi = UINT64_MAX);
 
 /// The polls to use: $RECFLOW_IDLE_POLLS when it holds a count (1..10^8; CAF's own default
 /// is 100), for measuring; idle_polls otherwise.
