@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,36 +18,10 @@
 #include "recflow/graph/source.hpp"
 #include "recflow/model/model.hpp"
 #include "recflow/model/streaming.hpp"
+#include "env_test_util.hpp"
 #include "test_util.hpp"
 
 namespace recflow::test {
-
-/// Sets the environment variable `name` to `value` for the scope (the engines read their
-/// measuring knobs, $RECFLOW_SCHEDULER and the like, when they start), or unsets it (null);
-/// restores what it was.
-class scoped_env {
- public:
-  scoped_env(const char* name, const char* value) : name_(name) {
-    if (const char* was = std::getenv(name))
-      was_ = was;
-    if (value)
-      ::setenv(name, value, 1);
-    else
-      ::unsetenv(name);
-  }
-  ~scoped_env() {
-    if (was_)
-      ::setenv(name_.c_str(), was_->c_str(), 1);
-    else
-      ::unsetenv(name_.c_str());
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> was_;
-};
 
 /// Up to `max` batches of `src`, in order.
 inline std::vector<rating_batch> take_batches(rating_source& src, std::size_t max) {

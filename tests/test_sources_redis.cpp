@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli_test_util.hpp"
+#include "env_test_util.hpp"
 #include "redis_test_util.hpp"
 #include "recflow/sources/redis_source.hpp"
 
@@ -97,8 +98,8 @@ TEST_CASE("redis credentials: from a file of the owner's only or the environment
           "group- or world-readable",
           "[sources][redis]") {
   scratch_dir dir;
-  ::unsetenv("RECFLOW_REDIS_USER");
-  ::unsetenv("RECFLOW_REDIS_PASSWORD");
+  recflow::test::scoped_env no_user("RECFLOW_REDIS_USER", nullptr);
+  recflow::test::scoped_env no_password("RECFLOW_REDIS_PASSWORD", nullptr);
   auto none = read_redis_credentials("", "");
   REQUIRE(none.has_value());
   CHECK(none->password.empty());
@@ -120,11 +121,9 @@ TEST_CASE("redis credentials: from a file of the owner's only or the environment
   }
   CHECK_FALSE(read_redis_credentials(dir.file("missing"), "").has_value());
   CHECK_FALSE(read_redis_credentials(write_file(dir, "empty", "\n", 0600), "").has_value());
-  ::setenv("RECFLOW_REDIS_USER", "eve", 1);
-  ::setenv("RECFLOW_REDIS_PASSWORD", "from-env", 1);
+  recflow::test::scoped_env user("RECFLOW_REDIS_USER", "eve");
+  recflow::test::scoped_env password("RECFLOW_REDIS_PASSWORD", "from-env");
   auto env = read_redis_credentials("", "");
-  ::unsetenv("RECFLOW_REDIS_USER");
-  ::unsetenv("RECFLOW_REDIS_PASSWORD");
   REQUIRE(env.has_value());
   CHECK(env->user == "eve");
   CHECK(env->password == "from-env");
