@@ -43,7 +43,9 @@ struct rating_reader::impl {
     }
     // room for a block, a '\n' added at end of file, and the parser's read slack
     auto need = len + block + 1 + detail::read_slack;
-    if (buf.size() < need) buf.resize(std::max(buf.size() * 2, need));
+    // The tail is the start of one line, so a sixteenth of a block spare serves every
+    // fill of a file of short lines; a longer line grows the buffer by half.
+    if (buf.size() < need) buf.resize(std::max(need + block / 16, buf.size() + buf.size() / 2));
     ssize_t n;
     do n = ::read(fd, buf.data() + len, block);
     while (n < 0 && errno == EINTR);

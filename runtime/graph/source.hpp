@@ -87,8 +87,8 @@ std::shared_ptr<rating_source> memory_source(const rating_table& table, batch_po
 
 /// Streams `path` through the chunked rating_reader (same formats, detection and
 /// strict/lenient modes as read_ratings), cut by `policy`: memory holds the pending
-/// batch (and the reader's 1 MiB block), never the whole file. The file is opened by the first
-/// `next()`; a bad line (strict mode) fails the `next()` that reaches it with
+/// batch (and the reader's 256 KiB block), never the whole file. The file is opened by the
+/// first `next()`; a bad line (strict mode) fails the `next()` that reaches it with
 /// `FILE:LINE: reason`, after every earlier batch was returned.
 std::shared_ptr<rating_source> file_source(std::string path, ingest_options opts = {},
                                            batch_policy policy = {});
